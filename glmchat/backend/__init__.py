@@ -1,0 +1,1 @@
+"""Provider-agnostic streaming layer: plain asyncio and httpx, no Textual."""

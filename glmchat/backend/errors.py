@@ -1,0 +1,116 @@
+"""Provider errors as values a person can read: what happened and what to do."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ProviderError(Exception):
+    """Base of every backend failure. `kind` is the public vocabulary of DESIGN.md."""
+
+    kind: ClassVar[str] = "server"
+    retryable: ClassVar[bool] = False
+    exit_code: ClassVar[int] = 5
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        code: str | None = None,
+        provider: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+        self.code = code
+        self.provider = provider
+        self.retry_after = retry_after
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "http_status": self.http_status,
+            "code": self.code,
+            "retryable": self.retryable,
+        }
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class AuthError(ProviderError):
+    kind = "auth"
+    exit_code = 3
+
+
+class QuotaError(ProviderError):
+    kind = "quota"
+    exit_code = 4
+
+
+class RateLimitError(ProviderError):
+    kind = "rate_limit"
+    retryable = True
+    exit_code = 4
+
+
+class OverloadedError(ProviderError):
+    kind = "overloaded"
+    retryable = True
+    exit_code = 4
+
+
+class ContextLengthError(ProviderError):
+    kind = "context_length"
+    exit_code = 1
+
+
+class BadRequestError(ProviderError):
+    kind = "bad_request"
+    exit_code = 1
+
+
+class ServerError(ProviderError):
+    kind = "server"
+    retryable = True
+    exit_code = 5
+
+
+class NetworkError(ProviderError):
+    kind = "network"
+    retryable = True
+    exit_code = 5
+
+
+class StreamInterrupted(ProviderError):
+    """The stream stopped before its end; whatever arrived is kept by the caller."""
+
+    kind = "interrupted"
+    exit_code = 6
+
+
+class ProtocolError(ProviderError):
+    """The server sent something that is not the protocol."""
+
+    kind = "protocol"
+    exit_code = 1
+
+
+ERROR_KINDS: dict[str, type[ProviderError]] = {
+    cls.kind: cls
+    for cls in (
+        AuthError,
+        QuotaError,
+        RateLimitError,
+        OverloadedError,
+        ContextLengthError,
+        BadRequestError,
+        ServerError,
+        NetworkError,
+        StreamInterrupted,
+        ProtocolError,
+    )
+}

@@ -1,0 +1,127 @@
+"""Provider descriptions: where a provider lives and which dialect it speaks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# How the thinking switch is put into a request body.
+THINKING_PARAMS = ("zai", "openrouter", "chat_template_kwargs", "reasoning_effort", "none")
+DIALECTS = ("zai", "openrouter", "openai")
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConfig:
+    """One provider. `dialect` decides error bodies and where reasoning arrives;
+    `thinking_param` decides how thinking on/off is sent."""
+
+    name: str
+    dialect: str
+    base_url: str
+    api_key_env: str
+    models: tuple[str, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+    read_timeout: float = 120.0
+    thinking_param: str = "zai"
+    requires_key: bool = True
+    label: str = ""
+    extra_body: tuple[tuple[str, object], ...] = field(default=())
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.name
+
+
+GLM_ZAI_MODELS = ("glm-4.5", "glm-4.5-air", "glm-4.5-x", "glm-4.5-airx", "glm-4.5-flash")
+GLM_OPENROUTER_MODELS = ("z-ai/glm-4.5", "z-ai/glm-4.5-air", "z-ai/glm-4.5-air:free")
+
+BUILTIN_PROVIDERS: dict[str, ProviderConfig] = {
+    p.name: p
+    for p in (
+        ProviderConfig(
+            name="zai",
+            label="Z.ai",
+            dialect="zai",
+            base_url="https://api.z.ai/api/paas/v4",
+            api_key_env="ZAI_API_KEY",
+            models=GLM_ZAI_MODELS,
+            thinking_param="zai",
+        ),
+        ProviderConfig(
+            name="zai-coding",
+            label="Z.ai coding plan",
+            dialect="zai",
+            base_url="https://api.z.ai/api/coding/paas/v4",
+            api_key_env="ZAI_CODING_API_KEY",
+            models=GLM_ZAI_MODELS,
+            thinking_param="zai",
+        ),
+        ProviderConfig(
+            name="bigmodel",
+            label="BigModel",
+            dialect="zai",
+            base_url="https://open.bigmodel.cn/api/paas/v4",
+            api_key_env="BIGMODEL_API_KEY",
+            models=GLM_ZAI_MODELS,
+            thinking_param="zai",
+        ),
+        ProviderConfig(
+            name="openrouter",
+            label="OpenRouter",
+            dialect="openrouter",
+            base_url="https://openrouter.ai/api/v1",
+            api_key_env="OPENROUTER_API_KEY",
+            models=GLM_OPENROUTER_MODELS,
+            thinking_param="openrouter",
+            headers=(("HTTP-Referer", "https://github.com/glmchat/glmchat"), ("X-Title", "glmchat")),
+        ),
+        ProviderConfig(
+            name="ollama",
+            label="Ollama",
+            dialect="openai",
+            base_url="http://localhost:11434/v1",
+            api_key_env="OLLAMA_API_KEY",
+            models=(),
+            thinking_param="reasoning_effort",
+            requires_key=False,
+        ),
+        ProviderConfig(
+            name="openai",
+            label="OpenAI-compatible",
+            dialect="openai",
+            base_url="http://localhost:8000/v1",
+            api_key_env="OPENAI_API_KEY",
+            models=(),
+            thinking_param="chat_template_kwargs",
+            requires_key=False,
+        ),
+    )
+}
+
+DEFAULT_PROVIDER = "zai"
+DEFAULT_MODEL = "zai/glm-4.5"
+
+
+def split_model(name: str, default_provider: str = DEFAULT_PROVIDER) -> tuple[str, str]:
+    """`PROVIDER/MODEL` split at the first `/`; a bare name uses the default provider.
+
+    `z-ai/glm-4.5` alone is ambiguous; it is read as provider `z-ai` only when such a
+    provider exists, which the caller checks (see `resolve_model`)."""
+    provider, sep, model = name.partition("/")
+    if not sep:
+        return default_provider, name
+    return provider, model
+
+
+def resolve_model(
+    name: str, providers: dict[str, ProviderConfig], default_provider: str = DEFAULT_PROVIDER
+) -> tuple[ProviderConfig, str]:
+    """Find the provider for a model name; raises KeyError naming the unknown provider."""
+    provider, model = split_model(name, default_provider)
+    if provider not in providers:
+        if "/" in name and default_provider in providers:
+            # `z-ai/glm-4.5` with openrouter as default: the whole name is the model id.
+            dp = providers[default_provider]
+            if dp.dialect == "openrouter":
+                return dp, name
+        raise KeyError(provider)
+    return providers[provider], model

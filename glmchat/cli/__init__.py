@@ -1,0 +1,68 @@
+"""Command-line entry: argument parsing, dispatch, and the one-line error edge."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from glmchat import __version__
+from glmchat.cli.errors import CliError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from glmchat.cli import ask, config_cmd, models, sessions
+
+    parser = argparse.ArgumentParser(
+        prog="glmchat",
+        description="A fast terminal chat client for GLM-4.5 models.",
+    )
+    parser.add_argument("--version", action="version", version=f"glmchat {__version__}")
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ID",
+        help="open a saved conversation (no ID: the most recent)",
+    )
+    parser.add_argument("-m", "--model", help="model as PROVIDER/MODEL for new conversations")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    ask.register(sub)
+    sessions.register(sub)
+    config_cmd.register(sub)
+    models.register(sub)
+    parser.set_defaults(func=run_tui)
+    return parser
+
+
+def run_tui(args: argparse.Namespace) -> int:
+    from glmchat.tui.launch import launch
+
+    return launch(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        print(f"glmchat: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("glmchat: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # the edge: never a traceback unless asked for
+        if os.environ.get("GLMCHAT_DEBUG"):
+            traceback.print_exc()
+        print(
+            f"glmchat: unexpected error: {type(exc).__name__}: {exc}"
+            " (set GLMCHAT_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
+        return 1
