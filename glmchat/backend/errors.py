@@ -20,8 +20,11 @@ class ProviderError(Exception):
         code: str | None = None,
         provider: str | None = None,
         retry_after: float | None = None,
+        retryable: bool | None = None,
     ) -> None:
         super().__init__(message)
+        if retryable is not None:
+            self.retryable = retryable  # type: ignore[misc]
         self.message = message
         self.http_status = http_status
         self.code = code
@@ -89,6 +92,7 @@ class StreamInterrupted(ProviderError):
     """The stream stopped before its end; whatever arrived is kept by the caller."""
 
     kind = "interrupted"
+    retryable = True
     exit_code = 6
 
 

@@ -72,7 +72,10 @@ BUILTIN_PROVIDERS: dict[str, ProviderConfig] = {
             api_key_env="OPENROUTER_API_KEY",
             models=GLM_OPENROUTER_MODELS,
             thinking_param="openrouter",
-            headers=(("HTTP-Referer", "https://github.com/glmchat/glmchat"), ("X-Title", "glmchat")),
+            headers=(
+                ("HTTP-Referer", "https://github.com/glmchat/glmchat"),
+                ("X-Title", "glmchat"),
+            ),
         ),
         ProviderConfig(
             name="ollama",

@@ -1,0 +1,237 @@
+"""Per-provider differences: the thinking switch, where reasoning arrives, error bodies."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from glmchat.backend import errors as E
+from glmchat.backend.events import ChatRequest
+from glmchat.backend.providers import ProviderConfig
+
+# --------------------------------------------------------------------------- requests
+
+
+def build_body(provider: ProviderConfig, request: ChatRequest) -> dict[str, Any]:
+    """The JSON body for POST /chat/completions. Reasoning is never sent back in history."""
+    messages: list[dict[str, str]] = []
+    if request.system:
+        messages.append({"role": "system", "content": request.system})
+    messages.extend({"role": m.role, "content": m.content} for m in request.messages)
+    body: dict[str, Any] = {"model": request.model, "messages": messages, "stream": True}
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.top_p is not None:
+        body["top_p"] = request.top_p
+    if request.max_tokens is not None:
+        body["max_tokens"] = request.max_tokens
+    style = provider.thinking_param
+    if style == "zai":
+        body["thinking"] = {"type": "enabled" if request.thinking else "disabled"}
+    elif style == "openrouter":
+        body["reasoning"] = {"enabled": request.thinking}
+    elif style == "chat_template_kwargs":
+        # vLLM and llama.cpp pass these to the GLM chat template.
+        body["chat_template_kwargs"] = {"enable_thinking": request.thinking}
+    elif style == "reasoning_effort":
+        # Ollama's OpenAI layer: "none" turns thinking off for models that support it.
+        body["reasoning_effort"] = "medium" if request.thinking else "none"
+    if provider.dialect == "openai":
+        # Local servers send usage only when asked; Z.ai and OpenRouter always do.
+        body["stream_options"] = {"include_usage": True}
+    for key, value in provider.extra_body:
+        body[key] = value
+    return body
+
+
+# --------------------------------------------------------------------------- stream chunks
+
+
+def read_reasoning(delta: Mapping[str, Any]) -> str | None:
+    """`reasoning_content` (Z.ai, vLLM <= 0.10, llama.cpp), else `reasoning` (OpenRouter,
+    Ollama, vLLM >= 0.11). `reasoning_details` duplicates `reasoning` and is ignored."""
+    value = delta.get("reasoning_content")
+    if value is None:
+        value = delta.get("reasoning")
+    return value if isinstance(value, str) else None
+
+
+def read_usage(raw: Any) -> dict[str, Any] | None:
+    return raw if isinstance(raw, dict) and raw else None
+
+
+# --------------------------------------------------------------------------- errors
+
+_CONTEXT_WORDS = re.compile(
+    r"context[ _-]?(length|window)|maximum context|prompt (exceeds|is too long|too long)|"
+    r"too many tokens|max(imum)? length|context_length_exceeded",
+    re.IGNORECASE,
+)
+_HTML_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def parse_error_body(body: bytes) -> tuple[str | None, str, dict[str, Any]]:
+    """(code, message, metadata) from any error body shape we know, or a short summary."""
+    text = body.strip()
+    try:
+        doc = json.loads(text) if text else None
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict):
+        err = doc.get("error", doc)
+        if isinstance(err, str):
+            return None, err, {}
+        if isinstance(err, dict):
+            # Z.ai's Anthropic endpoint puts the business code in error.type (old) or .code.
+            code = err.get("code")
+            if code is None and isinstance(err.get("type"), str) and err["type"].isdigit():
+                code = err["type"]
+            message = err.get("message") or err.get("msg") or doc.get("message") or ""
+            metadata = err.get("metadata") if isinstance(err.get("metadata"), dict) else {}
+            return (None if code is None else str(code)), str(message), metadata
+    if not text:
+        return None, "", {}
+    lowered = text[:512].lower()
+    if lowered.startswith(b"<!doctype html") or b"<html" in lowered:
+        match = _HTML_TITLE.search(text)
+        title = match.group(1).decode("utf-8", "replace") if match else ""
+        title = " ".join(_TAGS.sub(" ", title).split())
+        return None, f"an HTML error page{f' ({title})' if title else ''}", {}
+    snippet = " ".join(text[:200].decode("utf-8", "replace").split())
+    return None, snippet, {}
+
+
+def retry_delay(headers: Mapping[str, str], metadata: Mapping[str, Any]) -> float | None:
+    """Seconds to wait from Retry-After or X-RateLimit-Reset (epoch ms), if given."""
+    value = headers.get("retry-after")
+    if value:
+        value = value.strip()
+        if value.replace(".", "", 1).isdigit():
+            return float(value)
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        if parsed is not None:
+            return max(0.0, parsed.timestamp() - time.time())
+    reset = reset_epoch(headers, metadata)
+    if reset is not None:
+        return max(0.0, reset - time.time())
+    return None
+
+
+def reset_epoch(headers: Mapping[str, str], metadata: Mapping[str, Any]) -> float | None:
+    raw = headers.get("x-ratelimit-reset")
+    if raw is None:
+        meta_headers = metadata.get("headers") if isinstance(metadata, Mapping) else None
+        if isinstance(meta_headers, Mapping):
+            raw = meta_headers.get("X-RateLimit-Reset") or meta_headers.get("x-ratelimit-reset")
+    try:
+        value = float(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
+    if value is None:
+        return None
+    return value / 1000.0 if value > 1e11 else value  # OpenRouter sends epoch milliseconds
+
+
+def _fmt_reset(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
+
+
+def classify_error(
+    provider: ProviderConfig,
+    status: int | None,
+    code: str | None,
+    message: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    mid_stream: bool = False,
+) -> E.ProviderError:
+    """Turn a status, a provider code and the provider's words into one ProviderError."""
+    headers = headers or {}
+    metadata = metadata or {}
+    code_s = (code or "").strip()
+    if status is None and len(code_s) == 3 and code_s.isdigit():
+        status = int(code_s)  # OpenRouter's mid-stream errors carry the HTTP status as code
+    name = provider.display_name
+    raw = metadata.get("raw")
+    words = message.strip() or "no message"
+    if isinstance(raw, str) and raw.strip():
+        words = f"{words}: {raw.strip()[:300]}"
+    where = ", ".join(
+        part for part in (str(status) if status else "", f"code {code}" if code else "") if part
+    )
+    said = f" ({where}): {words}" if where else f": {words}"
+    key_hint = f"Set a valid key with `glmchat config set-key {provider.name}`."
+    kw: dict[str, Any] = {"http_status": status, "code": code, "provider": provider.name}
+    limit_source = str(metadata.get("limit_source", ""))
+
+    if mid_stream and not code_s.isdigit() and status is None:
+        cls: type[E.ProviderError] = E.ServerError
+        if code_s in ("rate_limit", "rate_limit_exceeded") or "rate" in code_s:
+            cls = E.RateLimitError
+        return cls(
+            f"{name} failed in the middle of the answer{said}. "
+            "The partial answer is kept; retry for a complete one.",
+            **kw,
+        )
+    if code_s == "1113" or status == 402:
+        hint = (
+            "Add credits to the account, or send a smaller max_tokens."
+            if status == 402
+            else "Recharge the account; a GLM Coding Plan key works only with provider zai-coding."
+        )
+        return E.QuotaError(f"{name} says the account has no balance{said}. {hint}", **kw)
+    if (
+        code_s in ("1000", "1001", "1002", "1003", "1004")
+        or status == 401
+        or (status == 403 and provider.dialect != "openrouter")
+    ):
+        return E.AuthError(f"{name} rejected the API key{said}. {key_hint}", **kw)
+    if code_s == "1261" or status == 413 or _CONTEXT_WORDS.search(message):
+        return E.ContextLengthError(
+            f"The conversation is too long for the model{said}. "
+            "Start a new conversation or shorten the prompt.",
+            **kw,
+        )
+    if code_s == "1305" or status in (503, 529):
+        return E.OverloadedError(
+            f"{name} is overloaded{said}. Retry in a minute or pick another model.",
+            retry_after=retry_delay(headers, metadata),
+            **kw,
+        )
+    if status == 429 or code_s in ("1302", "1303"):
+        reset = reset_epoch(headers, metadata)
+        if "daily" in limit_source or "per-day" in message or code_s == "1311":
+            when = f" It resets at {_fmt_reset(reset)}." if reset else ""
+            return E.QuotaError(
+                f"{name}: the daily request limit is used up{said}.{when} "
+                "Add credits or wait for the reset.",
+                **kw,
+            )
+        return E.RateLimitError(
+            f"{name} is rate-limiting requests{said}. Wait a little and retry.",
+            retry_after=retry_delay(headers, metadata),
+            **kw,
+        )
+    if code_s == "1211" or status == 404:
+        return E.BadRequestError(
+            f"{name} does not know this model or endpoint{said}. "
+            f"List models with `glmchat models --provider {provider.name}`.",
+            **kw,
+        )
+    if status is not None and status >= 500:
+        return E.ServerError(
+            f"{name} had a server error{said}. Retry later.",
+            retry_after=retry_delay(headers, metadata),
+            **kw,
+        )
+    if status == 408:
+        return E.ServerError(f"{name} timed out{said}. Retry.", **kw)
+    return E.BadRequestError(
+        f"{name} rejected the request{said}. Check the model name and settings.", **kw
+    )

@@ -1,0 +1,445 @@
+"""The one streaming HTTP client for every OpenAI-compatible chat server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from glmchat import __version__
+from glmchat.backend import errors as E
+from glmchat.backend.dialects import (
+    build_body,
+    classify_error,
+    parse_error_body,
+    read_reasoning,
+    read_usage,
+)
+from glmchat.backend.events import (
+    ChatRequest,
+    ContentDelta,
+    Finish,
+    ReasoningDelta,
+    RetryScheduled,
+    StreamEvent,
+    Usage,
+)
+from glmchat.backend.providers import ProviderConfig
+from glmchat.backend.sse import SSEDecoder
+from glmchat.backend.think_tags import ThinkTagSplitter
+
+CONNECT_TIMEOUT = 10.0
+MAX_ERROR_BODY = 64 * 1024
+
+
+def usage_from_dict(raw: dict[str, Any]) -> Usage:
+    def num(value: Any) -> int:
+        return int(value) if isinstance(value, int | float) else 0
+
+    prompt_details = raw.get("prompt_tokens_details") or {}
+    completion_details = raw.get("completion_tokens_details") or {}
+    cost = raw.get("cost")
+    return Usage(
+        prompt_tokens=num(raw.get("prompt_tokens")),
+        completion_tokens=num(raw.get("completion_tokens")),
+        total_tokens=num(raw.get("total_tokens")),
+        cached_tokens=num(prompt_details.get("cached_tokens"))
+        if isinstance(prompt_details, dict)
+        else 0,
+        reasoning_tokens=num(completion_details.get("reasoning_tokens"))
+        if isinstance(completion_details, dict)
+        else 0,
+        cost=float(cost) if isinstance(cost, int | float) else None,
+    )
+
+
+class _StreamState:
+    """What one response has said so far; turns chunks into events."""
+
+    __slots__ = (
+        "provider",
+        "finish_reason",
+        "usage",
+        "done",
+        "saw_reasoning_field",
+        "tags",
+        "text",
+    )
+
+    def __init__(self, provider: ProviderConfig) -> None:
+        self.provider = provider
+        self.finish_reason: str | None = None
+        self.usage: dict[str, Any] | None = None
+        self.done = False
+        self.saw_reasoning_field = False
+        self.tags = ThinkTagSplitter()
+        self.text = False  # any reasoning or content delivered
+
+    def chunk(self, doc: Any, out: list[StreamEvent]) -> None:
+        if not isinstance(doc, dict):
+            raise E.ProtocolError(
+                f"{self.provider.display_name} sent a stream chunk that is not a JSON object.",
+                provider=self.provider.name,
+            )
+        error = doc.get("error")
+        if error:
+            code, message, metadata = parse_error_body(json.dumps({"error": error}).encode())
+            raise classify_error(
+                self.provider, None, code, message, metadata=metadata, mid_stream=True
+            )
+        usage = read_usage(doc.get("usage"))
+        if usage is not None:
+            self.usage = usage
+        choices = doc.get("choices")
+        if not isinstance(choices, list) or not choices:
+            return
+        choice = choices[0]
+        if not isinstance(choice, dict):
+            return
+        delta = choice.get("delta") or choice.get("message") or {}
+        if isinstance(delta, dict):
+            reasoning = read_reasoning(delta)
+            if reasoning is not None:
+                self.saw_reasoning_field = True
+                if reasoning:
+                    out.append(ReasoningDelta(reasoning))
+                    self.text = True
+            content = delta.get("content")
+            if isinstance(content, str) and content:
+                self._content(content, out)
+        reason = choice.get("finish_reason")
+        if isinstance(reason, str) and reason and self.finish_reason is None:
+            self.finish_reason = reason
+
+    def _content(self, content: str, out: list[StreamEvent]) -> None:
+        thought, answer = self.tags.feed(content)
+        self._emit(thought, answer, out)
+
+    def _emit(self, thought: str, answer: str, out: list[StreamEvent]) -> None:
+        # With a reasoning field present, a <think> block in content is a duplicate
+        # (llama.cpp's deepseek-legacy format sends both).
+        if thought and not self.saw_reasoning_field:
+            out.append(ReasoningDelta(thought))
+            self.text = True
+        if answer:
+            out.append(ContentDelta(answer))
+            self.text = True
+
+    def flush(self, out: list[StreamEvent]) -> None:
+        thought, answer = self.tags.flush()
+        self._emit(thought, answer, out)
+
+
+async def parse_stream(
+    provider: ProviderConfig,
+    chunks: AsyncIterable[bytes],
+    state: _StreamState | None = None,
+) -> AsyncIterator[StreamEvent]:
+    """Events from the raw bytes of one chat-completions event stream, read as they arrive.
+
+    Ends with Usage (if the server sent any) and Finish; raises StreamInterrupted when the
+    bytes stop before a finish_reason or `[DONE]`, ProtocolError on a chunk that is not JSON."""
+    state = state or _StreamState(provider)
+    decoder = SSEDecoder()
+    out: list[StreamEvent] = []
+    loads = json.loads
+    async for chunk in chunks:
+        try:
+            for sse in decoder.feed(chunk):
+                data = sse.data
+                if data == "[DONE]":
+                    state.done = True
+                    break
+                try:
+                    doc = loads(data)
+                except ValueError:
+                    raise E.ProtocolError(
+                        f"{provider.display_name} sent a malformed stream chunk "
+                        f"({_clip(data)}). The partial answer is kept; retry.",
+                        provider=provider.name,
+                        retryable=True,
+                    ) from None
+                state.chunk(doc, out)
+        except E.ProviderError:
+            # Deliver what arrived before the bad event: a partial answer is never lost.
+            state.flush(out)
+            for event in out:
+                yield event
+            raise
+        if out:
+            for event in out:
+                yield event
+            out.clear()
+        if state.done:
+            break
+    decoder.close()
+    state.flush(out)
+    for event in out:
+        yield event
+    if not state.done and state.finish_reason is None:
+        raise E.StreamInterrupted(
+            f"The stream from {provider.display_name} ended before the answer was complete. "
+            + ("The partial answer is kept; retry for a complete one." if state.text else "Retry."),
+            provider=provider.name,
+        )
+    if state.usage is not None:
+        yield usage_from_dict(state.usage)
+    yield Finish(state.finish_reason or "stop")
+
+
+class OpenAICompatClient:
+    """Streams chat completions from one provider. One instance may serve many streams."""
+
+    def __init__(
+        self,
+        provider: ProviderConfig,
+        api_key: str | None,
+        *,
+        base_url: str | None = None,
+        read_timeout: float | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        max_attempts: int = 3,
+        retry_budget: float = 60.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.provider = provider
+        self._api_key = api_key
+        self.base_url = (base_url or provider.base_url).rstrip("/")
+        self.max_attempts = max(1, max_attempts)
+        self.retry_budget = retry_budget
+        self._sleep = sleep
+        timeout = httpx.Timeout(
+            connect=connect_timeout,
+            read=read_timeout if read_timeout is not None else provider.read_timeout,
+            write=30.0,
+            pool=connect_timeout,
+        )
+        self._own_client = client is None
+        self._client = client or httpx.AsyncClient(timeout=timeout, follow_redirects=True)
+        self._timeout = timeout
+
+    def __repr__(self) -> str:  # never show the key
+        return f"OpenAICompatClient(provider={self.provider.name!r}, base_url={self.base_url!r})"
+
+    async def aclose(self) -> None:
+        if self._own_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> OpenAICompatClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def headers(self) -> dict[str, str]:
+        headers = {
+            "User-Agent": f"glmchat/{__version__}",
+            "Accept": "text/event-stream",
+            "Accept-Language": "en-US,en",
+        }
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        headers.update(dict(self.provider.headers))
+        return headers
+
+    # ------------------------------------------------------------------ streaming
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """Yield events for one answer. Retries only before the first token, only for
+        retryable errors; cancelling the consumer closes the connection at once."""
+        body = build_body(self.provider, request)
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            state = _StreamState(self.provider)
+            try:
+                async for event in self._attempt(body, state):
+                    yield event
+                return
+            except E.ProviderError as exc:
+                if state.text or not exc.retryable or attempt >= self.max_attempts:
+                    raise
+                delay = self._backoff(attempt, exc.retry_after)
+                if time.monotonic() - started + delay > self.retry_budget:
+                    raise
+                yield RetryScheduled(attempt, self.max_attempts, delay, exc.message)
+                await self._sleep(delay)
+
+    @staticmethod
+    def _backoff(attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return max(0.0, retry_after)
+        base = min(16.0, 1.0 * 2 ** (attempt - 1))
+        return base / 2 + random.uniform(0, base / 2)
+
+    async def _attempt(
+        self, body: dict[str, Any], state: _StreamState
+    ) -> AsyncIterator[StreamEvent]:
+        url = f"{self.base_url}/chat/completions"
+        name = self.provider.display_name
+        try:
+            async with self._client.stream(
+                "POST", url, json=body, headers=self.headers(), timeout=self._timeout
+            ) as response:
+                if response.status_code >= 400:
+                    raw = await _read_capped(response)
+                    code, message, metadata = parse_error_body(raw)
+                    raise classify_error(
+                        self.provider,
+                        response.status_code,
+                        code,
+                        message or response.reason_phrase,
+                        headers=response.headers,
+                        metadata=metadata,
+                    )
+                ctype = response.headers.get("content-type", "").lower()
+                if "text/event-stream" in ctype or not ctype:
+                    async for event in parse_stream(self.provider, response.aiter_raw(), state):
+                        yield event
+                else:
+                    for event in await self._whole_body(response, state, ctype):
+                        yield event
+        except E.ProviderError:
+            raise
+        except httpx.TimeoutException as exc:
+            if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+                raise E.NetworkError(
+                    f"Timed out connecting to {name} at {self.base_url}. "
+                    "Check your network or the base URL.",
+                    provider=self.provider.name,
+                ) from None
+            seconds = self._timeout.read
+            if state.text:
+                raise E.StreamInterrupted(
+                    f"{name} sent nothing for {seconds:g} s and the answer stopped. "
+                    "The partial answer is kept; retry for a complete one.",
+                    provider=self.provider.name,
+                ) from None
+            raise E.NetworkError(
+                f"{name} sent nothing for {seconds:g} s. Retry, or raise the read timeout "
+                f"(providers.{self.provider.name}.read_timeout).",
+                provider=self.provider.name,
+            ) from None
+        except (httpx.ConnectError, httpx.UnsupportedProtocol, httpx.ProxyError) as exc:
+            raise E.NetworkError(
+                f"Could not connect to {name} at {self.base_url} ({_reason(exc)}). "
+                "Check your network or the base URL.",
+                provider=self.provider.name,
+            ) from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            raise E.StreamInterrupted(
+                f"The connection to {name} broke before the answer ended ({_reason(exc)}). "
+                + (
+                    "The partial answer is kept; retry for a complete one."
+                    if state.text
+                    else "Retry."
+                ),
+                provider=self.provider.name,
+            ) from None
+        except httpx.HTTPError as exc:
+            raise E.NetworkError(
+                f"Talking to {name} failed ({_reason(exc)}). Retry.", provider=self.provider.name
+            ) from None
+
+    async def _whole_body(
+        self, response: httpx.Response, state: _StreamState, ctype: str
+    ) -> list[StreamEvent]:
+        """A server that ignored `stream: true` and sent one JSON completion."""
+        raw = await _read_capped(response)
+        name = self.provider.display_name
+        if "json" not in ctype:
+            _, message, _ = parse_error_body(raw)
+            raise E.ProtocolError(
+                f"{name} answered with {ctype or 'an unknown type'} instead of a stream"
+                f"{f' ({message})' if message else ''}. Check the base URL.",
+                http_status=response.status_code,
+                provider=self.provider.name,
+            )
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            raise E.ProtocolError(
+                f"{name} sent a body that is not JSON. Check the base URL.",
+                http_status=response.status_code,
+                provider=self.provider.name,
+            ) from None
+        out: list[StreamEvent] = []
+        state.chunk(doc, out)
+        state.flush(out)
+        if state.usage is not None:
+            out.append(usage_from_dict(state.usage))
+        out.append(Finish(state.finish_reason or "stop"))
+        return out
+
+    # ------------------------------------------------------------------ models
+
+    async def list_models(self) -> list[str]:
+        url = f"{self.base_url}/models"
+        name = self.provider.display_name
+        headers = self.headers()
+        headers["Accept"] = "application/json"
+        try:
+            response = await self._client.get(url, headers=headers, timeout=self._timeout)
+        except httpx.HTTPError as exc:
+            raise E.NetworkError(
+                f"Could not reach {name} at {self.base_url} ({_reason(exc)}). "
+                "Check your network or the base URL.",
+                provider=self.provider.name,
+            ) from None
+        if response.status_code >= 400:
+            code, message, metadata = parse_error_body(response.content[:MAX_ERROR_BODY])
+            raise classify_error(
+                self.provider,
+                response.status_code,
+                code,
+                message or response.reason_phrase,
+                headers=response.headers,
+                metadata=metadata,
+            )
+        try:
+            doc = response.json()
+        except ValueError:
+            raise E.ProtocolError(
+                f"{name} sent a model list that is not JSON.", provider=self.provider.name
+            ) from None
+        items = doc.get("data") if isinstance(doc, dict) else doc
+        if not isinstance(items, list):
+            items = doc.get("models", []) if isinstance(doc, dict) else []
+        ids = [str(item.get("id") or item.get("name")) for item in items if isinstance(item, dict)]
+        return sorted(i for i in ids if i and i != "None")
+
+
+async def list_models(
+    provider: ProviderConfig, api_key: str | None, *, base_url: str | None = None
+) -> list[str]:
+    """The model ids a provider offers, from GET {base_url}/models."""
+    async with OpenAICompatClient(provider, api_key, base_url=base_url) as client:
+        return await client.list_models()
+
+
+async def _read_capped(response: httpx.Response) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_raw():
+        parts.append(chunk)
+        size += len(chunk)
+        if size >= MAX_ERROR_BODY:
+            break
+    return b"".join(parts)[:MAX_ERROR_BODY]
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:160] if text else type(exc).__name__
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return repr(text if len(text) <= limit else text[:limit] + "…")
