@@ -43,6 +43,7 @@ def fixture_reply(name: str, **kw: Any) -> Reply:
     sidecar = json.loads((FIXTURES / f"{name}.json").read_text())
     body = (FIXTURES / sidecar["body_file"]).read_bytes()
     headers = dict(sidecar.get("response_headers") or {"Content-Type": "text/event-stream"})
+    headers.update(kw.pop("headers", {}))
     return Reply(body=body, status=sidecar["http_status"], headers=headers, **kw)
 
 
@@ -99,12 +100,17 @@ class WireServer:
         self._loop.run_forever()
 
     def close(self) -> None:
-        def stop() -> None:
+        async def stop() -> None:
             self._server.close()
-            self._loop.stop()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
-        self._loop.call_soon_threadsafe(stop)
+        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        self._loop.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -134,6 +140,7 @@ class WireServer:
         finally:
             watcher.cancel()
             writer.close()
+            await asyncio.gather(watcher, return_exceptions=True)
 
     async def _watch_disconnect(self, reader: asyncio.StreamReader) -> None:
         try:

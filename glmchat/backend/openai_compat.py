@@ -332,6 +332,7 @@ class OpenAICompatClient:
                 f"Could not connect to {name} at {self.base_url} ({_reason(exc)}). "
                 "Check your network or the base URL.",
                 provider=self.provider.name,
+                retryable=False,  # a refused or unresolvable host does not heal in seconds
             ) from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
             raise E.StreamInterrupted(
