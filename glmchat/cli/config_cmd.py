@@ -1,9 +1,282 @@
-"""Placeholder module, replaced by the real subcommand."""
+"""`glmchat config`: where the files are, the effective settings, and setting values and keys."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import functools
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from glmchat import paths
+from glmchat.backend.providers import BUILTIN_PROVIDERS, ProviderConfig
+from glmchat.cli.errors import CliError
+from glmchat.config import (
+    BINDING_IDS,
+    TOP_FIELDS,
+    UI_FIELDS,
+    ConfigError,
+    Settings,
+    load_settings,
+    save_value,
+)
+from glmchat.credentials import CredentialStore, KeyLookup, Secret, env_names
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
-    pass
+    parser = sub.add_parser(
+        "config",
+        help="show or change settings and API keys",
+        description="Show or change settings (config.toml) and API keys (credentials.toml).",
+    )
+    actions = parser.add_subparsers(dest="config_action", metavar="ACTION", required=True)
+
+    p = actions.add_parser("path", help="print where glmchat keeps its files")
+    p.set_defaults(func=cmd_path)
+
+    p = actions.add_parser("show", help="print the effective settings and where each comes from")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_show)
+
+    p = actions.add_parser(
+        "set",
+        help="set one setting in config.toml",
+        description="Set KEY (like thinking, ui.compact, keys.send, providers.NAME.base_url) "
+        'to VALUE. An empty VALUE ("") removes the key, restoring its default.',
+    )
+    p.add_argument("key", metavar="KEY")
+    p.add_argument("value", metavar="VALUE")
+    p.set_defaults(func=cmd_set)
+
+    p = actions.add_parser(
+        "set-key",
+        help="store a provider's API key (read from stdin)",
+        description="Read an API key from stdin (hidden when typed at a terminal) and store it "
+        "in credentials.toml, readable only by you.",
+    )
+    p.add_argument("provider", metavar="PROVIDER")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="make one request with the key first; keep it only if accepted",
+    )
+    p.set_defaults(func=cmd_set_key)
+
+    p = actions.add_parser("unset-key", help="remove a provider's stored API key")
+    p.add_argument("provider", metavar="PROVIDER")
+    p.set_defaults(func=cmd_unset_key)
+
+
+def _config_errors(func: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
+    """Config and credential problems become one line and exit status 2."""
+
+    @functools.wraps(func)
+    def wrapper(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except ConfigError as exc:
+            raise CliError(str(exc), 2) from None
+
+    return wrapper
+
+
+def _warn(lines: Any) -> None:
+    for line in lines:
+        print(f"glmchat: warning: {line}", file=sys.stderr)
+
+
+def _unknown_provider(name: str, known: Any) -> CliError:
+    return CliError(f'unknown provider "{name}"; known providers: {", ".join(known)}', 2)
+
+
+@_config_errors
+def cmd_path(args: argparse.Namespace) -> int:
+    rows = [
+        ("config dir", paths.config_dir()),
+        ("config file", paths.config_path()),
+        ("credentials", paths.credentials_path()),
+        ("data dir", paths.data_dir()),
+        ("database", paths.database_path()),
+    ]
+    for name, path in rows:
+        print(f"{name}: {path}")
+    return 0
+
+
+def _setting_rows(settings: Settings) -> list[tuple[str, Any, str]]:
+    rows: list[tuple[str, Any, str]] = []
+    for key in TOP_FIELDS:
+        rows.append((key, getattr(settings, key), settings.sources.get(key, "default")))
+    for key in UI_FIELDS:
+        dotted = f"ui.{key}"
+        rows.append((dotted, getattr(settings.ui, key), settings.sources.get(dotted, "default")))
+    for key in BINDING_IDS:
+        dotted = f"keys.{key}"
+        rows.append((dotted, settings.key_for(key), settings.sources.get(dotted, "default")))
+    return rows
+
+
+def _key_status(provider: ProviderConfig, found: KeyLookup | None) -> str:
+    if found is None:
+        return "not set" if provider.requires_key else "not needed"
+    where = f"environment {found.variable}" if found.origin == "environment" else "credentials.toml"
+    return f"{found.secret} ({where})"
+
+
+def _toml_value(value: Any) -> str:
+    if value is None:
+        return "(not set)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+@_config_errors
+def cmd_show(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    store = CredentialStore()
+    found = {name: store.find(p) for name, p in settings.providers.items()}
+    warnings = [*settings.warnings, *store.warnings]
+    _warn(warnings)
+    rows = _setting_rows(settings)
+
+    if args.json:
+        doc = {
+            "path": str(settings.path),
+            "settings": {key: {"value": value, "source": src} for key, value, src in rows},
+            "providers": {
+                name: {
+                    "label": p.display_name,
+                    "dialect": p.dialect,
+                    "base_url": p.base_url,
+                    "api_key_env": p.api_key_env,
+                    "thinking_param": p.thinking_param,
+                    "requires_key": p.requires_key,
+                    "models": list(p.models),
+                    "source": settings.sources.get(f"providers.{name}", "default"),
+                    "api_key": found[name].secret.masked if found[name] else None,
+                    "api_key_source": (
+                        found[name].describe(store.path.name) if found[name] else None
+                    ),
+                }
+                for name, p in settings.providers.items()
+            },
+            "warnings": warnings,
+        }
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+        return 0
+
+    print(f"settings ({settings.path})")
+    width = max(len(key) for key, _, _ in rows)
+    shown = [_toml_value(value) for _, value, _ in rows]
+    vwidth = min(30, max(len(v) for v in shown))
+    for (key, _, src), value in zip(rows, shown, strict=True):
+        print(f"  {key:<{width}}  {value:<{vwidth}}  ({src})")
+    print(f"providers (keys from the environment or {store.path})")
+    for name, p in settings.providers.items():
+        src = settings.sources.get(f"providers.{name}", "default")
+        print(f"  {name}  api key: {_key_status(p, found[name])}  {p.base_url}  ({src})")
+    return 0
+
+
+@_config_errors
+def cmd_set(args: argparse.Namespace) -> int:
+    settings = save_value(args.key, args.value)
+    _warn(settings.warnings)
+    if args.value == "":
+        print(f"{args.key} reset to its default in {settings.path}")
+    else:
+        print(f"{args.key} set in {settings.path}")
+    if args.key == "default_model" and settings.sources.get("default_model") == "environment":
+        print(
+            f"glmchat: note: GLMCHAT_MODEL={settings.default_model} overrides it for now",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _read_key(provider: str) -> str:
+    stdin = sys.stdin
+    if stdin is None:
+        raise CliError("no stdin to read the API key from", 2)
+    if stdin.isatty():
+        try:
+            key = getpass.getpass(f"API key for {provider} (typing is hidden): ")
+        except EOFError:
+            key = ""
+    else:
+        key = stdin.read()
+    key = key.strip()
+    if not key:
+        raise CliError(f"no API key given; pipe it in, like: glmchat config set-key {provider}", 2)
+    if any(ch.isspace() for ch in key):
+        raise CliError("the API key contains whitespace; give the key alone", 2)
+    return key
+
+
+def _check_key(provider: ProviderConfig, secret: Secret) -> None:
+    try:
+        from glmchat.backend.errors import ProviderError
+        from glmchat.backend.openai_compat import list_models
+    except ImportError:
+        raise CliError("--check is not available in this build", 2) from None
+    try:
+        asyncio.run(list_models(provider, secret.reveal()))
+    except ProviderError as exc:
+        message = " ".join(exc.message.split())
+        raise CliError(f"{message} (the key was not saved)", exc.exit_code) from None
+    print("accepted")
+
+
+def _env_note(provider: ProviderConfig) -> None:
+    for var in env_names(provider):
+        if os.environ.get(var, "").strip():
+            print(
+                f"glmchat: note: {var} is set in the environment and takes precedence",
+                file=sys.stderr,
+            )
+            return
+
+
+@_config_errors
+def cmd_set_key(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    provider = settings.providers.get(args.provider)
+    if provider is None:
+        raise _unknown_provider(args.provider, settings.providers)
+    secret = Secret(_read_key(provider.name))
+    if args.check:
+        _check_key(provider, secret)
+    store = CredentialStore()
+    store.set(provider.name, secret)
+    _warn(store.warnings)
+    print(f"saved the API key for {provider.name} ({secret}) in {store.path}")
+    _env_note(provider)
+    return 0
+
+
+@_config_errors
+def cmd_unset_key(args: argparse.Namespace) -> int:
+    try:
+        providers: Any = load_settings().providers
+    except ConfigError:
+        providers = BUILTIN_PROVIDERS  # a broken config.toml must not stop removing a key
+    store = CredentialStore()
+    name = args.provider
+    if name not in providers and name not in store.stored_providers():
+        raise _unknown_provider(name, providers)
+    removed = store.unset(name)
+    _warn(store.warnings)
+    if removed:
+        print(f"removed the API key for {name} from {store.path}")
+    else:
+        print(f"no stored API key for {name}")
+    if name in providers:
+        _env_note(providers[name])
+    return 0

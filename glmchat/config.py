@@ -1,0 +1,525 @@
+"""Settings from config.toml: defaults, validation with readable errors, and safe rewriting."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import json
+import math
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit
+
+import tomli_w
+
+from glmchat.backend.providers import (
+    BUILTIN_PROVIDERS,
+    DEFAULT_MODEL,
+    DEFAULT_PROVIDER,
+    DIALECTS,
+    THINKING_PARAMS,
+    ProviderConfig,
+    resolve_model,
+)
+from glmchat.paths import config_path, write_atomic
+
+MODEL_ENV = "GLMCHAT_MODEL"
+
+# Binding id -> default keys (Textual key names, comma-separated). The TUI declares its
+# bindings with these ids so `[keys]` can remap them through `App.set_keymap`.
+BINDING_IDS: dict[str, str] = {
+    "toggle_thinking": "ctrl+t",
+    "send": "enter",
+    "newline": "ctrl+j,shift+enter",
+    "stop": "escape",
+    "new_pane": "ctrl+n",
+    "close_pane": "ctrl+w",
+    "prev_pane": "ctrl+pageup",
+    "next_pane": "ctrl+pagedown",
+    "resume": "ctrl+r",
+    "fold_thinking": "ctrl+o",
+    "copy_answer": "ctrl+y",
+    "command_palette": "ctrl+p",
+    "quit": "ctrl+q",
+}
+
+
+class ConfigError(Exception):
+    """A config problem, as one line naming the file (and line:column when known)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UiSettings:
+    show_thinking: bool = True  # reasoning panels visible at all
+    fold_thinking_when_answer_starts: bool = True
+    refresh_rate: float = 30.0  # Hz: how often a streaming message is redrawn
+    code_theme: str = "monokai"
+    compact: bool = False
+
+
+def _builtin_providers() -> Mapping[str, ProviderConfig]:
+    return MappingProxyType(dict(BUILTIN_PROVIDERS))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    default_model: str = DEFAULT_MODEL
+    thinking: bool = True
+    theme: str = "textual-dark"
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    system_prompt: str | None = None
+    providers: Mapping[str, ProviderConfig] = field(default_factory=_builtin_providers)
+    keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    ui: UiSettings = field(default_factory=UiSettings)
+    warnings: tuple[str, ...] = ()
+    sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    path: Path = field(default_factory=config_path)
+
+    @property
+    def default_provider(self) -> str:
+        """The provider used for a bare model name: the default model's, else zai."""
+        provider, sep, _ = self.default_model.partition("/")
+        return provider if sep and provider in self.providers else DEFAULT_PROVIDER
+
+    def resolve_model(self, name: str | None = None) -> tuple[ProviderConfig, str]:
+        """`PROVIDER/MODEL` (or a bare model, or None for the default) -> (provider, model id)."""
+        name = name or self.default_model
+        try:
+            provider, model = resolve_model(name, dict(self.providers), self.default_provider)
+        except KeyError as exc:
+            known = ", ".join(self.providers)
+            raise ConfigError(
+                f'unknown provider "{exc.args[0]}" in model "{name}"; known providers: {known}'
+            ) from None
+        if not model:
+            raise ConfigError(f'no model name in "{name}"; use PROVIDER/MODEL, like "zai/glm-4.5"')
+        return provider, model
+
+    def key_for(self, binding_id: str) -> str:
+        """The effective keys of a binding id: the `[keys]` remapping, else the default."""
+        return self.keys.get(binding_id, BINDING_IDS[binding_id])
+
+
+# --- the schema -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    kind: str
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple[str, ...] = ()
+
+
+TOP_FIELDS: dict[str, _Field] = {
+    "default_model": _Field("model"),
+    "thinking": _Field("bool"),
+    "theme": _Field("str"),
+    "temperature": _Field("float", 0, 2),
+    "top_p": _Field("float", 0, 1),
+    "max_tokens": _Field("int", 1, 98304),
+    "system_prompt": _Field("text"),
+}
+UI_FIELDS: dict[str, _Field] = {
+    "show_thinking": _Field("bool"),
+    "fold_thinking_when_answer_starts": _Field("bool"),
+    "refresh_rate": _Field("float", 1, 120),
+    "code_theme": _Field("str"),
+    "compact": _Field("bool"),
+}
+PROVIDER_FIELDS: dict[str, _Field] = {
+    "label": _Field("str"),
+    "dialect": _Field("choice", choices=DIALECTS),
+    "base_url": _Field("url"),
+    "api_key_env": _Field("env"),
+    "models": _Field("str_list"),
+    "headers": _Field("str_table"),
+    "read_timeout": _Field("float", 1, 3600),
+    "thinking_param": _Field("choice", choices=THINKING_PARAMS),
+    "requires_key": _Field("bool"),
+    "extra_body": _Field("table"),
+}
+SECTIONS = ("ui", "keys", "providers")
+_KEYS_FIELD = _Field("keys")
+_OPTIONAL = frozenset({"temperature", "top_p", "max_tokens", "system_prompt"})
+
+_PROVIDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\Z")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# How a new provider thinks by default, by dialect: vLLM and llama.cpp serve GLM-4.5's chat
+# template, which takes `enable_thinking` through chat_template_kwargs.
+_DIALECT_THINKING = {"zai": "zai", "openrouter": "openrouter", "openai": "chat_template_kwargs"}
+
+
+def _show(value: object) -> str:
+    """A value as it would look in TOML, short enough for one line."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+        return text if len(text) <= 40 else text[:36] + '…"'
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, int | float):
+        return repr(value)
+    return f"a {type(value).__name__}"
+
+
+def _range(f: _Field) -> str:
+    return f"from {f.lo:g} to {f.hi:g}"
+
+
+def _check(where: str, f: _Field, value: Any) -> Any:
+    """Validate one value; returns it converted (ints become floats, arrays tuples).
+
+    `where` is the prefix of the error line: `PATH: dotted.key` or just the key."""
+
+    def fail(expected: str) -> ConfigError:
+        return ConfigError(f"{where}: expected {expected}, got {_show(value)}")
+
+    kind = f.kind
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise fail("true or false")
+        return value
+    if kind in ("float", "int"):
+        if kind == "int":
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            expected = f"a whole number {_range(f)}"
+        else:
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            ok = ok and math.isfinite(value)
+            expected = f"a number {_range(f)}"
+        if not ok or not (f.lo <= value <= f.hi):  # type: ignore[operator]
+            raise fail(expected)
+        return float(value) if kind == "float" else value
+    if kind == "text":
+        if not isinstance(value, str):
+            raise fail("a string")
+        return value
+    if kind in ("str", "model"):
+        if not isinstance(value, str) or not value.strip():
+            raise fail("a non-empty string")
+        return value
+    if kind == "choice":
+        if value not in f.choices:
+            raise fail("one of " + ", ".join(f'"{c}"' for c in f.choices))
+        return value
+    if kind == "url":
+        parts = urlsplit(value) if isinstance(value, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+            raise fail("an http:// or https:// URL")
+        return value
+    if kind == "env":
+        if not isinstance(value, str) or not _ENV_NAME.match(value):
+            raise fail('an environment variable name like "MY_API_KEY"')
+        return value
+    if kind == "str_list":
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise fail('an array of strings, like ["glm-4.5"]')
+        return tuple(value)
+    if kind == "str_table":
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise fail('a table of strings, like { "X-Title" = "glmchat" }')
+        return tuple(value.items())
+    if kind == "table":
+        if not isinstance(value, dict):
+            raise fail("a table")
+        return tuple(value.items())
+    if kind == "keys":
+        parts = value.split(",") if isinstance(value, str) else []
+        if not parts or not all(p.strip() and " " not in p.strip() for p in parts):
+            raise fail('key names separated by commas, like "ctrl+j,shift+enter"')
+        return ",".join(p.strip() for p in parts)
+    raise AssertionError(kind)
+
+
+def _unknown(prefix: str, key: str, known: list[str], path: Path) -> str:
+    dotted = f"{prefix}{key}"
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f' (did you mean "{prefix}{close[0]}"?)' if close else ""
+    return f'{path}: unknown key "{dotted}" ignored{hint}'
+
+
+def _table(path: Path, dotted: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: {dotted}: expected a table, got {_show(value)}")
+    return value
+
+
+# --- reading ----------------------------------------------------------------------------
+
+_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+_AT_END = re.compile(r"\s*\(at end of document\)\s*$")
+
+
+def _read_document(path: Path) -> tuple[dict[str, Any], bytes | None]:
+    """The parsed file and its exact bytes; a missing file is an empty document."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}, None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(f"{path}:{line}:{col}: not valid UTF-8") from None
+    try:
+        return tomllib.loads(text), raw
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        if m := _AT.search(message):
+            line, col = m.group(1), m.group(2)
+            message = message[: m.start()]
+        else:
+            lines = text.split("\n")
+            line, col = str(len(lines)), str(len(lines[-1]) + 1)
+            message = _AT_END.sub("", message) + " at end of file"
+        raise ConfigError(f"{path}:{line}:{col}: {message}") from None
+
+
+def _build(doc: Mapping[str, Any], path: Path, environ: Mapping[str, str]) -> Settings:
+    """Validate a parsed document and merge it over the defaults."""
+    warnings: list[str] = []
+    sources: dict[str, str] = {}
+    top: dict[str, Any] = {}
+    for key, value in doc.items():
+        if key in TOP_FIELDS:
+            top[key] = _check(f"{path}: {key}", TOP_FIELDS[key], value)
+        elif key not in SECTIONS:
+            warnings.append(_unknown("", key, [*TOP_FIELDS, *SECTIONS], path))
+    for key in TOP_FIELDS:
+        sources[key] = "file" if key in top else "default"
+
+    ui_values: dict[str, Any] = {}
+    for key, value in _table(path, "ui", doc.get("ui", {})).items():
+        if key in UI_FIELDS:
+            ui_values[key] = _check(f"{path}: ui.{key}", UI_FIELDS[key], value)
+        else:
+            warnings.append(_unknown("ui.", key, list(UI_FIELDS), path))
+    for key in UI_FIELDS:
+        sources[f"ui.{key}"] = "file" if key in ui_values else "default"
+
+    keys: dict[str, str] = {}
+    for key, value in _table(path, "keys", doc.get("keys", {})).items():
+        if key in BINDING_IDS:
+            keys[key] = _check(f"{path}: keys.{key}", _KEYS_FIELD, value)
+        else:
+            warnings.append(_unknown("keys.", key, list(BINDING_IDS), path))
+    for key in BINDING_IDS:
+        sources[f"keys.{key}"] = "file" if key in keys else "default"
+
+    providers = dict(BUILTIN_PROVIDERS)
+    for name in providers:
+        sources[f"providers.{name}"] = "default"
+    for name, table in _table(path, "providers", doc.get("providers", {})).items():
+        providers[name] = _provider(path, name, table, warnings)
+        sources[f"providers.{name}"] = "file"
+
+    default_model = top.pop("default_model", DEFAULT_MODEL)
+    env_model = environ.get(MODEL_ENV, "").strip()
+    where = f"{path}: default_model"
+    if env_model:
+        default_model, where = env_model, MODEL_ENV
+        sources["default_model"] = "environment"
+
+    settings = Settings(
+        default_model=default_model,
+        providers=MappingProxyType(providers),
+        keys=MappingProxyType(keys),
+        ui=UiSettings(**ui_values),
+        warnings=tuple(warnings),
+        sources=MappingProxyType(sources),
+        path=path,
+        **top,
+    )
+    try:
+        settings.resolve_model()
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return settings
+
+
+def _provider(path: Path, name: str, table: Any, warnings: list[str]) -> ProviderConfig:
+    dotted = f"providers.{name}"
+    if not _PROVIDER_NAME.match(name):
+        raise ConfigError(
+            f'{path}: {dotted}: a provider name may use only letters, digits, "-" and "_"'
+        )
+    values: dict[str, Any] = {}
+    for key, value in _table(path, dotted, table).items():
+        if key in PROVIDER_FIELDS:
+            values[key] = _check(f"{path}: {dotted}.{key}", PROVIDER_FIELDS[key], value)
+        else:
+            warnings.append(_unknown(f"{dotted}.", key, list(PROVIDER_FIELDS), path))
+    if name in BUILTIN_PROVIDERS:
+        return dataclasses.replace(BUILTIN_PROVIDERS[name], **values)
+    if "base_url" not in values:
+        close = difflib.get_close_matches(name, list(BUILTIN_PROVIDERS), n=1)
+        hint = f' (did you mean "{close[0]}"?)' if close else ""
+        raise ConfigError(
+            f"{path}: {dotted}: not a built-in provider{hint}; a new provider needs base_url"
+        )
+    dialect = values.setdefault("dialect", "openai")
+    values.setdefault("api_key_env", name.upper().replace("-", "_") + "_API_KEY")
+    values.setdefault("thinking_param", _DIALECT_THINKING[dialect])
+    # Custom providers are mostly local servers, which take no key; hosted dialects do.
+    values.setdefault("requires_key", dialect != "openai")
+    values.setdefault("label", name)
+    return ProviderConfig(name=name, **values)
+
+
+def load_settings(
+    path: Path | None = None, *, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read config.toml (a missing file means defaults); raises ConfigError on a bad file."""
+    path = path or config_path()
+    doc, _ = _read_document(path)
+    return _build(doc, path, os.environ if environ is None else environ)
+
+
+# --- writing ----------------------------------------------------------------------------
+
+
+def _known_dotted_keys(providers: Mapping[str, Any]) -> list[str]:
+    return [
+        *TOP_FIELDS,
+        *(f"ui.{k}" for k in UI_FIELDS),
+        *(f"keys.{k}" for k in BINDING_IDS),
+        *(f"providers.{p}.{k}" for p in providers for k in PROVIDER_FIELDS),
+    ]
+
+
+def _locate(key: str, providers: Mapping[str, Any]) -> tuple[list[str], _Field]:
+    """The document path and schema of a dotted key, or ConfigError suggesting a known one."""
+    parts = key.split(".")
+    found: _Field | None = None
+    if len(parts) == 1:
+        found = TOP_FIELDS.get(key)
+    elif len(parts) == 2 and parts[0] == "ui":
+        found = UI_FIELDS.get(parts[1])
+    elif len(parts) == 2 and parts[0] == "keys":
+        found = _KEYS_FIELD if parts[1] in BINDING_IDS else None
+    elif len(parts) == 3 and parts[0] == "providers":
+        if not _PROVIDER_NAME.match(parts[1]):
+            raise ConfigError(f'{key}: a provider name may use only letters, digits, "-" and "_"')
+        found = PROVIDER_FIELDS.get(parts[2])
+    if found is None:
+        if key in SECTIONS:
+            raise ConfigError(f'{key} is a table; set one of its keys, like "{key}.NAME"')
+        close = difflib.get_close_matches(key, _known_dotted_keys(providers), n=1, cutoff=0.6)
+        hint = f' (did you mean "{close[0]}"?)' if close else ""
+        raise ConfigError(f'unknown key "{key}"{hint}; see config.example.toml')
+    return parts, found
+
+
+_TRUE = {"true", "on", "yes", "1"}
+_FALSE = {"false", "off", "no", "0"}
+
+
+def _parse_raw(key: str, f: _Field, raw: str) -> Any:
+    """A command-line string as the key's type; None means "remove the key"."""
+    text = raw.strip()
+    if raw == "" or (key.rpartition(".")[2] in _OPTIONAL and text.lower() in ("none", "null")):
+        return None
+    if f.kind == "bool":
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise ConfigError(f"{key}: expected true or false (or on/off), got {_show(raw)}")
+    if f.kind in ("float", "int"):
+        try:
+            # An integer stays one so that an error quotes "3", not "3.0".
+            return int(text) if f.kind == "int" or text.lstrip("+-").isdigit() else float(text)
+        except ValueError:
+            kind = "a whole number" if f.kind == "int" else "a number"
+            raise ConfigError(f"{key}: expected {kind} {_range(f)}, got {_show(raw)}") from None
+    if f.kind == "str_list":
+        return [item.strip() for item in text.split(",") if item.strip()]
+    if f.kind in ("str_table", "table"):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            raise ConfigError(
+                f'{key}: expected a JSON object, like {{"X-Title": "glmchat"}}, got {_show(raw)}'
+            )
+        return value
+    return raw if f.kind == "text" else text
+
+
+def _has_comment(raw: bytes) -> bool:
+    # A "#" inside a string gives a needless backup, which is harmless; a missed comment is not.
+    return b"#" in raw
+
+
+def save_value(key: str, raw_value: str, path: Path | None = None) -> Settings:
+    """Set one dotted key from a command-line string and rewrite config.toml atomically.
+
+    An existing file that does not parse or validate is never touched. Comments do not survive
+    tomli-w, so a commented file is first copied to config.toml.bak; the returned settings'
+    `warnings` then say so. An empty `raw_value` removes the key (back to its default)."""
+    path = path or config_path()
+    doc, old = _read_document(path)
+    current = _build(doc, path, {})  # refuses to rewrite a file that is already wrong
+    parts, f = _locate(key, current.providers)
+    value = _parse_raw(key, f, raw_value)
+    new = copy.deepcopy(doc)
+    if value is None:
+        _remove(new, parts)
+    else:
+        stored = _check(key, f, value)
+        if f.kind in ("str_list", "str_table", "table"):
+            stored = value  # TOML wants the list or table itself, not our tuple form
+        container = new
+        for i, part in enumerate(parts[:-1]):
+            child = container.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{'.'.join(parts[: i + 1])} is not a table in {path}")
+            container = child
+        container[parts[-1]] = stored
+    _build(new, path, {})
+    data = tomli_w.dumps(new).encode("utf-8")
+    # What the caller gets back must match a fresh load, environment included; checked before
+    # writing so that a bad GLMCHAT_MODEL fails the command instead of following a write.
+    settings = _build(tomllib.loads(data.decode("utf-8")), path, os.environ)
+
+    notices: list[str] = []
+    if old is not None and _has_comment(old):
+        backup = path.with_name(path.name + ".bak")
+        write_atomic(backup, old)
+        notices.append(
+            f"{path}: comments are not kept when glmchat rewrites the file; "
+            f"the original is saved as {backup}"
+        )
+    write_atomic(path, data)
+    return dataclasses.replace(settings, warnings=settings.warnings + tuple(notices))
+
+
+def _remove(doc: dict[str, Any], parts: list[str]) -> None:
+    """Delete a dotted key, and the tables it leaves empty."""
+    chain = [doc]
+    for part in parts[:-1]:
+        child = chain[-1].get(part)
+        if not isinstance(child, dict):
+            return
+        chain.append(child)
+    chain[-1].pop(parts[-1], None)
+    for depth in range(len(parts) - 1, 0, -1):
+        if not chain[depth]:
+            chain[depth - 1].pop(parts[depth - 1], None)

@@ -1,0 +1,391 @@
+"""Tests for `glmchat config`: path, show, set, set-key (with --check) and unset-key."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+import subprocess
+import sys
+import threading
+import tomllib
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from glmchat import paths
+from glmchat.backend.providers import BUILTIN_PROVIDERS
+from glmchat.cli import main
+from glmchat.credentials import env_names
+
+KEY = "sk-live-0123456789abcdefWXYZ"
+OTHER_KEY = "or-key-9876543210zyxwvuQRST"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every file lives under tmp_path; no provider key leaks in from the real environment."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GLMCHAT_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("GLMCHAT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("GLMCHAT_MODEL", raising=False)
+    monkeypatch.delenv("GLMCHAT_DEBUG", raising=False)
+    for provider in BUILTIN_PROVIDERS.values():
+        for name in env_names(provider):
+            monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def run(
+    capsys: pytest.CaptureFixture[str], *argv: str, stdin: str | None = None
+) -> tuple[int, str, str]:
+    if stdin is not None:
+        sys.stdin = io.StringIO(stdin)  # restored by the fixture below
+    code = main(["config", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(autouse=True)
+def restore_stdin() -> Iterator[None]:
+    saved = sys.stdin
+    yield
+    sys.stdin = saved
+
+
+def write_config(text: str) -> Path:
+    path = paths.config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def stored_keys() -> dict[str, str]:
+    path = paths.credentials_path()
+    if not path.exists():
+        return {}
+    doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    return {name: entry["api_key"] for name, entry in doc.get("providers", {}).items()}
+
+
+def glmchat(*argv: str, input: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "glmchat", *argv],
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=os.environ.copy(),
+    )
+
+
+# --- path -------------------------------------------------------------------------------
+
+
+def test_path_lists_every_location(capsys: pytest.CaptureFixture[str], isolated: Path) -> None:
+    code, out, err = run(capsys, "path")
+    assert code == 0 and err == ""
+    assert out.splitlines() == [
+        f"config dir: {isolated / 'config'}",
+        f"config file: {isolated / 'config' / 'config.toml'}",
+        f"credentials: {isolated / 'config' / 'credentials.toml'}",
+        f"data dir: {isolated / 'data'}",
+        f"database: {isolated / 'data' / 'glmchat.db'}",
+    ]
+
+
+# --- show -------------------------------------------------------------------------------
+
+
+def test_show_masks_keys_and_names_their_source(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run(capsys, "set-key", "openrouter", stdin=OTHER_KEY + "\n")[0] == 0
+    monkeypatch.setenv("ZAI_API_KEY", KEY)
+    code, out, err = run(capsys, "show")
+    assert code == 0 and err == ""
+    assert KEY not in out and OTHER_KEY not in out
+    assert "zai  api key: sk-…WXYZ (environment ZAI_API_KEY)" in out
+    assert "openrouter  api key: or-…QRST (credentials.toml)" in out
+    assert "zai-coding  api key: not set" in out
+    assert "ollama  api key: not needed" in out
+    assert "https://api.z.ai/api/paas/v4" in out
+
+
+def test_show_gives_each_setting_its_source(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_config('thinking = false\n[keys]\nsend = "ctrl+s"\n')
+    monkeypatch.setenv("GLMCHAT_MODEL", "zai/glm-4.5-air")
+    code, out, _ = run(capsys, "show")
+    assert code == 0
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
+    assert lines["thinking"].split()[1:] == ["false", "(file)"]
+    assert lines["default_model"].split()[1:] == ['"zai/glm-4.5-air"', "(environment)"]
+    assert lines["theme"].split()[1:] == ['"textual-dark"', "(default)"]
+    assert lines["keys.send"].split()[1:] == ['"ctrl+s"', "(file)"]
+    assert lines["keys.quit"].split()[1:] == ['"ctrl+q"', "(default)"]
+
+
+def test_show_json(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    write_config("thinkng = false\n")
+    monkeypatch.setenv("ZAI_API_KEY", KEY)
+    code, out, err = run(capsys, "show", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert KEY not in out
+    assert doc["settings"]["thinking"] == {"value": True, "source": "default"}
+    assert doc["providers"]["zai"]["api_key"] == "sk-…WXYZ"
+    assert doc["providers"]["zai"]["api_key_source"] == "environment (ZAI_API_KEY)"
+    assert doc["providers"]["zai-coding"]["api_key"] is None
+    assert doc["providers"]["zai"]["base_url"] == BUILTIN_PROVIDERS["zai"].base_url
+    # Warnings go to stderr, and are in the document too.
+    assert 'did you mean "thinking"?' in err
+    assert len(doc["warnings"]) == 1
+
+
+def test_show_broken_config_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_config("thinking = \n")
+    code, out, err = run(capsys, "show")
+    assert code == 2 and out == ""
+    assert err == f"glmchat: {path}:1:12: Invalid value\n"
+
+
+# --- set --------------------------------------------------------------------------------
+
+
+def test_set_writes_the_value(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "set", "thinking", "off")
+    assert code == 0 and err == ""
+    assert "thinking" in out
+    assert tomllib.loads(paths.config_path().read_text(encoding="utf-8")) == {"thinking": False}
+    code, _, _ = run(capsys, "set", "providers.zai.read_timeout", "30")
+    assert code == 0
+    doc = tomllib.loads(paths.config_path().read_text(encoding="utf-8"))
+    assert doc["providers"]["zai"]["read_timeout"] == 30
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["thinking", "yes please"], 'thinking: expected true or false (or on/off), got "yes'),
+        (["top_p", "2"], "top_p: expected a number from 0 to 1, got 2"),
+        (["thinkng", "true"], 'unknown key "thinkng" (did you mean "thinking"?)'),
+    ],
+)
+def test_set_invalid_is_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, out, err = run(capsys, "set", *argv)
+    assert code == 2 and out == ""
+    assert err.startswith("glmchat: ") and err.count("\n") == 1
+    assert message in err
+    assert not paths.config_path().exists()
+
+
+def test_set_leaves_a_broken_file_byte_for_byte(capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_config("# notes\r\ntheme = 'nord'\r\n[ui\r\ncompact = true\r\n")
+    before = path.read_bytes()
+    code, out, err = run(capsys, "set", "thinking", "false")
+    assert code == 2 and out == ""
+    assert err.startswith(f"glmchat: {path}:3:")
+    assert path.read_bytes() == before
+    assert not path.with_name("config.toml.bak").exists()
+
+
+def test_set_keeps_a_backup_of_a_commented_file(capsys: pytest.CaptureFixture[str]) -> None:
+    original = '# my settings\ntheme = "nord"\n'
+    path = write_config(original)
+    code, _, err = run(capsys, "set", "thinking", "false")
+    assert code == 0
+    backup = path.with_name("config.toml.bak")
+    assert backup.read_text(encoding="utf-8") == original
+    assert str(backup) in err and "comments" in err
+    assert tomllib.loads(path.read_text(encoding="utf-8")) == {"theme": "nord", "thinking": False}
+
+
+def test_set_default_model_notes_an_environment_override(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GLMCHAT_MODEL", "zai/glm-4.5-air")
+    code, _, err = run(capsys, "set", "default_model", "zai/glm-4.5-flash")
+    assert code == 0
+    assert "GLMCHAT_MODEL" in err
+
+
+# --- set-key / unset-key ----------------------------------------------------------------
+
+
+def test_set_key_reads_stdin_strips_and_masks(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "set-key", "zai", stdin=f"  {KEY}\n\n")
+    assert code == 0
+    assert stored_keys() == {"zai": KEY}
+    assert KEY not in out + err
+    assert "sk-…WXYZ" in out
+    if sys.platform != "win32":
+        assert stat.S_IMODE(paths.credentials_path().stat().st_mode) == 0o600
+
+
+def test_set_key_on_a_terminal_uses_getpass(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    prompts: list[str] = []
+
+    def fake_getpass(prompt: str) -> str:
+        prompts.append(prompt)
+        return KEY
+
+    monkeypatch.setattr("getpass.getpass", fake_getpass)
+    sys.stdin = Tty("this must not be read")
+    code, out, _ = run(capsys, "set-key", "zai")
+    assert code == 0
+    assert prompts and "zai" in prompts[0]
+    assert stored_keys() == {"zai": KEY}
+
+
+def test_set_key_notes_an_environment_override(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ZAI_API_KEY", OTHER_KEY)
+    code, _, err = run(capsys, "set-key", "zai", stdin=KEY)
+    assert code == 0
+    assert "ZAI_API_KEY is set in the environment" in err
+    assert OTHER_KEY not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "stdin", "message"),
+    [
+        (["zai"], "  \n", "no API key given"),
+        (["zai"], "sk-one two", "contains whitespace"),
+        (["nowhere"], KEY, 'unknown provider "nowhere"; known providers: zai, zai-coding'),
+    ],
+)
+def test_set_key_refusals_exit_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str], stdin: str, message: str
+) -> None:
+    code, out, err = run(capsys, "set-key", *argv, stdin=stdin)
+    assert code == 2 and out == ""
+    assert message in err and err.count("\n") == 1
+    assert stored_keys() == {}
+
+
+def test_set_key_knows_custom_providers(capsys: pytest.CaptureFixture[str]) -> None:
+    write_config('[providers.box]\nbase_url = "http://127.0.0.1:1/v1"\n')
+    assert run(capsys, "set-key", "box", stdin=KEY)[0] == 0
+    assert stored_keys() == {"box": KEY}
+
+
+def test_set_key_from_stdin_in_a_subprocess() -> None:
+    result = glmchat("config", "set-key", "zai", input=KEY + "\n")
+    assert result.returncode == 0, result.stderr
+    assert stored_keys() == {"zai": KEY}
+    assert KEY not in result.stdout + result.stderr
+    shown = glmchat("config", "show")
+    assert shown.returncode == 0, shown.stderr
+    assert "zai  api key: sk-…WXYZ (credentials.toml)" in shown.stdout
+    assert KEY not in shown.stdout + shown.stderr
+
+
+def test_unset_key(capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "set-key", "zai", stdin=KEY)
+    run(capsys, "set-key", "openrouter", stdin=OTHER_KEY)
+    code, out, _ = run(capsys, "unset-key", "zai")
+    assert code == 0 and "removed" in out
+    assert stored_keys() == {"openrouter": OTHER_KEY}
+    code, out, _ = run(capsys, "unset-key", "zai")
+    assert code == 0 and "no stored API key for zai" in out
+    code, _, err = run(capsys, "unset-key", "nowhere")
+    assert code == 2 and 'unknown provider "nowhere"' in err
+
+
+def test_corrupt_credentials_file_is_exit_2_and_untouched(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = paths.credentials_path()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b'[providers.zai\napi_key = "x"\n')
+    os.chmod(path, 0o600)
+    for argv, stdin in ((["set-key", "zai"], KEY), (["unset-key", "zai"], None), (["show"], None)):
+        code, _, err = run(capsys, *argv, stdin=stdin)
+        assert code == 2
+        assert err.startswith(f"glmchat: {path}:1:")
+        assert err.count("\n") == 1
+    assert path.read_bytes() == b'[providers.zai\napi_key = "x"\n'
+
+
+# --- set-key --check against a local server ---------------------------------------------
+
+
+@pytest.fixture
+def models_server() -> Iterator[str]:
+    """GET /models: the model list with the right Bearer key, Z.ai's 401 body otherwise."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            if not self.path.endswith("/models"):
+                self.send_error(404)
+                return
+            if self.headers.get("Authorization") == f"Bearer {KEY}":
+                status, body = 200, {"data": [{"id": "glm-4.5"}]}
+            else:
+                body = {"error": {"code": "401", "message": "token expired or incorrect"}}
+                status = 401
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/api/paas/v4"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def checkable(models_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    try:
+        from glmchat.backend.openai_compat import list_models  # noqa: F401
+    except ImportError:
+        pytest.skip("glmchat.backend.openai_compat.list_models is not there yet")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    write_config(f'[providers.zai]\nbase_url = "{models_server}"\n')
+
+
+@pytest.mark.usefixtures("checkable")
+def test_set_key_check_accepted(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "set-key", "zai", "--check", stdin=KEY)
+    assert code == 0, err
+    assert out.splitlines()[0] == "accepted"
+    assert stored_keys() == {"zai": KEY}
+
+
+@pytest.mark.usefixtures("checkable")
+def test_set_key_check_rejected_exits_3_and_keeps_nothing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(capsys, "set-key", "zai", "--check", stdin="sk-wrong-0000000000000")
+    assert code == 3
+    assert "accepted" not in out
+    assert err.startswith("glmchat: ") and err.count("\n") == 1
+    assert "not saved" in err
+    assert "sk-wrong-0000000000000" not in out + err
+    assert stored_keys() == {}

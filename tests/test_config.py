@@ -1,0 +1,485 @@
+"""Tests for glmchat.paths and glmchat.config: loading, validation, and safe rewriting."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from glmchat import paths
+from glmchat.backend.providers import BUILTIN_PROVIDERS
+from glmchat.config import (
+    BINDING_IDS,
+    PROVIDER_FIELDS,
+    TOP_FIELDS,
+    UI_FIELDS,
+    ConfigError,
+    Settings,
+    UiSettings,
+    load_settings,
+    save_value,
+)
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every file lives under tmp_path; nothing reads or writes the real home directory."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home" / ".local" / "share"))
+    monkeypatch.setenv("GLMCHAT_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("GLMCHAT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("GLMCHAT_MODEL", raising=False)
+    return tmp_path
+
+
+def write_config(text: str) -> Path:
+    path = paths.config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- paths ------------------------------------------------------------------------------
+
+
+def test_paths_follow_the_environment(isolated: Path) -> None:
+    assert paths.config_dir() == isolated / "config"
+    assert paths.data_dir() == isolated / "data"
+    assert paths.config_path() == isolated / "config" / "config.toml"
+    assert paths.credentials_path() == isolated / "config" / "credentials.toml"
+    assert paths.database_path() == isolated / "data" / "glmchat.db"
+    # Computing paths creates nothing: writers do that.
+    assert not (isolated / "config").exists()
+    assert not (isolated / "data").exists()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="XDG layout")
+def test_paths_default_to_platformdirs(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GLMCHAT_CONFIG_DIR")
+    monkeypatch.delenv("GLMCHAT_DATA_DIR")
+    assert paths.config_dir() == isolated / "home" / ".config" / "glmchat"
+    assert paths.data_dir() == isolated / "home" / ".local" / "share" / "glmchat"
+
+
+# --- loading ----------------------------------------------------------------------------
+
+
+def test_missing_file_gives_defaults() -> None:
+    settings = load_settings()
+    assert settings.default_model == "zai/glm-4.5"
+    assert settings.thinking is True
+    assert settings.theme == "textual-dark"
+    assert (settings.temperature, settings.top_p, settings.max_tokens) == (None, None, None)
+    assert settings.system_prompt is None
+    assert settings.ui == UiSettings()
+    assert dict(settings.providers) == BUILTIN_PROVIDERS
+    assert dict(settings.keys) == {}
+    assert settings.warnings == ()
+    assert settings.path == paths.config_path()
+    assert set(settings.sources.values()) == {"default"}
+    assert settings.resolve_model() == (BUILTIN_PROVIDERS["zai"], "glm-4.5")
+
+
+def test_values_from_the_file_and_their_sources() -> None:
+    write_config(
+        'default_model = "openrouter/z-ai/glm-4.5-air"\n'
+        "thinking = false\n"
+        "temperature = 1\n"
+        "top_p = 0.9\n"
+        "max_tokens = 4096\n"
+        'system_prompt = "Be brief."\n'
+        "[ui]\nrefresh_rate = 60\ncompact = true\n"
+    )
+    settings = load_settings()
+    assert settings.thinking is False
+    assert settings.temperature == 1.0 and isinstance(settings.temperature, float)
+    assert settings.top_p == 0.9
+    assert settings.max_tokens == 4096
+    assert settings.system_prompt == "Be brief."
+    assert settings.ui.refresh_rate == 60.0
+    assert settings.ui.compact is True
+    assert settings.ui.show_thinking is True
+    assert settings.sources["thinking"] == "file"
+    assert settings.sources["ui.compact"] == "file"
+    assert settings.sources["theme"] == "default"
+    assert settings.sources["ui.show_thinking"] == "default"
+    provider, model = settings.resolve_model()
+    assert (provider.name, model) == ("openrouter", "z-ai/glm-4.5-air")
+    # A bare model name goes to the default model's provider.
+    assert settings.resolve_model("z-ai/glm-4.5")[0].name == "openrouter"
+
+
+def test_parse_error_names_path_line_and_column() -> None:
+    path = write_config("thinking = true\ntemperature = \n")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert str(info.value) == f"{path}:2:15: Invalid value"
+
+
+def test_parse_error_at_end_of_file_still_has_a_position() -> None:
+    path = write_config('thinking = true\ntheme = """never closed')
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert re.fullmatch(rf"{re.escape(str(path))}:2:\d+: .+", str(info.value))
+    assert "\n" not in str(info.value)
+
+
+def test_invalid_utf8_names_the_position() -> None:
+    path = paths.config_path()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b'thinking = true\ntheme = "\xff"\n')
+    with pytest.raises(ConfigError, match=re.escape(f"{path}:2:10: not valid UTF-8")):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('thinking = "yes"', 'thinking: expected true or false, got "yes"'),
+        ("temperature = 3", "temperature: expected a number from 0 to 2, got 3"),
+        ("temperature = true", "temperature: expected a number from 0 to 2, got true"),
+        ("top_p = -0.1", "top_p: expected a number from 0 to 1, got -0.1"),
+        ("max_tokens = 0", "max_tokens: expected a whole number from 1 to 98304, got 0"),
+        ("max_tokens = 98305", "max_tokens: expected a whole number from 1 to 98304"),
+        ("max_tokens = 1.5", "max_tokens: expected a whole number from 1 to 98304, got 1.5"),
+        ("theme = 3", "theme: expected a non-empty string, got 3"),
+        ("system_prompt = []", "system_prompt: expected a string, got an array"),
+        ("ui = 1", "ui: expected a table, got 1"),
+        ("[ui]\nrefresh_rate = 500", "ui.refresh_rate: expected a number from 1 to 120, got 500"),
+        ('[ui]\ncompact = "no"', 'ui.compact: expected true or false, got "no"'),
+        ("[keys]\nsend = 3", "keys.send: expected key names separated by commas"),
+        ('[keys]\nsend = "ctrl+j,,x"', "keys.send: expected key names separated by commas"),
+        (
+            '[providers.zai]\ndialect = "grpc"',
+            'providers.zai.dialect: expected one of "zai", "openrouter", "openai", got "grpc"',
+        ),
+        ('[providers.zai]\nthinking_param = "on"', "providers.zai.thinking_param: expected one"),
+        ('[providers.zai]\nbase_url = "ftp://x"', "providers.zai.base_url: expected an http://"),
+        ('[providers.zai]\nbase_url = "localhost:8000"', "providers.zai.base_url: expected"),
+        ("[providers.zai]\nread_timeout = 0", "providers.zai.read_timeout: expected a number"),
+        ("[providers.zai]\nmodels = [1]", "providers.zai.models: expected an array of strings"),
+        ('[providers.zai]\napi_key_env = "MY KEY"', "providers.zai.api_key_env: expected"),
+        ("[providers.zai]\nheaders = { a = 1 }", "providers.zai.headers: expected a table of"),
+        ('[providers."a.b"]\nbase_url = "http://x"', "providers.a.b: a provider name may use"),
+        ("providers = 3", "providers: expected a table, got 3"),
+        ('default_model = "nope/glm-4.5"', 'default_model: unknown provider "nope"'),
+        ('default_model = "zai/"', 'default_model: no model name in "zai/"'),
+    ],
+)
+def test_wrong_value_names_the_key_and_what_is_allowed(toml: str, message: str) -> None:
+    path = write_config(toml + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    text = str(info.value)
+    assert text.startswith(f"{path}: ")
+    assert message in text
+    assert "\n" not in text
+
+
+@pytest.mark.parametrize(
+    ("toml", "suggestion"),
+    [
+        ("thinkng = true", '"thinkng" ignored (did you mean "thinking"?)'),
+        ("[ui]\ncompat = true", '"ui.compat" ignored (did you mean "ui.compact"?)'),
+        ('[keys]\nsned = "f5"', '"keys.sned" ignored (did you mean "keys.send"?)'),
+        (
+            '[providers.zai]\nbase_ur = "http://x"',
+            '"providers.zai.base_ur" ignored (did you mean "providers.zai.base_url"?)',
+        ),
+    ],
+)
+def test_unknown_key_is_a_warning_with_a_suggestion(toml: str, suggestion: str) -> None:
+    path = write_config(toml + "\n")
+    settings = load_settings()
+    assert len(settings.warnings) == 1
+    assert settings.warnings[0].startswith(f"{path}: unknown key ")
+    assert suggestion in settings.warnings[0]
+
+
+def test_top_level_unknown_key_suggests_the_nearest() -> None:
+    write_config("thinkng = false\n")
+    settings = load_settings()
+    assert settings.warnings[0].endswith('(did you mean "thinking"?)')
+    assert settings.thinking is True  # the misspelt key does nothing
+
+
+def test_environment_model_beats_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    write_config('default_model = "zai/glm-4.5-air"\n')
+    assert load_settings().sources["default_model"] == "file"
+    monkeypatch.setenv("GLMCHAT_MODEL", "openrouter/z-ai/glm-4.5")
+    settings = load_settings()
+    assert settings.default_model == "openrouter/z-ai/glm-4.5"
+    assert settings.sources["default_model"] == "environment"
+    assert settings.resolve_model()[0].name == "openrouter"
+    # An explicit environ mapping is honoured instead of os.environ.
+    assert load_settings(environ={}).default_model == "zai/glm-4.5-air"
+
+
+def test_bad_environment_model_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GLMCHAT_MODEL", "nowhere/glm")
+    with pytest.raises(ConfigError, match=r'^GLMCHAT_MODEL: unknown provider "nowhere"'):
+        load_settings()
+
+
+def test_key_remapping_is_parsed() -> None:
+    write_config('[keys]\nsend = "ctrl+enter"\nnewline = "enter, ctrl+j"\n')
+    settings = load_settings()
+    assert dict(settings.keys) == {"send": "ctrl+enter", "newline": "enter,ctrl+j"}
+    assert settings.key_for("send") == "ctrl+enter"
+    assert settings.key_for("quit") == "ctrl+q"
+    assert settings.sources["keys.send"] == "file"
+    assert settings.sources["keys.quit"] == "default"
+
+
+def test_binding_ids_are_the_documented_set() -> None:
+    assert BINDING_IDS == {
+        "toggle_thinking": "ctrl+t",
+        "send": "enter",
+        "newline": "ctrl+j,shift+enter",
+        "stop": "escape",
+        "new_pane": "ctrl+n",
+        "close_pane": "ctrl+w",
+        "prev_pane": "ctrl+pageup",
+        "next_pane": "ctrl+pagedown",
+        "resume": "ctrl+r",
+        "fold_thinking": "ctrl+o",
+        "copy_answer": "ctrl+y",
+        "command_palette": "ctrl+p",
+        "quit": "ctrl+q",
+    }
+
+
+def test_custom_provider_table_creates_a_provider() -> None:
+    write_config(
+        "[providers.my-vllm]\n"
+        'base_url = "http://127.0.0.1:8000/v1"\n'
+        'models = ["zai-org/GLM-4.5-Air"]\n'
+        'headers = { "X-Team" = "a" }\n'
+        "extra_body = { top_k = 40 }\n"
+    )
+    settings = load_settings()
+    p = settings.providers["my-vllm"]
+    assert p.base_url == "http://127.0.0.1:8000/v1"
+    assert p.dialect == "openai"
+    assert p.api_key_env == "MY_VLLM_API_KEY"
+    assert p.thinking_param == "chat_template_kwargs"
+    assert p.requires_key is False
+    assert p.models == ("zai-org/GLM-4.5-Air",)
+    assert p.headers == (("X-Team", "a"),)
+    assert p.extra_body == (("top_k", 40),)
+    assert p.display_name == "my-vllm"
+    assert settings.sources["providers.my-vllm"] == "file"
+    assert settings.resolve_model("my-vllm/zai-org/GLM-4.5-Air") == (p, "zai-org/GLM-4.5-Air")
+
+
+def test_builtin_override_changes_only_the_given_keys() -> None:
+    write_config('[providers.zai]\nbase_url = "http://127.0.0.1:9/v4"\nread_timeout = 5\n')
+    p = load_settings().providers["zai"]
+    builtin = BUILTIN_PROVIDERS["zai"]
+    assert (p.base_url, p.read_timeout) == ("http://127.0.0.1:9/v4", 5.0)
+    assert (p.dialect, p.api_key_env, p.models, p.label) == (
+        builtin.dialect,
+        builtin.api_key_env,
+        builtin.models,
+        builtin.label,
+    )
+
+
+def test_new_provider_without_base_url_is_an_error_with_a_hint() -> None:
+    write_config('[providers.openroute]\napi_key_env = "X"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert 'did you mean "openrouter"?' in str(info.value)
+    assert "needs base_url" in str(info.value)
+
+
+def test_resolve_model_unknown_provider_lists_known() -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings().resolve_model("mistral/large")
+    assert 'unknown provider "mistral"' in str(info.value)
+    assert "zai, zai-coding, bigmodel, openrouter, ollama, openai" in str(info.value)
+
+
+# --- config.example.toml ----------------------------------------------------------------
+
+
+def test_example_config_loads_with_no_warnings() -> None:
+    settings = load_settings(EXAMPLE, environ={})
+    assert settings.warnings == ()
+    assert settings.default_model == "zai/glm-4.5"
+    assert dict(settings.keys) == BINDING_IDS
+    assert settings.ui == UiSettings()
+
+
+def test_example_config_documents_every_key() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for key in [*TOP_FIELDS, *UI_FIELDS, *BINDING_IDS, *PROVIDER_FIELDS]:
+        assert re.search(rf"^#?\s*{key}\s*=", text, re.MULTILINE), key
+    for section in ("[ui]", "[keys]", "[providers."):
+        assert section in text
+
+
+def test_example_config_commented_examples_are_valid(tmp_path: Path) -> None:
+    # Uncomment the optional top-level keys and the provider examples: still no warnings.
+    lines = [
+        line[2:] if re.match(r"# (\[providers\.[\w-]+\]|\w+ = )", line) else line
+        for line in EXAMPLE.read_text(encoding="utf-8").splitlines()
+    ]
+    uncommented = tmp_path / "uncommented.toml"
+    uncommented.write_text("\n".join(lines), encoding="utf-8")
+    settings = load_settings(uncommented, environ={})
+    assert settings.warnings == ()
+    assert settings.temperature is not None and settings.system_prompt
+    assert {"vllm", "llamacpp"} <= set(settings.providers)
+    assert settings.providers["ollama"].extra_body
+
+
+# --- save_value -------------------------------------------------------------------------
+
+
+def test_save_value_parses_each_type() -> None:
+    save_value("thinking", "off")
+    save_value("ui.compact", "on")
+    save_value("temperature", "0.6")
+    save_value("max_tokens", "2048")
+    save_value("theme", "nord")
+    save_value("keys.send", "ctrl+s")
+    save_value("providers.local.base_url", "http://127.0.0.1:8080/v1")
+    settings = save_value("providers.local.models", "a, b")
+    doc = tomllib.loads(paths.config_path().read_text(encoding="utf-8"))
+    assert doc["thinking"] is False
+    assert doc["ui"]["compact"] is True
+    assert doc["temperature"] == 0.6
+    assert doc["max_tokens"] == 2048
+    assert doc["keys"]["send"] == "ctrl+s"
+    assert doc["providers"]["local"] == {
+        "base_url": "http://127.0.0.1:8080/v1",
+        "models": ["a", "b"],
+    }
+    assert settings.thinking is False and settings.ui.compact and settings.theme == "nord"
+    assert settings.providers["local"].models == ("a", "b")
+    assert settings.warnings == ()
+
+
+def test_save_value_writes_atomically(monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_config("thinking = true\n")
+    before = path.read_bytes()
+
+    def boom(src: str, dst: str) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        save_value("thinking", "false")
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == ["config.toml"]  # no temp left
+    monkeypatch.undo()
+    monkeypatch.setenv("GLMCHAT_CONFIG_DIR", str(path.parent))
+
+    inode = path.stat().st_ino
+    save_value("thinking", "false")
+    assert path.stat().st_ino != inode  # replaced by rename, not rewritten in place
+    assert sorted(p.name for p in path.parent.iterdir()) == ["config.toml"]
+    if sys.platform != "win32":
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_save_value_keeps_a_backup_when_comments_exist() -> None:
+    original = "# my notes\nthinking = true  # keep on\n"
+    path = write_config(original)
+    settings = save_value("thinking", "false")
+    backup = path.with_name("config.toml.bak")
+    assert backup.read_text(encoding="utf-8") == original
+    assert any(str(backup) in w and "comments" in w for w in settings.warnings)
+    assert tomllib.loads(path.read_text(encoding="utf-8")) == {"thinking": False}
+
+
+def test_save_value_without_comments_makes_no_backup() -> None:
+    path = write_config("thinking = true\n")
+    settings = save_value("thinking", "false")
+    assert not path.with_name("config.toml.bak").exists()
+    assert settings.warnings == ()
+
+
+def test_save_value_creates_the_file_and_directory() -> None:
+    assert not paths.config_dir().exists()
+    save_value("theme", "nord")
+    assert tomllib.loads(paths.config_path().read_text(encoding="utf-8")) == {"theme": "nord"}
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "thinking = \n# a comment\n",  # does not parse
+        'thinking = "yes"\n',  # parses, does not validate
+        '[providers.x]\ndialect = "openai"\n',  # new provider without base_url
+    ],
+)
+def test_save_value_never_touches_a_broken_file(broken: str) -> None:
+    path = write_config(broken)
+    before = path.read_bytes()
+    mtime = path.stat().st_mtime_ns
+    with pytest.raises(ConfigError) as info:
+        save_value("theme", "nord")
+    assert str(info.value).startswith(str(path))
+    assert path.read_bytes() == before
+    assert path.stat().st_mtime_ns == mtime
+    assert sorted(p.name for p in path.parent.iterdir()) == ["config.toml"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("thinking", "maybe", 'thinking: expected true or false (or on/off), got "maybe"'),
+        ("temperature", "3", "temperature: expected a number from 0 to 2, got 3"),
+        ("temperature", "warm", 'temperature: expected a number from 0 to 2, got "warm"'),
+        ("max_tokens", "1.5", "max_tokens: expected a whole number from 1 to 98304"),
+        ("providers.zai.dialect", "grpc", "providers.zai.dialect: expected one of"),
+        ("providers.zai.headers", "X=1", "providers.zai.headers: expected a JSON object"),
+        ("thinkng", "true", 'unknown key "thinkng" (did you mean "thinking"?)'),
+        ("ui", "x", "ui is a table"),
+        ("default_model", "nope/x", 'unknown provider "nope"'),
+        ("providers.newone.label", "X", "a new provider needs base_url"),
+    ],
+)
+def test_save_value_rejects_bad_input_and_writes_nothing(
+    key: str, value: str, message: str
+) -> None:
+    path = write_config('theme = "nord"\n')
+    before = path.read_bytes()
+    with pytest.raises(ConfigError) as info:
+        save_value(key, value)
+    assert message in str(info.value)
+    assert path.read_bytes() == before
+
+
+def test_save_value_empty_string_restores_the_default() -> None:
+    path = write_config('theme = "nord"\n[ui]\ncompact = true\n')
+    save_value("ui.compact", "")
+    settings = save_value("temperature", "none")
+    assert tomllib.loads(path.read_text(encoding="utf-8")) == {"theme": "nord"}
+    assert settings.ui.compact is False
+
+
+def test_save_value_provider_table_value_from_json() -> None:
+    settings = save_value("providers.zai.headers", '{"X-Title": "me"}')
+    assert settings.providers["zai"].headers == (("X-Title", "me"),)
+    assert settings.providers["zai"].base_url == BUILTIN_PROVIDERS["zai"].base_url
+
+
+def test_save_value_with_a_bad_environment_model_writes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = write_config('theme = "nord"\n')
+    monkeypatch.setenv("GLMCHAT_MODEL", "nowhere/x")
+    with pytest.raises(ConfigError, match="^GLMCHAT_MODEL: "):
+        save_value("thinking", "false")
+    assert path.read_text(encoding="utf-8") == 'theme = "nord"\n'
