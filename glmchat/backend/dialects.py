@@ -60,10 +60,6 @@ def read_reasoning(delta: Mapping[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def read_usage(raw: Any) -> dict[str, Any] | None:
-    return raw if isinstance(raw, dict) and raw else None
-
-
 # --------------------------------------------------------------------------- errors
 
 _CONTEXT_WORDS = re.compile(

@@ -18,7 +18,6 @@ from glmchat.backend.dialects import (
     classify_error,
     parse_error_body,
     read_reasoning,
-    read_usage,
 )
 from glmchat.backend.events import (
     ChatRequest,
@@ -58,6 +57,20 @@ def usage_from_dict(raw: dict[str, Any]) -> Usage:
     )
 
 
+_scan_json = json.JSONDecoder().scan_once
+
+
+def _loads(data: str) -> Any:
+    """json.loads without its wrapper layers: this runs once per token."""
+    try:
+        doc, end = _scan_json(data, 0)
+    except StopIteration:
+        return json.loads(data)  # leading whitespace, or not JSON: let json say which
+    if end != len(data) and data[end:].strip():
+        raise ValueError("extra data after JSON")
+    return doc
+
+
 class _StreamState:
     """What one response has said so far; turns chunks into events."""
 
@@ -69,6 +82,8 @@ class _StreamState:
         "saw_reasoning_field",
         "tags",
         "text",
+        "_run",
+        "_run_kind",
     )
 
     def __init__(self, provider: ProviderConfig) -> None:
@@ -79,41 +94,63 @@ class _StreamState:
         self.saw_reasoning_field = False
         self.tags = ThinkTagSplitter()
         self.text = False  # any reasoning or content delivered
+        # Consecutive deltas of one kind within a network read become one event: the text is
+        # the same, and every consumer (screen, store) does less work per token.
+        self._run: list[str] = []
+        self._run_kind: type[ReasoningDelta] | type[ContentDelta] | None = None
+
+    def _add(
+        self, kind: type[ReasoningDelta] | type[ContentDelta], text: str, out: list[StreamEvent]
+    ) -> None:
+        if kind is not self._run_kind:
+            self.close_run(out)
+            self._run_kind = kind
+        self._run.append(text)
+        self.text = True
+
+    def close_run(self, out: list[StreamEvent]) -> None:
+        if self._run:
+            assert self._run_kind is not None
+            out.append(self._run_kind("".join(self._run)))
+            self._run = []
+        self._run_kind = None
 
     def chunk(self, doc: Any, out: list[StreamEvent]) -> None:
-        if not isinstance(doc, dict):
+        # Runs once per token: plain type checks and dict lookups, no helper layers.
+        if type(doc) is not dict:
             raise E.ProtocolError(
                 f"{self.provider.display_name} sent a stream chunk that is not a JSON object.",
                 provider=self.provider.name,
             )
-        error = doc.get("error")
-        if error:
-            code, message, metadata = parse_error_body(json.dumps({"error": error}).encode())
+        if doc.get("error"):
+            code, message, metadata = parse_error_body(json.dumps({"error": doc["error"]}).encode())
             raise classify_error(
                 self.provider, None, code, message, metadata=metadata, mid_stream=True
             )
-        usage = read_usage(doc.get("usage"))
-        if usage is not None:
+        usage = doc.get("usage")
+        if usage and type(usage) is dict:
             self.usage = usage
         choices = doc.get("choices")
-        if not isinstance(choices, list) or not choices:
+        if not choices or type(choices) is not list:
             return
         choice = choices[0]
-        if not isinstance(choice, dict):
+        if type(choice) is not dict:
             return
-        delta = choice.get("delta") or choice.get("message") or {}
-        if isinstance(delta, dict):
+        delta = choice.get("delta") or choice.get("message")
+        if delta and type(delta) is dict:
             reasoning = read_reasoning(delta)
             if reasoning is not None:
                 self.saw_reasoning_field = True
                 if reasoning:
-                    out.append(ReasoningDelta(reasoning))
-                    self.text = True
+                    self._add(ReasoningDelta, reasoning, out)
             content = delta.get("content")
-            if isinstance(content, str) and content:
-                self._content(content, out)
+            if content and type(content) is str:
+                if self._run_kind is ContentDelta and self.tags.passthrough:
+                    self._run.append(content)
+                else:
+                    self._content(content, out)
         reason = choice.get("finish_reason")
-        if isinstance(reason, str) and reason and self.finish_reason is None:
+        if reason and type(reason) is str and self.finish_reason is None:
             self.finish_reason = reason
 
     def _content(self, content: str, out: list[StreamEvent]) -> None:
@@ -124,15 +161,14 @@ class _StreamState:
         # With a reasoning field present, a <think> block in content is a duplicate
         # (llama.cpp's deepseek-legacy format sends both).
         if thought and not self.saw_reasoning_field:
-            out.append(ReasoningDelta(thought))
-            self.text = True
+            self._add(ReasoningDelta, thought, out)
         if answer:
-            out.append(ContentDelta(answer))
-            self.text = True
+            self._add(ContentDelta, answer, out)
 
     def flush(self, out: list[StreamEvent]) -> None:
         thought, answer = self.tags.flush()
         self._emit(thought, answer, out)
+        self.close_run(out)
 
 
 async def parse_stream(
@@ -147,7 +183,7 @@ async def parse_stream(
     state = state or _StreamState(provider)
     decoder = SSEDecoder()
     out: list[StreamEvent] = []
-    loads = json.loads
+    loads = _loads
     async for chunk in chunks:
         try:
             for sse in decoder.feed(chunk):
@@ -171,6 +207,7 @@ async def parse_stream(
             for event in out:
                 yield event
             raise
+        state.close_run(out)
         if out:
             for event in out:
                 yield event

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
-# CR and LF are ASCII, so splitting the raw bytes never cuts a UTF-8 sequence: each
-# complete line is decoded on its own and a character split across reads survives.
-_EOL = re.compile(rb"\r\n|\r|\n")
-_BOM = b"\xef\xbb\xbf"
+# Lines end at CR, LF or CRLF only: never str.splitlines(), which also splits at U+2028,
+# U+0085 and friends that arrive raw inside JSON strings.
+_EOL = re.compile(r"\r\n|\r|\n")
 
 
-@dataclass(frozen=True, slots=True)
-class ServerSentEvent:
+class ServerSentEvent(NamedTuple):  # a tuple: cheap to build once per token
     data: str
     event: str = "message"
     id: str = ""
@@ -22,51 +21,59 @@ class ServerSentEvent:
 class SSEDecoder:
     """Incremental decoder: feed bytes, get the events they complete."""
 
-    __slots__ = ("_buf", "_skip_lf", "_at_start", "_data", "_event", "_last_id", "comments")
+    __slots__ = ("_decoder", "_buf", "_skip_lf", "_data", "_event", "_last_id", "comments")
 
     def __init__(self) -> None:
-        self._buf = b""
+        # utf-8-sig drops one leading BOM; the incremental decoder keeps a character that a
+        # network read cut in half until its other bytes arrive.
+        self._decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
+        self._buf = ""
         self._skip_lf = False
-        self._at_start = True
         self._data: list[str] = []
         self._event = ""
         self._last_id = ""
         self.comments = 0
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
-        data = self._buf + chunk if self._buf else chunk
-        if self._at_start:
-            if len(data) < len(_BOM) and _BOM.startswith(data):
-                self._buf = data
-                return []
-            if data.startswith(_BOM):
-                data = data[len(_BOM) :]
-            self._at_start = False
+        text = self._decoder.decode(chunk)
+        data = self._buf + text if self._buf else text
         if self._skip_lf and data:
-            if data[:1] == b"\n":
+            if data[0] == "\n":
                 data = data[1:]
             self._skip_lf = False
         events: list[ServerSentEvent] = []
+        if "\r" not in data:
+            # Fast path for the usual LF-only stream: one split, `data:` lines inline.
+            lines = data.split("\n")
+            self._buf = lines.pop()
+            append = self._data.append
+            for line in lines:
+                if line[:6] == "data: ":
+                    append(line[6:])
+                elif not line and len(self._data) == 1 and not self._event:
+                    events.append(ServerSentEvent(self._data[0], "message", self._last_id))
+                    self._data.clear()
+                else:
+                    self._line(line, events)
+            return events
         pos = 0
         for match in _EOL.finditer(data):
             self._line(data[pos : match.start()], events)
             pos = match.end()
             # A CR at the very end may be the first half of a CRLF cut by the read.
-            if pos == len(data) and match.group() == b"\r":
+            if pos == len(data) and match.group() == "\r":
                 self._skip_lf = True
         self._buf = data[pos:]
         return events
 
-    def _line(self, raw: bytes, events: list[ServerSentEvent]) -> None:
-        if not raw:
+    def _line(self, line: str, events: list[ServerSentEvent]) -> None:
+        if not line:
             if self._data:
-                events.append(
-                    ServerSentEvent("\n".join(self._data), self._event or "message", self._last_id)
-                )
-            self._data = []
+                data = self._data[0] if len(self._data) == 1 else "\n".join(self._data)
+                events.append(ServerSentEvent(data, self._event or "message", self._last_id))
+                self._data.clear()
             self._event = ""
             return
-        line = raw.decode("utf-8", errors="replace")
         if line[0] == ":":
             self.comments += 1
             return
@@ -84,8 +91,8 @@ class SSEDecoder:
 
     def close(self) -> None:
         """End of stream: an unterminated event is discarded, as the spec says."""
-        self._buf = b""
-        self._data = []
+        self._buf = ""
+        self._data.clear()
 
 
 def iter_events(chunks: Iterable[bytes]) -> Iterator[ServerSentEvent]:

@@ -28,10 +28,17 @@ class ThinkTagSplitter:
         self._pending = ""
 
     @property
+    def passthrough(self) -> bool:
+        """True once the answer has begun: every later delta is content as it is."""
+        return self._state == "content" and not self._pending
+
+    @property
     def thinking(self) -> bool:
         return self._state == "thinking"
 
     def feed(self, text: str) -> tuple[str, str]:
+        if self._state == "content":
+            return "", text  # the common case once the answer has begun
         reasoning: list[str] = []
         content: list[str] = []
         text = self._pending + text

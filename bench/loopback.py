@@ -1,0 +1,84 @@
+"""Shared bench helpers: a generated GLM-style stream and the loopback server that serves it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.wire_server import Reply, WireServer  # noqa: E402
+
+__all__ = ["Reply", "WireServer", "generated_stream", "markdown_reply"]
+
+
+def _sse(delta: dict, **extra: object) -> bytes:
+    doc = {
+        "id": "20250806190000aa00bb11cc22dd33",
+        "created": 1754506800,
+        "model": "glm-4.5",
+        "choices": [{"index": 0, "delta": {"role": "assistant", **delta}, **extra}],
+    }
+    return b"data: " + json.dumps(doc, ensure_ascii=False).encode() + b"\n\n"
+
+
+def markdown_reply(tokens: int) -> list[str]:
+    """A realistic Markdown answer cut into ~4-character tokens."""
+    parts: list[str] = []
+    section = 0
+    while sum(map(len, parts)) < tokens * 4:
+        section += 1
+        parts.append(f"## Section {section}\n\nThis paragraph explains **step {section}** with ")
+        parts.append("`inline code`, a few plain words, and a [link](https://example.com).\n\n")
+        parts.append("- first point about the design\n- second point, *emphasised*\n")
+        parts.append("- third point with `code`\n\n```python\n")
+        parts.append(f"def step_{section}(x: int) -> int:\n    return x * {section} + 1\n```\n\n")
+    text = "".join(parts)
+    return [text[i : i + 4] for i in range(0, len(text), 4)][:tokens]
+
+
+def generated_stream(tokens: list[str], reasoning: list[str] | None = None) -> bytes:
+    out = bytearray(b": OPENROUTER PROCESSING\n\n")
+    for piece in reasoning or []:
+        out += _sse({"reasoning_content": piece})
+    for piece in tokens:
+        out += _sse({"content": piece})
+    n = len(tokens) + len(reasoning or [])
+    usage = {"prompt_tokens": 10, "completion_tokens": n, "total_tokens": 10 + n}
+    out += _sse({"content": ""}, finish_reason="stop")[:-2].replace(
+        b'"finish_reason": "stop"}]}', b'"finish_reason": "stop"}], "usage": '
+        + json.dumps(usage).encode() + b"}"
+    ) + b"\n\n"
+    out += b"data: [DONE]\n\n"
+    return bytes(out)
+
+
+def _serve(conn, body: bytes, splits: int, delay: float) -> None:  # type: ignore[no-untyped-def]
+    server = WireServer()
+    if splits == 0:  # one write per event, as a provider flushes each token
+        events = [e + b"\n\n" for e in body.split(b"\n\n") if e]
+        server.default = Reply(chunks=lambda: iter(events), delay=delay)
+    else:
+        server.default = Reply(body=body, splits=splits, delay=delay)
+    conn.send(server.url)
+    conn.recv()  # wait for the stop word
+    server.close()
+
+
+class ServerProcess:
+    """The loopback server in its own process, so it does not share the measured GIL."""
+
+    def __init__(self, body: bytes, splits: int = 16384, delay: float = 0.0) -> None:
+        """`splits` is the size of each write; 0 writes each event on its own."""
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(child, body, splits, delay), daemon=True)
+        self._proc.start()
+        self.url: str = self._conn.recv()
+
+    def close(self) -> None:
+        self._conn.send("stop")
+        self._proc.join(5)
