@@ -1,9 +1,243 @@
-"""Placeholder module, replaced by the real subcommand."""
+"""`glmchat sessions`: list, search, show, export, import, rename and delete conversations."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from glmchat.cli.errors import CliError
+from glmchat.store import (
+    SessionStore,
+    StoreError,
+    import_file,
+    to_json,
+    to_markdown,
+)
+
+_IMPORT_HELP = (
+    "import a JSON export (one conversation, or a JSON array of them) in one transaction: a "
+    "malformed file imports nothing. An id that already exists is never overwritten: that "
+    "conversation is imported under a new id, and the new id is printed."
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
-    pass
+    parser = sub.add_parser(
+        "sessions",
+        help="list, search, show, export, import, rename or delete saved conversations",
+        description="Manage saved conversations. An ID may be any unique prefix of one.",
+    )
+    parser.set_defaults(func=lambda args: _usage(parser))
+    commands = parser.add_subparsers(dest="sessions_command", metavar="COMMAND")
+
+    listing = commands.add_parser("list", help="saved conversations, most recent first")
+    listing.add_argument("--search", metavar="TEXT", help="full-text search, best match first")
+    listing.add_argument(
+        "--reasoning", action="store_true", help="with --search, also search the thinking"
+    )
+    listing.add_argument(
+        "--limit", type=_positive_int, default=50, metavar="N", help="at most N (default 50)"
+    )
+    listing.add_argument("--json", action="store_true", help="print a JSON array")
+    listing.set_defaults(func=run_list)
+
+    show = commands.add_parser("show", help="print a conversation")
+    show.add_argument("id", metavar="ID")
+    show.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    show.set_defaults(func=run_show)
+
+    export = commands.add_parser("export", help="write a conversation as Markdown or JSON")
+    export.add_argument("id", metavar="ID")
+    export.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default stdout)")
+    export.set_defaults(func=run_export)
+
+    imp = commands.add_parser("import", help="import a JSON export", description=_IMPORT_HELP)
+    imp.add_argument("file", metavar="FILE")
+    imp.set_defaults(func=run_import)
+
+    rename = commands.add_parser("rename", help="set a conversation's title")
+    rename.add_argument("id", metavar="ID")
+    rename.add_argument("title", metavar="TITLE")
+    rename.set_defaults(func=run_rename)
+
+    remove = commands.add_parser("rm", help="delete a conversation")
+    remove.add_argument("id", metavar="ID")
+    remove.set_defaults(func=run_rm)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def open_store() -> SessionStore:
+    """The user's store, or a CliError (exit 2) saying what is wrong with it."""
+    from glmchat import paths
+
+    try:
+        return SessionStore(paths.database_path())
+    except StoreError as exc:
+        raise CliError(str(exc), 2) from exc
+
+
+def _local_time(stamp: str) -> str:
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _clip(text: str, width: int) -> str:
+    if width <= 1:
+        return ""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def run_list(args: argparse.Namespace) -> int:
+    store = open_store()
+    try:
+        if args.search and not store.fts_enabled and not args.json:
+            print(
+                "glmchat: note: this SQLite has no FTS5; using plain substring search "
+                "(newest first, not ranked)",
+                file=sys.stderr,
+            )
+        found = store.list_conversations(
+            limit=args.limit, search=args.search, include_reasoning=args.reasoning
+        )
+    except StoreError as exc:
+        raise CliError(str(exc), 2) from exc
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps([s.as_dict() for s in found], ensure_ascii=False, indent=2))
+        return 0
+    if not found:
+        print("no matching conversations" if args.search else "no saved conversations")
+        return 0
+    rows = [
+        (
+            s.id,
+            _local_time(s.updated),
+            s.model or "",
+            str(s.message_count),
+            " ".join((s.title or "(untitled)").split()),
+        )
+        for s in found
+    ]
+    header = ("ID", "UPDATED", "MODEL", "MSGS", "TITLE")
+    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) for i in range(4)]
+    total = shutil.get_terminal_size((100, 24)).columns
+    title_width = max(20, total - sum(widths) - 2 * 4)
+
+    def line(cells: tuple[str, ...]) -> str:
+        left = "  ".join(
+            cell.rjust(width) if i == 3 else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(cells[:4], widths, strict=True))
+        )
+        return f"{left}  {_clip(cells[4], title_width)}".rstrip()
+
+    print(line(header))
+    indent = " " * (sum(widths) + 2 * 4)
+    for summary, row in zip(found, rows, strict=True):
+        print(line(row))
+        if summary.snippet:
+            print(indent + _clip(summary.snippet, title_width))
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    store = open_store()
+    try:
+        conv = store.get_conversation(args.id)
+    except StoreError as exc:
+        raise CliError(str(exc), 2) from exc
+    finally:
+        store.close()
+    sys.stdout.write(to_json(conv) if args.format == "json" else to_markdown(conv))
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from glmchat import paths
+
+    store = open_store()
+    try:
+        conv = store.get_conversation(args.id)
+    except StoreError as exc:
+        raise CliError(str(exc), 2) from exc
+    finally:
+        store.close()
+    text = to_json(conv) if args.format == "json" else to_markdown(conv)
+    if not args.output or args.output == "-":
+        sys.stdout.write(text)
+        return 0
+    target = Path(args.output).expanduser()
+    try:
+        # Atomic, and private (0600) like the database: an export holds the whole conversation.
+        paths.write_atomic(target, text.encode("utf-8"))
+    except OSError as exc:
+        raise CliError(f"cannot write {target}: {exc.strerror or exc}", 2) from exc
+    print(f"exported {conv.id} to {target}", file=sys.stderr)
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    store = open_store()
+    try:
+        results = import_file(store, Path(args.file).expanduser())
+    except StoreError as exc:
+        raise CliError(str(exc), 2) from exc
+    finally:
+        store.close()
+    for original, stored in results:
+        if original == stored:
+            print(f"imported {stored}")
+        else:
+            print(f"imported {original} as {stored} (id {original} already exists)")
+    return 0
+
+
+def run_rename(args: argparse.Namespace) -> int:
+    title = " ".join(args.title.split())
+    if not title:
+        raise CliError("the title is empty", 2)
+    store = open_store()
+    try:
+        conversation_id = store.resolve_id(args.id)
+        store.rename(conversation_id, title)
+    except StoreError as exc:
+        raise CliError(str(exc), 2) from exc
+    finally:
+        store.close()
+    print(f"renamed {conversation_id}: {title}")
+    return 0
+
+
+def run_rm(args: argparse.Namespace) -> int:
+    store = open_store()
+    try:
+        conv = store.get_conversation(args.id)
+        store.delete(conv.id)
+    except StoreError as exc:
+        raise CliError(str(exc), 2) from exc
+    finally:
+        store.close()
+    print(f"deleted {conv.id} ({conv.title or 'untitled'}, {len(conv.messages)} messages)")
+    return 0

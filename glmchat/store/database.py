@@ -1,0 +1,316 @@
+"""Opening glmchat.db: connection settings, schema migrations, and the store's errors."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from pathlib import Path
+
+# Seconds a writer waits for another process's write lock before giving up; our transactions
+# last milliseconds, so hitting this means something else holds the database.
+BUSY_TIMEOUT = 10.0
+
+
+class StoreError(Exception):
+    """A store failure as one line: what happened, what to do, and the database path."""
+
+
+class NotFoundError(StoreError):
+    """No conversation (or message) matches the id given."""
+
+
+class AmbiguousIdError(StoreError):
+    """An id prefix matches more than one conversation."""
+
+
+class ImportFormatError(StoreError):
+    """An import document is malformed; nothing was imported."""
+
+
+# Forward migrations: MIGRATIONS[n] takes a database from user_version n to n + 1. Never edit a
+# released entry; append a new one. The full-text index is not versioned here because it depends
+# on whether this SQLite has FTS5 (see `ensure_search_index`).
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: conversations and messages.
+    (
+        """
+        CREATE TABLE conversations (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            title TEXT,
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL,
+            model TEXT,
+            provider TEXT,
+            thinking INTEGER,
+            system_prompt TEXT
+        )
+        """,
+        """
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+            content TEXT NOT NULL DEFAULT '',
+            reasoning TEXT NOT NULL DEFAULT '',
+            model TEXT,
+            provider TEXT,
+            thinking INTEGER,
+            usage TEXT,
+            started TEXT,
+            finished TEXT,
+            status TEXT NOT NULL DEFAULT 'complete'
+                CHECK (status IN ('complete', 'partial', 'cancelled', 'error')),
+            error TEXT,
+            UNIQUE (conversation_id, position)
+        )
+        """,
+    ),
+    # 2: finish reason and timings per message; the index behind "most recent first"; a
+    # key/value table for the store's own state (whether the search index is current).
+    (
+        "ALTER TABLE messages ADD COLUMN finish_reason TEXT",
+        "ALTER TABLE messages ADD COLUMN timings TEXT",
+        "CREATE INDEX conversations_updated ON conversations (updated, seq)",
+        "CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_SEARCH_SCHEMA = (
+    """
+    CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
+        content, reasoning, content='messages', content_rowid='id'
+    )
+    """,
+    """
+    CREATE VIRTUAL TABLE IF NOT EXISTS conversations_fts USING fts5(
+        title, content='conversations', content_rowid='seq'
+    )
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, content, reasoning)
+        VALUES (new.id, new.content, new.reasoning);
+    END
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, content, reasoning)
+        VALUES ('delete', old.id, old.content, old.reasoning);
+    END
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS messages_fts_update AFTER UPDATE OF content, reasoning
+    ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, content, reasoning)
+        VALUES ('delete', old.id, old.content, old.reasoning);
+        INSERT INTO messages_fts (rowid, content, reasoning)
+        VALUES (new.id, new.content, new.reasoning);
+    END
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS conversations_fts_insert AFTER INSERT ON conversations BEGIN
+        INSERT INTO conversations_fts (rowid, title) VALUES (new.seq, coalesce(new.title, ''));
+    END
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS conversations_fts_delete AFTER DELETE ON conversations BEGIN
+        INSERT INTO conversations_fts (conversations_fts, rowid, title)
+        VALUES ('delete', old.seq, coalesce(old.title, ''));
+    END
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS conversations_fts_update AFTER UPDATE OF title
+    ON conversations BEGIN
+        INSERT INTO conversations_fts (conversations_fts, rowid, title)
+        VALUES ('delete', old.seq, coalesce(old.title, ''));
+        INSERT INTO conversations_fts (rowid, title) VALUES (new.seq, coalesce(new.title, ''));
+    END
+    """,
+)
+_SEARCH_TRIGGERS = (
+    "messages_fts_insert",
+    "messages_fts_delete",
+    "messages_fts_update",
+    "conversations_fts_insert",
+    "conversations_fts_delete",
+    "conversations_fts_update",
+)
+
+
+def fts5_available() -> bool:
+    """Whether this Python's SQLite was built with FTS5."""
+    try:
+        with contextlib.closing(sqlite3.connect(":memory:")) as conn:
+            conn.execute("CREATE VIRTUAL TABLE probe USING fts5(x)")
+    except sqlite3.Error:
+        return False
+    return True
+
+
+def translate_error(path: Path, exc: BaseException, action: str = "use") -> StoreError:
+    """Turn a sqlite3/OS error into a StoreError that says what to do."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc)
+    lowered = text.lower()
+    if name.startswith("SQLITE_NOTADB") or "not a database" in lowered:
+        return StoreError(not_a_database_message(path))
+    if name.startswith("SQLITE_FULL") or "disk is full" in lowered:
+        return StoreError(
+            f"cannot {action} {path}: the disk is full. Free some space and try again"
+        )
+    if name.startswith("SQLITE_READONLY") or "readonly" in lowered or "read-only" in lowered:
+        return StoreError(
+            f"cannot {action} {path}: it is read-only. Check the permissions of the file and "
+            f"its directory, or set GLMCHAT_DATA_DIR to a writable directory"
+        )
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in lowered:
+        return StoreError(
+            f"cannot {action} {path}: another process has held it locked for over "
+            f"{BUSY_TIMEOUT:g} s. Close other glmchat instances and try again"
+        )
+    if name.startswith("SQLITE_CANTOPEN") or "unable to open" in lowered:
+        return StoreError(
+            f"cannot open {path}: check that its directory exists and is writable, "
+            f"or set GLMCHAT_DATA_DIR to another directory"
+        )
+    if isinstance(exc, PermissionError):
+        return StoreError(
+            f"cannot {action} {path}: permission denied. Check the permissions of its "
+            f"directory, or set GLMCHAT_DATA_DIR to a writable directory"
+        )
+    if name.startswith("SQLITE_CORRUPT") or "malformed" in lowered:
+        return StoreError(
+            f"{path} is damaged ({text}). Move it aside to start a new one; glmchat leaves it "
+            f"untouched"
+        )
+    return StoreError(f"cannot {action} {path}: {text}")
+
+
+def not_a_database_message(path: Path) -> str:
+    return (
+        f"{path} is not a glmchat database (not an SQLite file). Move it aside or set "
+        f"GLMCHAT_DATA_DIR to another directory; glmchat leaves it untouched"
+    )
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) and migrate the database at `path`; raises StoreError.
+
+    The schema version is read before anything is written, so a foreign file or a newer
+    schema is reported without changing a byte of it."""
+    existed = path.exists()
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the directory for {path}: {exc.strerror or exc}. "
+            f"Set GLMCHAT_DATA_DIR to a writable directory"
+        ) from exc
+    if existed and path.is_dir():
+        raise StoreError(f"{path} is a directory, not a database. Move it aside")
+    try:
+        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so that writers queue on
+        # the busy timeout instead of failing on a lock upgrade mid-transaction.
+        conn = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+        )
+    except sqlite3.Error as exc:
+        raise translate_error(path, exc, "open") from exc
+    try:
+        _check_header(path)
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{path} has schema version {version}, newer than this glmchat knows "
+                f"({SCHEMA_VERSION}). Upgrade glmchat to open it; the file was not changed"
+            )
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA journal_mode = WAL")
+        # NORMAL is durable against a crashed or killed process in WAL mode, which is the
+        # case that matters for a streaming answer; only a power cut may lose the last commit.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        migrate(conn)
+        if not existed:
+            with contextlib.suppress(OSError):
+                os.chmod(path, 0o600)  # conversations are private
+    except StoreError:
+        conn.close()
+        raise
+    except sqlite3.Error as exc:
+        conn.close()
+        raise translate_error(path, exc, "open") from exc
+    return conn
+
+
+def _check_header(path: Path) -> None:
+    # SQLite treats some non-database files as empty databases until something is written;
+    # checking the magic first guarantees such a file is reported, never overwritten.
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise translate_error(path, exc, "read") from exc
+    if head and head != b"SQLite format 3\x00":
+        raise StoreError(not_a_database_message(path))
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Apply the pending migrations up to `target` in one transaction; returns the version."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= target:
+        return target  # the common case takes no write lock
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Re-read under the write lock: another process may have migrated meanwhile.
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number in range(version, target):
+            for statement in MIGRATIONS[number]:
+                conn.execute(statement)
+        if target > version:
+            conn.execute(f"PRAGMA user_version = {int(target)}")
+            version = target
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return version
+
+
+def ensure_search_index(conn: sqlite3.Connection, use_fts: bool) -> bool:
+    """Create or drop the FTS5 index and its triggers; returns whether FTS5 is in use.
+
+    Without FTS5 the triggers must go, or every write would fail with "no such module"; the
+    index is then marked stale and rebuilt the next time FTS5 is there."""
+    wanted = "ready" if use_fts else "stale"
+    if _search_state(conn) == wanted:
+        return use_fts  # the common case takes no write lock
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        state = _search_state(conn)
+        if use_fts:
+            if state != "ready":
+                for statement in _SEARCH_SCHEMA:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')")
+                conn.execute("INSERT INTO conversations_fts (conversations_fts) VALUES ('rebuild')")
+                conn.execute("INSERT OR REPLACE INTO store_meta VALUES ('fts', 'ready')")
+        elif state != "stale":
+            for trigger in _SEARCH_TRIGGERS:
+                conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+            conn.execute("INSERT OR REPLACE INTO store_meta VALUES ('fts', 'stale')")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return use_fts
+
+
+def _search_state(conn: sqlite3.Connection) -> str | None:
+    row = conn.execute("SELECT value FROM store_meta WHERE key = 'fts'").fetchone()
+    return row[0] if row else None

@@ -1,0 +1,245 @@
+"""Conversations as Markdown (for people) and JSON (round-trips through import)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from glmchat.store.database import ImportFormatError, StoreError
+from glmchat.store.sessions import (
+    ROLES,
+    STATUSES,
+    Conversation,
+    SessionStore,
+    StoredMessage,
+    now_iso,
+)
+
+FORMAT = "glmchat-conversation"
+FORMAT_VERSION = 1
+
+_STATUS_NOTES = {
+    "partial": "partial: the answer stopped before its end",
+    "cancelled": "cancelled: stopped by the user",
+    "error": "error",
+}
+
+
+def to_document(conv: Conversation) -> dict[str, Any]:
+    """The JSON export of one conversation, as a dict."""
+    return {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "id": conv.id,
+        "title": conv.title,
+        "created": conv.created,
+        "updated": conv.updated,
+        "model": conv.model,
+        "provider": conv.provider,
+        "thinking": conv.thinking,
+        "system_prompt": conv.system_prompt,
+        "messages": [
+            {
+                "role": m.role,
+                "content": m.content,
+                "reasoning": m.reasoning,
+                "status": m.status,
+                "error": m.error,
+                "model": m.model,
+                "provider": m.provider,
+                "thinking": m.thinking,
+                "usage": m.usage,
+                "finish_reason": m.finish_reason,
+                "timings": m.timings,
+                "started": m.started,
+                "finished": m.finished,
+            }
+            for m in conv.messages
+        ],
+    }
+
+
+def to_json(conv: Conversation) -> str:
+    return json.dumps(to_document(conv), ensure_ascii=False, indent=2) + "\n"
+
+
+def _when(stamp: str | None) -> str:
+    # 2026-11-22T19:30:00.123Z -> 2026-11-22 19:30:00 UTC
+    if not stamp:
+        return "unknown"
+    return stamp.replace("T", " ")[:19] + (" UTC" if stamp.endswith("Z") else "")
+
+
+def _model_name(provider: str | None, model: str | None) -> str:
+    if provider and model:
+        return f"{provider}/{model}"
+    return model or provider or "unknown model"
+
+
+def to_markdown(conv: Conversation) -> str:
+    """A readable transcript; each answer's reasoning sits in a folded <details> block."""
+    thinking = {True: " (thinking on)", False: " (thinking off)"}.get(conv.thinking, "")
+    lines = [
+        f"# {conv.title or 'Untitled conversation'}",
+        "",
+        f"- Model: {_model_name(conv.provider, conv.model)}{thinking}",
+        f"- Created: {_when(conv.created)}",
+        f"- Updated: {_when(conv.updated)}",
+        f"- ID: {conv.id}",
+        "",
+    ]
+    if conv.system_prompt:
+        lines += ["## System prompt", "", conv.system_prompt, ""]
+    for m in conv.messages:
+        lines += _message_markdown(m)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _message_markdown(m: StoredMessage) -> list[str]:
+    if m.role == "user":
+        heading = f"## You · {_when(m.started)}"
+    elif m.role == "assistant":
+        heading = f"## {_model_name(m.provider, m.model)} · {_when(m.started)}"
+    else:
+        heading = "## System"
+    lines = [heading, ""]
+    if m.reasoning:
+        # Blank lines around the body let Markdown renderers format the reasoning inside.
+        lines += ["<details><summary>Thinking</summary>", "", m.reasoning.strip(), "", "</details>"]
+        lines.append("")
+    if m.content:
+        lines += [m.content.rstrip(), ""]
+    note = _STATUS_NOTES.get(m.status)
+    if note:
+        detail = f": {m.error}" if m.error else ""
+        lines += [f"> *{note}{detail}*", ""]
+    return lines
+
+
+# -- import ----------------------------------------------------------------------------
+
+
+def parse_documents(text: str, source: str = "input") -> list[Conversation]:
+    """Validate an export (one document or a JSON array of them); raises ImportFormatError.
+
+    Everything is checked before anything is written, so a bad file imports nothing."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportFormatError(
+            f"{source} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+            f"nothing imported"
+        ) from exc
+    documents = data if isinstance(data, list) else [data]
+    if not documents:
+        raise ImportFormatError(f"{source} holds no conversations; nothing imported")
+    return [
+        _conversation(doc, f"{source}[{index}]" if isinstance(data, list) else source)
+        for index, doc in enumerate(documents)
+    ]
+
+
+def import_file(store: SessionStore, path: Path) -> list[tuple[str, str]]:
+    """Import an export file in one transaction; returns (id in file, id stored) pairs.
+
+    An id that already exists is never overwritten: that conversation is stored under a
+    new id (the pair shows it)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise StoreError(f"cannot read {path}: {reason}") from exc
+    return store.insert_conversations(parse_documents(text, str(path)))
+
+
+class _Invalid(Exception):
+    pass
+
+
+def _conversation(doc: Any, where: str) -> Conversation:
+    try:
+        if not isinstance(doc, dict):
+            raise _Invalid("not a JSON object")
+        if doc.get("format") != FORMAT:
+            raise _Invalid(f'not a glmchat export (no "format": "{FORMAT}")')
+        version = doc.get("version")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise _Invalid('no valid "version"')
+        if version > FORMAT_VERSION:
+            raise _Invalid(
+                f"format version {version} is newer than this glmchat reads "
+                f"({FORMAT_VERSION}); upgrade glmchat"
+            )
+        conv_id = _field(doc, "id", str, required=True)
+        if not conv_id.strip() or len(conv_id) > 64 or not conv_id.isascii():
+            raise _Invalid('"id" must be 1 to 64 ASCII characters')
+        raw_messages = doc.get("messages")
+        if not isinstance(raw_messages, list):
+            raise _Invalid('"messages" must be a list')
+        stamp = now_iso()
+        created = _field(doc, "created", str) or stamp
+        messages = tuple(
+            _message(m, f'"messages"[{i}]', conv_id, i) for i, m in enumerate(raw_messages)
+        )
+        return Conversation(
+            id=conv_id,
+            title=_field(doc, "title", str),
+            created=created,
+            updated=_field(doc, "updated", str) or created,
+            model=_field(doc, "model", str),
+            provider=_field(doc, "provider", str),
+            thinking=_field(doc, "thinking", bool),
+            system_prompt=_field(doc, "system_prompt", str),
+            messages=messages,
+        )
+    except _Invalid as exc:
+        raise ImportFormatError(f"{where}: {exc}; nothing imported") from None
+
+
+def _message(raw: Any, where: str, conv_id: str, position: int) -> StoredMessage:
+    if not isinstance(raw, dict):
+        raise _Invalid(f"{where}: not a JSON object")
+    try:
+        role = _field(raw, "role", str, required=True)
+        if role not in ROLES:
+            raise _Invalid(f'"role" must be one of {", ".join(ROLES)}')
+        status = _field(raw, "status", str) or "complete"
+        if status not in STATUSES:
+            raise _Invalid(f'"status" must be one of {", ".join(STATUSES)}')
+        return StoredMessage(
+            id=0,
+            conversation_id=conv_id,
+            position=position,
+            role=role,
+            content=_field(raw, "content", str, required=True),
+            reasoning=_field(raw, "reasoning", str) or "",
+            model=_field(raw, "model", str),
+            provider=_field(raw, "provider", str),
+            thinking=_field(raw, "thinking", bool),
+            usage=_field(raw, "usage", dict),
+            started=_field(raw, "started", str),
+            finished=_field(raw, "finished", str),
+            status=status,
+            error=_field(raw, "error", str),
+            finish_reason=_field(raw, "finish_reason", str),
+            timings=_field(raw, "timings", dict),
+        )
+    except _Invalid as exc:
+        message = str(exc)
+        raise _Invalid(message if message.startswith(where) else f"{where}: {message}") from None
+
+
+def _field(doc: dict[str, Any], name: str, kind: type, *, required: bool = False) -> Any:
+    value = doc.get(name)
+    if value is None:
+        if required:
+            raise _Invalid(f'"{name}" is missing')
+        return None
+    # bool is an int subclass; neither should pass for the other.
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise _Invalid(f'"{name}" must be {_KIND_NAMES.get(kind, kind.__name__)}')
+    return value
+
+
+_KIND_NAMES = {str: "a string", bool: "true or false", dict: "an object"}

@@ -1,0 +1,308 @@
+"""The glmchat Textual app: conversation panes in tabs, key bindings, palette, modals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from glmchat.backend.openai_compat import OpenAICompatClient
+from glmchat.backend.providers import ProviderConfig
+from glmchat.config import BINDING_IDS, Settings
+from glmchat.credentials import CredentialStore
+from glmchat.tui.commands import ChatCommands
+from glmchat.tui.widgets.chat_pane import ChatPane
+
+T = TypeVar("T")
+
+
+def _binding(binding_id: str, action: str, description: str, **kw: Any) -> Binding:
+    return Binding(BINDING_IDS[binding_id], action, description, id=binding_id, **kw)
+
+
+class GlmChatApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "glmchat"
+    COMMANDS = App.COMMANDS | {ChatCommands}
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        _binding("toggle_thinking", "toggle_thinking", "Thinking", priority=True),
+        _binding("stop", "stop", "Stop"),
+        _binding("new_pane", "new_pane", "New", priority=True),
+        _binding("close_pane", "close_pane", "Close", priority=True),
+        _binding("prev_pane", "prev_pane", "Prev", show=False, priority=True),
+        _binding("next_pane", "next_pane", "Next", show=False, priority=True),
+        _binding("resume", "resume", "Resume", priority=True),
+        _binding("fold_thinking", "fold_thinking", "Fold", priority=True),
+        _binding("copy_answer", "copy_answer", "Copy", priority=True),
+        _binding("command_palette", "command_palette", "Palette", priority=True),
+        _binding("quit", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Any,
+        credentials: CredentialStore,
+        resume: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.store = store
+        self.credentials = credentials
+        self._resume = resume
+        self._model = model
+        self._clients: dict[tuple[str, str | None], OpenAICompatClient] = {}
+        self._pane_count = 0
+        self._store_warned = False
+        if settings.theme:
+            self.theme = settings.theme if settings.theme in self.available_themes else self.theme
+
+    # --- layout ------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield TabbedContent(id="tabs")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        if self.settings.keys:
+            self.set_keymap(dict(self.settings.keys))
+        await self.open_pane(self._resume)
+        for warning in self.settings.warnings:
+            self.notify(warning, severity="warning", timeout=8)
+
+    @property
+    def tabs(self) -> TabbedContent:
+        return self.query_one("#tabs", TabbedContent)
+
+    @property
+    def active_pane(self) -> ChatPane | None:
+        pane = self.tabs.active_pane
+        if pane is None:
+            return None
+        found = pane.query(ChatPane)
+        return found.first() if found else None
+
+    @property
+    def panes(self) -> list[ChatPane]:
+        return list(self.query(ChatPane))
+
+    async def open_pane(self, conversation_id: str | None = None) -> ChatPane:
+        conversation = None
+        if conversation_id and self.store is not None:
+            conversation = self.guard_store(self.store.get_conversation, conversation_id)
+        provider, model = self.settings.resolve_model(self._model)
+        pane = ChatPane(
+            provider=provider.name,
+            model=model,
+            thinking=self.settings.thinking,
+            system_prompt=self.settings.system_prompt,
+            conversation=conversation,
+        )
+        self._pane_count += 1
+        pane_id = f"pane-{self._pane_count}"
+        tab = TabPane(self._tab_label(pane.title), pane, id=pane_id)
+        await self.tabs.add_pane(tab)
+        self.tabs.active = pane_id
+        pane.prompt.focus()
+        return pane
+
+    @staticmethod
+    def _tab_label(title: str) -> str:
+        title = " ".join(title.split()) or "Untitled"
+        return (title[:24] + "…") if len(title) > 25 else title
+
+    @on(ChatPane.TitleChanged)
+    def retitle(self, event: ChatPane.TitleChanged) -> None:
+        tab_pane = event.pane.parent
+        if isinstance(tab_pane, TabPane) and tab_pane.id:
+            self.tabs.get_tab(tab_pane.id).label = self._tab_label(event.title)
+
+    @on(TabbedContent.TabActivated)
+    def focus_prompt(self) -> None:
+        pane = self.active_pane
+        if pane is not None:
+            self.call_after_refresh(pane.prompt.focus)
+
+    # --- services for panes -----------------------------------------------------------------
+
+    def client_for(self, provider_name: str) -> OpenAICompatClient:
+        provider = self.settings.providers[provider_name]
+        key = (provider_name, None)
+        client = self._clients.get(key)
+        if client is None:
+            secret = self.credentials.get(provider)
+            client = OpenAICompatClient(provider, secret.reveal() if secret else None)
+            self._clients[key] = client
+        return client
+
+    def has_key(self, provider: ProviderConfig) -> bool:
+        if not provider.requires_key:
+            return True
+        try:
+            return self.credentials.get(provider) is not None
+        except Exception as exc:  # a broken credentials file: say so, ask for a key
+            self.notify(str(exc), severity="error", timeout=10)
+            return False
+
+    def ask_for_key(self, provider: ProviderConfig, then: Callable[[bool], Any]) -> None:
+        from glmchat.tui.screens.key_prompt import KeyPrompt
+
+        def done(saved: bool | None) -> None:
+            if saved:
+                self._clients.pop((provider.name, None), None)  # rebuild with the new key
+                self.notify(f"Saved the API key for {provider.display_name}.")
+            then(bool(saved))
+
+        self.push_screen(KeyPrompt(provider), done)
+
+    def guard_store(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """Run a store call; a failing disk is reported once and never stops the chat."""
+        from glmchat.store import StoreError
+
+        try:
+            return fn(*args, **kwargs)
+        except StoreError as exc:
+            if not self._store_warned:
+                self._store_warned = True
+                self.notify(f"Could not save: {exc}", severity="error", timeout=10)
+            return None
+
+    def copy_text(self, text: str, what: str = "text") -> None:
+        self.copy_to_clipboard(text)
+        self.notify(f"Copied {what} ({len(text)} characters).")
+
+    # --- actions -----------------------------------------------------------------------------
+
+    def action_toggle_thinking(self) -> None:
+        pane = self.active_pane
+        if pane is not None:
+            pane.toggle_thinking()
+            self.notify(
+                f"Thinking {'ON' if pane.thinking else 'OFF'} for the next message.", timeout=2
+            )
+
+    def action_stop(self) -> None:
+        pane = self.active_pane
+        if pane is not None and not pane.stop():
+            self.screen.set_focus(pane.prompt)
+
+    async def action_new_pane(self) -> None:
+        await self.open_pane()
+
+    async def action_close_pane(self) -> None:
+        pane = self.active_pane
+        if pane is None:
+            return
+        pane.stop()  # the worker saves the partial answer as it is cancelled
+        tab_pane = pane.parent
+        if len(self.panes) == 1:
+            await self.open_pane()
+        if isinstance(tab_pane, TabPane) and tab_pane.id:
+            await self.tabs.remove_pane(tab_pane.id)
+
+    def _switch(self, step: int) -> None:
+        ids = [p.id for p in self.query(TabPane) if p.id]
+        if len(ids) < 2 or self.tabs.active not in ids:
+            return
+        self.tabs.active = ids[(ids.index(self.tabs.active) + step) % len(ids)]
+
+    def action_prev_pane(self) -> None:
+        self._switch(-1)
+
+    def action_next_pane(self) -> None:
+        self._switch(1)
+
+    def action_resume(self) -> None:
+        from glmchat.tui.screens.session_picker import SessionPicker
+
+        if self.store is None:
+            self.notify("The session store is not available.", severity="error")
+            return
+
+        async def chosen(conversation_id: str | None) -> None:
+            if conversation_id:
+                for pane in self.panes:
+                    if pane.conversation_id == conversation_id and pane.parent is not None:
+                        self.tabs.active = pane.parent.id or ""
+                        return
+                await self.open_pane(conversation_id)
+
+        self.push_screen(SessionPicker(self.store), chosen)
+
+    def action_fold_thinking(self) -> None:
+        pane = self.active_pane
+        if pane is not None:
+            pane.fold_all()
+
+    def action_copy_answer(self) -> None:
+        pane = self.active_pane
+        turn = pane.last_turn("assistant") if pane else None
+        if pane is not None and pane.streaming is not None:
+            self.copy_text(pane.streaming.text, "the partial answer")
+        elif turn is None or not turn.content:
+            self.notify("No answer to copy yet.")
+        else:
+            self.copy_text(turn.content, "the last answer")
+
+    async def action_retry(self) -> None:
+        pane = self.active_pane
+        if pane is not None:
+            await pane.retry()
+
+    async def action_edit_last(self) -> None:
+        pane = self.active_pane
+        if pane is not None:
+            await pane.edit_last()
+
+    def action_rename(self) -> None:
+        from glmchat.tui.screens.text_prompt import TextPrompt
+
+        pane = self.active_pane
+        if pane is None:
+            return
+
+        def done(title: str | None) -> None:
+            if title and pane.is_attached:
+                pane.rename(title)
+
+        self.push_screen(TextPrompt("Rename conversation", pane.title), done)
+
+    def action_export(self, fmt: str = "markdown") -> None:
+        pane = self.active_pane
+        if pane is None or not pane.conversation_id or self.store is None:
+            self.notify("Nothing saved to export yet.")
+            return
+        from glmchat.store import export
+
+        conversation = self.guard_store(self.store.get_conversation, pane.conversation_id)
+        if conversation is None:
+            return
+        suffix = "md" if fmt == "markdown" else "json"
+        path = Path.cwd() / f"glmchat-{conversation.id}.{suffix}"
+        text = (
+            export.to_markdown(conversation) if fmt == "markdown" else export.to_json(conversation)
+        )
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"Could not write {path}: {exc.strerror}", severity="error")
+            return
+        self.notify(f"Exported to {path}")
+
+    def action_switch_model(self, provider: str, model: str) -> None:
+        pane = self.active_pane
+        if pane is not None:
+            pane.set_model(provider, model)
+            self.notify(f"Model: {provider}/{model}", timeout=2)
+
+    async def on_unmount(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()

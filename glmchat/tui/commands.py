@@ -1,0 +1,69 @@
+"""Command palette entries: model switch, retry, edit, rename, export, panes, folds, copies."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from glmchat.tui.app import GlmChatApp
+
+_FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def code_blocks(markdown: str) -> list[str]:
+    return [m.group(1).rstrip("\n") for m in _FENCE.finditer(markdown)]
+
+
+class ChatCommands(Provider):
+    def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
+        app: GlmChatApp = self.app  # type: ignore[assignment]
+        out: list[tuple[str, Callable[[], object], str]] = [
+            ("Retry last answer", app.action_retry, "ask the model again"),
+            ("Edit last prompt", app.action_edit_last, "put the last prompt back in the box"),
+            ("Rename conversation", app.action_rename, "give this conversation a title"),
+            ("Export conversation as Markdown", partial(app.action_export, "markdown"), ""),
+            ("Export conversation as JSON", partial(app.action_export, "json"), ""),
+            ("New pane", app.action_new_pane, "start a new conversation"),
+            ("Resume conversation", app.action_resume, "pick a saved conversation"),
+            ("Fold or unfold all thinking panels", app.action_fold_thinking, ""),
+            ("Copy last answer", app.action_copy_answer, "to the clipboard"),
+            ("Toggle thinking mode", app.action_toggle_thinking, "for the next message"),
+        ]
+        for name, provider in app.settings.providers.items():
+            for model in provider.models:
+                out.append(
+                    (
+                        f"Switch model: {name}/{model}",
+                        partial(app.action_switch_model, name, model),
+                        provider.display_name,
+                    )
+                )
+        pane = app.active_pane
+        answer = pane.last_turn("assistant") if pane else None
+        if answer is not None:
+            for i, block in enumerate(code_blocks(answer.content), 1):
+                first = block.strip().splitlines()[0][:40] if block.strip() else ""
+                out.append(
+                    (
+                        f"Copy code block {i}",
+                        partial(app.copy_text, block, f"code block {i}"),
+                        first,
+                    )
+                )
+        return out
+
+    async def discover(self) -> Hits:
+        for name, callback, help_text in self._commands():
+            yield DiscoveryHit(name, callback, help=help_text or None)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, callback, help_text in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help_text or None)

@@ -1,0 +1,1 @@
+"""Modal screens: the session picker, the API key prompt, a one-line text prompt."""

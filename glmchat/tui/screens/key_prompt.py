@@ -1,0 +1,99 @@
+"""First-run modal: ask for a provider's API key (masked), optionally check it, save it."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from glmchat.backend.errors import ProviderError
+from glmchat.backend.providers import ProviderConfig
+
+
+class KeyPrompt(ModalScreen[bool]):
+    """Dismisses with True once a key is saved, False when cancelled."""
+
+    CSS_PATH = "modals.tcss"
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, provider: ProviderConfig, *, base_url: str | None = None) -> None:
+        super().__init__()
+        self.provider = provider
+        self.base_url = base_url
+
+    def compose(self) -> ComposeResult:
+        p = self.provider
+        with Vertical(classes="dialog"):
+            yield Label(f"API key for {p.display_name}", classes="dialog-title")
+            yield Static(
+                Text(
+                    f"glmchat needs a key to talk to {p.display_name} ({p.base_url}). It is saved "
+                    f"in credentials.toml (mode 0600); {p.api_key_env} in the environment wins "
+                    "over it."
+                )
+            )
+            yield Input(placeholder="paste the key", password=True, id="key")
+            yield Static("", id="key-status")
+            with Horizontal(classes="buttons"):
+                yield Button("Save", variant="primary", id="save")
+                yield Button("Check and save", id="check")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#key", Input).focus()
+
+    def _status(self, text: str, style: str = "") -> None:
+        self.query_one("#key-status", Static).update(Text(text, style=style))
+
+    def _key(self) -> str | None:
+        key = self.query_one("#key", Input).value.strip()
+        if not key:
+            self._status("Paste a key first.", "bold red")
+            return None
+        if any(c.isspace() for c in key):
+            self._status("A key has no spaces in it; check what was pasted.", "bold red")
+            return None
+        return key
+
+    @on(Input.Submitted, "#key")
+    @on(Button.Pressed, "#save")
+    def save(self) -> None:
+        key = self._key()
+        if key is not None:
+            self._store(key)
+
+    def _store(self, key: str) -> None:
+        from glmchat.config import ConfigError
+
+        try:
+            self.app.credentials.set(self.provider.name, key)  # type: ignore[attr-defined]
+        except (ConfigError, OSError) as exc:
+            self._status(f"Could not save the key: {exc}", "bold red")
+            return
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#check")
+    def check(self) -> None:
+        key = self._key()
+        if key is not None:
+            self._status("Checking…")
+            self._check(key)
+
+    @work(exclusive=True, exit_on_error=False)
+    async def _check(self, key: str) -> None:
+        from glmchat.backend.openai_compat import list_models
+
+        try:
+            await list_models(self.provider, key, base_url=self.base_url)
+        except ProviderError as exc:
+            self._status(exc.message, "bold red")
+            return
+        self._store(key)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(False)

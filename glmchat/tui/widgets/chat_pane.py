@@ -1,0 +1,551 @@
+"""One conversation: its message log, prompt, status bar, and the stream that feeds them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message as TMessage
+from textual.timer import Timer
+from textual.widgets import Static
+
+from glmchat.backend.errors import ProviderError
+from glmchat.backend.events import (
+    ChatRequest,
+    ContentDelta,
+    Finish,
+    Message,
+    ReasoningDelta,
+    RetryScheduled,
+    Usage,
+)
+from glmchat.terminal_text import neutralize_controls
+from glmchat.tui.widgets.messages import AssistantMessage, UserMessage
+from glmchat.tui.widgets.prompt import PromptInput
+from glmchat.tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from glmchat.store import Conversation
+    from glmchat.tui.app import GlmChatApp
+
+# Only the most recent turns are mounted: every mounted widget costs layout time on every
+# frame, so a 1,000-message conversation must not mean 1,000 widgets.
+HISTORY_WINDOW = 40
+
+
+@dataclass
+class Turn:
+    role: str
+    content: str
+    message_id: int | None = None
+    reasoning: str = ""
+    status: str = "complete"
+    error: str | None = None
+    usage: dict[str, Any] | None = None
+    timings: dict[str, Any] | None = None
+
+
+class EarlierMessages(Static):
+    """A marker at the top of a long conversation; clicking it mounts more history."""
+
+    DEFAULT_CSS = """
+    EarlierMessages {
+        color: $text-muted;
+        text-align: center;
+        width: 1fr;
+    }
+    EarlierMessages:hover { color: $text; }
+    """
+
+    @dataclass
+    class Clicked(TMessage):
+        pass
+
+    def on_click(self) -> None:
+        self.post_message(self.Clicked())
+
+
+class ChatPane(Vertical):
+    DEFAULT_CSS = """
+    ChatPane {
+        height: 1fr;
+    }
+    ChatPane > #title {
+        height: 1;
+        padding: 0 1;
+        background: $panel;
+        text-style: bold;
+    }
+    ChatPane > #log {
+        height: 1fr;
+        scrollbar-gutter: stable;
+        padding: 0 1 1 1;
+    }
+    """
+
+    @dataclass
+    class TitleChanged(TMessage):
+        pane: ChatPane
+        title: str
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        model: str,
+        thinking: bool,
+        system_prompt: str | None = None,
+        conversation: Conversation | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.provider_name = provider
+        self.model = model
+        self.thinking = thinking
+        self.system_prompt = system_prompt
+        self.conversation_id: str | None = None
+        self.title = "New conversation"
+        self.turns: list[Turn] = []
+        self.shown_from = 0  # index of the first mounted turn
+        self.streaming: AssistantMessage | None = None
+        self._recorder: Any = None
+        self._tick_timer: Timer | None = None
+        self._stream_started = 0.0
+        self._out_chars = 0
+        self._pending_prompt: str | None = None
+        self._retry: tuple[RetryScheduled, float] | None = None
+        self.usage_totals = {"in": 0, "out": 0, "cached": 0, "context": 0}
+        if conversation is not None:
+            self._load(conversation)
+
+    @property
+    def glm(self) -> GlmChatApp:
+        return self.app  # type: ignore[return-value]
+
+    # --- layout --------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(self.title), id="title")
+        with VerticalScroll(id="log"):
+            if self.shown_from > 0:
+                yield EarlierMessages(f"▲ {self.shown_from} earlier messages (click to show)")
+            for turn in self.turns[self.shown_from :]:
+                yield self._widget_for(turn)
+        yield PromptInput(id="prompt")
+        yield StatusBar(id="status")
+
+    def on_mount(self) -> None:
+        self.log_view.anchor()
+        self._update_status()
+        self.query_one(PromptInput).focus()
+
+    @property
+    def log_view(self) -> VerticalScroll:
+        return self.query_one("#log", VerticalScroll)
+
+    @property
+    def prompt(self) -> PromptInput:
+        return self.query_one(PromptInput)
+
+    @property
+    def status(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
+    def _widget_for(self, turn: Turn) -> UserMessage | AssistantMessage:
+        if turn.role == "user":
+            return UserMessage(turn.content)
+        timings = turn.timings or {}
+        usage = turn.usage or {}
+        return AssistantMessage(
+            content=turn.content,
+            reasoning=turn.reasoning,
+            refresh_rate=self.glm.settings.ui.refresh_rate,
+            code_theme=self.glm.settings.ui.code_theme,
+            reasoning_seconds=timings.get("thinking_seconds"),
+            reasoning_tokens=usage.get("reasoning_tokens") or None,
+            status=turn.status,
+            error=turn.error,
+            message_id=turn.message_id,
+        )
+
+    def _load(self, conversation: Conversation) -> None:
+        self.conversation_id = conversation.id
+        self.title = conversation.title or "Untitled"
+        self.provider_name = conversation.provider or self.provider_name
+        self.model = conversation.model or self.model
+        self.thinking = conversation.thinking
+        self.system_prompt = conversation.system_prompt
+        for m in conversation.messages:
+            if m.role not in ("user", "assistant"):
+                continue
+            self.turns.append(
+                Turn(
+                    role=m.role,
+                    content=m.content,
+                    message_id=m.id,
+                    reasoning=m.reasoning or "",
+                    status=m.status,
+                    error=m.error,
+                    usage=m.usage,
+                    timings=m.timings,
+                )
+            )
+            if m.role == "assistant" and m.usage:
+                self._add_usage(m.usage)
+        self.shown_from = max(0, len(self.turns) - HISTORY_WINDOW)
+
+    @on(EarlierMessages.Clicked)
+    async def show_earlier(self, event: EarlierMessages.Clicked) -> None:
+        event.stop()
+        marker = self.query_one(EarlierMessages)
+        start = max(0, self.shown_from - HISTORY_WINDOW)
+        widgets = [self._widget_for(t) for t in self.turns[start : self.shown_from]]
+        self.shown_from = start
+        await self.log_view.mount_all(widgets, after=marker)
+        if start == 0:
+            await marker.remove()
+        else:
+            marker.update(f"▲ {start} earlier messages (click to show)")
+
+    def _set_title(self, title: str) -> None:
+        self.title = title
+        self.query_one("#title", Static).update(Text(neutralize_controls(title)))
+        self.post_message(self.TitleChanged(self, title))
+
+    # --- status --------------------------------------------------------------------------
+
+    def _add_usage(self, usage: dict[str, Any]) -> None:
+        self.usage_totals["in"] += int(usage.get("prompt_tokens", 0) or 0)
+        self.usage_totals["out"] += int(usage.get("completion_tokens", 0) or 0)
+        self.usage_totals["cached"] += int(usage.get("cached_tokens", 0) or 0)
+        self.usage_totals["context"] = int(usage.get("total_tokens", 0) or 0)
+
+    def _update_status(self, **extra: Any) -> None:
+        self.status.set(
+            provider=self.provider_name,
+            model=self.model,
+            thinking=self.thinking,
+            tokens_in=self.usage_totals["in"],
+            tokens_out=self.usage_totals["out"],
+            cached=self.usage_totals["cached"],
+            context=self.usage_totals["context"],
+            **extra,
+        )
+
+    def toggle_thinking(self) -> None:
+        self.thinking = not self.thinking
+        self._update_status()
+        if self.conversation_id and self.glm.store is not None:
+            self.glm.guard_store(
+                self.glm.store.update_conversation, self.conversation_id, thinking=self.thinking
+            )
+
+    def set_model(self, provider: str, model: str) -> None:
+        self.provider_name, self.model = provider, model
+        self._update_status()
+        if self.conversation_id and self.glm.store is not None:
+            self.glm.guard_store(
+                self.glm.store.update_conversation,
+                self.conversation_id,
+                provider=provider,
+                model=model,
+            )
+
+    # --- sending ---------------------------------------------------------------------------
+
+    @on(PromptInput.Submitted)
+    def on_prompt_submitted(self, event: PromptInput.Submitted) -> None:
+        event.stop()
+        self.send(event.text)
+
+    def send(self, text: str) -> None:
+        if self.streaming is not None:
+            self.app.notify("Still answering: press escape to stop it first.", severity="warning")
+            return
+        provider = self.glm.settings.providers.get(self.provider_name)
+        if provider is None:
+            self.app.notify(f"Unknown provider {self.provider_name}.", severity="error")
+            return
+        if not self.glm.has_key(provider):
+            # Keep the prompt; ask for the key, then send it.
+            self.glm.ask_for_key(provider, lambda ok: self.send(text) if ok else None)
+            return
+        self.prompt.clear()
+        self._pending_prompt = text
+        self._start_conversation(text)
+        turn = Turn(role="user", content=text)
+        store = self.glm.store
+        if store is not None and self.conversation_id:
+            turn.message_id = self.glm.guard_store(
+                store.add_message,
+                self.conversation_id,
+                "user",
+                text,
+                model=self.model,
+                provider=self.provider_name,
+                thinking=self.thinking,
+            )
+        self.turns.append(turn)
+        self.log_view.mount(UserMessage(text))
+        self._begin_answer()
+
+    def _start_conversation(self, first_prompt: str) -> None:
+        if self.conversation_id is not None or self.glm.store is None:
+            if self.conversation_id is None and self.title == "New conversation":
+                self._set_title(first_prompt.strip().splitlines()[0][:80])
+            return
+        self.conversation_id = self.glm.guard_store(
+            self.glm.store.create_conversation,
+            model=self.model,
+            provider=self.provider_name,
+            thinking=self.thinking,
+            system_prompt=self.system_prompt,
+        )
+        self._set_title(first_prompt.strip().splitlines()[0][:80] or "Untitled")
+
+    def _begin_answer(self) -> None:
+        settings = self.glm.settings
+        message = AssistantMessage(
+            streaming=True, refresh_rate=settings.ui.refresh_rate, code_theme=settings.ui.code_theme
+        )
+        self.streaming = message
+        self.log_view.mount(message)
+        self.log_view.anchor()
+        self._recorder = None
+        store = self.glm.store
+        if store is not None and self.conversation_id:
+            from glmchat.store import StreamRecorder
+
+            message_id = self.glm.guard_store(
+                store.begin_assistant,
+                self.conversation_id,
+                model=self.model,
+                provider=self.provider_name,
+                thinking=self.thinking,
+            )
+            if message_id is not None:
+                message.message_id = message_id
+                self._recorder = StreamRecorder(store, message_id)
+        history = tuple(
+            Message(t.role, t.content)  # type: ignore[arg-type]
+            for t in self.turns
+            if t.content and t.status != "error"
+        )
+        request = ChatRequest(
+            model=self.model,
+            messages=history,
+            thinking=self.thinking,
+            system=self.system_prompt or settings.system_prompt,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            max_tokens=settings.max_tokens,
+        )
+        self._stream_started = time.monotonic()
+        self._out_chars = 0
+        self._retry = None
+        self._update_status(rate=0.0, state="streaming")
+        self._tick_timer = self.set_interval(0.25, self._tick)
+        self.run_stream(request, message)
+
+    def _tick(self) -> None:
+        if self.streaming is None:
+            return
+        self.streaming.tick()
+        if self._recorder is not None:  # checkpoint a quiet stream too
+            self.glm.guard_store(self._recorder.tick)
+        now = time.monotonic()
+        state = "streaming"
+        if self._retry is not None:
+            event, deadline = self._retry
+            if now < deadline and not self._out_chars:
+                state = f"retry {event.attempt + 1}/{event.max_attempts} in {deadline - now:.0f} s"
+            else:
+                self._retry = None
+        elapsed = max(0.001, now - self._stream_started)
+        self._update_status(rate=self._out_chars / 4 / elapsed, state=state)
+
+    @work(exclusive=True, group="stream", exit_on_error=False)
+    async def run_stream(self, request: ChatRequest, message: AssistantMessage) -> None:
+        client = self.glm.client_for(self.provider_name)
+        fold = self.glm.settings.ui.fold_thinking_when_answer_starts
+        usage: Usage | None = None
+        error: ProviderError | None = None
+        finish_reason: str | None = None
+        status = "complete"
+        content: list[str] = []
+        reasoning: list[str] = []
+        try:
+            async for event in client.stream(request):
+                if isinstance(event, ContentDelta):
+                    content.append(event.text)
+                    self._out_chars += len(event.text)
+                    message.add_content(event.text, fold_thinking=fold)
+                    if self._recorder is not None:
+                        self.glm.guard_store(self._recorder.add_content, event.text)
+                elif isinstance(event, ReasoningDelta):
+                    reasoning.append(event.text)
+                    self._out_chars += len(event.text)
+                    message.add_reasoning(event.text)
+                    if self._recorder is not None:
+                        self.glm.guard_store(self._recorder.add_reasoning, event.text)
+                elif isinstance(event, Usage):
+                    usage = event
+                elif isinstance(event, Finish):
+                    finish_reason = event.reason
+                elif isinstance(event, RetryScheduled):
+                    # The client sleeps before the next try; the tick shows the countdown.
+                    self._retry = (event, time.monotonic() + event.delay)
+                    self._tick()
+        except ProviderError as exc:
+            error = exc
+            status = "partial" if content else "error"
+        except asyncio.CancelledError:
+            status = "cancelled"
+            raise
+        except Exception as exc:  # never take the app down: show it on the message
+            error = ProviderError(f"Unexpected error: {type(exc).__name__}: {exc}")
+            status = "partial" if content else "error"
+        finally:
+            self._end_stream(
+                message,
+                status=status,
+                error=error,
+                usage=usage,
+                finish_reason=finish_reason,
+                content="".join(content),
+                reasoning="".join(reasoning),
+            )
+
+    def _end_stream(
+        self,
+        message: AssistantMessage,
+        *,
+        status: str,
+        error: ProviderError | None,
+        usage: Usage | None,
+        finish_reason: str | None,
+        content: str,
+        reasoning: str,
+    ) -> None:
+        if self._tick_timer is not None:
+            self._tick_timer.stop()
+            self._tick_timer = None
+        note = error.message if error else None
+        if finish_reason == "length" and not error:
+            note = "The answer stopped at the max_tokens limit."
+        message.finish(
+            status=status, error=note, reasoning_tokens=usage.reasoning_tokens if usage else None
+        )
+        usage_dict = usage.as_dict() if usage else None
+        if usage_dict:
+            self._add_usage(usage_dict)
+        timings: dict[str, Any] = {"thinking_seconds": message.thinking_seconds}
+        if self._recorder is not None:
+            timings = self._recorder.timings()
+            self.glm.guard_store(
+                self._recorder.finish,
+                status=status,
+                usage=usage_dict,
+                error=error.message if error else None,
+                finish_reason=finish_reason,
+            )
+        self._recorder = None
+        self.turns.append(
+            Turn(
+                role="assistant",
+                content=content,
+                reasoning=reasoning,
+                message_id=message.message_id,
+                status=status,
+                error=error.message if error else None,
+                usage=usage_dict,
+                timings=timings,
+            )
+        )
+        self.streaming = None
+        self._update_status(rate=None, state="")
+        if error is not None and not content and self._pending_prompt and not self.prompt.text:
+            # Nothing came back: give the prompt back so the user can edit and resend.
+            self.prompt.text = self._pending_prompt
+        self._pending_prompt = None
+
+    # --- actions -----------------------------------------------------------------------
+
+    def stop(self) -> bool:
+        if self.streaming is None:
+            return False
+        self.workers.cancel_group(self, "stream")
+        return True
+
+    def last_turn(self, role: str) -> Turn | None:
+        for turn in reversed(self.turns):
+            if turn.role == role:
+                return turn
+        return None
+
+    async def _drop_last_answer(self) -> Turn | None:
+        if not self.turns or self.turns[-1].role != "assistant":
+            return None
+        turn = self.turns.pop()
+        messages = list(self.log_view.query(AssistantMessage))
+        if messages:
+            await messages[-1].remove()
+        if turn.message_id is not None and self.glm.store is not None:
+            self.glm.guard_store(self.glm.store.delete_message, turn.message_id)
+        return turn
+
+    async def retry(self) -> None:
+        if self.streaming is not None:
+            self.app.notify("Still answering: press escape first.", severity="warning")
+            return
+        if await self._drop_last_answer() is None and (
+            not self.turns or self.turns[-1].role != "user"
+        ):
+            self.app.notify("Nothing to retry.")
+            return
+        self._begin_answer()
+
+    async def edit_last(self) -> None:
+        if self.streaming is not None:
+            self.app.notify("Still answering: press escape first.", severity="warning")
+            return
+        await self._drop_last_answer()
+        if not self.turns or self.turns[-1].role != "user":
+            self.app.notify("No prompt to edit.")
+            return
+        turn = self.turns.pop()
+        users = list(self.log_view.query(UserMessage))
+        if users:
+            await users[-1].remove()
+        if turn.message_id is not None and self.glm.store is not None:
+            self.glm.guard_store(self.glm.store.delete_message, turn.message_id)
+        self.prompt.text = turn.content
+        self.prompt.focus()
+
+    def fold_all(self) -> None:
+        from glmchat.tui.widgets.messages import ThinkingPanel
+
+        panels = list(self.query(ThinkingPanel))
+        if not panels:
+            return
+        fold = any(not p.collapsed for p in panels)
+        anchored = self.log_view.is_vertical_scroll_end
+        for panel in panels:
+            panel.collapsed = fold
+        if anchored:
+            # Toggling a Collapsible scrolls it into view and releases the anchor.
+            self.call_after_refresh(self.log_view.anchor)
+
+    def rename(self, title: str) -> None:
+        title = title.strip()
+        if not title:
+            return
+        self._set_title(title)
+        if self.conversation_id and self.glm.store is not None:
+            self.glm.guard_store(self.glm.store.rename, self.conversation_id, title)

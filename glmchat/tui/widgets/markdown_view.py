@@ -1,0 +1,534 @@
+"""Streaming Markdown view: finished blocks are rendered once, only the open tail is re-rendered."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from time import perf_counter
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from rich.console import Console
+from rich.markdown import Markdown, UnknownElement
+from rich.segment import Segment
+from textual.geometry import Region, Size
+from textual.strip import Strip
+from textual.timer import Timer
+from textual.widget import Widget
+
+__all__ = ["MarkdownBlocks", "StreamingMarkdown", "sanitize"]
+
+# The same parser rich.markdown.Markdown builds for itself, shared because building one is not free.
+_PARSER = MarkdownIt().enable("strikethrough").enable("table")
+
+# C0 controls except tab and newline (CR is folded into newlines first), DEL and C1 controls
+# (U+009B is a one-character CSI on some terminals) become their visible `\xNN` spelling, so an
+# escape sequence shows up as text and can never style or move anything on the screen.
+_CONTROL_CODES = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]
+_CONTROL_MAP = {code: f"\\x{code:02x}" for code in _CONTROL_CODES if code not in (0x09, 0x0A)}
+
+_BLANK = Strip([], 0)
+
+# How many widths each finished block keeps rendered lines for (a resize and back is free).
+_WIDTHS_KEPT = 2
+
+
+def sanitize(text: str) -> str:
+    r"""Make untrusted text safe to render: CRLF and CR become LF; other controls become `\xNN`."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").translate(_CONTROL_MAP)
+
+
+class _Sanitizer:
+    """`sanitize` for a text that arrives in pieces: a CRLF may be split between two pieces."""
+
+    def __init__(self) -> None:
+        self._after_cr = False
+
+    def feed(self, text: str) -> str:
+        if not text:
+            return ""
+        if self._after_cr and text[0] == "\n":
+            text = text[1:]  # the CR before it already produced the newline
+        self._after_cr = text.endswith("\r")
+        return sanitize(text)
+
+
+@dataclass(eq=False, slots=True)
+class _Block:
+    """One top-level Markdown block (paragraph, list, fence, table...)."""
+
+    source: str
+    # rich's `new_line` flag as this block starts (set by the block before it) and as it ends.
+    new_line_before: bool
+    new_line_after: bool
+    # Kept only until the first render: re-parsing one block on resize is cheaper than holding
+    # every token of a long history in memory.
+    tokens: list[Token] | None
+    # Which link reference definitions the tokens were parsed with (see `_refs_key`).
+    refs_key: int
+    lines: dict[int, list[Strip]] = field(default_factory=dict)
+
+
+def _top_level_groups(tokens: list[Token]) -> list[list[Token]]:
+    """Split a token stream into its top-level blocks."""
+    groups: list[list[Token]] = []
+    start = 0
+    for index, token in enumerate(tokens):
+        if token.level == 0 and token.nesting != 1:
+            groups.append(tokens[start : index + 1])
+            start = index + 1
+    return groups
+
+
+def _refs_key(references: dict[str, Any]) -> int:
+    """Fingerprint of a set of link reference definitions."""
+    if not references:
+        return 0
+    return hash(tuple(sorted((k, v["href"], v["title"]) for k, v in references.items())))
+
+
+def _line_offsets(text: str) -> list[int]:
+    """Character offset of the start of every line (plus one past the last newline)."""
+    offsets = [0]
+    find = text.find
+    position = find("\n")
+    while position != -1:
+        offsets.append(position + 1)
+        position = find("\n", position + 1)
+    return offsets
+
+
+def _new_line_after(group: list[Token]) -> bool:
+    # After a block, rich's flag is that of the block's own element (False only for a rule).
+    element = Markdown.elements.get(group[0].type) or UnknownElement
+    return element.new_line
+
+
+# rich decides the blank line before a block from a `new_line` flag left by the last element it
+# closed, which may be the previous block or an element nested inside this one (so a quote, list or
+# table brings its own blank line, even first in the document, and a rule suppresses the next
+# one). Rendering a block alone starts with the flag off; this invisible top-level token (an HTML
+# block, which rich renders as nothing) turns it on, so each block is rendered exactly as it is
+# inside the whole document.
+_FLAG_ON = Token("html_block", "", 0, content="", block=True)
+
+
+class MarkdownBlocks:
+    """Markdown text that grows at the end, rendered to lines the way rich renders the whole.
+
+    Finished blocks are rendered once per width and cached; only the open blocks at the end (the
+    last block, or the last two while the first line of the newest one is incomplete) are parsed
+    and rendered again when more text arrives. A block is finished once the next block has
+    started and that block's first line is complete, as decided by markdown-it's token maps.
+    """
+
+    def __init__(self, *, code_theme: str = "monokai", console: Console | None = None) -> None:
+        self.code_theme = code_theme
+        self.console = console or Console(
+            width=80, force_terminal=True, color_system="truecolor", markup=False, emoji=False
+        )
+        self.on_render: Callable[[str], None] | None = None
+        """Called with a block's source every time a block is rendered (tests, benchmarks)."""
+        self.renders = 0
+        """Number of block renders so far."""
+        self._template = Markdown("", code_theme=code_theme)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all text."""
+        self._raw: list[str] = []
+        self._sanitizer = _Sanitizer()
+        self._pending: list[str] = []
+        self._tail = ""
+        self._needs_parse = False
+        self._finished = False
+        self._frozen: list[_Block] = []
+        self._open: list[_Block] = []
+        self._refs: dict[str, Any] = {}
+        self._width: int | None = None
+        self._frozen_strips: list[Strip] = []
+        self._open_strips: list[Strip] = []
+        self._open_cache: dict[tuple[str, int, int], list[Strip]] = {}
+
+    @property
+    def text(self) -> str:
+        """Everything appended so far, as given (before sanitizing)."""
+        if len(self._raw) > 1:
+            self._raw[:] = ["".join(self._raw)]
+        return self._raw[0] if self._raw else ""
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    @property
+    def width(self) -> int | None:
+        """The width of the lines currently held, or None before the first render."""
+        return self._width
+
+    @property
+    def line_count(self) -> int:
+        """Number of lines at the last rendered width."""
+        return len(self._frozen_strips) + len(self._open_strips)
+
+    @property
+    def frozen_block_count(self) -> int:
+        return len(self._frozen)
+
+    @property
+    def frozen_blocks(self) -> tuple[str, ...]:
+        """Sources of the finished blocks."""
+        return tuple(block.source for block in self._frozen)
+
+    @property
+    def open_blocks(self) -> tuple[str, ...]:
+        """Sources of the blocks still open at the last render."""
+        return tuple(block.source for block in self._open)
+
+    @property
+    def dirty(self) -> bool:
+        """True when text arrived (or the text was finished) since the last render."""
+        return self._needs_parse
+
+    def append(self, text: str) -> None:
+        """Add text at the end; costs O(len(text)), the work is done by the next `render`."""
+        if not text:
+            return
+        if self._finished:
+            self._reopen()
+        self._raw.append(text)
+        clean = self._sanitizer.feed(text)
+        if clean:
+            self._pending.append(clean)
+            self._needs_parse = True
+
+    def finish(self) -> None:
+        """Declare the text complete: the next `render` finishes every block."""
+        if not self._finished:
+            self._finished = True
+            self._needs_parse = True
+
+    def line(self, y: int) -> Strip:
+        """Line `y` at the last rendered width (blank past the end)."""
+        frozen = self._frozen_strips
+        if y < len(frozen):
+            return frozen[y]
+        try:
+            return self._open_strips[y - len(frozen)]
+        except IndexError:
+            return _BLANK
+
+    def lines(self) -> list[Strip]:
+        """All lines at the last rendered width."""
+        return [*self._frozen_strips, *self._open_strips]
+
+    def render(self, width: int) -> int:
+        """Bring the lines up to date at `width`; return the first line that changed.
+
+        Returns `line_count` when nothing changed.
+        """
+        width = max(1, width)
+        if width == self._width and not self._needs_parse:
+            return self.line_count
+        old_frozen = len(self._frozen_strips)
+        old_open = self._open_strips
+        resized = width != self._width
+        if resized:
+            self._width = width
+            self._rebuild_frozen(width)
+        if self._needs_parse:
+            self._parse(width)
+        self._render_open(width)
+        if resized:
+            return 0
+        new_lines = [*self._frozen_strips[old_frozen:], *self._open_strips]
+        for index, (old, new) in enumerate(zip(old_open, new_lines, strict=False)):
+            if old is not new and old != new:
+                return old_frozen + index
+        if len(old_open) != len(new_lines):
+            return old_frozen + min(len(old_open), len(new_lines))
+        return self.line_count
+
+    # Internals
+
+    def _reopen(self) -> None:
+        # Appending to a finished text is rare (a resumed reply): start over from the raw text
+        # once rather than trying to un-finish the last block.
+        text = self.text
+        self.reset()
+        self.append(text)
+
+    def _render(self, block: _Block, tokens: list[Token], width: int) -> list[Strip]:
+        self.renders += 1
+        if self.on_render is not None:
+            self.on_render(block.source)
+        # A copy of a prepared Markdown with our tokens swapped in: Markdown() would re-parse.
+        markdown = copy.copy(self._template)
+        markdown.markup = block.source
+        markdown.parsed = [_FLAG_ON, *tokens] if block.new_line_before else tokens
+        console = self.console
+        options = console.options.update_width(width).update(height=None)
+        segments = console.render(markdown, options)
+        return [
+            Strip(line)
+            for line in Segment.split_and_crop_lines(
+                segments, width, include_new_lines=False, pad=False
+            )
+        ]
+
+    def _parse_block(self, block: _Block) -> list[Token]:
+        if block.tokens is not None:
+            return block.tokens
+        block.refs_key = _refs_key(self._refs)
+        return _PARSER.parse(block.source, {"references": dict(self._refs)})
+
+    def _frozen_lines(self, block: _Block, width: int) -> list[Strip]:
+        lines = block.lines.get(width)
+        if lines is None:
+            lines = self._render(block, self._parse_block(block), width)
+            block.tokens = None
+            if len(block.lines) >= _WIDTHS_KEPT:
+                del block.lines[next(iter(block.lines))]
+            block.lines[width] = lines
+        return lines
+
+    def _rebuild_frozen(self, width: int) -> None:
+        strips: list[Strip] = []
+        for block in self._frozen:
+            strips.extend(self._frozen_lines(block, width))
+        self._frozen_strips = strips
+        self._open_strips = []
+
+    def _open_key(self, block: _Block, width: int) -> tuple[str, int, int, bool]:
+        # Later link definitions can change a block with the same source.
+        return (block.source, width, block.refs_key, block.new_line_before)
+
+    def _parse(self, width: int) -> None:
+        """Parse the open tail, finish the blocks that can no longer change."""
+        self._needs_parse = False
+        if self._pending:
+            # Joining is O(tail) per render, and renders are rate limited by the caller.
+            self._tail += "".join(self._pending)
+            self._pending.clear()
+        tail = self._tail
+        env: dict[str, Any] = {"references": dict(self._refs)}
+        groups = _top_level_groups(_PARSER.parse(tail, env)) if tail else []
+        offsets = _line_offsets(tail)
+
+        def offset(line: int) -> int:
+            return offsets[line] if line < len(offsets) else len(tail)
+
+        blocks: list[_Block] = []
+        new_line = self._frozen[-1].new_line_after if self._frozen else False
+        refs_key = _refs_key(env["references"])
+        for group in groups:
+            start, end = group[0].map  # type: ignore[misc]
+            after = _new_line_after(group)
+            source = tail[offset(start) : offset(end)]
+            blocks.append(_Block(source, new_line, after, group, refs_key))
+            new_line = after
+
+        if self._finished:
+            keep = len(blocks)
+        else:
+            # Block i is finished once block i+1 has a complete first line: before that, the next
+            # characters can still turn block i into something else (a setext heading, a table,
+            # a list that continues after a blank line).
+            complete_lines = len(offsets) - 1
+            keep = 0
+            for index in range(len(groups) - 1, 0, -1):
+                if groups[index][0].map[0] < complete_lines:  # type: ignore[index]
+                    keep = index
+                    break
+        for block in blocks[:keep]:
+            lines = self._open_cache.get(self._open_key(block, width))
+            if lines is not None:
+                block.tokens = None
+                block.lines[width] = lines
+            else:
+                lines = self._frozen_lines(block, width)
+            self._frozen_strips.extend(lines)
+            self._frozen.append(block)
+        if keep:
+            boundary = groups[keep][0].map[0] if keep < len(groups) else len(offsets)  # type: ignore[index]
+            for label, ref in env["references"].items():
+                if label not in self._refs and ref["map"][1] <= boundary:
+                    self._refs[label] = ref
+            self._tail = tail[offset(boundary) :] if keep < len(groups) else ""
+        self._open = blocks[keep:]
+        if self._finished:
+            self._apply_late_references(width)
+
+    def _apply_late_references(self, width: int) -> None:
+        # A link definition may come after a block that uses it was finished; rich resolves it
+        # against the whole text, so re-render those blocks once the text is complete.
+        final = _refs_key(self._refs)
+        stale = [b for b in self._frozen if b.refs_key != final and "[" in b.source]
+        for block in stale:
+            block.lines.clear()
+            block.tokens = None
+        if stale:
+            self._rebuild_frozen(width)
+
+    def _render_open(self, width: int) -> None:
+        strips: list[Strip] = []
+        cache: dict[tuple[str, int, int, bool], list[Strip]] = {}
+        for block in self._open:
+            key = self._open_key(block, width)
+            lines = self._open_cache.get(key)
+            if lines is None:
+                lines = self._render(block, self._parse_block(block), width)
+            cache[key] = lines
+            strips.extend(lines)
+        # Only the blocks still open are worth remembering.
+        self._open_cache = cache
+        self._open_strips = strips
+
+
+class StreamingMarkdown(Widget):
+    """Markdown that can grow token by token, drawn with the Line API.
+
+    `append` only buffers; a timer renders at most `refresh_rate` times a second (slower when
+    rendering the open block gets expensive) and repaints only what changed. Nothing is rendered
+    while the widget is hidden, and a finished widget holds cached lines and no timer.
+
+    Text is shown literally: Rich/Textual markup is never interpreted, and terminal control
+    characters (ESC, C1 controls, other C0 controls except tab and newline) are shown as their
+    `\\xNN` spelling.
+    """
+
+    DEFAULT_CSS = """
+    StreamingMarkdown {
+        width: 1fr;
+        height: auto;
+    }
+    """
+
+    def __init__(
+        self,
+        text: str = "",
+        *,
+        refresh_rate: float = 30.0,
+        code_theme: str = "monokai",
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        """Create the view; a non-empty `text` is shown as a finished message."""
+        super().__init__(name=name, id=id, classes=classes)
+        self.refresh_rate = refresh_rate
+        self.refresh_count = 0
+        """How many times the widget asked Textual to repaint (tests, benchmarks)."""
+        self._blocks = MarkdownBlocks(code_theme=code_theme)
+        self._timer: Timer | None = None
+        self._next_update = 0.0
+        if text:
+            self._blocks.append(text)
+            self._blocks.finish()
+
+    @property
+    def text(self) -> str:
+        """The Markdown source shown, as appended."""
+        return self._blocks.text
+
+    @property
+    def blocks(self) -> MarkdownBlocks:
+        """The renderer behind the widget."""
+        return self._blocks
+
+    def append(self, text: str) -> None:
+        """Add text at the end; the screen catches up on the next timer tick."""
+        if not text:
+            return
+        self._blocks.append(text)
+        self._schedule()
+
+    def finish(self) -> None:
+        """Show everything now, finish the last block and stop the timer."""
+        self._blocks.finish()
+        self._stop_timer()
+        self._update()
+
+    def set_text(self, text: str) -> None:
+        """Replace the text with a finished message."""
+        self._stop_timer()
+        self._blocks.reset()
+        self._blocks.append(text)
+        self._blocks.finish()
+        self._update()
+
+    def on_mount(self) -> None:
+        self._blocks.console = self.app.console
+
+    def on_unmount(self) -> None:
+        self._stop_timer()
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        # While a refresh is scheduled, the timer renders the new text: layouts triggered by
+        # other widgets must not turn every token into a render.
+        if self._timer is None or width != self._blocks.width:
+            self._update(width, in_layout=True)
+        return self._blocks.line_count
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if width != self._blocks.width and width > 0:
+            self._update(width, in_layout=True)
+        return self._blocks.line(y).apply_style(self.rich_style)
+
+    # Internals
+
+    def _schedule(self) -> None:
+        if self._timer is not None or not self.is_mounted:
+            return
+        delay = max(0.0, self._next_update - perf_counter())
+        self._timer = self.set_timer(delay, self._on_timer, name="markdown-refresh")
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._update()
+
+    def _is_displayed(self) -> bool:
+        node: Any = self
+        while isinstance(node, Widget):
+            if not node.display:
+                return False
+            node = node.parent
+        return True
+
+    def _update(self, width: int | None = None, *, in_layout: bool = False) -> None:
+        """Render pending text and ask Textual to repaint the lines that changed."""
+        if not self.is_mounted:
+            return
+        if width is None:
+            # Hidden, or not laid out yet: the next layout calls get_content_height, which
+            # catches up, so a collapsed thinking panel costs nothing while it streams.
+            if not self._is_displayed() or self.size.width <= 0:
+                return
+            width = self.size.width
+        blocks = self._blocks
+        if width == blocks.width and not blocks.dirty:
+            return
+        started = perf_counter()
+        old_height = blocks.line_count
+        changed_from = blocks.render(width)
+        height = blocks.line_count
+        cost = perf_counter() - started
+        # Keep rendering a huge open block (a long fence) to at most a third of the time.
+        self._next_update = started + max(1.0 / self.refresh_rate, 3.0 * cost)
+        if changed_from >= height and height == old_height:
+            return
+        self.refresh_count += 1
+        if in_layout:
+            self.refresh()  # the layout in progress already gets the new height
+        elif height != old_height:
+            self.refresh(layout=True)
+        else:
+            self.refresh(Region(0, changed_from, width, height - changed_from))

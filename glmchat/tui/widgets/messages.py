@@ -1,0 +1,220 @@
+"""Chat messages: a plain user turn, and an assistant turn with a foldable thinking panel."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Collapsible, Static
+
+from glmchat.terminal_text import neutralize_controls
+from glmchat.tui.widgets.markdown_view import StreamingMarkdown
+
+
+class UserMessage(Static):
+    """The user's prompt, shown literally: markup in a prompt is text, never style."""
+
+    DEFAULT_CSS = """
+    UserMessage {
+        margin: 1 0 0 0;
+        padding: 0 1;
+        border-left: thick $accent;
+        background: $boost;
+    }
+    """
+
+    def __init__(self, text: str, **kwargs: object) -> None:
+        super().__init__(Text(neutralize_controls(text)), **kwargs)  # type: ignore[arg-type]
+        self.text = text
+
+
+def thinking_title(seconds: float, tokens: int, *, live: bool) -> str:
+    if live:
+        return f"Thinking… {seconds:.1f} s · {tokens} tokens"
+    return f"Thought for {seconds:.1f} s · {tokens} tokens"
+
+
+class ThinkingPanel(Collapsible):
+    """Reasoning in a foldable panel: open while it streams, folded when the answer starts."""
+
+    DEFAULT_CSS = """
+    ThinkingPanel {
+        border: none;
+        padding: 0;
+        margin: 0;
+        background: transparent;
+    }
+    ThinkingPanel > Contents {
+        padding: 0 0 0 2;
+        color: $text-muted;
+    }
+    """
+
+    def __init__(
+        self,
+        text: str = "",
+        *,
+        title: str = "Thinking…",
+        collapsed: bool = False,
+        refresh_rate: float = 30.0,
+    ) -> None:
+        self.body = StreamingMarkdown(text, refresh_rate=refresh_rate, classes="thinking-body")
+        super().__init__(self.body, title=title, collapsed=collapsed)
+
+
+class AssistantMessage(Vertical):
+    """One answer. While streaming it takes deltas; finished, it is a few cached widgets."""
+
+    DEFAULT_CSS = """
+    AssistantMessage {
+        height: auto;
+        margin: 1 0 0 0;
+        padding: 0 1;
+    }
+    AssistantMessage .note {
+        color: $text-muted;
+    }
+    AssistantMessage .error {
+        color: $error;
+    }
+    """
+
+    def __init__(
+        self,
+        *,
+        content: str = "",
+        reasoning: str = "",
+        streaming: bool = False,
+        refresh_rate: float = 30.0,
+        code_theme: str = "monokai",
+        reasoning_seconds: float | None = None,
+        reasoning_tokens: int | None = None,
+        status: str = "complete",
+        error: str | None = None,
+        message_id: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.message_id = message_id
+        self.streaming = streaming
+        self.refresh_rate = refresh_rate
+        self.answer = StreamingMarkdown(content, refresh_rate=refresh_rate, code_theme=code_theme)
+        self.thinking: ThinkingPanel | None = None
+        self._initial_reasoning = reasoning
+        self._reasoning_chars = len(reasoning)
+        self._thinking_started: float | None = None
+        self._thinking_seconds = reasoning_seconds
+        self._reasoning_tokens = reasoning_tokens
+        self._answer_started = bool(content)
+        self._status = status
+        self._error = error
+        self._note = Static("", classes="note")
+        self._note.display = False
+
+    def compose(self) -> ComposeResult:
+        if self._initial_reasoning:
+            seconds = self._thinking_seconds or 0.0
+            tokens = self._reasoning_tokens or max(1, self._reasoning_chars // 4)
+            self.thinking = ThinkingPanel(
+                self._initial_reasoning,
+                title=thinking_title(seconds, tokens, live=False),
+                collapsed=True,
+                refresh_rate=self.refresh_rate,
+            )
+            yield self.thinking
+        yield self.answer
+        yield self._note
+
+    def on_mount(self) -> None:
+        if not self.streaming:
+            self._show_status()
+
+    # --- streaming ---------------------------------------------------------------------
+
+    def add_reasoning(self, text: str) -> None:
+        if self.thinking is None:
+            self._thinking_started = time.monotonic()
+            self.thinking = ThinkingPanel(
+                title="Thinking…", collapsed=False, refresh_rate=self.refresh_rate
+            )
+            self.mount(self.thinking, before=self.answer)
+        elif self._thinking_started is None:
+            self._thinking_started = time.monotonic()
+        self._reasoning_chars += len(text)
+        self.thinking.body.append(text)
+
+    def add_content(self, text: str, *, fold_thinking: bool = True) -> None:
+        if not self._answer_started:
+            self._answer_started = True
+            self._close_thinking(fold=fold_thinking)
+        self.answer.append(text)
+
+    def _close_thinking(self, *, fold: bool) -> None:
+        if self.thinking is None or self._thinking_started is None:
+            return
+        if self._thinking_seconds is None:
+            self._thinking_seconds = time.monotonic() - self._thinking_started
+        self.thinking.body.finish()
+        self.thinking.title = thinking_title(
+            self._thinking_seconds, self.reasoning_tokens, live=False
+        )
+        if fold:
+            self.thinking.collapsed = True
+
+    @property
+    def reasoning_tokens(self) -> int:
+        if self._reasoning_tokens:
+            return self._reasoning_tokens
+        return max(1, self._reasoning_chars // 4) if self._reasoning_chars else 0
+
+    @property
+    def thinking_seconds(self) -> float | None:
+        return self._thinking_seconds
+
+    def tick(self) -> None:
+        """Refresh the live thinking title; called a few times a second while streaming."""
+        if self.thinking is not None and not self._answer_started and self._thinking_started:
+            seconds = time.monotonic() - self._thinking_started
+            self.thinking.title = thinking_title(seconds, self.reasoning_tokens, live=True)
+
+    def finish(
+        self, *, status: str, error: str | None = None, reasoning_tokens: int | None = None
+    ) -> None:
+        self.streaming = False
+        if reasoning_tokens:
+            self._reasoning_tokens = reasoning_tokens
+        self._close_thinking(fold=True)
+        if self.thinking is not None:
+            self.thinking.body.finish()
+        self.answer.finish()
+        self._status = status
+        self._error = error
+        self._show_status()
+
+    def _show_status(self) -> None:
+        text: Text | None = None
+        if self._error:
+            text = Text(neutralize_controls(self._error), style="bold")
+            self._note.set_classes("error")
+        elif self._status == "partial":
+            text = Text("⚠ partial answer: the stream stopped early (retry: ctrl+p → Retry)")
+            self._note.set_classes("note")
+        elif self._status == "cancelled":
+            text = Text("■ stopped; the partial answer is kept")
+            self._note.set_classes("note")
+        if text is not None:
+            if self._error and self._status in ("partial", "error"):
+                text.append("  · retry: ctrl+p → Retry last answer", style="dim")
+            self._note.update(text)
+            self._note.display = True
+        else:
+            self._note.display = False
+
+    @property
+    def text(self) -> str:
+        return self.answer.text
+
+    @property
+    def reasoning_text(self) -> str:
+        return self.thinking.body.text if self.thinking is not None else ""

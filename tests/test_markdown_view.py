@@ -1,0 +1,433 @@
+"""The streaming Markdown view renders exactly what rich renders, with bounded work per token."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.segment import Segment
+from textual.app import App, ComposeResult
+from textual.containers import VerticalScroll
+from textual.strip import Strip
+from textual.widgets import Collapsible
+
+from glmchat.tui.widgets.markdown_view import MarkdownBlocks, StreamingMarkdown, sanitize
+
+DOCUMENTS = {
+    "headings": "# Title\n\nSome text.\n\n## Sub *title*\n\nMore **text** here.\n###### Six\n",
+    "setext": "Setext one\n==========\n\nParagraph\nstill paragraph\n---\n\nafter\n",
+    "loose_list": "- one\n\n- two\n\n- three\n\nAfter the list.\n",
+    "two_paragraph_item": "1. first\n\n   second paragraph of first\n2. second\n\n   more\n\nend\n",
+    "nested_list": "- a\n  - b\n    - c\n  - d\n- e\n\n1. x\n   1. y\n3. z\n",
+    "table": "| a | b | c |\n|:--|:-:|--:|\n| 1 | two | 3 |\n| four | 5 | six |\n\nbelow\n",
+    "quote": "> quoted *text*\nlazy line\n\n> second quote\n> > nested\n\nafter quote\n",
+    "rules": "above\n\n***\n\nbetween\n\n---\n- - -\n\nbelow\n",
+    "fences": "Code:\n\n```python\ndef f(x):\n    return x + 1\n```\n\n~~~\nplain\n~~~\n\n    indented\n",
+    "unclosed_fence": "Intro\n\n```js\nconst a = 1;\nconsole.log(a)\n",
+    "markup": "[bold]not bold[/] and [link=http://evil]x[/link] and [red]y[/red]\n\n- [b]z[/b]\n",
+    "escapes": "ESC \x1b[31mred\x1b[0m, OSC \x1b]0;title\x07, CSI \x9b2J, bell \x07, nul \x00.\r\n"
+    "crlf line\r\nlone cr\rend\n",
+    "inline": "A [link](http://x.y/z) and ![img](a.png) and ~~strike~~ and `code` and <kbd>k</kbd>.\n",
+    "html": "<div>\nblock\n</div>\n\npara\n\n<!-- comment -->\n",
+    "mixed": "# Plan\n\n1. Read\n2. Write:\n   ```python\n   print(1)\n   ```\n3. Done\n\n"
+    "> note\n\n| k | v |\n|---|---|\n| a | 1 |\n\n---\nText after rule.\n",
+}
+
+WIDTHS = (24, 60, 100)
+
+
+def make_console() -> Console:
+    return Console(
+        width=80,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        markup=False,
+        emoji=False,
+    )
+
+
+CONSOLE = make_console()
+
+
+def reference(text: str, width: int, code_theme: str = "monokai") -> list[list[Segment]]:
+    """rich's own render of the whole (sanitized) text."""
+    markdown = Markdown(sanitize(text), code_theme=code_theme)
+    lines = CONSOLE.render_lines(markdown, CONSOLE.options.update_width(width), pad=True)
+    return [list(Segment.simplify(line)) for line in lines]
+
+
+def rendered(blocks: MarkdownBlocks, width: int) -> list[list[Segment]]:
+    return [list(Segment.simplify(strip.adjust_cell_length(width))) for strip in blocks.lines()]
+
+
+def plain(lines: list[list[Segment]]) -> list[str]:
+    return ["".join(segment.text for segment in line) for line in lines]
+
+
+def feed(text: str, sizes: list[int], renders: list[bool], width: int) -> MarkdownBlocks:
+    """Stream `text` in chunks of `sizes`, rendering after the chunks `renders` says."""
+    blocks = MarkdownBlocks(console=CONSOLE)
+    position = 0
+    for index, size in enumerate(sizes):
+        blocks.append(text[position : position + size])
+        position += size
+        if renders[index % len(renders)]:
+            blocks.render(width)
+    blocks.append(text[position:])
+    blocks.render(width)
+    blocks.finish()
+    blocks.render(width)
+    return blocks
+
+
+def assert_same(blocks: MarkdownBlocks, text: str, width: int) -> None:
+    expected = reference(text, width)
+    actual = rendered(blocks, width)
+    assert plain(actual) == plain(expected)
+    assert actual == expected  # styles too (Style equality ignores link ids)
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTS))
+@pytest.mark.parametrize("width", WIDTHS)
+def test_character_by_character_equals_reference(name: str, width: int) -> None:
+    text = DOCUMENTS[name]
+    blocks = feed(text, [1] * len(text), [True], width)
+    assert_same(blocks, text, width)
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTS))
+def test_open_text_equals_reference_at_every_step(name: str) -> None:
+    """Before `finish`, what is shown is rich's render of the text received so far."""
+    text = DOCUMENTS[name]
+    blocks = MarkdownBlocks(console=CONSOLE)
+    for index, char in enumerate(text):
+        blocks.append(char)
+        blocks.render(60)
+        if index % 7 == 0 or index == len(text) - 1:
+            assert plain(rendered(blocks, 60)) == plain(reference(text[: index + 1], 60))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(sorted(DOCUMENTS)),
+    sizes=st.lists(st.integers(1, 15), max_size=60),
+    renders=st.lists(st.booleans(), min_size=1, max_size=8),
+    width=st.sampled_from(WIDTHS),
+)
+def test_random_chunking_equals_reference(
+    name: str, sizes: list[int], renders: list[bool], width: int
+) -> None:
+    text = DOCUMENTS[name]
+    assert_same(feed(text, sizes, renders, width), text, width)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    parts=st.lists(st.sampled_from(sorted(DOCUMENTS)), min_size=2, max_size=5),
+    sizes=st.lists(st.integers(1, 40), max_size=40),
+)
+def test_concatenated_documents_equal_reference(parts: list[str], sizes: list[int]) -> None:
+    text = "\n".join(DOCUMENTS[part] for part in parts)
+    assert_same(feed(text, sizes, [True, False], 60), text, 60)
+
+
+@settings(max_examples=30, deadline=None)
+@given(sizes=st.lists(st.integers(1, 30), max_size=40))
+def test_resize_rewraps(sizes: list[int]) -> None:
+    text = "\n".join(DOCUMENTS.values())
+    blocks = feed(text, sizes, [True], 60)
+    blocks.render(100)
+    assert_same(blocks, text, 100)
+    blocks.render(60)
+    assert_same(blocks, text, 60)
+
+
+def test_resize_while_streaming() -> None:
+    text = DOCUMENTS["mixed"] + DOCUMENTS["two_paragraph_item"]
+    blocks = MarkdownBlocks(console=CONSOLE)
+    half = len(text) // 2
+    blocks.append(text[:half])
+    blocks.render(60)
+    blocks.render(30)
+    blocks.append(text[half:])
+    blocks.render(100)
+    assert plain(rendered(blocks, 100)) == plain(reference(text, 100))
+    blocks.finish()
+    blocks.render(100)
+    assert_same(blocks, text, 100)
+
+
+@given(text=st.text(alphabet="ab\r\n\x1b\x00\x9b[]", max_size=40), cut=st.integers(0, 40))
+def test_sanitize_is_the_same_in_pieces(text: str, cut: int) -> None:
+    blocks = MarkdownBlocks(console=CONSOLE)
+    blocks.append(text[:cut])
+    blocks.append(text[cut:])
+    blocks.finish()
+    blocks.render(40)
+    assert plain(rendered(blocks, 40)) == plain(reference(text, 40))
+    assert blocks.text == text
+
+
+def test_sanitize_neutralizes_controls() -> None:
+    assert sanitize("a\x1b[31mb\x9b\x07\tc\r\nd\re") == "a\\x1b[31mb\\x9b\\x07\tc\nd\ne"
+    blocks = MarkdownBlocks(console=CONSOLE)
+    blocks.append(DOCUMENTS["escapes"] + DOCUMENTS["markup"])
+    blocks.finish()
+    blocks.render(80)
+    screen = "\n".join(plain(rendered(blocks, 80)))
+    assert "\x1b" not in screen and "\x9b" not in screen and "\x07" not in screen
+    assert "\\x1b[31mred" in screen
+    assert "[bold]not bold[/]" in screen
+    assert "[link=http://evil]x[/link]" in screen
+
+
+def test_finished_blocks_render_once_and_tokens_only_touch_open_blocks() -> None:
+    paragraphs = [
+        f"## Section {n}\n\nParagraph {n} with **bold** and `code`.\n\n- item {n}a\n- item {n}b\n\n"
+        f"```python\nx = {n}\n```\n\n"
+        for n in range(40)
+    ]
+    text = "".join(paragraphs)
+    blocks = MarkdownBlocks(console=CONSOLE)
+    seen: list[str] = []
+    blocks.on_render = seen.append
+    per_step: list[int] = []
+    for index in range(0, len(text), 3):
+        before, frozen_before = len(seen), set(blocks.frozen_blocks)
+        blocks.append(text[index : index + 3])
+        blocks.render(80)
+        step = seen[before:]
+        per_step.append(len(step))
+        # Only the open blocks (or those that just finished) are rendered; never a finished one.
+        assert not frozen_before.intersection(step)
+        assert set(step) <= set(blocks.open_blocks) | (set(blocks.frozen_blocks) - frozen_before)
+    blocks.finish()
+    blocks.render(80)
+    assert max(per_step) <= 2
+    # The work per token does not grow with the length of the text.
+    assert sum(per_step[-50:]) <= sum(per_step[:50]) + 10
+    count = blocks.frozen_block_count
+    assert count == 40 * 4
+
+    # A new width renders every finished block exactly once; going back is free (cached).
+    before = blocks.renders
+    blocks.render(60)
+    assert blocks.renders - before == count
+    blocks.render(80)
+    blocks.render(60)
+    assert blocks.renders - before == count
+
+
+def test_finished_text_renders_each_block_once() -> None:
+    text = "".join(DOCUMENTS.values())
+    blocks = MarkdownBlocks(console=CONSOLE)
+    blocks.append(text)
+    blocks.finish()
+    blocks.render(70)
+    assert blocks.renders == blocks.frozen_block_count
+    assert blocks.render(70) == blocks.line_count  # nothing changed, nothing rendered
+    assert blocks.renders == blocks.frozen_block_count
+
+
+def test_link_definition_after_use_is_applied_when_finished() -> None:
+    text = "See [docs] and [b][].\n\n# Next\n\ntext\n\n[docs]: http://d.example\n[b]: /b\n"
+    blocks = feed(text, [1] * len(text), [True], 40)
+    assert_same(blocks, text, 40)
+
+
+def test_append_after_finish_reopens() -> None:
+    blocks = MarkdownBlocks(console=CONSOLE)
+    blocks.append("para one\ncontinues")
+    blocks.finish()
+    blocks.render(50)
+    blocks.append(" on the same line\n\n- and a list\n")
+    blocks.finish()
+    blocks.render(50)
+    assert_same(blocks, "para one\ncontinues on the same line\n\n- and a list\n", 50)
+
+
+def test_huge_code_block_and_long_lines() -> None:
+    code = "".join(f"v{n} = {n}\n" for n in range(10_000))
+    text = "Intro\n\n```python\n" + code + "```\n\n" + "x" * 50_000 + "\n\n" + "w " * 5000
+    blocks = MarkdownBlocks(console=CONSOLE)
+    chunk = len(text) // 4 + 1
+    for start in range(0, len(text), chunk):
+        blocks.append(text[start : start + chunk])
+        blocks.render(80)
+    blocks.finish()
+    blocks.render(80)
+    lines = blocks.lines()
+    assert all(strip.cell_length <= 80 for strip in lines)
+    assert any("v9999 = 9999" in strip.text for strip in lines)
+    assert sum(strip.text.count("x") for strip in lines) == 50_000  # folded, nothing lost
+    assert len(lines) > 10_000 + 50_000 // 80
+
+
+def test_code_theme_is_used() -> None:
+    text = DOCUMENTS["fences"]
+    for theme in ("monokai", "github-dark"):
+        blocks = MarkdownBlocks(console=CONSOLE, code_theme=theme)
+        blocks.append(text)
+        blocks.finish()
+        blocks.render(60)
+        expected = reference(text, 60, code_theme=theme)
+        assert rendered(blocks, 60) == expected
+    assert reference(text, 60, "monokai") != reference(text, 60, "github-dark")
+
+
+# Widget tests
+
+
+class ChatLog(App[None]):
+    CSS = "VerticalScroll { scrollbar-gutter: stable; }"
+
+    def __init__(self, refresh_rate: float = 30.0, history: int = 0) -> None:
+        super().__init__()
+        self.refresh_rate = refresh_rate
+        self.history = history
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="log"):
+            for n in range(self.history):
+                yield StreamingMarkdown(f"Old **message** {n}\n\n- a\n- b\n")
+            yield StreamingMarkdown(refresh_rate=self.refresh_rate, id="live")
+
+
+def screen_lines(app: App[None]) -> list[str]:
+    """The text of every line as it would be painted now."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+def widget_lines(widget: StreamingMarkdown) -> list[str]:
+    return [widget.render_line(y).text.rstrip() for y in range(widget.blocks.line_count)]
+
+
+def reply(tokens: int) -> list[str]:
+    """About `tokens` 4-character tokens of Markdown, ending at a block boundary."""
+    words = [
+        "## Part {n}\n\n",
+        "Some **bold** words and `code` in paragraph {n}. ",
+        "More text follows here.\n\n",
+        "- bullet {n}\n",
+        "- another\n\n",
+        "```python\ndef f_{n}():\n    return {n}\n```\n\n",
+    ]
+    out: list[str] = []
+    n = 0
+    while len(out) < tokens:
+        piece = words[n % len(words)].format(n=n)
+        out.extend(piece[i : i + 4] for i in range(0, len(piece), 4))
+        n += 1
+    return out
+
+
+async def test_stream_reaches_screen_with_bounded_refreshes() -> None:
+    app = ChatLog(refresh_rate=10.0, history=5)
+    async with app.run_test(size=(90, 30)) as pilot:
+        log = app.query_one("#log", VerticalScroll)
+        log.anchor()
+        live = app.query_one("#live", StreamingMarkdown)
+        tokens = reply(2000) + ["\n\nThe **last** line."]
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        for index, token in enumerate(tokens):
+            live.append(token)
+            if index % 20 == 0:
+                await asyncio.sleep(0.001)
+        elapsed = loop.time() - started
+        streamed_refreshes = live.refresh_count
+        live.finish()
+        await pilot.pause()
+        # Refreshes follow the clock (10 Hz), not the 2,001 deltas.
+        assert streamed_refreshes <= elapsed * live.refresh_rate + 2
+        assert live.text == "".join(tokens)
+        width = live.size.width
+        assert widget_lines(live) == [line.rstrip() for line in plain(reference(live.text, width))]
+        assert log.scroll_y == log.max_scroll_y
+        assert any("The last line." in line for line in screen_lines(app))
+
+
+async def test_idle_widget_draws_nothing() -> None:
+    app = ChatLog()
+    async with app.run_test(size=(80, 20)) as pilot:
+        live = app.query_one("#live", StreamingMarkdown)
+        live.append("hello **world**")
+        await pilot.pause(0.1)
+        live.finish()
+        await pilot.pause()
+        count, renders = live.refresh_count, live.blocks.renders
+        await pilot.pause(0.3)
+        assert (live.refresh_count, live.blocks.renders) == (count, renders)
+        assert any("hello world" in line for line in screen_lines(app))
+
+
+async def test_markup_and_escapes_are_literal_on_screen() -> None:
+    app = ChatLog()
+    async with app.run_test(size=(100, 20)) as pilot:
+        live = app.query_one("#live", StreamingMarkdown)
+        for char in "[bold]x[/] and [link=http://e]y[/link] and \x1b[31mred\x1b[0m end":
+            live.append(char)
+        live.finish()
+        await pilot.pause()
+        screen = "\n".join(screen_lines(app))
+        assert "[bold]x[/] and [link=http://e]y[/link] and \\x1b[31mred\\x1b[0m end" in screen
+        strip = live.render_line(0)
+        assert all("\x1b" not in segment.text for segment in strip)
+        assert not any(segment.style and segment.style.bold for segment in strip)
+
+
+async def test_set_text_and_resize_rewrap() -> None:
+    app = ChatLog()
+    text = DOCUMENTS["mixed"] + DOCUMENTS["table"] + "word " * 60 + "\n"
+    async with app.run_test(size=(60, 40)) as pilot:
+        live = app.query_one("#live", StreamingMarkdown)
+        live.set_text(text)
+        await pilot.pause()
+        assert live.text == text
+        assert widget_lines(live) == [s.rstrip() for s in plain(reference(text, live.size.width))]
+        narrow_height = live.size.height
+        await pilot.resize_terminal(100, 40)
+        await pilot.pause()
+        assert live.size.width > 60
+        assert widget_lines(live) == [s.rstrip() for s in plain(reference(text, live.size.width))]
+        assert live.size.height < narrow_height
+
+
+async def test_hidden_in_collapsed_collapsible_does_no_work() -> None:
+    class Thinking(App[None]):
+        def compose(self) -> ComposeResult:
+            with VerticalScroll():
+                with Collapsible(title="Thinking", collapsed=True):
+                    yield StreamingMarkdown(id="thoughts")
+
+    app = Thinking()
+    async with app.run_test(size=(80, 24)) as pilot:
+        thoughts = app.query_one("#thoughts", StreamingMarkdown)
+        for token in reply(300):
+            thoughts.append(token)
+            await asyncio.sleep(0)
+        await pilot.pause(0.1)
+        assert thoughts.blocks.renders == 0
+        assert thoughts.refresh_count == 0
+        app.query_one(Collapsible).collapsed = False
+        await pilot.pause()
+        assert thoughts.blocks.renders > 0
+        assert any("Part 0" in line for line in screen_lines(app))
+        thoughts.finish()
+        await pilot.pause()
+        width = thoughts.size.width
+        assert widget_lines(thoughts) == [s.rstrip() for s in plain(reference(thoughts.text, width))]
+
+
+def test_strip_helpers_are_plain_rich_segments() -> None:
+    blocks = MarkdownBlocks(console=CONSOLE)
+    blocks.append("# T\n")
+    blocks.render(20)
+    assert all(isinstance(strip, Strip) for strip in blocks.lines())
+    assert blocks.line(999).text == ""
