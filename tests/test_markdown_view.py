@@ -13,6 +13,8 @@ from rich.markdown import Markdown
 from rich.segment import Segment
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
+from textual.geometry import Offset
+from textual.selection import Selection
 from textual.strip import Strip
 from textual.widgets import Collapsible
 
@@ -27,12 +29,15 @@ DOCUMENTS = {
     "table": "| a | b | c |\n|:--|:-:|--:|\n| 1 | two | 3 |\n| four | 5 | six |\n\nbelow\n",
     "quote": "> quoted *text*\nlazy line\n\n> second quote\n> > nested\n\nafter quote\n",
     "rules": "above\n\n***\n\nbetween\n\n---\n- - -\n\nbelow\n",
-    "fences": "Code:\n\n```python\ndef f(x):\n    return x + 1\n```\n\n~~~\nplain\n~~~\n\n    indented\n",
+    "fences": "Code:\n\n```python\ndef f(x):\n    return x + 1\n```\n\n"
+    "~~~\nplain\n~~~\n\n    indented\n",
     "unclosed_fence": "Intro\n\n```js\nconst a = 1;\nconsole.log(a)\n",
+    "tabs": "```python\nif x:\n\treturn 1\n```\n\n```nosuchlang\na\tb\n```\n\n\tindented\ttab\n",
     "markup": "[bold]not bold[/] and [link=http://evil]x[/link] and [red]y[/red]\n\n- [b]z[/b]\n",
     "escapes": "ESC \x1b[31mred\x1b[0m, OSC \x1b]0;title\x07, CSI \x9b2J, bell \x07, nul \x00.\r\n"
     "crlf line\r\nlone cr\rend\n",
-    "inline": "A [link](http://x.y/z) and ![img](a.png) and ~~strike~~ and `code` and <kbd>k</kbd>.\n",
+    "inline": "A [link](http://x.y/z) and ![img](a.png) and ~~strike~~ and `code` "
+    "and <kbd>k</kbd>.\n",
     "html": "<div>\nblock\n</div>\n\npara\n\n<!-- comment -->\n",
     "mixed": "# Plan\n\n1. Read\n2. Write:\n   ```python\n   print(1)\n   ```\n3. Done\n\n"
     "> note\n\n| k | v |\n|---|---|\n| a | 1 |\n\n---\nText after rule.\n",
@@ -60,6 +65,10 @@ def reference(text: str, width: int, code_theme: str = "monokai") -> list[list[S
     markdown = Markdown(sanitize(text), code_theme=code_theme)
     lines = CONSOLE.render_lines(markdown, CONSOLE.options.update_width(width), pad=True)
     return [list(Segment.simplify(line)) for line in lines]
+
+
+def reference_text(text: str, width: int) -> list[str]:
+    return [line.rstrip() for line in plain(reference(text, width))]
 
 
 def rendered(blocks: MarkdownBlocks, width: int) -> list[list[Segment]]:
@@ -333,6 +342,8 @@ async def test_stream_reaches_screen_with_bounded_refreshes() -> None:
         log = app.query_one("#log", VerticalScroll)
         log.anchor()
         live = app.query_one("#live", StreamingMarkdown)
+        # Count only clock-driven refreshes: no extra ones for a render that ran out of budget.
+        live.render_budget = 60.0
         tokens = reply(2000) + ["\n\nThe **last** line."]
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -345,10 +356,10 @@ async def test_stream_reaches_screen_with_bounded_refreshes() -> None:
         live.finish()
         await pilot.pause()
         # Refreshes follow the clock (10 Hz), not the 2,001 deltas.
-        assert streamed_refreshes <= elapsed * live.refresh_rate + 2
+        assert 1 <= streamed_refreshes <= elapsed * live.refresh_rate + 2
         assert live.text == "".join(tokens)
         width = live.size.width
-        assert widget_lines(live) == [line.rstrip() for line in plain(reference(live.text, width))]
+        assert widget_lines(live) == reference_text(live.text, width)
         assert log.scroll_y == log.max_scroll_y
         assert any("The last line." in line for line in screen_lines(app))
 
@@ -390,13 +401,30 @@ async def test_set_text_and_resize_rewrap() -> None:
         live.set_text(text)
         await pilot.pause()
         assert live.text == text
-        assert widget_lines(live) == [s.rstrip() for s in plain(reference(text, live.size.width))]
+        assert widget_lines(live) == reference_text(text, live.size.width)
         narrow_height = live.size.height
         await pilot.resize_terminal(100, 40)
         await pilot.pause()
         assert live.size.width > 60
-        assert widget_lines(live) == [s.rstrip() for s in plain(reference(text, live.size.width))]
+        assert widget_lines(live) == reference_text(text, live.size.width)
         assert live.size.height < narrow_height
+
+
+async def test_text_can_be_selected_and_copied() -> None:
+    app = ChatLog()
+    async with app.run_test(size=(80, 20)) as pilot:
+        live = app.query_one("#live", StreamingMarkdown)
+        live.set_text("# Title\n\nSome **bold** text.\n\n```python\nx = 1\n```\n")
+        await pilot.pause()
+        app.screen.selections = {live: Selection(None, None)}  # select all
+        await pilot.pause()
+        assert app.screen.get_selected_text() == "\n".join(widget_lines(live)).rstrip("\n")
+        assert "Some bold text." in app.screen.get_selected_text()
+        highlight = app.screen.get_component_rich_style("screen--selection").bgcolor
+        assert any(seg.style and seg.style.bgcolor == highlight for seg in live.render_line(2))
+        assert any("x = 1" in line for line in screen_lines(app))
+        selection = Selection(Offset(5, 2), Offset(9, 2))
+        assert live.get_selection(selection) == ("bold", "\n")
 
 
 async def test_hidden_in_collapsed_collapsible_does_no_work() -> None:
@@ -422,7 +450,34 @@ async def test_hidden_in_collapsed_collapsible_does_no_work() -> None:
         thoughts.finish()
         await pilot.pause()
         width = thoughts.size.width
-        assert widget_lines(thoughts) == [s.rstrip() for s in plain(reference(thoughts.text, width))]
+        assert widget_lines(thoughts) == reference_text(thoughts.text, width)
+
+
+async def test_streamed_while_hidden_shows_everything_when_shown() -> None:
+    """A background tab: the pane is display: none while its answer streams and finishes."""
+
+    class Tabs(App[None]):
+        def compose(self) -> ComposeResult:
+            with VerticalScroll(id="pane"):
+                yield StreamingMarkdown(id="answer")
+
+    app = Tabs()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one("#pane", VerticalScroll)
+        answer = app.query_one("#answer", StreamingMarkdown)
+        answer.append("first words\n\n")
+        await pilot.pause(0.1)
+        pane.display = False
+        for n in range(30):
+            answer.append(f"word{n} ")
+            await pilot.pause(0.01)
+        answer.finish()
+        await pilot.pause(0.1)
+        renders = answer.blocks.renders
+        pane.display = True
+        await pilot.pause(0.1)
+        assert answer.blocks.renders > renders
+        assert any("word29" in line for line in screen_lines(app))
 
 
 def test_strip_helpers_are_plain_rich_segments() -> None:

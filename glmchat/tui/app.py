@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.screen import ModalScreen
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from glmchat.backend.openai_compat import OpenAICompatClient
@@ -40,7 +41,8 @@ class GlmChatApp(App[int]):
         _binding("resume", "resume", "Resume", priority=True),
         _binding("fold_thinking", "fold_thinking", "Fold", priority=True),
         _binding("copy_answer", "copy_answer", "Copy", priority=True),
-        _binding("command_palette", "command_palette", "Palette", priority=True),
+        # The Footer docks the palette key on its right already (show=True listed it twice).
+        _binding("command_palette", "command_palette", "Palette", show=False, priority=True),
         _binding("quit", "quit", "Quit", priority=True),
     ]
 
@@ -180,6 +182,26 @@ class GlmChatApp(App[int]):
         self.notify(f"Copied {what} ({len(text)} characters).")
 
     # --- actions -----------------------------------------------------------------------------
+
+    # Pane actions are priority bindings: without this check they reach past a modal (a second
+    # picker on top of the first, a pane opened or closed behind the key prompt).
+    _PANE_ACTIONS = frozenset(
+        {
+            "toggle_thinking",
+            "new_pane",
+            "close_pane",
+            "prev_pane",
+            "next_pane",
+            "resume",
+            "fold_thinking",
+            "copy_answer",
+        }
+    )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self._PANE_ACTIONS and isinstance(self.screen, ModalScreen):
+            return False
+        return True
 
     def action_toggle_thinking(self) -> None:
         pane = self.active_pane

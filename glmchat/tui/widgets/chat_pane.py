@@ -332,14 +332,9 @@ class ChatPane(Vertical):
             if message_id is not None:
                 message.message_id = message_id
                 self._recorder = StreamRecorder(store, message_id)
-        history = tuple(
-            Message(t.role, t.content)  # type: ignore[arg-type]
-            for t in self.turns
-            if t.content and t.status != "error"
-        )
         request = ChatRequest(
             model=self.model,
-            messages=history,
+            messages=self._history(),
             thinking=self.thinking,
             system=self.system_prompt or settings.system_prompt,
             temperature=settings.temperature,
@@ -352,6 +347,20 @@ class ChatPane(Vertical):
         self._update_status(rate=0.0, state="streaming")
         self._tick_timer = self.set_interval(0.25, self._tick)
         self.run_stream(request, message)
+
+    def _history(self) -> tuple[Message, ...]:
+        """The turns to send. A prompt whose answer failed before any text is left out: it was
+        given back to the prompt box, and sending it again must not send it twice."""
+        turns = self.turns
+        out = []
+        for i, t in enumerate(turns):
+            if not t.content or t.status == "error":
+                continue
+            after = turns[i + 1] if i + 1 < len(turns) else None
+            if t.role == "user" and after is not None and after.status == "error":
+                continue  # "error" means nothing came back ("partial" keeps its text)
+            out.append(Message(t.role, t.content))  # type: ignore[arg-type]
+        return tuple(out)
 
     def _tick(self) -> None:
         if self.streaming is None:

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import copy
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from time import perf_counter
 from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
-from rich.console import Console
-from rich.markdown import Markdown, UnknownElement
+from pygments.lexer import Lexer
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.markdown import CodeBlock, Markdown, UnknownElement
 from rich.segment import Segment
+from rich.syntax import Syntax
+from textual._context import NoActiveAppError
 from textual.geometry import Region, Size
+from textual.selection import Selection
 from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import Widget
@@ -29,7 +37,9 @@ _PARSER = MarkdownIt().enable("strikethrough").enable("table")
 _CONTROL_CODES = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]
 _CONTROL_MAP = {code: f"\\x{code:02x}" for code in _CONTROL_CODES if code not in (0x09, 0x0A)}
 
-_BLANK = Strip([], 0)
+# A rendered line: rich segments. Strips (about 1 KB each, with their caches) are made only for
+# the lines Textual asks to paint.
+Line = list[Segment]
 
 # How many widths each finished block keeps rendered lines for (a resize and back is free).
 _WIDTHS_KEPT = 2
@@ -68,7 +78,32 @@ class _Block:
     tokens: list[Token] | None
     # Which link reference definitions the tokens were parsed with (see `_refs_key`).
     refs_key: int
-    lines: dict[int, list[Strip]] = field(default_factory=dict)
+    lines: dict[int, list[Line]] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=64)
+def _lexer(name: str) -> Lexer:
+    # rich's Syntax looks a lexer up by name (and builds a new one) on every render; a 30 Hz
+    # re-render of an open code block spent a fifth of its time there. Same options as rich
+    # (Syntax's default tab size is 4).
+    try:
+        return get_lexer_by_name(name, stripnl=False, ensurenl=True, tabsize=4)
+    except ClassNotFound:
+        return get_lexer_by_name("text", stripnl=False, ensurenl=True, tabsize=4)
+
+
+class _CodeBlock(CodeBlock):
+    """rich's code block, with a cached lexer."""
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        code = str(self.text).rstrip()
+        yield Syntax(code, _lexer(self.lexer_name), theme=self.theme, word_wrap=True, padding=1)
+
+
+class _BlockMarkdown(Markdown):
+    """rich's Markdown renderable, fed with tokens parsed elsewhere."""
+
+    elements = {**Markdown.elements, "fence": _CodeBlock, "code_block": _CodeBlock}
 
 
 def _top_level_groups(tokens: list[Token]) -> list[list[Token]]:
@@ -133,7 +168,9 @@ class MarkdownBlocks:
         """Called with a block's source every time a block is rendered (tests, benchmarks)."""
         self.renders = 0
         """Number of block renders so far."""
-        self._template = Markdown("", code_theme=code_theme)
+        self.open_cost = 0.0
+        """Seconds the last render of the open blocks took."""
+        self._template = _BlockMarkdown("", code_theme=code_theme)
         self.reset()
 
     def reset(self) -> None:
@@ -141,16 +178,19 @@ class MarkdownBlocks:
         self._raw: list[str] = []
         self._sanitizer = _Sanitizer()
         self._pending: list[str] = []
-        self._tail = ""
+        self._tail = ""  # sanitized source of the open blocks, parsed again on every render
         self._needs_parse = False
         self._finished = False
+        self._check_references = False
         self._frozen: list[_Block] = []
+        # Finished blocks not rendered yet, when a render ran out of time.
+        self._backlog: deque[_Block] = deque()
         self._open: list[_Block] = []
         self._refs: dict[str, Any] = {}
         self._width: int | None = None
-        self._frozen_strips: list[Strip] = []
-        self._open_strips: list[Strip] = []
-        self._open_cache: dict[tuple[str, int, int], list[Strip]] = {}
+        self._frozen_rows: list[Line] = []
+        self._open_rows: list[Line] = []
+        self._open_cache: dict[tuple[str, int, int, bool], list[Line]] = {}
 
     @property
     def text(self) -> str:
@@ -171,7 +211,7 @@ class MarkdownBlocks:
     @property
     def line_count(self) -> int:
         """Number of lines at the last rendered width."""
-        return len(self._frozen_strips) + len(self._open_strips)
+        return len(self._frozen_rows) + len(self._open_rows)
 
     @property
     def frozen_block_count(self) -> int:
@@ -179,7 +219,7 @@ class MarkdownBlocks:
 
     @property
     def frozen_blocks(self) -> tuple[str, ...]:
-        """Sources of the finished blocks."""
+        """Sources of the finished (and rendered) blocks."""
         return tuple(block.source for block in self._frozen)
 
     @property
@@ -189,8 +229,8 @@ class MarkdownBlocks:
 
     @property
     def dirty(self) -> bool:
-        """True when text arrived (or the text was finished) since the last render."""
-        return self._needs_parse
+        """True when the lines do not show all the text yet."""
+        return self._needs_parse or bool(self._backlog)
 
     def append(self, text: str) -> None:
         """Add text at the end; costs O(len(text)), the work is done by the next `render`."""
@@ -210,40 +250,53 @@ class MarkdownBlocks:
             self._finished = True
             self._needs_parse = True
 
-    def line(self, y: int) -> Strip:
-        """Line `y` at the last rendered width (blank past the end)."""
-        frozen = self._frozen_strips
+    def segments(self, y: int) -> Line:
+        """The segments of line `y` at the last rendered width (none past the end)."""
+        frozen = self._frozen_rows
         if y < len(frozen):
             return frozen[y]
         try:
-            return self._open_strips[y - len(frozen)]
+            return self._open_rows[y - len(frozen)]
         except IndexError:
-            return _BLANK
+            return []
+
+    def line(self, y: int) -> Strip:
+        """Line `y` at the last rendered width (blank past the end)."""
+        return Strip(self.segments(y))
 
     def lines(self) -> list[Strip]:
         """All lines at the last rendered width."""
-        return [*self._frozen_strips, *self._open_strips]
+        return [Strip(line) for line in (*self._frozen_rows, *self._open_rows)]
 
-    def render(self, width: int) -> int:
+    def render(self, width: int, budget: float | None = None) -> int:
         """Bring the lines up to date at `width`; return the first line that changed.
 
-        Returns `line_count` when nothing changed.
+        With a `budget` (seconds), stop rendering newly finished blocks once it is spent (at
+        least one is rendered) and show the text up to there: `dirty` stays True and the next
+        call goes on. Returns `line_count` when nothing changed.
         """
         width = max(1, width)
-        if width == self._width and not self._needs_parse:
+        if width == self._width and not self.dirty:
             return self.line_count
-        old_frozen = len(self._frozen_strips)
-        old_open = self._open_strips
+        deadline = None if budget is None else perf_counter() + budget
+        old_frozen = len(self._frozen_rows)
+        old_open = self._open_rows
         resized = width != self._width
         if resized:
             self._width = width
             self._rebuild_frozen(width)
         if self._needs_parse:
-            self._parse(width)
-        self._render_open(width)
+            self._parse()
+        self._render_backlog(width, deadline)
+        if self._backlog:
+            self._open_rows = []  # the open blocks come after the backlog
+        else:
+            self._render_open(width)
+            if self._check_references:
+                self._apply_late_references(width)
         if resized:
             return 0
-        new_lines = [*self._frozen_strips[old_frozen:], *self._open_strips]
+        new_lines = [*self._frozen_rows[old_frozen:], *self._open_rows]
         for index, (old, new) in enumerate(zip(old_open, new_lines, strict=False)):
             if old is not new and old != new:
                 return old_frozen + index
@@ -260,7 +313,7 @@ class MarkdownBlocks:
         self.reset()
         self.append(text)
 
-    def _render(self, block: _Block, tokens: list[Token], width: int) -> list[Strip]:
+    def _render(self, block: _Block, tokens: list[Token], width: int) -> list[Line]:
         self.renders += 1
         if self.on_render is not None:
             self.on_render(block.source)
@@ -271,12 +324,9 @@ class MarkdownBlocks:
         console = self.console
         options = console.options.update_width(width).update(height=None)
         segments = console.render(markdown, options)
-        return [
-            Strip(line)
-            for line in Segment.split_and_crop_lines(
-                segments, width, include_new_lines=False, pad=False
-            )
-        ]
+        return list(
+            Segment.split_and_crop_lines(segments, width, include_new_lines=False, pad=False)
+        )
 
     def _parse_block(self, block: _Block) -> list[Token]:
         if block.tokens is not None:
@@ -284,10 +334,12 @@ class MarkdownBlocks:
         block.refs_key = _refs_key(self._refs)
         return _PARSER.parse(block.source, {"references": dict(self._refs)})
 
-    def _frozen_lines(self, block: _Block, width: int) -> list[Strip]:
+    def _frozen_lines(self, block: _Block, width: int) -> list[Line]:
         lines = block.lines.get(width)
         if lines is None:
-            lines = self._render(block, self._parse_block(block), width)
+            lines = self._open_cache.get(self._open_key(block, width))
+            if lines is None:
+                lines = self._render(block, self._parse_block(block), width)
             block.tokens = None
             if len(block.lines) >= _WIDTHS_KEPT:
                 del block.lines[next(iter(block.lines))]
@@ -295,18 +347,18 @@ class MarkdownBlocks:
         return lines
 
     def _rebuild_frozen(self, width: int) -> None:
-        strips: list[Strip] = []
+        rows: list[Line] = []
         for block in self._frozen:
-            strips.extend(self._frozen_lines(block, width))
-        self._frozen_strips = strips
-        self._open_strips = []
+            rows.extend(self._frozen_lines(block, width))
+        self._frozen_rows = rows
+        self._open_rows = []
 
     def _open_key(self, block: _Block, width: int) -> tuple[str, int, int, bool]:
         # Later link definitions can change a block with the same source.
         return (block.source, width, block.refs_key, block.new_line_before)
 
-    def _parse(self, width: int) -> None:
-        """Parse the open tail, finish the blocks that can no longer change."""
+    def _parse(self) -> None:
+        """Parse the open tail; move the blocks that can no longer change to the backlog."""
         self._needs_parse = False
         if self._pending:
             # Joining is O(tail) per render, and renders are rate limited by the caller.
@@ -321,7 +373,10 @@ class MarkdownBlocks:
             return offsets[line] if line < len(offsets) else len(tail)
 
         blocks: list[_Block] = []
-        new_line = self._frozen[-1].new_line_after if self._frozen else False
+        previous = (
+            self._backlog[-1] if self._backlog else self._frozen[-1] if self._frozen else None
+        )
+        new_line = previous.new_line_after if previous is not None else False
         refs_key = _refs_key(env["references"])
         for group in groups:
             start, end = group[0].map  # type: ignore[misc]
@@ -332,6 +387,7 @@ class MarkdownBlocks:
 
         if self._finished:
             keep = len(blocks)
+            self._check_references = True
         else:
             # Block i is finished once block i+1 has a complete first line: before that, the next
             # characters can still turn block i into something else (a setext heading, a table,
@@ -342,15 +398,7 @@ class MarkdownBlocks:
                 if groups[index][0].map[0] < complete_lines:  # type: ignore[index]
                     keep = index
                     break
-        for block in blocks[:keep]:
-            lines = self._open_cache.get(self._open_key(block, width))
-            if lines is not None:
-                block.tokens = None
-                block.lines[width] = lines
-            else:
-                lines = self._frozen_lines(block, width)
-            self._frozen_strips.extend(lines)
-            self._frozen.append(block)
+        self._backlog.extend(blocks[:keep])
         if keep:
             boundary = groups[keep][0].map[0] if keep < len(groups) else len(offsets)  # type: ignore[index]
             for label, ref in env["references"].items():
@@ -358,12 +406,36 @@ class MarkdownBlocks:
                     self._refs[label] = ref
             self._tail = tail[offset(boundary) :] if keep < len(groups) else ""
         self._open = blocks[keep:]
-        if self._finished:
-            self._apply_late_references(width)
+
+    def _render_backlog(self, width: int, deadline: float | None) -> None:
+        backlog = self._backlog
+        while backlog:
+            block = backlog.popleft()
+            self._frozen_rows.extend(self._frozen_lines(block, width))
+            self._frozen.append(block)
+            if deadline is not None and perf_counter() > deadline:
+                break
+
+    def _render_open(self, width: int) -> None:
+        started = perf_counter()
+        rows: list[Line] = []
+        cache: dict[tuple[str, int, int, bool], list[Line]] = {}
+        for block in self._open:
+            key = self._open_key(block, width)
+            lines = self._open_cache.get(key)
+            if lines is None:
+                lines = self._render(block, self._parse_block(block), width)
+            cache[key] = lines
+            rows.extend(lines)
+        # Only the blocks still open are worth remembering.
+        self._open_cache = cache
+        self._open_rows = rows
+        self.open_cost = perf_counter() - started
 
     def _apply_late_references(self, width: int) -> None:
         # A link definition may come after a block that uses it was finished; rich resolves it
         # against the whole text, so re-render those blocks once the text is complete.
+        self._check_references = False
         final = _refs_key(self._refs)
         stale = [b for b in self._frozen if b.refs_key != final and "[" in b.source]
         for block in stale:
@@ -371,20 +443,6 @@ class MarkdownBlocks:
             block.tokens = None
         if stale:
             self._rebuild_frozen(width)
-
-    def _render_open(self, width: int) -> None:
-        strips: list[Strip] = []
-        cache: dict[tuple[str, int, int, bool], list[Strip]] = {}
-        for block in self._open:
-            key = self._open_key(block, width)
-            lines = self._open_cache.get(key)
-            if lines is None:
-                lines = self._render(block, self._parse_block(block), width)
-            cache[key] = lines
-            strips.extend(lines)
-        # Only the blocks still open are worth remembering.
-        self._open_cache = cache
-        self._open_strips = strips
 
 
 class StreamingMarkdown(Widget):
@@ -398,6 +456,10 @@ class StreamingMarkdown(Widget):
     characters (ESC, C1 controls, other C0 controls except tab and newline) are shown as their
     `\\xNN` spelling.
     """
+
+    render_budget: float = 0.025
+    """Seconds of rendering per update before the rest waits for the next one (keeps the app
+    responsive when a lot of text arrives at once)."""
 
     DEFAULT_CSS = """
     StreamingMarkdown {
@@ -418,12 +480,16 @@ class StreamingMarkdown(Widget):
     ) -> None:
         """Create the view; a non-empty `text` is shown as a finished message."""
         super().__init__(name=name, id=id, classes=classes)
+        if refresh_rate <= 0:
+            raise ValueError(f"refresh_rate must be positive, not {refresh_rate!r}")
         self.refresh_rate = refresh_rate
         self.refresh_count = 0
         """How many times the widget asked Textual to repaint (tests, benchmarks)."""
         self._blocks = MarkdownBlocks(code_theme=code_theme)
         self._timer: Timer | None = None
         self._next_update = 0.0
+        self._painted = False
+        self._stale_while_hidden = False
         if text:
             self._blocks.append(text)
             self._blocks.finish()
@@ -460,12 +526,15 @@ class StreamingMarkdown(Widget):
         self._update()
 
     def on_mount(self) -> None:
-        self._blocks.console = self.app.console
+        if self._blocks.dirty:
+            self.refresh(layout=True)
 
     def on_unmount(self) -> None:
         self._stop_timer()
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        if width <= 0:
+            return 0  # not laid out yet: rendering at width 1 would be wasted
         # While a refresh is scheduled, the timer renders the new text: layouts triggered by
         # other widgets must not turn every token into a render.
         if self._timer is None or width != self._blocks.width:
@@ -473,27 +542,52 @@ class StreamingMarkdown(Widget):
         return self._blocks.line_count
 
     def render_line(self, y: int) -> Strip:
+        self._painted = True
         width = self.size.width
         if width != self._blocks.width and width > 0:
             self._update(width, in_layout=True)
-        return self._blocks.line(y).apply_style(self.rich_style)
+        # visual_style is computed once per paint (rich_style walks the ancestors every call).
+        base = self.visual_style.rich_style
+        strip = Strip(Segment.apply_style(self._blocks.segments(y), base))
+        selection = self.text_selection
+        if selection is not None and (span := selection.get_span(y)) is not None:
+            strip = self._highlight(strip, *span)
+        return strip.apply_offsets(0, y)  # lets the screen map the mouse to text for selection
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        text = "\n".join(strip.text.rstrip() for strip in self._blocks.lines())
+        return selection.extract(text), "\n"
 
     # Internals
 
     def _schedule(self) -> None:
         if self._timer is not None or not self.is_mounted:
             return
-        delay = max(0.0, self._next_update - perf_counter())
-        self._timer = self.set_timer(delay, self._on_timer, name="markdown-refresh")
+        # Textual 8.2.8's one-shot timer never fires for a delay of 0 (it divides by the delay,
+        # and skips the tick when it starts late), hence the small floor.
+        delay = max(0.002, self._next_update - perf_counter())
+        self._timer = self.set_timer(delay, self._timer_fired, name="markdown-refresh")
 
     def _stop_timer(self) -> None:
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
 
-    def _on_timer(self) -> None:
+    def _timer_fired(self) -> None:
         self._timer = None
         self._update()
+
+    def _highlight(self, strip: Strip, start: int, end: int) -> Strip:
+        length = strip.cell_length
+        end = length if end == -1 else min(end, length)
+        start = min(start, end)
+        if start == end:
+            return strip
+        before, selected, after = strip.divide([start, end, length])
+        style = self.screen.get_component_rich_style("screen--selection")
+        # On top of the text's own colours (a code block has its own background).
+        selected = Strip(Segment.apply_style(selected, post_style=style), selected.cell_length)
+        return Strip.join([before, selected, after])
 
     def _is_displayed(self) -> bool:
         node: Any = self
@@ -505,30 +599,51 @@ class StreamingMarkdown(Widget):
 
     def _update(self, width: int | None = None, *, in_layout: bool = False) -> None:
         """Render pending text and ask Textual to repaint the lines that changed."""
-        if not self.is_mounted:
-            return
         if width is None:
-            # Hidden, or not laid out yet: the next layout calls get_content_height, which
-            # catches up, so a collapsed thinking panel costs nothing while it streams.
-            if not self._is_displayed() or self.size.width <= 0:
+            if not self.is_mounted:
                 return
+            if not self._is_displayed():
+                # Hidden (a collapsed panel, a background tab): render nothing now. One layout
+                # request makes the layout after it is shown again ask for our height, and
+                # get_content_height catches up then.
+                if not self._stale_while_hidden:
+                    self._stale_while_hidden = True
+                    self.refresh(layout=True)
+                return
+            if self.size.width <= 0:
+                return  # not laid out yet; the first layout calls get_content_height
             width = self.size.width
         blocks = self._blocks
         if width == blocks.width and not blocks.dirty:
             return
+        try:
+            # Render with the app's console, as Textual does for rich renderables.
+            blocks.console = self.app.console
+        except NoActiveAppError:
+            pass
+        self._stale_while_hidden = False
         started = perf_counter()
         old_height = blocks.line_count
-        changed_from = blocks.render(width)
+        changed_from = blocks.render(width, self.render_budget)
         height = blocks.line_count
-        cost = perf_counter() - started
-        # Keep rendering a huge open block (a long fence) to at most a third of the time.
-        self._next_update = started + max(1.0 / self.refresh_rate, 3.0 * cost)
-        if changed_from >= height and height == old_height:
+        if blocks.dirty:
+            # Out of budget with finished blocks left (a burst of text): show what is done and
+            # go on right after the screen had a chance to update.
+            self._next_update = 0.0
+            self._schedule()
+        else:
+            # Keep re-rendering a huge open block (a long fence) to a third of the time at most.
+            self._next_update = started + max(1.0 / self.refresh_rate, 3.0 * blocks.open_cost)
+        if not self.is_mounted or (changed_from >= height and height == old_height):
             return
         self.refresh_count += 1
         if in_layout:
-            self.refresh()  # the layout in progress already gets the new height
+            # The layout in progress already gets the new height; a first paint or a new width
+            # repaints everything anyway. Otherwise repaint after the layout (refreshing inside
+            # it would rebuild the compositor's map once per widget).
+            if self._painted:
+                self.call_later(self.refresh)
         elif height != old_height:
-            self.refresh(layout=True)
+            self.refresh(layout=True)  # Textual repaints a widget whose size changed anyway
         else:
             self.refresh(Region(0, changed_from, width, height - changed_from))

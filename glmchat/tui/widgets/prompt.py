@@ -42,7 +42,6 @@ class PromptInput(TextArea):
             soft_wrap=True,
             show_line_numbers=False,
             tab_behavior="focus",
-            compact=True,
             highlight_cursor_line=False,
             **kwargs,  # type: ignore[arg-type]
         )

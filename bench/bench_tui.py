@@ -1,0 +1,201 @@
+"""The whole app against a loopback server: start-up, full-speed and paced replies, long history.
+
+Each scenario runs in a fresh process (`python bench/bench_tui.py SCENARIO`); with no argument
+all of them run and a table is printed. Headless (`App.run_test`, 120x40) except cold start,
+which launches the console script in a pseudo-terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from loopback import ServerProcess, generated_stream, markdown_reply
+
+HERE = Path(__file__).resolve().parent
+import faulthandler
+if os.environ.get("BENCH_DEBUG"):
+    faulthandler.dump_traceback_later(25, exit=True)
+
+
+def _env(tmp: str, url: str) -> None:
+    os.environ["GLMCHAT_CONFIG_DIR"] = f"{tmp}/config"
+    os.environ["GLMCHAT_DATA_DIR"] = f"{tmp}/data"
+    os.environ["ZAI_API_KEY"] = "sk-bench-0000"
+    Path(f"{tmp}/config").mkdir(parents=True, exist_ok=True)
+    Path(f"{tmp}/config/config.toml").write_text(f'[providers.zai]\nbase_url = "{url}"\n')
+
+
+def _seed_history(messages: int) -> str:
+    from glmchat import paths
+    from glmchat.store import SessionStore
+
+    store = SessionStore(paths.database_path())
+    cid = store.create_conversation(model="glm-4.5", provider="zai", thinking=True)
+    answer = "".join(markdown_reply(300))
+    for i in range(messages // 2):
+        store.add_message(cid, "user", f"question {i}: explain step {i}")
+        mid = store.begin_assistant(cid, model="glm-4.5", provider="zai", thinking=True)
+        store.finish_assistant(mid, content=answer, reasoning="Some thinking. " * 20,
+                               status="complete")
+    store.close()
+    return cid
+
+
+async def _run_reply(url_tokens: int, history: int, paced: bool) -> dict[str, float]:
+    from glmchat import paths
+    from glmchat.config import load_settings
+    from glmchat.credentials import CredentialStore
+    from glmchat.store import SessionStore
+    from glmchat.tui.app import GlmChatApp
+
+    resume = _seed_history(history) if history else None
+    if os.environ.get("BENCH_DEBUG"):
+        import glmchat.tui.widgets.chat_pane as cp
+
+        orig = cp.ChatPane._end_stream
+
+        def end(self, *a, **k):  # type: ignore[no-untyped-def]
+            print("end_stream", time.perf_counter(), file=sys.stderr)
+            orig(self, *a, **k)
+            print("end_stream done", time.perf_counter(), file=sys.stderr)
+
+        cp.ChatPane._end_stream = end
+    store = SessionStore(paths.database_path())
+    app = GlmChatApp(load_settings(), store=store, credentials=CredentialStore(), resume=resume)
+    out: dict[str, float] = {}
+    t0 = time.perf_counter()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        out["open_s"] = time.perf_counter() - t0
+        pane = app.active_pane
+        assert pane is not None
+        out["widgets"] = len(list(pane.log_view.children))
+        client = app.client_for("zai")
+        last_event = [0.0]
+        real_stream = client.stream
+
+        async def timed_stream(request):  # type: ignore[no-untyped-def]
+            async for event in real_stream(request):
+                last_event[0] = time.perf_counter()
+                yield event
+
+        client.stream = timed_stream  # type: ignore[method-assign]
+        pane.prompt.text = "go"
+        cpu0 = time.process_time()
+        start = time.perf_counter()
+        turns_before = len(pane.turns)
+        # What Enter does, without Pilot's own waiting for the screen to settle after a key.
+        pane.prompt.action_submit()
+        # The turn list grows by two (prompt, answer) once the answer has fully arrived.
+        while len(pane.turns) < turns_before + 2 or pane.streaming is not None:
+            await asyncio.sleep(0.002)
+        from glmchat.tui.widgets.messages import AssistantMessage
+
+        message = list(pane.log_view.query(AssistantMessage))[-1]
+        if os.environ.get("BENCH_DEBUG"):
+            print("arrived", time.perf_counter(), start, "last event", last_event[0],
+                  file=sys.stderr)
+        await pilot.pause()
+        log = pane.log_view
+        assert message.answer.blocks.line_count > 0
+        assert log.scroll_y >= log.max_scroll_y - 1, "bottom not on screen"
+        done = time.perf_counter()
+        out["reply_s"] = done - start
+        out["lag_s"] = done - last_event[0]
+        out["cpu_s"] = time.process_time() - cpu0
+        assert len(message.text) > url_tokens * 3, "answer incomplete"
+    store.close()
+    return out
+
+
+def scenario(name: str) -> dict[str, float | str]:
+    tokens = {"full4k": 4000, "full20k": 20000, "paced2k": 2000, "history4k": 4000}[name]
+    paced = name == "paced2k"
+    body = generated_stream(markdown_reply(tokens))
+    server = ServerProcess(body, splits=0 if paced else 16384, delay=0.01 if paced else 0.0)
+    tmp = tempfile.mkdtemp()
+    try:
+        _env(tmp, server.url)
+        raw = _raw_read(server.url)
+        result = asyncio.run(_run_reply(tokens, 1000 if name == "history4k" else 0, paced))
+    finally:
+        server.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    result["raw_s"] = raw
+    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def _raw_read(url: str) -> float:
+    import httpx
+
+    start = time.perf_counter()
+    with httpx.Client() as client, client.stream("POST", url + "/chat/completions") as r:
+        for _ in r.iter_raw():
+            pass
+    return time.perf_counter() - start
+
+
+def cold_start() -> dict[str, float | str]:
+    import pexpect
+
+    exe = shutil.which("glmchat") or str(Path(sys.executable).parent / "glmchat")
+    tmp = tempfile.mkdtemp()
+    env = dict(os.environ, GLMCHAT_CONFIG_DIR=f"{tmp}/c", GLMCHAT_DATA_DIR=f"{tmp}/d",
+               ZAI_API_KEY="sk-bench", TERM="xterm-256color")
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        child = pexpect.spawn(exe, env=env, dimensions=(40, 120), encoding="utf-8")
+        child.expect("thinking", timeout=20)
+        times.append(time.perf_counter() - start)
+        child.sendcontrol("q")
+        child.expect(pexpect.EOF, timeout=10)
+    shutil.rmtree(tmp, ignore_errors=True)
+    times.sort()
+    return {"first_paint_s": times[1]}
+
+
+def main() -> None:
+    if len(sys.argv) > 1:
+        name = sys.argv[1]
+        print(json.dumps(cold_start() if name == "cold" else scenario(name)))
+        return
+    rows = {}
+    for name in ("cold", "full4k", "full20k", "paced2k", "history4k"):
+        proc = subprocess.run([sys.executable, __file__, name], capture_output=True, text=True,
+                              cwd=HERE, timeout=600)
+        if proc.returncode != 0:
+            print(f"{name}: FAILED\n{proc.stderr[-2000:]}", file=sys.stderr)
+            continue
+        rows[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"{'scenario':<34}{'seconds':>9}{'raw read s':>11}{'ratio':>7}{'lag ms':>8}"
+          f"{'CPU s':>7}{'peak MB':>9}")
+    if "cold" in rows:
+        print(f"{'cold start to first paint (pty)':<34}{rows['cold']['first_paint_s']:>9.3f}")
+    labels = {"full4k": "4,000 tokens, full speed", "full20k": "20,000 tokens, full speed",
+              "paced2k": "2,000 tokens at 100 tok/s", "history4k": "4,000 tokens, 1,000-msg history"}
+    for name, label in labels.items():
+        r = rows.get(name)
+        if not r:
+            continue
+        print(f"{label:<34}{r['reply_s']:>9.3f}{r['raw_s']:>11.3f}{r['reply_s'] / r['raw_s']:>6.1f}x"
+              f"{r['lag_s'] * 1000:>8.0f}{r['cpu_s']:>7.2f}{r['peak_mb']:>9.0f}")
+    if "history4k" in rows:
+        r = rows["history4k"]
+        print(f"{'resume 1,000-msg conversation':<34}{r['open_s']:>9.3f}"
+              f"   (widgets mounted in the log: {r['widgets']:.0f})")
+        if "full4k" in rows:
+            print(f"history/empty streaming ratio: {r['reply_s'] / rows['full4k']['reply_s']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
