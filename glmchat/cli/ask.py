@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         settings = load_settings()
         for warning in settings.warnings:
             print(f"glmchat: warning: {warning}", file=sys.stderr)
-        store = None if args.no_save else _open_store()
+        store = None if args.no_save else _open_store(required=bool(args.cont or args.session))
         conversation = _find_conversation(store, args)
         model_name = args.model or (
             f"{conversation.provider}/{conversation.model}" if conversation else None
@@ -223,14 +223,18 @@ class _Printer:
         sys.stdout.flush()
 
 
-def _open_store() -> Any:
+def _open_store(*, required: bool) -> Any:
+    """The session store; if it cannot be opened the answer is still given, unsaved."""
     from glmchat import paths
     from glmchat.store import SessionStore, StoreError
 
     try:
         return SessionStore(paths.database_path())
     except StoreError as exc:
-        raise CliError(str(exc), 2) from None
+        if required:
+            raise CliError(str(exc), 2) from None
+        print(f"glmchat: warning: this exchange will not be saved: {exc}", file=sys.stderr)
+        return None
 
 
 def _find_conversation(store: Any, args: argparse.Namespace) -> Any:

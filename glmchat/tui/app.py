@@ -74,6 +74,9 @@ class GlmChatApp(App[int]):
         yield Footer()
 
     async def on_mount(self) -> None:
+        # UI options that are pure style live in app.tcss behind these classes.
+        self.set_class(not self.settings.ui.show_thinking, "-hide-thinking")
+        self.set_class(self.settings.ui.compact, "-compact")
         if self.settings.keys:
             self.set_keymap(dict(self.settings.keys))
         await self.open_pane(self._resume)
