@@ -20,9 +20,6 @@ from pathlib import Path
 from loopback import ServerProcess, generated_stream, markdown_reply
 
 HERE = Path(__file__).resolve().parent
-import faulthandler
-if os.environ.get("BENCH_DEBUG"):
-    faulthandler.dump_traceback_later(25, exit=True)
 
 
 def _env(tmp: str, url: str) -> None:
@@ -30,7 +27,9 @@ def _env(tmp: str, url: str) -> None:
     os.environ["GLMCHAT_DATA_DIR"] = f"{tmp}/data"
     os.environ["ZAI_API_KEY"] = "sk-bench-0000"
     Path(f"{tmp}/config").mkdir(parents=True, exist_ok=True)
-    Path(f"{tmp}/config/config.toml").write_text(f'[providers.zai]\nbase_url = "{url}"\n')
+    rate = os.environ.get("BENCH_REFRESH_RATE", "")
+    ui = f"[ui]\nrefresh_rate = {rate}\n" if rate else ""
+    Path(f"{tmp}/config/config.toml").write_text(f'{ui}[providers.zai]\nbase_url = "{url}"\n')
 
 
 def _seed_history(messages: int) -> str:
@@ -43,8 +42,9 @@ def _seed_history(messages: int) -> str:
     for i in range(messages // 2):
         store.add_message(cid, "user", f"question {i}: explain step {i}")
         mid = store.begin_assistant(cid, model="glm-4.5", provider="zai", thinking=True)
-        store.finish_assistant(mid, content=answer, reasoning="Some thinking. " * 20,
-                               status="complete")
+        store.finish_assistant(
+            mid, content=answer, reasoning="Some thinking. " * 20, status="complete"
+        )
     store.close()
     return cid
 
@@ -57,17 +57,6 @@ async def _run_reply(url_tokens: int, history: int, paced: bool) -> dict[str, fl
     from glmchat.tui.app import GlmChatApp
 
     resume = _seed_history(history) if history else None
-    if os.environ.get("BENCH_DEBUG"):
-        import glmchat.tui.widgets.chat_pane as cp
-
-        orig = cp.ChatPane._end_stream
-
-        def end(self, *a, **k):  # type: ignore[no-untyped-def]
-            print("end_stream", time.perf_counter(), file=sys.stderr)
-            orig(self, *a, **k)
-            print("end_stream done", time.perf_counter(), file=sys.stderr)
-
-        cp.ChatPane._end_stream = end
     store = SessionStore(paths.database_path())
     app = GlmChatApp(load_settings(), store=store, credentials=CredentialStore(), resume=resume)
     out: dict[str, float] = {}
@@ -100,13 +89,14 @@ async def _run_reply(url_tokens: int, history: int, paced: bool) -> dict[str, fl
         from glmchat.tui.widgets.messages import AssistantMessage
 
         message = list(pane.log_view.query(AssistantMessage))[-1]
-        if os.environ.get("BENCH_DEBUG"):
-            print("arrived", time.perf_counter(), start, "last event", last_event[0],
-                  file=sys.stderr)
-        await pilot.pause()
+        # Done when the last block is rendered and the log has followed it to the bottom.
         log = pane.log_view
-        assert message.answer.blocks.line_count > 0
-        assert log.scroll_y >= log.max_scroll_y - 1, "bottom not on screen"
+        while (
+            message.answer.blocks.dirty
+            or log.scroll_y < log.max_scroll_y
+            or not (message.answer.blocks.line_count)
+        ):
+            await asyncio.sleep(0.002)
         done = time.perf_counter()
         out["reply_s"] = done - start
         out["lag_s"] = done - last_event[0]
@@ -117,10 +107,12 @@ async def _run_reply(url_tokens: int, history: int, paced: bool) -> dict[str, fl
 
 
 def scenario(name: str) -> dict[str, float | str]:
-    tokens = {"full4k": 4000, "full20k": 20000, "paced2k": 2000, "history4k": 4000}[name]
-    paced = name == "paced2k"
+    tokens = {"full4k": 4000, "full20k": 20000, "paced2k": 2000, "history4k": 4000,
+              "paced500": 500}[name]
+    paced = name.startswith("paced")
     body = generated_stream(markdown_reply(tokens))
-    server = ServerProcess(body, splits=0 if paced else 16384, delay=0.01 if paced else 0.0)
+    # One write per event, as a provider flushes each token; paced adds 10 ms between them.
+    server = ServerProcess(body, splits=0, delay=0.01 if paced else 0.0)
     tmp = tempfile.mkdtemp()
     try:
         _env(tmp, server.url)
@@ -149,8 +141,13 @@ def cold_start() -> dict[str, float | str]:
 
     exe = shutil.which("glmchat") or str(Path(sys.executable).parent / "glmchat")
     tmp = tempfile.mkdtemp()
-    env = dict(os.environ, GLMCHAT_CONFIG_DIR=f"{tmp}/c", GLMCHAT_DATA_DIR=f"{tmp}/d",
-               ZAI_API_KEY="sk-bench", TERM="xterm-256color")
+    env = dict(
+        os.environ,
+        GLMCHAT_CONFIG_DIR=f"{tmp}/c",
+        GLMCHAT_DATA_DIR=f"{tmp}/d",
+        ZAI_API_KEY="sk-bench",
+        TERM="xterm-256color",
+    )
     times = []
     for _ in range(3):
         start = time.perf_counter()
@@ -171,28 +168,39 @@ def main() -> None:
         return
     rows = {}
     for name in ("cold", "full4k", "full20k", "paced2k", "history4k"):
-        proc = subprocess.run([sys.executable, __file__, name], capture_output=True, text=True,
-                              cwd=HERE, timeout=600)
+        proc = subprocess.run(
+            [sys.executable, __file__, name], capture_output=True, text=True, cwd=HERE, timeout=600
+        )
         if proc.returncode != 0:
             print(f"{name}: FAILED\n{proc.stderr[-2000:]}", file=sys.stderr)
             continue
         rows[name] = json.loads(proc.stdout.strip().splitlines()[-1])
-    print(f"{'scenario':<34}{'seconds':>9}{'raw read s':>11}{'ratio':>7}{'lag ms':>8}"
-          f"{'CPU s':>7}{'peak MB':>9}")
+    print(
+        f"{'scenario':<34}{'seconds':>9}{'raw read s':>11}{'ratio':>7}{'lag ms':>8}"
+        f"{'CPU s':>7}{'peak MB':>9}"
+    )
     if "cold" in rows:
         print(f"{'cold start to first paint (pty)':<34}{rows['cold']['first_paint_s']:>9.3f}")
-    labels = {"full4k": "4,000 tokens, full speed", "full20k": "20,000 tokens, full speed",
-              "paced2k": "2,000 tokens at 100 tok/s", "history4k": "4,000 tokens, 1,000-msg history"}
+    labels = {
+        "full4k": "4,000 tokens, full speed",
+        "full20k": "20,000 tokens, full speed",
+        "paced2k": "2,000 tokens at 100 tok/s",
+        "history4k": "4,000 tokens, 1,000-msg history",
+    }
     for name, label in labels.items():
         r = rows.get(name)
         if not r:
             continue
-        print(f"{label:<34}{r['reply_s']:>9.3f}{r['raw_s']:>11.3f}{r['reply_s'] / r['raw_s']:>6.1f}x"
-              f"{r['lag_s'] * 1000:>8.0f}{r['cpu_s']:>7.2f}{r['peak_mb']:>9.0f}")
+        print(
+            f"{label:<34}{r['reply_s']:>9.3f}{r['raw_s']:>11.3f}{r['reply_s'] / r['raw_s']:>6.1f}x"
+            f"{r['lag_s'] * 1000:>8.0f}{r['cpu_s']:>7.2f}{r['peak_mb']:>9.0f}"
+        )
     if "history4k" in rows:
         r = rows["history4k"]
-        print(f"{'resume 1,000-msg conversation':<34}{r['open_s']:>9.3f}"
-              f"   (widgets mounted in the log: {r['widgets']:.0f})")
+        print(
+            f"{'resume 1,000-msg conversation':<34}{r['open_s']:>9.3f}"
+            f"   (widgets mounted in the log: {r['widgets']:.0f})"
+        )
         if "full4k" in rows:
             print(f"history/empty streaming ratio: {r['reply_s'] / rows['full4k']['reply_s']:.2f}x")
 

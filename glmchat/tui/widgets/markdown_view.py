@@ -18,6 +18,7 @@ from pygments.util import ClassNotFound
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markdown import CodeBlock, Markdown, UnknownElement
 from rich.segment import Segment
+from rich.style import Style as RichStyle
 from rich.syntax import Syntax
 from textual._context import NoActiveAppError
 from textual.geometry import Region, Size
@@ -489,6 +490,7 @@ class StreamingMarkdown(Widget):
         self._timer: Timer | None = None
         self._next_update = 0.0
         self._painted = False
+        self._painted_lines: dict[int, tuple[Line, RichStyle, Strip]] = {}
         self._stale_while_hidden = False
         if text:
             self._blocks.append(text)
@@ -515,11 +517,13 @@ class StreamingMarkdown(Widget):
         """Show everything now, finish the last block and stop the timer."""
         self._blocks.finish()
         self._stop_timer()
+        self._painted_lines.clear()
         self._update()
 
     def set_text(self, text: str) -> None:
         """Replace the text with a finished message."""
         self._stop_timer()
+        self._painted_lines.clear()
         self._blocks.reset()
         self._blocks.append(text)
         self._blocks.finish()
@@ -546,13 +550,25 @@ class StreamingMarkdown(Widget):
         width = self.size.width
         if width != self._blocks.width and width > 0:
             self._update(width, in_layout=True)
-        # visual_style is computed once per paint (rich_style walks the ancestors every call).
+        row = self._blocks.segments(y)
+        # visual_style is cached between style changes (rich_style walks the ancestors).
         base = self.visual_style.rich_style
-        strip = Strip(Segment.apply_style(self._blocks.segments(y), base))
         selection = self.text_selection
+        if selection is None:
+            cached = self._painted_lines.get(y)
+            if cached is not None and cached[0] is row and cached[1] == base:
+                return cached[2]
+        strip = Strip(Segment.apply_style(row, base))
         if selection is not None and (span := selection.get_span(y)) is not None:
             strip = self._highlight(strip, *span)
-        return strip.apply_offsets(0, y)  # lets the screen map the mouse to text for selection
+        strip = strip.apply_offsets(0, y)  # lets the screen map the mouse to text for selection
+        if selection is None and not self._blocks.finished:
+            # While streaming, every new line moves the log and Textual asks for all visible
+            # lines again; the finished ones are the same objects, so keep their strips.
+            if len(self._painted_lines) > 256:
+                self._painted_lines.clear()
+            self._painted_lines[y] = (row, base, strip)
+        return strip
 
     def get_selection(self, selection: Selection) -> tuple[str, str] | None:
         text = "\n".join(strip.text.rstrip() for strip in self._blocks.lines())

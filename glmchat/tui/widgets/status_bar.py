@@ -45,7 +45,7 @@ class StatusBar(Static):
         info = replace(self.info, **changes)  # type: ignore[arg-type]
         if info != self.info:
             self.info = info
-            self.update(self.render_info(info))
+            self.update(self.render_info(info), layout=False)  # one fixed line: no re-layout
 
     @staticmethod
     def render_info(info: StatusInfo) -> Text:
