@@ -107,8 +107,13 @@ async def _run_reply(url_tokens: int, history: int, paced: bool) -> dict[str, fl
 
 
 def scenario(name: str) -> dict[str, float | str]:
-    tokens = {"full4k": 4000, "full20k": 20000, "paced2k": 2000, "history4k": 4000,
-              "paced500": 500}[name]
+    tokens = {
+        "full4k": 4000,
+        "full20k": 20000,
+        "paced2k": 2000,
+        "history4k": 4000,
+        "paced500": 500,
+    }[name]
     paced = name.startswith("paced")
     body = generated_stream(markdown_reply(tokens))
     # One write per event, as a provider flushes each token; paced adds 10 ms between them.

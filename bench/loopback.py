@@ -46,10 +46,13 @@ def generated_stream(tokens: list[str], reasoning: list[str] | None = None) -> b
         out += _sse({"content": piece})
     n = len(tokens) + len(reasoning or [])
     usage = {"prompt_tokens": 10, "completion_tokens": n, "total_tokens": 10 + n}
-    out += _sse({"content": ""}, finish_reason="stop")[:-2].replace(
-        b'"finish_reason": "stop"}]}', b'"finish_reason": "stop"}], "usage": '
-        + json.dumps(usage).encode() + b"}"
-    ) + b"\n\n"
+    out += (
+        _sse({"content": ""}, finish_reason="stop")[:-2].replace(
+            b'"finish_reason": "stop"}]}',
+            b'"finish_reason": "stop"}], "usage": ' + json.dumps(usage).encode() + b"}",
+        )
+        + b"\n\n"
+    )
     out += b"data: [DONE]\n\n"
     return bytes(out)
 

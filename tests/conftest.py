@@ -15,8 +15,16 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Never touch the real home: config and data live in the test's tmp dir, no keys leak in."""
     monkeypatch.setenv("GLMCHAT_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("GLMCHAT_DATA_DIR", str(tmp_path / "data"))
-    for var in ("ZAI_API_KEY", "OPENROUTER_API_KEY", "BIGMODEL_API_KEY", "ZAI_CODING_API_KEY",
-                "OLLAMA_API_KEY", "OPENAI_API_KEY", "GLMCHAT_MODEL", "GLMCHAT_DEBUG"):
+    for var in (
+        "ZAI_API_KEY",
+        "OPENROUTER_API_KEY",
+        "BIGMODEL_API_KEY",
+        "ZAI_CODING_API_KEY",
+        "OLLAMA_API_KEY",
+        "OPENAI_API_KEY",
+        "GLMCHAT_MODEL",
+        "GLMCHAT_DEBUG",
+    ):
         monkeypatch.delenv(var, raising=False)
     return tmp_path
 

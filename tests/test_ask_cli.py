@@ -19,7 +19,9 @@ GLMCHAT = shutil.which("glmchat") or str(Path(sys.executable).parent / "glmchat"
 
 def ask(*args: str, env: dict | None = None, stdin: str | None = None, timeout: float = 30):
     full_env = dict(os.environ)
-    full_env.update({"ZAI_API_KEY": "sk-zai-secret-9876", "OPENROUTER_API_KEY": "sk-or-secret-5555"})
+    full_env.update(
+        {"ZAI_API_KEY": "sk-zai-secret-9876", "OPENROUTER_API_KEY": "sk-or-secret-5555"}
+    )
     full_env.update(env or {})
     return subprocess.run(
         [GLMCHAT, "ask", *args],
@@ -54,13 +56,28 @@ def test_show_thinking_goes_to_stderr(wire: WireServer) -> None:
 
 def test_json_result_openrouter(wire: WireServer) -> None:
     wire.reply(fixture_reply("openrouter_reasoning_stream", splits=13))
-    proc = ask("--json", "--no-save", "--no-think", "-m", "openrouter/z-ai/glm-4.5-air:free",
-               "--base-url", wire.url, "What does HTTP 429 mean?")
+    proc = ask(
+        "--json",
+        "--no-save",
+        "--no-think",
+        "-m",
+        "openrouter/z-ai/glm-4.5-air:free",
+        "--base-url",
+        wire.url,
+        "What does HTTP 429 mean?",
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)  # one object and nothing else on stdout
     expected = sidecar("openrouter_reasoning_stream")["expected"]
-    assert set(doc) == {"session_id", "model", "content", "reasoning", "finish_reason", "usage",
-                        "error"}
+    assert set(doc) == {
+        "session_id",
+        "model",
+        "content",
+        "reasoning",
+        "finish_reason",
+        "usage",
+        "error",
+    }
     assert doc["content"] == expected["content"]
     assert doc["reasoning"] == expected["reasoning"]
     assert doc["finish_reason"] == "stop" and doc["error"] is None
@@ -127,13 +144,23 @@ def test_prompt_from_stdin(wire: WireServer) -> None:
     proc = ask("--no-save", "--base-url", wire.url, "-", stdin="dash prompt")
     assert proc.returncode == 0
     assert [r.json["messages"][-1]["content"] for r in wire.requests] == [
-        "piped prompt\n", "dash prompt"]
+        "piped prompt\n",
+        "dash prompt",
+    ]
 
 
 def test_system_prompt_and_base_url_override(wire: WireServer) -> None:
     wire.reply(fixture_reply("ollama_reasoning_stream"))
-    proc = ask("--no-save", "-m", "ollama/qwen3:8b", "--system", "be terse", "--base-url",
-               wire.url, "hello")
+    proc = ask(
+        "--no-save",
+        "-m",
+        "ollama/qwen3:8b",
+        "--system",
+        "be terse",
+        "--base-url",
+        wire.url,
+        "hello",
+    )
     assert proc.returncode == 0, proc.stderr
     body = wire.requests[0].json
     assert body["messages"][0] == {"role": "system", "content": "be terse"}
@@ -143,11 +170,13 @@ def test_system_prompt_and_base_url_override(wire: WireServer) -> None:
 
 def test_missing_key_is_one_line_exit_2() -> None:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    proc = subprocess.run([GLMCHAT, "ask", "--no-save", "hi"], capture_output=True, text=True,
-                          env=env, timeout=30)
+    proc = subprocess.run(
+        [GLMCHAT, "ask", "--no-save", "hi"], capture_output=True, text=True, env=env, timeout=30
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "glmchat: No API key for zai. Set ZAI_API_KEY or run: glmchat config set-key zai"]
+        "glmchat: No API key for zai. Set ZAI_API_KEY or run: glmchat config set-key zai"
+    ]
 
 
 def test_unknown_provider_is_usage_error() -> None:
@@ -156,8 +185,11 @@ def test_unknown_provider_is_usage_error() -> None:
 
 
 def test_length_finish_exits_0_with_note(wire: WireServer) -> None:
-    body = (FIXTURES / "zai_nothinking_stream.sse").read_bytes().replace(
-        b'"finish_reason":"stop"', b'"finish_reason":"length"')
+    body = (
+        (FIXTURES / "zai_nothinking_stream.sse")
+        .read_bytes()
+        .replace(b'"finish_reason":"stop"', b'"finish_reason":"length"')
+    )
     wire.reply(Reply(body=body))
     proc = ask("--no-save", "--base-url", wire.url, "hi")
     assert proc.returncode == 0 and "max_tokens" in proc.stderr

@@ -36,8 +36,11 @@ def test_ask_saves_and_continue_sends_history_without_reasoning(wire: WireServer
         conv = s.get_conversation(session)
         assert conv.title == "What is 17 x 23?"
         assert [(m.role, m.status) for m in conv.messages] == [
-            ("user", "complete"), ("assistant", "complete"),
-            ("user", "complete"), ("assistant", "complete")]
+            ("user", "complete"),
+            ("assistant", "complete"),
+            ("user", "complete"),
+            ("assistant", "complete"),
+        ]
         assert conv.messages[1].reasoning == expected["reasoning"]
         assert conv.messages[1].usage["completion_tokens"] == 61
 
@@ -79,8 +82,12 @@ def test_sigkill_mid_stream_leaves_partial_answer(wire: WireServer) -> None:
 
     wire.reply(Reply(chunks=slow, delay=0.01))
     env = dict(os.environ, ZAI_API_KEY="sk-x")
-    proc = subprocess.Popen([GLMCHAT, "ask", "--base-url", wire.url, "count"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [GLMCHAT, "ask", "--base-url", wire.url, "count"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     seen = b""
     deadline = time.monotonic() + 20
     while b"w150 " not in seen and time.monotonic() < deadline:
@@ -104,8 +111,12 @@ def test_sigterm_saves_partial_as_cancelled(wire: WireServer) -> None:
 
     wire.reply(Reply(chunks=slow, delay=0.01))
     env = dict(os.environ, ZAI_API_KEY="sk-x")
-    proc = subprocess.Popen([GLMCHAT, "ask", "--base-url", wire.url, "count"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [GLMCHAT, "ask", "--base-url", wire.url, "count"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     os.read(proc.stdout.fileno(), 10)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=10)

@@ -144,9 +144,7 @@ async def test_crlf_cut_between_cr_and_lf() -> None:
 @given(data=st.data(), name=st.sampled_from(STREAMS))
 async def test_stream_hypothesis_splits(data: st.DataObject, name: str) -> None:
     body = body_of(name)
-    cuts = sorted(
-        set(data.draw(st.lists(st.integers(1, max(1, len(body) - 1)), max_size=40)))
-    )
+    cuts = sorted(set(data.draw(st.lists(st.integers(1, max(1, len(body) - 1)), max_size=40))))
     pieces, last = [], 0
     for cut in cuts:
         pieces.append(body[last:cut])
@@ -173,9 +171,7 @@ def test_error_bodies(name: str) -> None:
 
 def test_zai_1113_1302_1305_are_three_kinds() -> None:
     zai = BUILTIN_PROVIDERS["zai"]
-    kinds = {
-        code: classify_error(zai, 429, code, "x").kind for code in ("1113", "1302", "1305")
-    }
+    kinds = {code: classify_error(zai, 429, code, "x").kind for code in ("1113", "1302", "1305")}
     assert kinds == {"1113": "quota", "1302": "rate_limit", "1305": "overloaded"}
     assert not classify_error(zai, 429, "1113", "x").retryable
 
@@ -195,9 +191,7 @@ def test_html_gateway_page_becomes_short_message() -> None:
 
 def test_free_daily_limit_names_reset_time() -> None:
     meta = sidecar("openrouter_error_429_free_daily")
-    code, message, metadata = parse_error_body(
-        (FIXTURES / meta["body_file"]).read_bytes()
-    )
+    code, message, metadata = parse_error_body((FIXTURES / meta["body_file"]).read_bytes())
     error = classify_error(BUILTIN_PROVIDERS["openrouter"], 429, code, message, metadata=metadata)
     assert error.kind == "quota"
     assert "2025-08-07 00:00 UTC" in error.message
@@ -207,3 +201,34 @@ def test_fixture_files_are_the_shared_ones() -> None:
     """tests/fixtures holds a copy of every shared wire fixture (data, not read at run time)."""
     assert len(STREAMS) >= 10 and len(ERRORS) >= 9
     assert Path(FIXTURES / "zai_thinking_stream.sse").stat().st_size > 0
+
+
+async def test_finish_reason_error_without_error_object_is_a_server_error() -> None:
+    body = (
+        b'data: {"choices":[{"index":0,"delta":{"content":"partial"}}]}\n\n'
+        b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"error"}]}\n\n'
+        b"data: [DONE]\n\n"
+    )
+    result = await run_parse("zai_thinking_stream", [body])
+    assert result["content"] == "partial"
+    assert result["error"].kind == "server" and result["finish"] is None
+
+
+async def test_event_lines_ids_and_multiline_data_follow_the_spec() -> None:
+    body = (
+        b"\xef\xbb\xbfid: 1\r\nevent: message\r\nretry: 100\r\n"
+        b'data: {"choices":[{"index":0,\r\ndata: "delta":{"content":"a\xe2\x80\xa8b"}}]}\r\n\r\n'
+        b"data:[DONE]\n\n"
+    )
+    result = await run_parse("zai_thinking_stream", [body[i : i + 1] for i in range(len(body))])
+    assert result["content"] == "a\u2028b" and result["finish"] == "stop"
+
+
+async def test_usage_on_a_repeated_finish_chunk_is_kept() -> None:
+    body = (
+        b'data: {"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"stop"}]}\n\n'
+        b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],'
+        b'"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}\n\n'
+    )
+    result = await run_parse("openrouter_reasoning_stream", [body])
+    assert result["finish"] == "stop" and result["usage"].total_tokens == 4

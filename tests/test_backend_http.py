@@ -55,13 +55,20 @@ async def collect(client: OpenAICompatClient, req: ChatRequest) -> dict:
 
 def client_for(wire: WireServer, provider: str = "zai", **kw) -> OpenAICompatClient:
     kw.setdefault("sleep", no_sleep)
-    return OpenAICompatClient(BUILTIN_PROVIDERS[provider], "sk-test-key-1234", base_url=wire.url,
-                              **kw)
+    return OpenAICompatClient(
+        BUILTIN_PROVIDERS[provider], "sk-test-key-1234", base_url=wire.url, **kw
+    )
 
 
-STREAMS = ["zai_thinking_stream", "openrouter_reasoning_stream", "utf8_multibyte_stream",
-           "crlf_stream", "llamacpp_think_tags_stream", "ollama_reasoning_stream",
-           "keepalive_empty_delta"]
+STREAMS = [
+    "zai_thinking_stream",
+    "openrouter_reasoning_stream",
+    "utf8_multibyte_stream",
+    "crlf_stream",
+    "llamacpp_think_tags_stream",
+    "ollama_reasoning_stream",
+    "keepalive_empty_delta",
+]
 
 
 @pytest.mark.parametrize("name", STREAMS)
@@ -89,8 +96,17 @@ async def test_request_shape_zai_thinking_on_and_off(wire: WireServer) -> None:
         Message("user", "second"),
     )
     async with client_for(wire) as client:
-        await collect(client, ChatRequest("glm-4.5", history, thinking=True, system="be brief",
-                                          temperature=0.6, max_tokens=1024))
+        await collect(
+            client,
+            ChatRequest(
+                "glm-4.5",
+                history,
+                thinking=True,
+                system="be brief",
+                temperature=0.6,
+                max_tokens=1024,
+            ),
+        )
         await collect(client, ChatRequest("glm-4.5-air", history, thinking=False))
     on, off = wire.requests
     assert on.method == "POST" and on.path == "/chat/completions"
@@ -138,8 +154,9 @@ async def test_retry_after_then_success(wire: WireServer) -> None:
         slept.append(delay)
 
     wire.reply(
-        fixture_reply("zai_error_429_1302", headers={"Content-Type": "application/json",
-                                                     "Retry-After": "2"}),
+        fixture_reply(
+            "zai_error_429_1302", headers={"Content-Type": "application/json", "Retry-After": "2"}
+        ),
         fixture_reply("zai_thinking_stream"),
     )
     async with client_for(wire, sleep=sleep) as client:
@@ -197,9 +214,13 @@ async def test_connection_cut_mid_stream_keeps_partial(wire: WireServer) -> None
 
 async def test_retry_budget_honours_rate_limit_reset(wire: WireServer) -> None:
     reset_ms = int((time.time() + 3600) * 1000)
-    wire.reply(Reply(body=b'{"error":{"message":"slow down","code":429}}', status=429,
-                     headers={"Content-Type": "application/json",
-                              "X-RateLimit-Reset": str(reset_ms)}))
+    wire.reply(
+        Reply(
+            body=b'{"error":{"message":"slow down","code":429}}',
+            status=429,
+            headers={"Content-Type": "application/json", "X-RateLimit-Reset": str(reset_ms)},
+        )
+    )
     async with client_for(wire, "openrouter", retry_budget=60) as client:
         result = await collect(client, request())
     # An hour away is beyond the budget: report at once instead of hanging.
@@ -229,8 +250,13 @@ async def test_connection_refused_is_network() -> None:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    client = OpenAICompatClient(BUILTIN_PROVIDERS["zai"], "k", base_url=f"http://127.0.0.1:{port}",
-                                sleep=no_sleep, max_attempts=1)
+    client = OpenAICompatClient(
+        BUILTIN_PROVIDERS["zai"],
+        "k",
+        base_url=f"http://127.0.0.1:{port}",
+        sleep=no_sleep,
+        max_attempts=1,
+    )
     async with client:
         result = await collect(client, request())
     assert result["error"].kind == "network" and result["error"].exit_code == 5
@@ -262,18 +288,29 @@ async def test_cancel_closes_connection(wire: WireServer) -> None:
 
 
 async def test_html_page_with_200_is_protocol_error(wire: WireServer) -> None:
-    wire.reply(Reply(body=b"<html><title>Login</title></html>",
-                     headers={"Content-Type": "text/html"}))
+    wire.reply(
+        Reply(body=b"<html><title>Login</title></html>", headers={"Content-Type": "text/html"})
+    )
     async with client_for(wire) as client:
         result = await collect(client, request())
     assert result["error"].kind == "protocol" and "<" not in result["error"].message
 
 
 async def test_non_streaming_json_answer_is_accepted(wire: WireServer) -> None:
-    doc = {"choices": [{"index": 0, "finish_reason": "stop",
-                        "message": {"role": "assistant", "content": "whole",
-                                    "reasoning_content": "thought"}}],
-           "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}}
+    doc = {
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {
+                    "role": "assistant",
+                    "content": "whole",
+                    "reasoning_content": "thought",
+                },
+            }
+        ],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
+    }
     wire.reply(Reply(body=json.dumps(doc).encode(), headers={"Content-Type": "application/json"}))
     async with client_for(wire) as client:
         result = await collect(client, request())
@@ -291,8 +328,12 @@ async def test_list_models(wire: WireServer) -> None:
 
 def _long_stream(n_reason: int, n_content: int, seed: int):
     def sse(delta: dict, **extra) -> bytes:
-        doc = {"id": "20250806190000aa00bb11cc22dd33", "created": 1754506800, "model": "glm-4.5",
-               "choices": [{"index": 0, "delta": {"role": "assistant", **delta}, **extra}]}
+        doc = {
+            "id": "20250806190000aa00bb11cc22dd33",
+            "created": 1754506800,
+            "model": "glm-4.5",
+            "choices": [{"index": 0, "delta": {"role": "assistant", **delta}, **extra}],
+        }
         return b"data: " + json.dumps(doc, ensure_ascii=False).encode() + b"\n\n"
 
     def gen():
@@ -302,10 +343,22 @@ def _long_stream(n_reason: int, n_content: int, seed: int):
             buf += sse({"reasoning_content": f" r{i}"})
         for i in range(n_content):
             buf += sse({"content": f" w{i}é"})
-        last = json.dumps({"choices": [{"index": 0, "finish_reason": "stop",
-                                        "delta": {"role": "assistant", "content": ""}}],
-                           "usage": {"prompt_tokens": 10, "completion_tokens": n_reason + n_content,
-                                     "total_tokens": 10 + n_reason + n_content}}).encode()
+        last = json.dumps(
+            {
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "delta": {"role": "assistant", "content": ""},
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": 10,
+                    "completion_tokens": n_reason + n_content,
+                    "total_tokens": 10 + n_reason + n_content,
+                },
+            }
+        ).encode()
         buf += b"data: " + last + b"\n\ndata: [DONE]\n\n"
         data = bytes(buf)
         pos = 0

@@ -154,9 +154,16 @@ class WireServer:
     async def _send(self, reply: Reply, writer: asyncio.StreamWriter) -> None:
         if reply.head_delay:
             await asyncio.sleep(reply.head_delay)
-        reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 402: "Payment Required",
-                  429: "Too Many Requests", 500: "Internal Server Error",
-                  502: "Bad Gateway", 503: "Service Unavailable"}.get(reply.status, "Status")
+        reason = {
+            200: "OK",
+            400: "Bad Request",
+            401: "Unauthorized",
+            402: "Payment Required",
+            429: "Too Many Requests",
+            500: "Internal Server Error",
+            502: "Bad Gateway",
+            503: "Service Unavailable",
+        }.get(reply.status, "Status")
         head = [f"HTTP/1.1 {reply.status} {reason}"]
         head += [f"{k}: {v}" for k, v in reply.headers.items()]
         head += ["Transfer-Encoding: chunked", "Connection: close", "", ""]

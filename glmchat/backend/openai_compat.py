@@ -224,6 +224,11 @@ async def parse_stream(
             + ("The partial answer is kept; retry for a complete one." if state.text else "Retry."),
             provider=provider.name,
         )
+    if state.finish_reason == "error":
+        # A finish_reason of "error" with no error object: the provider failed mid-answer.
+        raise classify_error(
+            provider, None, None, 'the stream ended with finish_reason "error"', mid_stream=True
+        )
     if state.usage is not None:
         yield usage_from_dict(state.usage)
     yield Finish(state.finish_reason or "stop")
