@@ -106,7 +106,7 @@ def test_sigkill_mid_stream_leaves_partial_answer(wire: WireServer) -> None:
 
 def test_sigterm_saves_partial_as_cancelled(wire: WireServer) -> None:
     def slow():
-        for i in range(400):
+        for _ in range(400):
             yield b'data: {"choices":[{"index":0,"delta":{"content":"x "}}]}\n\n'
 
     wire.reply(Reply(chunks=slow, delay=0.01))
