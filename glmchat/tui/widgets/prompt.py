@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
@@ -11,7 +12,7 @@ from textual.widgets import TextArea
 
 class PromptInput(TextArea):
     BINDINGS = [
-        Binding("enter", "submit", "Send", priority=True, id="send"),
+        Binding("enter", "submit", "Send", id="send"),
         Binding("ctrl+j,shift+enter", "newline", "Newline", show=False, id="newline"),
     ]
 
@@ -46,9 +47,29 @@ class PromptInput(TextArea):
             **kwargs,  # type: ignore[arg-type]
         )
 
+    async def _on_key(self, event: events.Key) -> None:
+        # Send and newline are handled here, in this widget's own queue, so they keep their
+        # place among the keys typed just before them: a burst like "hello\r" arrives in one
+        # read, and a binding that runs at the app (priority) or after the key bubbles up
+        # would act before or after the text it follows. The keys come from the bindings,
+        # so a `[keys]` remapping applies.
+        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+            if binding.action in ("submit", "newline"):
+                event.stop()
+                event.prevent_default()
+                if binding.action == "submit":
+                    self._submit()
+                else:
+                    self.insert("\n")
+                return
+        await super()._on_key(event)
+
     def action_submit(self) -> None:
-        if self.text.strip():
-            self.post_message(self.Submitted(self, self.text))
+        self._submit()
 
     def action_newline(self) -> None:
         self.insert("\n")
+
+    def _submit(self) -> None:
+        if self.text.strip():
+            self.post_message(self.Submitted(self, self.text))
