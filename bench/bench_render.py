@@ -52,6 +52,7 @@ SCENARIOS = [
         "stream",
     ),
     Scenario("paced 100 tok/s", 2_000, 100.0),
+    Scenario("paced 100 tok/s, refresh 20 Hz", 2_000, 100.0, 0, 20.0),
     Scenario("paced 100 tok/s, refresh 15 Hz", 2_000, 100.0, 0, 15.0),
     Scenario("paced 100 tok/s, 200 finished above", 2_000, 100.0, 200),
     Scenario(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.message import Message as TMessage
 from textual.timer import Timer
 from textual.widgets import Static
@@ -27,6 +27,7 @@ from glmchat.backend.events import (
 )
 from glmchat.terminal_text import neutralize_controls
 from glmchat.tui.widgets.messages import AssistantMessage, UserMessage
+from glmchat.tui.widgets.message_log import MessageLog
 from glmchat.tui.widgets.prompt import PromptInput
 from glmchat.tui.widgets.status_bar import StatusBar
 
@@ -132,7 +133,7 @@ class ChatPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self.title), id="title")
-        with VerticalScroll(id="log"):
+        with MessageLog(id="log"):
             if self.shown_from > 0:
                 yield EarlierMessages(f"▲ {self.shown_from} earlier messages (click to show)")
             for turn in self.turns[self.shown_from :]:
@@ -141,13 +142,13 @@ class ChatPane(Vertical):
         yield StatusBar(id="status")
 
     def on_mount(self) -> None:
-        self.log_view.anchor()
+        self.log_view.follow()
         self._update_status()
         self.query_one(PromptInput).focus()
 
     @property
-    def log_view(self) -> VerticalScroll:
-        return self.query_one("#log", VerticalScroll)
+    def log_view(self) -> MessageLog:
+        return self.query_one("#log", MessageLog)
 
     @property
     def prompt(self) -> PromptInput:
@@ -316,7 +317,7 @@ class ChatPane(Vertical):
         )
         self.streaming = message
         self.log_view.mount(message)
-        self.log_view.anchor()
+        self.log_view.follow()
         self._recorder = None
         store = self.glm.store
         if store is not None and self.conversation_id:
@@ -549,7 +550,7 @@ class ChatPane(Vertical):
             panel.collapsed = fold
         if anchored:
             # Toggling a Collapsible scrolls it into view and releases the anchor.
-            self.call_after_refresh(self.log_view.anchor)
+            self.call_after_refresh(self.log_view.follow)
 
     def rename(self, title: str) -> None:
         title = title.strip()

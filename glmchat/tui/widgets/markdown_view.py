@@ -20,11 +20,11 @@ from rich.markdown import CodeBlock, Markdown, UnknownElement
 from rich.segment import Segment
 from rich.style import Style as RichStyle
 from rich.syntax import Syntax
-from textual._context import NoActiveAppError
 from textual.geometry import Region, Size
 from textual.selection import Selection
 from textual.strip import Strip
 from textual.timer import Timer
+from textual.types import NoActiveAppError
 from textual.widget import Widget
 
 __all__ = ["MarkdownBlocks", "StreamingMarkdown", "sanitize"]
