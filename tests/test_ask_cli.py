@@ -201,3 +201,46 @@ def test_escape_sequences_are_kept_in_json_and_pipe(wire: WireServer) -> None:
     wire.reply(Reply(body=b"data: " + json.dumps(doc).encode() + b"\n\ndata: [DONE]\n\n"))
     proc = ask("--json", "--no-save", "--base-url", wire.url, "hi")
     assert json.loads(proc.stdout)["content"] == hostile
+
+
+def test_custom_provider_from_config_is_used(wire: WireServer) -> None:
+    from glmchat.config import save_value
+
+    save_value("providers.myvllm.base_url", wire.url)
+    save_value("providers.myvllm.dialect", "openai")
+    wire.reply(fixture_reply("llamacpp_think_tags_stream", splits=9))
+    proc = ask("--json", "--no-save", "--show-thinking", "-m", "myvllm/GLM-4.5-Air", "Capital?")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    expected = sidecar("llamacpp_think_tags_stream")["expected"]
+    assert doc["content"] == expected["content"] and doc["reasoning"] == expected["reasoning"]
+    body = wire.requests[0].json
+    assert body["model"] == "GLM-4.5-Air"
+    assert body["chat_template_kwargs"] == {"enable_thinking": True}
+    assert "authorization" not in wire.requests[0].headers
+
+
+def test_models_command_lists_provider_models(wire: WireServer) -> None:
+    wire.reply(fixture_reply("openrouter_models_list"))
+    proc = subprocess.run(
+        [GLMCHAT, "models", "--provider", "openrouter", "--base-url", wire.url],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=dict(os.environ, OPENROUTER_API_KEY="sk-or-1"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["openrouter/z-ai/glm-4.5", "openrouter/z-ai/glm-4.5-air:free"]
+    assert wire.requests[0].headers["authorization"] == "Bearer sk-or-1"
+
+
+def test_models_command_auth_failure(wire: WireServer) -> None:
+    wire.reply(fixture_reply("zai_error_401"))
+    proc = subprocess.run(
+        [GLMCHAT, "models", "--base-url", wire.url],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=dict(os.environ, ZAI_API_KEY="sk-bad"),
+    )
+    assert proc.returncode == 3 and "rejected the API key" in proc.stderr

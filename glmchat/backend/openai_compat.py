@@ -331,16 +331,7 @@ class OpenAICompatClient:
                 "POST", url, json=body, headers=self.headers(), timeout=self._timeout
             ) as response:
                 if response.status_code >= 400:
-                    raw = await _read_capped(response)
-                    code, message, metadata = parse_error_body(raw)
-                    raise classify_error(
-                        self.provider,
-                        response.status_code,
-                        code,
-                        message or response.reason_phrase,
-                        headers=response.headers,
-                        metadata=metadata,
-                    )
+                    raise self._http_error(response, await _read_capped(response))
                 ctype = response.headers.get("content-type", "").lower()
                 if "text/event-stream" in ctype or not ctype:
                     async for event in parse_stream(self.provider, response.aiter_raw(), state):
@@ -423,6 +414,17 @@ class OpenAICompatClient:
 
     # ------------------------------------------------------------------ models
 
+    def _http_error(self, response: httpx.Response, body: bytes) -> E.ProviderError:
+        code, message, metadata = parse_error_body(body)
+        return classify_error(
+            self.provider,
+            response.status_code,
+            code,
+            message or response.reason_phrase,
+            headers=response.headers,
+            metadata=metadata,
+        )
+
     async def list_models(self) -> list[str]:
         url = f"{self.base_url}/models"
         name = self.provider.display_name
@@ -437,15 +439,7 @@ class OpenAICompatClient:
                 provider=self.provider.name,
             ) from None
         if response.status_code >= 400:
-            code, message, metadata = parse_error_body(response.content[:MAX_ERROR_BODY])
-            raise classify_error(
-                self.provider,
-                response.status_code,
-                code,
-                message or response.reason_phrase,
-                headers=response.headers,
-                metadata=metadata,
-            )
+            raise self._http_error(response, response.content[:MAX_ERROR_BODY])
         try:
             doc = response.json()
         except ValueError:

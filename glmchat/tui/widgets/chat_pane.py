@@ -26,8 +26,8 @@ from glmchat.backend.events import (
     Usage,
 )
 from glmchat.terminal_text import neutralize_controls
-from glmchat.tui.widgets.messages import AssistantMessage, UserMessage
 from glmchat.tui.widgets.message_log import MessageLog
+from glmchat.tui.widgets.messages import AssistantMessage, UserMessage
 from glmchat.tui.widgets.prompt import PromptInput
 from glmchat.tui.widgets.status_bar import StatusBar
 
