@@ -1,0 +1,131 @@
+"""Palette commands not covered elsewhere: rename, export, switch model, and checking a key."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from glmchat.config import save_value
+from glmchat.tui.screens.key_prompt import KeyPrompt
+from glmchat.tui.screens.text_prompt import TextPrompt
+from tests.tui_helpers import (
+    API_KEY,
+    active,
+    glm,
+    running,
+    saved_conversation,
+    screen_text,
+    send,
+    stream,
+    wait_for_stream,
+    wait_until,
+)
+from tests.wire_server import Reply, WireServer, fixture_reply
+
+
+@pytest.fixture
+def zai(wire: WireServer, monkeypatch: pytest.MonkeyPatch) -> WireServer:
+    monkeypatch.setenv("ZAI_API_KEY", API_KEY)
+    save_value("providers.zai.base_url", wire.url)
+    return wire
+
+
+async def run_command(pilot, name: str) -> None:  # type: ignore[no-untyped-def]
+    await pilot.press("ctrl+p")
+    await pilot.pause()
+    await pilot.press(*name)
+    await wait_until(pilot, lambda: name in screen_text(pilot.app), f"the command {name!r}")
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def test_rename_from_the_palette_renames_tab_header_and_store(zai: WireServer) -> None:
+    zai.reply(Reply(chunks=stream(["ok"])))
+    async with running() as pilot:
+        pane = active(pilot)
+        await send(pilot, "first prompt")
+        await wait_for_stream(pilot)
+        await run_command(pilot, "Rename conversation")
+        assert isinstance(pilot.app.screen, TextPrompt)
+        field = pilot.app.screen.query_one("Input")
+        field.value = ""
+        await pilot.press(*"Better title", "enter")
+        await wait_until(pilot, lambda: pane.title == "Better title", "the rename")
+        assert "Better title" in screen_text(pilot.app).splitlines()[0]
+    assert saved_conversation(pane.conversation_id).title == "Better title"
+
+
+async def test_export_writes_markdown_and_json_files(
+    zai: WireServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    zai.reply(fixture_reply("zai_thinking_stream"))
+    async with running() as pilot:
+        pane = active(pilot)
+        await send(pilot, "17 x 23?")
+        await wait_for_stream(pilot)
+        await run_command(pilot, "Export conversation as Markdown")
+        await run_command(pilot, "Export conversation as JSON")
+        cid = pane.conversation_id
+    markdown = (tmp_path / f"glmchat-{cid}.md").read_text()
+    assert "17 x 23?" in markdown and "<details>" in markdown and "**391**" in markdown
+    doc = json.loads((tmp_path / f"glmchat-{cid}.json").read_text())
+    assert json.dumps(doc).count("391") >= 1
+
+
+async def test_switch_model_changes_the_next_request_and_status(zai: WireServer) -> None:
+    zai.reply(Reply(chunks=stream(["one"])), Reply(chunks=stream(["two"])))
+    async with running() as pilot:
+        pane = active(pilot)
+        await send(pilot, "a")
+        await wait_for_stream(pilot)
+        await run_command(pilot, "Switch model: zai/glm-4.5-air")
+        await pilot.pause()
+        assert "zai/glm-4.5-air" in screen_text(pilot.app)
+        await send(pilot, "b")
+        await wait_for_stream(pilot)
+        cid = pane.conversation_id
+    assert [r.json["model"] for r in zai.requests] == ["glm-4.5", "glm-4.5-air"]
+    assert saved_conversation(cid).model == "glm-4.5-air"
+
+
+async def test_key_modal_check_rejects_a_bad_key_and_saves_a_good_one(
+    wire: WireServer, isolated_dirs: Path
+) -> None:
+    save_value("providers.zai.base_url", wire.url)
+    wire.reply(
+        fixture_reply("zai_error_401"),
+        Reply(body=b'{"data":[{"id":"glm-4.5"}]}', headers={"Content-Type": "application/json"}),
+        Reply(chunks=stream(["checked"])),
+    )
+    async with running() as pilot:
+        app = glm(pilot)
+        await send(pilot, "hi")
+        await pilot.pause()
+        assert isinstance(app.screen, KeyPrompt)
+        await pilot.press(*"sk-bad-key-0000")
+        await pilot.click("#check")
+        await wait_until(pilot, lambda: "rejected the API key" in screen_text(app), "the refusal")
+        assert isinstance(app.screen, KeyPrompt)
+        assert not (isolated_dirs / "config" / "credentials.toml").exists()
+        app.screen.query_one("#key").value = "sk-good-key-1111"
+        await pilot.click("#check")
+        await wait_until(pilot, lambda: "checked" in screen_text(app), "the answer")
+    assert [r.path for r in wire.requests] == ["/models", "/models", "/chat/completions"]
+    assert wire.requests[2].headers["authorization"] == "Bearer sk-good-key-1111"
+
+
+async def test_escape_cancels_the_key_modal_and_keeps_the_prompt(wire: WireServer) -> None:
+    save_value("providers.zai.base_url", wire.url)
+    async with running() as pilot:
+        app = glm(pilot)
+        await send(pilot, "keep me")
+        await pilot.pause()
+        assert isinstance(app.screen, KeyPrompt)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, KeyPrompt)
+        assert active(pilot).prompt.text == "keep me"
+    assert not wire.requests
