@@ -111,6 +111,7 @@ async def test_key_modal_check_rejects_a_bad_key_and_saves_a_good_one(
         assert isinstance(app.screen, KeyPrompt)
         assert not (isolated_dirs / "config" / "credentials.toml").exists()
         app.screen.query_one("#key").value = "sk-good-key-1111"
+        await pilot.pause(0.3)  # a Button ignores clicks for 0.2 s after a press
         await pilot.click("#check")
         await wait_until(pilot, lambda: "checked" in screen_text(app), "the answer")
     assert [r.path for r in wire.requests] == ["/models", "/models", "/chat/completions"]
