@@ -539,11 +539,15 @@ class StreamingMarkdown(Widget):
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         if width <= 0:
             return 0  # not laid out yet: rendering at width 1 would be wasted
-        # While a refresh is scheduled, the timer renders the new text: layouts triggered by
-        # other widgets must not turn every token into a render.
-        if self._timer is None or width != self._blocks.width:
+        # New text is rendered by the timer, at the widget's own rate. Rendering it here too
+        # would let layouts pace the widget: each catch-up changes the height, which asks for
+        # another layout, which catches up again, so the refresh rate would stop limiting.
+        blocks = self._blocks
+        if width != blocks.width or self._stale_while_hidden:
             self._update(width, in_layout=True)
-        return self._blocks.line_count
+        elif blocks.dirty and self._timer is None:
+            self._schedule()
+        return blocks.line_count
 
     def render_line(self, y: int) -> Strip:
         self._painted = True
