@@ -346,7 +346,8 @@ class ChatPane(Vertical):
         self._out_chars = 0
         self._retry = None
         self._update_status(rate=0.0, state="streaming")
-        self._tick_timer = self.set_interval(0.25, self._tick)
+        # Two status updates a second: each one is a frame of its own.
+        self._tick_timer = self.set_interval(0.5, self._tick)
         self.run_stream(request, message)
 
     def _history(self) -> tuple[Message, ...]:

@@ -484,6 +484,12 @@ class StreamingMarkdown(Widget):
         if refresh_rate <= 0:
             raise ValueError(f"refresh_rate must be positive, not {refresh_rate!r}")
         self.refresh_rate = refresh_rate
+        self.height_step = 1
+        """While streaming, the height grows in steps of this many lines (blank until filled).
+
+        Every change of height makes Textual lay out and repaint the whole screen, and the
+        chat log scroll; growing in steps turns most new lines into a repaint of those lines
+        alone. A finished widget is exactly as tall as its text."""
         self.refresh_count = 0
         """How many times the widget asked Textual to repaint (tests, benchmarks)."""
         self._blocks = MarkdownBlocks(code_theme=code_theme)
@@ -547,7 +553,13 @@ class StreamingMarkdown(Widget):
             self._update(width, in_layout=True)
         elif blocks.dirty and self._timer is None:
             self._schedule()
-        return blocks.line_count
+        return self._height(blocks.line_count)
+
+    def _height(self, lines: int) -> int:
+        step = self.height_step
+        if step <= 1 or self._blocks.finished:
+            return lines
+        return -(-lines // step) * step
 
     def render_line(self, y: int) -> Strip:
         self._painted = True
@@ -643,9 +655,11 @@ class StreamingMarkdown(Widget):
             pass
         self._stale_while_hidden = False
         started = perf_counter()
-        old_height = blocks.line_count
+        old_lines = blocks.line_count
+        old_height = self._height(old_lines) if not blocks.finished else -1
         changed_from = blocks.render(width, self.render_budget)
-        height = blocks.line_count
+        lines = blocks.line_count
+        height = self._height(lines)
         if blocks.dirty:
             # Out of budget with finished blocks left (a burst of text): show what is done and
             # go on right after the screen had a chance to update.
@@ -654,7 +668,9 @@ class StreamingMarkdown(Widget):
         else:
             # Keep re-rendering a huge open block (a long fence) to a third of the time at most.
             self._next_update = started + max(1.0 / self.refresh_rate, 3.0 * blocks.open_cost)
-        if not self.is_mounted or (changed_from >= height and height == old_height):
+        if not self.is_mounted or (
+            changed_from >= lines and lines == old_lines and height == old_height
+        ):
             return
         self.refresh_count += 1
         if in_layout:
@@ -666,4 +682,4 @@ class StreamingMarkdown(Widget):
         elif height != old_height:
             self.refresh(layout=True)  # Textual repaints a widget whose size changed anyway
         else:
-            self.refresh(Region(0, changed_from, width, height - changed_from))
+            self.refresh(Region(0, changed_from, width, max(1, lines - changed_from)))

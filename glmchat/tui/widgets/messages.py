@@ -13,6 +13,11 @@ from glmchat.terminal_text import neutralize_controls
 from glmchat.tui.widgets.markdown_view import StreamingMarkdown
 
 
+# A streaming message grows in steps of this many lines: most new lines then repaint only
+# themselves instead of re-laying out the screen and scrolling the log (see StreamingMarkdown).
+STREAM_HEIGHT_STEP = 6
+
+
 class UserMessage(Static):
     """The user's prompt, shown literally: markup in a prompt is text, never style."""
 
@@ -100,6 +105,8 @@ class AssistantMessage(Vertical):
         self.streaming = streaming
         self.refresh_rate = refresh_rate
         self.answer = StreamingMarkdown(content, refresh_rate=refresh_rate, code_theme=code_theme)
+        if streaming:
+            self.answer.height_step = STREAM_HEIGHT_STEP
         self.thinking: ThinkingPanel | None = None
         self._initial_reasoning = reasoning
         self._reasoning_chars = len(reasoning)
@@ -138,6 +145,7 @@ class AssistantMessage(Vertical):
             self.thinking = ThinkingPanel(
                 title="Thinking…", collapsed=False, refresh_rate=self.refresh_rate
             )
+            self.thinking.body.height_step = STREAM_HEIGHT_STEP
             self.mount(self.thinking, before=self.answer)
         elif self._thinking_started is None:
             self._thinking_started = time.monotonic()
