@@ -1,0 +1,65 @@
+"""Complexity shape of a streaming answer: layouts grow with lines / step, not with tokens."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.containers import VerticalScroll
+
+from glmchat.tui.widgets.markdown_view import StreamingMarkdown
+
+
+class Host(App[None]):
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield StreamingMarkdown(refresh_rate=1000)
+
+
+async def stream_lines(step: int, lines: int = 60) -> tuple[int, int, int]:
+    app = Host()
+    async with app.run_test(size=(80, 30)) as pilot:
+        view = app.query_one(StreamingMarkdown)
+        view.height_step = step
+        layouts = 0
+        original = view.refresh
+
+        def counting_refresh(*regions, layout: bool = False, **kw):  # type: ignore[no-untyped-def]
+            nonlocal layouts
+            layouts += layout
+            return original(*regions, layout=layout, **kw)
+
+        view.refresh = counting_refresh  # type: ignore[method-assign]
+        for i in range(lines):
+            for word in f"- item {i} of the list\n".split(" "):
+                view.append(word + " ")
+            await pilot.pause(0.005)  # let the refresh timer fire after each line
+        view.finish()
+        await pilot.pause()
+        final = view.get_content_height(view.size, view.size, view.size.width)
+        return layouts, view.blocks.line_count, final
+
+
+async def test_stepped_height_cuts_layouts_and_ends_exact() -> None:
+    one_by_one, lines_a, _ = await stream_lines(1)
+    stepped, lines_b, final = await stream_lines(6)
+    assert lines_a == lines_b >= 60
+    # Each new line is a layout when the height follows the text; in steps of six, about a
+    # sixth of that. Neither depends on how many tokens made the lines.
+    assert one_by_one >= 50
+    assert stepped <= one_by_one / 3
+    assert final == lines_b  # a finished message is exactly as tall as its text
+
+
+async def test_stepped_height_while_streaming_is_a_multiple_of_the_step() -> None:
+    app = Host()
+    async with app.run_test(size=(80, 30)) as pilot:
+        view = app.query_one(StreamingMarkdown)
+        view.height_step = 6
+        view.append("- one\n- two\n- three\n- four")
+        await pilot.pause(0.05)
+        width = view.size.width
+        streaming_height = view.get_content_height(view.size, view.size, width)
+        assert streaming_height % 6 == 0 and streaming_height >= view.blocks.line_count
+        assert view.render_line(streaming_height - 1).text.strip() == ""
+        view.finish()
+        await pilot.pause()
+        assert view.get_content_height(view.size, view.size, width) == view.blocks.line_count
