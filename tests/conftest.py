@@ -36,3 +36,14 @@ def wire() -> Iterator[WireServer]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture
+def zai(wire: WireServer, monkeypatch: pytest.MonkeyPatch) -> WireServer:
+    """The zai provider pointed at the wire server, with a key in the environment."""
+    from glmchat.config import save_value
+    from tests.tui_helpers import API_KEY
+
+    monkeypatch.setenv("ZAI_API_KEY", API_KEY)
+    save_value("providers.zai.base_url", wire.url)
+    return wire

@@ -6,14 +6,11 @@ import re
 import threading
 from pathlib import Path
 
-import pytest
-
 from glmchat.config import save_value
 from glmchat.tui.screens.key_prompt import KeyPrompt
 from glmchat.tui.widgets.chat_pane import EarlierMessages
 from glmchat.tui.widgets.messages import AssistantMessage, ThinkingPanel, UserMessage
 from tests.tui_helpers import (
-    API_KEY,
     USAGE,
     active,
     glm,
@@ -30,15 +27,6 @@ from tests.tui_helpers import (
     wait_until,
 )
 from tests.wire_server import Reply, WireServer, fixture_reply
-
-
-@pytest.fixture
-def zai(wire: WireServer, monkeypatch: pytest.MonkeyPatch) -> WireServer:
-    """The zai provider pointed at the wire server, with a key in the environment."""
-    monkeypatch.setenv("ZAI_API_KEY", API_KEY)
-    save_value("providers.zai.base_url", wire.url)
-    return wire
-
 
 # --- sending and streaming -------------------------------------------------------------------
 
@@ -395,7 +383,7 @@ async def test_ctrl_r_searches_full_text_and_opens_the_conversation(zai: WireSer
     async with running() as pilot:
         app = glm(pilot)
         await pilot.press("ctrl+r")
-        await pilot.pause()
+        await wait_until(pilot, lambda: "Resume a conversation" in screen_text(app), "the picker")
         screen = screen_text(app)
         assert "Resume a conversation" in screen
         assert screen.index("Rust lifetimes") < screen.index("Sourdough starter")  # newest first
@@ -413,7 +401,9 @@ async def test_ctrl_r_searches_full_text_and_opens_the_conversation(zai: WireSer
         assert "Thought for 2.5 s · 12 tokens" in log
         assert "dry season" not in log
         # Picking it again switches to its tab rather than opening a second copy.
-        await pilot.press("ctrl+pageup", "ctrl+r", *"okav")
+        await pilot.press("ctrl+pageup", "ctrl+r")
+        await wait_until(pilot, lambda: "Resume a conversation" in screen_text(app), "the picker")
+        await pilot.press(*"okav")
         await wait_until(pilot, lambda: "Sourdough" not in screen_text(app), "the filter")
         await pilot.press("enter")
         await pilot.pause()

@@ -11,7 +11,6 @@ from glmchat.config import save_value
 from glmchat.tui.screens.key_prompt import KeyPrompt
 from glmchat.tui.screens.text_prompt import TextPrompt
 from tests.tui_helpers import (
-    API_KEY,
     active,
     glm,
     running,
@@ -23,13 +22,6 @@ from tests.tui_helpers import (
     wait_until,
 )
 from tests.wire_server import Reply, WireServer, fixture_reply
-
-
-@pytest.fixture
-def zai(wire: WireServer, monkeypatch: pytest.MonkeyPatch) -> WireServer:
-    monkeypatch.setenv("ZAI_API_KEY", API_KEY)
-    save_value("providers.zai.base_url", wire.url)
-    return wire
 
 
 async def run_command(pilot, name: str) -> None:  # type: ignore[no-untyped-def]

@@ -2,19 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
-from glmchat.config import save_value
-from tests.tui_helpers import API_KEY, active, running, send, stream, wait_for_stream, wait_until
+from tests.tui_helpers import active, running, send, stream, wait_for_stream, wait_until
 from tests.wire_server import Reply, WireServer
-
-
-@pytest.fixture
-def zai(wire: WireServer, monkeypatch: pytest.MonkeyPatch) -> WireServer:
-    monkeypatch.setenv("ZAI_API_KEY", API_KEY)
-    save_value("providers.zai.base_url", wire.url)
-    return wire
-
 
 LINES = [f"- line {i} of a long answer\n" for i in range(120)]
 

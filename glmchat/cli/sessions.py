@@ -162,29 +162,27 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_show(args: argparse.Namespace) -> int:
+def _render(id_or_prefix: str, fmt: str) -> tuple[str, str]:
+    """(id, text): one conversation as the JSON export document or as Markdown for people."""
     store = open_store()
     try:
-        conv = store.get_conversation(args.id)
+        conv = store.get_conversation(id_or_prefix)
     except StoreError as exc:
         raise CliError(str(exc), 2) from exc
     finally:
         store.close()
-    sys.stdout.write(to_json(conv) if args.format == "json" else to_markdown(conv))
+    return conv.id, to_json(conv) if fmt == "json" else to_markdown(conv)
+
+
+def run_show(args: argparse.Namespace) -> int:
+    sys.stdout.write(_render(args.id, args.format)[1])
     return 0
 
 
 def run_export(args: argparse.Namespace) -> int:
     from glmchat import paths
 
-    store = open_store()
-    try:
-        conv = store.get_conversation(args.id)
-    except StoreError as exc:
-        raise CliError(str(exc), 2) from exc
-    finally:
-        store.close()
-    text = to_json(conv) if args.format == "json" else to_markdown(conv)
+    conv_id, text = _render(args.id, args.format)
     if not args.output or args.output == "-":
         sys.stdout.write(text)
         return 0
@@ -194,7 +192,7 @@ def run_export(args: argparse.Namespace) -> int:
         paths.write_atomic(target, text.encode("utf-8"))
     except OSError as exc:
         raise CliError(f"cannot write {target}: {exc.strerror or exc}", 2) from exc
-    print(f"exported {conv.id} to {target}", file=sys.stderr)
+    print(f"exported {conv_id} to {target}", file=sys.stderr)
     return 0
 
 

@@ -20,6 +20,7 @@ class SessionPicker(ModalScreen[str | None]):
     """Dismisses with the chosen conversation id, or None."""
 
     CSS_PATH = "modals.tcss"
+    AUTO_FOCUS = "#search"
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("down", "focus_list", "List", show=False),
@@ -37,7 +38,6 @@ class SessionPicker(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self.refresh_list("")
-        self.query_one("#search", Input).focus()
 
     @on(Input.Changed, "#search")
     def search_changed(self, event: Input.Changed) -> None:

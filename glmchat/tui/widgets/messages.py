@@ -12,7 +12,6 @@ from textual.widgets import Collapsible, Static
 from glmchat.terminal_text import neutralize_controls
 from glmchat.tui.widgets.markdown_view import StreamingMarkdown
 
-
 # A streaming message grows in steps of this many lines: most new lines then repaint only
 # themselves instead of re-laying out the screen and scrolling the log (see StreamingMarkdown).
 STREAM_HEIGHT_STEP = 6
