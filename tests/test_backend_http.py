@@ -404,3 +404,10 @@ async def test_long_stream_cut_at_random_byte(wire: WireServer) -> None:
     assert result["error"].kind == "interrupted"
     words = result["content"].split()
     assert words == [f"w{i}é" for i in range(len(words))]  # an exact prefix, nothing garbled
+
+
+def test_the_key_never_shows_in_reprs_or_locals() -> None:
+    client = OpenAICompatClient(BUILTIN_PROVIDERS["zai"], "sk-very-secret-777")
+    shown = repr(client) + repr(vars(client)) + repr(client.headers())
+    assert "sk-very-secret-777" not in shown
+    assert client.headers()["authorization"] == "Bearer sk-very-secret-777"

@@ -57,6 +57,18 @@ def usage_from_dict(raw: dict[str, Any]) -> Usage:
     )
 
 
+class _HiddenKey:
+    """An API key that never shows in a repr, a log line or a traceback's locals."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<api key hidden>"
+
+
 _scan_json = json.JSONDecoder().scan_once
 
 
@@ -251,7 +263,7 @@ class OpenAICompatClient:
         client: httpx.AsyncClient | None = None,
     ) -> None:
         self.provider = provider
-        self._api_key = api_key
+        self._api_key = _HiddenKey(api_key) if api_key else None
         self.base_url = (base_url or provider.base_url).rstrip("/")
         self.max_attempts = max(1, max_attempts)
         self.retry_budget = retry_budget
@@ -279,14 +291,18 @@ class OpenAICompatClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    def headers(self) -> dict[str, str]:
-        headers = {
-            "User-Agent": f"glmchat/{__version__}",
-            "Accept": "text/event-stream",
-            "Accept-Language": "en-US,en",
-        }
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
+    def headers(self) -> httpx.Headers:
+        # httpx.Headers masks Authorization in its repr, so a traceback that shows locals
+        # (Textual's does) cannot print the key.
+        headers = httpx.Headers(
+            {
+                "User-Agent": f"glmchat/{__version__}",
+                "Accept": "text/event-stream",
+                "Accept-Language": "en-US,en",
+            }
+        )
+        if self._api_key is not None:
+            headers["Authorization"] = f"Bearer {self._api_key.value}"
         headers.update(dict(self.provider.headers))
         return headers
 
