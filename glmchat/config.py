@@ -59,7 +59,7 @@ class ConfigError(Exception):
 class UiSettings:
     show_thinking: bool = True  # reasoning panels visible at all
     fold_thinking_when_answer_starts: bool = True
-    refresh_rate: float = 15.0  # Hz: how often a streaming message is redrawn
+    refresh_rate: float = 12.0  # Hz: how often a streaming message is redrawn
     code_theme: str = "monokai"
     compact: bool = False
 
