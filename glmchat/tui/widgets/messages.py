@@ -14,7 +14,7 @@ from glmchat.tui.widgets.markdown_view import StreamingMarkdown
 
 # A streaming message grows in steps of this many lines: most new lines then repaint only
 # themselves instead of re-laying out the screen and scrolling the log (see StreamingMarkdown).
-STREAM_HEIGHT_STEP = 6
+STREAM_HEIGHT_STEP = 8
 
 
 class UserMessage(Static):
