@@ -113,7 +113,7 @@ def env_names(provider: ProviderConfig) -> tuple[str, ...]:
     """Environment variables that may hold the provider's key, in order of precedence."""
     generic = provider.name.upper().replace("-", "_") + "_API_KEY"
     names = [provider.api_key_env] if provider.api_key_env else []
-    return tuple(dict.fromkeys([*names, generic]))
+    return tuple(dict.fromkeys([*names, generic, *provider.fallback_key_envs]))
 
 
 class CredentialStore:

@@ -244,3 +244,135 @@ def test_models_command_auth_failure(wire: WireServer) -> None:
         env=dict(os.environ, ZAI_API_KEY="sk-bad"),
     )
     assert proc.returncode == 3 and "rejected the API key" in proc.stderr
+
+
+# --- found by a review against the specification ------------------------------------------
+
+
+def _sse(*docs: dict, done: bool = True) -> bytes:
+    body = b"".join(b"data: " + json.dumps(d).encode() + b"\n\n" for d in docs)
+    return body + (b"data: [DONE]\n\n" if done else b"")
+
+
+def test_unreadable_retry_after_does_not_crash(wire: WireServer) -> None:
+    for _ in range(3):
+        wire.reply(
+            Reply(
+                body=b'{"error":{"code":"1302","message":"busy"}}',
+                status=429,
+                headers={"Content-Type": "application/json", "Retry-After": "soon"},
+            )
+        )
+    proc = ask("--json", "--no-save", "--base-url", wire.url, "hi")
+    assert proc.returncode == 4
+    assert json.loads(proc.stdout)["error"]["kind"] == "rate_limit"
+    assert proc.stderr.strip().count("\n") == 0  # --json: retries are not narrated
+
+
+def test_finish_then_cut_connection_is_a_success(wire: WireServer) -> None:
+    body = (
+        _sse(
+            {"choices": [{"index": 0, "delta": {"content": "Done"}}]},
+            {
+                "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            },
+            done=False,
+        )
+        + b'data: {"id": "cut her'
+    )
+    wire.reply(Reply(body=body, drop_after=len(body)))
+    proc = ask("--json", "--no-save", "--base-url", wire.url, "hi")
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 0 and doc["content"] == "Done" and doc["finish_reason"] == "stop"
+    assert doc["usage"]["total_tokens"] == 2
+
+
+def test_reasoning_details_alone_is_reasoning(wire: WireServer) -> None:
+    wire.reply(
+        Reply(
+            body=_sse(
+                {
+                    "choices": [
+                        {
+                            "index": 0,
+                            "delta": {
+                                "content": "",
+                                "reasoning_details": [
+                                    {
+                                        "type": "reasoning.text",
+                                        "text": "Think A",
+                                        "format": "unknown",
+                                        "index": 0,
+                                    }
+                                ],
+                            },
+                        }
+                    ]
+                },
+                {
+                    "choices": [
+                        {"index": 0, "delta": {"content": "Answer"}, "finish_reason": "stop"}
+                    ]
+                },
+            )
+        )
+    )
+    proc = ask("--json", "--no-save", "-m", "openrouter/z-ai/glm-4.5", "--base-url", wire.url, "q")
+    doc = json.loads(proc.stdout)
+    assert doc["reasoning"] == "Think A" and doc["content"] == "Answer"
+
+
+def test_mid_stream_error_reports_finish_reason_error(wire: WireServer) -> None:
+    wire.reply(fixture_reply("openrouter_midstream_error"))
+    proc = ask("--json", "--no-save", "-m", "openrouter/z-ai/glm-4.5", "--base-url", wire.url, "q")
+    doc = json.loads(proc.stdout)
+    assert doc["finish_reason"] == "error" and doc["error"]["kind"] == "server"
+
+
+def test_throttle_wording_is_not_context_length(wire: WireServer) -> None:
+    wire.reply(
+        Reply(
+            body=b'{"message":"Too many tokens, please wait before trying again."}',
+            status=429,
+            headers={"Content-Type": "application/json", "Retry-After": "3600"},
+        )
+    )
+    proc = ask("--json", "--no-save", "--base-url", wire.url, "hi")
+    assert proc.returncode == 4 and json.loads(proc.stdout)["error"]["kind"] == "rate_limit"
+
+
+def test_empty_data_events_and_deep_nesting(wire: WireServer) -> None:
+    wire.reply(
+        Reply(
+            body=b"data:\n\ndata: \n\n"
+            + _sse({"choices": [{"index": 0, "delta": {"content": "ok"}, "finish_reason": "stop"}]})
+        )
+    )
+    proc = ask("--json", "--no-save", "--base-url", wire.url, "hi")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["content"] == "ok"
+    wire.reply(*(Reply(body=b"data: " + b"[" * 200_000 + b"\n\n") for _ in range(3)))
+    proc = ask("--json", "--no-save", "--base-url", wire.url, "hi")
+    assert proc.returncode == 1 and json.loads(proc.stdout)["error"]["kind"] == "protocol"
+
+
+def test_invalid_base_url_is_a_usage_error() -> None:
+    proc = ask("--json", "--no-save", "--base-url", "http://[::1", "hi")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    proc = ask("--no-save", "--base-url", "ftp://example.invalid", "hi")
+    assert proc.returncode == 2
+
+
+def test_coding_plan_falls_back_to_the_zai_key(wire: WireServer) -> None:
+    wire.reply(fixture_reply("zai_nothinking_stream"))
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env["ZAI_API_KEY"] = "sk-zai-plan-1"
+    proc = subprocess.run(
+        [GLMCHAT, "ask", "--no-save", "-m", "zai-coding/glm-4.5", "--base-url", wire.url, "hi"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert wire.requests[0].headers["authorization"] == "Bearer sk-zai-plan-1"

@@ -57,7 +57,25 @@ def read_reasoning(delta: Mapping[str, Any]) -> str | None:
     value = delta.get("reasoning_content")
     if value is None:
         value = delta.get("reasoning")
+    if value is None and delta.get("reasoning_details"):
+        return _details_text(delta["reasoning_details"])
     return value if isinstance(value, str) else None
+
+
+def _details_text(details: Any) -> str | None:
+    """Readable text from OpenRouter's reasoning_details, used only when `reasoning` is absent
+    (encrypted entries carry no text)."""
+    if not isinstance(details, list):
+        return None
+    parts = []
+    for item in details:
+        if isinstance(item, dict):
+            text = (
+                item.get("text") if item.get("type") != "reasoning.summary" else item.get("summary")
+            )
+            if isinstance(text, str):
+                parts.append(text)
+    return "".join(parts) if parts else None
 
 
 # --------------------------------------------------------------------------- errors
@@ -109,8 +127,13 @@ def retry_delay(headers: Mapping[str, str], metadata: Mapping[str, Any]) -> floa
         value = value.strip()
         if value.replace(".", "", 1).isdigit():
             return float(value)
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            parsed = None  # a header we cannot read: fall back to our own backoff
         if parsed is not None:
+            if parsed.tzinfo is None:
+                return None
             return max(0.0, parsed.timestamp() - time.time())
     reset = reset_epoch(headers, metadata)
     if reset is not None:
@@ -175,12 +198,13 @@ def classify_error(
             "The partial answer is kept; retry for a complete one.",
             **kw,
         )
-    if code_s == "1113" or status == 402:
-        hint = (
-            "Add credits to the account, or send a smaller max_tokens."
-            if status == 402
-            else "Recharge the account; a GLM Coding Plan key works only with provider zai-coding."
-        )
+    if code_s in ("1113", "insufficient_quota", "billing_hard_limit_reached") or status == 402:
+        if code_s == "1113":
+            hint = (
+                "Recharge the account; a GLM Coding Plan key works only with provider zai-coding."
+            )
+        else:
+            hint = "Add credits to the account, or send a smaller max_tokens."
         return E.QuotaError(f"{name} says the account has no balance{said}. {hint}", **kw)
     if (
         code_s in ("1000", "1001", "1002", "1003", "1004")
@@ -188,7 +212,11 @@ def classify_error(
         or (status == 403 and provider.dialect != "openrouter")
     ):
         return E.AuthError(f"{name} rejected the API key{said}. {key_hint}", **kw)
-    if code_s == "1261" or status == 413 or _CONTEXT_WORDS.search(message):
+    if (
+        code_s in ("1261", "context_length_exceeded")
+        or status == 413
+        or (status in (None, 400, 422) and _CONTEXT_WORDS.search(message))
+    ):
         return E.ContextLengthError(
             f"The conversation is too long for the model{said}. "
             "Start a new conversation or shorten the prompt.",

@@ -30,6 +30,8 @@ class ProviderError(Exception):
         self.code = code
         self.provider = provider
         self.retry_after = retry_after
+        # Set when the stream itself ended with finish_reason "error" (OpenRouter mid-stream).
+        self.finish_reason: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {

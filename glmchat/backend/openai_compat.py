@@ -78,6 +78,8 @@ def _loads(data: str) -> Any:
         doc, end = _scan_json(data, 0)
     except StopIteration:
         return json.loads(data)  # leading whitespace, or not JSON: let json say which
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
     if end != len(data) and data[end:].strip():
         raise ValueError("extra data after JSON")
     return doc
@@ -136,9 +138,11 @@ class _StreamState:
             )
         if doc.get("error"):
             code, message, metadata = parse_error_body(json.dumps({"error": doc["error"]}).encode())
-            raise classify_error(
+            error = classify_error(
                 self.provider, None, code, message, metadata=metadata, mid_stream=True
             )
+            error.finish_reason = "error"
+            raise error
         usage = doc.get("usage")
         if usage and type(usage) is dict:
             self.usage = usage
@@ -200,6 +204,8 @@ async def parse_stream(
         try:
             for sse in decoder.feed(chunk):
                 data = sse.data
+                if not data.strip():
+                    continue  # an empty keep-alive event carries nothing
                 if data == "[DONE]":
                     state.done = True
                     break
@@ -238,12 +244,23 @@ async def parse_stream(
         )
     if state.finish_reason == "error":
         # A finish_reason of "error" with no error object: the provider failed mid-answer.
-        raise classify_error(
+        error = classify_error(
             provider, None, None, 'the stream ended with finish_reason "error"', mid_stream=True
         )
+        error.finish_reason = "error"
+        raise error
+    for event in _final_events(state):
+        yield event
+
+
+def _final_events(state: _StreamState) -> list[StreamEvent]:
+    """What closes a finished answer: held-back text, usage if any, and Finish."""
+    out: list[StreamEvent] = []
+    state.flush(out)
     if state.usage is not None:
-        yield usage_from_dict(state.usage)
-    yield Finish(state.finish_reason or "stop")
+        out.append(usage_from_dict(state.usage))
+    out.append(Finish(state.finish_reason or "stop"))
+    return out
 
 
 class OpenAICompatClient:
@@ -365,6 +382,10 @@ class OpenAICompatClient:
                     provider=self.provider.name,
                 ) from None
             seconds = self._timeout.read
+            if state.finish_reason and state.finish_reason != "error":
+                for event in _final_events(state):
+                    yield event
+                return
             if state.text:
                 raise E.StreamInterrupted(
                     f"{name} sent nothing for {seconds:g} s and the answer stopped. "
@@ -384,6 +405,11 @@ class OpenAICompatClient:
                 retryable=False,  # a refused or unresolvable host does not heal in seconds
             ) from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            if state.finish_reason and state.finish_reason != "error":
+                # The answer had ended (finish_reason seen); only the goodbye was lost.
+                for event in _final_events(state):
+                    yield event
+                return
             raise E.StreamInterrupted(
                 f"The connection to {name} broke before the answer ended ({_reason(exc)}). "
                 + (
@@ -396,6 +422,12 @@ class OpenAICompatClient:
         except httpx.HTTPError as exc:
             raise E.NetworkError(
                 f"Talking to {name} failed ({_reason(exc)}). Retry.", provider=self.provider.name
+            ) from None
+        except httpx.InvalidURL as exc:
+            raise E.NetworkError(
+                f"The base URL {self.base_url!r} is not a valid URL ({_reason(exc)}).",
+                provider=self.provider.name,
+                retryable=False,
             ) from None
 
     async def _whole_body(

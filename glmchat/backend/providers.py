@@ -25,6 +25,8 @@ class ProviderConfig:
     requires_key: bool = True
     label: str = ""
     extra_body: tuple[tuple[str, object], ...] = field(default=())
+    # Further environment variables to try after api_key_env (a coding-plan key is a Z.ai key).
+    fallback_key_envs: tuple[str, ...] = ()
 
     @property
     def display_name(self) -> str:
@@ -52,6 +54,7 @@ BUILTIN_PROVIDERS: dict[str, ProviderConfig] = {
             dialect="zai",
             base_url="https://api.z.ai/api/coding/paas/v4",
             api_key_env="ZAI_CODING_API_KEY",
+            fallback_key_envs=("ZAI_API_KEY",),
             models=GLM_ZAI_MODELS,
             thinking_param="zai",
         ),

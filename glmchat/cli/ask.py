@@ -55,6 +55,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def check_base_url(url: str) -> None:
+    """--base-url must be an http(s) URL with a host: anything else is a usage error."""
+    import httpx
+
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise CliError(f"--base-url {url!r} is not a valid URL ({exc})", 2) from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise CliError(f"--base-url {url!r} must be an http:// or https:// URL with a host", 2)
+
+
 def read_prompt(arg: str | None, stdin: TextIO) -> str:
     if arg is not None and arg != "-":
         return arg
@@ -77,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
     from glmchat.config import ConfigError, load_settings
     from glmchat.credentials import CredentialStore, MissingKeyError, require_key
 
+    if args.base_url is not None:
+        check_base_url(args.base_url)
     prompt = read_prompt(args.prompt, sys.stdin)
     if not prompt.strip():
         raise CliError("the prompt is empty", 2)
@@ -96,7 +110,12 @@ def run(args: argparse.Namespace) -> int:
         except MissingKeyError:
             if not args.base_url:
                 raise
-            secret = None  # a server at a given URL may need no key; it will say if it does
+            # A server at a given URL may need no key; it will say so if it does.
+            secret = None
+            print(
+                f"glmchat: note: no API key for {provider.name}; sending without one",
+                file=sys.stderr,
+            )
     except (ConfigError, MissingKeyError) as exc:
         raise CliError(str(exc), 2) from None
     thinking = (
@@ -171,7 +190,8 @@ async def _stream(
                 outcome.usage = event
             elif isinstance(event, Finish):
                 outcome.finish_reason = event.reason
-            elif isinstance(event, RetryScheduled):
+            elif isinstance(event, RetryScheduled) and not show.json_mode:
+                # Progress for a person; with --json, stderr carries only the final outcome.
                 print(
                     f"glmchat: {event.error} Retrying in {event.delay:.1f} s "
                     f"(attempt {event.attempt + 1} of {event.max_attempts}).",
@@ -179,6 +199,7 @@ async def _stream(
                 )
     except ProviderError as exc:
         outcome.error = exc
+        outcome.finish_reason = exc.finish_reason
     except asyncio.CancelledError:
         outcome.cancelled = True
     finally:
@@ -362,8 +383,9 @@ def _exit_status(outcome: Outcome) -> int:
         print(f"glmchat: {outcome.error.message}", file=sys.stderr)
         return outcome.error.exit_code
     if outcome.cancelled:
-        print("glmchat: stopped; the partial answer is kept.", file=sys.stderr)
-        return 130
+        print("glmchat: stopped before the answer ended; the partial answer is kept.",
+              file=sys.stderr)
+        return 6  # `interrupted`, as the JSON says
     if outcome.finish_reason == "length":
         print("glmchat: note: the answer stopped at the max_tokens limit.", file=sys.stderr)
     elif outcome.finish_reason in ("sensitive", "content_filter"):
