@@ -110,7 +110,9 @@ def test_show_masks_keys_and_names_their_source(
     assert KEY not in out and OTHER_KEY not in out
     assert "zai  api key: sk-…WXYZ (environment ZAI_API_KEY)" in out
     assert "openrouter  api key: or-…QRST (credentials.toml)" in out
-    assert "zai-coding  api key: not set" in out
+    # A coding-plan key is a Z.ai key: zai-coding falls back to ZAI_API_KEY.
+    assert "zai-coding  api key: sk-…WXYZ (environment ZAI_API_KEY)" in out
+    assert "bigmodel  api key: not set" in out
     assert "ollama  api key: not needed" in out
     assert "https://api.z.ai/api/paas/v4" in out
 
@@ -140,7 +142,8 @@ def test_show_json(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Monke
     assert doc["settings"]["thinking"] == {"value": True, "source": "default"}
     assert doc["providers"]["zai"]["api_key"] == "sk-…WXYZ"
     assert doc["providers"]["zai"]["api_key_source"] == "environment (ZAI_API_KEY)"
-    assert doc["providers"]["zai-coding"]["api_key"] is None
+    assert doc["providers"]["zai-coding"]["api_key"] == "sk-…WXYZ"
+    assert doc["providers"]["bigmodel"]["api_key"] is None
     assert doc["providers"]["zai"]["base_url"] == BUILTIN_PROVIDERS["zai"].base_url
     # Warnings go to stderr, and are in the document too.
     assert 'did you mean "thinking"?' in err
