@@ -59,9 +59,13 @@ def generated_stream(tokens: list[str], reasoning: list[str] | None = None) -> b
 
 def _serve(conn, body: bytes, splits: int, delay: float) -> None:  # type: ignore[no-untyped-def]
     server = WireServer()
-    if splits == 0:  # one write per event, as a provider flushes each token
+    if splits <= 0:
+        # One write per event, as a provider flushes each token; splits=-k groups k events
+        # per write (with `delay` between writes, a way to pace a reply like a slower network).
         events = [e + b"\n\n" for e in body.split(b"\n\n") if e]
-        server.default = Reply(chunks=lambda: iter(events), delay=delay)
+        group = max(1, -splits)
+        pieces = [b"".join(events[i : i + group]) for i in range(0, len(events), group)]
+        server.default = Reply(chunks=lambda: iter(pieces), delay=delay)
     else:
         server.default = Reply(body=body, splits=splits, delay=delay)
     conn.send(server.url)
