@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 # Only the most recent turns are mounted: every mounted widget costs layout time on every
 # frame, so a 1,000-message conversation must not mean 1,000 widgets.
-HISTORY_WINDOW = 40
+HISTORY_WINDOW = 24
 
 
 @dataclass
