@@ -112,10 +112,11 @@ def run(args: argparse.Namespace) -> int:
                 raise
             # A server at a given URL may need no key; it will say so if it does.
             secret = None
-            print(
-                f"glmchat: note: no API key for {provider.name}; sending without one",
-                file=sys.stderr,
-            )
+            if not args.json:
+                print(
+                    f"glmchat: note: no API key for {provider.name}; sending without one",
+                    file=sys.stderr,
+                )
     except (ConfigError, MissingKeyError) as exc:
         raise CliError(str(exc), 2) from None
     thinking = (
