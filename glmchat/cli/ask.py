@@ -384,8 +384,9 @@ def _exit_status(outcome: Outcome) -> int:
         print(f"glmchat: {outcome.error.message}", file=sys.stderr)
         return outcome.error.exit_code
     if outcome.cancelled:
-        print("glmchat: stopped before the answer ended; the partial answer is kept.",
-              file=sys.stderr)
+        print(
+            "glmchat: stopped before the answer ended; the partial answer is kept.", file=sys.stderr
+        )
         return 6  # `interrupted`, as the JSON says
     if outcome.finish_reason == "length":
         print("glmchat: note: the answer stopped at the max_tokens limit.", file=sys.stderr)
