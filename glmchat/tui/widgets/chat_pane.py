@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message as TMessage
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Static
 
 from glmchat.backend.errors import ProviderError
@@ -266,8 +267,7 @@ class ChatPane(Vertical):
         self.send(event.text)
 
     def send(self, text: str) -> None:
-        if self.streaming is not None:
-            self.app.notify("Still answering: press escape to stop it first.", severity="warning")
+        if self._busy():
             return
         provider = self.glm.settings.providers.get(self.provider_name)
         if provider is None:
@@ -500,42 +500,41 @@ class ChatPane(Vertical):
                 return turn
         return None
 
-    async def _drop_last_answer(self) -> Turn | None:
-        if not self.turns or self.turns[-1].role != "assistant":
+    async def _drop_last(self, role: str, widget_type: type[Widget]) -> Turn | None:
+        """Remove the last turn if it has `role`: from the list, the screen and the store."""
+        if not self.turns or self.turns[-1].role != role:
             return None
         turn = self.turns.pop()
-        messages = list(self.log_view.query(AssistantMessage))
-        if messages:
-            await messages[-1].remove()
+        widgets = list(self.log_view.query(widget_type))
+        if widgets:
+            await widgets[-1].remove()
         if turn.message_id is not None and self.glm.store is not None:
             self.glm.guard_store(self.glm.store.delete_message, turn.message_id)
         return turn
 
-    async def retry(self) -> None:
+    def _busy(self) -> bool:
         if self.streaming is not None:
             self.app.notify("Still answering: press escape first.", severity="warning")
+            return True
+        return False
+
+    async def retry(self) -> None:
+        if self._busy():
             return
-        if await self._drop_last_answer() is None and (
-            not self.turns or self.turns[-1].role != "user"
-        ):
+        await self._drop_last("assistant", AssistantMessage)
+        if not self.turns or self.turns[-1].role != "user":
             self.app.notify("Nothing to retry.")
             return
         self._begin_answer()
 
     async def edit_last(self) -> None:
-        if self.streaming is not None:
-            self.app.notify("Still answering: press escape first.", severity="warning")
+        if self._busy():
             return
-        await self._drop_last_answer()
-        if not self.turns or self.turns[-1].role != "user":
+        await self._drop_last("assistant", AssistantMessage)
+        turn = await self._drop_last("user", UserMessage)
+        if turn is None:
             self.app.notify("No prompt to edit.")
             return
-        turn = self.turns.pop()
-        users = list(self.log_view.query(UserMessage))
-        if users:
-            await users[-1].remove()
-        if turn.message_id is not None and self.glm.store is not None:
-            self.glm.guard_store(self.glm.store.delete_message, turn.message_id)
         self.prompt.text = turn.content
         self.prompt.focus()
 
