@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
@@ -232,3 +233,26 @@ async def test_usage_on_a_repeated_finish_chunk_is_kept() -> None:
     )
     result = await run_parse("openrouter_reasoning_stream", [body])
     assert result["finish"] == "stop" and result["usage"].total_tokens == 4
+
+
+async def test_deepseek_legacy_reasoning_is_not_doubled_whichever_comes_first() -> None:
+    def chunk(delta: dict) -> bytes:
+        return (
+            b"data: " + json.dumps({"choices": [{"index": 0, "delta": delta}]}).encode() + b"\n\n"
+        )
+
+    tags_first = (
+        chunk({"content": "<think>Hmm"})
+        + chunk({"reasoning_content": "Hmm"})
+        + chunk({"content": " ok</think>Answer", "reasoning_content": " ok"})
+        + b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+    )
+    field_first = (
+        chunk({"reasoning_content": "Hmm"})
+        + chunk({"content": "<think>Hmm"})
+        + chunk({"content": " ok</think>Answer", "reasoning_content": " ok"})
+        + b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+    )
+    for body in (tags_first, field_first):
+        result = await run_parse("llamacpp_think_tags_stream", [body])
+        assert result["reasoning"] == "Hmm ok" and result["content"] == "Answer"

@@ -98,6 +98,7 @@ class _StreamState:
         "text",
         "_run",
         "_run_kind",
+        "_tag_reasoning",
     )
 
     def __init__(self, provider: ProviderConfig) -> None:
@@ -112,6 +113,7 @@ class _StreamState:
         # the same, and every consumer (screen, store) does less work per token.
         self._run: list[str] = []
         self._run_kind: type[ReasoningDelta] | type[ContentDelta] | None = None
+        self._tag_reasoning = False  # reasoning already came from <think> tags in content
 
     def _add(
         self, kind: type[ReasoningDelta] | type[ContentDelta], text: str, out: list[StreamEvent]
@@ -155,7 +157,9 @@ class _StreamState:
         delta = choice.get("delta") or choice.get("message")
         if delta and type(delta) is dict:
             reasoning = read_reasoning(delta)
-            if reasoning is not None:
+            if reasoning is not None and not self._tag_reasoning:
+                # Whichever form of reasoning comes first wins: llama.cpp's deepseek-legacy
+                # format sends the same text both as a field and as <think> tags.
                 self.saw_reasoning_field = True
                 if reasoning:
                     self._add(ReasoningDelta, reasoning, out)
@@ -177,6 +181,7 @@ class _StreamState:
         # With a reasoning field present, a <think> block in content is a duplicate
         # (llama.cpp's deepseek-legacy format sends both).
         if thought and not self.saw_reasoning_field:
+            self._tag_reasoning = True
             self._add(ReasoningDelta, thought, out)
         if answer:
             self._add(ContentDelta, answer, out)
