@@ -74,20 +74,25 @@ def test_error_answer_is_saved_with_its_reason(wire: WireServer) -> None:
     assert msg.status == "error" and "1113" in msg.error
 
 
-def test_sigkill_mid_stream_leaves_partial_answer(wire: WireServer) -> None:
-    def slow():
+def start_slow_ask(wire: WireServer) -> subprocess.Popen[bytes]:
+    """`glmchat ask` reading a 400-token answer that arrives at 100 tokens a second."""
+
+    def slow():  # type: ignore[no-untyped-def]
         for i in range(400):
             doc = {"choices": [{"index": 0, "delta": {"content": f"w{i} "}}]}
             yield b"data: " + json.dumps(doc).encode() + b"\n\n"
 
     wire.reply(Reply(chunks=slow, delay=0.01))
-    env = dict(os.environ, ZAI_API_KEY="sk-x")
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [GLMCHAT, "ask", "--base-url", wire.url, "count"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=env,
+        env=dict(os.environ, ZAI_API_KEY="sk-x"),
     )
+
+
+def test_sigkill_mid_stream_leaves_partial_answer(wire: WireServer) -> None:
+    proc = start_slow_ask(wire)
     seen = b""
     deadline = time.monotonic() + 20
     while b"w150 " not in seen and time.monotonic() < deadline:
@@ -105,25 +110,14 @@ def test_sigkill_mid_stream_leaves_partial_answer(wire: WireServer) -> None:
 
 
 def test_sigterm_saves_partial_as_cancelled(wire: WireServer) -> None:
-    def slow():
-        for _ in range(400):
-            yield b'data: {"choices":[{"index":0,"delta":{"content":"x "}}]}\n\n'
-
-    wire.reply(Reply(chunks=slow, delay=0.01))
-    env = dict(os.environ, ZAI_API_KEY="sk-x")
-    proc = subprocess.Popen(
-        [GLMCHAT, "ask", "--base-url", wire.url, "count"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
+    proc = start_slow_ask(wire)
     os.read(proc.stdout.fileno(), 10)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == 6 and b"partial answer is kept" in err
     with store() as s:
         msg = s.most_recent().messages[-1]
-    assert msg.status == "cancelled" and msg.content.startswith("x ")
+    assert msg.status == "cancelled" and msg.content.startswith("w0 ")
 
 
 def test_corrupt_database_is_named_and_left_untouched(wire: WireServer, tmp_path) -> None:
