@@ -183,6 +183,99 @@ def test_sanitize_is_the_same_in_pieces(text: str, cut: int) -> None:
     assert blocks.text == text
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    parts=st.lists(st.sampled_from(sorted(DOCUMENTS)), min_size=2, max_size=6),
+    sizes=st.lists(st.integers(1, 80), max_size=30),
+    exact_rows=st.integers(0, 12),
+    peeks=st.lists(st.integers(0, 400), max_size=6),
+    width=st.sampled_from(WIDTHS),
+)
+def test_waiting_blocks_end_up_exact(
+    parts: list[str], sizes: list[int], exact_rows: int, peeks: list[int], width: int
+) -> None:
+    """Renders with no budget leave blocks waiting; painting lines of them, later renders and a
+    resize in between still end with rich's render of the whole."""
+    text = "\n".join(DOCUMENTS[part] for part in parts)
+    blocks = MarkdownBlocks(console=CONSOLE)
+    position = 0
+    for index, size in enumerate(sizes):
+        blocks.append(text[position : position + size])
+        position += size
+        blocks.render(width if index % 7 else 60, 0.0, exact_rows=exact_rows)
+        for y in peeks[index % 3 :: 3]:
+            blocks.segments(y % max(1, blocks.line_count))
+    blocks.append(text[position:])
+    blocks.finish()
+    blocks.render(width, 0.0, exact_rows=exact_rows)
+    # The last rows are exact as soon as the text is complete, whatever waits above them.
+    count = min(exact_rows, blocks.line_count)
+    if count:
+        assert rendered_tail(blocks, count, width) == reference(text, width)[-count:]
+    assert_same(blocks, text, width)
+
+
+def _sections(count: int) -> str:
+    return "".join(
+        f"## Section {n}\n\nParagraph {n} with **bold** and `code`.\n\n```python\nx = {n}\n```\n\n"
+        for n in range(count)
+    )
+
+
+def test_a_burst_renders_the_end_first_and_the_rest_later() -> None:
+    text = _sections(100)  # 300 blocks
+    blocks = MarkdownBlocks(console=CONSOLE)
+    blocks.append(text)
+    blocks.finish()
+    blocks.render(80, 0.0, exact_rows=20)
+    # Only the blocks covering the last 20 rows were rendered, not the 300.
+    assert blocks.renders <= 12
+    assert blocks.waiting
+    assert rendered_tail(blocks, 20, 80) == reference(text, 80)[-20:]
+    # Asking for a line of a waiting block renders that block alone, and says the rows moved.
+    before = blocks.renders
+    blocks.reflowed = False
+    blocks.segments(0)
+    assert blocks.renders == before + 1
+    assert blocks.reflowed
+    # Later renders fill in the rest, each block once.
+    while blocks.waiting:
+        blocks.render(80, 0.001, exact_rows=20)
+    assert blocks.renders == blocks.frozen_block_count
+    assert_same(blocks, text, 80)
+
+
+def rendered_tail(blocks: MarkdownBlocks, count: int, width: int) -> list[list[Segment]]:
+    """The last `count` lines as painted, before anything renders the blocks above them."""
+    total = blocks.line_count
+    return [
+        list(Segment.simplify(blocks.line(y).adjust_cell_length(width)))
+        for y in range(total - count, total)
+    ]
+
+
+def test_blocks_are_found_without_parsing_their_inline_text() -> None:
+    """Inline Markdown is parsed only for blocks that get rendered."""
+    from glmchat.tui.widgets import markdown_view
+
+    calls: list[str] = []
+    real = markdown_view._PARSER.inline.parse
+
+    def counting(src, md, env, tokens):  # type: ignore[no-untyped-def]
+        calls.append(src)
+        return real(src, md, env, tokens)
+
+    markdown_view._PARSER.inline.parse = counting  # type: ignore[method-assign]
+    try:
+        blocks = MarkdownBlocks(console=CONSOLE)
+        blocks.append(_sections(100))
+        blocks.finish()
+        blocks.render(80, 0.0, exact_rows=10)
+        assert 0 < len(calls) <= 10
+    finally:
+        markdown_view._PARSER.inline.parse = real  # type: ignore[method-assign]
+
+
 def test_sanitize_neutralizes_controls() -> None:
     assert sanitize("a\x1b[31mb\x9b\x07\tc\r\nd\re") == "a\\x1b[31mb\\x9b\\x07\tc\nd\ne"
     blocks = MarkdownBlocks(console=CONSOLE)
@@ -486,3 +579,51 @@ def test_strip_helpers_are_plain_rich_segments() -> None:
     blocks.render(20)
     assert all(isinstance(strip, Strip) for strip in blocks.lines())
     assert blocks.line(999).text == ""
+
+
+async def test_a_burst_shows_its_end_first_and_fills_in_the_rest() -> None:
+    app = ChatLog(refresh_rate=10.0)
+    async with app.run_test(size=(90, 30)) as pilot:
+        log = app.query_one("#log", VerticalScroll)
+        log.anchor()
+        live = app.query_one("#live", StreamingMarkdown)
+        await pilot.pause()
+        text = _sections(150) + "The **last** line.\n"
+        live.append(text)
+        live.finish()
+        # The end is rendered at once; the 450 blocks above it wait.
+        assert live.blocks.waiting
+        assert live.blocks.renders < 30
+        await pilot.pause()
+        assert log.scroll_y == log.max_scroll_y
+        assert any("The last line." in line for line in screen_lines(app))
+        for _ in range(100):
+            if not live.blocks.waiting:
+                break
+            await pilot.pause(0.02)
+        assert not live.blocks.waiting
+        assert live.blocks.renders == live.blocks.frozen_block_count
+        await pilot.pause()
+        assert log.scroll_y == log.max_scroll_y
+        assert widget_lines(live) == reference_text(text, live.size.width)
+
+
+async def test_scrolling_to_waiting_blocks_renders_them() -> None:
+    app = ChatLog(refresh_rate=10.0)
+    async with app.run_test(size=(90, 30)) as pilot:
+        log = app.query_one("#log", VerticalScroll)
+        live = app.query_one("#live", StreamingMarkdown)
+        await pilot.pause()
+        live.render_budget = 0.0  # nothing fills in by itself: only painting renders
+        text = _sections(150)
+        live.append(text)
+        live.finish()
+        assert live.blocks.waiting
+        log.scroll_home(animate=False)
+        await pilot.pause()
+        await pilot.pause()
+        screen = screen_lines(app)
+        assert any("Section 0" in line for line in screen)
+        assert any("Paragraph 0 with bold and code." in line for line in screen)
+        # Only what was painted got rendered.
+        assert live.blocks.renders < 60

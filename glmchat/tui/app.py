@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +22,16 @@ from glmchat.tui.commands import ChatCommands
 from glmchat.tui.widgets.chat_pane import ChatPane
 
 T = TypeVar("T")
+
+
+def _warm_up() -> None:
+    from glmchat.tui.widgets.markdown_view import warm_up
+
+    warm_up()
+    try:  # httpx picks its async backend on the first request
+        importlib.import_module("anyio._backends._asyncio")
+    except ImportError:  # pragma: no cover - anyio's layout is its own business
+        pass
 
 
 def _binding(binding_id: str, action: str, description: str, **kw: Any) -> Binding:
@@ -82,6 +94,12 @@ class GlmChatApp(App[int]):
         await self.open_pane(self._resume)
         for warning in self.settings.warnings:
             self.notify(warning, severity="warning", timeout=8)
+        self.call_after_refresh(self._warm_up)
+
+    def _warm_up(self) -> None:
+        # After the first paint, in the background: the one-time costs of the first answer
+        # (lexers, the first Markdown render, the HTTP stack's async backend).
+        threading.Thread(target=_warm_up, name="glmchat-warm-up", daemon=True).start()
 
     @property
     def tabs(self) -> TabbedContent:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -11,6 +10,7 @@ from time import perf_counter
 from typing import Any
 
 from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore, inline, text_join
 from markdown_it.token import Token
 from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
@@ -27,10 +27,15 @@ from textual.timer import Timer
 from textual.types import NoActiveAppError
 from textual.widget import Widget
 
-__all__ = ["MarkdownBlocks", "StreamingMarkdown", "sanitize"]
+__all__ = ["MarkdownBlocks", "StreamingMarkdown", "sanitize", "warm_up"]
 
 # The same parser rich.markdown.Markdown builds for itself, shared because building one is not free.
 _PARSER = MarkdownIt().enable("strikethrough").enable("table")
+# The same without inline parsing, to find the blocks of a text: less than half the cost, and
+# the inline parsing is done (see `_parse_inline`) only for the blocks rendered.
+_BLOCK_PARSER = (
+    MarkdownIt().enable("strikethrough").enable("table").disable(["inline", "text_join"])
+)
 
 # C0 controls except tab and newline (CR is folded into newlines first), DEL and C1 controls
 # (U+009B is a one-character CSI on some terminals) become their visible `\xNN` spelling, so an
@@ -44,6 +49,19 @@ Line = list[Segment]
 
 # How many widths each finished block keeps rendered lines for (a resize and back is free).
 _WIDTHS_KEPT = 2
+
+
+class _Unrendered(list):  # type: ignore[type-arg]
+    """The rows of a finished block not rendered yet (blank; `index` is its place in the text).
+
+    One object stands for every row of its block, as many rows as the block is estimated to
+    take; asking for one of them renders the block (see `MarkdownBlocks.segments`)."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        super().__init__()
+        self.index = index
 
 
 def sanitize(text: str) -> str:
@@ -79,7 +97,26 @@ class _Block:
     tokens: list[Token] | None
     # Which link reference definitions the tokens were parsed with (see `_refs_key`).
     refs_key: int
+    # The parse environment (link references) the tokens' inline parts are still to be parsed
+    # with; None once they are (or when `tokens` is None).
+    env: dict[str, Any] | None = None
     lines: dict[int, list[Line]] = field(default_factory=dict)
+    placeholder: _Unrendered | None = None
+
+
+def _parse_inline(tokens: list[Token], env: dict[str, Any]) -> None:
+    """The inline part of a parse by `_BLOCK_PARSER`: afterwards the tokens are `_PARSER`'s."""
+    state = StateCore("", _PARSER, env, tokens)
+    inline(state)
+    text_join(state)
+
+
+def _estimated_rows(block: _Block, width: int) -> int:
+    """About how many rows a block takes at `width` (its lines, wrapped, and the gap before)."""
+    rows = 1 if block.new_line_before else 0
+    for line in block.source.rstrip("\n").split("\n"):
+        rows += max(1, -(-len(line) // width))
+    return rows
 
 
 @lru_cache(maxsize=64)
@@ -91,6 +128,24 @@ def _lexer(name: str) -> Lexer:
         return get_lexer_by_name(name, stripnl=False, ensurenl=True, tabsize=4)
     except ClassNotFound:
         return get_lexer_by_name("text", stripnl=False, ensurenl=True, tabsize=4)
+
+
+_WARM_UP_SAMPLE = (
+    "# Title\n\nSome **bold**, *em*, `code` and a [link](https://example.com).\n\n"
+    "- one\n- two\n\n1. first\n\n> quoted\n\n| a | b |\n|---|--:|\n| 1 | 2 |\n\n---\n\n"
+    "```python\ndef f(x: int) -> int:\n    return x + 1\n```\n"
+)
+
+
+def warm_up() -> None:
+    """Do the one-time work of the first render now: render a sample with a Python fence (a
+    pygments lexer compiles its regular expressions when first built, about 15 ms for Python;
+    rich's Markdown and Syntax have first-use costs too). Meant for a background thread at
+    start-up, so the first answer does not pay for it."""
+    blocks = MarkdownBlocks()
+    blocks.append(_WARM_UP_SAMPLE)
+    blocks.finish()
+    blocks.render(80)
 
 
 class _CodeBlock(CodeBlock):
@@ -158,6 +213,11 @@ class MarkdownBlocks:
     last block, or the last two while the first line of the newest one is incomplete) are parsed
     and rendered again when more text arrives. A block is finished once the next block has
     started and that block's first line is complete, as decided by markdown-it's token maps.
+
+    Finished blocks can wait: a render given a budget renders the newest ones first (those next
+    to the open tail, where a chat log is looking) and leaves the rest as blank rows of an
+    estimated count, rendered by later calls, or at once when a line of theirs is asked for.
+    The cost of showing the end of a long burst of text is then that of the rows near the end.
     """
 
     def __init__(self, *, code_theme: str = "monokai", console: Console | None = None) -> None:
@@ -171,6 +231,8 @@ class MarkdownBlocks:
         """Number of block renders so far."""
         self.open_cost = 0.0
         """Seconds the last render of the open blocks took."""
+        self.reflowed = False
+        """Set when asking for a line rendered a waiting block, changing the line count."""
         self._template = _BlockMarkdown("", code_theme=code_theme)
         self.reset()
 
@@ -178,20 +240,24 @@ class MarkdownBlocks:
         """Forget all text."""
         self._raw: list[str] = []
         self._sanitizer = _Sanitizer()
-        self._pending: list[str] = []
+        self._incoming: list[str] = []
         self._tail = ""  # sanitized source of the open blocks, parsed again on every render
         self._needs_parse = False
         self._finished = False
         self._check_references = False
         self._frozen: list[_Block] = []
-        # Finished blocks not rendered yet, when a render ran out of time.
-        self._backlog: deque[_Block] = deque()
+        # The first row of each finished block, and the finished blocks' rows in one list.
+        self._starts: list[int] = []
+        self._frozen_rows: list[Line] = []
+        # Indexes of finished blocks not rendered at the current width, oldest first (some may
+        # have been rendered since, when a line of theirs was asked for).
+        self._waiting: list[int] = []
         self._open: list[_Block] = []
         self._refs: dict[str, Any] = {}
         self._width: int | None = None
-        self._frozen_rows: list[Line] = []
         self._open_rows: list[Line] = []
         self._open_cache: dict[tuple[str, int, int, bool], list[Line]] = {}
+        self._changed_from = 0
 
     @property
     def text(self) -> str:
@@ -211,7 +277,7 @@ class MarkdownBlocks:
 
     @property
     def line_count(self) -> int:
-        """Number of lines at the last rendered width."""
+        """Number of lines at the last rendered width (waiting blocks count as estimated)."""
         return len(self._frozen_rows) + len(self._open_rows)
 
     @property
@@ -220,7 +286,7 @@ class MarkdownBlocks:
 
     @property
     def frozen_blocks(self) -> tuple[str, ...]:
-        """Sources of the finished (and rendered) blocks."""
+        """Sources of the finished blocks."""
         return tuple(block.source for block in self._frozen)
 
     @property
@@ -230,8 +296,14 @@ class MarkdownBlocks:
 
     @property
     def dirty(self) -> bool:
-        """True when the lines do not show all the text yet."""
-        return self._needs_parse or bool(self._backlog)
+        """True when text has arrived since the last render."""
+        return self._needs_parse
+
+    @property
+    def waiting(self) -> bool:
+        """True when some finished blocks wait to be rendered at the current width."""
+        self._prune_waiting()
+        return bool(self._waiting)
 
     def append(self, text: str) -> None:
         """Add text at the end; costs O(len(text)), the work is done by the next `render`."""
@@ -242,7 +314,7 @@ class MarkdownBlocks:
         self._raw.append(text)
         clean = self._sanitizer.feed(text)
         if clean:
-            self._pending.append(clean)
+            self._incoming.append(clean)
             self._needs_parse = True
 
     def finish(self) -> None:
@@ -252,10 +324,18 @@ class MarkdownBlocks:
             self._needs_parse = True
 
     def segments(self, y: int) -> Line:
-        """The segments of line `y` at the last rendered width (none past the end)."""
+        """The segments of line `y` at the last rendered width (none past the end).
+
+        A line of a block still waiting is rendered now; if that changes the line count,
+        `reflowed` is set (the lines after it moved)."""
         frozen = self._frozen_rows
         if y < len(frozen):
-            return frozen[y]
+            row = frozen[y]
+            while type(row) is _Unrendered:
+                self._render_waiting(row.index)
+                self.reflowed = True
+                row = frozen[y] if y < len(frozen) else self.segments(y)
+            return row
         try:
             return self._open_rows[y - len(frozen)]
         except IndexError:
@@ -266,37 +346,42 @@ class MarkdownBlocks:
         return Strip(self.segments(y))
 
     def lines(self) -> list[Strip]:
-        """All lines at the last rendered width."""
+        """All lines at the last rendered width (renders every waiting block first)."""
+        if self._width is not None:
+            self._fill(self._width, None, None)
         return [Strip(line) for line in (*self._frozen_rows, *self._open_rows)]
 
-    def render(self, width: int, budget: float | None = None) -> int:
+    def render(
+        self, width: int, budget: float | None = None, *, exact_rows: int | None = None
+    ) -> int:
         """Bring the lines up to date at `width`; return the first line that changed.
 
-        With a `budget` (seconds), stop rendering newly finished blocks once it is spent (at
-        least one is rendered) and show the text up to there: `dirty` stays True and the next
-        call goes on. Returns `line_count` when nothing changed.
+        Without a `budget` (seconds) every finished block is rendered. With one, the newest
+        finished blocks not rendered yet are rendered first, until the budget is spent and the
+        last `exact_rows` rows are exact; the others wait (see `waiting`). The open blocks
+        are always rendered. Returns `line_count` when nothing changed.
         """
         width = max(1, width)
-        if width == self._width and not self.dirty:
+        if width == self._width and not self._needs_parse and not self._waiting:
             return self.line_count
         deadline = None if budget is None else perf_counter() + budget
         old_frozen = len(self._frozen_rows)
         old_open = self._open_rows
+        self._changed_from = old_frozen
         resized = width != self._width
         if resized:
             self._width = width
-            self._rebuild_frozen(width)
+            self._relayout(width)
         if self._needs_parse:
-            self._parse()
-        self._render_backlog(width, deadline)
-        if self._backlog:
-            self._open_rows = []  # the open blocks come after the backlog
-        else:
-            self._render_open(width)
-            if self._check_references:
-                self._apply_late_references(width)
+            self._parse(width)
+        self._render_open(width)
+        self._fill(width, deadline, exact_rows)
+        if self._check_references:
+            self._apply_late_references(width)
         if resized:
             return 0
+        if self._changed_from < old_frozen:
+            return self._changed_from
         new_lines = [*self._frozen_rows[old_frozen:], *self._open_rows]
         for index, (old, new) in enumerate(zip(old_open, new_lines, strict=False)):
             if old is not new and old != new:
@@ -331,6 +416,9 @@ class MarkdownBlocks:
 
     def _parse_block(self, block: _Block) -> list[Token]:
         if block.tokens is not None:
+            if block.env is not None:
+                _parse_inline(block.tokens, block.env)
+                block.env = None
             return block.tokens
         block.refs_key = _refs_key(self._refs)
         return _PARSER.parse(block.source, {"references": dict(self._refs)})
@@ -341,49 +429,127 @@ class MarkdownBlocks:
             lines = self._open_cache.get(self._open_key(block, width))
             if lines is None:
                 lines = self._render(block, self._parse_block(block), width)
-            block.tokens = None
-            if len(block.lines) >= _WIDTHS_KEPT:
-                del block.lines[next(iter(block.lines))]
-            block.lines[width] = lines
+            self._keep(block, width, lines)
         return lines
 
-    def _rebuild_frozen(self, width: int) -> None:
-        rows: list[Line] = []
-        for block in self._frozen:
-            rows.extend(self._frozen_lines(block, width))
-        self._frozen_rows = rows
+    @staticmethod
+    def _keep(block: _Block, width: int, lines: list[Line]) -> None:
+        block.tokens = None
+        block.env = None
+        if len(block.lines) >= _WIDTHS_KEPT:
+            del block.lines[next(iter(block.lines))]
+        block.lines[width] = lines
+
+    def _rows_of(self, index: int, width: int) -> list[Line]:
+        """A finished block's rows: rendered, or placeholders (the block is then waiting)."""
+        block = self._frozen[index]
+        lines = block.lines.get(width)
+        if lines is None:
+            # Just finished: the open blocks' last render is usually its final one.
+            lines = self._open_cache.get(self._open_key(block, width))
+            if lines is not None:
+                self._keep(block, width, lines)
+                return lines
+            if block.placeholder is None:
+                block.placeholder = _Unrendered(index)
+            return [block.placeholder] * _estimated_rows(block, width)
+        return lines
+
+    def _add_frozen(self, block: _Block, width: int) -> None:
+        index = len(self._frozen)
+        self._frozen.append(block)
+        self._starts.append(len(self._frozen_rows))
+        rows = self._rows_of(index, width)
+        if rows and type(rows[0]) is _Unrendered:
+            self._waiting.append(index)
+        self._frozen_rows.extend(rows)
+
+    def _relayout(self, width: int) -> None:
+        """Rows for a new width: cached lines where there are some, placeholders elsewhere."""
+        self._starts = []
+        self._frozen_rows = []
+        self._waiting = []
+        blocks, self._frozen = self._frozen, []
+        for block in blocks:
+            self._add_frozen(block, width)
         self._open_rows = []
+        self._changed_from = 0
+
+    def _restack(self, first: int, width: int) -> None:
+        """Rebuild the rows from finished block `first` on (after some were rendered)."""
+        start = self._starts[first]
+        rows = self._frozen_rows
+        del rows[start:]
+        starts = self._starts
+        del starts[first:]
+        for index in range(first, len(self._frozen)):
+            starts.append(len(rows))
+            rows.extend(self._rows_of(index, width))
+        self._changed_from = min(self._changed_from, start)
+
+    def _prune_waiting(self) -> None:
+        waiting, frozen, width = self._waiting, self._frozen, self._width
+        while waiting and width in frozen[waiting[-1]].lines:
+            waiting.pop()
+
+    def _fill(self, width: int, deadline: float | None, exact_rows: int | None) -> None:
+        """Render waiting blocks, newest first (see `render`)."""
+        waiting, frozen = self._waiting, self._frozen
+        below = len(self._open_rows)  # rows after the block at `cursor`
+        cursor = len(frozen)
+        first = None
+        while waiting:
+            index = waiting[-1]
+            for later in range(index + 1, cursor):
+                lines = frozen[later].lines.get(width)
+                below += len(lines) if lines is not None else 0
+            block = frozen[index]
+            if width not in block.lines:
+                if deadline is not None and perf_counter() > deadline:
+                    if exact_rows is None or below >= exact_rows:
+                        break  # out of time, and not among the last `exact_rows` rows
+                self._frozen_lines(block, width)
+                first = index
+            below += len(block.lines[width])
+            cursor = index
+            waiting.pop()
+        if first is not None:
+            self._restack(first, width)
+
+    def _render_waiting(self, index: int) -> None:
+        width = self._width
+        assert width is not None
+        self._frozen_lines(self._frozen[index], width)
+        self._restack(index, width)
 
     def _open_key(self, block: _Block, width: int) -> tuple[str, int, int, bool]:
         # Later link definitions can change a block with the same source.
         return (block.source, width, block.refs_key, block.new_line_before)
 
-    def _parse(self) -> None:
-        """Parse the open tail; move the blocks that can no longer change to the backlog."""
+    def _parse(self, width: int) -> None:
+        """Parse the open tail; add the blocks that can no longer change to the finished ones."""
         self._needs_parse = False
-        if self._pending:
+        if self._incoming:
             # Joining is O(tail) per render, and renders are rate limited by the caller.
-            self._tail += "".join(self._pending)
-            self._pending.clear()
+            self._tail += "".join(self._incoming)
+            self._incoming.clear()
         tail = self._tail
         env: dict[str, Any] = {"references": dict(self._refs)}
-        groups = _top_level_groups(_PARSER.parse(tail, env)) if tail else []
+        groups = _top_level_groups(_BLOCK_PARSER.parse(tail, env)) if tail else []
         offsets = _line_offsets(tail)
 
         def offset(line: int) -> int:
             return offsets[line] if line < len(offsets) else len(tail)
 
         blocks: list[_Block] = []
-        previous = (
-            self._backlog[-1] if self._backlog else self._frozen[-1] if self._frozen else None
-        )
+        previous = self._frozen[-1] if self._frozen else None
         new_line = previous.new_line_after if previous is not None else False
         refs_key = _refs_key(env["references"])
         for group in groups:
             start, end = group[0].map  # type: ignore[misc]
             after = _new_line_after(group)
             source = tail[offset(start) : offset(end)]
-            blocks.append(_Block(source, new_line, after, group, refs_key))
+            blocks.append(_Block(source, new_line, after, group, refs_key, env))
             new_line = after
 
         if self._finished:
@@ -399,7 +565,8 @@ class MarkdownBlocks:
                 if groups[index][0].map[0] < complete_lines:  # type: ignore[index]
                     keep = index
                     break
-        self._backlog.extend(blocks[:keep])
+        for block in blocks[:keep]:
+            self._add_frozen(block, width)
         if keep:
             boundary = groups[keep][0].map[0] if keep < len(groups) else len(offsets)  # type: ignore[index]
             for label, ref in env["references"].items():
@@ -407,15 +574,6 @@ class MarkdownBlocks:
                     self._refs[label] = ref
             self._tail = tail[offset(boundary) :] if keep < len(groups) else ""
         self._open = blocks[keep:]
-
-    def _render_backlog(self, width: int, deadline: float | None) -> None:
-        backlog = self._backlog
-        while backlog:
-            block = backlog.popleft()
-            self._frozen_rows.extend(self._frozen_lines(block, width))
-            self._frozen.append(block)
-            if deadline is not None and perf_counter() > deadline:
-                break
 
     def _render_open(self, width: int) -> None:
         started = perf_counter()
@@ -438,12 +596,14 @@ class MarkdownBlocks:
         # against the whole text, so re-render those blocks once the text is complete.
         self._check_references = False
         final = _refs_key(self._refs)
-        stale = [b for b in self._frozen if b.refs_key != final and "[" in b.source]
-        for block in stale:
+        stale = [i for i, b in enumerate(self._frozen) if b.refs_key != final and "[" in b.source]
+        for index in stale:
+            block = self._frozen[index]
             block.lines.clear()
-            block.tokens = None
+            block.tokens = block.env = None
+            self._frozen_lines(block, width)
         if stale:
-            self._rebuild_frozen(width)
+            self._restack(stale[0], width)
 
 
 class StreamingMarkdown(Widget):
@@ -524,7 +684,7 @@ class StreamingMarkdown(Widget):
         self._blocks.finish()
         self._stop_timer()
         self._painted_lines.clear()
-        self._update()
+        self._update(streamed=True)
 
     def set_text(self, text: str) -> None:
         """Replace the text with a finished message."""
@@ -551,7 +711,7 @@ class StreamingMarkdown(Widget):
         blocks = self._blocks
         if width != blocks.width or self._stale_while_hidden:
             self._update(width, in_layout=True)
-        elif blocks.dirty and self._timer is None:
+        elif (blocks.dirty or blocks.waiting) and self._timer is None:
             self._schedule()
         return self._height(blocks.line_count)
 
@@ -566,7 +726,13 @@ class StreamingMarkdown(Widget):
         width = self.size.width
         if width != self._blocks.width and width > 0:
             self._update(width, in_layout=True)
-        row = self._blocks.segments(y)
+        blocks = self._blocks
+        row = blocks.segments(y)
+        if blocks.reflowed:
+            # A block that was waiting (see MarkdownBlocks.render) turned out taller or shorter
+            # than estimated: lay out again once this paint is over.
+            blocks.reflowed = False
+            self.call_later(self.refresh, layout=True)
         # visual_style is cached between style changes (rich_style walks the ancestors).
         base = self.visual_style.rich_style
         selection = self.text_selection
@@ -629,8 +795,12 @@ class StreamingMarkdown(Widget):
             node = node.parent
         return True
 
-    def _update(self, width: int | None = None, *, in_layout: bool = False) -> None:
-        """Render pending text and ask Textual to repaint the lines that changed."""
+    def _update(
+        self, width: int | None = None, *, in_layout: bool = False, streamed: bool = False
+    ) -> None:
+        """Render pending text and ask Textual to repaint the lines that changed.
+
+        `streamed`: the text just finished streaming (render it like streamed text)."""
         if width is None:
             if not self.is_mounted:
                 return
@@ -646,7 +816,7 @@ class StreamingMarkdown(Widget):
                 return  # not laid out yet; the first layout calls get_content_height
             width = self.size.width
         blocks = self._blocks
-        if width == blocks.width and not blocks.dirty:
+        if width == blocks.width and not blocks.dirty and not blocks.waiting:
             return
         try:
             # Render with the app's console, as Textual does for rich renderables.
@@ -657,12 +827,19 @@ class StreamingMarkdown(Widget):
         started = perf_counter()
         old_lines = blocks.line_count
         old_height = self._height(old_lines) if not blocks.finished else -1
-        changed_from = blocks.render(width, self.render_budget)
+        # Streamed text is shown first: render only what the screen can show, the open blocks
+        # and the finished ones among the last rows. The rest waits (or renders as soon as a
+        # line of it is painted), so a burst costs what the screen shows; once the text is
+        # complete and shown, later updates fill in the waiting blocks, a budget's worth at a
+        # time. A finished message shown whole (a resumed one) is rendered within the budget.
+        budget = 0.0 if streamed or not blocks.finished else self.render_budget
+        exact_rows = max(24, self.app.size.height)  # no more rows than the terminal has can show
+        changed_from = blocks.render(width, budget, exact_rows=exact_rows)
         lines = blocks.line_count
         height = self._height(lines)
-        if blocks.dirty:
-            # Out of budget with finished blocks left (a burst of text): show what is done and
-            # go on right after the screen had a chance to update.
+        if blocks.finished and blocks.waiting:
+            # Out of budget with finished blocks left: show what is done and go on right after
+            # the screen had a chance to update.
             self._next_update = 0.0
             self._schedule()
         else:

@@ -1,0 +1,144 @@
+"""The installed `glmchat` in a real terminal (tmux, 120x40) against the loopback server.
+
+This is how an outside check sees the app: keys go in with `tmux send-keys`, and the screen is
+read back with `tmux capture-pane` every few milliseconds. For each reply it times Enter to the
+reply's closing words being visible on the screen, beside a raw httpx read of the same stream,
+and reads the app's CPU seconds and peak memory from /proc.
+
+    python bench/bench_tmux.py            # 4,000 and 20,000 tokens, medians of BENCH_RUNS (3)
+    python bench/bench_tmux.py 20000      # one size
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from loopback import ServerProcess, generated_stream, markdown_reply
+
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+SOCKET = f"glmchat-bench-{os.getpid()}"
+MARKER = "ZZ-END-ZZ"
+CLOSING = f"\n\nThat is the whole answer: {MARKER}."
+POLL = 0.005
+
+
+def reply_tokens(tokens: int) -> list[str]:
+    """A Markdown reply of about `tokens` tokens whose last words are the marker."""
+    tail = [CLOSING[i : i + 4] for i in range(0, len(CLOSING), 4)]
+    return markdown_reply(tokens - len(tail)) + tail
+
+
+def _tmux(*args: str) -> str:
+    return subprocess.run(
+        ["tmux", "-L", SOCKET, *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def _screen() -> str:
+    return _tmux("capture-pane", "-p", "-t", "bench")
+
+
+def _wait_for(text: str, timeout: float) -> float:
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if text in _screen():
+            return time.perf_counter()
+        time.sleep(POLL)
+    raise TimeoutError(f"{text!r} never appeared on the screen:\n{_screen()}")
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _peak_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _raw_read(url: str) -> float:
+    import httpx
+
+    start = time.perf_counter()
+    with httpx.Client() as client, client.stream("POST", url + "/chat/completions") as r:
+        for _ in r.iter_raw():
+            pass
+    return time.perf_counter() - start
+
+
+def run_once(tokens: int) -> dict[str, float]:
+    exe = shutil.which("glmchat") or str(Path(sys.executable).parent / "glmchat")
+    server = ServerProcess(generated_stream(reply_tokens(tokens)), splits=0)
+    tmp = tempfile.mkdtemp()
+    try:
+        Path(f"{tmp}/config").mkdir()
+        Path(f"{tmp}/config/config.toml").write_text(
+            f'[providers.zai]\nbase_url = "{server.url}"\n'
+        )
+        env = {
+            "GLMCHAT_CONFIG_DIR": f"{tmp}/config",
+            "GLMCHAT_DATA_DIR": f"{tmp}/data",
+            "ZAI_API_KEY": "sk-bench-0000",
+        }
+        exports = " ".join(f"{k}={v}" for k, v in env.items())
+        started = time.perf_counter()
+        _tmux(
+            "-f", "/dev/null", "new-session", "-d", "-s", "bench", "-x", "120", "-y", "40",
+            f"exec env TERM=xterm-256color {exports} {exe}",
+        )  # fmt: skip
+        first_paint = _wait_for("thinking", 20) - started
+        pid = int(_tmux("display-message", "-p", "-t", "bench", "#{pane_pid}").strip())
+        _tmux("send-keys", "-t", "bench", "-l", "go")
+        _wait_for("go", 5)
+        cpu0 = _cpu_seconds(pid)
+        enter = time.perf_counter()
+        _tmux("send-keys", "-t", "bench", "Enter")
+        shown = _wait_for(MARKER, 120) - enter
+        cpu = _cpu_seconds(pid) - cpu0
+        peak = _peak_mb(pid)
+        _tmux("kill-server")
+        raw = _raw_read(server.url)
+    finally:
+        subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True)
+        server.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {
+        "first_paint_s": first_paint,
+        "reply_s": shown,
+        "raw_s": raw,
+        "cpu_s": cpu,
+        "peak_mb": peak,
+    }
+
+
+def main() -> None:
+    sizes = [int(a) for a in sys.argv[1:]] or [4000, 20000]
+    print(
+        f"{'tokens':>7}{'first paint s':>15}{'Enter to last s':>17}{'raw read s':>12}"
+        f"{'ratio':>7}{'CPU s':>7}{'peak MB':>9}"
+    )
+    for tokens in sizes:
+        runs = [run_once(tokens) for _ in range(RUNS)]
+
+        def median(key: str, runs: list[dict[str, float]] = runs) -> float:
+            return statistics.median(r[key] for r in runs)
+
+        ratio = statistics.median(r["reply_s"] / r["raw_s"] for r in runs)
+        print(
+            f"{tokens:>7,}{median('first_paint_s'):>15.3f}{median('reply_s'):>17.3f}"
+            f"{median('raw_s'):>12.3f}{ratio:>6.1f}x{median('cpu_s'):>7.2f}{median('peak_mb'):>9.0f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
