@@ -69,16 +69,19 @@ async def _run_reply(url_tokens: int, history: int, paced: bool) -> dict[str, fl
         pane = app.active_pane
         assert pane is not None
         out["widgets"] = len(list(pane.log_view.children))
-        client = app.client_for("zai")
-        last_event = [0.0]
-        real_stream = client.stream
+        # Time the last event without creating the client here: the app makes it on the first
+        # request, and that cost belongs to the reply.
+        from glmchat.backend.openai_compat import OpenAICompatClient
 
-        async def timed_stream(request):  # type: ignore[no-untyped-def]
-            async for event in real_stream(request):
+        last_event = [0.0]
+        real_stream = OpenAICompatClient.stream
+
+        async def timed_stream(self, request):  # type: ignore[no-untyped-def]
+            async for event in real_stream(self, request):
                 last_event[0] = time.perf_counter()
                 yield event
 
-        client.stream = timed_stream  # type: ignore[method-assign]
+        OpenAICompatClient.stream = timed_stream  # type: ignore[method-assign]
         pane.prompt.text = "go"
         cpu0 = time.process_time()
         start = time.perf_counter()

@@ -411,3 +411,14 @@ def test_the_key_never_shows_in_reprs_or_locals() -> None:
     shown = repr(client) + repr(vars(client)) + repr(client.headers())
     assert "sk-very-secret-777" not in shown
     assert client.headers()["authorization"] == "Bearer sk-very-secret-777"
+
+
+def test_clients_share_one_tls_context_that_verifies_certificates() -> None:
+    import ssl
+
+    from glmchat.backend.openai_compat import shared_ssl_context
+
+    context = shared_ssl_context()
+    assert context is shared_ssl_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 
+from glmchat.tui.widgets import markdown_view
 from glmchat.tui.widgets.markdown_view import StreamingMarkdown
 
 
@@ -63,3 +66,35 @@ async def test_stepped_height_while_streaming_is_a_multiple_of_the_step() -> Non
         view.finish()
         await pilot.pause()
         assert view.get_content_height(view.size, view.size, width) == view.blocks.line_count
+
+
+async def test_a_burst_updates_less_often_and_shows_its_end_at_once() -> None:
+    """Text arriving faster than a screenful per update slows the updates down (each one
+    scrolls and repaints the whole log); the end is shown as soon as the text is complete."""
+
+    class Slow(App[None]):
+        def compose(self) -> ComposeResult:
+            with VerticalScroll():
+                yield StreamingMarkdown(refresh_rate=20)
+
+    app = Slow()
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.query_one(StreamingMarkdown)
+        started = time.perf_counter()
+        n = 0
+        while time.perf_counter() - started < 1.0:
+            # About 60 lines every 10 ms: far more than a screen per update.
+            view.append("".join(f"Line {n + i} of a very fast answer.\n\n" for i in range(30)))
+            n += 30
+            await pilot.pause(0.01)
+        elapsed = time.perf_counter() - started
+        updates = view.refresh_count
+        # At 20 Hz a second would be about 20 updates; a burst gets a third of that.
+        assert markdown_view.BURST_SLOWDOWN >= 2
+        assert 2 <= updates <= elapsed * 20 / markdown_view.BURST_SLOWDOWN + 3
+        view.append("The **last** line.")
+        view.finish()
+        assert view.refresh_count == updates + 1  # finish shows the end right away
+        await pilot.pause()
+        lines = [view.render_line(y).text for y in range(view.blocks.line_count)]
+        assert "The last line." in lines[-1]

@@ -605,3 +605,20 @@ async def test_ctrl_q_quits(zai: WireServer) -> None:
         await pilot.pause()
         assert app.return_code == 0
         assert not app.is_running
+
+
+async def test_start_up_warms_the_first_answer_up_after_the_first_paint(zai: WireServer) -> None:
+    import gc
+
+    from glmchat.backend.openai_compat import shared_ssl_context
+
+    shared_ssl_context.cache_clear()
+    async with running() as pilot:
+        app = glm(pilot)
+        for _ in range(50):
+            if not app._warm_up_left:
+                break
+            await pilot.pause(0.02)
+        assert not app._warm_up_left
+        assert shared_ssl_context.cache_info().currsize == 1
+        assert gc.get_freeze_count() > 10_000  # the app's long-lived objects, out of GC's way

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import ssl
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -268,6 +270,16 @@ def _final_events(state: _StreamState) -> list[StreamEvent]:
     return out
 
 
+@lru_cache(maxsize=1)
+def shared_ssl_context() -> ssl.SSLContext:
+    """The TLS context httpx would build for every client, built once per process.
+
+    Loading the certificate store takes 20-50 ms; a new client (a provider's first request)
+    would otherwise pay it on the way to the first token. Thread-safe: the TUI builds it in the
+    background at start-up."""
+    return httpx.create_ssl_context()
+
+
 class OpenAICompatClient:
     """Streams chat completions from one provider. One instance may serve many streams."""
 
@@ -297,7 +309,9 @@ class OpenAICompatClient:
             pool=connect_timeout,
         )
         self._own_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=timeout, follow_redirects=True)
+        self._client = client or httpx.AsyncClient(
+            timeout=timeout, follow_redirects=True, verify=shared_ssl_context()
+        )
         self._timeout = timeout
 
     def __repr__(self) -> str:  # never show the key

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,15 +23,24 @@ from glmchat.tui.widgets.chat_pane import ChatPane
 
 T = TypeVar("T")
 
+# Seconds after mounting before the warm-up starts (see `GlmChatApp._warm_up`).
+WARM_UP_DELAY = 0.05
 
-def _warm_up() -> None:
-    from glmchat.tui.widgets.markdown_view import warm_up
 
-    warm_up()
+def _import_async_backend() -> None:
     try:  # httpx picks its async backend on the first request
         importlib.import_module("anyio._backends._asyncio")
     except ImportError:  # pragma: no cover - anyio's layout is its own business
         pass
+
+
+def _warm_up_steps() -> list[Callable[[], object]]:
+    """The one-time costs of the first answer, each 5-20 ms: the TLS certificate store, a
+    lexer and the first Markdown render, the HTTP stack's async backend."""
+    from glmchat.backend.openai_compat import shared_ssl_context
+    from glmchat.tui.widgets.markdown_view import warm_up
+
+    return [shared_ssl_context, warm_up, _import_async_backend]
 
 
 def _binding(binding_id: str, action: str, description: str, **kw: Any) -> Binding:
@@ -94,12 +103,20 @@ class GlmChatApp(App[int]):
         await self.open_pane(self._resume)
         for warning in self.settings.warnings:
             self.notify(warning, severity="warning", timeout=8)
-        self.call_after_refresh(self._warm_up)
+        self._warm_up_left = _warm_up_steps()
+        # Shortly after the first paint (not during it), one step at a time on this thread,
+        # so a key typed meanwhile waits for one step at most and no thread competes with
+        # the terminal writer.
+        self.set_timer(WARM_UP_DELAY, self._warm_up)
 
     def _warm_up(self) -> None:
-        # After the first paint, in the background: the one-time costs of the first answer
-        # (lexers, the first Markdown render, the HTTP stack's async backend).
-        threading.Thread(target=_warm_up, name="glmchat-warm-up", daemon=True).start()
+        # Everything made so far (modules, widgets, styles: about 100,000 objects) lives as
+        # long as the app. Left to the garbage collector, each full collection walks all of
+        # them: 20-50 ms pauses in the middle of a streaming answer. Frozen, it skips them.
+        gc.freeze()
+        if self._warm_up_left:
+            self._warm_up_left.pop(0)()
+            self.set_timer(0.005, self._warm_up)
 
     @property
     def tabs(self) -> TabbedContent:

@@ -43,6 +43,9 @@ _BLOCK_PARSER = (
 _CONTROL_CODES = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]
 _CONTROL_MAP = {code: f"\\x{code:02x}" for code in _CONTROL_CODES if code not in (0x09, 0x0A)}
 
+# While text arrives faster than a screenful per update, updates are this many times rarer.
+BURST_SLOWDOWN = 3
+
 # A rendered line: rich segments. Strips (about 1 KB each, with their caches) are made only for
 # the lines Textual asks to paint.
 Line = list[Segment]
@@ -140,7 +143,7 @@ _WARM_UP_SAMPLE = (
 def warm_up() -> None:
     """Do the one-time work of the first render now: render a sample with a Python fence (a
     pygments lexer compiles its regular expressions when first built, about 15 ms for Python;
-    rich's Markdown and Syntax have first-use costs too). Meant for a background thread at
+    rich's Markdown and Syntax have first-use costs too). Meant for an idle moment at
     start-up, so the first answer does not pay for it."""
     blocks = MarkdownBlocks()
     blocks.append(_WARM_UP_SAMPLE)
@@ -843,8 +846,14 @@ class StreamingMarkdown(Widget):
             self._next_update = 0.0
             self._schedule()
         else:
+            interval = 1.0 / self.refresh_rate
+            if lines - old_lines > exact_rows:
+                # More than a screenful since the last update: text is arriving faster than
+                # anyone reads, and each update scrolls and repaints the whole log. Update
+                # less often until the burst is over; the end is shown the moment it arrives.
+                interval *= BURST_SLOWDOWN
             # Keep re-rendering a huge open block (a long fence) to a third of the time at most.
-            self._next_update = started + max(1.0 / self.refresh_rate, 3.0 * blocks.open_cost)
+            self._next_update = started + max(interval, 3.0 * blocks.open_cost)
         if not self.is_mounted or (
             changed_from >= lines and lines == old_lines and height == old_height
         ):
