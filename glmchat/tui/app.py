@@ -6,7 +6,7 @@ import gc
 import importlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import on
 from textual.app import App, ComposeResult
@@ -14,12 +14,14 @@ from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import Footer, TabbedContent, TabPane
 
-from glmchat.backend.openai_compat import OpenAICompatClient
 from glmchat.backend.providers import ProviderConfig
 from glmchat.config import BINDING_IDS, Settings
 from glmchat.credentials import CredentialStore
 from glmchat.tui.commands import ChatCommands
 from glmchat.tui.widgets.chat_pane import ChatPane
+
+if TYPE_CHECKING:  # imported when the first answer needs it: httpx takes 20 ms to import
+    from glmchat.backend.openai_compat import OpenAICompatClient
 
 T = TypeVar("T")
 
@@ -27,20 +29,35 @@ T = TypeVar("T")
 WARM_UP_DELAY = 0.05
 
 
-def _import_async_backend() -> None:
-    try:  # httpx picks its async backend on the first request
-        importlib.import_module("anyio._backends._asyncio")
-    except ImportError:  # pragma: no cover - anyio's layout is its own business
-        pass
+def _import_http_stack() -> None:
+    # httpx (20 ms), its transport (httpcore, h11), made when the first client is, and its
+    # async backend, on the first request: 40 ms on the way to the first token otherwise.
+    for module in ("glmchat.backend.openai_compat", "httpcore", "h11", "anyio._backends._asyncio"):
+        try:
+            importlib.import_module(module)
+        except ImportError:  # pragma: no cover - those packages' layout is their business
+            pass
 
 
-def _warm_up_steps() -> list[Callable[[], object]]:
-    """The one-time costs of the first answer, each 5-20 ms: the TLS certificate store, a
-    lexer and the first Markdown render, the HTTP stack's async backend."""
+def _build_tls_context() -> None:
     from glmchat.backend.openai_compat import shared_ssl_context
+
+    shared_ssl_context()
+
+
+def _render_a_sample() -> None:
     from glmchat.tui.widgets.markdown_view import warm_up
 
-    return [shared_ssl_context, warm_up, _import_async_backend]
+    warm_up()
+
+
+# The one-time costs of the first answer, each 5-40 ms, paid after the first paint: the HTTP
+# stack's imports, the TLS certificate store, the Markdown modules, a lexer and a first render.
+WARM_UP_STEPS: tuple[Callable[[], None], ...] = (
+    _import_http_stack,
+    _build_tls_context,
+    _render_a_sample,
+)
 
 
 def _binding(binding_id: str, action: str, description: str, **kw: Any) -> Binding:
@@ -103,7 +120,7 @@ class GlmChatApp(App[int]):
         await self.open_pane(self._resume)
         for warning in self.settings.warnings:
             self.notify(warning, severity="warning", timeout=8)
-        self._warm_up_left = _warm_up_steps()
+        self._warm_up_left = list(WARM_UP_STEPS)
         # Shortly after the first paint (not during it), one step at a time on this thread,
         # so a key typed meanwhile waits for one step at most and no thread competes with
         # the terminal writer.
@@ -178,6 +195,8 @@ class GlmChatApp(App[int]):
         key = (provider_name, None)
         client = self._clients.get(key)
         if client is None:
+            from glmchat.backend.openai_compat import OpenAICompatClient
+
             secret = self.credentials.get(provider)
             client = OpenAICompatClient(provider, secret.reveal() if secret else None)
             self._clients[key] = client

@@ -10,7 +10,6 @@ from textual.containers import Vertical
 from textual.widgets import Collapsible, Static
 
 from glmchat.terminal_text import neutralize_controls
-from glmchat.tui.widgets.markdown_view import StreamingMarkdown
 
 # A streaming message grows in steps of this many lines: most new lines then repaint only
 # themselves instead of re-laying out the screen and scrolling the log (see StreamingMarkdown).
@@ -64,6 +63,8 @@ class ThinkingPanel(Collapsible):
         collapsed: bool = False,
         refresh_rate: float = 30.0,
     ) -> None:
+        from glmchat.tui.widgets.markdown_view import StreamingMarkdown
+
         self.body = StreamingMarkdown(text, refresh_rate=refresh_rate, classes="thinking-body")
         super().__init__(self.body, title=title, collapsed=collapsed)
 
@@ -103,6 +104,9 @@ class AssistantMessage(Vertical):
         self.message_id = message_id
         self.streaming = streaming
         self.refresh_rate = refresh_rate
+        # Imported with the first message, not at start-up (Markdown, pygments: 20 ms).
+        from glmchat.tui.widgets.markdown_view import StreamingMarkdown
+
         self.answer = StreamingMarkdown(content, refresh_rate=refresh_rate, code_theme=code_theme)
         if streaming:
             self.answer.height_step = STREAM_HEIGHT_STEP
