@@ -127,7 +127,67 @@ def run_once(tokens: int) -> dict[str, float]:
     }
 
 
+def _seed_conversation(messages: int) -> None:
+    """A saved conversation of `messages` messages whose last answer ends with the marker."""
+    from glmchat import paths
+    from glmchat.store import SessionStore
+
+    store = SessionStore(paths.database_path())
+    cid = store.create_conversation(model="glm-4.5", provider="zai", thinking=True)
+    answer = "".join(markdown_reply(300))
+    for i in range(messages // 2):
+        store.add_message(cid, "user", f"question {i}: explain step {i}")
+        mid = store.begin_assistant(cid, model="glm-4.5", provider="zai", thinking=True)
+        last = i == messages // 2 - 1
+        store.finish_assistant(
+            mid,
+            content=answer + (CLOSING if last else ""),
+            reasoning="Some thinking. " * 20,
+            status="complete",
+        )
+    store.close()
+
+
+def resume_once(messages: int) -> dict[str, float]:
+    """Launch `glmchat --resume` on a long conversation: time until its last line shows."""
+    exe = (
+        os.environ.get("BENCH_APP")
+        or shutil.which("glmchat")
+        or str(Path(sys.executable).parent / "glmchat")
+    )
+    tmp = tempfile.mkdtemp()
+    try:
+        env = {
+            "GLMCHAT_CONFIG_DIR": f"{tmp}/config",
+            "GLMCHAT_DATA_DIR": f"{tmp}/data",
+            "ZAI_API_KEY": "sk-bench-0000",
+        }
+        os.environ.update(env)
+        _seed_conversation(messages)
+        exports = " ".join(f"{k}={v}" for k, v in env.items())
+        started = time.perf_counter()
+        _tmux(
+            "-f", "/dev/null", "new-session", "-d", "-s", "bench", "-x", "120", "-y", "40",
+            f"exec env TERM=xterm-256color {exports} {exe} --resume",
+        )  # fmt: skip
+        shown = _wait_for(MARKER, 20) - started
+        pid = int(_tmux("display-message", "-p", "-t", "bench", "#{pane_pid}").strip())
+        peak = _peak_mb(pid)
+    finally:
+        subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"resume_s": shown, "peak_mb": peak}
+
+
 def main() -> None:
+    if sys.argv[1:] == ["resume"]:
+        runs = [resume_once(1000) for _ in range(RUNS)]
+        print(
+            f"launch with --resume to the last line of a 1,000-message conversation: "
+            f"{statistics.median(r['resume_s'] for r in runs):.3f} s "
+            f"(peak {statistics.median(r['peak_mb'] for r in runs):.0f} MB)"
+        )
+        return
     sizes = [int(a) for a in sys.argv[1:]] or [4000, 20000]
     print(
         f"{'tokens':>7}{'first paint s':>15}{'Enter to last s':>17}{'raw read s':>12}"

@@ -27,3 +27,14 @@ def test_core_module_does_not_import_textual(module: str) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "", f"{module} pulls in {proc.stdout.strip()}"
+
+
+def test_the_tui_paints_before_loading_http_and_markdown() -> None:
+    """Start-up stays lean: httpx and the Markdown/pygments modules load after the first paint
+    (the app's warm-up steps), so the first screen does not wait for them."""
+    heavy = ("httpx", "markdown_it", "pygments", "glmchat.tui.widgets.markdown_view")
+    code = (
+        f"import sys, glmchat.tui.app\nprint(','.join(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == ""

@@ -6,8 +6,11 @@ import re
 import threading
 from pathlib import Path
 
+import pytest
+
 from glmchat.config import save_value
 from glmchat.tui.screens.key_prompt import KeyPrompt
+from glmchat.tui.widgets import chat_pane
 from glmchat.tui.widgets.chat_pane import EarlierMessages
 from glmchat.tui.widgets.messages import AssistantMessage, ThinkingPanel, UserMessage
 from tests.tui_helpers import (
@@ -443,19 +446,40 @@ async def test_resume_by_id_shows_the_history_and_continues_it(zai: WireServer) 
     assert [r.content for r in saved("bbbb00000002")][-1] == "Take a boat."
 
 
-async def test_a_thousand_message_conversation_mounts_a_bounded_window(zai: WireServer) -> None:
+async def test_a_thousand_message_conversation_mounts_a_bounded_window(
+    zai: WireServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at_first_paint: list[int] = []
+    real = chat_pane.ChatPane._mount_more_history
+
+    def recording(self: chat_pane.ChatPane) -> None:
+        if not at_first_paint:
+            at_first_paint.append(len(self.query(UserMessage)) + len(self.query(AssistantMessage)))
+        real(self)
+
+    monkeypatch.setattr(chat_pane.ChatPane, "_mount_more_history", recording)
     messages = []
     for i in range(500):
         messages.append(message("user", f"question {i}", position=2 * i))
-        messages.append(message("assistant", f"answer {i}", position=2 * i + 1))
+        answer = f"answer {i}\n\n" + "".join(f"- point {n}\n" for n in range(10))
+        messages.append(message("assistant", answer, position=2 * i + 1))
     seed("1000deadbeef", "Long one", messages)
     async with running(resume="1000deadbeef") as pilot:
         pane = active(pilot)
-        mounted = len(pane.query(UserMessage)) + len(pane.query(AssistantMessage))
-        assert 0 < mounted <= 50
         assert len(pane.turns) == 1000
+        # The first paint mounts only what fills the screen; the rest of the window (24
+        # turns) is mounted above it right after, and the view stays on the last answer.
+        assert 0 < at_first_paint[0] < chat_pane.HISTORY_WINDOW
+        for _ in range(50):
+            if pane.shown_from == 1000 - chat_pane.HISTORY_WINDOW:
+                break
+            await pilot.pause(0.02)
+        mounted = len(pane.query(UserMessage)) + len(pane.query(AssistantMessage))
+        assert mounted == chat_pane.HISTORY_WINDOW
+        assert [m.text for m in pane.query(UserMessage)][0] == "question 488"
         log = region_text(pane.log_view)
         assert "answer 499" in log
+        assert pane.log_view.scroll_y == pane.log_view.max_scroll_y
         marker = pane.query_one(EarlierMessages)
         assert f"{1000 - mounted} earlier messages" in str(marker.render())
         # Showing more mounts one more window, not the whole history.

@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message as TMessage
 from textual.timer import Timer
+from textual.types import NoActiveAppError
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -39,6 +40,12 @@ if TYPE_CHECKING:
 # Only the most recent turns are mounted: every mounted widget costs layout time on every
 # frame, so a 1,000-message conversation must not mean 1,000 widgets.
 HISTORY_WINDOW = 24
+# A resumed conversation first shows only the turns that fill about one and a half screens;
+# the rest of the window is mounted above them after the first paint, a few turns at a time,
+# while the view stays on the last message.
+FIRST_PAINT_SCREENS = 1.5
+MOUNT_BATCH = 4
+MOUNT_PAUSE = 0.015  # seconds between batches: time for a layout and a frame
 
 
 @dataclass
@@ -115,6 +122,7 @@ class ChatPane(Vertical):
         self.title = "New conversation"
         self.turns: list[Turn] = []
         self.shown_from = 0  # index of the first mounted turn
+        self._window_start = 0  # the first turn to mount (the rest stay in `turns` only)
         self.streaming: AssistantMessage | None = None
         self._recorder: Any = None
         self._tick_timer: Timer | None = None
@@ -136,7 +144,7 @@ class ChatPane(Vertical):
         yield Static(Text(self.title), id="title")
         with MessageLog(id="log"):
             if self.shown_from > 0:
-                yield EarlierMessages(f"▲ {self.shown_from} earlier messages (click to show)")
+                yield EarlierMessages(self._marker_text())
             for turn in self.turns[self.shown_from :]:
                 yield self._widget_for(turn)
         yield PromptInput(id="prompt")
@@ -146,6 +154,38 @@ class ChatPane(Vertical):
         self.log_view.follow()
         self._update_status()
         self.query_one(PromptInput).focus()
+        if self.shown_from > self._window_start:
+            self.set_timer(MOUNT_PAUSE, self._mount_more_history)
+
+    def _mount_more_history(self) -> None:
+        """Mount the next few turns of the history window above those shown."""
+        if self.shown_from <= self._window_start or not self.is_attached:
+            return
+        if not self.log_view.size.height:  # the first turns are not laid out (and shown) yet
+            self.set_timer(MOUNT_PAUSE, self._mount_more_history)
+            return
+        start = max(self._window_start, self.shown_from - MOUNT_BATCH)
+        widgets = [self._widget_for(t) for t in self.turns[start : self.shown_from]]
+        self.shown_from = start
+        markers = self.query(EarlierMessages)
+        if markers:
+            self.log_view.mount_all(widgets, after=markers.first())
+        else:
+            self.log_view.mount_all(widgets, before=0)
+        self._update_marker()
+        # A timer, not call_after_refresh: that runs before the layout the mount asks for, so
+        # every batch would end up in one long layout.
+        self.set_timer(MOUNT_PAUSE, self._mount_more_history)
+
+    def _update_marker(self) -> None:
+        for marker in self.query(EarlierMessages):
+            if self.shown_from == 0:
+                marker.remove()
+            else:
+                marker.update(self._marker_text())
+
+    def _marker_text(self) -> str:
+        return f"▲ {self.shown_from} earlier messages (click to show)"
 
     @property
     def log_view(self) -> MessageLog:
@@ -200,7 +240,22 @@ class ChatPane(Vertical):
             )
             if m.role == "assistant" and m.usage:
                 self._add_usage(m.usage)
-        self.shown_from = max(0, len(self.turns) - HISTORY_WINDOW)
+        self._window_start = max(0, len(self.turns) - HISTORY_WINDOW)
+        self.shown_from = self._first_paint_start()
+
+    def _first_paint_start(self) -> int:
+        """The first turn to mount at once: enough of the last ones to fill the screen."""
+        try:
+            screen_lines = self.app.size.height
+        except NoActiveAppError:
+            screen_lines = 40
+        lines = 0
+        start = len(self.turns)
+        while start > self._window_start and lines < FIRST_PAINT_SCREENS * screen_lines:
+            start -= 1
+            content = self.turns[start].content
+            lines += 2 + content.count("\n") + len(content) // 100
+        return start
 
     @on(EarlierMessages.Clicked)
     async def show_earlier(self, event: EarlierMessages.Clicked) -> None:
@@ -208,12 +263,9 @@ class ChatPane(Vertical):
         marker = self.query_one(EarlierMessages)
         start = max(0, self.shown_from - HISTORY_WINDOW)
         widgets = [self._widget_for(t) for t in self.turns[start : self.shown_from]]
-        self.shown_from = start
+        self.shown_from = self._window_start = start
         await self.log_view.mount_all(widgets, after=marker)
-        if start == 0:
-            await marker.remove()
-        else:
-            marker.update(f"▲ {start} earlier messages (click to show)")
+        self._update_marker()
 
     def _set_title(self, title: str) -> None:
         self.title = title
