@@ -45,7 +45,10 @@ def _screen() -> str:
     return _tmux("capture-pane", "-p", "-t", "bench")
 
 
-def _wait_for(text: str, timeout: float) -> float:
+def _wait_for(text: str, timeout: float, not_before: float = 0.0) -> float:
+    """When `text` is first seen on the screen (polled every POLL seconds, from `not_before`:
+    polling itself takes CPU, with a process per look)."""
+    time.sleep(max(0.0, not_before - time.perf_counter()))
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
         if text in _screen():
@@ -76,18 +79,21 @@ def _raw_read(url: str) -> float:
     return time.perf_counter() - start
 
 
-def run_once(tokens: int) -> dict[str, float]:
+def run_once(tokens: int, delay: float = 0.0) -> dict[str, float]:
+    """One reply of `tokens` tokens, written at full speed or `delay` seconds apart."""
     exe = (
         os.environ.get("BENCH_APP")
         or shutil.which("glmchat")
         or str(Path(sys.executable).parent / "glmchat")
     )
-    server = ServerProcess(generated_stream(reply_tokens(tokens)), splits=0)
+    server = ServerProcess(generated_stream(reply_tokens(tokens)), splits=0, delay=delay)
     tmp = tempfile.mkdtemp()
     try:
         Path(f"{tmp}/config").mkdir()
+        rate = os.environ.get("BENCH_REFRESH_RATE", "")  # default: the app's own
+        ui = f"[ui]\nrefresh_rate = {rate}\n" if rate else ""
         Path(f"{tmp}/config/config.toml").write_text(
-            f'[providers.zai]\nbase_url = "{server.url}"\n'
+            f'{ui}[providers.zai]\nbase_url = "{server.url}"\n'
         )
         env = {
             "GLMCHAT_CONFIG_DIR": f"{tmp}/config",
@@ -107,13 +113,16 @@ def run_once(tokens: int) -> dict[str, float]:
         cpu0 = _cpu_seconds(pid)
         enter = time.perf_counter()
         _tmux("send-keys", "-t", "bench", "Enter")
-        shown = _wait_for(MARKER, 120) - enter
+        # A paced reply takes tokens x delay: look only near its end.
+        shown_at = _wait_for(MARKER, 120, not_before=enter + tokens * delay - 0.5)
+        shown = shown_at - enter
+        lag = shown_at - server.last_write
         cpu = _cpu_seconds(pid) - cpu0
         peak = _peak_mb(pid)
         if os.environ.get("BENCH_APP"):
             time.sleep(1.5)  # let a wrapped app finish what it records
         _tmux("kill-server")
-        raw = _raw_read(server.url)
+        raw = _raw_read(server.url) if not delay else 0.0
     finally:
         subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True)
         server.close()
@@ -121,6 +130,7 @@ def run_once(tokens: int) -> dict[str, float]:
     return {
         "first_paint_s": first_paint,
         "reply_s": shown,
+        "lag_s": lag,
         "raw_s": raw,
         "cpu_s": cpu,
         "peak_mb": peak,
@@ -180,6 +190,18 @@ def resume_once(messages: int) -> dict[str, float]:
 
 
 def main() -> None:
+    if sys.argv[1:] == ["paced"]:
+        # 2,000 tokens at 100 tokens/s: how far the screen ends behind the last token, and the
+        # CPU the app used. The stream takes 20 s, so the raw read is not repeated.
+        runs = [run_once(2000, delay=0.01) for _ in range(RUNS)]
+        print(
+            f"2,000 tokens at 100 tokens/s: Enter to last token on screen "
+            f"{statistics.median(r['reply_s'] for r in runs):.2f} s; the last token is on "
+            f"screen {statistics.median(r['lag_s'] for r in runs) * 1000:.0f} ms after the "
+            f"server wrote it; CPU {statistics.median(r['cpu_s'] for r in runs):.2f} s, "
+            f"peak {statistics.median(r['peak_mb'] for r in runs):.0f} MB"
+        )
+        return
     if sys.argv[1:] == ["resume"]:
         runs = [resume_once(1000) for _ in range(RUNS)]
         print(
@@ -191,7 +213,7 @@ def main() -> None:
     sizes = [int(a) for a in sys.argv[1:]] or [4000, 20000]
     print(
         f"{'tokens':>7}{'first paint s':>15}{'Enter to last s':>17}{'raw read s':>12}"
-        f"{'ratio':>7}{'CPU s':>7}{'peak MB':>9}"
+        f"{'ratio':>7}{'lag ms':>8}{'CPU s':>7}{'peak MB':>9}"
     )
     for tokens in sizes:
         runs = [run_once(tokens) for _ in range(RUNS)]
@@ -202,7 +224,8 @@ def main() -> None:
         ratio = statistics.median(r["reply_s"] / r["raw_s"] for r in runs)
         print(
             f"{tokens:>7,}{median('first_paint_s'):>15.3f}{median('reply_s'):>17.3f}"
-            f"{median('raw_s'):>12.3f}{ratio:>6.1f}x{median('cpu_s'):>7.2f}{median('peak_mb'):>9.0f}"
+            f"{median('raw_s'):>12.3f}{ratio:>6.1f}x{median('lag_s') * 1000:>8.0f}"
+            f"{median('cpu_s'):>7.2f}{median('peak_mb'):>9.0f}"
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -57,7 +58,7 @@ def generated_stream(tokens: list[str], reasoning: list[str] | None = None) -> b
     return bytes(out)
 
 
-def _serve(conn, body: bytes, splits: int, delay: float) -> None:  # type: ignore[no-untyped-def]
+def _serve(conn, body: bytes, splits: int, delay: float, last_write) -> None:  # type: ignore[no-untyped-def]
     server = WireServer()
     if splits <= 0:
         # One write per event, as a provider flushes each token; splits=-k groups k events
@@ -65,7 +66,14 @@ def _serve(conn, body: bytes, splits: int, delay: float) -> None:  # type: ignor
         events = [e + b"\n\n" for e in body.split(b"\n\n") if e]
         group = max(1, -splits)
         pieces = [b"".join(events[i : i + group]) for i in range(0, len(events), group)]
-        server.default = Reply(chunks=lambda: iter(pieces), delay=delay)
+
+        def chunks():  # type: ignore[no-untyped-def]
+            yield from pieces[:-1]
+            # perf_counter is CLOCK_MONOTONIC here: comparable with the measuring process.
+            last_write.value = time.perf_counter()
+            yield pieces[-1]
+
+        server.default = Reply(chunks=chunks, delay=delay)
     else:
         server.default = Reply(body=body, splits=splits, delay=delay)
     conn.send(server.url)
@@ -82,9 +90,18 @@ class ServerProcess:
 
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child, body, splits, delay), daemon=True)
+        self._last_write = ctx.Value("d", 0.0)
+        self._proc = ctx.Process(
+            target=_serve, args=(child, body, splits, delay, self._last_write), daemon=True
+        )
         self._proc.start()
         self.url: str = self._conn.recv()
+
+    @property
+    def last_write(self) -> float:
+        """`time.perf_counter()` when the last event of the latest reply was written (one
+        write per event only)."""
+        return float(self._last_write.value)
 
     def close(self) -> None:
         self._conn.send("stop")

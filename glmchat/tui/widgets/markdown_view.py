@@ -27,6 +27,8 @@ from textual.timer import Timer
 from textual.types import NoActiveAppError
 from textual.widget import Widget
 
+from glmchat.tui.widgets.message_log import SettledBySizing
+
 __all__ = ["MarkdownBlocks", "StreamingMarkdown", "sanitize", "warm_up"]
 
 # The same parser rich.markdown.Markdown builds for itself, shared because building one is not free.
@@ -609,7 +611,7 @@ class MarkdownBlocks:
             self._restack(stale[0], width)
 
 
-class StreamingMarkdown(Widget):
+class StreamingMarkdown(SettledBySizing, Widget):
     """Markdown that can grow token by token, drawn with the Line API.
 
     `append` only buffers; a timer renders at most `refresh_rate` times a second (slower when

@@ -6,7 +6,25 @@ from textual.containers import VerticalScroll
 from textual.geometry import Size
 
 
-class MessageLog(VerticalScroll):
+class SettledBySizing:
+    """Mixin: a new size from a layout does not ask for another layout.
+
+    In a layout, Textual gives every widget its new size through `_size_updated`, which sets
+    the reactive `virtual_size` declared with `layout=True`: each change of a widget's size
+    asks for a second, full layout of the screen right after the first, which finds nothing
+    to change. A streaming answer changes the size of the answer, its message and the log
+    at every step of its height, so half of its layouts were these. A widget whose layout
+    depends only on its own content (not on its virtual size) can skip them."""
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        return super()._size_updated(  # type: ignore[misc,no-any-return]
+            size, virtual_size, container_size, layout=False
+        )
+
+
+class MessageLog(SettledBySizing, VerticalScroll):
     """Follows the bottom while the user is there; stays put when they scroll up to read.
 
     Textual's `anchor()` also bottom-aligns content that is shorter than the view (the
@@ -25,6 +43,13 @@ class MessageLog(VerticalScroll):
         """Stick to the bottom from now on (until the user scrolls away)."""
         self._follow = True
         self._sync_anchor(self.virtual_size)
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        changed = super()._size_updated(size, virtual_size, container_size, layout)
+        self._sync_anchor(virtual_size)  # set without its watcher (see SettledBySizing)
+        return changed
 
     def watch_virtual_size(self, size: Size) -> None:
         self._sync_anchor(size)

@@ -10,6 +10,7 @@ from textual.containers import Vertical
 from textual.widgets import Collapsible, Static
 
 from glmchat.terminal_text import neutralize_controls
+from glmchat.tui.widgets.message_log import SettledBySizing
 
 # A streaming message grows in steps of this many lines: most new lines then repaint only
 # themselves instead of re-laying out the screen and scrolling the log (see StreamingMarkdown).
@@ -69,7 +70,7 @@ class ThinkingPanel(Collapsible):
         super().__init__(self.body, title=title, collapsed=collapsed)
 
 
-class AssistantMessage(Vertical):
+class AssistantMessage(SettledBySizing, Vertical):
     """One answer. While streaming it takes deltas; finished, it is a few cached widgets."""
 
     DEFAULT_CSS = """
