@@ -25,9 +25,6 @@ if TYPE_CHECKING:  # imported when the first answer needs it: httpx takes 20 ms 
 
 T = TypeVar("T")
 
-# Seconds after mounting before the warm-up starts (see `GlmChatApp._warm_up`).
-WARM_UP_DELAY = 0.05
-
 
 def _import_http_stack() -> None:
     # httpx (20 ms), its transport (httpcore, h11), made when the first client is, and its
@@ -121,10 +118,10 @@ class GlmChatApp(App[int]):
         for warning in self.settings.warnings:
             self.notify(warning, severity="warning", timeout=8)
         self._warm_up_left = list(WARM_UP_STEPS)
-        # Shortly after the first paint (not during it), one step at a time on this thread,
+        # Right after the first paint (not during it), one step at a time on this thread,
         # so a key typed meanwhile waits for one step at most and no thread competes with
         # the terminal writer.
-        self.set_timer(WARM_UP_DELAY, self._warm_up)
+        self.call_after_refresh(self._warm_up)
 
     def _warm_up(self) -> None:
         # Everything made so far (modules, widgets, styles: about 100,000 objects) lives as
@@ -133,7 +130,7 @@ class GlmChatApp(App[int]):
         gc.freeze()
         if self._warm_up_left:
             self._warm_up_left.pop(0)()
-            self.set_timer(0.005, self._warm_up)
+            self.call_later(self._warm_up)  # after the messages (keys) that came meanwhile
 
     @property
     def tabs(self) -> TabbedContent:
