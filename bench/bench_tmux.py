@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from loopback import ServerProcess, generated_stream, markdown_reply
+from loopback import ServerProcess, generated_stream, markdown_reply, seed_conversation
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SOCKET = f"glmchat-bench-{os.getpid()}"
@@ -139,27 +139,6 @@ def run_once(tokens: int, delay: float = 0.0, settle: float = 0.0) -> dict[str, 
     }
 
 
-def _seed_conversation(messages: int) -> None:
-    """A saved conversation of `messages` messages whose last answer ends with the marker."""
-    from glmchat import paths
-    from glmchat.store import SessionStore
-
-    store = SessionStore(paths.database_path())
-    cid = store.create_conversation(model="glm-4.5", provider="zai", thinking=True)
-    answer = "".join(markdown_reply(300))
-    for i in range(messages // 2):
-        store.add_message(cid, "user", f"question {i}: explain step {i}")
-        mid = store.begin_assistant(cid, model="glm-4.5", provider="zai", thinking=True)
-        last = i == messages // 2 - 1
-        store.finish_assistant(
-            mid,
-            content=answer + (CLOSING if last else ""),
-            reasoning="Some thinking. " * 20,
-            status="complete",
-        )
-    store.close()
-
-
 def resume_once(messages: int) -> dict[str, float]:
     """Launch `glmchat --resume` on a long conversation: time until its last line shows."""
     exe = (
@@ -175,7 +154,7 @@ def resume_once(messages: int) -> dict[str, float]:
             "ZAI_API_KEY": "sk-bench-0000",
         }
         os.environ.update(env)
-        _seed_conversation(messages)
+        seed_conversation(messages, last_words=CLOSING)
         exports = " ".join(f"{k}={v}" for k, v in env.items())
         started = time.perf_counter()
         _tmux(

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from loopback import ServerProcess, generated_stream, markdown_reply
+from loopback import ServerProcess, generated_stream, markdown_reply, seed_conversation
 
 HERE = Path(__file__).resolve().parent
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
@@ -34,23 +34,6 @@ def _env(tmp: str, url: str) -> None:
     Path(f"{tmp}/config/config.toml").write_text(f'{ui}[providers.zai]\nbase_url = "{url}"\n')
 
 
-def _seed_history(messages: int) -> str:
-    from glmchat import paths
-    from glmchat.store import SessionStore
-
-    store = SessionStore(paths.database_path())
-    cid = store.create_conversation(model="glm-4.5", provider="zai", thinking=True)
-    answer = "".join(markdown_reply(300))
-    for i in range(messages // 2):
-        store.add_message(cid, "user", f"question {i}: explain step {i}")
-        mid = store.begin_assistant(cid, model="glm-4.5", provider="zai", thinking=True)
-        store.finish_assistant(
-            mid, content=answer, reasoning="Some thinking. " * 20, status="complete"
-        )
-    store.close()
-    return cid
-
-
 async def _run_reply(url_tokens: int, history: int, paced: bool) -> dict[str, float]:
     from glmchat import paths
     from glmchat.config import load_settings
@@ -58,7 +41,7 @@ async def _run_reply(url_tokens: int, history: int, paced: bool) -> dict[str, fl
     from glmchat.store import SessionStore
     from glmchat.tui.app import GlmChatApp
 
-    resume = _seed_history(history) if history else None
+    resume = seed_conversation(history) if history else None
     store = SessionStore(paths.database_path())
     app = GlmChatApp(load_settings(), store=store, credentials=CredentialStore(), resume=resume)
     out: dict[str, float] = {}

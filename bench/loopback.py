@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.wire_server import Reply, WireServer  # noqa: E402
 
-__all__ = ["Reply", "WireServer", "generated_stream", "markdown_reply"]
+__all__ = ["Reply", "WireServer", "generated_stream", "markdown_reply", "seed_conversation"]
 
 
 def _sse(delta: dict, **extra: object) -> bytes:
@@ -56,6 +56,30 @@ def generated_stream(tokens: list[str], reasoning: list[str] | None = None) -> b
     )
     out += b"data: [DONE]\n\n"
     return bytes(out)
+
+
+def seed_conversation(messages: int, last_words: str = "") -> str:
+    """Save a conversation of `messages` messages (300-token Markdown answers, with some
+    reasoning) in the store that GLMCHAT_DATA_DIR points at; `last_words` end the last answer.
+    Returns its id."""
+    from glmchat import paths
+    from glmchat.store import SessionStore
+
+    store = SessionStore(paths.database_path())
+    cid = store.create_conversation(model="glm-4.5", provider="zai", thinking=True)
+    answer = "".join(markdown_reply(300))
+    pairs = messages // 2
+    for i in range(pairs):
+        store.add_message(cid, "user", f"question {i}: explain step {i}")
+        mid = store.begin_assistant(cid, model="glm-4.5", provider="zai", thinking=True)
+        store.finish_assistant(
+            mid,
+            content=answer + (last_words if i == pairs - 1 else ""),
+            reasoning="Some thinking. " * 20,
+            status="complete",
+        )
+    store.close()
+    return cid
 
 
 def _serve(conn, body: bytes, splits: int, delay: float, last_write) -> None:  # type: ignore[no-untyped-def]
