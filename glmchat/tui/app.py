@@ -99,6 +99,7 @@ class GlmChatApp(App[int]):
         self._clients: dict[tuple[str, str | None], OpenAICompatClient] = {}
         self._pane_count = 0
         self._store_warned = False
+        self._warm_up_left: list[Callable[[], None]] = []  # see _warm_up
         if settings.theme:
             self.theme = settings.theme if settings.theme in self.available_themes else self.theme
 
