@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from loopback import ServerProcess, generated_stream, markdown_reply, seed_conversation
+from loopback import ServerProcess, generated_stream, markdown_reply, raw_read, seed_conversation
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SOCKET = f"glmchat-bench-{os.getpid()}"
@@ -69,16 +69,6 @@ def _peak_mb(pid: int) -> float:
     return 0.0
 
 
-def _raw_read(url: str) -> float:
-    import httpx
-
-    start = time.perf_counter()
-    with httpx.Client() as client, client.stream("POST", url + "/chat/completions") as r:
-        for _ in r.iter_raw():
-            pass
-    return time.perf_counter() - start
-
-
 def run_once(tokens: int, delay: float = 0.0, settle: float = 0.0) -> dict[str, float]:
     """One reply of `tokens` tokens, written at full speed or `delay` seconds apart; the
     prompt is typed `settle` seconds after the first paint."""
@@ -124,7 +114,7 @@ def run_once(tokens: int, delay: float = 0.0, settle: float = 0.0) -> dict[str, 
         if os.environ.get("BENCH_APP"):
             time.sleep(1.5)  # let a wrapped app finish what it records
         _tmux("kill-server")
-        raw = _raw_read(server.url) if not delay else 0.0
+        raw = raw_read(server.url) if not delay else 0.0
     finally:
         subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True)
         server.close()

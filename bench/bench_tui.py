@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from loopback import ServerProcess, generated_stream, markdown_reply, seed_conversation
+from loopback import ServerProcess, generated_stream, markdown_reply, raw_read, seed_conversation
 
 HERE = Path(__file__).resolve().parent
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
@@ -117,7 +117,7 @@ def scenario(name: str) -> dict[str, float | str]:
     tmp = tempfile.mkdtemp()
     try:
         _env(tmp, server.url)
-        raw = _raw_read(server.url)
+        raw = raw_read(server.url)
         result = asyncio.run(_run_reply(tokens, 1000 if name == "history4k" else 0, paced))
     finally:
         server.close()
@@ -125,16 +125,6 @@ def scenario(name: str) -> dict[str, float | str]:
     result["raw_s"] = raw
     result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
-
-
-def _raw_read(url: str) -> float:
-    import httpx
-
-    start = time.perf_counter()
-    with httpx.Client() as client, client.stream("POST", url + "/chat/completions") as r:
-        for _ in r.iter_raw():
-            pass
-    return time.perf_counter() - start
 
 
 def cold_start() -> dict[str, float | str]:

@@ -11,7 +11,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.wire_server import Reply, WireServer  # noqa: E402
 
-__all__ = ["Reply", "WireServer", "generated_stream", "markdown_reply", "seed_conversation"]
+__all__ = [
+    "Reply",
+    "WireServer",
+    "generated_stream",
+    "markdown_reply",
+    "raw_read",
+    "seed_conversation",
+]
 
 
 def _sse(delta: dict, **extra: object) -> bytes:
@@ -56,6 +63,17 @@ def generated_stream(tokens: list[str], reasoning: list[str] | None = None) -> b
     )
     out += b"data: [DONE]\n\n"
     return bytes(out)
+
+
+def raw_read(url: str) -> float:
+    """Seconds for a plain httpx read of the server's reply, bytes only: the yardstick."""
+    import httpx
+
+    start = time.perf_counter()
+    with httpx.Client() as client, client.stream("POST", url + "/chat/completions") as r:
+        for _ in r.iter_raw():
+            pass
+    return time.perf_counter() - start
 
 
 def seed_conversation(messages: int, last_words: str = "") -> str:
