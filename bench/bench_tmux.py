@@ -57,6 +57,31 @@ def _wait_for(text: str, timeout: float, not_before: float = 0.0) -> float:
     raise TimeoutError(f"{text!r} never appeared on the screen:\n{_screen()}")
 
 
+def _app_env(tmp: str) -> dict[str, str]:
+    return {
+        "GLMCHAT_CONFIG_DIR": f"{tmp}/config",
+        "GLMCHAT_DATA_DIR": f"{tmp}/data",
+        "ZAI_API_KEY": "sk-bench-0000",
+    }
+
+
+def _launch(tmp: str, args: str = "") -> float:
+    """Start the app (or BENCH_APP, e.g. a profiling wrapper) in a 120x40 tmux session with its
+    files in `tmp`; returns the moment it was started."""
+    exe = (
+        os.environ.get("BENCH_APP")
+        or shutil.which("glmchat")
+        or str(Path(sys.executable).parent / "glmchat")
+    )
+    exports = " ".join(f"{k}={v}" for k, v in _app_env(tmp).items())
+    started = time.perf_counter()
+    _tmux(
+        "-f", "/dev/null", "new-session", "-d", "-s", "bench", "-x", "120", "-y", "40",
+        f"exec env TERM=xterm-256color {exports} {exe} {args}",
+    )  # fmt: skip
+    return started
+
+
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -72,11 +97,6 @@ def _peak_mb(pid: int) -> float:
 def run_once(tokens: int, delay: float = 0.0, settle: float = 0.0) -> dict[str, float]:
     """One reply of `tokens` tokens, written at full speed or `delay` seconds apart; the
     prompt is typed `settle` seconds after the first paint."""
-    exe = (
-        os.environ.get("BENCH_APP")
-        or shutil.which("glmchat")
-        or str(Path(sys.executable).parent / "glmchat")
-    )
     server = ServerProcess(generated_stream(reply_tokens(tokens)), splits=0, delay=delay)
     tmp = tempfile.mkdtemp()
     try:
@@ -86,17 +106,7 @@ def run_once(tokens: int, delay: float = 0.0, settle: float = 0.0) -> dict[str, 
         Path(f"{tmp}/config/config.toml").write_text(
             f'{ui}[providers.zai]\nbase_url = "{server.url}"\n'
         )
-        env = {
-            "GLMCHAT_CONFIG_DIR": f"{tmp}/config",
-            "GLMCHAT_DATA_DIR": f"{tmp}/data",
-            "ZAI_API_KEY": "sk-bench-0000",
-        }
-        exports = " ".join(f"{k}={v}" for k, v in env.items())
-        started = time.perf_counter()
-        _tmux(
-            "-f", "/dev/null", "new-session", "-d", "-s", "bench", "-x", "120", "-y", "40",
-            f"exec env TERM=xterm-256color {exports} {exe}",
-        )  # fmt: skip
+        started = _launch(tmp)
         first_paint = _wait_for("thinking", 20) - started
         pid = int(_tmux("display-message", "-p", "-t", "bench", "#{pane_pid}").strip())
         time.sleep(settle)
@@ -131,26 +141,11 @@ def run_once(tokens: int, delay: float = 0.0, settle: float = 0.0) -> dict[str, 
 
 def resume_once(messages: int) -> dict[str, float]:
     """Launch `glmchat --resume` on a long conversation: time until its last line shows."""
-    exe = (
-        os.environ.get("BENCH_APP")
-        or shutil.which("glmchat")
-        or str(Path(sys.executable).parent / "glmchat")
-    )
     tmp = tempfile.mkdtemp()
     try:
-        env = {
-            "GLMCHAT_CONFIG_DIR": f"{tmp}/config",
-            "GLMCHAT_DATA_DIR": f"{tmp}/data",
-            "ZAI_API_KEY": "sk-bench-0000",
-        }
-        os.environ.update(env)
+        os.environ.update(_app_env(tmp))
         seed_conversation(messages, last_words=CLOSING)
-        exports = " ".join(f"{k}={v}" for k, v in env.items())
-        started = time.perf_counter()
-        _tmux(
-            "-f", "/dev/null", "new-session", "-d", "-s", "bench", "-x", "120", "-y", "40",
-            f"exec env TERM=xterm-256color {exports} {exe} --resume",
-        )  # fmt: skip
+        started = _launch(tmp, "--resume")
         shown = _wait_for(MARKER, 20) - started
         pid = int(_tmux("display-message", "-p", "-t", "bench", "#{pane_pid}").strip())
         peak = _peak_mb(pid)
