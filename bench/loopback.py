@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.wire_server import Reply, WireServer  # noqa: E402
+from tests.wire_server import Reply, WireServer, sse_event  # noqa: E402
 
 __all__ = [
     "Reply",
@@ -19,16 +19,6 @@ __all__ = [
     "raw_read",
     "seed_conversation",
 ]
-
-
-def _sse(delta: dict, **extra: object) -> bytes:
-    doc = {
-        "id": "20250806190000aa00bb11cc22dd33",
-        "created": 1754506800,
-        "model": "glm-4.5",
-        "choices": [{"index": 0, "delta": {"role": "assistant", **delta}, **extra}],
-    }
-    return b"data: " + json.dumps(doc, ensure_ascii=False).encode() + b"\n\n"
 
 
 def markdown_reply(tokens: int) -> list[str]:
@@ -49,13 +39,13 @@ def markdown_reply(tokens: int) -> list[str]:
 def generated_stream(tokens: list[str], reasoning: list[str] | None = None) -> bytes:
     out = bytearray(b": OPENROUTER PROCESSING\n\n")
     for piece in reasoning or []:
-        out += _sse({"reasoning_content": piece})
+        out += sse_event({"reasoning_content": piece})
     for piece in tokens:
-        out += _sse({"content": piece})
+        out += sse_event({"content": piece})
     n = len(tokens) + len(reasoning or [])
     usage = {"prompt_tokens": 10, "completion_tokens": n, "total_tokens": 10 + n}
     out += (
-        _sse({"content": ""}, finish_reason="stop")[:-2].replace(
+        sse_event({"content": ""}, finish_reason="stop")[:-2].replace(
             b'"finish_reason": "stop"}]}',
             b'"finish_reason": "stop"}], "usage": ' + json.dumps(usage).encode() + b"}",
         )

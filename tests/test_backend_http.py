@@ -23,7 +23,7 @@ from glmchat.backend.events import (
 )
 from glmchat.backend.openai_compat import OpenAICompatClient, list_models
 from glmchat.backend.providers import BUILTIN_PROVIDERS
-from tests.wire_server import FIXTURES, Reply, WireServer, fixture_reply, sidecar
+from tests.wire_server import FIXTURES, Reply, WireServer, fixture_reply, sidecar, sse_event
 
 
 async def no_sleep(_: float) -> None:
@@ -327,22 +327,13 @@ async def test_list_models(wire: WireServer) -> None:
 
 
 def _long_stream(n_reason: int, n_content: int, seed: int):
-    def sse(delta: dict, **extra) -> bytes:
-        doc = {
-            "id": "20250806190000aa00bb11cc22dd33",
-            "created": 1754506800,
-            "model": "glm-4.5",
-            "choices": [{"index": 0, "delta": {"role": "assistant", **delta}, **extra}],
-        }
-        return b"data: " + json.dumps(doc, ensure_ascii=False).encode() + b"\n\n"
-
     def gen():
         rng = random.Random(seed)
         buf = bytearray(b": OPENROUTER PROCESSING\n\n")
         for i in range(n_reason):
-            buf += sse({"reasoning_content": f" r{i}"})
+            buf += sse_event({"reasoning_content": f" r{i}"})
         for i in range(n_content):
-            buf += sse({"content": f" w{i}é"})
+            buf += sse_event({"content": f" w{i}é"})
         last = json.dumps(
             {
                 "choices": [

@@ -38,6 +38,17 @@ class RecordedRequest:
         return json.loads(self.body)
 
 
+def sse_event(delta: dict[str, Any], **extra: Any) -> bytes:
+    """One `data:` event in Z.ai's chunk shape carrying `delta` (extra keys go in the choice)."""
+    doc = {
+        "id": "20250806190000aa00bb11cc22dd33",
+        "created": 1754506800,
+        "model": "glm-4.5",
+        "choices": [{"index": 0, "delta": {"role": "assistant", **delta}, **extra}],
+    }
+    return b"data: " + json.dumps(doc, ensure_ascii=False).encode() + b"\n\n"
+
+
 def fixture_reply(name: str, **kw: Any) -> Reply:
     """A Reply built from a recorded fixture body and its sidecar's status and headers."""
     sidecar = json.loads((FIXTURES / f"{name}.json").read_text())
