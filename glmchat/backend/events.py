@@ -39,15 +39,17 @@ class ContentDelta:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-    cached_tokens: int = 0
-    reasoning_tokens: int = 0
+    """Token counts as the provider reported them: a count it did not send is None, never 0."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    cached_tokens: int | None = None
+    reasoning_tokens: int | None = None
     cost: float | None = None
 
-    def as_dict(self) -> dict[str, int | float]:
-        out: dict[str, int | float] = {
+    def as_dict(self) -> dict[str, int | float | None]:
+        out: dict[str, int | float | None] = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.total_tokens,

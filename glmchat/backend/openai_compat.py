@@ -39,11 +39,15 @@ MAX_ERROR_BODY = 64 * 1024
 
 
 def usage_from_dict(raw: dict[str, Any]) -> Usage:
-    def num(value: Any) -> int:
-        return int(value) if isinstance(value, int | float) else 0
+    # A count the provider did not send stays None: 0 would claim "no cached tokens" when
+    # the provider simply does not report them.
+    def num(value: Any) -> int | None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return int(value)
 
-    prompt_details = raw.get("prompt_tokens_details") or {}
-    completion_details = raw.get("completion_tokens_details") or {}
+    prompt_details = raw.get("prompt_tokens_details")
+    completion_details = raw.get("completion_tokens_details")
     cost = raw.get("cost")
     return Usage(
         prompt_tokens=num(raw.get("prompt_tokens")),
@@ -51,11 +55,11 @@ def usage_from_dict(raw: dict[str, Any]) -> Usage:
         total_tokens=num(raw.get("total_tokens")),
         cached_tokens=num(prompt_details.get("cached_tokens"))
         if isinstance(prompt_details, dict)
-        else 0,
+        else None,
         reasoning_tokens=num(completion_details.get("reasoning_tokens"))
         if isinstance(completion_details, dict)
-        else 0,
-        cost=float(cost) if isinstance(cost, int | float) else None,
+        else None,
+        cost=float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
     )
 
 
