@@ -16,12 +16,13 @@ class StreamRecorder:
     A checkpoint is written at most once per `interval` (never one write per token), when a
     delta arrives after the interval has passed, or when the caller calls `tick()` from a
     timer. A killed process therefore loses at most about `interval` seconds of text, and the
-    row it leaves says `partial`."""
+    row it leaves says `partial`. Without a store (saving off, or failed and `detach`ed) it
+    only accumulates the text and its timings."""
 
     def __init__(
         self,
-        store: SessionStore,
-        message_id: int,
+        store: SessionStore | None,
+        message_id: int | None,
         *,
         interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
@@ -70,7 +71,7 @@ class StreamRecorder:
     def tick(self) -> bool:
         """Checkpoint if there is unsaved text and the interval has passed; returns whether
         it wrote. Safe to call often, e.g. from a timer while the stream is quiet."""
-        if not self._dirty or self.finished:
+        if not self._dirty or self.finished or self.store is None or self.message_id is None:
             return False
         now = self._clock()
         if now - self._last_write < self.interval:
@@ -80,6 +81,10 @@ class StreamRecorder:
         self._dirty = False
         self.checkpoints += 1
         return True
+
+    def detach(self) -> None:
+        """Stop writing (the store failed); the text keeps accumulating."""
+        self.store = None
 
     def timings(self) -> dict[str, float]:
         """Seconds from the start: to the first reasoning and content, thinking time, total."""
@@ -102,6 +107,10 @@ class StreamRecorder:
         finish_reason: str | None = None,
     ) -> None:
         """Write the final text and status (complete, partial, cancelled or error)."""
+        self.finished = True
+        self._dirty = False
+        if self.store is None or self.message_id is None:
+            return
         self.store.finish_assistant(
             self.message_id,
             content=self.content,
@@ -112,8 +121,6 @@ class StreamRecorder:
             finish_reason=finish_reason,
             timings=self.timings(),
         )
-        self.finished = True
-        self._dirty = False
 
 
 def _joined(parts: list[str]) -> str:

@@ -1,0 +1,23 @@
+"""The conversation engine: one exchange at a time, for the TUI and `glmchat ask` alike (no Textual)."""
+
+from glmchat.engine.conversation import ConversationEngine, Exchange, RequestOptions
+from glmchat.engine.events import (
+    EngineEvent,
+    ExchangeEnded,
+    ExchangeResult,
+    SaveFailed,
+)
+from glmchat.engine.turns import Turn, history, usage_totals
+
+__all__ = [
+    "ConversationEngine",
+    "EngineEvent",
+    "Exchange",
+    "ExchangeEnded",
+    "ExchangeResult",
+    "RequestOptions",
+    "SaveFailed",
+    "Turn",
+    "history",
+    "usage_totals",
+]

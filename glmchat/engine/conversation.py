@@ -1,0 +1,478 @@
+"""ConversationEngine: one conversation's settings and turns, and the exchanges that extend it.
+
+Both front-ends run every exchange through here: the TUI pane draws the events, `glmchat ask`
+prints them. The engine builds the request (settings, per-conversation model, thinking and
+system prompt, the history policy in `turns.history`), saves what arrives (rows, checkpoints
+about once a second, the final status) and says how the exchange ended."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from glmchat.backend.errors import ProviderError
+from glmchat.backend.events import (
+    ChatRequest,
+    ContentDelta,
+    Finish,
+    Message,
+    ReasoningDelta,
+    StreamEvent,
+    Usage,
+)
+from glmchat.engine.events import EngineEvent, ExchangeEnded, ExchangeResult, SaveFailed
+from glmchat.engine.turns import Turn, UsageTotals, history, turns_from_stored, usage_totals
+
+if TYPE_CHECKING:
+    from glmchat.backend.providers import ProviderConfig
+    from glmchat.config import Settings
+    from glmchat.store import Conversation, SessionStore, StreamRecorder
+
+log = logging.getLogger("glmchat.engine")
+T = TypeVar("T")
+
+NEW_TITLE = "New conversation"
+CHECKPOINT_SECONDS = 1.0
+
+# Finish reasons that end an answer normally but are worth a word to the user.
+FINISH_NOTES = {
+    "length": "The answer stopped at the max_tokens limit.",
+    "sensitive": "The provider filtered the answer.",
+    "content_filter": "The provider filtered the answer.",
+    "model_context_window_exceeded": "The answer stopped at the model's context window.",
+}
+
+
+class StreamClient(Protocol):
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]: ...
+
+
+ClientFactory = Callable[[str], StreamClient]  # provider name -> a client for it
+
+
+@dataclass(frozen=True, slots=True)
+class RequestOptions:
+    """Sampling settings for the requests of one front-end run (ask's flags override them)."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+
+
+class ConversationEngine:
+    """One conversation: its settings, its turns, and at most one running exchange."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: SessionStore | None,
+        clients: ClientFactory,
+        *,
+        provider: str,
+        model: str,
+        thinking: bool | None = None,
+        system_prompt: str | None = None,
+        options: RequestOptions | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clients = clients
+        self.provider_name = provider
+        self.model = model
+        self.thinking = settings.thinking if thinking is None else thinking
+        self.system_prompt = system_prompt
+        self.options = options or RequestOptions(
+            settings.temperature, settings.top_p, settings.max_tokens
+        )
+        self.conversation_id: str | None = None
+        self.title = NEW_TITLE
+        self.turns: list[Turn] = []
+        self.save_error: str | None = None  # lasting: this conversation is not fully saved
+        self._pending_save_events: list[SaveFailed] = []
+        self.running: Exchange | None = None
+
+    # --- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def resume(
+        cls,
+        settings: Settings,
+        store: SessionStore | None,
+        clients: ClientFactory,
+        conversation: Conversation,
+        *,
+        model: str | None = None,
+        options: RequestOptions | None = None,
+    ) -> ConversationEngine:
+        """A saved conversation; its own model unless `model` is given. A conversation with no
+        usable model (an import without one) takes the default model, as a new one would."""
+        if model is None and conversation.provider and conversation.model:
+            model = f"{conversation.provider}/{conversation.model}"
+            if conversation.provider not in settings.providers:
+                model = None
+        provider, model_id = settings.resolve_model(model)
+        engine = cls(
+            settings,
+            store,
+            clients,
+            provider=provider.name,
+            model=model_id,
+            thinking=conversation.thinking,
+            system_prompt=conversation.system_prompt,
+            options=options,
+        )
+        engine.conversation_id = conversation.id
+        engine.title = conversation.title or "Untitled"
+        engine.turns = turns_from_stored(conversation.messages)
+        return engine
+
+    # --- state ---------------------------------------------------------------------------
+
+    @property
+    def provider(self) -> ProviderConfig:
+        return self.settings.providers[self.provider_name]
+
+    @property
+    def full_model(self) -> str:
+        return f"{self.provider_name}/{self.model}"
+
+    @property
+    def busy(self) -> bool:
+        return self.running is not None and self.running.result is None
+
+    def usage_totals(self) -> UsageTotals:
+        return usage_totals(self.turns)
+
+    def set_model(self, provider: str, model: str) -> None:
+        self.provider_name, self.model = provider, model
+        if self.conversation_id:
+            self._save(
+                self._store().update_conversation,
+                self.conversation_id,
+                provider=provider,
+                model=model,
+            )
+
+    def set_thinking(self, on: bool) -> None:
+        self.thinking = on
+        if self.conversation_id:
+            self._save(self._store().update_conversation, self.conversation_id, thinking=on)
+
+    def rename(self, title: str) -> bool:
+        title = title.strip()
+        if not title:
+            return False
+        self.title = title
+        if self.conversation_id:
+            self._save(self._store().rename, self.conversation_id, title)
+        return True
+
+    # --- exchanges -----------------------------------------------------------------------
+
+    def send(self, prompt: str) -> Exchange:
+        """Add the prompt and start its answer (the model is called when events are read)."""
+        self._check_idle()
+        self._ensure_conversation(prompt)
+        turn = Turn(role="user", content=prompt)
+        if self.conversation_id:
+            turn.message_id = self._save(
+                self._store().add_message,
+                self.conversation_id,
+                "user",
+                prompt,
+                model=self.model,
+                provider=self.provider_name,
+                thinking=self.thinking,
+            )
+        self.turns.append(turn)
+        return self._answer()
+
+    def retry(self) -> Exchange | None:
+        """Answer the last prompt again (its previous answer is dropped); None if none."""
+        self._check_idle()
+        self._drop_last("assistant")
+        if not self.turns or self.turns[-1].role != "user":
+            return None
+        return self._answer()
+
+    def take_back_last_prompt(self) -> str | None:
+        """Drop the last exchange and return its prompt, for editing; None if there is none."""
+        self._check_idle()
+        self._drop_last("assistant")
+        turn = self._drop_last("user")
+        return turn.content if turn is not None else None
+
+    def request(self) -> ChatRequest:
+        """The request for an answer to the last turn, a user prompt."""
+        *earlier, prompt = self.turns
+        return ChatRequest(
+            model=self.model,
+            messages=(*history(earlier), Message("user", prompt.content)),
+            thinking=self.thinking,
+            system=self.system_prompt or self.settings.system_prompt,
+            temperature=self.options.temperature,
+            top_p=self.options.top_p,
+            max_tokens=self.options.max_tokens,
+        )
+
+    def _answer(self) -> Exchange:
+        request = self.request()
+        turn = Turn(role="assistant", content="", status="partial")
+        recorder = self._recorder_for(turn)
+        self.turns.append(turn)
+        exchange = Exchange(self, request, turn, recorder)
+        self.running = exchange
+        return exchange
+
+    def _recorder_for(self, turn: Turn) -> StreamRecorder:
+        from glmchat.store import StreamRecorder
+
+        message_id = None
+        if self.conversation_id:
+            message_id = self._save(
+                self._store().begin_assistant,
+                self.conversation_id,
+                model=self.model,
+                provider=self.provider_name,
+                thinking=self.thinking,
+            )
+        turn.message_id = message_id
+        store = self.store if message_id is not None else None
+        return StreamRecorder(store, message_id, interval=CHECKPOINT_SECONDS)
+
+    def _ensure_conversation(self, first_prompt: str) -> None:
+        from glmchat.store import title_from_prompt
+
+        if self.title == NEW_TITLE:
+            self.title = title_from_prompt(first_prompt) or "Untitled"
+        if self.conversation_id is not None or self.store is None:
+            return
+        self.conversation_id = self._save(
+            self.store.create_conversation,
+            model=self.model,
+            provider=self.provider_name,
+            thinking=self.thinking,
+            system_prompt=self.system_prompt,
+            title=self.title,
+        )
+
+    def _drop_last(self, role: str) -> Turn | None:
+        if not self.turns or self.turns[-1].role != role:
+            return None
+        turn = self.turns.pop()
+        if turn.message_id is not None:
+            self._save(self._store().delete_message, turn.message_id)
+        return turn
+
+    def _check_idle(self) -> None:
+        if self.busy:
+            raise RuntimeError("an exchange is still running")
+
+    # --- saving --------------------------------------------------------------------------
+
+    def _store(self) -> SessionStore:
+        assert self.store is not None, "a conversation id implies a store"
+        return self.store
+
+    def _save(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """Run a store write; a failure is remembered and told once, never fatal."""
+        if self.store is None:
+            return None
+        from glmchat.store import StoreError
+
+        try:
+            return fn(*args, **kwargs)
+        except StoreError as exc:
+            self.saving_failed(str(exc))
+            return None
+
+    def saving_failed(self, message: str) -> None:
+        if self.save_error is None:
+            self._pending_save_events.append(SaveFailed(message))
+        self.save_error = message
+
+    def take_save_events(self) -> list[SaveFailed]:
+        events, self._pending_save_events = self._pending_save_events, []
+        return events
+
+
+class Exchange:
+    """One answer being streamed: iterate it for events; `cancel()` stops it and saves what
+    arrived. The model call runs in its own task, so a cancel from anywhere (a key, a closed
+    pane, Ctrl-C) lands in one place."""
+
+    def __init__(
+        self,
+        engine: ConversationEngine,
+        request: ChatRequest,
+        turn: Turn,
+        recorder: StreamRecorder,
+    ) -> None:
+        self.engine = engine
+        self.request = request
+        self.turn = turn
+        self.recorder = recorder
+        self.result: ExchangeResult | None = None
+        self._queue: asyncio.Queue[EngineEvent] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._ticker: asyncio.TimerHandle | None = None
+        self._usage: Usage | None = None
+        self._finish_reason: str | None = None
+
+    def __aiter__(self) -> AsyncIterator[EngineEvent]:
+        return self.events()
+
+    async def events(self) -> AsyncIterator[EngineEvent]:
+        """The exchange's events, ending with `ExchangeEnded`. Leaving early cancels it."""
+        self.start()
+        try:
+            for event in self.engine.take_save_events():
+                yield event
+            while True:
+                event = await self._queue.get()
+                yield event
+                if type(event) is ExchangeEnded:
+                    return
+        finally:
+            if self.result is None:
+                self.cancel()
+
+    def start(self) -> None:
+        if self._task is None and self.result is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+            self._schedule_tick()
+
+    def cancel(self) -> ExchangeResult:
+        """Stop the answer now and save what arrived as `cancelled` (idempotent)."""
+        if self.result is None:
+            self._finish(cancelled=True)
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        return self.result  # type: ignore[return-value]
+
+    async def wait(self) -> ExchangeResult:
+        """Run the exchange to its end without looking at its events."""
+        async for _ in self.events():
+            pass
+        assert self.result is not None
+        return self.result
+
+    # --- the model call ------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        put = self._queue.put_nowait
+        error: ProviderError | None = None
+        try:
+            client = self.engine.clients(self.engine.provider_name)
+            async for event in client.stream(self.request):
+                kind = type(event)
+                if kind is ContentDelta:
+                    self._record(self.recorder.add_content, event.text)  # type: ignore[union-attr]
+                elif kind is ReasoningDelta:
+                    self._record(self.recorder.add_reasoning, event.text)  # type: ignore[union-attr]
+                elif kind is Usage:
+                    self._usage = event  # type: ignore[assignment]
+                elif kind is Finish:
+                    self._finish_reason = event.reason  # type: ignore[union-attr]
+                    continue
+                put(event)
+        except ProviderError as exc:
+            error = exc
+            self._finish_reason = exc.finish_reason or self._finish_reason
+        except asyncio.CancelledError:
+            if self.result is None:
+                self._finish(cancelled=True)
+            put(ExchangeEnded(self.result))  # type: ignore[arg-type]
+            return
+        except Exception as exc:  # never take a front-end down: the answer shows it
+            log.debug("unexpected error in an exchange", exc_info=True)
+            error = ProviderError(f"Unexpected error: {type(exc).__name__}: {exc}")
+        if self.result is None:
+            self._finish(error=error)
+        for event in self.engine.take_save_events():
+            put(event)
+        put(ExchangeEnded(self.result))  # type: ignore[arg-type]
+
+    def _record(self, add: Callable[[str], Any], text: str) -> None:
+        if self.recorder.store is None:
+            add(text)
+            return
+        from glmchat.store import StoreError
+
+        try:
+            add(text)
+        except StoreError as exc:
+            self._stop_saving(exc)
+
+    def _stop_saving(self, exc: Exception) -> None:
+        self.recorder.detach()
+        self.engine.saving_failed(str(exc))
+        for event in self.engine.take_save_events():
+            self._queue.put_nowait(event)
+
+    def _schedule_tick(self) -> None:
+        # A quiet stream (a long think with no deltas, a retry wait) is checkpointed too.
+        loop = asyncio.get_running_loop()
+        self._ticker = loop.call_later(CHECKPOINT_SECONDS, self._tick)
+
+    def _tick(self) -> None:
+        if self.result is not None:
+            return
+        if self.recorder.store is not None:
+            from glmchat.store import StoreError
+
+            try:
+                self.recorder.tick()
+            except StoreError as exc:
+                self._stop_saving(exc)
+        self._schedule_tick()
+
+    # --- the end -------------------------------------------------------------------------
+
+    def _finish(self, *, error: ProviderError | None = None, cancelled: bool = False) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+        recorder = self.recorder
+        content, reasoning = recorder.content, recorder.reasoning
+        if cancelled:
+            status = "cancelled"
+        elif error is not None:
+            status = "partial" if content else "error"
+        else:
+            status = "complete"
+        note = None if error or cancelled else FINISH_NOTES.get(self._finish_reason or "")
+        usage = self._usage.as_dict() if self._usage else None
+        timings = recorder.timings()
+        if recorder.store is not None:
+            from glmchat.store import StoreError
+
+            try:
+                recorder.finish(
+                    status=status,
+                    usage=usage,
+                    error=error.message if error else None,
+                    finish_reason=self._finish_reason,
+                )
+            except StoreError as exc:
+                self.engine.saving_failed(str(exc))
+        turn = self.turn
+        turn.content, turn.reasoning, turn.status = content, reasoning, status
+        turn.error = error.message if error else None
+        turn.finish_reason, turn.usage, turn.timings = self._finish_reason, usage, timings
+        self.result = ExchangeResult(
+            status=status,
+            content=content,
+            reasoning=reasoning,
+            finish_reason=self._finish_reason,
+            usage=self._usage,
+            error=error,
+            note=note,
+            cancelled=cancelled,
+            saved=self.engine.store is not None and self.engine.save_error is None,
+            timings=timings,
+        )
+        if self.engine.running is self:
+            self.engine.running = None
