@@ -1,4 +1,4 @@
-"""The conversation engine: one exchange at a time, for the TUI and `glmchat ask` alike (no Textual)."""
+"""The conversation engine: one exchange at a time, for the TUI and `glmchat ask` (no Textual)."""
 
 from glmchat.engine.conversation import ConversationEngine, Exchange, RequestOptions
 from glmchat.engine.events import (
