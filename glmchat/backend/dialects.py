@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import email.utils
 import json
 import re
@@ -12,6 +13,8 @@ from typing import Any
 from glmchat.backend import errors as E
 from glmchat.backend.events import ChatRequest
 from glmchat.backend.providers import ProviderConfig
+from glmchat.sentences import join_sentences
+from glmchat.terminal_text import neutralize_controls
 
 # --------------------------------------------------------------------------- requests
 
@@ -78,6 +81,61 @@ def _details_text(details: Any) -> str | None:
     return "".join(parts) if parts else None
 
 
+# Part types that carry answer text, and those that carry reasoning (with the keys their text
+# may sit under): OpenAI's `text`/`refusal`, Anthropic-style `thinking`, Mistral's `thinking`
+# (a list of text parts), vLLM/OpenRouter-style `reasoning`.
+_TEXT_PARTS = {"text": ("text",), "output_text": ("text",), "refusal": ("refusal", "text")}
+_REASONING_PARTS = {
+    "thinking": ("thinking", "text"),
+    "reasoning": ("reasoning", "text", "content"),
+    "reasoning_text": ("text", "reasoning"),
+    "reasoning.text": ("text", "reasoning"),
+}
+
+
+def content_parts(parts: Any) -> list[tuple[bool, str]]:
+    """`(is_reasoning, text)` pieces from a `content` sent as a list of typed parts.
+
+    Raises ValueError naming what it could not read: an unknown part is never dropped quietly."""
+    if type(parts) is not list:
+        what = type(parts).__name__
+        raise ValueError(f"content that is neither text nor a list of parts ({what})")
+    out: list[tuple[bool, str]] = []
+    for part in parts:
+        if type(part) is str:
+            out.append((False, part))
+            continue
+        if type(part) is not dict:
+            raise ValueError("a content part that is not a JSON object")
+        kind = part.get("type")
+        keys = _TEXT_PARTS.get(kind) if type(kind) is str else None
+        reasoning = False
+        if keys is None and type(kind) is str:
+            keys = _REASONING_PARTS.get(kind)
+            reasoning = True
+        if keys is None:
+            raise ValueError(f"a content part of type {json.dumps(kind)[:60]}")
+        text = _part_text(part, keys)
+        if text is None:
+            raise ValueError(f"a {kind!r} content part without text")
+        if text:
+            out.append((reasoning, text))
+    return out
+
+
+def _part_text(part: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        value = part.get(key)
+        if type(value) is str:
+            return value
+        if type(value) is list:  # Mistral: "thinking": [{"type": "text", "text": "..."}]
+            pieces = [item.get("text") if type(item) is dict else item for item in value]
+            if all(type(piece) is str for piece in pieces):
+                return "".join(pieces)  # type: ignore[arg-type]
+            return None
+    return None
+
+
 # --------------------------------------------------------------------------- errors
 
 _CONTEXT_WORDS = re.compile(
@@ -107,17 +165,32 @@ def parse_error_body(body: bytes) -> tuple[str | None, str, dict[str, Any]]:
                 code = err["type"]
             message = err.get("message") or err.get("msg") or doc.get("message") or ""
             metadata = err.get("metadata") if isinstance(err.get("metadata"), dict) else {}
-            return (None if code is None else str(code)), str(message), metadata
+            code = None if code is None else one_line(str(code))[:40]
+            return code, str(message), metadata
     if not text:
         return None, "", {}
     lowered = text[:512].lower()
     if lowered.startswith(b"<!doctype html") or b"<html" in lowered:
         match = _HTML_TITLE.search(text)
         title = match.group(1).decode("utf-8", "replace") if match else ""
-        title = " ".join(_TAGS.sub(" ", title).split())
+        title = one_line(_TAGS.sub(" ", title))
         return None, f"an HTML error page{f' ({title})' if title else ''}", {}
-    snippet = " ".join(text[:200].decode("utf-8", "replace").split())
-    return None, snippet, {}
+    try:
+        # final=False: a character cut by the size cap is not a sign of binary.
+        codecs.utf_8_decode(text, "strict", False)
+        binary = b"\0" in text
+    except UnicodeDecodeError:
+        binary = True
+    if binary:
+        # Compressed or binary bytes: never echo them to a terminal.
+        return None, f"a body that is not text ({len(body)} bytes)", {}
+    return None, one_line(text[:200].decode("utf-8", "ignore")), {}
+
+
+def one_line(text: str) -> str:
+    """A provider's words as one line with no control characters (an ESC from a server must
+    not drive the user's terminal, a newline must not break the one-line error)."""
+    return " ".join(neutralize_controls(text).split())
 
 
 def retry_delay(headers: Mapping[str, str], metadata: Mapping[str, Any]) -> float | None:
@@ -178,9 +251,9 @@ def classify_error(
         status = int(code_s)  # OpenRouter's mid-stream errors carry the HTTP status as code
     name = provider.display_name
     raw = metadata.get("raw")
-    words = message.strip() or "no message"
+    words = one_line(message) or "no message"
     if isinstance(raw, str) and raw.strip():
-        words = f"{words}: {raw.strip()[:300]}"
+        words = f"{words}: {one_line(raw[:300])}"
     where = ", ".join(
         part for part in (str(status) if status else "", f"code {code}" if code else "") if part
     )
@@ -194,8 +267,10 @@ def classify_error(
         if code_s in ("rate_limit", "rate_limit_exceeded") or "rate" in code_s:
             cls = E.RateLimitError
         return cls(
-            f"{name} failed in the middle of the answer{said}. "
-            "The partial answer is kept; retry for a complete one.",
+            join_sentences(
+                f"{name} failed in the middle of the answer{said}",
+                "The partial answer is kept; retry for a complete one.",
+            ),
             **kw,
         )
     if code_s in ("1113", "insufficient_quota", "billing_hard_limit_reached") or status == 402:
@@ -205,57 +280,69 @@ def classify_error(
             )
         else:
             hint = "Add credits to the account, or send a smaller max_tokens."
-        return E.QuotaError(f"{name} says the account has no balance{said}. {hint}", **kw)
+        return E.QuotaError(
+            join_sentences(f"{name} says the account has no balance{said}", hint), **kw
+        )
     if (
         code_s in ("1000", "1001", "1002", "1003", "1004")
         or status == 401
         or (status == 403 and provider.dialect != "openrouter")
     ):
-        return E.AuthError(f"{name} rejected the API key{said}. {key_hint}", **kw)
+        return E.AuthError(join_sentences(f"{name} rejected the API key{said}", key_hint), **kw)
     if (
         code_s in ("1261", "context_length_exceeded")
         or status == 413
         or (status in (None, 400, 422) and _CONTEXT_WORDS.search(message))
     ):
         return E.ContextLengthError(
-            f"The conversation is too long for the model{said}. "
-            "Start a new conversation or shorten the prompt.",
+            join_sentences(
+                f"The conversation is too long for the model{said}",
+                "Start a new conversation or shorten the prompt.",
+            ),
             **kw,
         )
     if code_s == "1305" or status in (503, 529):
         return E.OverloadedError(
-            f"{name} is overloaded{said}. Retry in a minute or pick another model.",
+            join_sentences(
+                f"{name} is overloaded{said}", "Retry in a minute or pick another model."
+            ),
             retry_after=retry_delay(headers, metadata),
             **kw,
         )
     if status == 429 or code_s in ("1302", "1303"):
         reset = reset_epoch(headers, metadata)
         if "daily" in limit_source or "per-day" in message or code_s == "1311":
-            when = f" It resets at {_fmt_reset(reset)}." if reset else ""
+            when = f"It resets at {_fmt_reset(reset)}." if reset else None
             return E.QuotaError(
-                f"{name}: the daily request limit is used up{said}.{when} "
-                "Add credits or wait for the reset.",
+                join_sentences(
+                    f"{name}: the daily request limit is used up{said}",
+                    when,
+                    "Add credits or wait for the reset.",
+                ),
                 **kw,
             )
         return E.RateLimitError(
-            f"{name} is rate-limiting requests{said}. Wait a little and retry.",
+            join_sentences(f"{name} is rate-limiting requests{said}", "Wait a little and retry."),
             retry_after=retry_delay(headers, metadata),
             **kw,
         )
     if code_s == "1211" or status == 404:
         return E.BadRequestError(
-            f"{name} does not know this model or endpoint{said}. "
-            f"List models with `glmchat models --provider {provider.name}`.",
+            join_sentences(
+                f"{name} does not know this model or endpoint{said}",
+                f"List models with `glmchat models --provider {provider.name}`.",
+            ),
             **kw,
         )
     if status is not None and status >= 500:
         return E.ServerError(
-            f"{name} had a server error{said}. Retry later.",
+            join_sentences(f"{name} had a server error{said}", "Retry later."),
             retry_after=retry_delay(headers, metadata),
             **kw,
         )
     if status == 408:
-        return E.ServerError(f"{name} timed out{said}. Retry.", **kw)
+        return E.ServerError(join_sentences(f"{name} timed out{said}", "Retry."), **kw)
     return E.BadRequestError(
-        f"{name} rejected the request{said}. Check the model name and settings.", **kw
+        join_sentences(f"{name} rejected the request{said}", "Check the model name and settings."),
+        **kw,
     )
