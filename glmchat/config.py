@@ -28,31 +28,21 @@ from glmchat.backend.providers import (
     ProviderConfig,
     resolve_model,
 )
+from glmchat.keybindings import BINDING_IDS, KeyProblem, key_problems, parse_keys
 from glmchat.paths import config_path, write_atomic
+from glmchat.textual_names import THEMES
+from glmchat.toml_positions import Path as KeyPath
+from glmchat.toml_positions import key_positions, position_of
 
 MODEL_ENV = "GLMCHAT_MODEL"
 
-# Binding id -> default keys (Textual key names, comma-separated). The TUI declares its
-# bindings with these ids so `[keys]` can remap them through `App.set_keymap`.
-BINDING_IDS: dict[str, str] = {
-    "toggle_thinking": "ctrl+t",
-    "send": "enter",
-    "newline": "ctrl+j,shift+enter",
-    "stop": "escape",
-    "new_pane": "ctrl+n",
-    "close_pane": "ctrl+w",
-    "prev_pane": "ctrl+pageup",
-    "next_pane": "ctrl+pagedown",
-    "resume": "ctrl+r",
-    "fold_thinking": "ctrl+o",
-    "copy_answer": "ctrl+y",
-    "command_palette": "ctrl+p",
-    "quit": "ctrl+q",
-}
-
 
 class ConfigError(Exception):
-    """A config problem, as one line naming the file (and line:column when known)."""
+    """A config problem: one line per problem, each naming the file (and line:column when known)."""
+
+
+class _Invalid(ValueError):
+    """One value that breaks its rule; the message says what is allowed, without the key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +113,7 @@ class _Field:
 TOP_FIELDS: dict[str, _Field] = {
     "default_model": _Field("model"),
     "thinking": _Field("bool"),
-    "theme": _Field("str"),
+    "theme": _Field("choice", choices=THEMES),
     "temperature": _Field("float", 0, 2),
     "top_p": _Field("float", 0, 1),
     "max_tokens": _Field("int", 1, 98304),
@@ -180,12 +170,18 @@ def _range(f: _Field) -> str:
 
 
 def _check(where: str, f: _Field, value: Any) -> Any:
-    """Validate one value; returns it converted (ints become floats, arrays tuples).
+    """`_validate`, with a failure as a ConfigError whose line starts with `where` (the key)."""
+    try:
+        return _validate(f, value)
+    except _Invalid as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
-    `where` is the prefix of the error line: `PATH: dotted.key` or just the key."""
 
-    def fail(expected: str) -> ConfigError:
-        return ConfigError(f"{where}: expected {expected}, got {_show(value)}")
+def _validate(f: _Field, value: Any) -> Any:
+    """Check one value; returns it converted (ints become floats, arrays tuples, keys parsed)."""
+
+    def fail(expected: str) -> _Invalid:
+        return _Invalid(f"expected {expected}, got {_show(value)}")
 
     kind = f.kind
     if kind == "bool":
@@ -213,7 +209,15 @@ def _check(where: str, f: _Field, value: Any) -> Any:
         return value
     if kind == "choice":
         if value not in f.choices:
-            raise fail("one of " + ", ".join(f'"{c}"' for c in f.choices))
+            close = (
+                difflib.get_close_matches(value, f.choices, n=1) if isinstance(value, str) else []
+            )
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            raise _Invalid(
+                "expected one of "
+                + ", ".join(f'"{c}"' for c in f.choices)
+                + f", got {_show(value)}{hint}"
+            )
         return value
     if kind == "url":
         parts = urlsplit(value) if isinstance(value, str) else None
@@ -237,24 +241,13 @@ def _check(where: str, f: _Field, value: Any) -> Any:
             raise fail("a table")
         return tuple(value.items())
     if kind == "keys":
-        parts = value.split(",") if isinstance(value, str) else []
-        if not parts or not all(p.strip() and " " not in p.strip() for p in parts):
+        if not isinstance(value, str) or not all(part.strip() for part in value.split(",")):
             raise fail('key names separated by commas, like "ctrl+j,shift+enter"')
-        return ",".join(p.strip() for p in parts)
+        try:
+            return parse_keys(value)
+        except KeyProblem as exc:
+            raise _Invalid(str(exc)) from None
     raise AssertionError(kind)
-
-
-def _unknown(prefix: str, key: str, known: list[str], path: Path) -> str:
-    dotted = f"{prefix}{key}"
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    hint = f' (did you mean "{prefix}{close[0]}"?)' if close else ""
-    return f'{path}: unknown key "{dotted}" ignored{hint}'
-
-
-def _table(path: Path, dotted: str, value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ConfigError(f"{path}: {dotted}: expected a table, got {_show(value)}")
-    return value
 
 
 # --- reading ----------------------------------------------------------------------------
@@ -291,49 +284,110 @@ def _read_document(path: Path) -> tuple[dict[str, Any], bytes | None]:
         raise ConfigError(f"{path}:{line}:{col}: {message}") from None
 
 
-def _build(doc: Mapping[str, Any], path: Path, environ: Mapping[str, str]) -> Settings:
-    """Validate a parsed document and merge it over the defaults."""
-    warnings: list[str] = []
+class _Report:
+    """The problems found in one document, each tied to the key it is about.
+
+    Every problem is collected (not just the first), and each becomes `PATH:LINE:COL: message`
+    when the document has a source text; a document built by `config set` has none yet, and its
+    problems are about the command's own KEY VALUE."""
+
+    def __init__(self, path: Path, source: str | None) -> None:
+        self.path = path
+        self.source = source
+        self.errors: list[tuple[KeyPath | None, str]] = []
+        self.warnings: list[tuple[KeyPath | None, str]] = []
+
+    def error(self, key: KeyPath | None, message: str) -> None:
+        """`key` None: the problem is not in the file (an environment variable)."""
+        self.errors.append((key, message if key is None else f"{'.'.join(key)}: {message}"))
+
+    def unknown(self, key: KeyPath, known: list[str]) -> None:
+        prefix = "".join(f"{part}." for part in key[:-1])
+        close = difflib.get_close_matches(key[-1], known, n=1, cutoff=0.6)
+        hint = f' (did you mean "{prefix}{close[0]}"?)' if close else ""
+        self.warnings.append((key, f'unknown key "{prefix}{key[-1]}" ignored{hint}'))
+
+    def check(self, key: KeyPath, f: _Field, value: Any) -> Any:
+        """The value converted, or None (never a valid result) once its problem is recorded."""
+        try:
+            return _validate(f, value)
+        except _Invalid as exc:
+            self.error(key, str(exc))
+            return None
+
+    def table(self, key: KeyPath, value: Any) -> dict[str, Any]:
+        if isinstance(value, dict):
+            return value
+        self.error(key, f"expected a table, got {_show(value)}")
+        return {}
+
+    def lines(self, found: list[tuple[KeyPath | None, str]]) -> list[str]:
+        """One line per problem, in the order of the file (positions found only when needed:
+        a good file is never scanned)."""
+        if self.source is None:
+            return [message for _, message in found]
+        positions = key_positions(self.source) if any(k for k, _ in found) else {}
+        placed: list[tuple[tuple[int, int], str]] = []
+        outside: list[str] = []
+        for key, message in found:
+            if key is None:
+                outside.append(message)
+            else:
+                line, col = position_of(positions, key)
+                placed.append(((line, col), f"{self.path}:{line}:{col}: {message}"))
+        placed.sort(key=lambda item: item[0])  # stable: one key's problems keep their order
+        return [line for _, line in placed] + outside
+
+
+def _build(
+    doc: Mapping[str, Any],
+    path: Path,
+    environ: Mapping[str, str],
+    source: str | None,
+    *,
+    changed: str | None = None,
+) -> Settings:
+    """Validate a parsed document and merge it over the defaults; ConfigError lists every problem.
+
+    `source` is the document's text, for positions; `changed` the dotted key `config set` is
+    changing, which is blamed for a key clash rather than the binding it clashes with."""
+    report = _Report(path, source)
     sources: dict[str, str] = {}
     top: dict[str, Any] = {}
     for key, value in doc.items():
         if key in TOP_FIELDS:
-            top[key] = _check(f"{path}: {key}", TOP_FIELDS[key], value)
+            if (checked := report.check((key,), TOP_FIELDS[key], value)) is not None:
+                top[key] = checked
         elif key not in SECTIONS:
-            warnings.append(_unknown("", key, [*TOP_FIELDS, *SECTIONS], path))
+            report.unknown((key,), [*TOP_FIELDS, *SECTIONS])
     for key in TOP_FIELDS:
-        sources[key] = "file" if key in top else "default"
+        sources[key] = "file" if key in doc else "default"
 
     ui_values: dict[str, Any] = {}
-    for key, value in _table(path, "ui", doc.get("ui", {})).items():
-        if key in UI_FIELDS:
-            ui_values[key] = _check(f"{path}: ui.{key}", UI_FIELDS[key], value)
-        else:
-            warnings.append(_unknown("ui.", key, list(UI_FIELDS), path))
+    for key, value in report.table(("ui",), doc.get("ui", {})).items():
+        if key not in UI_FIELDS:
+            report.unknown(("ui", key), list(UI_FIELDS))
+        elif (checked := report.check(("ui", key), UI_FIELDS[key], value)) is not None:
+            ui_values[key] = checked
     for key in UI_FIELDS:
         sources[f"ui.{key}"] = "file" if key in ui_values else "default"
 
-    keys: dict[str, str] = {}
-    for key, value in _table(path, "keys", doc.get("keys", {})).items():
-        if key in BINDING_IDS:
-            keys[key] = _check(f"{path}: keys.{key}", _KEYS_FIELD, value)
-        else:
-            warnings.append(_unknown("keys.", key, list(BINDING_IDS), path))
+    keys = _keys(report, doc.get("keys", {}), changed)
     for key in BINDING_IDS:
         sources[f"keys.{key}"] = "file" if key in keys else "default"
 
     providers = dict(BUILTIN_PROVIDERS)
     for name in providers:
         sources[f"providers.{name}"] = "default"
-    for name, table in _table(path, "providers", doc.get("providers", {})).items():
-        providers[name] = _provider(path, name, table, warnings)
-        sources[f"providers.{name}"] = "file"
+    for name, table in report.table(("providers",), doc.get("providers", {})).items():
+        if (provider := _provider(report, name, table)) is not None:
+            providers[name] = provider
+            sources[f"providers.{name}"] = "file"
 
     default_model = top.pop("default_model", DEFAULT_MODEL)
     env_model = environ.get(MODEL_ENV, "").strip()
-    where = f"{path}: default_model"
     if env_model:
-        default_model, where = env_model, MODEL_ENV
+        default_model = env_model
         sources["default_model"] = "environment"
 
     settings = Settings(
@@ -341,7 +395,6 @@ def _build(doc: Mapping[str, Any], path: Path, environ: Mapping[str, str]) -> Se
         providers=MappingProxyType(providers),
         keys=MappingProxyType(keys),
         ui=UiSettings(**ui_values),
-        warnings=tuple(warnings),
         sources=MappingProxyType(sources),
         path=path,
         **top,
@@ -349,30 +402,63 @@ def _build(doc: Mapping[str, Any], path: Path, environ: Mapping[str, str]) -> Se
     try:
         settings.resolve_model()
     except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-    return settings
-
-
-def _provider(path: Path, name: str, table: Any, warnings: list[str]) -> ProviderConfig:
-    dotted = f"providers.{name}"
-    if not _PROVIDER_NAME.match(name):
-        raise ConfigError(
-            f'{path}: {dotted}: a provider name may use only letters, digits, "-" and "_"'
-        )
-    values: dict[str, Any] = {}
-    for key, value in _table(path, dotted, table).items():
-        if key in PROVIDER_FIELDS:
-            values[key] = _check(f"{path}: {dotted}.{key}", PROVIDER_FIELDS[key], value)
+        if env_model:
+            report.error(None, f"{MODEL_ENV}: {exc}")
         else:
-            warnings.append(_unknown(f"{dotted}.", key, list(PROVIDER_FIELDS), path))
+            report.error(("default_model",) if "default_model" in doc else None, str(exc))
+    if report.errors:
+        raise ConfigError("\n".join(report.lines(report.errors)))
+    return dataclasses.replace(settings, warnings=tuple(report.lines(report.warnings)))
+
+
+def _keys(report: _Report, table: Any, changed: str | None) -> dict[str, str]:
+    """The `[keys]` remappings that can work; every one that cannot is reported."""
+    keys: dict[str, str] = {}
+    for key, value in report.table(("keys",), table).items():
+        if key not in BINDING_IDS:
+            close = difflib.get_close_matches(key, list(BINDING_IDS), n=1, cutoff=0.6)
+            hint = f' (did you mean "keys.{close[0]}"?)' if close else ""
+            report.error(
+                ("keys", key), f"no binding has this id{hint}; ids: {', '.join(BINDING_IDS)}"
+            )
+        elif (checked := report.check(("keys", key), _KEYS_FIELD, value)) is not None:
+            keys[key] = checked
+    binding = changed.partition(".")[2] if changed and changed.startswith("keys.") else None
+    order = [k for k in keys if k != binding] + ([binding] if binding in keys else [])
+    for binding_id, message in key_problems(keys, order):
+        report.error(("keys", binding_id), message)
+    return keys
+
+
+def _provider(report: _Report, name: str, table: Any) -> ProviderConfig | None:
+    """One `[providers.NAME]` table over its built-in (or a new provider), or None if wrong."""
+    key: KeyPath = ("providers", name)
+    if not _PROVIDER_NAME.match(name):
+        report.error(key, 'a provider name may use only letters, digits, "-" and "_"')
+        return None
+    if not isinstance(table, dict):
+        report.table(key, table)
+        return None
+    values: dict[str, Any] = {}
+    valid = True
+    for field_name, value in table.items():
+        if field_name not in PROVIDER_FIELDS:
+            report.unknown((*key, field_name), list(PROVIDER_FIELDS))
+        elif (
+            checked := report.check((*key, field_name), PROVIDER_FIELDS[field_name], value)
+        ) is None:
+            valid = False
+        else:
+            values[field_name] = checked
     if name in BUILTIN_PROVIDERS:
-        return dataclasses.replace(BUILTIN_PROVIDERS[name], **values)
-    if "base_url" not in values:
+        return dataclasses.replace(BUILTIN_PROVIDERS[name], **values) if valid else None
+    if "base_url" not in table:
         close = difflib.get_close_matches(name, list(BUILTIN_PROVIDERS), n=1)
         hint = f' (did you mean "{close[0]}"?)' if close else ""
-        raise ConfigError(
-            f"{path}: {dotted}: not a built-in provider{hint}; a new provider needs base_url"
-        )
+        report.error(key, f"not a built-in provider{hint}; a new provider needs base_url")
+        return None
+    if not valid:
+        return None
     dialect = values.setdefault("dialect", "openai")
     values.setdefault("api_key_env", name.upper().replace("-", "_") + "_API_KEY")
     values.setdefault("thinking_param", _DIALECT_THINKING[dialect])
@@ -385,10 +471,12 @@ def _provider(path: Path, name: str, table: Any, warnings: list[str]) -> Provide
 def load_settings(
     path: Path | None = None, *, environ: Mapping[str, str] | None = None
 ) -> Settings:
-    """Read config.toml (a missing file means defaults); raises ConfigError on a bad file."""
+    """Read config.toml (a missing file means defaults); raises ConfigError on a bad file,
+    one line per problem."""
     path = path or config_path()
-    doc, _ = _read_document(path)
-    return _build(doc, path, os.environ if environ is None else environ)
+    doc, raw = _read_document(path)
+    source = "" if raw is None else raw.decode("utf-8")
+    return _build(doc, path, os.environ if environ is None else environ, source)
 
 
 # --- writing ----------------------------------------------------------------------------
@@ -476,7 +564,8 @@ def save_value(key: str, raw_value: str, path: Path | None = None) -> Settings:
     `warnings` then say so. An empty `raw_value` removes the key (back to its default)."""
     path = path or config_path()
     doc, old = _read_document(path)
-    current = _build(doc, path, {})  # refuses to rewrite a file that is already wrong
+    # Refuses to rewrite a file that is already wrong, naming every problem in it.
+    current = _build(doc, path, {}, "" if old is None else old.decode("utf-8"))
     parts, f = _locate(key, current.providers)
     value = _parse_raw(key, f, raw_value)
     new = copy.deepcopy(doc)
@@ -493,11 +582,14 @@ def save_value(key: str, raw_value: str, path: Path | None = None) -> Settings:
                 raise ConfigError(f"{'.'.join(parts[: i + 1])} is not a table in {path}")
             container = child
         container[parts[-1]] = stored
-    _build(new, path, {})
-    data = tomli_w.dumps(new).encode("utf-8")
+    # Problems of the new document come from this command's KEY VALUE, so they name the key,
+    # not a place in a file that is not written yet.
+    _build(new, path, {}, None, changed=key)
+    text = tomli_w.dumps(new)
+    data = text.encode("utf-8")
     # What the caller gets back must match a fresh load, environment included; checked before
     # writing so that a bad GLMCHAT_MODEL fails the command instead of following a write.
-    settings = _build(tomllib.loads(data.decode("utf-8")), path, os.environ)
+    settings = _build(tomllib.loads(text), path, os.environ, text)
 
     notices: list[str] = []
     if old is not None and _has_comment(old):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -141,45 +142,53 @@ def test_invalid_utf8_names_the_position() -> None:
 
 
 @pytest.mark.parametrize(
-    ("toml", "message"),
+    ("toml", "at", "message"),
     [
-        ('thinking = "yes"', 'thinking: expected true or false, got "yes"'),
-        ("temperature = 3", "temperature: expected a number from 0 to 2, got 3"),
-        ("temperature = true", "temperature: expected a number from 0 to 2, got true"),
-        ("top_p = -0.1", "top_p: expected a number from 0 to 1, got -0.1"),
-        ("max_tokens = 0", "max_tokens: expected a whole number from 1 to 98304, got 0"),
-        ("max_tokens = 98305", "max_tokens: expected a whole number from 1 to 98304"),
-        ("max_tokens = 1.5", "max_tokens: expected a whole number from 1 to 98304, got 1.5"),
-        ("theme = 3", "theme: expected a non-empty string, got 3"),
-        ("system_prompt = []", "system_prompt: expected a string, got an array"),
-        ("ui = 1", "ui: expected a table, got 1"),
-        ("[ui]\nrefresh_rate = 500", "ui.refresh_rate: expected a number from 1 to 120, got 500"),
-        ('[ui]\ncompact = "no"', 'ui.compact: expected true or false, got "no"'),
-        ("[keys]\nsend = 3", "keys.send: expected key names separated by commas"),
-        ('[keys]\nsend = "ctrl+j,,x"', "keys.send: expected key names separated by commas"),
+        ('thinking = "yes"', "1:1", 'thinking: expected true or false, got "yes"'),
+        ("temperature = 3", "1:1", "temperature: expected a number from 0 to 2, got 3"),
+        ("temperature = true", "1:1", "temperature: expected a number from 0 to 2, got true"),
+        ("top_p = -0.1", "1:1", "top_p: expected a number from 0 to 1, got -0.1"),
+        ("max_tokens = 0", "1:1", "max_tokens: expected a whole number from 1 to 98304, got 0"),
+        ("max_tokens = 98305", "1:1", "max_tokens: expected a whole number from 1 to 98304"),
+        ("max_tokens = 1.5", "1:1", "max_tokens: expected a whole number from 1 to 98304"),
+        ("theme = 3", "1:1", 'theme: expected one of "ansi-dark", "ansi-light", '),
+        ("system_prompt = []", "1:1", "system_prompt: expected a string, got an array"),
+        ("ui = 1", "1:1", "ui: expected a table, got 1"),
+        ("[ui]\nrefresh_rate = 500", "2:1", "ui.refresh_rate: expected a number from 1 to 120"),
+        ('[ui]\ncompact = "no"', "2:1", 'ui.compact: expected true or false, got "no"'),
+        ("[keys]\nsend = 3", "2:1", "keys.send: expected key names separated by commas"),
+        ('[keys]\nsend = "ctrl+j,,x"', "2:1", "keys.send: expected key names separated by"),
         (
             '[providers.zai]\ndialect = "grpc"',
+            "2:1",
             'providers.zai.dialect: expected one of "zai", "openrouter", "openai", got "grpc"',
         ),
-        ('[providers.zai]\nthinking_param = "on"', "providers.zai.thinking_param: expected one"),
-        ('[providers.zai]\nbase_url = "ftp://x"', "providers.zai.base_url: expected an http://"),
-        ('[providers.zai]\nbase_url = "localhost:8000"', "providers.zai.base_url: expected"),
-        ("[providers.zai]\nread_timeout = 0", "providers.zai.read_timeout: expected a number"),
-        ("[providers.zai]\nmodels = [1]", "providers.zai.models: expected an array of strings"),
-        ('[providers.zai]\napi_key_env = "MY KEY"', "providers.zai.api_key_env: expected"),
-        ("[providers.zai]\nheaders = { a = 1 }", "providers.zai.headers: expected a table of"),
-        ('[providers."a.b"]\nbase_url = "http://x"', "providers.a.b: a provider name may use"),
-        ("providers = 3", "providers: expected a table, got 3"),
-        ('default_model = "nope/glm-4.5"', 'default_model: unknown provider "nope"'),
-        ('default_model = "zai/"', 'default_model: no model name in "zai/"'),
+        ('[providers.zai]\nthinking_param = "on"', "2:1", "providers.zai.thinking_param: "),
+        ('[providers.zai]\nbase_url = "ftp://x"', "2:1", "providers.zai.base_url: expected an"),
+        ('[providers.zai]\nbase_url = "localhost"', "2:1", "providers.zai.base_url: expected"),
+        ("[providers.zai]\nread_timeout = 0", "2:1", "providers.zai.read_timeout: expected a"),
+        ("[providers.zai]\nmodels = [1]", "2:1", "providers.zai.models: expected an array of"),
+        ('[providers.zai]\napi_key_env = "MY KEY"', "2:1", "providers.zai.api_key_env: expected"),
+        ("[providers.zai]\nheaders = { a = 1 }", "2:1", "providers.zai.headers: expected a table"),
+        ('[providers."a.b"]\nbase_url = "http://x"', "1:1", "providers.a.b: a provider name may"),
+        ("providers = 3", "1:1", "providers: expected a table, got 3"),
+        ('default_model = "nope/glm-4.5"', "1:1", 'default_model: unknown provider "nope"'),
+        ('default_model = "zai/"', "1:1", 'default_model: no model name in "zai/"'),
+        # Positions inside inline tables, dotted keys and after multi-line values.
+        ('providers = { zai = { dialect = "grpc" } }', "1:23", "providers.zai.dialect: expected"),
+        ('x = """\n[ui]\n"""\nui.compact = "no"', "4:1", "ui.compact: expected true or false"),
+        ("[providers]\n  zai.read_timeout = 0", "2:3", "providers.zai.read_timeout: expected"),
+        ("[ui]\nx = [\n  1,\n]\n\tcompact = 2 # c", "5:2", "ui.compact: expected true or"),
     ],
 )
-def test_wrong_value_names_the_key_and_what_is_allowed(toml: str, message: str) -> None:
+def test_wrong_value_names_the_key_its_position_and_what_is_allowed(
+    toml: str, at: str, message: str
+) -> None:
     path = write_config(toml + "\n")
     with pytest.raises(ConfigError) as info:
         load_settings()
     text = str(info.value)
-    assert text.startswith(f"{path}: ")
+    assert text.startswith(f"{path}:{at}: ")
     assert message in text
     assert "\n" not in text
 
@@ -189,7 +198,6 @@ def test_wrong_value_names_the_key_and_what_is_allowed(toml: str, message: str) 
     [
         ("thinkng = true", '"thinkng" ignored (did you mean "thinking"?)'),
         ("[ui]\ncompat = true", '"ui.compat" ignored (did you mean "ui.compact"?)'),
-        ('[keys]\nsned = "f5"', '"keys.sned" ignored (did you mean "keys.send"?)'),
         (
             '[providers.zai]\nbase_ur = "http://x"',
             '"providers.zai.base_ur" ignored (did you mean "providers.zai.base_url"?)',
@@ -200,7 +208,7 @@ def test_unknown_key_is_a_warning_with_a_suggestion(toml: str, suggestion: str) 
     path = write_config(toml + "\n")
     settings = load_settings()
     assert len(settings.warnings) == 1
-    assert settings.warnings[0].startswith(f"{path}: unknown key ")
+    assert re.match(rf"{re.escape(str(path))}:\d+:1: unknown key ", settings.warnings[0])
     assert suggestion in settings.warnings[0]
 
 
@@ -483,3 +491,229 @@ def test_save_value_with_a_bad_environment_model_writes_nothing(
     with pytest.raises(ConfigError, match="^GLMCHAT_MODEL: "):
         save_value("thinking", "false")
     assert path.read_text(encoding="utf-8") == 'theme = "nord"\n'
+
+
+# --- [keys] and theme -------------------------------------------------------------------
+
+
+def config_errors(toml: str) -> list[str]:
+    """The lines of the ConfigError a file gives, each checked for `PATH:LINE:COL: `."""
+    path = write_config(toml)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    lines = str(info.value).split("\n")
+    for line in lines:
+        assert re.match(rf"{re.escape(str(path))}:\d+:\d+: \S", line), line
+    return [line[len(str(path)) + 1 :] for line in lines]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("notakey+++", '"notakey+++" is not a key; write KEY or MODIFIER+KEY'),
+        ("ctrl+", '"ctrl+" is not a key'),
+        ("+ctrl", '"+ctrl" is not a key'),
+        ("ctrl++", '"ctrl++" is not a key'),
+        ("ctrl+q x", '"ctrl+q x" is not a key'),
+        ("cmd+q", '"cmd+q": "cmd" is not a modifier; modifiers: alt, ctrl, hyper, meta, shift'),
+        ("control+q", '"control" is not a modifier'),
+        ("ctrl+ctrl+q", '"ctrl+ctrl+q" names a modifier twice'),
+        ("ctrl+pgup", '"ctrl+pgup": Textual knows no key "pgup" (did you mean "pageup"?)'),
+        ("f99", 'Textual knows no key "f99"'),
+        ("ctrl", 'Textual knows no key "ctrl"'),
+        ("ctrl+shift", 'Textual knows no key "shift"'),
+        ("ctrl+q,notakey", 'Textual knows no key "notakey"'),
+        ("ctrl+\x07", "is not a key"),
+    ],
+)
+def test_a_malformed_key_is_an_error(value: str, message: str) -> None:
+    lines = config_errors('[keys]\nsend = "ctrl+s"\nquit = ' + json.dumps(value) + "\n")
+    assert len(lines) == 1
+    assert lines[0].startswith("3:1: keys.quit: ")
+    assert message in lines[0]
+
+
+def test_an_unknown_binding_id_is_an_error_with_a_suggestion() -> None:
+    (line,) = config_errors('theme = "nord"\n[keys]\nsned = "f5"\n')
+    assert line.startswith('3:1: keys.sned: no binding has this id (did you mean "keys.send"?)')
+    assert "toggle_thinking, send, newline" in line
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        # The default of another binding (ctrl+q quits, with the prompt lost).
+        ('send = "ctrl+q"', '"ctrl+q" is already the key of quit (its default)'),
+        ('copy_answer = "ctrl+t"', '"ctrl+t" is already the key of toggle_thinking'),
+        ('new_pane = "ctrl+j"', '"ctrl+j" is already the key of newline'),
+        # One of several keys, written in another form Textual treats as the same key.
+        ('fold_thinking = "f2,ctrl+m"', '"ctrl+m" is already the key of send'),
+        ('resume = "newline"', '"newline" is already the key of newline'),
+        ('stop = "shift+ctrl+pageup"', '"ctrl+shift+pageup"'),
+        # Keys Textual keeps.
+        ('copy_answer = "ctrl+c"', '"ctrl+c" is kept for copying selected text'),
+        ('new_pane = "tab"', '"tab" is kept for moving focus'),
+        ('new_pane = "ctrl+i"', '"ctrl+i" is kept for moving focus'),
+        ('prev_pane = "shift+tab"', '"shift+tab" is kept for moving focus'),
+        # Keys that type text into the prompt.
+        ('new_pane = "n"', '"n" types text into the prompt; add a modifier, like "ctrl+n"'),
+        ('send = "?"', '"question_mark" types text into the prompt'),
+        ('send = "space"', '"space" types text'),
+        ('quit = "shift+q"', '"shift+q" types text'),
+    ],
+)
+def test_a_key_that_cannot_work_is_an_error(toml: str, message: str) -> None:
+    if "shift+ctrl+pageup" in toml:  # clashes once written in Textual's order
+        toml = 'prev_pane = "ctrl+shift+pageup"\n' + toml
+    lines = config_errors("[keys]\n" + toml + "\n")
+    assert len(lines) == 1
+    assert message in lines[0]
+    assert lines[0].startswith(f"{toml.count(chr(10)) + 2}:1: keys.")
+
+
+def test_a_key_given_to_two_bindings_is_reported_on_the_later_one() -> None:
+    lines = config_errors('[keys]\nnew_pane = "f2"\nresume = "f3"\nfold_thinking = "f2"\n')
+    assert lines == [
+        '4:1: keys.fold_thinking: "f2" is also given to keys.new_pane; pick another key'
+    ]
+
+
+def test_keys_are_written_as_textual_matches_them() -> None:
+    write_config(
+        "[keys]\n"
+        'quit = "ctrl+x"\n'
+        'send = "ctrl+q"\n'  # free once quit has moved
+        'new_pane = "shift+ctrl+n"\n'
+        'copy_answer = "ctrl+?"\n'
+        'resume = " f5 , f5,alt+r "\n'
+        'stop = "escape,ctrl+left_square_brace"\n'  # one key, twice: not a clash with itself
+        'fold_thinking = "ctrl+@"\n'
+    )
+    settings = load_settings()
+    assert dict(settings.keys) == {
+        "quit": "ctrl+x",
+        "send": "ctrl+q",
+        "new_pane": "ctrl+shift+n",
+        "copy_answer": "ctrl+question_mark",
+        "resume": "f5,alt+r",
+        "stop": "escape,ctrl+left_square_brace",
+        "fold_thinking": "ctrl+at",
+    }
+    assert settings.warnings == ()
+
+
+def test_an_unknown_theme_lists_the_choices() -> None:
+    (line,) = config_errors('thinking = true\ntheme = "nrod"\n')
+    assert line.startswith('2:1: theme: expected one of "ansi-dark", "ansi-light"')
+    for theme in ("textual-dark", "textual-light", "nord", "gruvbox", "tokyo-night"):
+        assert f'"{theme}"' in line
+    assert line.endswith('got "nrod" (did you mean "nord"?)')
+
+
+def test_every_problem_is_reported_with_its_line_and_column_in_file_order() -> None:
+    text = (
+        "# my settings\n"
+        'theme = "nope"\n'
+        'providers.other = { base_url = "http://127.0.0.1:1/v1", read_timeout = -1 }\n'
+        "temperature = 9\n"
+        "thinkng = true\n"  # a warning, not an error
+        "[ui]\n"
+        "  refresh_rate = 0\n"
+        "[keys]\n"
+        'send = "ctrl+q"\n'
+        'quit = "notakey+++"\n'
+        'sned = "f5"\n'
+        "[providers.zai]\n"
+        'base_url = "ftp://x"\n'
+        "headers = { a = 1 }\n"
+        "[providers.local]\n"
+        'models = ["x"]\n'
+        "[providers.vllm]\n"
+        'base_url = "http://127.0.0.1:2/v1"\n'
+        "extra_body = { a = 1 }\n"
+        'dialect = "grpc"\n'
+    )
+    lines = config_errors(text)
+    inline = text.splitlines()[2].index("read_timeout") + 1
+    assert [line.partition(": ")[0] + " " + line.split(": ")[1] for line in lines] == [
+        "2:1 theme",
+        f"3:{inline} providers.other.read_timeout",
+        "4:1 temperature",
+        "7:3 ui.refresh_rate",
+        "9:1 keys.send",
+        "10:1 keys.quit",
+        "11:1 keys.sned",
+        "13:1 providers.zai.base_url",
+        "14:1 providers.zai.headers",
+        "15:1 providers.local",
+        "20:1 providers.vllm.dialect",
+    ]
+    assert '"ctrl+q" is already the key of quit' in lines[4]
+    assert "needs base_url" in lines[9]
+
+
+def test_a_good_file_is_not_scanned_for_positions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Positions cost a scan of the file; only a file with something to report pays it."""
+    from glmchat import config
+
+    def no_scan(text: str) -> dict[tuple[str, ...], tuple[int, int]]:
+        raise AssertionError("scanned")
+
+    monkeypatch.setattr(config, "key_positions", no_scan)
+    write_config('theme = "nord"\n[keys]\nsend = "ctrl+s"\n')
+    assert load_settings().theme == "nord"
+
+
+# --- config set: keys and theme ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("keys.send", "ctrl+q", 'keys.send: "ctrl+q" is already the key of quit (its default)'),
+        ("keys.quit", "notakey+++", 'keys.quit: "notakey+++" is not a key'),
+        ("keys.copy_answer", "ctrl+c", 'keys.copy_answer: "ctrl+c" is kept for copying'),
+        ("keys.new_pane", "n", 'keys.new_pane: "n" types text into the prompt'),
+        ("keys.new_pane", "ctrl+s", '"ctrl+s" is also given to keys.send'),
+        ("keys.sned", "f5", 'unknown key "keys.sned" (did you mean "keys.send"?)'),
+        ("theme", "nrod", 'theme: expected one of "ansi-dark"'),
+    ],
+)
+def test_save_value_rejects_keys_and_themes_that_cannot_work(
+    key: str, value: str, message: str
+) -> None:
+    path = write_config('[keys]\nsend = "ctrl+s"\n')
+    before = path.read_bytes()
+    with pytest.raises(ConfigError) as info:
+        save_value(key, value)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+    assert path.read_bytes() == before
+
+
+def test_save_value_blames_the_key_being_set_for_a_clash() -> None:
+    write_config('[keys]\nsend = "ctrl+s"\nquit = "ctrl+x"\n')
+    with pytest.raises(ConfigError) as info:
+        save_value("keys.send", "ctrl+x")
+    assert str(info.value) == 'keys.send: "ctrl+x" is also given to keys.quit; pick another key'
+
+
+def test_save_value_on_a_file_with_problems_lists_them_all_and_writes_nothing() -> None:
+    path = write_config('theme = "nope"\n[keys]\nquit = "notakey+++"\nsend = "ctrl+c"\n')
+    before = path.read_bytes()
+    with pytest.raises(ConfigError) as info:
+        save_value("thinking", "false")
+    lines = str(info.value).split("\n")
+    assert [line.removeprefix(f"{path}:").split(": ")[:2] for line in lines] == [
+        ["1:1", "theme"],
+        ["3:1", "keys.quit"],
+        ["4:1", "keys.send"],
+    ]
+    assert path.read_bytes() == before
+
+
+def test_save_value_keys_are_stored_as_textual_matches_them() -> None:
+    settings = save_value("keys.new_pane", "shift+ctrl+n, f2")
+    assert settings.keys["new_pane"] == "ctrl+shift+n,f2"
+    doc = tomllib.loads(paths.config_path().read_text(encoding="utf-8"))
+    assert doc == {"keys": {"new_pane": "ctrl+shift+n,f2"}}

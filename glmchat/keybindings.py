@@ -1,0 +1,140 @@
+"""Key bindings: ids, default keys, and checking a `[keys]` remapping before Textual sees it.
+
+Textual accepts any string as a key and any number of bindings on one key, so a typo, a key it
+never sends, or a key already taken would only show as a binding that silently does nothing (or
+as `ctrl+q` quitting with the prompt lost). Everything here is plain data and string work.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+
+from glmchat.textual_names import (
+    KEY_ALIASES,
+    MODIFIERS,
+    NAMED_KEYS,
+    character_key,
+    character_names,
+)
+
+# Binding id -> default keys (Textual key names, comma-separated). The TUI declares its
+# bindings with these ids so `[keys]` can remap them through `App.set_keymap`.
+BINDING_IDS: dict[str, str] = {
+    "toggle_thinking": "ctrl+t",
+    "send": "enter",
+    "newline": "ctrl+j,shift+enter",
+    "stop": "escape",
+    "new_pane": "ctrl+n",
+    "close_pane": "ctrl+w",
+    "prev_pane": "ctrl+pageup",
+    "next_pane": "ctrl+pagedown",
+    "resume": "ctrl+r",
+    "fold_thinking": "ctrl+o",
+    "copy_answer": "ctrl+y",
+    "command_palette": "ctrl+p",
+    "quit": "ctrl+q",
+}
+
+# Keys Textual keeps for itself whatever `[keys]` says, and what they do there.
+RESERVED_KEYS: dict[str, str] = {
+    "ctrl+c": "copying selected text (and Textual's quit hint)",
+    "tab": "moving focus",
+    "shift+tab": "moving focus",
+}
+
+# Binding ids that are active while no text box has focus, and so may take a key that types
+# text. None yet: every binding above also works while the prompt has focus, where such a key
+# would either type (the binding never fires) or fire (the typed character is lost).
+TYPED_KEYS_ALLOWED: frozenset[str] = frozenset()
+
+_FORMAT_HINT = (
+    'write KEY or MODIFIER+KEY, like "ctrl+q" or "f5", several separated by commas; '
+    "modifiers: " + ", ".join(MODIFIERS)
+)
+
+
+class KeyProblem(ValueError):
+    """A `[keys]` value Textual would not match as intended; the message says why."""
+
+
+def _one_key(text: str) -> str:
+    """One key as Textual matches it: modifiers in Textual's order, characters by name."""
+    if len(text) == 1:  # "+" alone is the plus key, not a separator
+        modifiers, base = [], text
+    else:
+        *modifiers, base = text.split("+")
+    if not base or any(not m for m in modifiers) or any(ch.isspace() for ch in text):
+        raise KeyProblem(f'"{text}" is not a key; {_FORMAT_HINT}')
+    for modifier in modifiers:
+        if modifier not in MODIFIERS:
+            raise KeyProblem(
+                f'"{text}": "{modifier}" is not a modifier; modifiers: {", ".join(MODIFIERS)}'
+            )
+    if len(set(modifiers)) != len(modifiers):
+        raise KeyProblem(f'"{text}" names a modifier twice')
+    if len(base) == 1:
+        if not base.isprintable():
+            raise KeyProblem(f'"{text}" is not a key; {_FORMAT_HINT}')
+        # Textual binds "?" as "question_mark"; only a bare character is renamed by Textual.
+        base = character_key(base)
+    elif base not in NAMED_KEYS and base not in character_names():
+        known = sorted(NAMED_KEYS | character_names())
+        close = difflib.get_close_matches(base, known, n=1, cutoff=0.7)
+        hint = f' (did you mean "{close[0]}"?)' if close else f"; {_FORMAT_HINT}"
+        raise KeyProblem(f'"{text}": Textual knows no key "{base}"{hint}')
+    # Textual sorts the modifiers of a key event; "shift+ctrl+x" as written would never match.
+    return "+".join([*sorted(modifiers), base])
+
+
+def parse_keys(value: object) -> str:
+    """A `[keys]` value checked and written as Textual matches it ("ctrl+j,shift+enter")."""
+    if not isinstance(value, str) or not value.strip():
+        raise KeyProblem('expected key names separated by commas, like "ctrl+j,shift+enter"')
+    keys = [_one_key(part.strip()) for part in value.split(",")]
+    return ",".join(dict.fromkeys(keys))
+
+
+def types_text(key: str) -> bool:
+    """Would this (parsed) key type a character into the prompt rather than reach a binding?"""
+    *modifiers, base = key.split("+")
+    return set(modifiers) <= {"shift"} and (len(base) == 1 or base in character_names())
+
+
+def key_problems(remapped: Mapping[str, str], order: Iterable[str]) -> list[tuple[str, str]]:
+    """(binding id, message) for each remapped binding whose key cannot work.
+
+    `remapped` holds parsed values; bindings not in it keep their defaults. The defaults claim
+    their keys first, then the remapped bindings in `order`, so a clash is always reported on a
+    binding the user wrote (on the later one when both were written)."""
+    owner: dict[str, str] = {}
+    for binding_id, keys in BINDING_IDS.items():
+        if binding_id not in remapped:
+            for key in keys.split(","):
+                owner.setdefault(KEY_ALIASES.get(key, key), binding_id)
+    problems: list[tuple[str, str]] = []
+    for binding_id in order:
+        for key in remapped[binding_id].split(","):
+            same = KEY_ALIASES.get(key, key)
+            if same in RESERVED_KEYS:
+                why = RESERVED_KEYS[same]
+                problems.append((binding_id, f'"{key}" is kept for {why}; pick another key'))
+            elif (other := owner.get(same, binding_id)) != binding_id:
+                if other in remapped:
+                    message = f'"{key}" is also given to keys.{other}; pick another key'
+                else:
+                    message = (
+                        f'"{key}" is already the key of {other} (its default); pick another '
+                        f"key, or give keys.{other} another key too"
+                    )
+                problems.append((binding_id, message))
+            elif types_text(key) and binding_id not in TYPED_KEYS_ALLOWED:
+                problems.append(
+                    (
+                        binding_id,
+                        f'"{key}" types text into the prompt; add a modifier, like "ctrl+{key}"',
+                    )
+                )
+            else:
+                owner[same] = binding_id
+    return problems
