@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from glmchat.backend import errors as E
 from glmchat.backend.dialects import classify_error, parse_error_body
 from glmchat.backend.events import ContentDelta, Finish, ReasoningDelta, Usage
-from glmchat.backend.openai_compat import parse_stream
+from glmchat.backend.chunks import parse_stream
 from glmchat.backend.providers import BUILTIN_PROVIDERS
 from tests.wire_server import FIXTURES, sidecar
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from glmchat.backend.events import ToolCall
 
 
 class ProviderError(Exception):
@@ -30,8 +33,11 @@ class ProviderError(Exception):
         self.code = code
         self.provider = provider
         self.retry_after = retry_after
-        # Set when the stream itself ended with finish_reason "error" (OpenRouter mid-stream).
+        # Set when the stream itself ended with an error finish_reason ("error", "network_error",
+        # "sensitive", ...): the answer's own ending, reported as a failure.
         self.finish_reason: str | None = None
+        # Tool calls that had arrived before the failure: never dropped, even on an error.
+        self.tool_calls: tuple[ToolCall, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {

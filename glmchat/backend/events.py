@@ -62,10 +62,26 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One tool call the model asked for, put together from however many chunks it came in."""
+
+    id: str
+    name: str
+    # The JSON text exactly as the model sent it: it goes back in history byte for byte, and a
+    # call cut short stays visible as what it is.
+    arguments: str
+    type: str = "function"
+
+
+@dataclass(frozen=True, slots=True)
 class Finish:
-    """The stream ended properly; `reason` is the provider's finish_reason."""
+    """The stream ended properly; `reason` is the provider's finish_reason.
+
+    `tool_calls` holds every call the model asked for, in order (also when the reason is not
+    `tool_calls`: some servers say `stop`)."""
 
     reason: str
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

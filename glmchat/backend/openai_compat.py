@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import ssl
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import lru_cache
 from typing import Any
 
@@ -15,52 +14,19 @@ import httpx
 
 from glmchat import __version__
 from glmchat.backend import errors as E
-from glmchat.backend.dialects import (
-    build_body,
-    classify_error,
-    parse_error_body,
-    read_reasoning,
-)
-from glmchat.backend.events import (
-    ChatRequest,
-    ContentDelta,
-    Finish,
-    ReasoningDelta,
-    RetryScheduled,
-    StreamEvent,
-    Usage,
-)
+from glmchat.backend.chunks import StreamState, final_events, parse_stream, parse_whole
+from glmchat.backend.dialects import build_body, classify_error, parse_error_body
+from glmchat.backend.events import ChatRequest, RetryScheduled, StreamEvent
 from glmchat.backend.providers import ProviderConfig
-from glmchat.backend.sse import SSEDecoder
-from glmchat.backend.think_tags import ThinkTagSplitter
 
 CONNECT_TIMEOUT = 10.0
 MAX_ERROR_BODY = 64 * 1024
-
-
-def usage_from_dict(raw: dict[str, Any]) -> Usage:
-    # A count the provider did not send stays None: 0 would claim "no cached tokens" when
-    # the provider simply does not report them.
-    def num(value: Any) -> int | None:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return None
-        return int(value)
-
-    prompt_details = raw.get("prompt_tokens_details")
-    completion_details = raw.get("completion_tokens_details")
-    cost = raw.get("cost")
-    return Usage(
-        prompt_tokens=num(raw.get("prompt_tokens")),
-        completion_tokens=num(raw.get("completion_tokens")),
-        total_tokens=num(raw.get("total_tokens")),
-        cached_tokens=num(prompt_details.get("cached_tokens"))
-        if isinstance(prompt_details, dict)
-        else None,
-        reasoning_tokens=num(completion_details.get("reasoning_tokens"))
-        if isinstance(completion_details, dict)
-        else None,
-        cost=float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
-    )
+# A server that ignores `stream: true` sends the whole answer at once; it is held in memory.
+MAX_WHOLE_BODY = 32 * 1024 * 1024
+# Only what the standard library decodes (zlib) is asked for, and a body in any other
+# encoding is reported, never parsed as if it were text.
+ACCEPT_ENCODING = "gzip, deflate"
+_DECODED = frozenset({"gzip", "deflate", "identity", "x-gzip"})
 
 
 class _HiddenKey:
@@ -73,205 +39,6 @@ class _HiddenKey:
 
     def __repr__(self) -> str:
         return "<api key hidden>"
-
-
-_scan_json = json.JSONDecoder().scan_once
-
-
-def _loads(data: str) -> Any:
-    """json.loads without its wrapper layers: this runs once per token."""
-    try:
-        doc, end = _scan_json(data, 0)
-    except StopIteration:
-        return json.loads(data)  # leading whitespace, or not JSON: let json say which
-    except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
-    if end != len(data) and data[end:].strip():
-        raise ValueError("extra data after JSON")
-    return doc
-
-
-class _StreamState:
-    """What one response has said so far; turns chunks into events."""
-
-    __slots__ = (
-        "provider",
-        "finish_reason",
-        "usage",
-        "done",
-        "saw_reasoning_field",
-        "tags",
-        "text",
-        "_run",
-        "_run_kind",
-        "_tag_reasoning",
-    )
-
-    def __init__(self, provider: ProviderConfig) -> None:
-        self.provider = provider
-        self.finish_reason: str | None = None
-        self.usage: dict[str, Any] | None = None
-        self.done = False
-        self.saw_reasoning_field = False
-        self.tags = ThinkTagSplitter()
-        self.text = False  # any reasoning or content delivered
-        # Consecutive deltas of one kind within a network read become one event: the text is
-        # the same, and every consumer (screen, store) does less work per token.
-        self._run: list[str] = []
-        self._run_kind: type[ReasoningDelta] | type[ContentDelta] | None = None
-        self._tag_reasoning = False  # reasoning already came from <think> tags in content
-
-    def _add(
-        self, kind: type[ReasoningDelta] | type[ContentDelta], text: str, out: list[StreamEvent]
-    ) -> None:
-        if kind is not self._run_kind:
-            self.close_run(out)
-            self._run_kind = kind
-        self._run.append(text)
-        self.text = True
-
-    def close_run(self, out: list[StreamEvent]) -> None:
-        if self._run:
-            assert self._run_kind is not None
-            out.append(self._run_kind("".join(self._run)))
-            self._run = []
-        self._run_kind = None
-
-    def chunk(self, doc: Any, out: list[StreamEvent]) -> None:
-        # Runs once per token: plain type checks and dict lookups, no helper layers.
-        if type(doc) is not dict:
-            raise E.ProtocolError(
-                f"{self.provider.display_name} sent a stream chunk that is not a JSON object.",
-                provider=self.provider.name,
-            )
-        if doc.get("error"):
-            code, message, metadata = parse_error_body(json.dumps({"error": doc["error"]}).encode())
-            error = classify_error(
-                self.provider, None, code, message, metadata=metadata, mid_stream=True
-            )
-            error.finish_reason = "error"
-            raise error
-        usage = doc.get("usage")
-        if usage and type(usage) is dict:
-            self.usage = usage
-        choices = doc.get("choices")
-        if not choices or type(choices) is not list:
-            return
-        choice = choices[0]
-        if type(choice) is not dict:
-            return
-        delta = choice.get("delta") or choice.get("message")
-        if delta and type(delta) is dict:
-            reasoning = read_reasoning(delta)
-            if reasoning is not None and not self._tag_reasoning:
-                # Whichever form of reasoning comes first wins: llama.cpp's deepseek-legacy
-                # format sends the same text both as a field and as <think> tags.
-                self.saw_reasoning_field = True
-                if reasoning:
-                    self._add(ReasoningDelta, reasoning, out)
-            content = delta.get("content")
-            if content and type(content) is str:
-                if self._run_kind is ContentDelta and self.tags.passthrough:
-                    self._run.append(content)
-                else:
-                    self._content(content, out)
-        reason = choice.get("finish_reason")
-        if reason and type(reason) is str and self.finish_reason is None:
-            self.finish_reason = reason
-
-    def _content(self, content: str, out: list[StreamEvent]) -> None:
-        thought, answer = self.tags.feed(content)
-        self._emit(thought, answer, out)
-
-    def _emit(self, thought: str, answer: str, out: list[StreamEvent]) -> None:
-        # With a reasoning field present, a <think> block in content is a duplicate
-        # (llama.cpp's deepseek-legacy format sends both).
-        if thought and not self.saw_reasoning_field:
-            self._tag_reasoning = True
-            self._add(ReasoningDelta, thought, out)
-        if answer:
-            self._add(ContentDelta, answer, out)
-
-    def flush(self, out: list[StreamEvent]) -> None:
-        thought, answer = self.tags.flush()
-        self._emit(thought, answer, out)
-        self.close_run(out)
-
-
-async def parse_stream(
-    provider: ProviderConfig,
-    chunks: AsyncIterable[bytes],
-    state: _StreamState | None = None,
-) -> AsyncIterator[StreamEvent]:
-    """Events from the raw bytes of one chat-completions event stream, read as they arrive.
-
-    Ends with Usage (if the server sent any) and Finish; raises StreamInterrupted when the
-    bytes stop before a finish_reason or `[DONE]`, ProtocolError on a chunk that is not JSON."""
-    state = state or _StreamState(provider)
-    decoder = SSEDecoder()
-    out: list[StreamEvent] = []
-    loads = _loads
-    async for chunk in chunks:
-        try:
-            for sse in decoder.feed(chunk):
-                data = sse.data
-                if not data.strip():
-                    continue  # an empty keep-alive event carries nothing
-                if data == "[DONE]":
-                    state.done = True
-                    break
-                try:
-                    doc = loads(data)
-                except ValueError:
-                    raise E.ProtocolError(
-                        f"{provider.display_name} sent a malformed stream chunk "
-                        f"({_clip(data)}). The partial answer is kept; retry.",
-                        provider=provider.name,
-                        retryable=True,
-                    ) from None
-                state.chunk(doc, out)
-        except E.ProviderError:
-            # Deliver what arrived before the bad event: a partial answer is never lost.
-            state.flush(out)
-            for event in out:
-                yield event
-            raise
-        state.close_run(out)
-        if out:
-            for event in out:
-                yield event
-            out.clear()
-        if state.done:
-            break
-    decoder.close()
-    state.flush(out)
-    for event in out:
-        yield event
-    if not state.done and state.finish_reason is None:
-        raise E.StreamInterrupted(
-            f"The stream from {provider.display_name} ended before the answer was complete. "
-            + ("The partial answer is kept; retry for a complete one." if state.text else "Retry."),
-            provider=provider.name,
-        )
-    if state.finish_reason == "error":
-        # A finish_reason of "error" with no error object: the provider failed mid-answer.
-        error = classify_error(
-            provider, None, None, 'the stream ended with finish_reason "error"', mid_stream=True
-        )
-        error.finish_reason = "error"
-        raise error
-    for event in _final_events(state):
-        yield event
-
-
-def _final_events(state: _StreamState) -> list[StreamEvent]:
-    """What closes a finished answer: held-back text, usage if any, and Finish."""
-    out: list[StreamEvent] = []
-    state.flush(out)
-    if state.usage is not None:
-        out.append(usage_from_dict(state.usage))
-    out.append(Finish(state.finish_reason or "stop"))
-    return out
 
 
 @lru_cache(maxsize=1)
@@ -338,6 +105,7 @@ class OpenAICompatClient:
             {
                 "User-Agent": f"glmchat/{__version__}",
                 "Accept": "text/event-stream",
+                "Accept-Encoding": ACCEPT_ENCODING,
                 "Accept-Language": "en-US,en",
             }
         )
@@ -356,7 +124,7 @@ class OpenAICompatClient:
         attempt = 0
         while True:
             attempt += 1
-            state = _StreamState(self.provider)
+            state = StreamState(self.provider)
             try:
                 async for event in self._attempt(body, state):
                     yield event
@@ -378,7 +146,7 @@ class OpenAICompatClient:
         return base / 2 + random.uniform(0, base / 2)
 
     async def _attempt(
-        self, body: dict[str, Any], state: _StreamState
+        self, body: dict[str, Any], state: StreamState
     ) -> AsyncIterator[StreamEvent]:
         url = f"{self.base_url}/chat/completions"
         name = self.provider.display_name
@@ -386,17 +154,48 @@ class OpenAICompatClient:
             async with self._client.stream(
                 "POST", url, json=body, headers=self.headers(), timeout=self._timeout
             ) as response:
+                encoding = _unreadable_encoding(response)
                 if response.status_code >= 400:
-                    raise self._http_error(response, await _read_capped(response))
+                    raw = b""
+                    if not encoding:
+                        raw = await _read_capped(response.aiter_bytes(), MAX_ERROR_BODY)
+                    raise self._http_error(response, raw, encoding)
+                if encoding:
+                    raise E.ProtocolError(
+                        f"{name} sent its answer compressed with {encoding!r}, which glmchat "
+                        "did not ask for and cannot decode. Check the base URL and any proxy "
+                        "in between.",
+                        http_status=response.status_code,
+                        provider=self.provider.name,
+                    )
+                # Decoded bytes (gzip, deflate): a gateway may compress even an event stream.
+                chunks = response.aiter_bytes()
+                head = await _head(chunks)
                 ctype = response.headers.get("content-type", "").lower()
-                if "text/event-stream" in ctype or not ctype:
-                    async for event in parse_stream(self.provider, response.aiter_raw(), state):
+                kind = _body_kind(ctype, head)
+                if kind == "sse":
+                    async for event in parse_stream(self.provider, chunks, state, head=head):
                         yield event
                 else:
-                    for event in await self._whole_body(response, state, ctype):
+                    events, error = await self._whole_body(
+                        response, chunks, state, ctype, kind, head
+                    )
+                    for event in events:
                         yield event
+                    if error is not None:
+                        raise error
         except E.ProviderError:
             raise
+        except httpx.DecodingError as exc:
+            raise E.ProtocolError(
+                f"{name} sent a compressed body that does not decompress ({_reason(exc)}). "
+                + (
+                    "The partial answer is kept. Check any proxy in between."
+                    if state.text
+                    else "Check the base URL and any proxy in between."
+                ),
+                provider=self.provider.name,
+            ) from None
         except httpx.TimeoutException as exc:
             if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
                 raise E.NetworkError(
@@ -405,9 +204,13 @@ class OpenAICompatClient:
                     provider=self.provider.name,
                 ) from None
             seconds = self._timeout.read
-            if state.finish_reason and state.finish_reason != "error":
-                for event in _final_events(state):
+            if state.finish_reason:
+                # The answer had ended (finish_reason seen); only the goodbye was lost.
+                events, error = final_events(state)
+                for event in events:
                     yield event
+                if error is not None:
+                    raise error from None
                 return
             if state.text:
                 raise E.StreamInterrupted(
@@ -428,10 +231,13 @@ class OpenAICompatClient:
                 retryable=False,  # a refused or unresolvable host does not heal in seconds
             ) from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-            if state.finish_reason and state.finish_reason != "error":
+            if state.finish_reason:
                 # The answer had ended (finish_reason seen); only the goodbye was lost.
-                for event in _final_events(state):
+                events, error = final_events(state)
+                for event in events:
                     yield event
+                if error is not None:
+                    raise error from None
                 return
             raise E.StreamInterrupted(
                 f"The connection to {name} broke before the answer ended ({_reason(exc)}). "
@@ -454,39 +260,44 @@ class OpenAICompatClient:
             ) from None
 
     async def _whole_body(
-        self, response: httpx.Response, state: _StreamState, ctype: str
-    ) -> list[StreamEvent]:
-        """A server that ignored `stream: true` and sent one JSON completion."""
-        raw = await _read_capped(response)
+        self,
+        response: httpx.Response,
+        chunks: AsyncIterator[bytes],
+        state: StreamState,
+        ctype: str,
+        kind: str,
+        head: bytes,
+    ) -> tuple[list[StreamEvent], E.ProviderError | None]:
+        """A body that is not an event stream: one JSON completion from a server that ignored
+        `stream: true` (its events, and the error its finish_reason means, if any), or
+        something that is not an answer at all."""
         name = self.provider.display_name
-        if "json" not in ctype:
-            _, message, _ = parse_error_body(raw)
+        limit = MAX_WHOLE_BODY if kind == "json" else MAX_ERROR_BODY
+        raw = head + await _read_capped(chunks, limit + 1 - len(head))
+        if kind != "json":
+            _, message, _ = parse_error_body(raw[:MAX_ERROR_BODY])
             raise E.ProtocolError(
                 f"{name} answered with {ctype or 'an unknown type'} instead of a stream"
                 f"{f' ({message})' if message else ''}. Check the base URL.",
                 http_status=response.status_code,
                 provider=self.provider.name,
             )
-        try:
-            doc = json.loads(raw)
-        except ValueError:
+        if len(raw) > limit:
             raise E.ProtocolError(
-                f"{name} sent a body that is not JSON. Check the base URL.",
-                http_status=response.status_code,
+                f"{name} sent an answer of more than {limit // 2**20} MiB in one piece. "
+                "Check the base URL.",
                 provider=self.provider.name,
-            ) from None
-        out: list[StreamEvent] = []
-        state.chunk(doc, out)
-        state.flush(out)
-        if state.usage is not None:
-            out.append(usage_from_dict(state.usage))
-        out.append(Finish(state.finish_reason or "stop"))
-        return out
+            )
+        return parse_whole(self.provider, raw, state)
 
     # ------------------------------------------------------------------ models
 
-    def _http_error(self, response: httpx.Response, body: bytes) -> E.ProviderError:
+    def _http_error(
+        self, response: httpx.Response, body: bytes, encoding: str | None = None
+    ) -> E.ProviderError:
         code, message, metadata = parse_error_body(body)
+        if encoding:
+            message = f"a body compressed with {encoding!r}, which glmchat cannot decode"
         return classify_error(
             self.provider,
             response.status_code,
@@ -532,22 +343,53 @@ async def list_models(
         return await client.list_models()
 
 
-async def _read_capped(response: httpx.Response) -> bytes:
+async def _read_capped(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """Up to `limit` bytes of the rest of the (decoded) body."""
     parts: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_raw():
-        parts.append(chunk)
-        size += len(chunk)
-        if size >= MAX_ERROR_BODY:
+    if limit > 0:
+        async for chunk in chunks:
+            parts.append(chunk)
+            size += len(chunk)
+            if size >= limit:
+                break
+    return b"".join(parts)[:limit]
+
+
+async def _head(chunks: AsyncIterator[bytes]) -> bytes:
+    """The body's first bytes: enough to tell an event stream from one JSON document (some
+    servers ignore `stream: true`; some pad the document with keep-alive whitespace)."""
+    head = b""
+    while len(head.lstrip()) < 6:
+        try:
+            head += await anext(chunks)
+        except StopAsyncIteration:
             break
-    return b"".join(parts)[:MAX_ERROR_BODY]
+    return head
+
+
+def _body_kind(ctype: str, head: bytes) -> str:
+    """ "sse", "json" (one completion) or "other", from the content type and the first bytes."""
+    start = head.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()
+    if start[:1] == b"{":
+        return "json"  # a JSON document, whatever its label: no event stream starts with "{"
+    if "text/event-stream" in ctype or not ctype:
+        return "sse"
+    if start.startswith((b"data:", b":", b"event:", b"id:", b"retry:")):
+        return "sse"  # an event stream under another label
+    return "json" if "json" in ctype else "other"
+
+
+def _unreadable_encoding(response: httpx.Response) -> str | None:
+    """The first Content-Encoding httpx will not decode here, if any (httpx passes unknown
+    encodings through as raw bytes)."""
+    for value in response.headers.get_list("content-encoding", split_commas=True):
+        value = value.strip().lower()
+        if value and value not in _DECODED:
+            return value[:40]
+    return None
 
 
 def _reason(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0][:160] if text else type(exc).__name__
-
-
-def _clip(text: str, limit: int = 60) -> str:
-    text = " ".join(text.split())
-    return repr(text if len(text) <= limit else text[:limit] + "…")

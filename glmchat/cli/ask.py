@@ -18,8 +18,10 @@ from glmchat.backend.events import (
     Message,
     ReasoningDelta,
     RetryScheduled,
+    ToolCall,
     Usage,
 )
+from glmchat.backend.finish import finish_note
 from glmchat.cli.errors import CliError
 from glmchat.terminal_text import neutralize_controls
 
@@ -83,6 +85,7 @@ class Outcome:
     usage: Usage | None = None
     error: ProviderError | None = None
     cancelled: bool = False
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -191,6 +194,7 @@ async def _stream(
                 outcome.usage = event
             elif isinstance(event, Finish):
                 outcome.finish_reason = event.reason
+                outcome.tool_calls = event.tool_calls
             elif isinstance(event, RetryScheduled) and not show.json_mode:
                 # Progress for a person; with --json, stderr carries only the final outcome.
                 print(
@@ -201,6 +205,7 @@ async def _stream(
     except ProviderError as exc:
         outcome.error = exc
         outcome.finish_reason = exc.finish_reason
+        outcome.tool_calls = exc.tool_calls
     except asyncio.CancelledError:
         outcome.cancelled = True
     finally:
@@ -368,7 +373,7 @@ def _result(session_id: str | None, model: str, outcome: Outcome) -> dict[str, A
             "code": None,
             "retryable": True,
         }
-    return {
+    result = {
         "session_id": session_id,
         "model": model,
         "content": "".join(outcome.content),
@@ -377,6 +382,21 @@ def _result(session_id: str | None, model: str, outcome: Outcome) -> dict[str, A
         "usage": outcome.usage.as_dict() if outcome.usage else None,
         "error": error,
     }
+    if outcome.tool_calls:
+        # glmchat runs no tools yet: each call is reported, never dropped, as "denied" (the
+        # contract's word for a call that was not run), with no result and no time.
+        result["tool_calls"] = [
+            {
+                "id": call.id,
+                "name": call.name,
+                "arguments": call.arguments,
+                "status": "denied",
+                "result": None,
+                "seconds": None,
+            }
+            for call in outcome.tool_calls
+        ]
+    return result
 
 
 def _exit_status(outcome: Outcome) -> int:
@@ -388,10 +408,7 @@ def _exit_status(outcome: Outcome) -> int:
             "glmchat: stopped before the answer ended; the partial answer is kept.", file=sys.stderr
         )
         return 6  # `interrupted`, as the JSON says
-    if outcome.finish_reason == "length":
-        print("glmchat: note: the answer stopped at the max_tokens limit.", file=sys.stderr)
-    elif outcome.finish_reason in ("sensitive", "content_filter"):
-        print("glmchat: note: the provider filtered the answer.", file=sys.stderr)
-    elif outcome.finish_reason == "model_context_window_exceeded":
-        print("glmchat: note: the answer stopped at the model's context window.", file=sys.stderr)
+    note = finish_note(outcome.finish_reason, tool_calls=bool(outcome.tool_calls))
+    if note:
+        print(f"glmchat: note: {note}", file=sys.stderr)
     return 0

@@ -1,0 +1,111 @@
+"""What each finish_reason means: one table that the stream parser, `ask` and the TUI all read.
+
+Sources: Z.ai and BigModel document `stop`, `length`, `tool_calls`, `sensitive`, `network_error`
+and `model_context_window_exceeded`; OpenRouter normalises to `stop`, `length`, `tool_calls`,
+`content_filter` and `error`; OpenAI-compatible servers add the legacy `function_call`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from glmchat.backend import errors as E
+
+TOOL_NOTE = (
+    "The model asked to call a tool, which glmchat does not run yet; "
+    "the call is listed but was not run."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FinishRule:
+    """How an answer that ended with `reason` is reported.
+
+    `kind` is None for an answer that ended normally (exit 0, stored `complete`), else the
+    `ask --json` error kind it is reported as (the partial answer is kept and stored `partial`,
+    or `error` when nothing arrived). `note` is one line for the person: a remark on a normal end,
+    or the error message (with `{name}` for the provider's name)."""
+
+    reason: str
+    kind: str | None
+    note: str
+
+    @property
+    def ok(self) -> bool:
+        return self.kind is None
+
+    @property
+    def status(self) -> str:
+        return "complete" if self.kind is None else "partial"
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.kind is None else E.ERROR_KINDS[self.kind].exit_code
+
+    def error(self, provider_name: str, display_name: str, *, text: bool) -> E.ProviderError:
+        """The failure this ending is (only for rules with a `kind`)."""
+        assert self.kind is not None
+        kept = " The partial answer is kept." if text else ""
+        error = E.ERROR_KINDS[self.kind](
+            self.note.format(name=display_name) + kept, provider=provider_name
+        )
+        error.finish_reason = self.reason
+        return error
+
+
+_FILTERED = (
+    '{name} stopped the answer: its content filter flagged it (finish_reason "%s"). '
+    "Rephrase the prompt."
+)
+_FAILED = '{name} failed while writing the answer (finish_reason "%s"). Retry.'
+
+FINISH_RULES: dict[str, FinishRule] = {
+    rule.reason: rule
+    for rule in (
+        FinishRule("stop", None, ""),
+        FinishRule("length", None, "The answer stopped at the max_tokens limit."),
+        FinishRule("tool_calls", None, TOOL_NOTE),
+        FinishRule("function_call", None, TOOL_NOTE),
+        FinishRule(
+            "model_context_window_exceeded",
+            None,
+            "The answer stopped where the model's context window filled up; "
+            "start a new conversation or shorten this one.",
+        ),
+        # A filtered answer is not what was asked for: a script must not take it as success.
+        FinishRule("sensitive", "bad_request", _FILTERED % "sensitive"),
+        FinishRule("content_filter", "bad_request", _FILTERED % "content_filter"),
+        # Z.ai: "model inference failed"; OpenRouter: the upstream provider failed mid-answer.
+        FinishRule("network_error", "server", _FAILED % "network_error"),
+        FinishRule("error", "server", _FAILED % "error"),
+    )
+}
+
+
+def finish_rule(reason: str | None) -> FinishRule:
+    """The rule for `reason`; a stream that ended without one ended normally. An unknown reason
+    keeps the answer and says so: local servers invent their own (`eos_token`, `abort`, ...)."""
+    if reason is None:
+        return FINISH_RULES["stop"]
+    rule = FINISH_RULES.get(reason)
+    if rule is None:
+        rule = FinishRule(
+            reason,
+            None,
+            # json.dumps escapes whatever control characters the server put in the reason.
+            f"The provider ended the answer with finish_reason {json.dumps(reason[:60])}, which "
+            "glmchat does not know; the answer may be incomplete.",
+        )
+    return rule
+
+
+def finish_note(reason: str | None, *, tool_calls: bool = False) -> str | None:
+    """The line to show the person after an answer that ended normally, if any."""
+    rule = finish_rule(reason)
+    if not rule.ok:
+        return None  # an error: its message is the line to show
+    note = rule.note
+    if tool_calls and note != TOOL_NOTE:
+        # Some servers say "stop" next to a tool call; the call still was not run.
+        note = f"{note} {TOOL_NOTE}" if note else TOOL_NOTE
+    return note or None

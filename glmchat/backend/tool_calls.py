@@ -1,0 +1,141 @@
+"""Tool calls put together from stream deltas, whichever shape the server sends them in.
+
+Shape A: each call whole in one delta (Z.ai without `tool_stream`, Ollama, some OpenRouter
+upstreams). Shape B: a header delta (`id`, `name`, `arguments: ""`) then argument pieces by
+`index` (OpenRouter via Z.AI, llama.cpp, vLLM, Z.ai with `tool_stream`). Some servers also send
+a whole call again at the end, or number every whole call 0: no call may double or go missing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from glmchat.backend.events import ToolCall
+
+
+class _Partial:
+    __slots__ = ("id", "name", "type", "pieces")
+
+    def __init__(self) -> None:
+        self.id = ""
+        self.name = ""
+        self.type = ""
+        self.pieces: list[str] = []
+
+
+def _is_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
+class ToolCallAccumulator:
+    """Feed it each delta's `tool_calls`; `calls()` gives the finished calls in order.
+
+    Pure: no I/O. Raises ValueError (with a short reason) for a delta that is not a tool call."""
+
+    __slots__ = ("_calls", "_by_index")
+
+    def __init__(self) -> None:
+        self._calls: list[_Partial] = []
+        self._by_index: dict[int, _Partial] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._calls)
+
+    def feed(self, deltas: Any) -> None:
+        if type(deltas) is not list:
+            raise ValueError("tool_calls is not a list")
+        for delta in deltas:
+            self._feed_one(delta)
+
+    def _feed_one(self, delta: Any) -> None:
+        if type(delta) is not dict:
+            raise ValueError("a tool call is not a JSON object")
+        function = delta.get("function")
+        if function is None:
+            function = {}
+        elif type(function) is not dict:
+            raise ValueError("a tool call's function is not a JSON object")
+        call_id = _text(delta.get("id"), "id", number_ok=True)
+        name = _text(function.get("name"), "function name")
+        kind = _text(delta.get("type"), "type")
+        arguments = function.get("arguments")
+        if isinstance(arguments, dict | list):
+            # Z.ai's API description types arguments as an object; every recording sends text.
+            arguments = json.dumps(arguments, ensure_ascii=False)
+        else:
+            arguments = _text(arguments, "arguments")
+        index = delta.get("index")
+        call = self._call_for(index if type(index) is int else None, call_id)
+        if arguments:
+            if call.pieces and (
+                (call_id and call_id == call.id) or (name and name == call.name)
+            ):
+                # A delta that names a call already under way is either its header (no pieces
+                # yet) or the whole call sent again: replace, never append a second copy.
+                whole = "".join(call.pieces)
+                if arguments == whole or (_is_object(whole) and _is_object(arguments)):
+                    call.pieces = [arguments]
+                else:
+                    call.pieces.append(arguments)
+            else:
+                call.pieces.append(arguments)
+        # The first non-empty id, name and type win; later deltas may repeat or omit them.
+        if call_id and not call.id:
+            call.id = call_id
+        if name and not call.name:
+            call.name = name
+        if kind and not call.type:
+            call.type = kind
+
+    def _call_for(self, index: int | None, call_id: str) -> _Partial:
+        if index is not None:
+            call = self._by_index.get(index)
+            # A different id at a known index is a new call: some servers number every call 0.
+            if call is not None and not (call_id and call.id and call_id != call.id):
+                return call
+            call = self._new()
+            self._by_index[index] = call
+            return call
+        if call_id:
+            for call in self._calls:
+                if call.id == call_id:
+                    return call
+            return self._new()  # a non-streamed message lists whole calls without an index
+        if self._calls:
+            return self._calls[-1]  # a bare argument piece continues the call under way
+        return self._new()
+
+    def _new(self) -> _Partial:
+        call = _Partial()
+        self._calls.append(call)
+        return call
+
+    def calls(self) -> tuple[ToolCall, ...]:
+        """The calls in the order they began. Raises ValueError for a call with no name."""
+        out = []
+        for position, call in enumerate(self._calls):
+            if not call.name:
+                raise ValueError("a tool call has no function name")
+            out.append(
+                ToolCall(
+                    # A result must name its call; a server that sent no id gets a stable one.
+                    id=call.id or f"call_{position}",
+                    name=call.name,
+                    arguments="".join(call.pieces),
+                    type=call.type or "function",
+                )
+            )
+        return tuple(out)
+
+
+def _text(value: Any, what: str, *, number_ok: bool = False) -> str:
+    if value is None:
+        return ""
+    if type(value) is str:
+        return value
+    if number_ok and type(value) is int:
+        return str(value)  # ids are opaque; Z.ai's non-streamed ones look like numbers
+    raise ValueError(f"a tool call's {what} is not text")
