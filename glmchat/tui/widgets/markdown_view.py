@@ -27,7 +27,7 @@ from textual.timer import Timer
 from textual.types import NoActiveAppError
 from textual.widget import Widget
 
-from glmchat.tui.widgets.sizing import SettledBySizing
+from glmchat.tui.compat.textual_private import SettledBySizing
 
 __all__ = ["MarkdownBlocks", "StreamingMarkdown", "sanitize", "warm_up"]
 

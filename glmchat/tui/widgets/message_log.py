@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.containers import VerticalScroll
 from textual.geometry import Size
 
-from glmchat.tui.widgets.sizing import SettledBySizing
+from glmchat.tui.compat.textual_private import SettledBySizing
 
 
 class MessageLog(SettledBySizing, VerticalScroll):
@@ -28,12 +28,9 @@ class MessageLog(SettledBySizing, VerticalScroll):
         self._follow = True
         self._sync_anchor(self.virtual_size)
 
-    def _size_updated(
-        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
-    ) -> bool:
-        changed = super()._size_updated(size, virtual_size, container_size, layout)
-        self._sync_anchor(virtual_size)  # set without its watcher (see SettledBySizing)
-        return changed
+    def size_settled(self, virtual_size: Size) -> None:
+        # A layout sets the virtual size without its watcher (see SettledBySizing).
+        self._sync_anchor(virtual_size)
 
     def watch_virtual_size(self, size: Size) -> None:
         self._sync_anchor(size)

@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.widgets import Collapsible, Static
 
 from glmchat.terminal_text import neutralize_controls
-from glmchat.tui.widgets.sizing import SettledBySizing
+from glmchat.tui.compat.textual_private import SettledBySizing
 
 # A streaming message grows in steps of this many lines: most new lines then repaint only
 # themselves instead of re-laying out the screen and scrolling the log (see StreamingMarkdown).

@@ -1,0 +1,41 @@
+"""The one module that relies on Textual internals (Textual 8.2.8, pinned in pyproject.toml).
+
+What it relies on, each checked by tests/test_compat.py:
+
+- in a layout, the screen gives every widget its new size through `Widget._size_updated(size,
+  virtual_size, container_size, layout=True)`; with `layout=False` it sets `virtual_size`
+  without running that reactive's watchers (and so without asking for another layout).
+"""
+
+from __future__ import annotations
+
+from textual.geometry import Size
+
+__all__ = ["SettledBySizing"]
+
+
+class SettledBySizing:
+    """Mixin for a Widget: a new size from a layout does not ask for another layout.
+
+    In a layout, Textual gives every widget its new size through `_size_updated`, which sets
+    the reactive `virtual_size` declared with `layout=True`: each change of a widget's size
+    asks for a second, full layout of the screen right after the first, which finds nothing
+    to change. A streaming answer changes the size of the answer, its message and the log
+    at every step of its height, so half of its layouts were these. A widget whose layout
+    depends only on its own content (not on its virtual size) can skip them.
+
+    `virtual_size` watchers do not run for these sizes; a widget that needs to follow its size
+    overrides `size_settled`, which is called instead.
+    """
+
+    def size_settled(self, virtual_size: Size) -> None:
+        """Called after every size a layout gives the widget, changed or not."""
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        changed: bool = super()._size_updated(  # type: ignore[misc]
+            size, virtual_size, container_size, layout=False
+        )
+        self.size_settled(virtual_size)
+        return changed
