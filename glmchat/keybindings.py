@@ -14,6 +14,7 @@ from glmchat.textual_names import (
     KEY_ALIASES,
     MODIFIERS,
     NAMED_KEYS,
+    RAW_CHARACTER_KEYS,
     character_key,
     character_names,
 )
@@ -42,6 +43,10 @@ RESERVED_KEYS: dict[str, str] = {
     "tab": "moving focus",
     "shift+tab": "moving focus",
 }
+
+# Different spellings of one key, for finding clashes: Textual's aliases, and ctrl+@ (what
+# legacy terminals send for ctrl+space) for ctrl+at (what Textual aliases ctrl+space to).
+_SAME_KEY: dict[str, str] = {**KEY_ALIASES, "ctrl+@": "ctrl+at"}
 
 # Binding ids that are active while no text box has focus, and so may take a key that types
 # text. None yet: every binding above also works while the prompt has focus, where such a key
@@ -76,8 +81,10 @@ def _one_key(text: str) -> str:
     if len(base) == 1:
         if not base.isprintable():
             raise KeyProblem(f'"{text}" is not a key; {_FORMAT_HINT}')
-        # Textual binds "?" as "question_mark"; only a bare character is renamed by Textual.
-        base = character_key(base)
+        # Terminals report "?" as "question_mark", with or without modifiers (Textual renames
+        # only a bare character when binding, so "ctrl+?" as written would never match).
+        if text not in RAW_CHARACTER_KEYS:
+            base = character_key(base)
     elif base not in NAMED_KEYS and base not in character_names():
         known = sorted(NAMED_KEYS | character_names())
         close = difflib.get_close_matches(base, known, n=1, cutoff=0.7)
@@ -111,11 +118,11 @@ def key_problems(remapped: Mapping[str, str], order: Iterable[str]) -> list[tupl
     for binding_id, keys in BINDING_IDS.items():
         if binding_id not in remapped:
             for key in keys.split(","):
-                owner.setdefault(KEY_ALIASES.get(key, key), binding_id)
+                owner.setdefault(_SAME_KEY.get(key, key), binding_id)
     problems: list[tuple[str, str]] = []
     for binding_id in order:
         for key in remapped[binding_id].split(","):
-            same = KEY_ALIASES.get(key, key)
+            same = _SAME_KEY.get(key, key)
             if same in RESERVED_KEYS:
                 why = RESERVED_KEYS[same]
                 problems.append((binding_id, f'"{key}" is kept for {why}; pick another key'))

@@ -41,6 +41,10 @@ KEY_ALIASES: dict[str, str] = {
     "newline": "ctrl+j",
 }
 
+# Keys in `textual.keys.Keys` written with a character rather than its name: what Textual's
+# parser reports for them (ctrl+space in most terminals sends the byte ctrl+@ stands for).
+RAW_CHARACTER_KEYS: frozenset[str] = frozenset({"ctrl+@"})
+
 # `textual.keys.KEY_NAME_REPLACEMENTS`: Unicode names Textual shortens.
 _NAME_REPLACEMENTS: dict[str, str] = {
     "solidus": "slash",

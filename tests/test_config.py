@@ -597,7 +597,7 @@ def test_keys_are_written_as_textual_matches_them() -> None:
         "copy_answer": "ctrl+question_mark",
         "resume": "f5,alt+r",
         "stop": "escape,ctrl+left_square_brace",
-        "fold_thinking": "ctrl+at",
+        "fold_thinking": "ctrl+@",
     }
     assert settings.warnings == ()
 
