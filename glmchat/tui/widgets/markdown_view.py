@@ -225,8 +225,16 @@ class MarkdownBlocks:
     The cost of showing the end of a long burst of text is then that of the rows near the end.
     """
 
-    def __init__(self, *, code_theme: str = "monokai", console: Console | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        code_theme: str = "monokai",
+        console: Console | None = None,
+        clock: Callable[[], float] = perf_counter,
+    ) -> None:
         self.code_theme = code_theme
+        self.clock = clock
+        """Seconds, for the render budget and `open_cost` (tests drive it by hand)."""
         self.console = console or Console(
             width=80, force_terminal=True, color_system="truecolor", markup=False, emoji=False
         )
@@ -369,7 +377,7 @@ class MarkdownBlocks:
         width = max(1, width)
         if width == self._width and not self._needs_parse and not self._waiting:
             return self.line_count
-        deadline = None if budget is None else perf_counter() + budget
+        deadline = None if budget is None else self.clock() + budget
         old_frozen = len(self._frozen_rows)
         old_open = self._open_rows
         self._changed_from = old_frozen
@@ -510,7 +518,7 @@ class MarkdownBlocks:
                 below += len(lines) if lines is not None else 0
             block = frozen[index]
             if width not in block.lines:
-                if deadline is not None and perf_counter() > deadline:
+                if deadline is not None and self.clock() > deadline:
                     if exact_rows is None or below >= exact_rows:
                         break  # out of time, and not among the last `exact_rows` rows
                 self._frozen_lines(block, width)
@@ -581,7 +589,7 @@ class MarkdownBlocks:
         self._open = blocks[keep:]
 
     def _render_open(self, width: int) -> None:
-        started = perf_counter()
+        started = self.clock()
         rows: list[Line] = []
         cache: dict[tuple[str, int, int, bool], list[Line]] = {}
         for block in self._open:
@@ -594,7 +602,7 @@ class MarkdownBlocks:
         # Only the blocks still open are worth remembering.
         self._open_cache = cache
         self._open_rows = rows
-        self.open_cost = perf_counter() - started
+        self.open_cost = self.clock() - started
 
     def _apply_late_references(self, width: int) -> None:
         # A link definition may come after a block that uses it was finished; rich resolves it
@@ -643,8 +651,10 @@ class StreamingMarkdown(SettledBySizing, Widget):
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
+        clock: Callable[[], float] = perf_counter,
     ) -> None:
-        """Create the view; a non-empty `text` is shown as a finished message."""
+        """Create the view; a non-empty `text` is shown as a finished message. `clock` paces
+        the updates and times the rendering (a test passes one it moves by hand)."""
         super().__init__(name=name, id=id, classes=classes)
         if refresh_rate <= 0:
             raise ValueError(f"refresh_rate must be positive, not {refresh_rate!r}")
@@ -657,7 +667,8 @@ class StreamingMarkdown(SettledBySizing, Widget):
         alone. A finished widget is exactly as tall as its text."""
         self.refresh_count = 0
         """How many times the widget asked Textual to repaint (tests, benchmarks)."""
-        self._blocks = MarkdownBlocks(code_theme=code_theme)
+        self._clock = clock
+        self._blocks = MarkdownBlocks(code_theme=code_theme, clock=clock)
         self._timer: Timer | None = None
         self._next_update = 0.0
         self._painted = False
@@ -676,6 +687,11 @@ class StreamingMarkdown(SettledBySizing, Widget):
     def blocks(self) -> MarkdownBlocks:
         """The renderer behind the widget."""
         return self._blocks
+
+    @property
+    def next_update_at(self) -> float:
+        """The clock time before which newly appended text waits (the pace of updates)."""
+        return self._next_update
 
     def append(self, text: str) -> None:
         """Add text at the end; the screen catches up on the next timer tick."""
@@ -768,7 +784,7 @@ class StreamingMarkdown(SettledBySizing, Widget):
             return
         # Textual 8.2.8's one-shot timer never fires for a delay of 0 (it divides by the delay,
         # and skips the tick when it starts late), hence the small floor.
-        delay = max(0.002, self._next_update - perf_counter())
+        delay = max(0.002, self._next_update - self._clock())
         self._timer = self.set_timer(delay, self._timer_fired, name="markdown-refresh")
 
     def _stop_timer(self) -> None:
@@ -829,7 +845,7 @@ class StreamingMarkdown(SettledBySizing, Widget):
         except NoActiveAppError:
             pass
         self._stale_while_hidden = False
-        started = perf_counter()
+        started = self._clock()
         old_lines = blocks.line_count
         old_height = self._height(old_lines) if not blocks.finished else -1
         # Streamed text is shown first: render only what the screen can show, the open blocks
@@ -855,7 +871,10 @@ class StreamingMarkdown(SettledBySizing, Widget):
                 # less often until the burst is over; the end is shown the moment it arrives.
                 interval *= BURST_SLOWDOWN
             # Keep re-rendering a huge open block (a long fence) to a third of the time at most.
-            self._next_update = started + max(interval, 3.0 * blocks.open_cost)
+            # An update for a new width (a scrollbar came) must not cut a burst's pause short.
+            self._next_update = max(
+                self._next_update, started + max(interval, 3.0 * blocks.open_cost)
+            )
         if not self.is_mounted or (
             changed_from >= lines and lines == old_lines and height == old_height
         ):
