@@ -551,6 +551,17 @@ def _parse_raw(key: str, f: _Field, raw: str) -> Any:
     return raw if f.kind == "text" else text
 
 
+def parse_setting(key: str, raw: str, label: str | None = None) -> Any:
+    """A command-line string for the top-level setting `key` (`ask --temperature`, say),
+    checked by the very rule `config set` uses; raises ConfigError prefixed with `label`."""
+    f = TOP_FIELDS[key]
+    where = label or key
+    value = _parse_raw(where, f, raw)
+    if value is None:
+        raise ConfigError(f"{where}: expected a value, got {_show(raw)}")
+    return _check(where, f, value)
+
+
 def _has_comment(raw: bytes) -> bool:
     # A "#" inside a string gives a needless backup, which is harmless; a missed comment is not.
     return b"#" in raw

@@ -74,7 +74,7 @@ def test_list_json_most_recent_first(capsys: pytest.CaptureFixture[str], store: 
     items = json.loads(out)
     assert [i["id"] for i in items] == [second, first]
     assert items[0]["title"] == "second question"
-    assert items[0]["messages"] == 2 and items[0]["model"] == "glm-4.5"
+    assert items[0]["messages"] == 2 and items[0]["model"] == "zai/glm-4.5"
     assert {"id", "title", "created", "updated", "model", "messages"} <= set(items[0])
     assert items[0]["updated"].endswith("Z")
     code, out, _ = _run(capsys, "sessions", "list", "--json", "--limit", "1")
@@ -116,6 +116,7 @@ def test_show_json_equals_export_json(
     code, exported, _ = _run(capsys, "sessions", "export", cid, "--format", "json")
     assert code == 0 and exported == shown
     out_file = tmp_path / "out" / "conv.json"
+    out_file.parent.mkdir()
     code, out, err = _run(
         capsys, "sessions", "export", cid, "--format", "json", "-o", str(out_file)
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import re
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -23,15 +23,17 @@ from glmchat.backend.events import (
 )
 from glmchat.backend.finish import finish_note
 from glmchat.cli.errors import CliError
-from glmchat.terminal_text import neutralize_controls
+from glmchat.sentences import join_sentences
+from glmchat.terminal_text import dumps_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "ask",
         help="one exchange, streamed to stdout",
-        description="Send one prompt and stream the answer to stdout. "
-        "PROMPT '-' or piped stdin is read.",
+        description="Send one prompt and stream the answer to stdout. PROMPT '-' reads the "
+        "prompt from stdin; with PROMPT and piped stdin, both are sent: the instruction, then "
+        "the piped text as a fenced block.",
     )
     p.add_argument("prompt", nargs="?", metavar="PROMPT")
     p.add_argument("-m", "--model", help="PROVIDER/MODEL, e.g. openrouter/z-ai/glm-4.5-air:free")
@@ -42,8 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--system", metavar="TEXT", help="system prompt")
     p.add_argument("--base-url", metavar="URL", help="override the provider's base URL")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
-    p.add_argument("--temperature", type=float)
-    p.add_argument("--max-tokens", type=int)
+    # Checked in `run` by the config's own rules (one line, exit 2), not by argparse types.
+    p.add_argument("--temperature", metavar="T", help="sampling temperature, 0 to 2")
+    p.add_argument("--max-tokens", metavar="N", help="the longest answer, in tokens")
     saved = p.add_mutually_exclusive_group()
     saved.add_argument(
         "-c",
@@ -69,12 +72,72 @@ def check_base_url(url: str) -> None:
         raise CliError(f"--base-url {url!r} must be an http:// or https:// URL with a host", 2)
 
 
-def read_prompt(arg: str | None, stdin: TextIO) -> str:
-    if arg is not None and arg != "-":
+def read_prompt(arg: str | None, stdin: TextIO | None) -> str:
+    """The prompt to send: PROMPT, stdin (for '-' or no PROMPT), or both.
+
+    PROMPT with piped text sends the instruction first and the text after it in a fence, as
+    `llm` does; dropping either would lose what the user gave."""
+    if stdin is None:  # no stdin at all (a closed fd 0)
+        if arg is None or arg == "-":
+            raise CliError("no prompt: give PROMPT, '-' to read stdin, or pipe text in", 2)
         return arg
-    if arg is None and stdin.isatty():
-        raise CliError("no prompt: give PROMPT, '-' to read stdin, or pipe text in", 2)
-    return stdin.read()
+    if arg == "-":
+        return _read(stdin)  # typed at a terminal until end-of-file, or piped
+    if _nothing_piped(stdin):
+        if arg is None:
+            raise CliError("no prompt: give PROMPT, '-' to read stdin, or pipe text in", 2)
+        return arg
+    text = _read(stdin)
+    if arg is None:
+        return text
+    if not text.strip():
+        return arg  # `ask "q" < /dev/null`, or an empty pipe: the instruction alone
+    return f"{arg}\n\n{fence(text)}"
+
+
+def _nothing_piped(stdin: TextIO) -> bool:
+    try:
+        return stdin.isatty()
+    except (ValueError, OSError):  # a closed stdin has nothing to give either
+        return True
+
+
+def _read(stdin: TextIO) -> str:
+    try:
+        return stdin.read()
+    except UnicodeDecodeError as exc:
+        raise CliError(
+            f"stdin is not UTF-8 text (byte {exc.start}: {exc.reason}); convert it first, "
+            "e.g. with iconv",
+            2,
+        ) from None
+
+
+def fence(text: str) -> str:
+    """`text` in a Markdown code fence longer than any backtick run inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    marks = "`" * max(3, longest + 1)
+    return f"{marks}\n{text if text.endswith(chr(10)) else text + chr(10)}{marks}"
+
+
+def _flag_values(args: argparse.Namespace) -> tuple[float | None, int | None]:
+    """--temperature and --max-tokens checked by the rules `config set` uses (exit 2)."""
+    from glmchat.config import ConfigError, parse_setting
+
+    try:
+        temperature = (
+            None
+            if args.temperature is None
+            else parse_setting("temperature", args.temperature, "--temperature")
+        )
+        max_tokens = (
+            None
+            if args.max_tokens is None
+            else parse_setting("max_tokens", args.max_tokens, "--max-tokens")
+        )
+    except ConfigError as exc:
+        raise CliError(str(exc), 2) from None
+    return temperature, max_tokens
 
 
 @dataclass
@@ -94,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.base_url is not None:
         check_base_url(args.base_url)
+    temperature, max_tokens = _flag_values(args)
     prompt = read_prompt(args.prompt, sys.stdin)
     if not prompt.strip():
         raise CliError("the prompt is empty", 2)
@@ -139,14 +203,18 @@ def run(args: argparse.Namespace) -> int:
     history: list[Message] = []
     if store is not None and conversation is not None:
         history = list(store.history(conversation.id))
+    if store is not None and store.read_only:
+        # History could be read (for -c and --session); nothing can be written.
+        store.close()
+        store = conversation = None
     request = ChatRequest(
         model=model,
         messages=(*history, Message("user", prompt)),
         thinking=thinking,
         system=system,
-        temperature=args.temperature if args.temperature is not None else settings.temperature,
+        temperature=temperature if temperature is not None else settings.temperature,
         top_p=settings.top_p,
-        max_tokens=args.max_tokens if args.max_tokens is not None else settings.max_tokens,
+        max_tokens=max_tokens if max_tokens is not None else settings.max_tokens,
     )
     saver = _Saver(store, conversation, provider.name, model, thinking, system, prompt)
     full_model = f"{provider.name}/{model}"
@@ -164,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
     show.end()
     saver.finish(outcome)
     if args.json:
-        print(json.dumps(_result(saver.session_id, full_model, outcome), ensure_ascii=False))
+        print(dumps_json(_result(saver.session_id, full_model, outcome)))
     return _exit_status(outcome)
 
 
@@ -197,11 +265,11 @@ async def _stream(
                 outcome.tool_calls = event.tool_calls
             elif isinstance(event, RetryScheduled) and not show.json_mode:
                 # Progress for a person; with --json, stderr carries only the final outcome.
-                print(
-                    f"glmchat: {event.error} Retrying in {event.delay:.1f} s "
-                    f"(attempt {event.attempt + 1} of {event.max_attempts}).",
-                    file=sys.stderr,
+                retrying = (
+                    f"Retrying in {event.delay:.1f} s "
+                    f"(attempt {event.attempt + 1} of {event.max_attempts})"
                 )
+                print(f"glmchat: {join_sentences(event.error, retrying)}", file=sys.stderr)
     except ProviderError as exc:
         outcome.error = exc
         outcome.finish_reason = exc.finish_reason
@@ -218,9 +286,6 @@ class _Printer:
     def __init__(self, *, json_mode: bool, show_thinking: bool) -> None:
         self.json_mode = json_mode
         self.show_thinking = show_thinking and not json_mode
-        # Escape sequences from a model must not drive the user's terminal.
-        self.clean_out = sys.stdout.isatty()
-        self.clean_err = sys.stderr.isatty()
         self.wrote_reasoning = False
         self.last = ""
 
@@ -231,14 +296,15 @@ class _Printer:
             sys.stderr.write("\n")
             sys.stderr.flush()
             self.wrote_reasoning = False
-        sys.stdout.write(neutralize_controls(text) if self.clean_out else text)
+        # On a terminal, sys.stdout neutralises escape sequences (see terminal_safe_stdio).
+        sys.stdout.write(text)
         sys.stdout.flush()
         self.last = text
 
     def reasoning(self, text: str) -> None:
         if not self.show_thinking:
             return
-        sys.stderr.write(neutralize_controls(text) if self.clean_err else text)
+        sys.stderr.write(text)
         sys.stderr.flush()
         self.wrote_reasoning = True
 
@@ -256,12 +322,18 @@ def _open_store(*, required: bool) -> Any:
     from glmchat.store import SessionStore, StoreError
 
     try:
-        return SessionStore(paths.database_path())
+        store = SessionStore(paths.database_path())
     except StoreError as exc:
         if required:
             raise CliError(str(exc), 2) from None
         print(f"glmchat: warning: this exchange will not be saved: {exc}", file=sys.stderr)
         return None
+    if store.read_only:
+        print(
+            f"glmchat: warning: {store.path} is read-only; this exchange will not be saved",
+            file=sys.stderr,
+        )
+    return store
 
 
 def _find_conversation(store: Any, args: argparse.Namespace) -> Any:

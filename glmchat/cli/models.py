@@ -8,6 +8,7 @@ import sys
 
 from glmchat.backend.errors import ProviderError
 from glmchat.cli.errors import CliError
+from glmchat.sentences import join_sentences
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     except ProviderError as exc:
         if provider.models and exc.http_status == 404:
             # Some servers have no /models endpoint; the configured list is still true.
-            print(f"glmchat: {exc.message} Showing the configured models.", file=sys.stderr)
+            shown = join_sentences(exc.message, "Showing the configured models.")
+            print(f"glmchat: {shown}", file=sys.stderr)
             ids = list(provider.models)
         else:
             raise CliError(exc.message, exc.exit_code) from None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 from datetime import datetime
@@ -17,6 +16,7 @@ from glmchat.store import (
     to_json,
     to_markdown,
 )
+from glmchat.terminal_text import dumps_json, neutralize_controls
 
 _IMPORT_HELP = (
     "import a JSON export (one conversation, or a JSON array of them) in one transaction: a "
@@ -85,14 +85,24 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def open_store() -> SessionStore:
-    """The user's store, or a CliError (exit 2) saying what is wrong with it."""
+def open_store(*, writing: bool = False) -> SessionStore:
+    """The user's store, or a CliError (exit 2) saying what is wrong with it.
+
+    A database this process may not write is opened read-only, so it can still be listed,
+    shown and exported; a reading command says so once. A writing command needs no note: its
+    write fails with a line that says the file is read-only."""
     from glmchat import paths
 
     try:
-        return SessionStore(paths.database_path())
+        store = SessionStore(paths.database_path())
     except StoreError as exc:
         raise CliError(str(exc), 2) from exc
+    if store.read_only and not writing:
+        print(
+            f"glmchat: note: {store.path} is read-only; reading works, saving is off",
+            file=sys.stderr,
+        )
+    return store
 
 
 def _local_time(stamp: str) -> str:
@@ -126,18 +136,20 @@ def run_list(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        print(json.dumps([s.as_dict() for s in found], ensure_ascii=False, indent=2))
+        print(dumps_json([s.as_dict() for s in found], indent=2))
         return 0
     if not found:
         print("no matching conversations" if args.search else "no saved conversations")
         return 0
+    # Cells are measured as they will be shown: a control character takes four columns
+    # (`\x1b`) once neutralised, and the columns must still line up.
     rows = [
         (
             s.id,
-            _local_time(s.updated),
-            s.model or "",
+            neutralize_controls(_local_time(s.updated)),
+            neutralize_controls(s.full_model or ""),
             str(s.message_count),
-            " ".join((s.title or "(untitled)").split()),
+            neutralize_controls(" ".join((s.title or "(untitled)").split())),
         )
         for s in found
     ]
@@ -158,7 +170,7 @@ def run_list(args: argparse.Namespace) -> int:
     for summary, row in zip(found, rows, strict=True):
         print(line(row))
         if summary.snippet:
-            print(indent + _clip(summary.snippet, title_width))
+            print(indent + _clip(neutralize_controls(summary.snippet), title_width))
     return 0
 
 
@@ -187,6 +199,15 @@ def run_export(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return 0
     target = Path(args.output).expanduser()
+    if not target.parent.is_dir():
+        # A typo in a path must not become a tree of new directories.
+        raise CliError(
+            f"cannot write {target}: the directory {target.parent} does not exist; "
+            "create it first or pick another path",
+            2,
+        )
+    if target.is_dir():
+        raise CliError(f"cannot write {target}: it is a directory; give a file name", 2)
     try:
         # Atomic, and private (0600) like the database: an export holds the whole conversation.
         paths.write_atomic(target, text.encode("utf-8"))
@@ -197,7 +218,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    store = open_store()
+    store = open_store(writing=True)
     try:
         results = import_file(store, Path(args.file).expanduser())
     except StoreError as exc:
@@ -216,7 +237,7 @@ def run_rename(args: argparse.Namespace) -> int:
     title = " ".join(args.title.split())
     if not title:
         raise CliError("the title is empty", 2)
-    store = open_store()
+    store = open_store(writing=True)
     try:
         conversation_id = store.resolve_id(args.id)
         store.rename(conversation_id, title)
@@ -229,7 +250,7 @@ def run_rename(args: argparse.Namespace) -> int:
 
 
 def run_rm(args: argparse.Namespace) -> int:
-    store = open_store()
+    store = open_store(writing=True)
     try:
         conv = store.get_conversation(args.id)
         store.delete(conv.id)

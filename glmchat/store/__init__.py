@@ -16,6 +16,7 @@ from glmchat.store.sessions import (
     ConversationSummary,
     SessionStore,
     StoredMessage,
+    qualified_model,
     title_from_prompt,
 )
 
@@ -34,6 +35,7 @@ __all__ = [
     "StreamRecorder",
     "import_file",
     "parse_documents",
+    "qualified_model",
     "title_from_prompt",
     "to_document",
     "to_json",

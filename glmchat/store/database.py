@@ -6,6 +6,7 @@ import contextlib
 import os
 import sqlite3
 from pathlib import Path
+from typing import Literal
 
 # Seconds a writer waits for another process's write lock before giving up; our transactions
 # last milliseconds, so hitting this means something else holds the database.
@@ -197,11 +198,34 @@ def not_a_database_message(path: Path) -> str:
     )
 
 
-def connect(path: Path) -> sqlite3.Connection:
+# How glmchat.db is opened: read-write; read-only ("ro": SQLite's mode=ro, which still takes
+# shared locks and reads a live WAL); or "immutable" (no locks, no -shm), the only way to read a
+# database whose directory may not be written, since a WAL reader would have to create -shm.
+AccessMode = Literal["rw", "ro", "immutable"]
+
+
+def access_mode(path: Path) -> AccessMode:
+    """How `path` can be opened by this process: "rw" unless the file or its directory is
+    read-only for us (permissions or a read-only mount)."""
+    directory = path.parent
+    if not path.exists():
+        return "rw"  # to be created; if that is impossible, opening says so
+    if os.access(directory, os.W_OK):
+        return "rw" if os.access(path, os.W_OK) else "ro"
+    # A directory we may not write: a WAL reader needs -wal and -shm to exist already; without
+    # them (a cleanly closed database has none) there is no WAL to miss, so immutable is exact.
+    wal, shm = (path.with_name(path.name + suffix) for suffix in ("-wal", "-shm"))
+    return "ro" if wal.exists() and shm.exists() else "immutable"
+
+
+def connect(path: Path, mode: AccessMode = "rw") -> sqlite3.Connection:
     """Open (creating if needed) and migrate the database at `path`; raises StoreError.
 
     The schema version is read before anything is written, so a foreign file or a newer
-    schema is reported without changing a byte of it."""
+    schema is reported without changing a byte of it. A read-only `mode` writes nothing, not
+    even a migration: an old schema is then reported instead."""
+    if mode != "rw":
+        return _connect_read_only(path, mode)
     existed = path.exists()
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -238,6 +262,44 @@ def connect(path: Path) -> sqlite3.Connection:
         if not existed:
             with contextlib.suppress(OSError):
                 os.chmod(path, 0o600)  # conversations are private
+    except StoreError:
+        conn.close()
+        raise
+    except sqlite3.Error as exc:
+        conn.close()
+        raise translate_error(path, exc, "open") from exc
+    return conn
+
+
+def _connect_read_only(path: Path, mode: AccessMode) -> sqlite3.Connection:
+    if path.is_dir():
+        raise StoreError(f"{path} is a directory, not a database. Move it aside")
+    _check_header(path)
+    query = "mode=ro" if mode == "ro" else "mode=ro&immutable=1"
+    try:
+        conn = sqlite3.connect(
+            f"{path.absolute().as_uri()}?{query}",
+            uri=True,
+            timeout=BUSY_TIMEOUT,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+    except sqlite3.Error as exc:
+        raise translate_error(path, exc, "open") from exc
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA_VERSION:
+            newer = version > SCHEMA_VERSION
+            raise StoreError(
+                f"{path} has schema version {version}, "
+                + (
+                    f"newer than this glmchat knows ({SCHEMA_VERSION}). Upgrade glmchat to open it"
+                    if newer
+                    else f"older than this glmchat's ({SCHEMA_VERSION}), and it is read-only, so "
+                    f"it cannot be upgraded. Make it writable and run glmchat once"
+                )
+            )
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
     except StoreError:
         conn.close()
         raise
@@ -288,11 +350,11 @@ def ensure_search_index(conn: sqlite3.Connection, use_fts: bool) -> bool:
     Without FTS5 the triggers must go, or every write would fail with "no such module"; the
     index is then marked stale and rebuilt the next time FTS5 is there."""
     wanted = "ready" if use_fts else "stale"
-    if _search_state(conn) == wanted:
+    if search_state(conn) == wanted:
         return use_fts  # the common case takes no write lock
     conn.execute("BEGIN IMMEDIATE")
     try:
-        state = _search_state(conn)
+        state = search_state(conn)
         if use_fts:
             if state != "ready":
                 for statement in _SEARCH_SCHEMA:
@@ -311,6 +373,6 @@ def ensure_search_index(conn: sqlite3.Connection, use_fts: bool) -> bool:
     return use_fts
 
 
-def _search_state(conn: sqlite3.Connection) -> str | None:
+def search_state(conn: sqlite3.Connection) -> str | None:
     row = conn.execute("SELECT value FROM store_meta WHERE key = 'fts'").fetchone()
     return row[0] if row else None

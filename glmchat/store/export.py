@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,9 @@ from glmchat.store.sessions import (
     SessionStore,
     StoredMessage,
     now_iso,
+    qualified_model,
 )
+from glmchat.terminal_text import dumps_json
 
 FORMAT = "glmchat-conversation"
 FORMAT_VERSION = 1
@@ -61,7 +65,9 @@ def to_document(conv: Conversation) -> dict[str, Any]:
 
 
 def to_json(conv: Conversation) -> str:
-    return json.dumps(to_document(conv), ensure_ascii=False, indent=2) + "\n"
+    # dumps_json: exact, and no raw control character even for C1 or bidi text, so a shown
+    # or exported document is safe on a terminal and still parses to the same conversation.
+    return dumps_json(to_document(conv), indent=2) + "\n"
 
 
 def _when(stamp: str | None) -> str:
@@ -72,9 +78,7 @@ def _when(stamp: str | None) -> str:
 
 
 def _model_name(provider: str | None, model: str | None) -> str:
-    if provider and model:
-        return f"{provider}/{model}"
-    return model or provider or "unknown model"
+    return qualified_model(provider, model) or "unknown model"
 
 
 def to_markdown(conv: Conversation) -> str:
@@ -147,7 +151,7 @@ def import_file(store: SessionStore, path: Path) -> list[tuple[str, str]]:
     new id (the pair shows it)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or a NUL in the name
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise StoreError(f"cannot read {path}: {reason}") from exc
     return store.insert_conversations(parse_documents(text, str(path)))
@@ -172,13 +176,17 @@ def _conversation(doc: Any, where: str) -> Conversation:
                 f"({FORMAT_VERSION}); upgrade glmchat"
             )
         conv_id = _field(doc, "id", str, required=True)
-        if not conv_id.strip() or len(conv_id) > 64 or not conv_id.isascii():
-            raise _Invalid('"id" must be 1 to 64 ASCII characters')
+        if not _ID.fullmatch(conv_id):
+            # An id is typed on command lines and shown on terminals: no controls, no path
+            # separators, nothing that reads as an option.
+            raise _Invalid(
+                '"id" must be 1 to 64 letters, digits, ".", "_" or "-", starting with a letter '
+                f"or digit; got {_quote(conv_id)}"
+            )
         raw_messages = doc.get("messages")
         if not isinstance(raw_messages, list):
             raise _Invalid('"messages" must be a list')
-        stamp = now_iso()
-        created = _field(doc, "created", str) or stamp
+        created = _timestamp(doc, "created") or now_iso()
         messages = tuple(
             _message(m, f'"messages"[{i}]', conv_id, i) for i, m in enumerate(raw_messages)
         )
@@ -186,7 +194,7 @@ def _conversation(doc: Any, where: str) -> Conversation:
             id=conv_id,
             title=_field(doc, "title", str),
             created=created,
-            updated=_field(doc, "updated", str) or created,
+            updated=_timestamp(doc, "updated") or created,
             model=_field(doc, "model", str),
             provider=_field(doc, "provider", str),
             thinking=_field(doc, "thinking", bool),
@@ -218,8 +226,8 @@ def _message(raw: Any, where: str, conv_id: str, position: int) -> StoredMessage
             provider=_field(raw, "provider", str),
             thinking=_field(raw, "thinking", bool),
             usage=_field(raw, "usage", dict),
-            started=_field(raw, "started", str),
-            finished=_field(raw, "finished", str),
+            started=_timestamp(raw, "started"),
+            finished=_timestamp(raw, "finished"),
             status=status,
             error=_field(raw, "error", str),
             finish_reason=_field(raw, "finish_reason", str),
@@ -243,3 +251,29 @@ def _field(doc: dict[str, Any], name: str, kind: type, *, required: bool = False
 
 
 _KIND_NAMES = {str: "a string", bool: "true or false", dict: "an object"}
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def _timestamp(doc: dict[str, Any], name: str) -> str | None:
+    """An ISO 8601 time in the store's form (UTC, milliseconds, `Z`); a time without a zone is
+    taken as UTC. Anything else is refused: a stamp like "zzz" would sort after every real
+    one and stay "most recent" for ever."""
+    text = _field(doc, name, str)
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("z", "Z").replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        # Year 1 with a positive offset overflows on the way to UTC.
+        moment = moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise _Invalid(
+            f'"{name}" must be an ISO 8601 time like "2026-11-22T19:30:00Z", got {_quote(text)}'
+        ) from None
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _quote(value: str) -> str:
+    shown = value if len(value) <= 40 else value[:39] + "…"
+    return json.dumps(shown)  # escapes control characters: the error line stays one line

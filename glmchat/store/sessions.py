@@ -16,11 +16,14 @@ from typing import Any
 
 from glmchat.backend.events import Message, Usage
 from glmchat.store.database import (
+    AccessMode,
     AmbiguousIdError,
     NotFoundError,
+    access_mode,
     connect,
     ensure_search_index,
     fts5_available,
+    search_state,
     translate_error,
 )
 
@@ -43,6 +46,13 @@ def now_iso() -> str:
 
 def new_id() -> str:
     return secrets.token_hex(6)
+
+
+def qualified_model(provider: str | None, model: str | None) -> str | None:
+    """A model as glmchat names it everywhere: `PROVIDER/MODEL` (`zai/glm-4.5`)."""
+    if provider and model:
+        return f"{provider}/{model}"
+    return model or provider or None
 
 
 def title_from_prompt(prompt: str) -> str:
@@ -99,14 +109,18 @@ class ConversationSummary:
     message_count: int
     snippet: str | None = None
 
+    @property
+    def full_model(self) -> str | None:
+        return qualified_model(self.provider, self.model)
+
     def as_dict(self) -> dict[str, Any]:
-        """The `sessions list --json` object."""
+        """The `sessions list --json` object; `model` is PROVIDER/MODEL, as in `ask --json`."""
         out: dict[str, Any] = {
             "id": self.id,
             "title": self.title,
             "created": self.created,
             "updated": self.updated,
-            "model": self.model,
+            "model": self.full_model,
             "provider": self.provider,
             "thinking": self.thinking,
             "messages": self.message_count,
@@ -130,15 +144,25 @@ class SessionStore:
     """Conversations in SQLite. Every write is one short BEGIN IMMEDIATE transaction, so a TUI
     and an `ask` can share the database; every failure is a StoreError naming the file."""
 
-    def __init__(self, path: Path, *, use_fts: bool | None = None) -> None:
+    def __init__(
+        self, path: Path, *, use_fts: bool | None = None, mode: AccessMode | None = None
+    ) -> None:
         """Open (creating if needed) and migrate `path`. `use_fts=False` forces the LIKE
-        fallback used where SQLite lacks FTS5; None picks FTS5 when available."""
+        fallback used where SQLite lacks FTS5; None picks FTS5 when available. `mode` None
+        opens read-only when this process may not write the file or its directory; then
+        `read_only` is true, reads work and every write raises StoreError."""
         self.path = Path(path)
         self._lock = threading.RLock()
-        self._conn = connect(self.path)
+        self.mode: AccessMode = access_mode(self.path) if mode is None else mode
+        self.read_only = self.mode != "rw"
+        self._conn = connect(self.path, self.mode)
         try:
             wanted = fts5_available() if use_fts is None else use_fts
-            self.fts_enabled = ensure_search_index(self._conn, wanted)
+            if self.read_only:
+                # No index can be built or dropped here: use it only if it is current.
+                self.fts_enabled = wanted and search_state(self._conn) == "ready"
+            else:
+                self.fts_enabled = ensure_search_index(self._conn, wanted)
         except sqlite3.Error as exc:
             self._conn.close()
             raise translate_error(self.path, exc, "open") from exc
