@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
 
 from glmchat import paths
 from glmchat.backend.providers import BUILTIN_PROVIDERS
@@ -108,13 +109,55 @@ def test_show_masks_keys_and_names_their_source(
     code, out, err = run(capsys, "show")
     assert code == 0 and err == ""
     assert KEY not in out and OTHER_KEY not in out
-    assert "zai  api key: sk-…WXYZ (environment ZAI_API_KEY)" in out
-    assert "openrouter  api key: or-…QRST (credentials.toml)" in out
+    rows = {line.split()[0]: " ".join(line.split()[1:]) for line in provider_lines(out)}
+    assert rows["zai"].startswith("api key: sk-…WXYZ (environment ZAI_API_KEY) ")
+    assert rows["openrouter"].startswith("api key: or-…QRST (credentials.toml) ")
     # A coding-plan key is a Z.ai key: zai-coding falls back to ZAI_API_KEY.
-    assert "zai-coding  api key: sk-…WXYZ (environment ZAI_API_KEY)" in out
-    assert "bigmodel  api key: not set" in out
-    assert "ollama  api key: not needed" in out
-    assert "https://api.z.ai/api/paas/v4" in out
+    assert rows["zai-coding"].startswith("api key: sk-…WXYZ (environment ZAI_API_KEY) ")
+    assert rows["bigmodel"].startswith("api key: not set ")
+    assert rows["ollama"].startswith("api key: not needed ")
+    assert "https://api.z.ai/api/paas/v4" in rows["zai"]
+
+
+def provider_lines(out: str) -> list[str]:
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("providers ("))
+    return lines[start + 1 :]
+
+
+def test_show_aligns_every_column(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_config(
+        'system_prompt = "Réponds en français, 简洁地回答, and keep every answer short please"\n'
+        "[providers.my-very-long-local-name]\n"
+        'base_url = "http://127.0.0.1:8000/v1"\n'
+    )
+    monkeypatch.setenv("ZAI_API_KEY", KEY)
+    code, out, _ = run(capsys, "show")
+    assert code == 0
+    providers = provider_lines(out)
+    assert len(providers) == len(BUILTIN_PROVIDERS) + 1
+    # Each provider row: name, api key, base URL, source, each column starting at one place.
+    starts = {(line.index("api key:"), line.index("http"), line.rindex("(")) for line in providers}
+    assert len(starts) == 1, providers
+    # Settings rows: the source column lines up, however long or wide the value.
+    settings = [line for line in out.splitlines()[1:] if line.startswith("  ")][: -len(providers)]
+    assert len({cell_len(line[: line.rindex("(")]) for line in settings}) == 1, settings
+    prompt = next(line for line in settings if line.split()[0] == "system_prompt")
+    assert "…" in prompt and "(file)" in prompt
+
+
+def test_show_lists_every_problem_of_a_broken_config(capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_config('theme = "nope"\n[keys]\nsend = "ctrl+q"\nquit = "notakey+++"\n')
+    code, out, err = run(capsys, "show")
+    assert code == 2 and out == ""
+    lines = err.splitlines()
+    assert [line.split(": ")[1] for line in lines] == [f"{path}:1:1", f"{path}:3:1", f"{path}:4:1"]
+    assert all(line.startswith("glmchat: ") for line in lines)
+    assert "theme: expected one of" in lines[0] and '"textual-dark"' in lines[0]
+    assert 'keys.send: "ctrl+q" is already the key of quit' in lines[1]
+    assert 'keys.quit: "notakey+++" is not a key' in lines[2]
 
 
 def test_show_gives_each_setting_its_source(
@@ -293,7 +336,7 @@ def test_set_key_from_stdin_in_a_subprocess() -> None:
     assert KEY not in result.stdout + result.stderr
     shown = glmchat("config", "show")
     assert shown.returncode == 0, shown.stderr
-    assert "zai  api key: sk-…WXYZ (credentials.toml)" in shown.stdout
+    assert "api key: sk-…WXYZ (credentials.toml)" in provider_lines(shown.stdout)[0]
     assert KEY not in shown.stdout + shown.stderr
 
 

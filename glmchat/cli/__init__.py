@@ -10,7 +10,6 @@ from collections.abc import Sequence
 
 from glmchat import __version__
 from glmchat.cli.errors import CliError
-from glmchat.terminal_text import terminal_safe_stdio
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,19 +45,14 @@ def run_tui(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # Everything printed from here on (answers, stored titles, provider errors, argparse's
-    # messages) passes one chokepoint that keeps escape sequences off a terminal.
-    with terminal_safe_stdio():
-        return _main(argv)
-
-
-def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except CliError as exc:
-        print(f"glmchat: {exc}", file=sys.stderr)
+        # A config error lists every problem, one per line; each line stands on its own.
+        for line in str(exc).split("\n"):
+            print(f"glmchat: {line}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("glmchat: interrupted", file=sys.stderr)

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from rich.cells import cell_len, set_cell_size
+
 from glmchat import paths
 from glmchat.backend.providers import BUILTIN_PROVIDERS, ProviderConfig
 from glmchat.cli.errors import CliError
@@ -25,7 +27,6 @@ from glmchat.config import (
     save_value,
 )
 from glmchat.credentials import CredentialStore, KeyLookup, Secret, env_names
-from glmchat.terminal_text import dumps_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
@@ -128,6 +129,29 @@ def _key_status(provider: ProviderConfig, found: KeyLookup | None) -> str:
     return f"{found.secret} ({where})"
 
 
+# A longer value (a system prompt) is cut in the table, so the source column stays aligned;
+# `config show --json` has it whole.
+_VALUE_CELLS = 40
+
+
+def _clip(text: str, cells: int) -> str:
+    if cell_len(text) <= cells:
+        return text
+    return set_cell_size(text, cells - 1) + "…"
+
+
+def _columns(rows: list[tuple[str, ...]]) -> list[str]:
+    """Rows as lines, every column but the last padded to its widest cell (in terminal cells,
+    so wide characters line up too)."""
+    widths = [max(cell_len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = []
+    for row in rows:
+        padded = zip(row[:-1], widths, strict=True)
+        cells = [cell + " " * (width - cell_len(cell)) for cell, width in padded]
+        lines.append("  " + "  ".join([*cells, row[-1]]))
+    return lines
+
+
 def _toml_value(value: Any) -> str:
     if value is None:
         return "(not set)"
@@ -170,19 +194,27 @@ def cmd_show(args: argparse.Namespace) -> int:
             },
             "warnings": warnings,
         }
-        print(dumps_json(doc, indent=2))
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
         return 0
 
     print(f"settings ({settings.path})")
-    width = max(len(key) for key, _, _ in rows)
-    shown = [_toml_value(value) for _, value, _ in rows]
-    vwidth = min(30, max(len(v) for v in shown))
-    for (key, _, src), value in zip(rows, shown, strict=True):
-        print(f"  {key:<{width}}  {value:<{vwidth}}  ({src})")
+    for line in _columns(
+        [(key, _clip(_toml_value(value), _VALUE_CELLS), f"({src})") for key, value, src in rows]
+    ):
+        print(line)
     print(f"providers (keys from the environment or {store.path})")
-    for name, p in settings.providers.items():
-        src = settings.sources.get(f"providers.{name}", "default")
-        print(f"  {name}  api key: {_key_status(p, found[name])}  {p.base_url}  ({src})")
+    for line in _columns(
+        [
+            (
+                name,
+                f"api key: {_key_status(p, found[name])}",
+                p.base_url,
+                f"({settings.sources.get(f'providers.{name}', 'default')})",
+            )
+            for name, p in settings.providers.items()
+        ]
+    ):
+        print(line)
     return 0
 
 
