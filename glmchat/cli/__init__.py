@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from glmchat import __version__
 from glmchat.cli.errors import CliError
+from glmchat.terminal_text import terminal_safe_stdio
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +46,13 @@ def run_tui(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Everything printed from here on (answers, stored titles, provider errors, argparse's
+    # messages) passes one chokepoint that keeps escape sequences off a terminal.
+    with terminal_safe_stdio():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -27,6 +27,7 @@ from glmchat.config import (
     save_value,
 )
 from glmchat.credentials import CredentialStore, KeyLookup, Secret, env_names
+from glmchat.terminal_text import dumps_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
@@ -194,7 +195,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             },
             "warnings": warnings,
         }
-        print(json.dumps(doc, indent=2, ensure_ascii=False))
+        print(dumps_json(doc, indent=2))
         return 0
 
     print(f"settings ({settings.path})")
