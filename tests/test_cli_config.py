@@ -435,3 +435,29 @@ def test_set_key_check_rejected_exits_3_and_keeps_nothing(
     assert "not saved" in err
     assert "sk-wrong-0000000000000" not in out + err
     assert stored_keys() == {}
+
+
+# --- the TUI with a broken config -------------------------------------------------------
+
+
+def test_the_tui_does_not_start_with_a_broken_keys_table() -> None:
+    """In a real terminal: one clear line naming the file, line and column, exit 2, and the
+    screen never taken over (no alternate screen)."""
+    import pexpect
+
+    path = write_config('theme = "nord"\n[keys]\nsend = "ctrl+q"\n')
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "glmchat"],
+        env=os.environ.copy(),
+        dimensions=(40, 120),
+        timeout=30,
+    )
+    output = child.read().decode("utf-8")
+    child.close()
+    assert child.exitstatus == 2
+    assert "\x1b[?1049h" not in output
+    assert output.splitlines() == [
+        f'glmchat: {path}:3:1: keys.send: "ctrl+q" is already the key of quit (its default); '
+        "pick another key, or give keys.quit another key too"
+    ]
