@@ -28,6 +28,7 @@ from glmchat.backend.providers import (
     ProviderConfig,
     resolve_model,
 )
+from glmchat.code_themes import CODE_THEMES, is_code_theme
 from glmchat.keybindings import BINDING_IDS, KeyProblem, key_problems, parse_keys
 from glmchat.paths import config_path, write_atomic
 from glmchat.textual_names import THEMES
@@ -123,7 +124,7 @@ UI_FIELDS: dict[str, _Field] = {
     "show_thinking": _Field("bool"),
     "fold_thinking_when_answer_starts": _Field("bool"),
     "refresh_rate": _Field("float", 1, 120),
-    "code_theme": _Field("str"),
+    "code_theme": _Field("code_theme", choices=CODE_THEMES),
     "compact": _Field("bool"),
 }
 PROVIDER_FIELDS: dict[str, _Field] = {
@@ -207,8 +208,9 @@ def _validate(f: _Field, value: Any) -> Any:
         if not isinstance(value, str) or not value.strip():
             raise fail("a non-empty string")
         return value
-    if kind == "choice":
-        if value not in f.choices:
+    if kind == "choice" or kind == "code_theme":
+        known = kind == "code_theme" and isinstance(value, str) and is_code_theme(value)
+        if value not in f.choices and not known:
             close = (
                 difflib.get_close_matches(value, f.choices, n=1) if isinstance(value, str) else []
             )

@@ -156,6 +156,8 @@ def test_invalid_utf8_names_the_position() -> None:
         ("ui = 1", "1:1", "ui: expected a table, got 1"),
         ("[ui]\nrefresh_rate = 500", "2:1", "ui.refresh_rate: expected a number from 1 to 120"),
         ('[ui]\ncompact = "no"', "2:1", 'ui.compact: expected true or false, got "no"'),
+        ('[ui]\ncode_theme = "nope"', "2:1", 'ui.code_theme: expected one of "ansi_dark", "ansi'),
+        ("[ui]\ncode_theme = 1", "2:1", 'ui.code_theme: expected one of "ansi_dark", "ansi'),
         ("[keys]\nsend = 3", "2:1", "keys.send: expected key names separated by commas"),
         ('[keys]\nsend = "ctrl+j,,x"', "2:1", "keys.send: expected key names separated by"),
         (
@@ -677,6 +679,7 @@ def test_a_good_file_is_not_scanned_for_positions(monkeypatch: pytest.MonkeyPatc
         ("keys.new_pane", "ctrl+s", '"ctrl+s" is also given to keys.send'),
         ("keys.sned", "f5", 'unknown key "keys.sned" (did you mean "keys.send"?)'),
         ("theme", "nrod", 'theme: expected one of "ansi-dark"'),
+        ("ui.code_theme", "monokia", '"zenburn", got "monokia" (did you mean "monokai"?)'),
     ],
 )
 def test_save_value_rejects_keys_and_themes_that_cannot_work(
