@@ -26,6 +26,9 @@ def ask(*args: str, env: dict | None = None, stdin: str | None = None, timeout: 
     return subprocess.run(
         [GLMCHAT, "ask", *args],
         input=stdin,
+        # Without input, an empty stdin: piped text is part of the prompt, and an inherited
+        # pipe that never closes would keep `ask` waiting for it.
+        stdin=subprocess.DEVNULL if stdin is None else None,
         capture_output=True,
         text=True,
         env=full_env,
@@ -171,7 +174,12 @@ def test_system_prompt_and_base_url_override(wire: WireServer) -> None:
 def test_missing_key_is_one_line_exit_2() -> None:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     proc = subprocess.run(
-        [GLMCHAT, "ask", "--no-save", "hi"], capture_output=True, text=True, env=env, timeout=30
+        [GLMCHAT, "ask", "--no-save", "hi"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
@@ -369,6 +377,7 @@ def test_coding_plan_falls_back_to_the_zai_key(wire: WireServer) -> None:
     env["ZAI_API_KEY"] = "sk-zai-plan-1"
     proc = subprocess.run(
         [GLMCHAT, "ask", "--no-save", "-m", "zai-coding/glm-4.5", "--base-url", wire.url, "hi"],
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         env=env,

@@ -85,6 +85,7 @@ def start_slow_ask(wire: WireServer) -> subprocess.Popen[bytes]:
     wire.reply(Reply(chunks=slow, delay=0.01))
     return subprocess.Popen(
         [GLMCHAT, "ask", "--base-url", wire.url, "count"],
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=dict(os.environ, ZAI_API_KEY="sk-x"),

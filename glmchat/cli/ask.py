@@ -104,13 +104,16 @@ def _nothing_piped(stdin: TextIO) -> bool:
 
 def _read(stdin: TextIO) -> str:
     try:
-        return stdin.read()
-    except UnicodeDecodeError as exc:
+        text = stdin.read()
+        # Under a C locale undecodable bytes arrive as surrogates; they are not text either.
+        text.encode("utf-8")
+    except (UnicodeDecodeError, UnicodeEncodeError) as exc:
         raise CliError(
-            f"stdin is not UTF-8 text (byte {exc.start}: {exc.reason}); convert it first, "
-            "e.g. with iconv",
+            f"stdin is not UTF-8 text (at position {exc.start}); convert it first, "
+            "e.g. with iconv -f latin1 -t utf-8",
             2,
         ) from None
+    return text
 
 
 def fence(text: str) -> str:
