@@ -19,7 +19,8 @@ from rich.markdown import Markdown
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 
-from glmchat.tui.widgets.markdown_view import StreamingMarkdown, sanitize
+from glmchat.tui.markdown.blocks import sanitize
+from glmchat.tui.widgets.markdown_view import StreamingMarkdown
 
 SIZE = (120, 40)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import subprocess
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +20,10 @@ from textual.selection import Selection
 from textual.strip import Strip
 from textual.widgets import Collapsible
 
-from glmchat.tui.widgets.markdown_view import MarkdownBlocks, StreamingMarkdown, sanitize
+from glmchat.tui.compat import rich_markdown
+from glmchat.tui.markdown.blocks import sanitize
+from glmchat.tui.markdown.incremental import MarkdownBlocks
+from glmchat.tui.widgets.markdown_view import StreamingMarkdown
 
 DOCUMENTS = {
     "headings": "# Title\n\nSome text.\n\n## Sub *title*\n\nMore **text** here.\n###### Six\n",
@@ -72,7 +77,9 @@ def reference_text(text: str, width: int) -> list[str]:
 
 
 def rendered(blocks: MarkdownBlocks, width: int) -> list[list[Segment]]:
-    return [list(Segment.simplify(strip.adjust_cell_length(width))) for strip in blocks.lines()]
+    return [
+        list(Segment.simplify(Strip(line).adjust_cell_length(width))) for line in blocks.lines()
+    ]
 
 
 def plain(lines: list[list[Segment]]) -> list[str]:
@@ -249,23 +256,21 @@ def rendered_tail(blocks: MarkdownBlocks, count: int, width: int) -> list[list[S
     """The last `count` lines as painted, before anything renders the blocks above them."""
     total = blocks.line_count
     return [
-        list(Segment.simplify(blocks.line(y).adjust_cell_length(width)))
+        list(Segment.simplify(Strip(blocks.segments(y)).adjust_cell_length(width)))
         for y in range(total - count, total)
     ]
 
 
 def test_blocks_are_found_without_parsing_their_inline_text() -> None:
     """Inline Markdown is parsed only for blocks that get rendered."""
-    from glmchat.tui.widgets import markdown_view
-
     calls: list[str] = []
-    real = markdown_view._PARSER.inline.parse
+    real = rich_markdown.PARSER.inline.parse
 
     def counting(src, md, env, tokens):  # type: ignore[no-untyped-def]
         calls.append(src)
         return real(src, md, env, tokens)
 
-    markdown_view._PARSER.inline.parse = counting  # type: ignore[method-assign]
+    rich_markdown.PARSER.inline.parse = counting  # type: ignore[method-assign]
     try:
         blocks = MarkdownBlocks(console=CONSOLE)
         blocks.append(_sections(100))
@@ -273,7 +278,7 @@ def test_blocks_are_found_without_parsing_their_inline_text() -> None:
         blocks.render(80, 0.0, exact_rows=10)
         assert 0 < len(calls) <= 10
     finally:
-        markdown_view._PARSER.inline.parse = real  # type: ignore[method-assign]
+        rich_markdown.PARSER.inline.parse = real  # type: ignore[method-assign]
 
 
 def test_sanitize_neutralizes_controls() -> None:
@@ -364,7 +369,7 @@ def test_huge_code_block_and_long_lines() -> None:
         blocks.render(80)
     blocks.finish()
     blocks.render(80)
-    lines = blocks.lines()
+    lines = [Strip(line) for line in blocks.lines()]
     assert all(strip.cell_length <= 80 for strip in lines)
     assert any("v9999 = 9999" in strip.text for strip in lines)
     assert sum(strip.text.count("x") for strip in lines) == 50_000  # folded, nothing lost
@@ -573,12 +578,23 @@ async def test_streamed_while_hidden_shows_everything_when_shown() -> None:
         assert any("word29" in line for line in screen_lines(app))
 
 
-def test_strip_helpers_are_plain_rich_segments() -> None:
+def test_lines_are_plain_rich_segments() -> None:
     blocks = MarkdownBlocks(console=CONSOLE)
     blocks.append("# T\n")
     blocks.render(20)
-    assert all(isinstance(strip, Strip) for strip in blocks.lines())
-    assert blocks.line(999).text == ""
+    lines = blocks.lines()
+    assert lines and all(isinstance(segment, Segment) for line in lines for segment in line)
+    assert blocks.segments(999) == []
+
+
+def test_the_block_model_does_not_import_textual() -> None:
+    """Block finding and the incremental state are plain data over rich and markdown-it."""
+    code = (
+        "import sys, glmchat.tui.markdown.incremental\n"
+        "print(','.join(m for m in sys.modules if m.split('.')[0] == 'textual'))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == ""
 
 
 async def test_a_burst_shows_its_end_first_and_fills_in_the_rest() -> None:

@@ -1,0 +1,157 @@
+"""rich's Markdown renderer fed with markdown-it tokens parsed elsewhere, one block at a time.
+
+The one module that relies on rich's and markdown-it's internals (rich 15.0, markdown-it-py
+4.3, both pinned in pyproject.toml). What it relies on, each checked by tests/test_compat.py:
+
+- rich's `Markdown` parses with `MarkdownIt().enable("strikethrough").enable("table")` into
+  its `parsed` attribute and renders from that attribute alone;
+- `Markdown.elements` maps a token type to the element class that renders it, and each
+  element class's `new_line` says whether a blank line follows it;
+- rich renders an empty `html_block` token as nothing, yet it sets the blank-line flag;
+- `CodeBlock` keeps `lexer_name` and `theme`, and its text in `text`; rich's `Syntax` builds a
+  lexer by name with `stripnl=False, ensurenl=True, tabsize=4`;
+- markdown-it's core rules `inline` and `text_join` (in `markdown_it.rules_core`) are what a
+  parse runs after the block rules, and its `env["references"]` holds each link reference
+  definition as a dict with `href`, `title` and `map` (its source lines).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore, inline, text_join
+from markdown_it.token import Token
+from pygments.lexer import Lexer
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.markdown import CodeBlock, Markdown, UnknownElement
+from rich.segment import Segment
+from rich.syntax import Syntax
+
+__all__ = [
+    "BLOCK_PARSER",
+    "PARSER",
+    "Env",
+    "Line",
+    "TokenRenderer",
+    "new_env",
+    "new_line_after",
+    "parse_inline",
+    "references",
+    "references_ending_by",
+    "references_key",
+]
+
+# A rendered line: rich segments.
+Line = list[Segment]
+# markdown-it's parse environment (it collects the link reference definitions).
+Env = dict[str, Any]
+
+# The same parser rich.markdown.Markdown builds for itself, shared because building one is not free.
+PARSER = MarkdownIt().enable("strikethrough").enable("table")
+# The same without inline parsing, to find the blocks of a text: less than half the cost, and
+# the inline parsing is done (see `parse_inline`) only for the blocks rendered.
+BLOCK_PARSER = MarkdownIt().enable("strikethrough").enable("table").disable(["inline", "text_join"])
+
+
+def parse_inline(tokens: list[Token], env: Env) -> None:
+    """The inline part of a parse by `BLOCK_PARSER`: afterwards the tokens are `PARSER`'s."""
+    state = StateCore("", PARSER, env, tokens)
+    inline(state)
+    text_join(state)
+
+
+def new_env(known: Mapping[str, Any]) -> Env:
+    """A parse environment that starts with the link reference definitions `known`."""
+    return {"references": dict(known)}
+
+
+def references(env: Env) -> dict[str, Any]:
+    """The link reference definitions of a parse environment, by label."""
+    found: dict[str, Any] = env.get("references", {})
+    return found
+
+
+def references_ending_by(env: Env, line: int) -> dict[str, Any]:
+    """The link reference definitions of `env` whose source ends by line `line`."""
+    return {label: ref for label, ref in references(env).items() if ref["map"][1] <= line}
+
+
+def references_key(known: Mapping[str, Any]) -> int:
+    """Fingerprint of a set of link reference definitions (0 for none)."""
+    if not known:
+        return 0
+    return hash(tuple(sorted((k, v["href"], v["title"]) for k, v in known.items())))
+
+
+def new_line_after(first: Token) -> bool:
+    """rich's blank-line flag after a top-level block starting with token `first`."""
+    # The flag is that of the block's own element (False only for a rule).
+    element = Markdown.elements.get(first.type) or UnknownElement
+    return element.new_line
+
+
+@lru_cache(maxsize=64)
+def _lexer(name: str) -> Lexer:
+    # rich's Syntax looks a lexer up by name (and builds a new one) on every render; a 30 Hz
+    # re-render of an open code block spent a fifth of its time there. Same options as rich
+    # (Syntax's default tab size is 4).
+    try:
+        return get_lexer_by_name(name, stripnl=False, ensurenl=True, tabsize=4)
+    except ClassNotFound:
+        return get_lexer_by_name("text", stripnl=False, ensurenl=True, tabsize=4)
+
+
+class _CodeBlock(CodeBlock):
+    """rich's code block, with a cached lexer."""
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        code = str(self.text).rstrip()
+        yield Syntax(code, _lexer(self.lexer_name), theme=self.theme, word_wrap=True, padding=1)
+
+
+class _BlockMarkdown(Markdown):
+    """rich's Markdown renderable, fed with tokens parsed elsewhere."""
+
+    elements = {**Markdown.elements, "fence": _CodeBlock, "code_block": _CodeBlock}
+
+
+# rich decides the blank line before a block from a `new_line` flag left by the last element it
+# closed, which may be the previous block or an element nested inside this one (so a quote, list or
+# table brings its own blank line, even first in the document, and a rule suppresses the next
+# one). Rendering a block alone starts with the flag off; this invisible top-level token (an HTML
+# block, which rich renders as nothing) turns it on, so each block is rendered exactly as it is
+# inside the whole document.
+_FLAG_ON = Token("html_block", "", 0, content="", block=True)
+
+
+class TokenRenderer:
+    """Renders one top-level block's tokens to lines, exactly as rich renders it in a document."""
+
+    def __init__(self, code_theme: str = "monokai") -> None:
+        self._template = _BlockMarkdown("", code_theme=code_theme)
+
+    def render(
+        self,
+        console: Console,
+        source: str,
+        tokens: list[Token],
+        width: int,
+        *,
+        new_line_before: bool,
+    ) -> list[Line]:
+        """Lines of the block at `width`; `new_line_before` is rich's flag as the block starts."""
+        # A copy of a prepared Markdown with our tokens swapped in: Markdown() would re-parse.
+        markdown = copy.copy(self._template)
+        markdown.markup = source
+        markdown.parsed = [_FLAG_ON, *tokens] if new_line_before else tokens
+        options = console.options.update_width(width).update(height=None)
+        segments = console.render(markdown, options)
+        return list(
+            Segment.split_and_crop_lines(segments, width, include_new_lines=False, pad=False)
+        )

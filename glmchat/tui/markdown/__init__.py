@@ -1,0 +1,1 @@
+"""Streamed Markdown as data: its blocks and their rendered lines, without Textual."""

@@ -1,0 +1,417 @@
+"""Streamed Markdown rendered to lines: finished blocks once per width, only the open tail again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from time import perf_counter
+from typing import Any
+
+from markdown_it.token import Token
+from rich.console import Console
+
+from glmchat.tui.compat.rich_markdown import (
+    PARSER,
+    Line,
+    TokenRenderer,
+    new_env,
+    parse_inline,
+    references_key,
+)
+from glmchat.tui.markdown.blocks import Block, Sanitizer, split_blocks
+
+__all__ = ["Line", "MarkdownBlocks"]
+
+# How many widths each finished block keeps rendered lines for (a resize and back is free).
+_WIDTHS_KEPT = 2
+
+
+class _Unrendered(list):  # type: ignore[type-arg]
+    """The rows of a finished block not rendered yet (blank; `index` is its place in the text).
+
+    One object stands for every row of its block, as many rows as the block is estimated to
+    take; asking for one of them renders the block (see `MarkdownBlocks.segments`)."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        super().__init__()
+        self.index = index
+
+
+def _estimated_rows(block: Block, width: int) -> int:
+    """About how many rows a block takes at `width` (its lines, wrapped, and the gap before)."""
+    rows = 1 if block.new_line_before else 0
+    for line in block.source.rstrip("\n").split("\n"):
+        rows += max(1, -(-len(line) // width))
+    return rows
+
+
+class MarkdownBlocks:
+    """Markdown text that grows at the end, rendered to lines the way rich renders the whole.
+
+    Finished blocks are rendered once per width and cached; only the open blocks at the end (the
+    last block, or the last two while the first line of the newest one is incomplete) are parsed
+    and rendered again when more text arrives. A block is finished once the next block has
+    started and that block's first line is complete, as decided by markdown-it's token maps.
+
+    Finished blocks can wait: a render given a budget renders the newest ones first (those next
+    to the open tail, where a chat log is looking) and leaves the rest as blank rows of an
+    estimated count, rendered by later calls, or at once when a line of theirs is asked for.
+    The cost of showing the end of a long burst of text is then that of the rows near the end.
+    """
+
+    def __init__(
+        self,
+        *,
+        code_theme: str = "monokai",
+        console: Console | None = None,
+        clock: Callable[[], float] = perf_counter,
+    ) -> None:
+        self.code_theme = code_theme
+        self.clock = clock
+        """Seconds, for the render budget and `open_cost` (tests drive it by hand)."""
+        self.console = console or Console(
+            width=80, force_terminal=True, color_system="truecolor", markup=False, emoji=False
+        )
+        self.on_render: Callable[[str], None] | None = None
+        """Called with a block's source every time a block is rendered (tests, benchmarks)."""
+        self.renders = 0
+        """Number of block renders so far."""
+        self.open_cost = 0.0
+        """Seconds the last render of the open blocks took."""
+        self.reflowed = False
+        """Set when asking for a line rendered a waiting block, changing the line count."""
+        self._renderer = TokenRenderer(code_theme)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all text."""
+        self._raw: list[str] = []
+        self._sanitizer = Sanitizer()
+        self._incoming: list[str] = []
+        self._tail = ""  # sanitized source of the open blocks, parsed again on every render
+        self._needs_parse = False
+        self._finished = False
+        self._check_references = False
+        self._frozen: list[Block] = []
+        # The first row of each finished block, and the finished blocks' rows in one list.
+        self._starts: list[int] = []
+        self._frozen_rows: list[Line] = []
+        # Indexes of finished blocks not rendered at the current width, oldest first (some may
+        # have been rendered since, when a line of theirs was asked for).
+        self._waiting: list[int] = []
+        self._open: list[Block] = []
+        self._refs: dict[str, Any] = {}
+        self._width: int | None = None
+        self._open_rows: list[Line] = []
+        self._open_cache: dict[tuple[str, int, int, bool], list[Line]] = {}
+        self._changed_from = 0
+
+    @property
+    def text(self) -> str:
+        """Everything appended so far, as given (before sanitizing)."""
+        if len(self._raw) > 1:
+            self._raw[:] = ["".join(self._raw)]
+        return self._raw[0] if self._raw else ""
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    @property
+    def width(self) -> int | None:
+        """The width of the lines currently held, or None before the first render."""
+        return self._width
+
+    @property
+    def line_count(self) -> int:
+        """Number of lines at the last rendered width (waiting blocks count as estimated)."""
+        return len(self._frozen_rows) + len(self._open_rows)
+
+    @property
+    def frozen_block_count(self) -> int:
+        return len(self._frozen)
+
+    @property
+    def frozen_blocks(self) -> tuple[str, ...]:
+        """Sources of the finished blocks."""
+        return tuple(block.source for block in self._frozen)
+
+    @property
+    def open_blocks(self) -> tuple[str, ...]:
+        """Sources of the blocks still open at the last render."""
+        return tuple(block.source for block in self._open)
+
+    @property
+    def dirty(self) -> bool:
+        """True when text has arrived since the last render."""
+        return self._needs_parse
+
+    @property
+    def waiting(self) -> bool:
+        """True when some finished blocks wait to be rendered at the current width."""
+        self._prune_waiting()
+        return bool(self._waiting)
+
+    def append(self, text: str) -> None:
+        """Add text at the end; costs O(len(text)), the work is done by the next `render`."""
+        if not text:
+            return
+        if self._finished:
+            self._reopen()
+        self._raw.append(text)
+        clean = self._sanitizer.feed(text)
+        if clean:
+            self._incoming.append(clean)
+            self._needs_parse = True
+
+    def finish(self) -> None:
+        """Declare the text complete: the next `render` finishes every block."""
+        if not self._finished:
+            self._finished = True
+            self._needs_parse = True
+
+    def segments(self, y: int) -> Line:
+        """The segments of line `y` at the last rendered width (none past the end).
+
+        A line of a block still waiting is rendered now; if that changes the line count,
+        `reflowed` is set (the lines after it moved)."""
+        frozen = self._frozen_rows
+        if y < len(frozen):
+            row = frozen[y]
+            while type(row) is _Unrendered:
+                self._render_waiting(row.index)
+                self.reflowed = True
+                row = frozen[y] if y < len(frozen) else self.segments(y)
+            return row
+        try:
+            return self._open_rows[y - len(frozen)]
+        except IndexError:
+            return []
+
+    def lines(self) -> list[Line]:
+        """All lines at the last rendered width (renders every waiting block first)."""
+        if self._width is not None:
+            self._fill(self._width, None, None)
+        return [*self._frozen_rows, *self._open_rows]
+
+    def render(
+        self, width: int, budget: float | None = None, *, exact_rows: int | None = None
+    ) -> int:
+        """Bring the lines up to date at `width`; return the first line that changed.
+
+        Without a `budget` (seconds) every finished block is rendered. With one, the newest
+        finished blocks not rendered yet are rendered first, until the budget is spent and the
+        last `exact_rows` rows are exact; the others wait (see `waiting`). The open blocks
+        are always rendered. Returns `line_count` when nothing changed.
+        """
+        width = max(1, width)
+        if width == self._width and not self._needs_parse and not self._waiting:
+            return self.line_count
+        deadline = None if budget is None else self.clock() + budget
+        old_frozen = len(self._frozen_rows)
+        old_open = self._open_rows
+        self._changed_from = old_frozen
+        resized = width != self._width
+        if resized:
+            self._width = width
+            self._relayout(width)
+        if self._needs_parse:
+            self._parse(width)
+        self._render_open(width)
+        self._fill(width, deadline, exact_rows)
+        if self._check_references:
+            self._apply_late_references(width)
+        if resized:
+            return 0
+        if self._changed_from < old_frozen:
+            return self._changed_from
+        new_lines = [*self._frozen_rows[old_frozen:], *self._open_rows]
+        for index, (old, new) in enumerate(zip(old_open, new_lines, strict=False)):
+            if old is not new and old != new:
+                return old_frozen + index
+        if len(old_open) != len(new_lines):
+            return old_frozen + min(len(old_open), len(new_lines))
+        return self.line_count
+
+    # Internals
+
+    def _reopen(self) -> None:
+        # Appending to a finished text is rare (a resumed reply): start over from the raw text
+        # once rather than trying to un-finish the last block.
+        text = self.text
+        self.reset()
+        self.append(text)
+
+    def _render(self, block: Block, tokens: list[Token], width: int) -> list[Line]:
+        self.renders += 1
+        if self.on_render is not None:
+            self.on_render(block.source)
+        return self._renderer.render(
+            self.console, block.source, tokens, width, new_line_before=block.new_line_before
+        )
+
+    def _parse_block(self, block: Block) -> list[Token]:
+        if block.tokens is not None:
+            if block.env is not None:
+                parse_inline(block.tokens, block.env)
+                block.env = None
+            return block.tokens
+        block.refs_key = references_key(self._refs)
+        return PARSER.parse(block.source, new_env(self._refs))
+
+    def _frozen_lines(self, block: Block, width: int) -> list[Line]:
+        lines = block.lines.get(width)
+        if lines is None:
+            lines = self._open_cache.get(self._open_key(block, width))
+            if lines is None:
+                lines = self._render(block, self._parse_block(block), width)
+            self._keep(block, width, lines)
+        return lines
+
+    @staticmethod
+    def _keep(block: Block, width: int, lines: list[Line]) -> None:
+        block.tokens = None
+        block.env = None
+        if len(block.lines) >= _WIDTHS_KEPT:
+            del block.lines[next(iter(block.lines))]
+        block.lines[width] = lines
+
+    def _rows_of(self, index: int, width: int) -> list[Line]:
+        """A finished block's rows: rendered, or placeholders (the block is then waiting)."""
+        block = self._frozen[index]
+        lines = block.lines.get(width)
+        if lines is None:
+            # Just finished: the open blocks' last render is usually its final one.
+            lines = self._open_cache.get(self._open_key(block, width))
+            if lines is not None:
+                self._keep(block, width, lines)
+                return lines
+            if block.placeholder is None:
+                block.placeholder = _Unrendered(index)
+            return [block.placeholder] * _estimated_rows(block, width)
+        return lines
+
+    def _add_frozen(self, block: Block, width: int) -> None:
+        index = len(self._frozen)
+        self._frozen.append(block)
+        self._starts.append(len(self._frozen_rows))
+        rows = self._rows_of(index, width)
+        if rows and type(rows[0]) is _Unrendered:
+            self._waiting.append(index)
+        self._frozen_rows.extend(rows)
+
+    def _relayout(self, width: int) -> None:
+        """Rows for a new width: cached lines where there are some, placeholders elsewhere."""
+        self._starts = []
+        self._frozen_rows = []
+        self._waiting = []
+        blocks, self._frozen = self._frozen, []
+        for block in blocks:
+            self._add_frozen(block, width)
+        self._open_rows = []
+        self._changed_from = 0
+
+    def _restack(self, first: int, width: int) -> None:
+        """Rebuild the rows from finished block `first` on (after some were rendered)."""
+        start = self._starts[first]
+        rows = self._frozen_rows
+        del rows[start:]
+        starts = self._starts
+        del starts[first:]
+        for index in range(first, len(self._frozen)):
+            starts.append(len(rows))
+            rows.extend(self._rows_of(index, width))
+        self._changed_from = min(self._changed_from, start)
+
+    def _prune_waiting(self) -> None:
+        waiting, frozen, width = self._waiting, self._frozen, self._width
+        while waiting and width in frozen[waiting[-1]].lines:
+            waiting.pop()
+
+    def _fill(self, width: int, deadline: float | None, exact_rows: int | None) -> None:
+        """Render waiting blocks, newest first (see `render`)."""
+        waiting, frozen = self._waiting, self._frozen
+        below = len(self._open_rows)  # rows after the block at `cursor`
+        cursor = len(frozen)
+        first = None
+        while waiting:
+            index = waiting[-1]
+            for later in range(index + 1, cursor):
+                lines = frozen[later].lines.get(width)
+                below += len(lines) if lines is not None else 0
+            block = frozen[index]
+            if width not in block.lines:
+                if deadline is not None and self.clock() > deadline:
+                    if exact_rows is None or below >= exact_rows:
+                        break  # out of time, and not among the last `exact_rows` rows
+                self._frozen_lines(block, width)
+                first = index
+            below += len(block.lines[width])
+            cursor = index
+            waiting.pop()
+        if first is not None:
+            self._restack(first, width)
+
+    def _render_waiting(self, index: int) -> None:
+        width = self._width
+        assert width is not None
+        self._frozen_lines(self._frozen[index], width)
+        self._restack(index, width)
+
+    def _open_key(self, block: Block, width: int) -> tuple[str, int, int, bool]:
+        # Later link definitions can change a block with the same source.
+        return (block.source, width, block.refs_key, block.new_line_before)
+
+    def _parse(self, width: int) -> None:
+        """Parse the open tail; add the blocks that can no longer change to the finished ones."""
+        self._needs_parse = False
+        if self._incoming:
+            # Joining is O(tail) per render, and renders are rate limited by the caller.
+            self._tail += "".join(self._incoming)
+            self._incoming.clear()
+        previous = self._frozen[-1] if self._frozen else None
+        split = split_blocks(
+            self._tail,
+            self._refs,
+            new_line=previous.new_line_after if previous is not None else False,
+            complete=self._finished,
+        )
+        if self._finished:
+            self._check_references = True
+        for block in split.finished:
+            self._add_frozen(block, width)
+        for label, ref in split.references.items():
+            self._refs.setdefault(label, ref)
+        self._tail = split.rest
+        self._open = split.open
+
+    def _render_open(self, width: int) -> None:
+        started = self.clock()
+        rows: list[Line] = []
+        cache: dict[tuple[str, int, int, bool], list[Line]] = {}
+        for block in self._open:
+            key = self._open_key(block, width)
+            lines = self._open_cache.get(key)
+            if lines is None:
+                lines = self._render(block, self._parse_block(block), width)
+            cache[key] = lines
+            rows.extend(lines)
+        # Only the blocks still open are worth remembering.
+        self._open_cache = cache
+        self._open_rows = rows
+        self.open_cost = self.clock() - started
+
+    def _apply_late_references(self, width: int) -> None:
+        # A link definition may come after a block that uses it was finished; rich resolves it
+        # against the whole text, so re-render those blocks once the text is complete.
+        self._check_references = False
+        final = references_key(self._refs)
+        stale = [i for i, b in enumerate(self._frozen) if b.refs_key != final and "[" in b.source]
+        for index in stale:
+            block = self._frozen[index]
+            block.lines.clear()
+            block.tokens = block.env = None
+            self._frozen_lines(block, width)
+        if stale:
+            self._restack(stale[0], width)
