@@ -90,6 +90,7 @@ def test_list_table_is_aligned(capsys: pytest.CaptureFixture[str], store: Sessio
     title_column = lines[0].index("TITLE")
     assert all(line[title_column:].startswith("question number") for line in lines[1:])
     assert all(line.split()[4] == "2" for line in lines[1:])  # ID, date, time, model, count
+    assert all(line.split()[3] == "zai/glm-4.5" for line in lines[1:])  # as everywhere else
 
 
 def test_list_search(capsys: pytest.CaptureFixture[str], store: SessionStore):
