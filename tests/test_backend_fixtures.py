@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from glmchat.backend import errors as E
+from glmchat.backend.chunks import parse_stream
 from glmchat.backend.dialects import classify_error, parse_error_body
 from glmchat.backend.events import ContentDelta, Finish, ReasoningDelta, Usage
-from glmchat.backend.chunks import parse_stream
 from glmchat.backend.providers import BUILTIN_PROVIDERS
 from tests.wire_server import FIXTURES, sidecar
 
@@ -50,7 +50,14 @@ async def _agen(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
 
 
 async def run_parse(name: str, chunks: Iterable[bytes]) -> dict:
-    result: dict = {"content": [], "reasoning": [], "usage": None, "finish": None, "error": None}
+    result: dict = {
+        "content": [],
+        "reasoning": [],
+        "usage": None,
+        "finish": None,
+        "error": None,
+        "tool_calls": None,
+    }
     try:
         async for event in parse_stream(provider_for(name), _agen(chunks)):
             if isinstance(event, ContentDelta):
@@ -61,15 +68,18 @@ async def run_parse(name: str, chunks: Iterable[bytes]) -> dict:
                 result["usage"] = event
             elif isinstance(event, Finish):
                 result["finish"] = event.reason
+                result["tool_calls"] = event.tool_calls
     except E.ProviderError as exc:
         result["error"] = exc
+        result["tool_calls"] = exc.tool_calls
     result["content"] = "".join(result["content"])
     result["reasoning"] = "".join(result["reasoning"])
     return result
 
 
 def check(name: str, result: dict) -> None:
-    expected = sidecar(name)["expected"]
+    meta = sidecar(name)
+    expected = meta["expected"]
     assert result["content"] == expected["content"]
     assert result["reasoning"] == expected["reasoning"]
     assert "\ufffd" not in result["content"] + result["reasoning"]
@@ -85,6 +95,10 @@ def check(name: str, result: dict) -> None:
             assert usage.total_tokens == expected["usage"]["total_tokens"]
             cached = (expected["usage"].get("prompt_tokens_details") or {}).get("cached_tokens")
             assert usage.cached_tokens == cached
+        # Every tool call the sidecar names, in order, whole: none dropped, none doubled.
+        calls = [(c.id, c.name, c.arguments) for c in result["tool_calls"]]
+        wanted = (meta.get("expected_extra") or {}).get("tool_calls", [])
+        assert calls == [(c["id"], c["name"], c["arguments"]) for c in wanted]
     else:
         error = result["error"]
         assert error is not None, "expected an error"

@@ -232,7 +232,12 @@ async def parse_stream(
     out: list[StreamEvent] = []
     try:
         if head:
+            # The head is a read like any other: its events go out before the next read.
             _events(decoder.feed(head), state, out)
+            state.close_run(out)
+            for event in out:
+                yield event
+            out.clear()
         if not state.done:
             async for chunk in chunks:
                 _events(decoder.feed(chunk), state, out)

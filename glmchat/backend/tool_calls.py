@@ -70,9 +70,7 @@ class ToolCallAccumulator:
         index = delta.get("index")
         call = self._call_for(index if type(index) is int else None, call_id)
         if arguments:
-            if call.pieces and (
-                (call_id and call_id == call.id) or (name and name == call.name)
-            ):
+            if call.pieces and ((call_id and call_id == call.id) or (name and name == call.name)):
                 # A delta that names a call already under way is either its header (no pieces
                 # yet) or the whole call sent again: replace, never append a second copy.
                 whole = "".join(call.pieces)
@@ -91,22 +89,23 @@ class ToolCallAccumulator:
             call.type = kind
 
     def _call_for(self, index: int | None, call_id: str) -> _Partial:
+        if call_id:
+            # An id names its call wherever it comes back (a whole call re-sent at the end
+            # may carry another index than its pieces did).
+            for call in self._calls:
+                if call.id == call_id:
+                    return call
         if index is not None:
             call = self._by_index.get(index)
-            # A different id at a known index is a new call: some servers number every call 0.
-            if call is not None and not (call_id and call.id and call_id != call.id):
+            # A new id at a known index is a new call: some servers number every call 0.
+            if call is not None and not (call_id and call.id):
                 return call
             call = self._new()
             self._by_index[index] = call
             return call
-        if call_id:
-            for call in self._calls:
-                if call.id == call_id:
-                    return call
+        if call_id or not self._calls:
             return self._new()  # a non-streamed message lists whole calls without an index
-        if self._calls:
-            return self._calls[-1]  # a bare argument piece continues the call under way
-        return self._new()
+        return self._calls[-1]  # a bare argument piece continues the call under way
 
     def _new(self) -> _Partial:
         call = _Partial()
