@@ -6,7 +6,6 @@ import copy
 import dataclasses
 import difflib
 import json
-import math
 import os
 import re
 import tomllib
@@ -15,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit
 
 import tomli_w
 
@@ -23,15 +21,25 @@ from glmchat.backend.providers import (
     BUILTIN_PROVIDERS,
     DEFAULT_MODEL,
     DEFAULT_PROVIDER,
-    DIALECTS,
-    THINKING_PARAMS,
     ProviderConfig,
     resolve_model,
 )
-from glmchat.code_themes import CODE_THEMES, is_code_theme
-from glmchat.keybindings import BINDING_IDS, KeyProblem, key_problems, parse_keys
+from glmchat.config_schema import (
+    KEYS_FIELD,
+    OPTIONAL,
+    PROVIDER_FIELDS,
+    PROVIDER_NAME,
+    SECTIONS,
+    TOP_FIELDS,
+    UI_FIELDS,
+    Field,
+    Invalid,
+    show_value,
+    validate,
+    value_range,
+)
+from glmchat.keybindings import BINDING_IDS, key_problems
 from glmchat.paths import config_path, write_atomic
-from glmchat.textual_names import THEMES
 from glmchat.toml_positions import Path as KeyPath
 from glmchat.toml_positions import key_positions, position_of
 
@@ -40,10 +48,6 @@ MODEL_ENV = "GLMCHAT_MODEL"
 
 class ConfigError(Exception):
     """A config problem: one line per problem, each naming the file (and line:column when known)."""
-
-
-class _Invalid(ValueError):
-    """One value that breaks its rule; the message says what is allowed, without the key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,156 +104,19 @@ class Settings:
         return self.keys.get(binding_id, BINDING_IDS[binding_id])
 
 
-# --- the schema -------------------------------------------------------------------------
+# --- checking one value -----------------------------------------------------------
 
-
-@dataclass(frozen=True, slots=True)
-class _Field:
-    kind: str
-    lo: float | None = None
-    hi: float | None = None
-    choices: tuple[str, ...] = ()
-
-
-TOP_FIELDS: dict[str, _Field] = {
-    "default_model": _Field("model"),
-    "thinking": _Field("bool"),
-    "theme": _Field("choice", choices=THEMES),
-    "temperature": _Field("float", 0, 2),
-    "top_p": _Field("float", 0, 1),
-    "max_tokens": _Field("int", 1, 98304),
-    "system_prompt": _Field("text"),
-}
-UI_FIELDS: dict[str, _Field] = {
-    "show_thinking": _Field("bool"),
-    "fold_thinking_when_answer_starts": _Field("bool"),
-    "refresh_rate": _Field("float", 1, 120),
-    "code_theme": _Field("code_theme", choices=CODE_THEMES),
-    "compact": _Field("bool"),
-}
-PROVIDER_FIELDS: dict[str, _Field] = {
-    "label": _Field("str"),
-    "dialect": _Field("choice", choices=DIALECTS),
-    "base_url": _Field("url"),
-    "api_key_env": _Field("env"),
-    "models": _Field("str_list"),
-    "headers": _Field("str_table"),
-    "read_timeout": _Field("float", 1, 3600),
-    "thinking_param": _Field("choice", choices=THINKING_PARAMS),
-    "requires_key": _Field("bool"),
-    "extra_body": _Field("table"),
-}
-SECTIONS = ("ui", "keys", "providers")
-_KEYS_FIELD = _Field("keys")
-_OPTIONAL = frozenset({"temperature", "top_p", "max_tokens", "system_prompt"})
-
-_PROVIDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\Z")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # How a new provider thinks by default, by dialect: vLLM and llama.cpp serve GLM-4.5's chat
 # template, which takes `enable_thinking` through chat_template_kwargs.
 _DIALECT_THINKING = {"zai": "zai", "openrouter": "openrouter", "openai": "chat_template_kwargs"}
 
 
-def _show(value: object) -> str:
-    """A value as it would look in TOML, short enough for one line."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        text = json.dumps(value, ensure_ascii=False)
-        return text if len(text) <= 40 else text[:36] + '…"'
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, int | float):
-        return repr(value)
-    return f"a {type(value).__name__}"
-
-
-def _range(f: _Field) -> str:
-    return f"from {f.lo:g} to {f.hi:g}"
-
-
-def _check(where: str, f: _Field, value: Any) -> Any:
-    """`_validate`, with a failure as a ConfigError whose line starts with `where` (the key)."""
+def _check(where: str, f: Field, value: Any) -> Any:
+    """`validate`, with a failure as a ConfigError whose line starts with `where` (the key)."""
     try:
-        return _validate(f, value)
-    except _Invalid as exc:
+        return validate(f, value)
+    except Invalid as exc:
         raise ConfigError(f"{where}: {exc}") from None
-
-
-def _validate(f: _Field, value: Any) -> Any:
-    """Check one value; returns it converted (ints become floats, arrays tuples, keys parsed)."""
-
-    def fail(expected: str) -> _Invalid:
-        return _Invalid(f"expected {expected}, got {_show(value)}")
-
-    kind = f.kind
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise fail("true or false")
-        return value
-    if kind in ("float", "int"):
-        if kind == "int":
-            ok = isinstance(value, int) and not isinstance(value, bool)
-            expected = f"a whole number {_range(f)}"
-        else:
-            ok = isinstance(value, int | float) and not isinstance(value, bool)
-            ok = ok and math.isfinite(value)
-            expected = f"a number {_range(f)}"
-        if not ok or not (f.lo <= value <= f.hi):  # type: ignore[operator]
-            raise fail(expected)
-        return float(value) if kind == "float" else value
-    if kind == "text":
-        if not isinstance(value, str):
-            raise fail("a string")
-        return value
-    if kind in ("str", "model"):
-        if not isinstance(value, str) or not value.strip():
-            raise fail("a non-empty string")
-        return value
-    if kind == "choice" or kind == "code_theme":
-        known = kind == "code_theme" and isinstance(value, str) and is_code_theme(value)
-        if value not in f.choices and not known:
-            close = (
-                difflib.get_close_matches(value, f.choices, n=1) if isinstance(value, str) else []
-            )
-            hint = f' (did you mean "{close[0]}"?)' if close else ""
-            raise _Invalid(
-                "expected one of "
-                + ", ".join(f'"{c}"' for c in f.choices)
-                + f", got {_show(value)}{hint}"
-            )
-        return value
-    if kind == "url":
-        parts = urlsplit(value) if isinstance(value, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-            raise fail("an http:// or https:// URL")
-        return value
-    if kind == "env":
-        if not isinstance(value, str) or not _ENV_NAME.match(value):
-            raise fail('an environment variable name like "MY_API_KEY"')
-        return value
-    if kind == "str_list":
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise fail('an array of strings, like ["glm-4.5"]')
-        return tuple(value)
-    if kind == "str_table":
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            raise fail('a table of strings, like { "X-Title" = "glmchat" }')
-        return tuple(value.items())
-    if kind == "table":
-        if not isinstance(value, dict):
-            raise fail("a table")
-        return tuple(value.items())
-    if kind == "keys":
-        if not isinstance(value, str) or not all(part.strip() for part in value.split(",")):
-            raise fail('key names separated by commas, like "ctrl+j,shift+enter"')
-        try:
-            return parse_keys(value)
-        except KeyProblem as exc:
-            raise _Invalid(str(exc)) from None
-    raise AssertionError(kind)
 
 
 # --- reading ----------------------------------------------------------------------------
@@ -309,18 +176,18 @@ class _Report:
         hint = f' (did you mean "{prefix}{close[0]}"?)' if close else ""
         self.warnings.append((key, f'unknown key "{prefix}{key[-1]}" ignored{hint}'))
 
-    def check(self, key: KeyPath, f: _Field, value: Any) -> Any:
+    def check(self, key: KeyPath, f: Field, value: Any) -> Any:
         """The value converted, or None (never a valid result) once its problem is recorded."""
         try:
-            return _validate(f, value)
-        except _Invalid as exc:
+            return validate(f, value)
+        except Invalid as exc:
             self.error(key, str(exc))
             return None
 
     def table(self, key: KeyPath, value: Any) -> dict[str, Any]:
         if isinstance(value, dict):
             return value
-        self.error(key, f"expected a table, got {_show(value)}")
+        self.error(key, f"expected a table, got {show_value(value)}")
         return {}
 
     def lines(self, found: list[tuple[KeyPath | None, str]]) -> list[str]:
@@ -423,7 +290,7 @@ def _keys(report: _Report, table: Any, changed: str | None) -> dict[str, str]:
             report.error(
                 ("keys", key), f"no binding has this id{hint}; ids: {', '.join(BINDING_IDS)}"
             )
-        elif (checked := report.check(("keys", key), _KEYS_FIELD, value)) is not None:
+        elif (checked := report.check(("keys", key), KEYS_FIELD, value)) is not None:
             keys[key] = checked
     binding = changed.partition(".")[2] if changed and changed.startswith("keys.") else None
     order = [k for k in keys if k != binding] + ([binding] if binding in keys else [])
@@ -435,7 +302,7 @@ def _keys(report: _Report, table: Any, changed: str | None) -> dict[str, str]:
 def _provider(report: _Report, name: str, table: Any) -> ProviderConfig | None:
     """One `[providers.NAME]` table over its built-in (or a new provider), or None if wrong."""
     key: KeyPath = ("providers", name)
-    if not _PROVIDER_NAME.match(name):
+    if not PROVIDER_NAME.match(name):
         report.error(key, 'a provider name may use only letters, digits, "-" and "_"')
         return None
     if not isinstance(table, dict):
@@ -493,18 +360,18 @@ def _known_dotted_keys(providers: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def _locate(key: str, providers: Mapping[str, Any]) -> tuple[list[str], _Field]:
+def _locate(key: str, providers: Mapping[str, Any]) -> tuple[list[str], Field]:
     """The document path and schema of a dotted key, or ConfigError suggesting a known one."""
     parts = key.split(".")
-    found: _Field | None = None
+    found: Field | None = None
     if len(parts) == 1:
         found = TOP_FIELDS.get(key)
     elif len(parts) == 2 and parts[0] == "ui":
         found = UI_FIELDS.get(parts[1])
     elif len(parts) == 2 and parts[0] == "keys":
-        found = _KEYS_FIELD if parts[1] in BINDING_IDS else None
+        found = KEYS_FIELD if parts[1] in BINDING_IDS else None
     elif len(parts) == 3 and parts[0] == "providers":
-        if not _PROVIDER_NAME.match(parts[1]):
+        if not PROVIDER_NAME.match(parts[1]):
             raise ConfigError(f'{key}: a provider name may use only letters, digits, "-" and "_"')
         found = PROVIDER_FIELDS.get(parts[2])
     if found is None:
@@ -520,24 +387,26 @@ _TRUE = {"true", "on", "yes", "1"}
 _FALSE = {"false", "off", "no", "0"}
 
 
-def _parse_raw(key: str, f: _Field, raw: str) -> Any:
+def _parse_raw(key: str, f: Field, raw: str) -> Any:
     """A command-line string as the key's type; None means "remove the key"."""
     text = raw.strip()
-    if raw == "" or (key.rpartition(".")[2] in _OPTIONAL and text.lower() in ("none", "null")):
+    if raw == "" or (key.rpartition(".")[2] in OPTIONAL and text.lower() in ("none", "null")):
         return None
     if f.kind == "bool":
         if text.lower() in _TRUE:
             return True
         if text.lower() in _FALSE:
             return False
-        raise ConfigError(f"{key}: expected true or false (or on/off), got {_show(raw)}")
+        raise ConfigError(f"{key}: expected true or false (or on/off), got {show_value(raw)}")
     if f.kind in ("float", "int"):
         try:
             # An integer stays one so that an error quotes "3", not "3.0".
             return int(text) if f.kind == "int" or text.lstrip("+-").isdigit() else float(text)
         except ValueError:
             kind = "a whole number" if f.kind == "int" else "a number"
-            raise ConfigError(f"{key}: expected {kind} {_range(f)}, got {_show(raw)}") from None
+            raise ConfigError(
+                f"{key}: expected {kind} {value_range(f)}, got {show_value(raw)}"
+            ) from None
     if f.kind == "str_list":
         return [item.strip() for item in text.split(",") if item.strip()]
     if f.kind in ("str_table", "table"):
@@ -546,9 +415,8 @@ def _parse_raw(key: str, f: _Field, raw: str) -> Any:
         except ValueError:
             value = None
         if not isinstance(value, dict):
-            raise ConfigError(
-                f'{key}: expected a JSON object, like {{"X-Title": "glmchat"}}, got {_show(raw)}'
-            )
+            like = '{"X-Title": "glmchat"}'
+            raise ConfigError(f"{key}: expected a JSON object, like {like}, got {show_value(raw)}")
         return value
     return raw if f.kind == "text" else text
 
@@ -560,7 +428,7 @@ def parse_setting(key: str, raw: str, label: str | None = None) -> Any:
     where = label or key
     value = _parse_raw(where, f, raw)
     if value is None:
-        raise ConfigError(f"{where}: expected a value, got {_show(raw)}")
+        raise ConfigError(f"{where}: expected a value, got {show_value(raw)}")
     return _check(where, f, value)
 
 

@@ -1,0 +1,158 @@
+"""What each setting may hold: the declarations of config.toml's keys and the rule for one value."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from glmchat.backend.providers import DIALECTS, THINKING_PARAMS
+from glmchat.code_themes import CODE_THEMES, is_code_theme
+from glmchat.keybindings import KeyProblem, parse_keys
+from glmchat.textual_names import THEMES
+
+
+class Invalid(ValueError):
+    """One value that breaks its rule; the message says what is allowed, without the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    kind: str
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple[str, ...] = ()
+
+
+TOP_FIELDS: dict[str, Field] = {
+    "default_model": Field("model"),
+    "thinking": Field("bool"),
+    "theme": Field("choice", choices=THEMES),
+    "temperature": Field("float", 0, 2),
+    "top_p": Field("float", 0, 1),
+    "max_tokens": Field("int", 1, 98304),
+    "system_prompt": Field("text"),
+}
+UI_FIELDS: dict[str, Field] = {
+    "show_thinking": Field("bool"),
+    "fold_thinking_when_answer_starts": Field("bool"),
+    "refresh_rate": Field("float", 1, 120),
+    "code_theme": Field("code_theme", choices=CODE_THEMES),
+    "compact": Field("bool"),
+}
+PROVIDER_FIELDS: dict[str, Field] = {
+    "label": Field("str"),
+    "dialect": Field("choice", choices=DIALECTS),
+    "base_url": Field("url"),
+    "api_key_env": Field("env"),
+    "models": Field("str_list"),
+    "headers": Field("str_table"),
+    "read_timeout": Field("float", 1, 3600),
+    "thinking_param": Field("choice", choices=THINKING_PARAMS),
+    "requires_key": Field("bool"),
+    "extra_body": Field("table"),
+}
+SECTIONS = ("ui", "keys", "providers")
+KEYS_FIELD = Field("keys")
+OPTIONAL = frozenset({"temperature", "top_p", "max_tokens", "system_prompt"})
+
+PROVIDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\Z")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def show_value(value: object) -> str:
+    """A value as it would look in TOML, short enough for one line."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+        return text if len(text) <= 40 else text[:36] + '…"'
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, int | float):
+        return repr(value)
+    return f"a {type(value).__name__}"
+
+
+def value_range(f: Field) -> str:
+    return f"from {f.lo:g} to {f.hi:g}"
+
+
+def validate(f: Field, value: Any) -> Any:
+    """Check one value; returns it converted (ints become floats, arrays tuples, keys parsed)."""
+
+    def fail(expected: str) -> Invalid:
+        return Invalid(f"expected {expected}, got {show_value(value)}")
+
+    kind = f.kind
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise fail("true or false")
+        return value
+    if kind in ("float", "int"):
+        if kind == "int":
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            expected = f"a whole number {value_range(f)}"
+        else:
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            ok = ok and math.isfinite(value)
+            expected = f"a number {value_range(f)}"
+        if not ok or not (f.lo <= value <= f.hi):  # type: ignore[operator]
+            raise fail(expected)
+        return float(value) if kind == "float" else value
+    if kind == "text":
+        if not isinstance(value, str):
+            raise fail("a string")
+        return value
+    if kind in ("str", "model"):
+        if not isinstance(value, str) or not value.strip():
+            raise fail("a non-empty string")
+        return value
+    if kind == "choice" or kind == "code_theme":
+        known = kind == "code_theme" and isinstance(value, str) and is_code_theme(value)
+        if value not in f.choices and not known:
+            close = (
+                difflib.get_close_matches(value, f.choices, n=1) if isinstance(value, str) else []
+            )
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            raise Invalid(
+                "expected one of "
+                + ", ".join(f'"{c}"' for c in f.choices)
+                + f", got {show_value(value)}{hint}"
+            )
+        return value
+    if kind == "url":
+        parts = urlsplit(value) if isinstance(value, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+            raise fail("an http:// or https:// URL")
+        return value
+    if kind == "env":
+        if not isinstance(value, str) or not ENV_NAME.match(value):
+            raise fail('an environment variable name like "MY_API_KEY"')
+        return value
+    if kind == "str_list":
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise fail('an array of strings, like ["glm-4.5"]')
+        return tuple(value)
+    if kind == "str_table":
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise fail('a table of strings, like { "X-Title" = "glmchat" }')
+        return tuple(value.items())
+    if kind == "table":
+        if not isinstance(value, dict):
+            raise fail("a table")
+        return tuple(value.items())
+    if kind == "keys":
+        if not isinstance(value, str) or not all(part.strip() for part in value.split(",")):
+            raise fail('key names separated by commas, like "ctrl+j,shift+enter"')
+        try:
+            return parse_keys(value)
+        except KeyProblem as exc:
+            raise Invalid(str(exc)) from None
+    raise AssertionError(kind)
