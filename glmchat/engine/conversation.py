@@ -23,6 +23,7 @@ from glmchat.backend.events import (
     StreamEvent,
     Usage,
 )
+from glmchat.backend.finish import finish_note
 from glmchat.engine.events import EngineEvent, ExchangeEnded, ExchangeResult, SaveFailed
 from glmchat.engine.turns import Turn, UsageTotals, history, turns_from_stored, usage_totals
 
@@ -36,14 +37,6 @@ T = TypeVar("T")
 
 NEW_TITLE = "New conversation"
 CHECKPOINT_SECONDS = 1.0
-
-# Finish reasons that end an answer normally but are worth a word to the user.
-FINISH_NOTES = {
-    "length": "The answer stopped at the max_tokens limit.",
-    "sensitive": "The provider filtered the answer.",
-    "content_filter": "The provider filtered the answer.",
-    "model_context_window_exceeded": "The answer stopped at the model's context window.",
-}
 
 
 class StreamClient(Protocol):
@@ -443,7 +436,7 @@ class Exchange:
             status = "partial" if content else "error"
         else:
             status = "complete"
-        note = None if error or cancelled else FINISH_NOTES.get(self._finish_reason or "")
+        note = None if error or cancelled else finish_note(self._finish_reason)
         usage = self._usage.as_dict() if self._usage else None
         timings = recorder.timings()
         if recorder.store is not None:
