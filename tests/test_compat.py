@@ -1,0 +1,333 @@
+"""Tripwires for glmchat/tui/compat: each test checks one thing a shim relies on in Textual, rich
+or markdown-it, and fails loudly (saying which reliance broke) when an upgrade changes it.
+
+After an upgrade that trips one of these, fix the shim in glmchat/tui/compat (nothing else in
+glmchat touches those internals), then update the pin in pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import io
+import pathlib
+import re
+
+from markdown_it.rules_core import StateCore
+from rich.console import Console
+from rich.markdown import CodeBlock, HorizontalRule, Markdown, MarkdownElement, TextElement
+from rich.segment import Segment
+from rich.syntax import Syntax
+from textual.app import App, ComposeResult
+from textual.geometry import Size
+from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.widget import Widget
+
+import glmchat
+from glmchat.tui.compat import rich_markdown
+from glmchat.tui.compat.rich_markdown import (
+    BLOCK_PARSER,
+    PARSER,
+    TokenRenderer,
+    new_env,
+    new_line_after,
+    parse_inline,
+    references,
+    references_ending_by,
+)
+from glmchat.tui.compat.textual_private import SettledBySizing
+from glmchat.tui.markdown.blocks import split_blocks
+
+# Every kind of block rich renders, and the inline markup it styles.
+SAMPLE = (
+    "# Title\n\nSome **bold**, *em*, ~~strike~~, `code` and a [link][ref].\n\n"
+    "Setext\n------\n\n- one\n- two\n\n  loose\n\n1. first\n   1. nested\n\n"
+    "> quoted\n> > deeper\n\n| a | b |\n|:--|--:|\n| 1 | 2 |\n\n***\n"
+    "after the rule\n\n```python\nif x:\n\treturn 1\n```\n\n```nosuchlang\na\tb\n```\n\n"
+    "    indented code\n\n<div>html</div>\n\n![img](a.png)\n\n[ref]: https://example.com 'T'\n"
+)
+WIDTH = 50
+
+
+def console() -> Console:
+    return Console(
+        width=80,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        markup=False,
+        emoji=False,
+    )
+
+
+def rich_lines(renderable: object, width: int = WIDTH) -> list[list[Segment]]:
+    out = console()
+    lines = out.render_lines(renderable, out.options.update_width(width), pad=True)  # type: ignore[arg-type]
+    return [list(Segment.simplify(line)) for line in lines]
+
+
+# --- rich and markdown-it (glmchat/tui/compat/rich_markdown.py) ------------------------------
+
+
+def test_rich_markdown_parses_with_the_same_parser_as_ours() -> None:
+    source = inspect.getsource(Markdown.__init__)
+    assert 'MarkdownIt().enable("strikethrough").enable("table")' in source, (
+        "rich.markdown.Markdown builds its parser differently: make PARSER the same"
+    )
+    assert Markdown(SAMPLE).parsed == PARSER.parse(SAMPLE)
+
+
+def test_rich_markdown_renders_from_its_parsed_attribute_alone() -> None:
+    """TokenRenderer swaps its tokens into a copy of a Markdown made for other text."""
+    template = Markdown("# Something else entirely\n")
+    markdown = copy.copy(template)
+    markdown.markup = SAMPLE
+    markdown.parsed = PARSER.parse(SAMPLE)
+    assert rich_lines(markdown) == rich_lines(Markdown(SAMPLE)), (
+        "rich's Markdown no longer renders from `parsed`"
+    )
+
+
+def test_rich_markdown_elements_table_and_new_line_flags() -> None:
+    elements = Markdown.elements
+    assert isinstance(elements, dict), "Markdown.elements is no longer a dict of element classes"
+    assert elements["fence"] is CodeBlock and elements["code_block"] is CodeBlock
+    for name, element in elements.items():
+        assert issubclass(element, MarkdownElement), name
+        assert isinstance(element.new_line, bool), f"{name}: no boolean `new_line`"
+    assert HorizontalRule.new_line is False, "a rule no longer suppresses the next blank line"
+    paragraph = PARSER.parse("text\n")[0]
+    rule = PARSER.parse("***\n")[0]
+    html = PARSER.parse("<div>x</div>\n")[0]
+    assert (new_line_after(paragraph), new_line_after(rule), new_line_after(html)) == (
+        True,
+        False,
+        True,
+    )
+
+
+def test_an_empty_html_block_renders_nothing_but_asks_for_a_blank_line() -> None:
+    renderer = TokenRenderer()
+    tokens = PARSER.parse("A paragraph.\n")
+    plain = renderer.render(console(), "A paragraph.\n", tokens, WIDTH, new_line_before=False)
+    flagged = renderer.render(console(), "A paragraph.\n", tokens, WIDTH, new_line_before=True)
+    assert "".join(s.text for s in plain[0]).strip() == "A paragraph."
+    assert flagged[1:] == plain, "the flag token changed more than the blank line before"
+    assert "".join(s.text for s in flagged[0]).strip() == "", "no blank line before the block"
+
+
+def test_code_block_keeps_what_our_cached_lexer_version_reads() -> None:
+    token = PARSER.parse("```python\nx = 1\n```\n")[0]
+    block = CodeBlock.create(Markdown("", code_theme="github-dark"), token)
+    assert (block.lexer_name, block.theme) == ("python", "github-dark")
+    assert issubclass(CodeBlock, TextElement), "CodeBlock no longer collects its text in `text`"
+    # rich builds its lexer with these options; our cached one must be built the same way.
+    lexer_source = inspect.getsource(Syntax.lexer.fget)  # type: ignore[attr-defined]
+    for option in ("stripnl=False", "ensurenl=True", "tabsize=self.tab_size"):
+        assert option in lexer_source, f"rich's Syntax no longer builds lexers with {option}"
+    assert inspect.signature(Syntax).parameters["tab_size"].default == 4
+
+
+def test_block_by_block_render_equals_riches_whole_render() -> None:
+    """The whole chain: blocks found with BLOCK_PARSER, inline parsed later, rendered one at a
+    time with rich's blank-line flag carried over, cached lexers: the lines rich renders."""
+    split = split_blocks(SAMPLE, {}, new_line=False, complete=True)
+    renderer = TokenRenderer()
+    lines: list[list[Segment]] = []
+    for block in split.finished:
+        assert block.tokens is not None and block.env is not None
+        parse_inline(block.tokens, block.env)
+        lines += renderer.render(
+            console(), block.source, block.tokens, WIDTH, new_line_before=block.new_line_before
+        )
+    ours = [list(Segment.simplify(Segment.adjust_line_length(line, WIDTH))) for line in lines]
+    reference = rich_lines(Markdown(SAMPLE))
+    assert [s.text for line in ours for s in line] == [s.text for line in reference for s in line]
+    assert ours == reference
+
+
+def test_markdown_it_core_rules_after_the_block_rules_are_inline_and_text_join() -> None:
+    assert PARSER.get_active_rules()["core"] == ["normalize", "block", "inline", "text_join"], (
+        "markdown-it's core rules changed: parse_inline runs `inline` and `text_join` only"
+    )
+    assert BLOCK_PARSER.get_active_rules()["core"] == ["normalize", "block"]
+    assert list(inspect.signature(StateCore).parameters) == ["src", "md", "env", "tokens"]
+    env = new_env({})
+    tokens = BLOCK_PARSER.parse(SAMPLE, env)
+    parse_inline(tokens, env)
+    assert tokens == PARSER.parse(SAMPLE)
+
+
+def test_markdown_it_keeps_link_references_in_env_with_their_lines() -> None:
+    env = new_env({})
+    BLOCK_PARSER.parse("para\n\n[Label]: https://example.com 'Title'\n\nmore\n", env)
+    found = references(env)
+    assert set(found) == {"LABEL"}, "env['references'] no longer holds definitions by label"
+    assert (found["LABEL"]["href"], found["LABEL"]["title"]) == ("https://example.com", "Title")
+    assert found["LABEL"]["map"] == [2, 3], "a definition no longer records its source lines"
+    assert references_ending_by(env, 3) == found and references_ending_by(env, 2) == {}
+    # A definition known from earlier text resolves a link in a later parse.
+    later = new_env(found)
+    tokens = BLOCK_PARSER.parse("see [label]\n", later)
+    parse_inline(tokens, later)
+    link = next(t for t in tokens[1].children or [] if t.type == "link_open")
+    assert link.attrs["href"] == "https://example.com"
+
+
+def test_the_lexer_cache_renders_code_as_rich_does() -> None:
+    for fence in ("```python\nif x:\n\treturn 1\n\n\n```\n", "```nosuchlang\na\tb\n```\n"):
+        tokens = PARSER.parse(fence)
+        ours = TokenRenderer().render(console(), fence, tokens, WIDTH, new_line_before=False)
+        ours = [list(Segment.simplify(Segment.adjust_line_length(x, WIDTH))) for x in ours]
+        assert ours == rich_lines(Markdown(fence)), fence
+    assert rich_markdown._lexer("python") is rich_markdown._lexer("python")
+
+
+# --- Textual (glmchat/tui/compat/textual_private.py) -----------------------------------------
+
+
+def test_screen_sizes_widgets_through_size_updated() -> None:
+    parameters = inspect.signature(Widget._size_updated).parameters
+    assert list(parameters) == ["self", "size", "virtual_size", "container_size", "layout"], (
+        "Widget._size_updated changed its signature: SettledBySizing overrides it"
+    )
+    assert parameters["layout"].default is True
+    assert "._size_updated(" in inspect.getsource(Screen), (
+        "the screen no longer sizes widgets through Widget._size_updated"
+    )
+
+
+class Watched(Widget):
+    def __init__(self) -> None:
+        super().__init__()
+        self.watched: list[Size] = []
+        self.settled: list[Size] = []
+
+    def watch_virtual_size(self, size: Size) -> None:
+        self.watched.append(size)
+
+
+class Settled(SettledBySizing, Watched):
+    def size_settled(self, virtual_size: Size) -> None:
+        self.settled.append(virtual_size)
+
+
+class Host(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Watched()
+        yield Settled()
+
+
+async def test_size_updated_without_layout_skips_the_virtual_size_watcher() -> None:
+    """What SettledBySizing relies on: `layout=True` runs the `virtual_size` watchers (each
+    asks for another layout); `layout=False` sets the size without them."""
+    app = Host()
+    async with app.run_test(size=(40, 10)) as pilot:
+        await pilot.pause()
+        plain = app.query_one(Watched)
+        size, container = plain.size, plain.container_size
+        plain.watched.clear()
+        plain._size_updated(size, Size(40, 50), container, layout=True)
+        assert plain.watched == [Size(40, 50)], "layout=True no longer runs the watcher"
+        plain._size_updated(size, Size(40, 60), container, layout=False)
+        assert plain.virtual_size == Size(40, 60)
+        assert plain.watched == [Size(40, 50)], "layout=False now runs the watcher"
+
+        settled = app.query_one(Settled)
+        settled.watched.clear()
+        settled.settled.clear()
+        settled._size_updated(size, Size(40, 70), container)  # as the screen calls it
+        assert settled.virtual_size == Size(40, 70)
+        assert settled.watched == [] and settled.settled == [Size(40, 70)]
+
+
+async def _rendered(pilot: Pilot[None], view: Widget) -> None:
+    """Wait until a StreamingMarkdown has rendered what it holds (a condition, not a delay)."""
+    for _ in range(2000):
+        if not view.blocks.dirty:  # type: ignore[attr-defined]
+            await pilot.pause()
+            return
+        await pilot.pause(0.002)
+    raise AssertionError("the view never rendered its text")
+
+
+async def test_a_height_change_costs_one_layout_of_the_screen_not_two() -> None:
+    """Textual follows every layout that resizes a widget with a second one (its virtual size
+    is a reactive that asks for layout); the log, the answer and its message skip that."""
+    from glmchat.tui.widgets.message_log import MessageLog
+    from glmchat.tui.widgets.messages import AssistantMessage
+
+    class Chat(App[None]):
+        def compose(self) -> ComposeResult:
+            with MessageLog():
+                yield AssistantMessage(streaming=True, refresh_rate=1000)
+
+    app = Chat()
+    async with app.run_test(size=(80, 20)) as pilot:
+        app.query_one(MessageLog).follow()
+        message = app.query_one(AssistantMessage)
+        await pilot.pause()
+        screen = app.screen
+        real = screen._refresh_layout
+        layouts = 0
+
+        def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+            nonlocal layouts
+            layouts += 1
+            return real(*args, **kwargs)
+
+        screen._refresh_layout = counting  # type: ignore[method-assign]
+        answer = message.answer
+        steps = 0
+        for i in range(80):
+            before = answer.get_content_height(answer.size, answer.size, answer.size.width)
+            message.add_content(f"- item {i} of the list\n", fold_thinking=True)
+            await _rendered(pilot, answer)
+            after = answer.get_content_height(answer.size, answer.size, answer.size.width)
+            steps += after != before
+        assert steps >= 8
+        # Two layouts per step without SettledBySizing (and the few of the first paint).
+        assert layouts <= steps + 2
+
+
+async def test_a_following_log_sticks_to_the_bottom_as_it_grows() -> None:
+    """The log follows its size through `size_settled` (its `virtual_size` watcher no longer
+    runs for the sizes a layout gives it)."""
+    from textual.widgets import Static
+
+    from glmchat.tui.widgets.message_log import MessageLog
+
+    class Chat(App[None]):
+        def compose(self) -> ComposeResult:
+            yield MessageLog()
+
+    app = Chat()
+    async with app.run_test(size=(40, 10)) as pilot:
+        log = app.query_one(MessageLog)
+        log.follow()
+        for n in range(30):
+            await log.mount(Static(f"line {n}"))
+            await pilot.pause()
+        assert log.is_anchored and log.scroll_y == log.max_scroll_y > 0
+        await log.query(Static).remove()
+        await pilot.pause()
+        assert not log.is_anchored and log.scroll_y == 0
+
+
+def test_no_module_outside_compat_uses_these_internals() -> None:
+    """The shims stay the only users: a cheap scan for the private names they wrap and for
+    imports of the libraries' private modules."""
+    root = pathlib.Path(glmchat.__file__).parent
+    private = re.compile(
+        r"_size_updated|rules_core|\.parsed\b|\.elements\b|\._bindings\b|_on_key\b"
+        r"|^\s*(from|import) (textual|rich|markdown_it)(\.\w+)*\._",
+        re.MULTILINE,
+    )
+    offenders = [
+        f"{path.relative_to(root)}: {match.group().strip()}"
+        for path in sorted(root.rglob("*.py"))
+        if path.parent.name != "compat"
+        for match in private.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
