@@ -72,3 +72,17 @@ def test_ask_error_lines_have_no_doubled_stop(wire: WireServer, fixture: str) ->
     lines = proc.stderr.splitlines()
     assert lines and all(line.startswith("glmchat: ") for line in lines)
     assert ".." not in proc.stderr, proc.stderr
+
+
+def test_a_rejected_key_check_is_one_sentence_each(
+    zai: WireServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    from glmchat.cli import main
+
+    zai.reply(fixture_reply("zai_error_401"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("sk-wrong-000000000000\n"))
+    assert main(["config", "set-key", "zai", "--check"]) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and ".." not in err and err.endswith("The key was not saved.\n")

@@ -27,6 +27,7 @@ from glmchat.config import (
     save_value,
 )
 from glmchat.credentials import CredentialStore, KeyLookup, Secret, env_names
+from glmchat.sentences import join_sentences
 from glmchat.terminal_text import dumps_json
 
 
@@ -264,7 +265,7 @@ def _check_key(provider: ProviderConfig, secret: Secret) -> None:
         asyncio.run(list_models(provider, secret.reveal()))
     except ProviderError as exc:
         message = " ".join(exc.message.split())
-        raise CliError(f"{message} (the key was not saved)", exc.exit_code) from None
+        raise CliError(join_sentences(message, "The key was not saved."), exc.exit_code) from None
     print("accepted")
 
 
