@@ -24,7 +24,7 @@ class FinishRule:
     `kind` is None for an answer that ended normally (exit 0, stored `complete`), else the
     `ask --json` error kind it is reported as (the partial answer is kept and stored `partial`,
     or `error` when nothing arrived). `note` is one line for the person: a remark on a normal end,
-    or the error message (with `{name}` for the provider's name)."""
+    or the error message (`{name}`: the provider's name; `{kept}`: a word on the partial answer)."""
 
     reason: str
     kind: str | None
@@ -47,17 +47,17 @@ class FinishRule:
         assert self.kind is not None
         kept = " The partial answer is kept." if text else ""
         error = E.ERROR_KINDS[self.kind](
-            self.note.format(name=display_name) + kept, provider=provider_name
+            self.note.format(name=display_name, kept=kept), provider=provider_name
         )
         error.finish_reason = self.reason
         return error
 
 
 _FILTERED = (
-    '{name} stopped the answer: its content filter flagged it (finish_reason "%s"). '
+    '{name} stopped the answer: its content filter flagged it (finish_reason "%s").{kept} '
     "Rephrase the prompt."
 )
-_FAILED = '{name} failed while writing the answer (finish_reason "%s"). Retry.'
+_FAILED = '{name} failed while writing the answer (finish_reason "%s").{kept} Retry.'
 
 FINISH_RULES: dict[str, FinishRule] = {
     rule.reason: rule
