@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import signal
 import sys
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any
 
 from glmchat.backend.errors import ProviderError
 from glmchat.backend.events import (
@@ -22,6 +21,7 @@ from glmchat.backend.events import (
     Usage,
 )
 from glmchat.backend.finish import finish_note
+from glmchat.cli.ask_input import flag_values, read_prompt
 from glmchat.cli.errors import CliError
 from glmchat.sentences import join_sentences
 from glmchat.terminal_text import dumps_json
@@ -72,77 +72,6 @@ def check_base_url(url: str) -> None:
         raise CliError(f"--base-url {url!r} must be an http:// or https:// URL with a host", 2)
 
 
-def read_prompt(arg: str | None, stdin: TextIO | None) -> str:
-    """The prompt to send: PROMPT, stdin (for '-' or no PROMPT), or both.
-
-    PROMPT with piped text sends the instruction first and the text after it in a fence, as
-    `llm` does; dropping either would lose what the user gave."""
-    if stdin is None:  # no stdin at all (a closed fd 0)
-        if arg is None or arg == "-":
-            raise CliError("no prompt: give PROMPT, '-' to read stdin, or pipe text in", 2)
-        return arg
-    if arg == "-":
-        return _read(stdin)  # typed at a terminal until end-of-file, or piped
-    if _nothing_piped(stdin):
-        if arg is None:
-            raise CliError("no prompt: give PROMPT, '-' to read stdin, or pipe text in", 2)
-        return arg
-    text = _read(stdin)
-    if arg is None:
-        return text
-    if not text.strip():
-        return arg  # `ask "q" < /dev/null`, or an empty pipe: the instruction alone
-    return f"{arg}\n\n{fence(text)}"
-
-
-def _nothing_piped(stdin: TextIO) -> bool:
-    try:
-        return stdin.isatty()
-    except (ValueError, OSError):  # a closed stdin has nothing to give either
-        return True
-
-
-def _read(stdin: TextIO) -> str:
-    try:
-        text = stdin.read()
-        # Under a C locale undecodable bytes arrive as surrogates; they are not text either.
-        text.encode("utf-8")
-    except (UnicodeDecodeError, UnicodeEncodeError) as exc:
-        raise CliError(
-            f"stdin is not UTF-8 text (at position {exc.start}); convert it first, "
-            "e.g. with iconv -f latin1 -t utf-8",
-            2,
-        ) from None
-    return text
-
-
-def fence(text: str) -> str:
-    """`text` in a Markdown code fence longer than any backtick run inside it."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    marks = "`" * max(3, longest + 1)
-    return f"{marks}\n{text if text.endswith(chr(10)) else text + chr(10)}{marks}"
-
-
-def _flag_values(args: argparse.Namespace) -> tuple[float | None, int | None]:
-    """--temperature and --max-tokens checked by the rules `config set` uses (exit 2)."""
-    from glmchat.config import ConfigError, parse_setting
-
-    try:
-        temperature = (
-            None
-            if args.temperature is None
-            else parse_setting("temperature", args.temperature, "--temperature")
-        )
-        max_tokens = (
-            None
-            if args.max_tokens is None
-            else parse_setting("max_tokens", args.max_tokens, "--max-tokens")
-        )
-    except ConfigError as exc:
-        raise CliError(str(exc), 2) from None
-    return temperature, max_tokens
-
-
 @dataclass
 class Outcome:
     content: list[str] = field(default_factory=list)
@@ -160,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.base_url is not None:
         check_base_url(args.base_url)
-    temperature, max_tokens = _flag_values(args)
+    temperature, max_tokens = flag_values(args)
     prompt = read_prompt(args.prompt, sys.stdin)
     if not prompt.strip():
         raise CliError("the prompt is empty", 2)
