@@ -21,6 +21,7 @@ from glmchat.backend.events import (
     Message,
     ReasoningDelta,
     StreamEvent,
+    ToolCall,
     Usage,
 )
 from glmchat.backend.finish import finish_note
@@ -314,6 +315,7 @@ class Exchange:
         self._ticker: asyncio.TimerHandle | None = None
         self._usage: Usage | None = None
         self._finish_reason: str | None = None
+        self._tool_calls: tuple[ToolCall, ...] = ()
 
     def __aiter__(self) -> AsyncIterator[EngineEvent]:
         return self.events()
@@ -370,11 +372,13 @@ class Exchange:
                     self._usage = event  # type: ignore[assignment]
                 elif kind is Finish:
                     self._finish_reason = event.reason  # type: ignore[union-attr]
+                    self._tool_calls = event.tool_calls  # type: ignore[union-attr]
                     continue
                 put(event)
         except ProviderError as exc:
             error = exc
             self._finish_reason = exc.finish_reason or self._finish_reason
+            self._tool_calls = exc.tool_calls or self._tool_calls
         except asyncio.CancelledError:
             if self.result is None:
                 self._finish(cancelled=True)
@@ -436,7 +440,11 @@ class Exchange:
             status = "partial" if content else "error"
         else:
             status = "complete"
-        note = None if error or cancelled else finish_note(self._finish_reason)
+        note = (
+            None
+            if error or cancelled
+            else finish_note(self._finish_reason, tool_calls=bool(self._tool_calls))
+        )
         usage = self._usage.as_dict() if self._usage else None
         timings = recorder.timings()
         if recorder.store is not None:
@@ -463,6 +471,7 @@ class Exchange:
             usage=self._usage,
             error=error,
             note=note,
+            tool_calls=self._tool_calls,
             cancelled=cancelled,
             saved=self.engine.store is not None and self.engine.save_error is None,
             timings=timings,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from glmchat.backend.errors import ProviderError
-from glmchat.backend.events import ContentDelta, ReasoningDelta, RetryScheduled, Usage
+from glmchat.backend.events import ContentDelta, ReasoningDelta, RetryScheduled, ToolCall, Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,7 @@ class ExchangeResult:
     error: ProviderError | None = None
     note: str | None = None  # a finish reason worth telling ("stopped at max_tokens")
     cancelled: bool = False
+    tool_calls: tuple[ToolCall, ...] = ()  # asked for by the model (not run yet)
     saved: bool = True  # False when saving was off or failed
     timings: dict[str, Any] = field(default_factory=dict)
 
