@@ -17,6 +17,7 @@ import tomli_w
 
 from glmchat.backend.providers import ProviderConfig
 from glmchat.config import ConfigError
+from glmchat.errors import GlmchatError
 from glmchat.paths import credentials_path, write_atomic
 
 _AT = re.compile(r"\(at line (\d+), column (\d+)\)")
@@ -85,7 +86,7 @@ class CredentialsError(ConfigError):
     """credentials.toml is unreadable or malformed; the message names the file."""
 
 
-class MissingKeyError(Exception):
+class MissingKeyError(GlmchatError):
     """A provider that needs a key has none; the message says how to set one."""
 
     def __init__(self, provider: ProviderConfig) -> None:

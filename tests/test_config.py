@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -13,18 +14,19 @@ from pathlib import Path
 import pytest
 
 from glmchat import paths
-from glmchat.backend.providers import BUILTIN_PROVIDERS
+from glmchat.backend.providers import BUILTIN_PROVIDERS, ProviderConfig
 from glmchat.config import (
     BINDING_IDS,
-    PROVIDER_FIELDS,
-    TOP_FIELDS,
-    UI_FIELDS,
+    PROVIDER_RULES,
+    SETTINGS,
     ConfigError,
+    Declared,
     Settings,
     UiSettings,
     load_settings,
     save_value,
 )
+from glmchat.config.rules import validate
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 
@@ -331,10 +333,83 @@ def test_example_config_loads_with_no_warnings() -> None:
 
 def test_example_config_documents_every_key() -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
-    for key in [*TOP_FIELDS, *UI_FIELDS, *BINDING_IDS, *PROVIDER_FIELDS]:
+    for key in [*(d.name for d in SETTINGS.values()), *BINDING_IDS, *PROVIDER_RULES]:
         assert re.search(rf"^#?\s*{key}\s*=", text, re.MULTILINE), key
     for section in ("[ui]", "[keys]", "[providers."):
         assert section in text
+
+
+def _example_entries() -> dict[str, tuple[str, str]]:
+    """Each key line of the example by dotted key: (the line, its help) where the help is the
+    comment lines right above it (up to a blank line or another key) and its own trailing
+    comment, "#" and line breaks removed."""
+    lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    entries: dict[str, tuple[str, str]] = {}
+    table = ""
+    for i, line in enumerate(lines):
+        if header := re.match(r"#?\s*\[([\w.-]+)\]\s*$", line):
+            table = header.group(1)
+            continue
+        if not (m := re.match(r"(#\s?)?(\w+)\s*=", line)):
+            continue
+        above: list[str] = []
+        j = i - 1
+        while j >= 0 and lines[j].startswith("#") and not re.match(r"#\s*(\w+\s*=|\[)", lines[j]):
+            above.insert(0, lines[j].lstrip("#"))
+            j -= 1
+        trailing = line.partition(" # ")[2]
+        key = f"{table}.{m.group(2)}" if table else m.group(2)
+        entries[key] = (line, " ".join(" ".join([*above, trailing]).split()))
+    return entries
+
+
+@pytest.mark.parametrize("declared", SETTINGS.values(), ids=list(SETTINGS))
+def test_example_config_follows_each_declaration(declared: Declared) -> None:
+    """The example repeats what each setting's one declaration says: its help line, its range
+    or choices, and its default (given as is, or commented out when there is none)."""
+    entries = _example_entries()
+    assert declared.key in entries, f"{declared.key} is not in config.example.toml"
+    line, help_text = entries[declared.key]
+    assert declared.doc in help_text
+    rule = declared.rule
+    if rule.lo is not None:
+        assert f"{rule.lo:g} to {rule.hi:g}" in help_text
+    if rule.kind == "choice":
+        assert [c for c in rule.choices if f'"{c}"' not in help_text] == []
+    # A setting without a default is shown commented out; every other is given its default.
+    assert line.startswith("#") == declared.optional
+    settings = load_settings(EXAMPLE, environ={})
+    if not declared.optional:
+        assert settings.sources[declared.key] == "file"
+        assert settings.value_of(declared) == declared.default
+
+
+def test_example_config_states_provider_ranges_and_choices() -> None:
+    providers = EXAMPLE.read_text(encoding="utf-8").partition("# Providers.")[2]
+    for name, rule in PROVIDER_RULES.items():
+        line = next(ln for ln in providers.splitlines() if re.match(rf"#\s+{name}\s+=", ln))
+        if rule.lo is not None:
+            assert f"{rule.lo:g} to {rule.hi:g}" in line, name
+        assert [c for c in rule.choices if f'"{c}"' not in providers] == [], name
+
+
+def test_every_setting_is_declared_once_with_its_rule() -> None:
+    """A new field on Settings or UiSettings must be declared with `setting()`: then loading,
+    `config set`, `config show` and the example test all pick it up from that one place."""
+    tables = {"providers", "keys", "ui"}
+    bookkeeping = {"warnings", "sources", "path"}
+    assert {f.name for f in dataclasses.fields(Settings)} - tables - bookkeeping == {
+        d.name for d in SETTINGS.values() if not d.table
+    }
+    assert {f.name for f in dataclasses.fields(UiSettings)} == {
+        d.name for d in SETTINGS.values() if d.table == "ui"
+    }
+    assert Settings().ui == UiSettings()
+    for declared in SETTINGS.values():
+        assert Settings().value_of(declared) == declared.default
+        if not declared.optional:
+            assert validate(declared.rule, declared.default) == declared.default, declared.key
+    assert set(PROVIDER_RULES) <= {f.name for f in dataclasses.fields(ProviderConfig)}
 
 
 def test_example_config_commented_examples_are_valid(tmp_path: Path) -> None:
@@ -656,12 +731,12 @@ def test_every_problem_is_reported_with_its_line_and_column_in_file_order() -> N
 
 def test_a_good_file_is_not_scanned_for_positions(monkeypatch: pytest.MonkeyPatch) -> None:
     """Positions cost a scan of the file; only a file with something to report pays it."""
-    from glmchat import config
+    from glmchat.config import loading
 
     def no_scan(text: str) -> dict[tuple[str, ...], tuple[int, int]]:
         raise AssertionError("scanned")
 
-    monkeypatch.setattr(config, "key_positions", no_scan)
+    monkeypatch.setattr(loading, "key_positions", no_scan)
     write_config('theme = "nord"\n[keys]\nsend = "ctrl+s"\n')
     assert load_settings().theme == "nord"
 

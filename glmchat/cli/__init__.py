@@ -9,7 +9,8 @@ import traceback
 from collections.abc import Sequence
 
 from glmchat import __version__
-from glmchat.cli.errors import CliError
+from glmchat.cli.errors import exit_status
+from glmchat.errors import GlmchatError
 from glmchat.terminal_text import terminal_safe_stdio
 
 
@@ -57,11 +58,11 @@ def _main(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except CliError as exc:
+    except GlmchatError as exc:
         # A config error lists every problem, one per line; each line stands on its own.
         for line in str(exc).split("\n"):
             print(f"glmchat: {line}", file=sys.stderr)
-        return exc.exit_code
+        return exit_status(exc)
     except KeyboardInterrupt:
         print("glmchat: interrupted", file=sys.stderr)
         return 130

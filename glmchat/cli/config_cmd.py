@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import getpass
 import json
 import os
 import sys
-from collections.abc import Callable
 from typing import Any
 
 from rich.cells import cell_len, set_cell_size
@@ -19,8 +17,7 @@ from glmchat.backend.providers import BUILTIN_PROVIDERS, ProviderConfig
 from glmchat.cli.errors import CliError
 from glmchat.config import (
     BINDING_IDS,
-    TOP_FIELDS,
-    UI_FIELDS,
+    SETTINGS,
     ConfigError,
     Settings,
     load_settings,
@@ -75,19 +72,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     p.set_defaults(func=cmd_unset_key)
 
 
-def _config_errors(func: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
-    """Config and credential problems become one line and exit status 2."""
-
-    @functools.wraps(func)
-    def wrapper(args: argparse.Namespace) -> int:
-        try:
-            return func(args)
-        except ConfigError as exc:
-            raise CliError(str(exc), 2) from None
-
-    return wrapper
-
-
 def _warn(lines: Any) -> None:
     for line in lines:
         print(f"glmchat: warning: {line}", file=sys.stderr)
@@ -97,7 +81,6 @@ def _unknown_provider(name: str, known: Any) -> CliError:
     return CliError(f'unknown provider "{name}"; known providers: {", ".join(known)}', 2)
 
 
-@_config_errors
 def cmd_path(args: argparse.Namespace) -> int:
     rows = [
         ("config dir", paths.config_dir()),
@@ -112,12 +95,10 @@ def cmd_path(args: argparse.Namespace) -> int:
 
 
 def _setting_rows(settings: Settings) -> list[tuple[str, Any, str]]:
-    rows: list[tuple[str, Any, str]] = []
-    for key in TOP_FIELDS:
-        rows.append((key, getattr(settings, key), settings.sources.get(key, "default")))
-    for key in UI_FIELDS:
-        dotted = f"ui.{key}"
-        rows.append((dotted, getattr(settings.ui, key), settings.sources.get(dotted, "default")))
+    rows: list[tuple[str, Any, str]] = [
+        (key, settings.value_of(declared), settings.sources.get(key, "default"))
+        for key, declared in SETTINGS.items()
+    ]
     for key in BINDING_IDS:
         dotted = f"keys.{key}"
         rows.append((dotted, settings.key_for(key), settings.sources.get(dotted, "default")))
@@ -164,7 +145,6 @@ def _toml_value(value: Any) -> str:
     return str(value)
 
 
-@_config_errors
 def cmd_show(args: argparse.Namespace) -> int:
     settings = load_settings()
     store = CredentialStore()
@@ -220,7 +200,6 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-@_config_errors
 def cmd_set(args: argparse.Namespace) -> int:
     settings = save_value(args.key, args.value)
     _warn(settings.warnings)
@@ -279,7 +258,6 @@ def _env_note(provider: ProviderConfig) -> None:
             return
 
 
-@_config_errors
 def cmd_set_key(args: argparse.Namespace) -> int:
     settings = load_settings()
     provider = settings.providers.get(args.provider)
@@ -296,7 +274,6 @@ def cmd_set_key(args: argparse.Namespace) -> int:
     return 0
 
 
-@_config_errors
 def cmd_unset_key(args: argparse.Namespace) -> int:
     try:
         providers: Any = load_settings().providers

@@ -27,28 +27,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from glmchat.backend.openai_compat import list_models
-    from glmchat.config import ConfigError, load_settings
+    from glmchat.config import load_settings
     from glmchat.credentials import CredentialStore, MissingKeyError, require_key
 
+    # A config or credentials problem (or a missing key) goes up to the edge as it is.
+    settings = load_settings()
+    name = args.provider or settings.default_provider
+    provider = settings.providers.get(name)
+    if provider is None:
+        known = ", ".join(settings.providers)
+        raise CliError(f'unknown provider "{name}"; known providers: {known}', 2)
+    if args.configured:
+        for model in provider.models:
+            print(f"{provider.name}/{model}")
+        return 0
     try:
-        settings = load_settings()
-        name = args.provider or settings.default_provider
-        provider = settings.providers.get(name)
-        if provider is None:
-            known = ", ".join(settings.providers)
-            raise CliError(f'unknown provider "{name}"; known providers: {known}', 2)
-        if args.configured:
-            for model in provider.models:
-                print(f"{provider.name}/{model}")
-            return 0
-        try:
-            secret = require_key(provider, CredentialStore())
-        except MissingKeyError:
-            if not args.base_url:
-                raise
-            secret = None
-    except (ConfigError, MissingKeyError) as exc:
-        raise CliError(str(exc), 2) from None
+        secret = require_key(provider, CredentialStore())
+    except MissingKeyError:
+        if not args.base_url:
+            raise
+        secret = None
     try:
         ids = asyncio.run(
             list_models(provider, secret.reveal() if secret else None, base_url=args.base_url)

@@ -1,64 +1,50 @@
-"""What each setting may hold: the declarations of config.toml's keys and the rule for one value."""
+"""The rule for one value: what a setting may hold, and the one-line message when it does not."""
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from glmchat.backend.providers import DIALECTS, THINKING_PARAMS
-from glmchat.code_themes import CODE_THEMES, is_code_theme
+from glmchat.code_themes import is_code_theme
 from glmchat.keybindings import KeyProblem, parse_keys
-from glmchat.textual_names import THEMES
 
 
 class Invalid(ValueError):
     """One value that breaks its rule; the message says what is allowed, without the key."""
 
 
+Kind = Literal[
+    "bool",
+    "float",
+    "int",
+    "text",  # any string, kept as typed (a system prompt)
+    "str",  # a non-empty string
+    "model",  # PROVIDER/MODEL or a bare model; whether the provider exists is checked later
+    "choice",
+    "code_theme",  # a choice, or any Pygments style installed as a plugin
+    "url",
+    "env",  # an environment variable name
+    "str_list",
+    "str_table",
+    "table",
+    "keys",  # one or more key names, as `[keys]` takes them
+]
+
+
 @dataclass(frozen=True, slots=True)
-class Field:
-    kind: str
+class Rule:
+    """What one setting may hold: a kind, and for numbers the range, for choices the names."""
+
+    kind: Kind
     lo: float | None = None
     hi: float | None = None
     choices: tuple[str, ...] = ()
 
-
-TOP_FIELDS: dict[str, Field] = {
-    "default_model": Field("model"),
-    "thinking": Field("bool"),
-    "theme": Field("choice", choices=THEMES),
-    "temperature": Field("float", 0, 2),
-    "top_p": Field("float", 0, 1),
-    "max_tokens": Field("int", 1, 98304),
-    "system_prompt": Field("text"),
-}
-UI_FIELDS: dict[str, Field] = {
-    "show_thinking": Field("bool"),
-    "fold_thinking_when_answer_starts": Field("bool"),
-    "refresh_rate": Field("float", 1, 120),
-    "code_theme": Field("code_theme", choices=CODE_THEMES),
-    "compact": Field("bool"),
-}
-PROVIDER_FIELDS: dict[str, Field] = {
-    "label": Field("str"),
-    "dialect": Field("choice", choices=DIALECTS),
-    "base_url": Field("url"),
-    "api_key_env": Field("env"),
-    "models": Field("str_list"),
-    "headers": Field("str_table"),
-    "read_timeout": Field("float", 1, 3600),
-    "thinking_param": Field("choice", choices=THINKING_PARAMS),
-    "requires_key": Field("bool"),
-    "extra_body": Field("table"),
-}
-SECTIONS = ("ui", "keys", "providers")
-KEYS_FIELD = Field("keys")
-OPTIONAL = frozenset({"temperature", "top_p", "max_tokens", "system_prompt"})
 
 PROVIDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\Z")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -80,11 +66,20 @@ def show_value(value: object) -> str:
     return f"a {type(value).__name__}"
 
 
-def value_range(f: Field) -> str:
+def did_you_mean(name: str, known: Sequence[str], prefix: str = "", cutoff: float = 0.6) -> str:
+    """` (did you mean "PREFIXclosest"?)`, or "" when nothing known is close."""
+    # difflib is loaded only when something is wrong: a good config never pays for it.
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1, cutoff=cutoff)
+    return f' (did you mean "{prefix}{close[0]}"?)' if close else ""
+
+
+def value_range(f: Rule) -> str:
     return f"from {f.lo:g} to {f.hi:g}"
 
 
-def validate(f: Field, value: Any) -> Any:
+def validate(f: Rule, value: Any) -> Any:
     """Check one value; returns it converted (ints become floats, arrays tuples, keys parsed)."""
 
     def fail(expected: str) -> Invalid:
@@ -117,10 +112,7 @@ def validate(f: Field, value: Any) -> Any:
     if kind == "choice" or kind == "code_theme":
         known = kind == "code_theme" and isinstance(value, str) and is_code_theme(value)
         if value not in f.choices and not known:
-            close = (
-                difflib.get_close_matches(value, f.choices, n=1) if isinstance(value, str) else []
-            )
-            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            hint = did_you_mean(value, f.choices) if isinstance(value, str) else ""
             raise Invalid(
                 "expected one of "
                 + ", ".join(f'"{c}"' for c in f.choices)

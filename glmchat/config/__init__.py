@@ -1,0 +1,32 @@
+"""Settings from config.toml: each declared once, validated with readable errors, safely rewritten.
+
+`settings` declares every setting (type, default, rule, help); `rules` checks one value;
+`loading` reads and validates a file; `writing` is `config set`. Callers import from here."""
+
+from __future__ import annotations
+
+from glmchat.config.loading import MODEL_ENV, load_settings
+from glmchat.config.settings import (
+    PROVIDER_RULES,
+    SETTINGS,
+    ConfigError,
+    Declared,
+    Settings,
+    UiSettings,
+)
+from glmchat.config.writing import parse_setting, save_value
+from glmchat.keybindings import BINDING_IDS
+
+__all__ = [
+    "BINDING_IDS",
+    "MODEL_ENV",
+    "PROVIDER_RULES",
+    "SETTINGS",
+    "ConfigError",
+    "Declared",
+    "Settings",
+    "UiSettings",
+    "load_settings",
+    "parse_setting",
+    "save_value",
+]

@@ -1,0 +1,198 @@
+"""The settings of config.toml, each declared once (type, default, rule, help), and their values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from types import MappingProxyType
+from typing import TypeVar
+
+from glmchat.backend.providers import (
+    BUILTIN_PROVIDERS,
+    DEFAULT_MODEL,
+    DEFAULT_PROVIDER,
+    DIALECTS,
+    THINKING_PARAMS,
+    ProviderConfig,
+    resolve_model,
+)
+from glmchat.code_themes import CODE_THEMES
+from glmchat.config.rules import Rule
+from glmchat.errors import GlmchatError
+from glmchat.keybindings import BINDING_IDS
+from glmchat.paths import config_path
+from glmchat.textual_names import THEMES
+
+T = TypeVar("T")
+
+
+class ConfigError(GlmchatError):
+    """A config problem: one line per problem, each naming the file (and line:column when known)."""
+
+
+def setting(default: T, rule: Rule, doc: str) -> T:
+    """Declare one setting: a dataclass field whose default is `default`, carrying the rule that
+    validation and `config set` apply and the help line config.example.toml repeats."""
+    return field(default=default, metadata={"rule": rule, "doc": doc})
+
+
+# --- the declarations: the one place a setting is named, typed and given its default -----
+
+
+@dataclass(frozen=True, slots=True)
+class UiSettings:
+    """The `[ui]` table."""
+
+    show_thinking: bool = setting(
+        True, Rule("bool"), "Show the reasoning panels at all (their text is saved either way)"
+    )
+    fold_thinking_when_answer_starts: bool = setting(
+        True,
+        Rule("bool"),
+        "Fold a reasoning panel as soon as the answer begins to stream (ctrl+o unfolds it)",
+    )
+    refresh_rate: float = setting(
+        12.0, Rule("float", 1, 120), "How often a streaming message is redrawn, in Hz"
+    )
+    code_theme: str = setting(
+        "monokai", Rule("code_theme", choices=CODE_THEMES), "Pygments style for code blocks"
+    )
+    compact: bool = setting(False, Rule("bool"), "Tighter layout: less padding around messages")
+
+
+def _builtin_providers() -> Mapping[str, ProviderConfig]:
+    return MappingProxyType(dict(BUILTIN_PROVIDERS))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything config.toml (and GLMCHAT_MODEL) decide, built once at start and passed in.
+
+    The fields declared with `setting()` are config.toml's top-level keys; the tables
+    (`[ui]`, `[keys]`, `[providers.NAME]`) and where each value came from follow them."""
+
+    default_model: str = setting(
+        DEFAULT_MODEL,
+        Rule("model"),
+        "Model for new conversations, as PROVIDER/MODEL. A bare model name uses this provider",
+    )
+    thinking: bool = setting(
+        True, Rule("bool"), "Start new conversations with thinking (reasoning) on"
+    )
+    theme: str = setting(
+        "textual-dark", Rule("choice", choices=THEMES), "Textual theme of the interface"
+    )
+    # None: left out of the request, so the provider's own default applies.
+    temperature: float | None = setting(
+        None, Rule("float", 0, 2), "Sampling temperature: higher gives more varied answers"
+    )
+    top_p: float | None = setting(
+        None,
+        Rule("float", 0, 1),
+        "Nucleus sampling: draw only from the likeliest tokens up to this total probability",
+    )
+    max_tokens: int | None = setting(
+        None, Rule("int", 1, 98304), "The longest answer, in tokens (the answer plus its reasoning)"
+    )
+    system_prompt: str | None = setting(
+        None, Rule("text"), "A system prompt for new conversations; left out, none is sent"
+    )
+    providers: Mapping[str, ProviderConfig] = field(default_factory=_builtin_providers)
+    keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    ui: UiSettings = field(default_factory=UiSettings)
+    warnings: tuple[str, ...] = ()
+    sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    path: Path = field(default_factory=config_path)
+
+    @property
+    def default_provider(self) -> str:
+        """The provider used for a bare model name: the default model's, else zai."""
+        provider, sep, _ = self.default_model.partition("/")
+        return provider if sep and provider in self.providers else DEFAULT_PROVIDER
+
+    def resolve_model(self, name: str | None = None) -> tuple[ProviderConfig, str]:
+        """`PROVIDER/MODEL` (or a bare model, or None for the default) -> (provider, model id)."""
+        name = name or self.default_model
+        try:
+            provider, model = resolve_model(name, dict(self.providers), self.default_provider)
+        except KeyError as exc:
+            known = ", ".join(self.providers)
+            raise ConfigError(
+                f'unknown provider "{exc.args[0]}" in model "{name}"; known providers: {known}'
+            ) from None
+        if not model:
+            raise ConfigError(f'no model name in "{name}"; use PROVIDER/MODEL, like "zai/glm-4.5"')
+        return provider, model
+
+    def key_for(self, binding_id: str) -> str:
+        """The effective keys of a binding id: the `[keys]` remapping, else the default."""
+        return self.keys.get(binding_id, BINDING_IDS[binding_id])
+
+    def value_of(self, declared: Declared) -> object:
+        """The effective value of one declared setting."""
+        return getattr(self.ui if declared.table == "ui" else self, declared.name)
+
+
+# --- what the declarations give everyone else ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """One setting as the declarations above state it, under its dotted config.toml key."""
+
+    table: str  # "" for a top-level key
+    name: str
+    rule: Rule
+    default: object
+    doc: str
+
+    @property
+    def key(self) -> str:
+        """The key as `config set` and `config show` name it: "theme", "ui.compact"."""
+        return f"{self.table}.{self.name}" if self.table else self.name
+
+    @property
+    def optional(self) -> bool:
+        """No default value: left out, nothing is sent; `config set KEY none` removes it."""
+        return self.default is None
+
+
+def _declared(cls: type, table: str) -> dict[str, Declared]:
+    found = {}
+    for f in fields(cls):
+        if "rule" in f.metadata:
+            d = Declared(table, f.name, f.metadata["rule"], f.default, f.metadata["doc"])
+            found[d.key] = d
+    return found
+
+
+# Every setting with a single value, top level first, by dotted key, in declaration order.
+SETTINGS: Mapping[str, Declared] = MappingProxyType(
+    {**_declared(Settings, ""), **_declared(UiSettings, "ui")}
+)
+SECTIONS = ("ui", "keys", "providers")
+KEYS_RULE = Rule("keys")  # every `[keys]` value; the ids and defaults are keybindings.BINDING_IDS
+
+
+# A `[providers.NAME]` key sets the ProviderConfig field of its name, which declares the type and
+# the default (the built-in provider's, or the class default for a new one); config adds only the
+# rule. Naming a field ProviderConfig lacks fails here, at import, not on some user's file.
+_PROVIDER_RULES = {
+    "label": Rule("str"),
+    "dialect": Rule("choice", choices=DIALECTS),
+    "base_url": Rule("url"),
+    "api_key_env": Rule("env"),
+    "models": Rule("str_list"),
+    "headers": Rule("str_table"),
+    "read_timeout": Rule("float", 1, 3600),
+    "thinking_param": Rule("choice", choices=THINKING_PARAMS),
+    "requires_key": Rule("bool"),
+    "extra_body": Rule("table"),
+}
+_PROVIDER_FIELD_NAMES = frozenset(f.name for f in fields(ProviderConfig))
+PROVIDER_RULES: Mapping[str, Rule] = MappingProxyType(
+    {name: rule for name, rule in _PROVIDER_RULES.items() if name in _PROVIDER_FIELD_NAMES}
+)
+if len(PROVIDER_RULES) != len(_PROVIDER_RULES):
+    raise AssertionError(f"not ProviderConfig fields: {set(_PROVIDER_RULES) - set(PROVIDER_RULES)}")

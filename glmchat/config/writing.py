@@ -1,0 +1,192 @@
+"""`config set` and command-line values: one value parsed and checked by its declared rule, and
+config.toml rewritten atomically (a file that is already wrong is never touched)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from glmchat.config.loading import build, read_document
+from glmchat.config.rules import (
+    PROVIDER_NAME,
+    Invalid,
+    Rule,
+    did_you_mean,
+    show_value,
+    validate,
+    value_range,
+)
+from glmchat.config.settings import (
+    KEYS_RULE,
+    PROVIDER_RULES,
+    SECTIONS,
+    SETTINGS,
+    ConfigError,
+    Declared,
+    Settings,
+)
+from glmchat.keybindings import BINDING_IDS
+from glmchat.paths import config_path, write_atomic
+
+
+def _check(where: str, f: Rule, value: Any) -> Any:
+    """`validate`, with a failure as a ConfigError whose line starts with `where` (the key)."""
+    try:
+        return validate(f, value)
+    except Invalid as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _known_dotted_keys(providers: Mapping[str, Any]) -> list[str]:
+    return [
+        *SETTINGS,
+        *(f"keys.{k}" for k in BINDING_IDS),
+        *(f"providers.{p}.{k}" for p in providers for k in PROVIDER_RULES),
+    ]
+
+
+def _locate(key: str, providers: Mapping[str, Any]) -> tuple[list[str], Rule, bool]:
+    """The document path of a dotted key, its rule, and whether it may be left unset; or
+    ConfigError suggesting a known key."""
+    parts = key.split(".")
+    declared: Declared | None = SETTINGS.get(key)
+    if declared is not None:
+        return parts, declared.rule, declared.optional
+    found: Rule | None = None
+    if len(parts) == 2 and parts[0] == "keys":
+        found = KEYS_RULE if parts[1] in BINDING_IDS else None
+    elif len(parts) == 3 and parts[0] == "providers":
+        if not PROVIDER_NAME.match(parts[1]):
+            raise ConfigError(f'{key}: a provider name may use only letters, digits, "-" and "_"')
+        found = PROVIDER_RULES.get(parts[2])
+    if found is None:
+        if key in SECTIONS:
+            raise ConfigError(f'{key} is a table; set one of its keys, like "{key}.NAME"')
+        hint = did_you_mean(key, _known_dotted_keys(providers))
+        raise ConfigError(f'unknown key "{key}"{hint}; see config.example.toml')
+    return parts, found, False
+
+
+_TRUE = {"true", "on", "yes", "1"}
+_FALSE = {"false", "off", "no", "0"}
+
+
+def _parse_raw(key: str, f: Rule, raw: str, optional: bool) -> Any:
+    """A command-line string as the key's type; None means "remove the key" (an empty string,
+    or "none" for a setting that may be left unset)."""
+    text = raw.strip()
+    if raw == "" or (optional and text.lower() in ("none", "null")):
+        return None
+    if f.kind == "bool":
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise ConfigError(f"{key}: expected true or false (or on/off), got {show_value(raw)}")
+    if f.kind in ("float", "int"):
+        try:
+            # An integer stays one so that an error quotes "3", not "3.0".
+            return int(text) if f.kind == "int" or text.lstrip("+-").isdigit() else float(text)
+        except ValueError:
+            kind = "a whole number" if f.kind == "int" else "a number"
+            raise ConfigError(
+                f"{key}: expected {kind} {value_range(f)}, got {show_value(raw)}"
+            ) from None
+    if f.kind == "str_list":
+        return [item.strip() for item in text.split(",") if item.strip()]
+    if f.kind in ("str_table", "table"):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            like = '{"X-Title": "glmchat"}'
+            raise ConfigError(f"{key}: expected a JSON object, like {like}, got {show_value(raw)}")
+        return value
+    return raw if f.kind == "text" else text
+
+
+def parse_setting(key: str, raw: str, label: str | None = None) -> Any:
+    """A command-line string for the top-level setting `key` (`ask --temperature`, say),
+    checked by the very rule `config set` uses; raises ConfigError prefixed with `label`."""
+    declared = SETTINGS[key]
+    where = label or key
+    value = _parse_raw(where, declared.rule, raw, declared.optional)
+    if value is None:
+        raise ConfigError(f"{where}: expected a value, got {show_value(raw)}")
+    return _check(where, declared.rule, value)
+
+
+def _has_comment(raw: bytes) -> bool:
+    # A "#" inside a string gives a needless backup, which is harmless; a missed comment is not.
+    return b"#" in raw
+
+
+def save_value(key: str, raw_value: str, path: Path | None = None) -> Settings:
+    """Set one dotted key from a command-line string and rewrite config.toml atomically.
+
+    An existing file that does not parse or validate is never touched. Comments do not survive
+    tomli-w, so a commented file is first copied to config.toml.bak; the returned settings'
+    `warnings` then say so. An empty `raw_value` removes the key (back to its default)."""
+    path = path or config_path()
+    doc, old = read_document(path)
+    # Refuses to rewrite a file that is already wrong, naming every problem in it.
+    current = build(doc, path, {}, "" if old is None else old.decode("utf-8"))
+    parts, f, optional = _locate(key, current.providers)
+    value = _parse_raw(key, f, raw_value, optional)
+    new = copy.deepcopy(doc)
+    if value is None:
+        _remove(new, parts)
+    else:
+        stored = _check(key, f, value)
+        if f.kind in ("str_list", "str_table", "table"):
+            stored = value  # TOML wants the list or table itself, not our tuple form
+        container = new
+        for i, part in enumerate(parts[:-1]):
+            child = container.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{'.'.join(parts[: i + 1])} is not a table in {path}")
+            container = child
+        container[parts[-1]] = stored
+    # Problems of the new document come from this command's KEY VALUE, so they name the key,
+    # not a place in a file that is not written yet.
+    build(new, path, {}, None, changed=key)
+    # tomli_w is needed only here: loading the config (every start) never imports it.
+    import tomli_w
+
+    text = tomli_w.dumps(new)
+    data = text.encode("utf-8")
+    # What the caller gets back must match a fresh load, environment included; checked before
+    # writing so that a bad GLMCHAT_MODEL fails the command instead of following a write.
+    settings = build(tomllib.loads(text), path, os.environ, text)
+
+    notices: list[str] = []
+    if old is not None and _has_comment(old):
+        backup = path.with_name(path.name + ".bak")
+        write_atomic(backup, old)
+        notices.append(
+            f"{path}: comments are not kept when glmchat rewrites the file; "
+            f"the original is saved as {backup}"
+        )
+    write_atomic(path, data)
+    return dataclasses.replace(settings, warnings=settings.warnings + tuple(notices))
+
+
+def _remove(doc: dict[str, Any], parts: list[str]) -> None:
+    """Delete a dotted key, and the tables it leaves empty."""
+    chain = [doc]
+    for part in parts[:-1]:
+        child = chain[-1].get(part)
+        if not isinstance(child, dict):
+            return
+        chain.append(child)
+    chain[-1].pop(parts[-1], None)
+    for depth in range(len(parts) - 1, 0, -1):
+        if not chain[depth]:
+            chain[depth - 1].pop(parts[depth - 1], None)
