@@ -385,6 +385,8 @@ async def test_ctrl_r_searches_full_text_and_opens_the_conversation(zai: WireSer
     _seed_three()
     async with running() as pilot:
         app = glm(pilot)
+        draft = active(pilot)
+        draft.prompt.insert("a draft")  # a pane in use: the conversation opens beside it
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: "Resume a conversation" in screen_text(app), "the picker")
         screen = screen_text(app)
@@ -410,7 +412,8 @@ async def test_ctrl_r_searches_full_text_and_opens_the_conversation(zai: WireSer
         await wait_until(pilot, lambda: "Sourdough" not in screen_text(app), "the filter")
         await pilot.press("enter")
         await pilot.pause()
-        assert len(app.panes) == 2 and active(pilot) is pane
+        assert app.panes == [draft, pane] and active(pilot) is pane
+        assert pane.prompt.has_focus and draft.prompt.text == "a draft"
 
 
 async def test_pane_keys_do_not_reach_past_a_modal(zai: WireServer) -> None:

@@ -11,14 +11,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widgets import Footer, TabPane
 
 from glmchat.backend.providers import ProviderConfig
 from glmchat.config import BINDING_IDS, Settings
 from glmchat.credentials import CredentialStore
+from glmchat.terminal_text import neutralize_controls
 from glmchat.tui.commands import ChatCommands
 from glmchat.tui.widgets.chat_pane import ChatPane
+from glmchat.tui.widgets.pane_tabs import PaneTabs
 
 if TYPE_CHECKING:  # imported when the first answer needs it: httpx takes 20 ms to import
     from glmchat.backend.openai_compat import OpenAICompatClient
@@ -106,7 +109,7 @@ class GlmChatApp(App[int]):
     # --- layout ------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield TabbedContent(id="tabs")
+        yield PaneTabs(id="tabs")
         yield Footer()
 
     async def on_mount(self) -> None:
@@ -134,8 +137,8 @@ class GlmChatApp(App[int]):
             self.call_later(self._warm_up)  # after the messages (keys) that came meanwhile
 
     @property
-    def tabs(self) -> TabbedContent:
-        return self.query_one("#tabs", TabbedContent)
+    def tabs(self) -> PaneTabs:
+        return self.query_one("#tabs", PaneTabs)
 
     @property
     def active_pane(self) -> ChatPane | None:
@@ -149,7 +152,9 @@ class GlmChatApp(App[int]):
     def panes(self) -> list[ChatPane]:
         return list(self.query(ChatPane))
 
-    async def open_pane(self, conversation_id: str | None = None) -> ChatPane:
+    async def open_pane(
+        self, conversation_id: str | None = None, *, after: ChatPane | None = None
+    ) -> ChatPane:
         conversation = None
         if conversation_id and self.store is not None:
             conversation = self.guard_store(self.store.get_conversation, conversation_id)
@@ -163,28 +168,56 @@ class GlmChatApp(App[int]):
         )
         self._pane_count += 1
         pane_id = f"pane-{self._pane_count}"
-        tab = TabPane(self._tab_label(pane.title), pane, id=pane_id)
-        await self.tabs.add_pane(tab)
-        self.tabs.active = pane_id
-        pane.prompt.focus()
+        await self.tabs.add(pane, pane_id, after=self._tab_id(after) if after else None)
+        self.tabs.show(pane_id)
         return pane
 
     @staticmethod
-    def _tab_label(title: str) -> str:
-        title = " ".join(title.split()) or "Untitled"
-        return (title[:24] + "…") if len(title) > 25 else title
+    def _tab_id(pane: ChatPane) -> str | None:
+        tab_pane = pane.parent
+        return tab_pane.id if isinstance(tab_pane, TabPane) else None
+
+    def show_pane(self, pane: ChatPane) -> None:
+        pane_id = self._tab_id(pane)
+        if pane_id:
+            self.tabs.show(pane_id)
+
+    async def close(self, pane: ChatPane) -> None:
+        pane_id = self._tab_id(pane)
+        if pane_id:
+            await self.tabs.remove(pane_id)
 
     @on(ChatPane.TitleChanged)
     def retitle(self, event: ChatPane.TitleChanged) -> None:
-        tab_pane = event.pane.parent
-        if isinstance(tab_pane, TabPane) and tab_pane.id:
-            self.tabs.get_tab(tab_pane.id).label = self._tab_label(event.title)
+        pane_id = self._tab_id(event.pane)
+        if pane_id:
+            self.tabs.set_title(pane_id, event.title)
 
-    @on(TabbedContent.TabActivated)
-    def focus_prompt(self) -> None:
-        pane = self.active_pane
-        if pane is not None:
-            self.call_after_refresh(pane.prompt.focus)
+    @on(ChatPane.Activity)
+    def mark_tab(self, event: ChatPane.Activity) -> None:
+        pane_id = self._tab_id(event.pane)
+        if pane_id:
+            self.tabs.set_activity(pane_id, event.state)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """A toast, always literal: what glmchat reports holds titles, model names, paths and
+        provider errors, never markup (`markup` is kept for Textual's signature and ignored;
+        Widget.notify passes True)."""
+        super().notify(
+            neutralize_controls(message),
+            title=neutralize_controls(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     # --- services for panes -----------------------------------------------------------------
 
@@ -279,17 +312,17 @@ class GlmChatApp(App[int]):
         if pane is None:
             return
         pane.stop()  # the worker saves the partial answer as it is cancelled
-        tab_pane = pane.parent
         if len(self.panes) == 1:
             await self.open_pane()
-        if isinstance(tab_pane, TabPane) and tab_pane.id:
-            await self.tabs.remove_pane(tab_pane.id)
+        await self.close(pane)
 
     def _switch(self, step: int) -> None:
+        # From the tab shown now, which `show` sets at once: presses faster than a frame each
+        # move one step from where the last one landed.
         ids = [p.id for p in self.query(TabPane) if p.id]
         if len(ids) < 2 or self.tabs.active not in ids:
             return
-        self.tabs.active = ids[(ids.index(self.tabs.active) + step) % len(ids)]
+        self.tabs.show(ids[(ids.index(self.tabs.active) + step) % len(ids)])
 
     def action_prev_pane(self) -> None:
         self._switch(-1)
@@ -305,14 +338,29 @@ class GlmChatApp(App[int]):
             return
 
         async def chosen(conversation_id: str | None) -> None:
-            if conversation_id:
-                for pane in self.panes:
-                    if pane.conversation_id == conversation_id and pane.parent is not None:
-                        self.tabs.active = pane.parent.id or ""
-                        return
-                await self.open_pane(conversation_id)
+            if not conversation_id:
+                return
+            shown = self.active_pane
+            opened = [p for p in self.panes if p.conversation_id == conversation_id]
+            if opened:
+                self.show_pane(opened[0])
+            else:
+                await self.open_pane(conversation_id, after=shown)
+            if shown is not None and shown not in opened and self._untouched(shown):
+                await self.close(shown)  # what was picked takes the empty tab's place
 
         self.push_screen(SessionPicker(self.store), chosen)
+
+    @staticmethod
+    def _untouched(pane: ChatPane) -> bool:
+        """A fresh pane nobody has used: no conversation, no turns, nothing typed or named."""
+        return (
+            pane.conversation_id is None
+            and not pane.turns
+            and pane.streaming is None
+            and not pane.prompt.text.strip()
+            and pane.title == ChatPane.NEW_TITLE
+        )
 
     def action_fold_thinking(self) -> None:
         pane = self.active_pane

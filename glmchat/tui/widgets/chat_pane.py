@@ -7,7 +7,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -27,7 +26,7 @@ from glmchat.backend.events import (
     RetryScheduled,
     Usage,
 )
-from glmchat.terminal_text import neutralize_controls
+from glmchat.tui.literal import literal
 from glmchat.tui.widgets.message_log import MessageLog
 from glmchat.tui.widgets.messages import AssistantMessage, UserMessage
 from glmchat.tui.widgets.prompt import PromptInput
@@ -98,10 +97,19 @@ class ChatPane(Vertical):
     }
     """
 
+    NEW_TITLE = "New conversation"
+
     @dataclass
     class TitleChanged(TMessage):
         pane: ChatPane
         title: str
+
+    @dataclass
+    class Activity(TMessage):
+        """An answer started ("streaming") or ended ("done", "failed"): the tab shows it."""
+
+        pane: ChatPane
+        state: str
 
     def __init__(
         self,
@@ -119,7 +127,7 @@ class ChatPane(Vertical):
         self.thinking = thinking
         self.system_prompt = system_prompt
         self.conversation_id: str | None = None
-        self.title = "New conversation"
+        self.title = self.NEW_TITLE
         self.turns: list[Turn] = []
         self.shown_from = 0  # index of the first mounted turn
         self._window_start = 0  # the first turn to mount (the rest stay in `turns` only)
@@ -141,7 +149,7 @@ class ChatPane(Vertical):
     # --- layout --------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(self.title), id="title")
+        yield Static(literal(self.title), id="title")
         with MessageLog(id="log"):
             if self.shown_from > 0:
                 yield EarlierMessages(self._marker_text())
@@ -269,7 +277,7 @@ class ChatPane(Vertical):
 
     def _set_title(self, title: str) -> None:
         self.title = title
-        self.query_one("#title", Static).update(Text(neutralize_controls(title)))
+        self.query_one("#title", Static).update(literal(title))
         self.post_message(self.TitleChanged(self, title))
 
     # --- status --------------------------------------------------------------------------
@@ -350,7 +358,7 @@ class ChatPane(Vertical):
 
     def _start_conversation(self, first_prompt: str) -> None:
         if self.conversation_id is not None or self.glm.store is None:
-            if self.conversation_id is None and self.title == "New conversation":
+            if self.conversation_id is None and self.title == self.NEW_TITLE:
                 self._set_title(first_prompt.strip().splitlines()[0][:80])
             return
         self.conversation_id = self.glm.guard_store(
@@ -400,6 +408,7 @@ class ChatPane(Vertical):
         self._update_status(rate=0.0, state="streaming")
         # Two status updates a second: each one is a frame of its own.
         self._tick_timer = self.set_interval(0.5, self._tick)
+        self.post_message(self.Activity(self, "streaming"))
         self.run_stream(request, message)
 
     def _history(self) -> tuple[Message, ...]:
@@ -533,6 +542,7 @@ class ChatPane(Vertical):
         )
         self.streaming = None
         self._update_status(rate=None, state="")
+        self.post_message(self.Activity(self, "failed" if error is not None else "done"))
         if error is not None and not content and self._pending_prompt and not self.prompt.text:
             # Nothing came back: give the prompt back so the user can edit and resend.
             self.prompt.text = self._pending_prompt

@@ -1,0 +1,203 @@
+"""The tab bar of conversation panes: literal titles, activity marks, hints for tabs out of view,
+and one rule for focus: it follows the shown tab, it never chooses it."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.await_complete import AwaitComplete
+from textual.content import Content
+from textual.css.query import NoMatches
+from textual.widget import Widget
+from textual.widgets import Static, Tab, TabbedContent, TabPane, Tabs
+
+from glmchat.tui.literal import literal, one_line
+from glmchat.tui.widgets.chat_pane import ChatPane
+
+TITLE_WIDTH = 25
+
+# What a tab shows before its title. "unseen" and "failed" are cleared when the tab is shown;
+# "streaming" lasts as long as the answer does.
+MARKS: dict[str, tuple[str, str]] = {
+    "streaming": ("●", "bold $text-warning"),
+    "unseen": ("✓", "bold $text-success"),
+    "failed": ("✗", "bold $text-error"),
+}
+
+
+def tab_label(title: str, mark: str | None = None) -> Content:
+    text = literal(one_line(title, TITLE_WIDTH))
+    if mark is None:
+        return text
+    glyph, style = MARKS[mark]
+    return Content.assemble((glyph, style), " ", text)
+
+
+class PaneTabs(TabbedContent):
+    """Tabs of ChatPanes. Use `add`, `show`, `set_title` and `set_activity`; the labels they
+    build are literal text, so a title like `notes [/] x` is shown, never parsed."""
+
+    DEFAULT_CSS = """
+    PaneTabs {
+        layers: base overlay;
+    }
+    PaneTabs > .tab-overflow {
+        layer: overlay;
+        height: 1;
+        width: auto;
+        padding: 0 1;
+        background: $panel;
+        color: $text-accent;
+        text-style: bold;
+        display: none;
+    }
+    PaneTabs > #tabs-before { dock: left; }
+    PaneTabs > #tabs-after { dock: right; }
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._titles: dict[str, str] = {}
+        self._marks: dict[str, str] = {}
+        self._scroller: Widget | None = None
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield from super().compose()
+        yield Static(id="tabs-before", classes="tab-overflow")
+        yield Static(id="tabs-after", classes="tab-overflow")
+
+    def on_mount(self) -> None:
+        # The tab bar takes no focus (a click on a tab focused it, and typing went nowhere):
+        # the keys move between tabs, and focus stays in the shown pane's prompt.
+        self.query_one(Tabs).can_focus = False
+        try:
+            # The tabs' scrolling strip: it scrolls (animated) when a tab is shown, and grows
+            # when a tab is added or a title changes, after the layout that follows.
+            scroller = self.query_one(Tabs).query_one("#tabs-scroll")
+        except NoMatches:  # pragma: no cover - Textual's layout changed; the hints test says so
+            return
+        self._scroller = scroller
+        self.watch(scroller, "scroll_x", self._overflow_later, init=False)
+        self.watch(scroller, "virtual_size", self._overflow_later, init=False)
+
+    # --- panes ---------------------------------------------------------------------------
+
+    def add(self, pane: ChatPane, pane_id: str, *, after: str | None = None) -> AwaitComplete:
+        self._titles[pane_id] = pane.title
+        tab = TabPane(tab_label(pane.title), pane, id=pane_id)
+        self._overflow_later()
+        return self.add_pane(tab, after=after) if after else self.add_pane(tab)
+
+    def remove(self, pane_id: str) -> AwaitComplete:
+        self._titles.pop(pane_id, None)
+        self._marks.pop(pane_id, None)
+        self._overflow_later()
+        return self.remove_pane(pane_id)
+
+    def show(self, pane_id: str) -> None:
+        """Show a pane and put the focus in its prompt, in the same step: a prompt left focused
+        in the pane being hidden would pull its pane back (see `stray_focus`)."""
+        self.active = pane_id
+        self._focus_shown()
+
+    def chat_pane(self, pane_id: str) -> ChatPane | None:
+        try:
+            return self.get_pane(pane_id).query_one(ChatPane)
+        except NoMatches:
+            return None
+
+    def _focus_shown(self) -> None:
+        pane = self.chat_pane(self.active) if self.active else None
+        if pane is not None and pane.is_mounted:
+            self.screen.set_focus(pane.prompt)
+
+    # --- labels --------------------------------------------------------------------------
+
+    def set_title(self, pane_id: str, title: str) -> None:
+        self._titles[pane_id] = title
+        self._relabel(pane_id)
+
+    def set_activity(self, pane_id: str, state: str) -> None:
+        """`state` is "streaming", "done" or "failed"; an ending seen on screen leaves no mark."""
+        if state != "streaming" and pane_id == self.active:
+            self._marks.pop(pane_id, None)
+        else:
+            self._marks[pane_id] = {"done": "unseen"}.get(state, state)
+        self._relabel(pane_id)
+
+    def mark(self, pane_id: str) -> str | None:
+        return self._marks.get(pane_id)
+
+    def _relabel(self, pane_id: str) -> None:
+        try:
+            tab = self.get_tab(pane_id)
+        except (NoMatches, ValueError):
+            return
+        tab.label = tab_label(self._titles.get(pane_id, ""), self._marks.get(pane_id))
+        self._overflow_later()
+
+    # --- focus follows the shown tab -----------------------------------------------------
+
+    @on(TabbedContent.TabActivated)
+    def shown(self, event: TabbedContent.TabActivated) -> None:
+        pane_id = event.pane.id
+        if event.tabbed_content is not self or pane_id != self.active:
+            return  # a stale event: another switch came after it
+        if self._marks.get(pane_id or "") in ("unseen", "failed"):
+            self._marks.pop(pane_id or "")
+            self._relabel(pane_id or "")
+        self._focus_shown()
+        self._overflow_later()
+
+    @on(TabPane.Focused)
+    def stray_focus(self, event: TabPane.Focused) -> None:
+        """TabbedContent shows whichever pane takes the focus. Focus lands in a hidden pane when
+        its focused prompt is hidden (Textual moves the focus to a sibling) or when a deferred
+        focus() arrives after a switch; each such landing switched back, and each switch caused
+        another: under key repeat the tabs flipped without end. Here focus never switches."""
+        if event.tab_pane.id == self.active:
+            return  # the default handler finds nothing to change
+        event.prevent_default()
+        event.stop()
+        self._focus_shown()
+
+    # --- tabs out of view ----------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self._overflow_later()
+
+    def _overflow_later(self, *_: object) -> None:
+        if self.is_mounted:
+            self.call_after_refresh(self._show_overflow)
+
+    def _show_overflow(self) -> None:
+        """Keep the shown tab in view, and count the tabs cut off on each side of the bar, shown
+        as `‹ 3` and `2 ›`."""
+        try:
+            tabs = self.query_one(Tabs)
+        except NoMatches:
+            return
+        bar = tabs.region
+        before = after = 0
+        for tab in tabs.query(Tab):
+            region = tab.region
+            if not region.width:
+                continue  # not laid out yet
+            if region.x < bar.x:
+                before += 1
+            elif region.right > bar.right:
+                after += 1
+            else:
+                continue
+            if tab is tabs.active_tab and self._scroller is not None:
+                # Tabs scrolls a new tab into view before it is laid out, and a longer title
+                # widens it afterwards: either can leave the shown tab cut off. (The strip
+                # does not scroll for scroll_visible: its overflow is hidden.)
+                self._scroller.scroll_to_center(tab, force=True)
+        self._hint("#tabs-before", f"‹ {before}" if before else "")
+        self._hint("#tabs-after", f"{after} ›" if after else "")
+
+    def _hint(self, selector: str, text: str) -> None:
+        hint = self.query_one(selector, Static)
+        hint.display = bool(text)
+        if text:
+            hint.update(literal(text))

@@ -1,0 +1,322 @@
+"""Conversation tabs: one key press is one step, focus follows the shown tab, resumed conversations
+take their tab's place, and tabs say what their panes are doing and when some are out of view."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from textual import events
+from textual.message import Message
+from textual.pilot import Pilot
+from textual.widgets import TabbedContent, TabPane
+
+from glmchat.tui.widgets.chat_pane import ChatPane
+from tests.tui_helpers import (
+    SIZE,
+    active,
+    build_app,
+    glm,
+    message,
+    running,
+    screen_lines,
+    screen_text,
+    seed,
+    send,
+    stream,
+    wait_for_stream,
+    wait_until,
+)
+from tests.wire_server import Reply, WireServer
+
+
+def _tab_id(pane: ChatPane) -> str:
+    assert isinstance(pane.parent, TabPane) and pane.parent.id
+    return pane.parent.id
+
+
+class Activations:
+    """Every TabActivated the tabs post (once each, though the hook sees it at each node it
+    bubbles through)."""
+
+    def __init__(self) -> None:
+        self.messages: list[TabbedContent.TabActivated] = []  # kept alive: ids stay unique
+
+    def hook(self, message: Message) -> None:
+        if isinstance(message, TabbedContent.TabActivated):
+            if not any(seen is message for seen in self.messages):
+                self.messages.append(message)
+
+    @property
+    def count(self) -> int:
+        return len(self.messages)
+
+    def shown(self, since: int = 0) -> list[str]:
+        return [m.pane.id or "" for m in self.messages[since:]]
+
+
+@asynccontextmanager
+async def running_hooked(activations: Activations) -> AsyncIterator[Pilot[int]]:
+    """`running()`, recording the tabs' activations."""
+    app = build_app()
+    app.animation_level = "none"
+    try:
+        async with app.run_test(size=SIZE, message_hook=activations.hook) as pilot:
+            await pilot.pause()
+            yield pilot
+    finally:
+        app.store.close()
+
+
+async def _three_panes(pilot: Pilot[Any]) -> list[ChatPane]:
+    await pilot.press("ctrl+n", "ctrl+n")
+    await pilot.pause()
+    panes = glm(pilot).panes
+    assert len(panes) == 3 and active(pilot) is panes[2]
+    return panes
+
+
+async def _settled(pilot: Pilot[Any]) -> None:
+    for _ in range(5):
+        await pilot.pause()
+
+
+def _assert_consistent(pilot: Pilot[Any], expected: ChatPane) -> None:
+    app = glm(pilot)
+    assert app.tabs.active == _tab_id(expected)  # the highlighted tab
+    assert active(pilot) is expected  # the pane shown
+    assert [p for p in app.panes if p.display and p.parent and p.parent.display] == [expected]
+    assert expected.prompt.has_focus, f"focus is on {app.focused!r}"
+
+
+# --- switching -------------------------------------------------------------------------------
+
+
+async def test_key_repeat_on_ctrl_pageup_moves_one_step_per_press_and_settles() -> None:
+    """The report: three panes, ctrl+pageup in quick succession. Each press is one step back,
+    the last one lands where that many steps go, focus follows, and nothing moves afterwards."""
+    activations = Activations()
+    async with running_hooked(activations) as pilot:
+        panes = await _three_panes(pilot)
+        before = activations.count
+        for _ in range(5):
+            await pilot.press("ctrl+pageup")
+            await pilot.pause(0.05)
+        await _settled(pilot)
+        shown = activations.shown(before)
+        assert shown == [_tab_id(panes[i]) for i in (1, 0, 2, 1, 0)]
+        _assert_consistent(pilot, panes[0])
+        await pilot.pause(0.3)
+        assert activations.count == before + 5  # settled: no churn without input
+        await pilot.press(*"hello")  # typed text lands in the shown pane
+        assert panes[0].prompt.text == "hello"
+        assert panes[1].prompt.text == panes[2].prompt.text == ""
+
+
+async def test_presses_faster_than_a_frame_each_count_once() -> None:
+    """Key repeat can deliver several presses before the screen refreshes once."""
+    activations = Activations()
+    async with running_hooked(activations) as pilot:
+        app = glm(pilot)
+        panes = await _three_panes(pilot)
+        before = activations.count
+        for key in ["ctrl+pageup"] * 4 + ["ctrl+pagedown"] * 6:
+            app.post_message(events.Key(key, None))  # all queued before any is handled
+        await _settled(pilot)
+        # 4 back from the third is the second; 6 forward from there is the second again
+        _assert_consistent(pilot, panes[1])
+        assert activations.count == before + 10
+        await pilot.pause(0.3)
+        assert activations.count == before + 10
+
+
+async def test_a_switch_right_after_ctrl_n_is_not_undone_by_the_new_pane() -> None:
+    """The new pane focuses its prompt a moment after it mounts; that must not show it again."""
+    async with running() as pilot:
+        app = glm(pilot)
+        first = active(pilot)
+        app.post_message(events.Key("ctrl+n", None))
+        app.post_message(events.Key("ctrl+pageup", None))
+        await _settled(pilot)
+        assert len(app.panes) == 2
+        _assert_consistent(pilot, first)
+
+
+async def test_clicking_a_tab_shows_it_and_focuses_its_prompt() -> None:
+    async with running() as pilot:
+        app = glm(pilot)
+        panes = await _three_panes(pilot)
+        await pilot.click(app.tabs.get_tab(_tab_id(panes[0])))
+        await _settled(pilot)
+        _assert_consistent(pilot, panes[0])
+
+
+# --- resuming into tabs ----------------------------------------------------------------------
+
+
+def _seed_two() -> None:
+    seed("aaaa00000001", "Sourdough starter", [message("user", "Feed it?")])
+    seed("bbbb00000002", "Trip planning", [message("user", "Where to?")])
+
+
+async def _pick(pilot: Pilot[Any], search: str) -> None:
+    app = glm(pilot)
+    await pilot.press("ctrl+r")
+    await wait_until(pilot, lambda: "Resume a conversation" in screen_text(app), "the picker")
+    await pilot.press(*search)
+    await wait_until(pilot, lambda: len(app.screen.query("OptionList Option")) <= 1, "a filter")
+    await pilot.pause(0.1)
+    await pilot.press("enter")
+    await _settled(pilot)
+
+
+async def test_a_resumed_conversation_takes_the_place_of_an_untouched_pane() -> None:
+    _seed_two()
+    async with running() as pilot:
+        app = glm(pilot)
+        await _pick(pilot, "Trip")
+        [pane] = app.panes
+        assert pane.conversation_id == "bbbb00000002"
+        assert "New conversation" not in screen_text(app)
+        _assert_consistent(pilot, pane)
+
+
+async def test_a_pane_with_a_draft_is_kept_and_the_conversation_opens_after_it() -> None:
+    _seed_two()
+    async with running() as pilot:
+        app = glm(pilot)
+        await pilot.press("ctrl+n")
+        first, drafted = app.panes
+        drafted.prompt.insert("half a thought")
+        await _pick(pilot, "Trip")
+        assert app.panes[:2] == [first, drafted] and len(app.panes) == 3
+        _assert_consistent(pilot, app.panes[2])
+        assert drafted.prompt.text == "half a thought"
+
+
+async def test_picking_an_open_conversation_switches_to_its_tab() -> None:
+    """The report: ctrl+r on a conversation already open did nothing."""
+    _seed_two()
+    activations = Activations()
+    async with running_hooked(activations) as pilot:
+        app = glm(pilot)
+        await _pick(pilot, "Trip")
+        [trip] = app.panes
+        await pilot.press("ctrl+n")
+        await _settled(pilot)
+        drafted = active(pilot)
+        drafted.prompt.insert("draft")  # a pane in use stays
+        await pilot.press("ctrl+pageup")
+        for _ in range(3):  # again and again: the same tab, never a second copy
+            before = activations.count
+            await pilot.press("ctrl+pagedown")  # to the draft
+            await _pick(pilot, "Trip")
+            assert len(app.panes) == 2
+            _assert_consistent(pilot, trip)
+            await pilot.pause(0.2)
+            assert activations.shown(before) == [_tab_id(drafted), _tab_id(trip)]
+
+
+async def test_picking_an_open_conversation_from_a_fresh_pane_closes_the_fresh_pane() -> None:
+    _seed_two()
+    async with running() as pilot:
+        app = glm(pilot)
+        await _pick(pilot, "Trip")
+        [trip] = app.panes
+        await pilot.press("ctrl+n")
+        await _settled(pilot)
+        await _pick(pilot, "Trip")
+        assert app.panes == [trip]
+        _assert_consistent(pilot, trip)
+
+
+# --- what each tab is doing ------------------------------------------------------------------
+
+
+def _tab_text(pilot: Pilot[Any], pane: ChatPane) -> str:
+    return glm(pilot).tabs.get_tab(_tab_id(pane)).label.plain
+
+
+async def test_tabs_mark_a_background_stream_then_an_unseen_answer_until_shown(
+    zai: WireServer,
+) -> None:
+    gate = threading.Event()
+    zai.reply(Reply(chunks=stream(["one ", "two ", "three"], holds={1: gate}), delay=0.005))
+    async with running() as pilot:
+        pane = active(pilot)
+        await send(pilot, "count to three")
+        await wait_until(pilot, lambda: pane.streaming and pane.streaming.text, "the answer")
+        assert _tab_text(pilot, pane) == "● count to three"
+        await pilot.press("ctrl+n")
+        await _settled(pilot)
+        assert "● count to three" in screen_lines(pilot.app)[0]
+        gate.set()
+        await wait_for_stream(pilot, pane)
+        await wait_until(pilot, lambda: _tab_text(pilot, pane).startswith("✓"), "the mark")
+        assert "✓ count to three" in screen_lines(pilot.app)[0]
+        await pilot.press("ctrl+pageup")
+        await _settled(pilot)
+        assert _tab_text(pilot, pane) == "count to three"  # seen: the mark is gone
+
+
+async def test_an_answer_finished_on_screen_leaves_no_mark(zai: WireServer) -> None:
+    zai.reply(Reply(chunks=stream(["done"])))
+    async with running() as pilot:
+        pane = active(pilot)
+        await send(pilot, "quick one")
+        await wait_for_stream(pilot)
+        await _settled(pilot)
+        assert _tab_text(pilot, pane) == "quick one"
+
+
+async def test_tabs_mark_a_background_failure_until_shown(zai: WireServer) -> None:
+    gate = threading.Event()
+    # The stream holds, then ends without its finish: an error after some text.
+    zai.reply(Reply(chunks=stream(["partial "], holds={1: gate}, finish=None), delay=0.005))
+    async with running() as pilot:
+        pane = active(pilot)
+        await send(pilot, "this will break")
+        await wait_until(pilot, lambda: pane.streaming and pane.streaming.text, "the answer")
+        await pilot.press("ctrl+n")
+        await _settled(pilot)
+        gate.set()
+        await wait_for_stream(pilot, pane)
+        await wait_until(pilot, lambda: _tab_text(pilot, pane).startswith("✗"), "the mark")
+        assert "✗ this will break" in screen_lines(pilot.app)[0]
+        await pilot.press("ctrl+pageup")
+        await _settled(pilot)
+        assert _tab_text(pilot, pane) == "this will break"
+
+
+async def test_tabs_out_of_view_are_counted_on_each_side() -> None:
+    async with running(size=(80, 24)) as pilot:
+        app = glm(pilot)
+        for i in range(9):
+            await pilot.press("ctrl+n")
+            await pilot.pause()
+            active(pilot).rename(f"conversation number {i}")
+        await _settled(pilot)
+        top = screen_lines(app)[0]
+        assert re.search(r"‹ \d+", top) and not re.search(r"\d+ ›", top), top
+        hidden_before = int(re.search(r"‹ (\d+)", top).group(1))  # type: ignore[union-attr]
+        assert hidden_before >= 5  # ten tabs of ~25 columns, three fit in 80
+        first_tab = app.tabs.get_tab(_tab_id(app.panes[0]))
+        await pilot.press("ctrl+pagedown")  # wraps to the first tab
+        await _settled(pilot)
+        top = screen_lines(app)[0]
+        assert active(pilot) is app.panes[0] and first_tab.region.x >= 0
+        assert re.search(r"\d+ ›", top) and "‹" not in top, top
+        await pilot.press("ctrl+pageup")  # back to the last
+        await _settled(pilot)
+        assert "‹" in screen_lines(app)[0]
+
+
+async def test_no_hint_while_every_tab_fits() -> None:
+    async with running() as pilot:
+        await _three_panes(pilot)
+        await _settled(pilot)
+        top = screen_lines(pilot.app)[0]
+        assert "‹" not in top and "›" not in top
