@@ -20,6 +20,7 @@ from rich.cells import cell_len
 from glmchat import paths
 from glmchat.backend.providers import BUILTIN_PROVIDERS
 from glmchat.cli import main
+from glmchat.config import SETTINGS, Declared
 from glmchat.credentials import env_names
 
 KEY = "sk-live-0123456789abcdefWXYZ"
@@ -230,6 +231,91 @@ def test_set_invalid_is_one_line_exit_2(
     assert err.startswith("glmchat: ") and err.count("\n") == 1
     assert message in err
     assert not paths.config_path().exists()
+
+
+def _another_value(declared: Declared) -> tuple[str, object]:
+    """A valid value other than the default, as typed after `config set KEY` and as loaded."""
+    rule = declared.rule
+    if rule.kind == "bool":
+        return str(not declared.default).lower(), not declared.default
+    if rule.kind in ("float", "int") and rule.hi is not None:
+        number = float(rule.hi) if rule.kind == "float" else int(rule.hi)
+        return f"{rule.hi:g}", number
+    if rule.kind in ("choice", "code_theme"):
+        choice = next(c for c in reversed(rule.choices) if c != declared.default)
+        return choice, choice
+    if rule.kind == "model":
+        return "openrouter/z-ai/glm-4.5-air", "openrouter/z-ai/glm-4.5-air"
+    if rule.kind == "text":
+        return "Answer in French.", "Answer in French."
+    raise AssertionError(f"{declared.key}: teach this test a value of kind {rule.kind}")
+
+
+@pytest.mark.parametrize("declared", SETTINGS.values(), ids=list(SETTINGS))
+def test_every_declared_setting_is_set_shown_and_checked(
+    capsys: pytest.CaptureFixture[str], declared: Declared
+) -> None:
+    """Declaring a setting is all it takes: `config set` parses it by its rule, `config show`
+    lists it with its source, a wrong value in the file is refused at its position, and an
+    empty value restores the default."""
+    raw, value = _another_value(declared)
+    code, _, err = run(capsys, "set", declared.key, raw)
+    assert (code, err) == (0, "")
+    _, out, _ = run(capsys, "show", "--json")
+    assert json.loads(out)["settings"][declared.key] == {"value": value, "source": "file"}
+
+    code, _, _ = run(capsys, "set", declared.key, "")
+    assert code == 0
+    _, out, _ = run(capsys, "show", "--json")
+    shown = json.loads(out)["settings"][declared.key]
+    assert shown == {"value": declared.default, "source": "default"}
+
+    header = f"[{declared.table}]\n" if declared.table else ""
+    path = write_config(f"{header}{declared.name} = [1]\n")
+    code, out, err = run(capsys, "show")
+    line = 2 if declared.table else 1
+    assert code == 2 and out == ""
+    assert err.startswith(f"glmchat: {path}:{line}:1: {declared.key}: expected ")
+    assert err.endswith("got an array\n") and err.count("\n") == 1
+
+
+# --- one error tree, exit statuses at the edge --------------------------------------------
+
+
+def test_config_and_credential_errors_share_the_root() -> None:
+    from glmchat.backend.providers import BUILTIN_PROVIDERS as BUILTIN
+    from glmchat.cli.errors import CliError, exit_status
+    from glmchat.config import ConfigError
+    from glmchat.credentials import CredentialsError, MissingKeyError
+    from glmchat.errors import GlmchatError
+
+    errors = [
+        ConfigError("x"),
+        CredentialsError("x"),
+        MissingKeyError(BUILTIN["zai"]),
+        CliError("x", 4),
+    ]
+    assert all(isinstance(exc, GlmchatError) for exc in errors)
+    assert [exit_status(exc) for exc in errors] == [2, 2, 2, 4]
+
+
+def test_models_reports_a_broken_config_through_the_edge(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = write_config('theme = "nope"\n')
+    code = main(["models", "--configured"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.startswith(f"glmchat: {path}:1:1: theme: expected one of") and err.count("\n") == 1
+
+
+def test_models_without_a_key_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["models", "--provider", "zai"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert (
+        err == "glmchat: No API key for zai. Set ZAI_API_KEY or run: glmchat config set-key zai\n"
+    )
 
 
 def test_set_leaves_a_broken_file_byte_for_byte(capsys: pytest.CaptureFixture[str]) -> None:
