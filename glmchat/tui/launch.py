@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from glmchat.cli.errors import CliError
 
 
+def _require_a_terminal() -> None:
+    # Without a terminal Textual has no keys to read or nowhere to draw: its input loop spins
+    # on a closed or piped stdin (97% CPU, for ever). Say so at once instead.
+    missing = [name for fd, name in ((0, "stdin"), (1, "stdout")) if not os.isatty(fd)]
+    if missing:
+        raise CliError(
+            f"the chat screen needs a terminal, and {' and '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not one; "
+            'in scripts and pipes use: glmchat ask "PROMPT"',
+            2,
+        )
+
+
 def launch(args: argparse.Namespace) -> int:
+    _require_a_terminal()
     from glmchat import paths
     from glmchat.config import ConfigError, load_settings
     from glmchat.credentials import CredentialStore
