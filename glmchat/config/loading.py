@@ -138,10 +138,10 @@ def build(
     report = _Report(path, source)
     top = _declared_values(report, "", doc, SECTIONS)
     ui_values = _declared_values(report, "ui", report.table(("ui",), doc.get("ui", {})))
-    sources: dict[str, str] = {}
-    for declared in SETTINGS.values():
-        given = doc if not declared.table else ui_values
-        sources[declared.key] = "file" if declared.name in given else "default"
+    sources = dict(_DEFAULT_SOURCES)
+    for table, values in (("", top), ("ui", ui_values)):
+        for name in values:
+            sources[_TABLES[table][name].key] = "file"
 
     keys = _keys(report, doc.get("keys", {}), changed)
     for key in BINDING_IDS:
@@ -187,6 +187,10 @@ _TABLES: dict[str, dict[str, Declared]] = {
     table: {d.name: d for d in SETTINGS.values() if d.table == table}
     for table in dict.fromkeys(d.table for d in SETTINGS.values())
 }
+
+
+# Where each declared setting comes from when the file gives nothing: copied, not rebuilt, per load.
+_DEFAULT_SOURCES = dict.fromkeys(SETTINGS, "default")
 
 
 def _declared_values(

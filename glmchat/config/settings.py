@@ -141,16 +141,12 @@ class Settings:
 class Declared:
     """One setting as the declarations above state it, under its dotted config.toml key."""
 
+    key: str  # as `config set` and `config show` name it: "theme", "ui.compact"
     table: str  # "" for a top-level key
     name: str
     rule: Rule
     default: object
     doc: str
-
-    @property
-    def key(self) -> str:
-        """The key as `config set` and `config show` name it: "theme", "ui.compact"."""
-        return f"{self.table}.{self.name}" if self.table else self.name
 
     @property
     def optional(self) -> bool:
@@ -159,12 +155,14 @@ class Declared:
 
 
 def _declared(cls: type, table: str) -> dict[str, Declared]:
-    found = {}
-    for f in fields(cls):
-        if "rule" in f.metadata:
-            d = Declared(table, f.name, f.metadata["rule"], f.default, f.metadata["doc"])
-            found[d.key] = d
-    return found
+    prefix = f"{table}." if table else ""
+    return {
+        prefix + f.name: Declared(
+            prefix + f.name, table, f.name, f.metadata["rule"], f.default, f.metadata["doc"]
+        )
+        for f in fields(cls)
+        if "rule" in f.metadata
+    }
 
 
 # Every setting with a single value, top level first, by dotted key, in declaration order.
