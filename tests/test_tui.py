@@ -52,7 +52,7 @@ async def test_thinking_streams_open_then_folds_when_the_answer_starts(zai: Wire
         # The title counts the seconds live, a few times a second.
         await wait_until(
             pilot,
-            lambda: re.search(r"Thinking… \d+\.\d s · \d+ tokens", screen_text(pilot.app)),
+            lambda: re.search(r"Thinking… \d+\.\d s · ~\d+ tokens", screen_text(pilot.app)),
             "the live thinking title",
         )
         assert not panel.collapsed
@@ -63,7 +63,8 @@ async def test_thinking_streams_open_then_folds_when_the_answer_starts(zai: Wire
         assert pane.streaming is not None  # folded while the answer still streams
         screen = screen_text(pilot.app)
         assert "seventeen" not in screen and "The answer" in screen
-        assert re.search(r"Thought for \d+\.\d s · \d+ tokens", screen), screen
+        # An estimate until the provider's count arrives, and marked as one.
+        assert re.search(r"Thought for \d+\.\d s · ~\d+ tokens", screen), screen
         answered.set()
         await wait_for_stream(pilot)
         assert panel.collapsed
@@ -87,11 +88,12 @@ async def test_status_bar_shows_tokens_after_a_stream(zai: WireServer) -> None:
     async with running() as pilot:
         pane = active(pilot)
         status = region_text(pane.status)
-        assert "zai/glm-4.5" in status and "thinking ON" in status and "in 0 · out 0" in status
+        assert "zai/glm-4.5" in status and "thinking ON" in status
+        assert "conversation" not in status and "tok/s" not in status  # no figures yet
         await send(pilot, "What is 17 × 23?")
         await wait_for_stream(pilot)
         status = region_text(pane.status)
-        assert "in 17 · out 61" in status, status
+        assert "conversation in 17 · out 61" in status, status
         assert "context 78/128K" in status, status
         assert "17 × 23 = 391." in screen_text(pilot.app)
 
@@ -537,6 +539,9 @@ async def test_a_failed_send_keeps_the_prompt_and_shows_the_error(zai: WireServe
         conversation_id = pane.conversation_id
         answer = saved(conversation_id)[-1]
         assert answer.status == "error" and "rejected the API key" in (answer.error or "")
+        assert isinstance(pilot.app.screen, KeyPrompt)  # the key dialog is offered at once
+        await pilot.press("escape")  # keep the key (see test_tui_state for a new one)
+        await pilot.pause()
         await pilot.press("enter")  # send the prompt it gave back
         await wait_for_stream(pilot)
         assert "It works now." in region_text(pane.log_view)

@@ -367,12 +367,18 @@ class SessionStore:
         """Save the text streamed so far: one UPDATE, no throttling (see StreamRecorder)."""
         with self._lock:
             try:
-                self._conn.execute(
+                cursor = self._conn.execute(
                     "UPDATE messages SET content = ?, reasoning = ? WHERE id = ?",
                     (content, reasoning, message_id),
                 )
             except sqlite3.Error as exc:
                 raise translate_error(self.path, exc, "write to") from exc
+        if cursor.rowcount == 0:
+            # The row is gone (its conversation deleted from another shell): say so now,
+            # not at the end of the answer, so the text is known to be on screen only.
+            raise NotFoundError(
+                f"message {message_id} is no longer in {self.path} (its conversation was deleted)"
+            )
 
     def finish_assistant(
         self,
@@ -395,7 +401,10 @@ class SessionStore:
                 "SELECT conversation_id FROM messages WHERE id = ?", (message_id,)
             ).fetchone()
             if row is None:
-                raise NotFoundError(f"no message {message_id} in {self.path}")
+                raise NotFoundError(
+                    f"message {message_id} is no longer in {self.path} "
+                    "(its conversation was deleted)"
+                )
             conn.execute(
                 "UPDATE messages SET content = ?, reasoning = ?, status = ?, usage = ?, "
                 "error = ?, finish_reason = ?, timings = ?, finished = ? WHERE id = ?",

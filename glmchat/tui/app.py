@@ -12,7 +12,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, TabPane
 
 from glmchat.backend.providers import ProviderConfig
@@ -20,6 +20,7 @@ from glmchat.config import BINDING_IDS, Settings
 from glmchat.credentials import CredentialStore
 from glmchat.terminal_text import neutralize_controls
 from glmchat.tui.commands import ChatCommands
+from glmchat.tui.screens.chat_screen import ChatScreen
 from glmchat.tui.widgets.chat_pane import ChatPane
 from glmchat.tui.widgets.pane_tabs import PaneTabs
 
@@ -107,6 +108,9 @@ class GlmChatApp(App[int]):
             self.theme = settings.theme if settings.theme in self.available_themes else self.theme
 
     # --- layout ------------------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen[Any]:
+        return ChatScreen(self.settings.key_for, id="_default")
 
     def compose(self) -> ComposeResult:
         yield PaneTabs(id="tabs")
@@ -242,8 +246,14 @@ class GlmChatApp(App[int]):
             self.notify(str(exc), severity="error", timeout=10)
             return False
 
-    def ask_for_key(self, provider: ProviderConfig, then: Callable[[bool], Any]) -> None:
+    def ask_for_key(
+        self, provider: ProviderConfig, then: Callable[[bool], Any], *, reason: str | None = None
+    ) -> None:
+        """The key dialog; `reason` says why it is asked again (the provider refused a key)."""
         from glmchat.tui.screens.key_prompt import KeyPrompt
+
+        if isinstance(self.screen, KeyPrompt):
+            return  # already asking
 
         def done(saved: bool | None) -> None:
             if saved:
@@ -251,7 +261,7 @@ class GlmChatApp(App[int]):
                 self.notify(f"Saved the API key for {provider.display_name}.")
             then(bool(saved))
 
-        self.push_screen(KeyPrompt(provider), done)
+        self.push_screen(KeyPrompt(provider, reason=reason), done)
 
     def guard_store(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
         """Run a store call; a failing disk is reported once and never stops the chat."""
@@ -295,9 +305,13 @@ class GlmChatApp(App[int]):
         pane = self.active_pane
         if pane is not None:
             pane.toggle_thinking()
-            self.notify(
-                f"Thinking {'ON' if pane.thinking else 'OFF'} for the next message.", timeout=2
-            )
+            # The setting is the pane's (and its saved conversation's) until toggled again.
+            self.notify(f"Thinking {'ON' if pane.thinking else 'OFF'} for this pane.", timeout=2)
+
+    def action_set_key(self) -> None:
+        pane = self.active_pane
+        if pane is not None:
+            pane.offer_key_dialog()
 
     def action_stop(self) -> None:
         pane = self.active_pane
@@ -402,14 +416,17 @@ class GlmChatApp(App[int]):
 
     def action_export(self, fmt: str = "markdown") -> None:
         pane = self.active_pane
-        if pane is None or not pane.conversation_id or self.store is None:
-            self.notify("Nothing saved to export yet.")
+        if pane is None or not pane.turns:
+            self.notify("Nothing to export yet.")
             return
         from glmchat.store import export
 
-        conversation = self.guard_store(self.store.get_conversation, pane.conversation_id)
+        conversation = None
+        if pane.save_error is None and pane.conversation_id and self.store is not None:
+            conversation = self.guard_store(self.store.get_conversation, pane.conversation_id)
         if conversation is None:
-            return
+            # Not (fully) saved: export what the pane holds, so nothing on the screen is lost.
+            conversation = pane.snapshot()
         suffix = "md" if fmt == "markdown" else "json"
         path = Path.cwd() / f"glmchat-{conversation.id}.{suffix}"
         text = (

@@ -32,7 +32,8 @@ class ChatCommands(Provider):
             ("Resume conversation", app.action_resume, "pick a saved conversation"),
             ("Fold or unfold all thinking panels", app.action_fold_thinking, ""),
             ("Copy last answer", app.action_copy_answer, "to the clipboard"),
-            ("Toggle thinking mode", app.action_toggle_thinking, "for the next message"),
+            ("Toggle thinking mode", app.action_toggle_thinking, "for this pane"),
+            ("Set API key", app.action_set_key, "for this pane's provider"),
         ]
         for name, provider in app.settings.providers.items():
             for model in provider.models:

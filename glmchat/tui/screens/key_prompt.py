@@ -12,6 +12,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from glmchat.backend.errors import ProviderError
 from glmchat.backend.providers import ProviderConfig
+from glmchat.terminal_text import neutralize_controls
 
 
 class KeyPrompt(ModalScreen[bool]):
@@ -20,15 +21,25 @@ class KeyPrompt(ModalScreen[bool]):
     CSS_PATH = "modals.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, provider: ProviderConfig, *, base_url: str | None = None) -> None:
+    def __init__(
+        self,
+        provider: ProviderConfig,
+        *,
+        base_url: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """`reason`: why the key is asked for again (the provider refused the one in use)."""
         super().__init__()
         self.provider = provider
         self.base_url = base_url
+        self.reason = reason
 
     def compose(self) -> ComposeResult:
         p = self.provider
         with Vertical(classes="dialog"):
-            yield Label(f"API key for {p.display_name}", classes="dialog-title")
+            yield Label(Text(f"API key for {p.display_name}"), classes="dialog-title")
+            if self.reason:
+                yield Static(Text(neutralize_controls(self.reason), style="bold red"))
             yield Static(
                 Text(
                     f"glmchat needs a key to talk to {p.display_name} ({p.base_url}). It is saved "
@@ -36,6 +47,17 @@ class KeyPrompt(ModalScreen[bool]):
                     "over it."
                 )
             )
+            shadow = self._environment_key()
+            if shadow:
+                # A saved key would change nothing while this variable is set.
+                yield Static(
+                    Text(
+                        f"The key in use comes from {shadow} in the environment, which wins "
+                        "over a saved key: change or unset it there for the key saved here "
+                        "to be used.",
+                        style="bold yellow",
+                    )
+                )
             yield Input(placeholder="paste the key", password=True, id="key")
             yield Static("", id="key-status")
             with Horizontal(classes="buttons"):
@@ -45,6 +67,14 @@ class KeyPrompt(ModalScreen[bool]):
 
     def on_mount(self) -> None:
         self.query_one("#key", Input).focus()
+
+    def _environment_key(self) -> str | None:
+        """The environment variable the provider's key comes from now, if any."""
+        try:
+            found = self.app.credentials.find(self.provider)  # type: ignore[attr-defined]
+        except Exception:  # a broken credentials file: the dialog is how to replace it
+            return None
+        return found.variable if found is not None and found.origin == "environment" else None
 
     def _status(self, text: str, style: str = "") -> None:
         self.query_one("#key-status", Static).update(Text(text, style=style))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -16,7 +17,7 @@ from textual.types import NoActiveAppError
 from textual.widget import Widget
 from textual.widgets import Static
 
-from glmchat.backend.errors import ProviderError
+from glmchat.backend.errors import AuthError, ProviderError
 from glmchat.backend.events import (
     ChatRequest,
     ContentDelta,
@@ -26,6 +27,9 @@ from glmchat.backend.events import (
     RetryScheduled,
     Usage,
 )
+from glmchat.engine.turns import Turn, usage_totals
+from glmchat.store.database import StoreError
+from glmchat.token_estimate import estimate_tokens
 from glmchat.tui.literal import literal
 from glmchat.tui.widgets.message_log import MessageLog
 from glmchat.tui.widgets.messages import AssistantMessage, UserMessage
@@ -45,18 +49,11 @@ HISTORY_WINDOW = 24
 FIRST_PAINT_SCREENS = 1.5
 MOUNT_BATCH = 4
 MOUNT_PAUSE = 0.015  # seconds between batches: time for a layout and a frame
+T = TypeVar("T")
 
-
-@dataclass
-class Turn:
-    role: str
-    content: str
-    message_id: int | None = None
-    reasoning: str = ""
-    status: str = "complete"
-    error: str | None = None
-    usage: dict[str, Any] | None = None
-    timings: dict[str, Any] | None = None
+# The live speed is shown from this long after the first token on (a rate over a few
+# milliseconds says nothing).
+MIN_RATE_SECONDS = 0.5
 
 
 class EarlierMessages(Static):
@@ -94,6 +91,11 @@ class ChatPane(Vertical):
         height: 1fr;
         scrollbar-gutter: stable;
         padding: 0 1 1 1;
+    }
+    ChatPane > #unsaved {
+        height: auto;
+        padding: 0 1;
+        background: $error 25%;
     }
     """
 
@@ -134,11 +136,14 @@ class ChatPane(Vertical):
         self.streaming: AssistantMessage | None = None
         self._recorder: Any = None
         self._tick_timer: Timer | None = None
-        self._stream_started = 0.0
-        self._out_chars = 0
+        # Streamed text not yet counted into the live speed: counted on the status tick, not
+        # per token.
+        self._uncounted: list[str] = []
+        self._out_tokens = 0
         self._pending_prompt: str | None = None
         self._retry: tuple[RetryScheduled, float] | None = None
-        self.usage_totals = {"in": 0, "out": 0, "cached": 0, "context": 0}
+        self.save_error: str | None = None  # lasting: this conversation is not fully saved
+        self.totals = usage_totals(())  # the turns in the conversation now (not dropped ones)
         if conversation is not None:
             self._load(conversation)
 
@@ -246,8 +251,7 @@ class ChatPane(Vertical):
                     timings=m.timings,
                 )
             )
-            if m.role == "assistant" and m.usage:
-                self._add_usage(m.usage)
+        self.totals = usage_totals(self.turns)
         self._window_start = max(0, len(self.turns) - HISTORY_WINDOW)
         self.shown_from = self._first_paint_start()
 
@@ -280,23 +284,84 @@ class ChatPane(Vertical):
         self.query_one("#title", Static).update(literal(title))
         self.post_message(self.TitleChanged(self, title))
 
+    # --- saving --------------------------------------------------------------------------
+
+    def _save(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """Run a store write; a failure puts the pane in the lasting "not saved" state."""
+        try:
+            return fn(*args, **kwargs)
+        except StoreError as exc:
+            self._saving_failed(str(exc))
+            return None
+
+    def _saving_failed(self, reason: str) -> None:
+        if self._recorder is not None:
+            self._recorder.detach()  # the rest of this answer stays in memory only
+        if self.save_error is not None:
+            return
+        self.save_error = reason
+        # A banner that stays (a toast goes away while the user keeps chatting), and the
+        # status bar says it too.
+        banner = literal("⚠ Not saved: ", "bold") + literal(
+            f"{reason.rstrip('.')}. This conversation now lives only on the screen: copy the "
+            f"last answer with {self._key('copy_answer')}, or export it all with "
+            f"{self._key('command_palette')} → Export (written from the screen)."
+        )
+        self.mount(Static(banner, id="unsaved"), before=self.prompt)
+        self.app.notify(f"Not saved: {reason}", severity="error", timeout=10, markup=False)
+        self._update_status()
+
+    def snapshot(self) -> Conversation:
+        """The conversation as the pane holds it, for exporting what the store may not have."""
+        from glmchat.store import Conversation, StoredMessage
+        from glmchat.store.sessions import new_id, now_iso
+
+        stamp = now_iso()
+        conversation_id = self.conversation_id or new_id()
+        messages = tuple(
+            StoredMessage(
+                id=turn.message_id or 0,
+                conversation_id=conversation_id,
+                position=position,
+                role=turn.role,
+                content=turn.content,
+                reasoning=turn.reasoning,
+                model=self.model,
+                provider=self.provider_name,
+                usage=turn.usage,
+                status=turn.status,
+                error=turn.error,
+                finish_reason=turn.finish_reason,
+                timings=turn.timings,
+            )
+            for position, turn in enumerate(self.turns)
+        )
+        return Conversation(
+            id=conversation_id,
+            title=self.title,
+            created=stamp,
+            updated=stamp,
+            model=self.model,
+            provider=self.provider_name,
+            thinking=self.thinking,
+            system_prompt=self.system_prompt,
+            messages=messages,
+        )
+
     # --- status --------------------------------------------------------------------------
 
-    def _add_usage(self, usage: dict[str, Any]) -> None:
-        self.usage_totals["in"] += int(usage.get("prompt_tokens", 0) or 0)
-        self.usage_totals["out"] += int(usage.get("completion_tokens", 0) or 0)
-        self.usage_totals["cached"] += int(usage.get("cached_tokens", 0) or 0)
-        self.usage_totals["context"] = int(usage.get("total_tokens", 0) or 0)
-
     def _update_status(self, **extra: Any) -> None:
+        totals = self.totals
         self.status.set(
             provider=self.provider_name,
             model=self.model,
             thinking=self.thinking,
-            tokens_in=self.usage_totals["in"],
-            tokens_out=self.usage_totals["out"],
-            cached=self.usage_totals["cached"],
-            context=self.usage_totals["context"],
+            answers=totals.answers,
+            tokens_in=totals.prompt_tokens,
+            tokens_out=totals.completion_tokens,
+            cached=totals.cached_tokens,
+            context=totals.context_tokens,
+            unsaved=self.save_error is not None,
             **extra,
         )
 
@@ -304,7 +369,7 @@ class ChatPane(Vertical):
         self.thinking = not self.thinking
         self._update_status()
         if self.conversation_id and self.glm.store is not None:
-            self.glm.guard_store(
+            self._save(
                 self.glm.store.update_conversation, self.conversation_id, thinking=self.thinking
             )
 
@@ -312,7 +377,7 @@ class ChatPane(Vertical):
         self.provider_name, self.model = provider, model
         self._update_status()
         if self.conversation_id and self.glm.store is not None:
-            self.glm.guard_store(
+            self._save(
                 self.glm.store.update_conversation,
                 self.conversation_id,
                 provider=provider,
@@ -343,7 +408,7 @@ class ChatPane(Vertical):
         turn = Turn(role="user", content=text)
         store = self.glm.store
         if store is not None and self.conversation_id:
-            turn.message_id = self.glm.guard_store(
+            turn.message_id = self._save(
                 store.add_message,
                 self.conversation_id,
                 "user",
@@ -361,7 +426,7 @@ class ChatPane(Vertical):
             if self.conversation_id is None and self.title == self.NEW_TITLE:
                 self._set_title(first_prompt.strip().splitlines()[0][:80])
             return
-        self.conversation_id = self.glm.guard_store(
+        self.conversation_id = self._save(
             self.glm.store.create_conversation,
             model=self.model,
             provider=self.provider_name,
@@ -383,7 +448,7 @@ class ChatPane(Vertical):
         if store is not None and self.conversation_id:
             from glmchat.store import StreamRecorder
 
-            message_id = self.glm.guard_store(
+            message_id = self._save(
                 store.begin_assistant,
                 self.conversation_id,
                 model=self.model,
@@ -402,10 +467,10 @@ class ChatPane(Vertical):
             top_p=settings.top_p,
             max_tokens=settings.max_tokens,
         )
-        self._stream_started = time.monotonic()
-        self._out_chars = 0
+        self._uncounted.clear()
+        self._out_tokens = 0
         self._retry = None
-        self._update_status(rate=0.0, state="streaming")
+        self._update_status(rate=None, state="waiting")  # no speed before the first token
         # Two status updates a second: each one is a frame of its own.
         self._tick_timer = self.set_interval(0.5, self._tick)
         self.post_message(self.Activity(self, "streaming"))
@@ -430,17 +495,23 @@ class ChatPane(Vertical):
             return
         self.streaming.tick()
         if self._recorder is not None:  # checkpoint a quiet stream too
-            self.glm.guard_store(self._recorder.tick)
+            self._save(self._recorder.tick)
         now = time.monotonic()
-        state = "streaming"
+        first = self.streaming.first_output_at
+        state = "waiting" if first is None else "streaming"
         if self._retry is not None:
             event, deadline = self._retry
-            if now < deadline and not self._out_chars:
+            if now < deadline and first is None:
                 state = f"retry {event.attempt + 1}/{event.max_attempts} in {deadline - now:.0f} s"
             else:
                 self._retry = None
-        elapsed = max(0.001, now - self._stream_started)
-        self._update_status(rate=self._out_chars / 4 / elapsed, state=state)
+        if self._uncounted:
+            self._out_tokens += estimate_tokens("".join(self._uncounted))
+            self._uncounted.clear()
+        rate = None
+        if first is not None and now - first >= MIN_RATE_SECONDS:
+            rate = self._out_tokens / (now - first)
+        self._update_status(rate=rate, state=state)
 
     @work(exclusive=True, group="stream", exit_on_error=False)
     async def run_stream(self, request: ChatRequest, message: AssistantMessage) -> None:
@@ -456,16 +527,16 @@ class ChatPane(Vertical):
             async for event in client.stream(request):
                 if isinstance(event, ContentDelta):
                     content.append(event.text)
-                    self._out_chars += len(event.text)
+                    self._uncounted.append(event.text)
                     message.add_content(event.text, fold_thinking=fold)
                     if self._recorder is not None:
-                        self.glm.guard_store(self._recorder.add_content, event.text)
+                        self._save(self._recorder.add_content, event.text)
                 elif isinstance(event, ReasoningDelta):
                     reasoning.append(event.text)
-                    self._out_chars += len(event.text)
+                    self._uncounted.append(event.text)
                     message.add_reasoning(event.text)
                     if self._recorder is not None:
-                        self.glm.guard_store(self._recorder.add_reasoning, event.text)
+                        self._save(self._recorder.add_reasoning, event.text)
                 elif isinstance(event, Usage):
                     usage = event
                 elif isinstance(event, Finish):
@@ -509,18 +580,18 @@ class ChatPane(Vertical):
             self._tick_timer.stop()
             self._tick_timer = None
         note = error.message if error else None
+        if isinstance(error, AuthError):
+            note = f"{error.message} Or here: {self._key('command_palette')} → Set API key."
         if finish_reason == "length" and not error:
             note = "The answer stopped at the max_tokens limit."
         message.finish(
             status=status, error=note, reasoning_tokens=usage.reasoning_tokens if usage else None
         )
         usage_dict = usage.as_dict() if usage else None
-        if usage_dict:
-            self._add_usage(usage_dict)
         timings: dict[str, Any] = {"thinking_seconds": message.thinking_seconds}
         if self._recorder is not None:
             timings = self._recorder.timings()
-            self.glm.guard_store(
+            self._save(
                 self._recorder.finish,
                 status=status,
                 usage=usage_dict,
@@ -540,13 +611,38 @@ class ChatPane(Vertical):
                 timings=timings,
             )
         )
+        self.totals = usage_totals(self.turns)
         self.streaming = None
         self._update_status(rate=None, state="")
         self.post_message(self.Activity(self, "failed" if error is not None else "done"))
         if error is not None and not content and self._pending_prompt and not self.prompt.text:
             # Nothing came back: give the prompt back so the user can edit and resend.
-            self.prompt.text = self._pending_prompt
+            self._give_back(self._pending_prompt)
         self._pending_prompt = None
+        if isinstance(error, AuthError) and self.is_active():
+            # The key was refused: ask for another right away; the prompt waits in the box.
+            self.offer_key_dialog(reason=error.message)
+
+    def is_active(self) -> bool:
+        """Shown, with no dialog over it: the user is looking at this pane."""
+        return self.app.screen is self.screen and self.glm.active_pane is self
+
+    def offer_key_dialog(self, reason: str | None = None) -> None:
+        """Ask for this pane's provider's API key; the next send uses the new one."""
+        provider = self.glm.settings.providers.get(self.provider_name)
+        if provider is not None:
+            self.glm.ask_for_key(provider, lambda saved: None, reason=reason)
+
+    def _give_back(self, text: str) -> None:
+        """Put text in the prompt box with the cursor at its end, ready to edit or send."""
+        prompt = self.prompt
+        prompt.text = text
+        prompt.move_cursor(prompt.document.end)
+        prompt.focus()
+
+    def _key(self, binding_id: str) -> str:
+        """The key the user has for a binding (the first, when several are configured)."""
+        return self.glm.settings.key_for(binding_id).split(",")[0].strip()
 
     # --- actions -----------------------------------------------------------------------
 
@@ -567,11 +663,13 @@ class ChatPane(Vertical):
         if not self.turns or self.turns[-1].role != role:
             return None
         turn = self.turns.pop()
+        self.totals = usage_totals(self.turns)
+        self._update_status()
         widgets = list(self.log_view.query(widget_type))
         if widgets:
             await widgets[-1].remove()
         if turn.message_id is not None and self.glm.store is not None:
-            self.glm.guard_store(self.glm.store.delete_message, turn.message_id)
+            self._save(self.glm.store.delete_message, turn.message_id)
         return turn
 
     def _busy(self) -> bool:
@@ -597,8 +695,7 @@ class ChatPane(Vertical):
         if turn is None:
             self.app.notify("No prompt to edit.")
             return
-        self.prompt.text = turn.content
-        self.prompt.focus()
+        self._give_back(turn.content)
 
     def fold_all(self) -> None:
         from glmchat.tui.widgets.messages import ThinkingPanel
@@ -620,4 +717,4 @@ class ChatPane(Vertical):
             return
         self._set_title(title)
         if self.conversation_id and self.glm.store is not None:
-            self.glm.guard_store(self.glm.store.rename, self.conversation_id, title)
+            self._save(self.glm.store.rename, self.conversation_id, title)

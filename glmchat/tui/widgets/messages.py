@@ -10,6 +10,7 @@ from textual.containers import Vertical
 from textual.widgets import Collapsible, Static
 
 from glmchat.terminal_text import neutralize_controls
+from glmchat.token_estimate import estimate_tokens
 from glmchat.tui.compat.textual_private import SettledBySizing
 
 # A streaming message grows in steps of this many lines: most new lines then repaint only
@@ -34,10 +35,15 @@ class UserMessage(Static):
         self.text = text
 
 
-def thinking_title(seconds: float, tokens: int, *, live: bool) -> str:
+def thinking_title(seconds: float | None, tokens: int, *, exact: bool, live: bool) -> str:
+    """The panel's title. `exact`: the provider's count, else an estimate (marked `~`);
+    `seconds` None: no time was recorded (an imported answer), so none is shown."""
+    count = f"{'' if exact else '~'}{tokens} token{'' if tokens == 1 else 's'}"
     if live:
-        return f"Thinking… {seconds:.1f} s · {tokens} tokens"
-    return f"Thought for {seconds:.1f} s · {tokens} tokens"
+        return f"Thinking… {seconds or 0.0:.1f} s · {count}"
+    if seconds is None:
+        return f"Thinking · {count}"
+    return f"Thought for {seconds:.1f} s · {count}"
 
 
 class ThinkingPanel(Collapsible):
@@ -113,11 +119,15 @@ class AssistantMessage(SettledBySizing, Vertical):
             self.answer.height_step = STREAM_HEIGHT_STEP
         self.thinking: ThinkingPanel | None = None
         self._initial_reasoning = reasoning
-        self._reasoning_chars = len(reasoning)
+        # Reasoning not yet counted into the estimate: counted a few times a second (tick), not
+        # per token; the provider's figure replaces the estimate when it arrives.
+        self._uncounted: list[str] = []
+        self._estimated_tokens = estimate_tokens(reasoning)
         self._thinking_started: float | None = None
         self._thinking_seconds = reasoning_seconds
         self._reasoning_tokens = reasoning_tokens
         self._answer_started = bool(content)
+        self.first_output_at: float | None = None  # monotonic time of the first delta
         self._status = status
         self._error = error
         self._note = Static("", classes="note")
@@ -125,11 +135,9 @@ class AssistantMessage(SettledBySizing, Vertical):
 
     def compose(self) -> ComposeResult:
         if self._initial_reasoning:
-            seconds = self._thinking_seconds or 0.0
-            tokens = self._reasoning_tokens or max(1, self._reasoning_chars // 4)
             self.thinking = ThinkingPanel(
                 self._initial_reasoning,
-                title=thinking_title(seconds, tokens, live=False),
+                title=self._title(self._thinking_seconds, live=False),
                 collapsed=True,
                 refresh_rate=self.refresh_rate,
             )
@@ -145,7 +153,7 @@ class AssistantMessage(SettledBySizing, Vertical):
 
     def add_reasoning(self, text: str) -> None:
         if self.thinking is None:
-            self._thinking_started = time.monotonic()
+            self._thinking_started = self.first_output_at = time.monotonic()
             self.thinking = ThinkingPanel(
                 title="Thinking…", collapsed=False, refresh_rate=self.refresh_rate
             )
@@ -153,12 +161,14 @@ class AssistantMessage(SettledBySizing, Vertical):
             self.mount(self.thinking, before=self.answer)
         elif self._thinking_started is None:
             self._thinking_started = time.monotonic()
-        self._reasoning_chars += len(text)
+        self._uncounted.append(text)
         self.thinking.body.append(text)
 
     def add_content(self, text: str, *, fold_thinking: bool = True) -> None:
         if not self._answer_started:
             self._answer_started = True
+            if self.first_output_at is None:
+                self.first_output_at = time.monotonic()
             self._close_thinking(fold=fold_thinking)
         self.answer.append(text)
 
@@ -168,17 +178,20 @@ class AssistantMessage(SettledBySizing, Vertical):
         if self._thinking_seconds is None:
             self._thinking_seconds = time.monotonic() - self._thinking_started
         self.thinking.body.finish()
-        self.thinking.title = thinking_title(
-            self._thinking_seconds, self.reasoning_tokens, live=False
-        )
+        self.thinking.title = self._title(self._thinking_seconds, live=False)
         if fold:
             self.thinking.collapsed = True
 
-    @property
-    def reasoning_tokens(self) -> int:
+    def _title(self, seconds: float | None, *, live: bool) -> str:
         if self._reasoning_tokens:
-            return self._reasoning_tokens
-        return max(1, self._reasoning_chars // 4) if self._reasoning_chars else 0
+            return thinking_title(seconds, self._reasoning_tokens, exact=True, live=live)
+        if not live and self.thinking is not None and self._uncounted:
+            # Once, over the whole text: the same figure as a resumed answer gets.
+            self._estimated_tokens = estimate_tokens(self.thinking.body.text)
+        elif self._uncounted:
+            self._estimated_tokens += estimate_tokens("".join(self._uncounted))
+        self._uncounted.clear()
+        return thinking_title(seconds, self._estimated_tokens, exact=False, live=live)
 
     @property
     def thinking_seconds(self) -> float | None:
@@ -188,7 +201,7 @@ class AssistantMessage(SettledBySizing, Vertical):
         """Refresh the live thinking title; called a few times a second while streaming."""
         if self.thinking is not None and not self._answer_started and self._thinking_started:
             seconds = time.monotonic() - self._thinking_started
-            self.thinking.title = thinking_title(seconds, self.reasoning_tokens, live=True)
+            self.thinking.title = self._title(seconds, live=True)
 
     def finish(
         self, *, status: str, error: str | None = None, reasoning_tokens: int | None = None

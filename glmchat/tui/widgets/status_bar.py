@@ -1,13 +1,19 @@
-"""The pane's status line: model, thinking mode, token counts, context use and speed."""
+"""The pane's status line: its state, model, thinking mode, this conversation's figures, speed.
+
+One line at any width: the state (not saved, waiting, streaming, a retry countdown) comes
+first and always shows; the other fields take their short form, then drop out, least useful
+first, when the line is narrower than all of them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from rich.cells import cell_len
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 CONTEXT_WINDOW = 128_000
+SEPARATOR = "  "
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,19 +21,86 @@ class StatusInfo:
     provider: str = ""
     model: str = ""
     thinking: bool = True
+    answers: int = 0  # answers in the conversation that reported usage
     tokens_in: int = 0
     tokens_out: int = 0
     cached: int = 0
     context: int = 0
-    rate: float | None = None  # live tokens per second while streaming
-    state: str = ""  # "streaming", "retry in 4 s", "stopped", ...
+    rate: float | None = None  # estimated tokens per second while streaming
+    state: str = ""  # "waiting", "streaming", "retry 2/3 in 4 s", ...
+    unsaved: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    long: str
+    short: str
+    rank: int  # 0 always shows; higher ranks go first when the line is too narrow
+    style: str = ""
 
 
 def _k(n: int) -> str:
     return f"{n / 1000:.1f}K" if n >= 10_000 else str(n)
 
 
-class StatusBar(Static):
+def _fields(info: StatusInfo) -> list[_Field]:
+    """The line's fields in display order."""
+    fields: list[_Field] = []
+    if info.unsaved:
+        fields.append(_Field("⚠ not saved", "⚠ not saved", 0, "bold red"))
+    if info.state == "waiting":
+        fields.append(_Field("waiting for the answer", "waiting", 0, "bold yellow"))
+    elif info.state:
+        fields.append(_Field(info.state, info.state, 0, "bold yellow"))
+    fields.append(_Field(f"{info.provider}/{info.model}", info.model, 1, "bold"))
+    on = "ON" if info.thinking else "OFF"
+    fields.append(
+        _Field(f"thinking {on}", f"think {on}", 2, "bold green" if info.thinking else "bold")
+    )
+    if info.answers:
+        # The conversation's answers as it stands: a retried or edited answer is not in it.
+        tokens = f"in {_k(info.tokens_in)} · out {_k(info.tokens_out)}"
+        fields.append(_Field(f"conversation {tokens}", f"conv. {tokens}", 3))
+        if info.cached:
+            fields.append(_Field(f"cached {_k(info.cached)}", f"cached {_k(info.cached)}", 6))
+        pct = f"{100 * info.context / CONTEXT_WINDOW:.0f}%"
+        fields.append(_Field(f"context {_k(info.context)}/128K ({pct})", f"context {pct}", 4))
+    if info.rate is not None:
+        fields.append(_Field(f"~{info.rate:.0f} tok/s", f"~{info.rate:.0f} tok/s", 5))
+    return fields
+
+
+def render_info(info: StatusInfo, width: int | None = None) -> Text:
+    """The line for `info`, fitted to `width` cells (None: every field in full)."""
+    fields = _fields(info)
+    forms = [field.long for field in fields]
+
+    def total() -> int:
+        shown = [form for form in forms if form]
+        return sum(cell_len(form) for form in shown) + len(SEPARATOR) * (len(shown) - 1)
+
+    if width is not None:
+        least_useful_first = sorted(
+            (i for i, field in enumerate(fields) if field.rank), key=lambda i: -fields[i].rank
+        )
+        for i in least_useful_first:  # first the short forms
+            if total() <= width:
+                break
+            forms[i] = fields[i].short
+        for i in least_useful_first:  # then fewer fields
+            if total() <= width:
+                break
+            forms[i] = ""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for field, form in zip(fields, forms, strict=True):
+        if form:
+            if text:
+                text.append(SEPARATOR)
+            text.append(form, style=field.style)
+    return text
+
+
+class StatusBar(Widget):
     DEFAULT_CSS = """
     StatusBar {
         height: 1;
@@ -38,30 +111,14 @@ class StatusBar(Static):
     """
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__("", **kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)  # type: ignore[arg-type]
         self.info = StatusInfo()
 
     def set(self, **changes: object) -> None:
         info = replace(self.info, **changes)  # type: ignore[arg-type]
         if info != self.info:
             self.info = info
-            self.update(self.render_info(info), layout=False)  # one fixed line: no re-layout
+            self.refresh()  # one fixed line: a repaint, never a layout
 
-    @staticmethod
-    def render_info(info: StatusInfo) -> Text:
-        text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f"{info.provider}/{info.model}", style="bold")
-        text.append("  thinking ")
-        text.append(
-            "ON" if info.thinking else "OFF", style="bold green" if info.thinking else "bold"
-        )
-        text.append(f"  in {_k(info.tokens_in)} · out {_k(info.tokens_out)}")
-        if info.cached:
-            text.append(f" · cached {_k(info.cached)}")
-        pct = 100 * info.context / CONTEXT_WINDOW
-        text.append(f"  context {_k(info.context)}/128K ({pct:.0f}%)")
-        if info.rate is not None:
-            text.append(f"  {info.rate:.0f} tok/s")
-        if info.state:
-            text.append(f"  {info.state}", style="bold yellow")
-        return text
+    def render(self) -> Text:
+        return render_info(self.info, self.content_region.width or None)

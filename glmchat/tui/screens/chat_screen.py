@@ -1,0 +1,43 @@
+"""The app's main screen: it lists each binding's keys in the order they are configured."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.binding import ActiveBinding
+from textual.screen import Screen
+
+
+class ChatScreen(Screen[None]):
+    def __init__(self, key_for: Callable[[str], str], **kwargs: str) -> None:
+        """`key_for`: a binding id's configured keys ("ctrl+y,f6"); KeyError for other ids."""
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._key_for = key_for
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        # Textual orders this map by the first widget in the focus chain that binds each key,
+        # and the footer and the key panel show an action's keys in the map's order. A key the
+        # prompt box binds too (TextArea has f6 and ctrl+y) therefore came in the prompt's
+        # order: `copy_answer = "ctrl+y,f6"` was shown as f6. Keep each action where it was
+        # and give its keys the order of `[keys]` (or of the default).
+        items = list(super().active_bindings.items())
+        first_seen: dict[str, int] = {}
+        for index, (_, active) in enumerate(items):
+            first_seen.setdefault(active.binding.action, index)
+
+        def place(entry: tuple[int, tuple[str, ActiveBinding]]) -> tuple[int, int, int]:
+            index, (key, active) = entry
+            configured = self._configured(active.binding.id)
+            rank = configured.index(key) if key in configured else len(configured)
+            return first_seen[active.binding.action], rank, index
+
+        return dict(item for _, item in sorted(enumerate(items), key=place))
+
+    def _configured(self, binding_id: str | None) -> list[str]:
+        if binding_id is None:
+            return []
+        try:
+            return self._key_for(binding_id).split(",")
+        except KeyError:  # not one of glmchat's bindings
+            return []
