@@ -8,7 +8,7 @@ import getpass
 import json
 import os
 import sys
-from typing import Any
+from collections.abc import Iterable, Mapping
 
 from rich.cells import cell_len, set_cell_size
 
@@ -28,7 +28,7 @@ from glmchat.sentences import join_sentences
 from glmchat.terminal_text import dumps_json
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:  # noqa: SLF001
     parser = sub.add_parser(
         "config",
         help="show or change settings and API keys",
@@ -72,12 +72,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
     p.set_defaults(func=cmd_unset_key)
 
 
-def _warn(lines: Any) -> None:
+def _warn(lines: Iterable[str]) -> None:
     for line in lines:
         print(f"glmchat: warning: {line}", file=sys.stderr)
 
 
-def _unknown_provider(name: str, known: Any) -> CliError:
+def _unknown_provider(name: str, known: Iterable[str]) -> CliError:
     return CliError(f'unknown provider "{name}"; known providers: {", ".join(known)}', 2)
 
 
@@ -94,8 +94,8 @@ def cmd_path(args: argparse.Namespace) -> int:
     return 0
 
 
-def _setting_rows(settings: Settings) -> list[tuple[str, Any, str]]:
-    rows: list[tuple[str, Any, str]] = [
+def _setting_rows(settings: Settings) -> list[tuple[str, object, str]]:
+    rows: list[tuple[str, object, str]] = [
         (key, settings.value_of(declared), settings.sources.get(key, "default"))
         for key, declared in SETTINGS.items()
     ]
@@ -135,7 +135,7 @@ def _columns(rows: list[tuple[str, ...]]) -> list[str]:
     return lines
 
 
-def _toml_value(value: Any) -> str:
+def _toml_value(value: object) -> str:
     if value is None:
         return "(not set)"
     if isinstance(value, bool):
@@ -167,12 +167,11 @@ def cmd_show(args: argparse.Namespace) -> int:
                     "requires_key": p.requires_key,
                     "models": list(p.models),
                     "source": settings.sources.get(f"providers.{name}", "default"),
-                    "api_key": found[name].secret.masked if found[name] else None,
-                    "api_key_source": (
-                        found[name].describe(store.path.name) if found[name] else None
-                    ),
+                    "api_key": key.secret.masked if key else None,
+                    "api_key_source": key.describe(store.path.name) if key else None,
                 }
                 for name, p in settings.providers.items()
+                for key in [found[name]]
             },
             "warnings": warnings,
         }
@@ -276,7 +275,7 @@ def cmd_set_key(args: argparse.Namespace) -> int:
 
 def cmd_unset_key(args: argparse.Namespace) -> int:
     try:
-        providers: Any = load_settings().providers
+        providers: Mapping[str, ProviderConfig] = load_settings().providers
     except ConfigError:
         providers = BUILTIN_PROVIDERS  # a broken config.toml must not stop removing a key
     store = CredentialStore()

@@ -52,9 +52,9 @@ def read_document(path: Path) -> tuple[dict[str, Any], bytes | None]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise ConfigError(f"{path}:{line}:{col}: not valid UTF-8") from None
+        at = raw[: exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(f"{path}:{at}:{column}: not valid UTF-8") from None
     try:
         return tomllib.loads(text), raw
     except tomllib.TOMLDecodeError as exc:

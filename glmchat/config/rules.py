@@ -75,8 +75,14 @@ def did_you_mean(name: str, known: Sequence[str], prefix: str = "", cutoff: floa
     return f' (did you mean "{prefix}{close[0]}"?)' if close else ""
 
 
+def _bound(limit: float | None) -> float:
+    if limit is None:
+        raise AssertionError("a number setting is declared without its range")
+    return limit
+
+
 def value_range(f: Rule) -> str:
-    return f"from {f.lo:g} to {f.hi:g}"
+    return f"from {_bound(f.lo):g} to {_bound(f.hi):g}"
 
 
 def validate(f: Rule, value: Any) -> Any:
@@ -98,7 +104,7 @@ def validate(f: Rule, value: Any) -> Any:
             ok = isinstance(value, int | float) and not isinstance(value, bool)
             ok = ok and math.isfinite(value)
             expected = f"a number {value_range(f)}"
-        if not ok or not (f.lo <= value <= f.hi):  # type: ignore[operator]
+        if not ok or not (_bound(f.lo) <= value <= _bound(f.hi)):
             raise fail(expected)
         return float(value) if kind == "float" else value
     if kind == "text":

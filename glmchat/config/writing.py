@@ -8,7 +8,7 @@ import dataclasses
 import json
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ def _check(where: str, f: Rule, value: Any) -> Any:
         raise ConfigError(f"{where}: {exc}") from None
 
 
-def _known_dotted_keys(providers: Mapping[str, Any]) -> list[str]:
+def _known_dotted_keys(providers: Iterable[str]) -> list[str]:
     return [
         *SETTINGS,
         *(f"keys.{k}" for k in BINDING_IDS),
@@ -51,7 +51,7 @@ def _known_dotted_keys(providers: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def _locate(key: str, providers: Mapping[str, Any]) -> tuple[list[str], Rule, bool]:
+def _locate(key: str, providers: Iterable[str]) -> tuple[list[str], Rule, bool]:
     """The document path of a dotted key, its rule, and whether it may be left unset; or
     ConfigError suggesting a known key."""
     parts = key.split(".")
