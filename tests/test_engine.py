@@ -250,3 +250,17 @@ async def test_retry_replaces_the_last_answer_and_edit_takes_the_prompt_back(
     assert engine.take_back_last_prompt() == "first"
     assert engine.turns == []
     assert setup[1].get_conversation(engine.conversation_id).messages == ()
+
+
+async def test_a_long_first_prompt_titles_the_conversation_the_same_way_everywhere(
+    setup, zai: WireServer
+) -> None:
+    from glmchat.store import title_from_prompt
+
+    zai.reply(fixture_reply("zai_nothinking_stream"))
+    engine = new_engine(setup)
+    prompt = "word " * 60 + "\nsecond line"
+    await engine.send(prompt).wait()
+    stored = setup[1].get_conversation(engine.conversation_id).title
+    assert engine.title == stored == title_from_prompt(prompt)
+    assert len(stored) == 80 and stored.endswith("…")

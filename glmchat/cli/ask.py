@@ -6,25 +6,16 @@ import argparse
 import asyncio
 import signal
 import sys
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from glmchat.backend.errors import ProviderError
-from glmchat.backend.events import (
-    ChatRequest,
-    ContentDelta,
-    Finish,
-    Message,
-    ReasoningDelta,
-    RetryScheduled,
-    ToolCall,
-    Usage,
-)
-from glmchat.backend.finish import finish_note
+from glmchat.backend.events import ContentDelta, ReasoningDelta, RetryScheduled
 from glmchat.cli.ask_input import flag_values, read_prompt
 from glmchat.cli.errors import CliError
-from glmchat.sentences import join_sentences
+from glmchat.engine.events import ExchangeResult, SaveFailed, retry_announcement
 from glmchat.terminal_text import dumps_json
+
+if TYPE_CHECKING:
+    from glmchat.engine import Exchange
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -72,20 +63,10 @@ def check_base_url(url: str) -> None:
         raise CliError(f"--base-url {url!r} must be an http:// or https:// URL with a host", 2)
 
 
-@dataclass
-class Outcome:
-    content: list[str] = field(default_factory=list)
-    reasoning: list[str] = field(default_factory=list)
-    finish_reason: str | None = None
-    usage: Usage | None = None
-    error: ProviderError | None = None
-    cancelled: bool = False
-    tool_calls: tuple[ToolCall, ...] = ()
-
-
 def run(args: argparse.Namespace) -> int:
     from glmchat.config import ConfigError, load_settings
     from glmchat.credentials import CredentialStore, MissingKeyError, require_key
+    from glmchat.engine import ConversationEngine, RequestOptions
 
     if args.base_url is not None:
         check_base_url(args.base_url)
@@ -99,13 +80,35 @@ def run(args: argparse.Namespace) -> int:
             print(f"glmchat: warning: {warning}", file=sys.stderr)
         store = None if args.no_save else _open_store(required=bool(args.cont or args.session))
         conversation = _find_conversation(store, args)
-        model_name = args.model or (
-            f"{conversation.provider}/{conversation.model}" if conversation else None
+        # A read-only database gives the history (for -c and --session); nothing is written.
+        writable = store if store is not None and not store.read_only else None
+        options = RequestOptions(
+            temperature if temperature is not None else settings.temperature,
+            settings.top_p,
+            max_tokens if max_tokens is not None else settings.max_tokens,
         )
-        provider, model = settings.resolve_model(model_name)
+        clients: dict[str, Any] = {}
+        if conversation is not None:
+            engine = ConversationEngine.resume(
+                settings, writable, clients.__getitem__, conversation, options=options
+            )
+            if args.model:
+                provider, model = settings.resolve_model(args.model)
+                engine.set_model(provider.name, model)
+        else:
+            provider, model = settings.resolve_model(args.model)
+            engine = ConversationEngine(
+                settings,
+                writable,
+                clients.__getitem__,
+                provider=provider.name,
+                model=model,
+                system_prompt=args.system,
+                options=options,
+            )
         credentials = CredentialStore()
         try:
-            secret = require_key(provider, credentials)
+            secret = require_key(engine.provider, credentials)
         except MissingKeyError:
             if not args.base_url:
                 raise
@@ -113,64 +116,37 @@ def run(args: argparse.Namespace) -> int:
             secret = None
             if not args.json:
                 print(
-                    f"glmchat: note: no API key for {provider.name}; sending without one",
+                    f"glmchat: note: no API key for {engine.provider_name}; sending without one",
                     file=sys.stderr,
                 )
     except (ConfigError, MissingKeyError) as exc:
         raise CliError(str(exc), 2) from None
-    thinking = (
-        args.think
-        if args.think is not None
-        else (conversation.thinking if conversation else settings.thinking)
-    )
-    system = (
-        args.system
-        if args.system is not None
-        else (
-            conversation.system_prompt
-            if conversation and conversation.system_prompt
-            else settings.system_prompt
-        )
-    )
-    history: list[Message] = []
-    if store is not None and conversation is not None:
-        history = list(store.history(conversation.id))
-    if store is not None and store.read_only:
-        # History could be read (for -c and --session); nothing can be written.
-        store.close()
-        store = conversation = None
-    request = ChatRequest(
-        model=model,
-        messages=(*history, Message("user", prompt)),
-        thinking=thinking,
-        system=system,
-        temperature=temperature if temperature is not None else settings.temperature,
-        top_p=settings.top_p,
-        max_tokens=max_tokens if max_tokens is not None else settings.max_tokens,
-    )
-    saver = _Saver(store, conversation, provider.name, model, thinking, system, prompt)
-    full_model = f"{provider.name}/{model}"
-    outcome = Outcome()
+    if args.think is not None and args.think != engine.thinking:
+        engine.set_thinking(args.think)
+    if args.system is not None:
+        engine.system_prompt = args.system  # this exchange's; a new conversation keeps it
     from glmchat.backend.openai_compat import OpenAICompatClient
 
     client = OpenAICompatClient(
-        provider, secret.reveal() if secret else None, base_url=args.base_url
+        engine.provider, secret.reveal() if secret else None, base_url=args.base_url
     )
+    clients[engine.provider_name] = client
     show = _Printer(json_mode=args.json, show_thinking=args.show_thinking)
+    exchange = engine.send(prompt)
     try:
-        asyncio.run(_stream(client, request, outcome, saver, show))
+        result = asyncio.run(_stream(exchange, client, show))
     except KeyboardInterrupt:
-        outcome.cancelled = True
+        result = exchange.cancel()
     show.end()
-    saver.finish(outcome)
+    if store is not None:
+        store.close()
     if args.json:
-        print(dumps_json(_result(saver.session_id, full_model, outcome)))
-    return _exit_status(outcome)
+        session_id = engine.conversation_id if writable is not None else None
+        print(dumps_json(_result(session_id, engine.full_model, result)))
+    return _exit_status(result)
 
 
-async def _stream(
-    client: Any, request: ChatRequest, outcome: Outcome, saver: Any, show: Any
-) -> None:
+async def _stream(exchange: Exchange, client: Any, show: _Printer) -> ExchangeResult:
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     # SIGTERM (a closed terminal, a kill) cancels like Ctrl-C, so the partial answer is saved.
@@ -181,35 +157,22 @@ async def _stream(
         except (NotImplementedError, RuntimeError):
             pass
     try:
-        async for event in client.stream(request):
-            if isinstance(event, ContentDelta):
-                outcome.content.append(event.text)
-                saver.content(event.text)
-                show.content(event.text)
-            elif isinstance(event, ReasoningDelta):
-                outcome.reasoning.append(event.text)
-                saver.reasoning(event.text)
-                show.reasoning(event.text)
-            elif isinstance(event, Usage):
-                outcome.usage = event
-            elif isinstance(event, Finish):
-                outcome.finish_reason = event.reason
-                outcome.tool_calls = event.tool_calls
-            elif isinstance(event, RetryScheduled) and not show.json_mode:
+        async for event in exchange:
+            kind = type(event)
+            if kind is ContentDelta:
+                show.content(event.text)  # type: ignore[union-attr]
+            elif kind is ReasoningDelta:
+                show.reasoning(event.text)  # type: ignore[union-attr]
+            elif kind is SaveFailed:
+                print(f"glmchat: could not save the conversation: {event}", file=sys.stderr)
+            elif kind is RetryScheduled and not show.json_mode:
                 # Progress for a person; with --json, stderr carries only the final outcome.
-                retrying = (
-                    f"Retrying in {event.delay:.1f} s "
-                    f"(attempt {event.attempt + 1} of {event.max_attempts})"
-                )
-                print(f"glmchat: {join_sentences(event.error, retrying)}", file=sys.stderr)
-    except ProviderError as exc:
-        outcome.error = exc
-        outcome.finish_reason = exc.finish_reason
-        outcome.tool_calls = exc.tool_calls
+                print(f"glmchat: {retry_announcement(event)}", file=sys.stderr)  # type: ignore[arg-type]
     except asyncio.CancelledError:
-        outcome.cancelled = True
+        exchange.cancel()
     finally:
         await client.aclose()
+    return exchange.cancel() if exchange.result is None else exchange.result
 
 
 class _Printer:
@@ -288,86 +251,7 @@ def _find_conversation(store: Any, args: argparse.Namespace) -> Any:
     return None
 
 
-class _Saver:
-    """Saves the exchange while it streams; a failing disk is reported once, never fatal."""
-
-    def __init__(
-        self,
-        store: Any,
-        conversation: Any,
-        provider: str,
-        model: str,
-        thinking: bool,
-        system: str | None,
-        prompt: str,
-    ) -> None:
-        self.store = store
-        self.session_id: str | None = conversation.id if conversation else None
-        self.recorder: Any = None
-        if store is None:
-            return
-        from glmchat.store import StoreError, StreamRecorder
-
-        try:
-            if self.session_id is None:
-                self.session_id = store.create_conversation(
-                    model=model, provider=provider, thinking=thinking, system_prompt=system
-                )
-            else:
-                store.update_conversation(
-                    self.session_id, model=model, provider=provider, thinking=thinking
-                )
-            store.add_message(
-                self.session_id, "user", prompt, model=model, provider=provider, thinking=thinking
-            )
-            message_id = store.begin_assistant(
-                self.session_id, model=model, provider=provider, thinking=thinking
-            )
-            self.recorder = StreamRecorder(store, message_id)
-        except StoreError as exc:
-            self._warn(exc)
-
-    def _warn(self, exc: Exception) -> None:
-        print(f"glmchat: could not save the conversation: {exc}", file=sys.stderr)
-        self.recorder = None
-
-    def content(self, text: str) -> None:
-        if self.recorder is not None:
-            self._guard(self.recorder.add_content, text)
-
-    def reasoning(self, text: str) -> None:
-        if self.recorder is not None:
-            self._guard(self.recorder.add_reasoning, text)
-
-    def _guard(self, fn: Any, *a: Any, **kw: Any) -> None:
-        from glmchat.store import StoreError
-
-        try:
-            fn(*a, **kw)
-        except StoreError as exc:
-            self._warn(exc)
-
-    def finish(self, outcome: Outcome) -> None:
-        if self.recorder is None:
-            return
-        if outcome.cancelled:
-            status = "cancelled"
-        elif outcome.error is not None:
-            status = "partial" if outcome.content else "error"
-        else:
-            status = "complete"
-        self._guard(
-            self.recorder.finish,
-            status=status,
-            usage=outcome.usage.as_dict() if outcome.usage else None,
-            error=outcome.error.message if outcome.error else None,
-            finish_reason=outcome.finish_reason,
-        )
-        if self.store is not None:
-            self.store.close()
-
-
-def _result(session_id: str | None, model: str, outcome: Outcome) -> dict[str, Any]:
+def _result(session_id: str | None, model: str, outcome: ExchangeResult) -> dict[str, Any]:
     error = outcome.error.as_dict() if outcome.error else None
     if outcome.cancelled and error is None:
         error = {
@@ -380,8 +264,8 @@ def _result(session_id: str | None, model: str, outcome: Outcome) -> dict[str, A
     result = {
         "session_id": session_id,
         "model": model,
-        "content": "".join(outcome.content),
-        "reasoning": "".join(outcome.reasoning),
+        "content": outcome.content,
+        "reasoning": outcome.reasoning,
         "finish_reason": outcome.finish_reason,
         "usage": outcome.usage.as_dict() if outcome.usage else None,
         "error": error,
@@ -403,7 +287,7 @@ def _result(session_id: str | None, model: str, outcome: Outcome) -> dict[str, A
     return result
 
 
-def _exit_status(outcome: Outcome) -> int:
+def _exit_status(outcome: ExchangeResult) -> int:
     if outcome.error is not None:
         print(f"glmchat: {outcome.error.message}", file=sys.stderr)
         return outcome.error.exit_code
@@ -412,7 +296,6 @@ def _exit_status(outcome: Outcome) -> int:
             "glmchat: stopped before the answer ended; the partial answer is kept.", file=sys.stderr
         )
         return 6  # `interrupted`, as the JSON says
-    note = finish_note(outcome.finish_reason, tool_calls=bool(outcome.tool_calls))
-    if note:
-        print(f"glmchat: note: {note}", file=sys.stderr)
+    if outcome.note:
+        print(f"glmchat: note: {outcome.note}", file=sys.stderr)
     return 0

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol
 
 from glmchat.backend.errors import ProviderError
 from glmchat.backend.events import (
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from glmchat.store import Conversation, SessionStore, StreamRecorder
 
 log = logging.getLogger("glmchat.engine")
-T = TypeVar("T")
 
 NEW_TITLE = "New conversation"
 CHECKPOINT_SECONDS = 1.0
@@ -144,7 +143,7 @@ class ConversationEngine:
         self.provider_name, self.model = provider, model
         if self.conversation_id:
             self._save(
-                self._store().update_conversation,
+                "update_conversation",
                 self.conversation_id,
                 provider=provider,
                 model=model,
@@ -153,7 +152,7 @@ class ConversationEngine:
     def set_thinking(self, on: bool) -> None:
         self.thinking = on
         if self.conversation_id:
-            self._save(self._store().update_conversation, self.conversation_id, thinking=on)
+            self._save("update_conversation", self.conversation_id, thinking=on)
 
     def rename(self, title: str) -> bool:
         title = title.strip()
@@ -161,7 +160,7 @@ class ConversationEngine:
             return False
         self.title = title
         if self.conversation_id:
-            self._save(self._store().rename, self.conversation_id, title)
+            self._save("rename", self.conversation_id, title)
         return True
 
     # --- exchanges -----------------------------------------------------------------------
@@ -173,7 +172,7 @@ class ConversationEngine:
         turn = Turn(role="user", content=prompt)
         if self.conversation_id:
             turn.message_id = self._save(
-                self._store().add_message,
+                "add_message",
                 self.conversation_id,
                 "user",
                 prompt,
@@ -227,7 +226,7 @@ class ConversationEngine:
         message_id = None
         if self.conversation_id:
             message_id = self._save(
-                self._store().begin_assistant,
+                "begin_assistant",
                 self.conversation_id,
                 model=self.model,
                 provider=self.provider_name,
@@ -245,7 +244,7 @@ class ConversationEngine:
         if self.conversation_id is not None or self.store is None:
             return
         self.conversation_id = self._save(
-            self.store.create_conversation,
+            "create_conversation",
             model=self.model,
             provider=self.provider_name,
             thinking=self.thinking,
@@ -258,7 +257,7 @@ class ConversationEngine:
             return None
         turn = self.turns.pop()
         if turn.message_id is not None:
-            self._save(self._store().delete_message, turn.message_id)
+            self._save("delete_message", turn.message_id)
         return turn
 
     def _check_idle(self) -> None:
@@ -267,18 +266,15 @@ class ConversationEngine:
 
     # --- saving --------------------------------------------------------------------------
 
-    def _store(self) -> SessionStore:
-        assert self.store is not None, "a conversation id implies a store"
-        return self.store
-
-    def _save(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
-        """Run a store write; a failure is remembered and told once, never fatal."""
+    def _save(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Run a store write by name; a failure is remembered and told once, never fatal.
+        Without a store (saving off, a read-only database) it does nothing."""
         if self.store is None:
             return None
         from glmchat.store import StoreError
 
         try:
-            return fn(*args, **kwargs)
+            return getattr(self.store, method)(*args, **kwargs)
         except StoreError as exc:
             self.saving_failed(str(exc))
             return None

@@ -18,6 +18,9 @@ class SaveFailed:
 
     message: str
 
+    def __str__(self) -> str:
+        return self.message
+
 
 @dataclass(frozen=True, slots=True)
 class ExchangeResult:
@@ -42,3 +45,13 @@ class ExchangeEnded:
 
 
 EngineEvent = ReasoningDelta | ContentDelta | Usage | RetryScheduled | SaveFailed | ExchangeEnded
+
+
+def retry_announcement(event: RetryScheduled) -> str:
+    """One line for a retry the client is waiting out (ask prints it; the TUI counts down)."""
+    from glmchat.sentences import join_sentences
+
+    retrying = (
+        f"Retrying in {event.delay:.1f} s (attempt {event.attempt + 1} of {event.max_attempts})"
+    )
+    return join_sentences(event.error, retrying)
