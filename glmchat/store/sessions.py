@@ -32,7 +32,7 @@ ROLES = ("system", "user", "assistant")
 # Search snippets wrap each hit in these; neither is Rich markup nor common in chat text.
 SNIPPET_START = "«"
 SNIPPET_END = "»"
-TITLE_MAX = 200
+TITLE_MAX = 80  # one limit for the TUI, ask and the store
 _SNIPPET_TOKENS = 12
 # How many of the newest matching messages (and titles) a search scores; see _search_fts.
 RANKED_HITS = 10_000
