@@ -134,3 +134,55 @@ def test_corrupt_database_is_named_and_left_untouched(wire: WireServer, tmp_path
     assert (bad / "glmchat.db").read_bytes() == b"this is not sqlite" * 100
     continued = ask("-c", "--base-url", wire.url, "hi", env={"GLMCHAT_DATA_DIR": str(bad)})
     assert continued.returncode == 2 and "glmchat.db" in continued.stderr
+
+
+def test_continue_after_a_failed_exchange_does_not_send_the_failed_prompt(
+    wire: WireServer,
+) -> None:
+    """The engine's one history policy: a prompt whose answer failed before any text is left
+    out (the TUI gives it back to the prompt box; `ask -c` must not send it twice either)."""
+    wire.reply(
+        fixture_reply("zai_nothinking_stream"),
+        fixture_reply("zai_error_400_1261"),
+        fixture_reply("zai_nothinking_stream"),
+    )
+    assert ask("--base-url", wire.url, "first").returncode == 0
+    assert ask("-c", "--base-url", wire.url, "this one fails").returncode == 1
+    assert ask("-c", "--base-url", wire.url, "this one fails").returncode == 0
+    sent = [m["content"] for m in wire.requests[2].json["messages"]]
+    assert sent.count("this one fails") == 1 and sent[0] == "first" and len(sent) == 3
+
+
+def test_session_of_an_imported_conversation_without_a_model_uses_the_default(
+    wire: WireServer, tmp_path
+) -> None:
+    doc = {
+        "format": "glmchat-conversation",
+        "version": 1,
+        "id": "imported1",
+        "title": "from elsewhere",
+        "created": "2026-01-01T00:00:00Z",
+        "updated": "2026-01-01T00:00:00Z",
+        "messages": [
+            {"role": "user", "content": "old question"},
+            {"role": "assistant", "content": "old answer"},
+        ],
+    }
+    path = tmp_path / "import.json"
+    path.write_text(json.dumps(doc))
+    imported = subprocess.run(
+        [GLMCHAT, "sessions", "import", str(path)], capture_output=True, text=True
+    )
+    assert imported.returncode == 0, imported.stderr
+    wire.reply(fixture_reply("zai_nothinking_stream"))
+    proc = ask("--json", "--session", "imported1", "--base-url", wire.url, "new question")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["model"] == "zai/glm-4.5"
+    body = wire.requests[0].json
+    assert body["model"] == "glm-4.5"
+    assert body["thinking"] == {"type": "enabled"}  # the default, not "off" for a missing flag
+    assert [m["content"] for m in body["messages"]] == [
+        "old question",
+        "old answer",
+        "new question",
+    ]
