@@ -343,3 +343,17 @@ async def test_the_footer_shows_the_first_of_several_keys(keyed: None, binding_i
         assert binding.key == default
         assert app.get_key_display(binding) in footer
         assert not re.search(r"\bf6\b", footer), footer
+
+
+async def test_notes_name_the_keys_as_configured(zai: WireServer) -> None:
+    save_value("keys.command_palette", "f2,ctrl+p")
+    zai.reply(fixture_reply("zai_error_401"))
+    async with running() as pilot:
+        pane = active(pilot)
+        await send(pilot, "hi")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, KeyPrompt), "the dialog")
+        await pilot.press("escape")
+        await pilot.pause()
+        log = " ".join(region_text(pane.log_view).split())
+        assert "f2 → Set API key" in log and "retry: f2 → Retry last answer" in log, log
+        assert "ctrl+p →" not in log

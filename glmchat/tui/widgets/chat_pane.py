@@ -227,6 +227,7 @@ class ChatPane(Vertical):
             status=turn.status,
             error=turn.error,
             message_id=turn.message_id,
+            palette_key=self._key("command_palette"),
         )
 
     def _load(self, conversation: Conversation) -> None:
@@ -438,7 +439,10 @@ class ChatPane(Vertical):
     def _begin_answer(self) -> None:
         settings = self.glm.settings
         message = AssistantMessage(
-            streaming=True, refresh_rate=settings.ui.refresh_rate, code_theme=settings.ui.code_theme
+            streaming=True,
+            refresh_rate=settings.ui.refresh_rate,
+            code_theme=settings.ui.code_theme,
+            palette_key=self._key("command_palette"),
         )
         self.streaming = message
         self.log_view.mount(message)
@@ -674,7 +678,9 @@ class ChatPane(Vertical):
 
     def _busy(self) -> bool:
         if self.streaming is not None:
-            self.app.notify("Still answering: press escape first.", severity="warning")
+            self.app.notify(
+                f"Still answering: press {self._key('stop')} first.", severity="warning"
+            )
             return True
         return False
 

@@ -106,9 +106,11 @@ class AssistantMessage(SettledBySizing, Vertical):
         status: str = "complete",
         error: str | None = None,
         message_id: int | None = None,
+        palette_key: str = "ctrl+p",
     ) -> None:
         super().__init__()
         self.message_id = message_id
+        self.palette_key = palette_key  # as configured: the notes name it
         self.streaming = streaming
         self.refresh_rate = refresh_rate
         # Imported with the first message, not at start-up (Markdown, pygments: 20 ms).
@@ -223,14 +225,16 @@ class AssistantMessage(SettledBySizing, Vertical):
             text = Text(neutralize_controls(self._error), style="bold")
             self._note.set_classes("error")
         elif self._status == "partial":
-            text = Text("⚠ partial answer: the stream stopped early (retry: ctrl+p → Retry)")
+            text = Text(
+                f"⚠ partial answer: the stream stopped early (retry: {self.palette_key} → Retry)"
+            )
             self._note.set_classes("note")
         elif self._status == "cancelled":
             text = Text("■ stopped; the partial answer is kept")
             self._note.set_classes("note")
         if text is not None:
             if self._error and self._status in ("partial", "error"):
-                text.append("  · retry: ctrl+p → Retry last answer", style="dim")
+                text.append(f"  · retry: {self.palette_key} → Retry last answer", style="dim")
             self._note.update(text)
             self._note.display = True
         else:
