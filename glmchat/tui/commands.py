@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+
+from glmchat.tui.literal import literal
 
 if TYPE_CHECKING:
     from glmchat.tui.app import GlmChatApp
@@ -58,13 +61,27 @@ class ChatCommands(Provider):
                 )
         return out
 
+    # Names and help hold model names from config.toml and a line of the model's code: the
+    # palette reads a str as markup (help always), so both go in as literal Content.
+
     async def discover(self) -> Hits:
         for name, callback, help_text in self._commands():
-            yield DiscoveryHit(name, callback, help=help_text or None)
+            yield DiscoveryHit(literal(name), callback, text=name, help=_help(help_text))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for name, callback, help_text in self._commands():
-            score = matcher.match(name)
+            score, offsets = matcher.fuzzy_search.match(matcher.query, name)
             if score > 0:
-                yield Hit(score, matcher.highlight(name), callback, help=help_text or None)
+                display = literal(name)
+                for offset in offsets:  # Matcher.highlight would parse `name` as markup
+                    if not name[offset].isspace():
+                        display = display.stylize(matcher.match_style, offset, offset + 1)
+                yield Hit(score, display, callback, text=name, help=_help(help_text))
+
+
+def _help(text: str) -> Any:
+    # Content where Textual's type says str: the palette hands it to Content.from_markup,
+    # which returns a Content unchanged.
+    help_text: Content | None = literal(text) if text else None
+    return help_text

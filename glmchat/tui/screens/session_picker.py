@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -14,6 +15,36 @@ from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from glmchat.terminal_text import neutralize_controls
+from glmchat.tui.literal import literal
+
+MODEL_WIDTH = 24  # the model column's widest; longer names end in "…"
+
+
+def _cell(text: str, style: str = "") -> Text:
+    """Stored text as a table cell: literal (a Text is never parsed as markup), one line."""
+    return Text(neutralize_controls(" ".join(text.split())), style=style)
+
+
+def session_row(row: Any, model_width: int) -> Table:
+    """One conversation as fixed columns (updated, title, model, messages) that line up from
+    row to row; the title takes the room left and ends in "…" when it does not fit. A search
+    hit's snippet goes on a second line under the title."""
+    table = Table.grid(padding=(0, 2), expand=True)
+    table.add_column(width=16, no_wrap=True)
+    table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+    table.add_column(width=model_width, no_wrap=True, overflow="ellipsis")
+    table.add_column(width=8, no_wrap=True, justify="right")
+    count = f"{row.message_count} msg{'' if row.message_count == 1 else 's'}"
+    table.add_row(
+        Text(row.updated[:16].replace("T", " "), style="dim"),
+        _cell(row.title or "Untitled", "bold"),
+        _cell(f"{row.provider}/{row.model}", "dim"),
+        Text(count, style="dim"),
+    )
+    snippet = getattr(row, "snippet", None)
+    if snippet:
+        table.add_row("", _cell(snippet, "italic"), "", "")
+    return table
 
 
 class SessionPicker(ModalScreen[str | None]):
@@ -51,22 +82,13 @@ class SessionPicker(ModalScreen[str | None]):
         try:
             rows = self.store.list_conversations(limit=100, search=query.strip() or None)
         except StoreError as exc:
-            options.add_option(Option(Text(str(exc), style="red"), disabled=True))
+            options.add_option(Option(literal(str(exc), "red"), disabled=True))
             return
         if not rows:
             options.add_option(Option("No conversations found.", disabled=True))
             return
-        for row in rows:
-            label = Text(no_wrap=True, overflow="ellipsis")
-            label.append(f"{row.updated[:16].replace('T', ' ')}  ", style="dim")
-            label.append(neutralize_controls(row.title or "Untitled"), style="bold")
-            label.append(f"  {row.provider}/{row.model} · {row.message_count} msgs", style="dim")
-            snippet = getattr(row, "snippet", None)
-            if snippet:
-                label.append(
-                    "\n   " + neutralize_controls(" ".join(snippet.split())), style="italic"
-                )
-            options.add_option(Option(label, id=row.id))
+        model_width = min(MODEL_WIDTH, max(len(f"{r.provider}/{r.model}") for r in rows))
+        options.add_options(Option(session_row(row, model_width), id=row.id) for row in rows)
         options.highlighted = 0
 
     @on(Input.Submitted, "#search")

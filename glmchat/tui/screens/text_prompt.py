@@ -9,6 +9,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from glmchat.terminal_text import neutralize_controls
+from glmchat.tui.literal import literal
+
 
 class TextPrompt(ModalScreen[str | None]):
     CSS_PATH = "modals.tcss"
@@ -21,8 +24,9 @@ class TextPrompt(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
-            yield Input(value=self.value, id="value")
+            yield Label(literal(self.title_text), classes="dialog-title")
+            # The value is stored text (a title): shown with its control characters visible.
+            yield Input(value=neutralize_controls(self.value), id="value")
 
     @on(Input.Submitted)
     def submit(self, event: Input.Submitted) -> None:

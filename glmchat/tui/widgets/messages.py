@@ -7,11 +7,13 @@ import time
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.widgets import Collapsible, Static
 
 from glmchat.terminal_text import neutralize_controls
 from glmchat.token_estimate import estimate_tokens
 from glmchat.tui.compat.textual_private import SettledBySizing
+from glmchat.tui.literal import literal
 
 # A streaming message grows in steps of this many lines: most new lines then repaint only
 # themselves instead of re-laying out the screen and scrolling the log (see StreamingMarkdown).
@@ -73,7 +75,11 @@ class ThinkingPanel(Collapsible):
         from glmchat.tui.widgets.markdown_view import StreamingMarkdown
 
         self.body = StreamingMarkdown(text, refresh_rate=refresh_rate, classes="thinking-body")
-        super().__init__(self.body, title=title, collapsed=collapsed)
+        super().__init__(self.body, title=literal(title), collapsed=collapsed)  # type: ignore[arg-type]
+
+    def validate_title(self, title: str | Content) -> Content:
+        # Titles are set as plain strings; Collapsible would read them as markup.
+        return literal(title) if isinstance(title, str) else title
 
 
 class AssistantMessage(SettledBySizing, Vertical):
