@@ -27,7 +27,7 @@ from glmchat.backend.events import (
     RetryScheduled,
     Usage,
 )
-from glmchat.engine.turns import Turn, usage_totals
+from glmchat.engine.turns import Turn, turns_from_stored, usage_totals
 from glmchat.store.database import StoreError
 from glmchat.token_estimate import estimate_tokens
 from glmchat.tui.literal import literal
@@ -237,21 +237,7 @@ class ChatPane(Vertical):
         self.model = conversation.model or self.model
         self.thinking = conversation.thinking
         self.system_prompt = conversation.system_prompt
-        for m in conversation.messages:
-            if m.role not in ("user", "assistant"):
-                continue
-            self.turns.append(
-                Turn(
-                    role=m.role,
-                    content=m.content,
-                    message_id=m.id,
-                    reasoning=m.reasoning or "",
-                    status=m.status,
-                    error=m.error,
-                    usage=m.usage,
-                    timings=m.timings,
-                )
-            )
+        self.turns = turns_from_stored(conversation.messages)
         self.totals = usage_totals(self.turns)
         self._window_start = max(0, len(self.turns) - HISTORY_WINDOW)
         self.shown_from = self._first_paint_start()
