@@ -7,11 +7,16 @@ glmchat touches those internals), then update the pin in pyproject.toml.
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import copy
+import importlib
 import inspect
 import io
 import pathlib
+import pkgutil
 import re
+import textwrap
 
 from markdown_it.rules_core import StateCore
 from rich.console import Console
@@ -331,3 +336,51 @@ def test_no_module_outside_compat_uses_these_internals() -> None:
         for match in private.finditer(path.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+def _self_attributes(cls: type) -> set[str]:
+    """Methods defined in a class body and `self.<name>` used in it."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(cls)))):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            names.add(node.name)
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "self"
+        ):
+            names.add(node.attr)
+    return names
+
+
+def test_no_widget_outside_compat_overrides_or_reads_a_private_library_name() -> None:
+    """A `_name` of a glmchat class that Textual or rich also defines is an override of, or a
+    reach into, their internals (like `_on_key` or `self._bindings` once were): it belongs in
+    glmchat/tui/compat. This also catches an upgrade that starts using one of our names."""
+    import glmchat.tui
+
+    modules = [
+        importlib.import_module(info.name)
+        for info in pkgutil.walk_packages(glmchat.tui.__path__, "glmchat.tui.")
+        if ".compat" not in info.name
+    ]
+    found: list[str] = []
+    for module in modules:
+        for cls in vars(module).values():
+            if not inspect.isclass(cls) or cls.__module__ != module.__name__:
+                continue
+            library = [
+                base for base in cls.__mro__ if base.__module__.split(".")[0] in ("textual", "rich")
+            ]
+            if not library:
+                continue
+            theirs: set[str] = set()
+            for base in library:
+                theirs |= set(vars(base))
+                with contextlib.suppress(OSError, TypeError):
+                    theirs |= _self_attributes(base)
+            ours = {
+                n for n in _self_attributes(cls) if n.startswith("_") and not n.startswith("__")
+            }
+            found += [f"{module.__name__}.{cls.__name__}.{name}" for name in sorted(ours & theirs)]
+    assert found == []
