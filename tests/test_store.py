@@ -667,8 +667,100 @@ def test_markdown_export(store: SessionStore):
 
 def test_search_scores_only_the_newest_matches(store: SessionStore, monkeypatch):
     # Bounded work for a word found everywhere: only the newest RANKED_HITS hits are scored.
-    import glmchat.store.sessions as sessions
+    import glmchat.store.search as search
 
     ids = [_conversation(store, f"ibis number {i}", "nothing") for i in range(3)]
-    monkeypatch.setattr(sessions, "RANKED_HITS", 2)
+    monkeypatch.setattr(search, "RANKED_HITS", 2)
     assert {s.id for s in store.list_conversations(search="ibis")} == set(ids[1:])
+
+
+# -- the row shape, declared once ------------------------------------------------------
+
+
+def _every_field_set(conversation_id: str, position: int) -> StoredMessage:
+    """A message whose every field differs from its default, so a field that some path forgets
+    (insert, select, export, import) shows up as a difference."""
+    return StoredMessage(
+        id=0,
+        conversation_id=conversation_id,
+        position=position,
+        role="assistant",
+        content="answer ✓",
+        reasoning="thought",
+        status="partial",
+        error="cut off",
+        model="glm-4.5-air",
+        provider="openrouter",
+        thinking=False,
+        usage={"prompt_tokens": 3, "cost": 0.5},
+        finish_reason="length",
+        timings={"total_seconds": 1.25},
+        started="2026-01-15T09:30:00.000Z",
+        finished="2026-01-15T09:30:01.000Z",
+    )
+
+
+def test_every_message_field_round_trips_through_the_store_and_the_export(store: SessionStore):
+    from dataclasses import fields, replace
+
+    original = Conversation(
+        id="c0ffee",
+        title="all fields",
+        created="2026-01-15T09:30:00.000Z",
+        updated="2026-01-15T09:30:01.000Z",
+        model="glm-4.5",
+        provider="zai",
+        thinking=True,
+        system_prompt="be brief",
+        messages=(_every_field_set("c0ffee", 0),),
+    )
+    [(_, stored_id)] = store.insert_conversations([original])
+    loaded = store.get_conversation(stored_id)
+    [message] = loaded.messages
+    assert replace(loaded, messages=()) == replace(original, messages=())
+    assert replace(message, id=0) == original.messages[0]
+    assert store.get_message(message.id) == message
+    # The export writes every field but the message's place, and the import reads them back.
+    exported = to_document(loaded)["messages"][0]
+    assert set(exported) == {f.name for f in fields(StoredMessage)} - {
+        "id",
+        "conversation_id",
+        "position",
+    }
+    [again] = parse_documents(to_json(loaded))
+    assert replace(again.messages[0], id=message.id) == message
+    # Changing a message or a conversation goes through the same column conversions.
+    store.finish_assistant(
+        message.id, content="x", reasoning="", status="complete", usage={"a": 1}, timings=None
+    )
+    finished = store.get_message(message.id)
+    assert finished.usage == {"a": 1} and finished.timings is None and finished.status == "complete"
+    store.update_conversation(stored_id, thinking=False)
+    assert store.get_conversation(stored_id).thinking is False
+    assert store.list_conversations()[0].thinking is False
+
+
+def test_the_import_knows_every_kind_of_message_field():
+    # A new StoredMessage field of a new kind must be taught to the import, not dropped by it.
+    from glmchat.store import export
+
+    for f in export._EXPORTED:
+        assert (
+            f.name in export._TIMESTAMPS
+            or str(f.type) in export._CHOICES
+            or str(f.type) in export._JSON_TYPES
+        ), f.name
+
+
+def test_roles_and_statuses_are_the_schema_s(store: SessionStore):
+    from glmchat.store import ROLES, STATUSES
+
+    cid = store.create_conversation(model="glm-4.5", provider="zai", thinking=False)
+    for role in ROLES:
+        store.add_message(cid, role, "x")
+    for status in STATUSES:
+        store.add_message(cid, "user", "x", status=status)
+    with pytest.raises(ValueError, match="role must be one of system, user, assistant"):
+        store.add_message(cid, "tool", "x")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="status must be one of"):
+        store.add_message(cid, "user", "x", status="done")  # type: ignore[arg-type]

@@ -8,32 +8,45 @@ from glmchat.store.database import (
     StoreError,
 )
 from glmchat.store.export import import_file, parse_documents, to_document, to_json, to_markdown
-from glmchat.store.recorder import StreamRecorder
-from glmchat.store.sessions import (
-    SNIPPET_END,
-    SNIPPET_START,
+from glmchat.store.models import (
+    ROLES,
+    STATUSES,
+    TITLE_MAX,
     Conversation,
     ConversationSummary,
-    SessionStore,
+    Role,
+    Status,
     StoredMessage,
+    new_id,
+    now_iso,
     qualified_model,
     title_from_prompt,
 )
+from glmchat.store.recorder import StreamRecorder
+from glmchat.store.search import SNIPPET_END, SNIPPET_START
+from glmchat.store.sessions import SessionStore
 
 __all__ = [
+    "ROLES",
     "SCHEMA_VERSION",
     "SNIPPET_END",
     "SNIPPET_START",
+    "STATUSES",
+    "TITLE_MAX",
     "AmbiguousIdError",
     "Conversation",
     "ConversationSummary",
     "ImportFormatError",
     "NotFoundError",
+    "Role",
     "SessionStore",
+    "Status",
     "StoreError",
     "StoredMessage",
     "StreamRecorder",
     "import_file",
+    "new_id",
+    "now_iso",
     "parse_documents",
     "qualified_model",
     "title_from_prompt",

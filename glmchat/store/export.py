@@ -4,24 +4,32 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import MISSING, Field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from glmchat.store.database import ImportFormatError, StoreError
-from glmchat.store.sessions import (
+from glmchat.store.models import (
     ROLES,
     STATUSES,
     Conversation,
-    SessionStore,
     StoredMessage,
     now_iso,
     qualified_model,
 )
+from glmchat.store.rows import CONVERSATION_FIELDS
+from glmchat.store.sessions import SessionStore
 from glmchat.terminal_text import dumps_json
 
 FORMAT = "glmchat-conversation"
 FORMAT_VERSION = 1
+# A message in a document holds every stored field but where it sits (which the document's
+# nesting and order say), in the order StoredMessage declares them.
+_EXPORTED: tuple[Field[Any], ...] = tuple(
+    f for f in fields(StoredMessage) if f.name not in ("id", "conversation_id", "position")
+)
+_EXPORTED_NAMES = tuple(f.name for f in _EXPORTED)
 
 _STATUS_NOTES = {
     "partial": "partial: the answer stopped before its end",
@@ -35,32 +43,8 @@ def to_document(conv: Conversation) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "version": FORMAT_VERSION,
-        "id": conv.id,
-        "title": conv.title,
-        "created": conv.created,
-        "updated": conv.updated,
-        "model": conv.model,
-        "provider": conv.provider,
-        "thinking": conv.thinking,
-        "system_prompt": conv.system_prompt,
-        "messages": [
-            {
-                "role": m.role,
-                "content": m.content,
-                "reasoning": m.reasoning,
-                "status": m.status,
-                "error": m.error,
-                "model": m.model,
-                "provider": m.provider,
-                "thinking": m.thinking,
-                "usage": m.usage,
-                "finish_reason": m.finish_reason,
-                "timings": m.timings,
-                "started": m.started,
-                "finished": m.finished,
-            }
-            for m in conv.messages
-        ],
+        **{name: getattr(conv, name) for name in CONVERSATION_FIELDS},
+        "messages": [{name: getattr(m, name) for name in _EXPORTED_NAMES} for m in conv.messages],
     }
 
 
@@ -83,7 +67,7 @@ def _model_name(provider: str | None, model: str | None) -> str:
 
 def to_markdown(conv: Conversation) -> str:
     """A readable transcript; each answer's reasoning sits in a folded <details> block."""
-    thinking = {True: " (thinking on)", False: " (thinking off)"}.get(conv.thinking, "")
+    thinking = {True: " (thinking on)", False: " (thinking off)", None: ""}[conv.thinking]
     lines = [
         f"# {conv.title or 'Untitled conversation'}",
         "",
@@ -209,30 +193,8 @@ def _message(raw: Any, where: str, conv_id: str, position: int) -> StoredMessage
     if not isinstance(raw, dict):
         raise _Invalid(f"{where}: not a JSON object")
     try:
-        role = _field(raw, "role", str, required=True)
-        if role not in ROLES:
-            raise _Invalid(f'"role" must be one of {", ".join(ROLES)}')
-        status = _field(raw, "status", str) or "complete"
-        if status not in STATUSES:
-            raise _Invalid(f'"status" must be one of {", ".join(STATUSES)}')
-        return StoredMessage(
-            id=0,
-            conversation_id=conv_id,
-            position=position,
-            role=role,
-            content=_field(raw, "content", str, required=True),
-            reasoning=_field(raw, "reasoning", str) or "",
-            model=_field(raw, "model", str),
-            provider=_field(raw, "provider", str),
-            thinking=_field(raw, "thinking", bool),
-            usage=_field(raw, "usage", dict),
-            started=_timestamp(raw, "started"),
-            finished=_timestamp(raw, "finished"),
-            status=status,
-            error=_field(raw, "error", str),
-            finish_reason=_field(raw, "finish_reason", str),
-            timings=_field(raw, "timings", dict),
-        )
+        values = {f.name: _read_field(raw, f) for f in _EXPORTED}
+        return StoredMessage(id=0, conversation_id=conv_id, position=position, **values)
     except _Invalid as exc:
         message = str(exc)
         raise _Invalid(message if message.startswith(where) else f"{where}: {message}") from None
@@ -250,6 +212,31 @@ def _field(doc: dict[str, Any], name: str, kind: type, *, required: bool = False
     return value
 
 
+def _read_field(raw: dict[str, Any], f: Field[Any]) -> Any:
+    """One message field from a document, checked against its declaration in StoredMessage:
+    a field without a default is required; a missing or null one takes its default."""
+    if f.name in _TIMESTAMPS:
+        return _timestamp(raw, f.name)
+    annotation = str(f.type)
+    required = f.default is MISSING
+    choices = _CHOICES.get(annotation)
+    value = _field(raw, f.name, str if choices else _JSON_TYPES[annotation], required=required)
+    if value is None or (choices and value == ""):
+        value = f.default
+    if choices and value not in choices:
+        raise _Invalid(f'"{f.name}" must be one of {", ".join(choices)}')
+    return value
+
+
+_TIMESTAMPS = frozenset({"started", "finished"})
+_CHOICES: dict[str, tuple[str, ...]] = {"Role": ROLES, "Status": STATUSES}
+# Every other annotation a message field has (tests/test_store.py checks that none is missing).
+_JSON_TYPES: dict[str, type] = {
+    "str": str,
+    "str | None": str,
+    "bool | None": bool,
+    "dict[str, Any] | None": dict,
+}
 _KIND_NAMES = {str: "a string", bool: "true or false", dict: "an object"}
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 

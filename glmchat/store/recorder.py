@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from glmchat.backend.events import Usage
+from glmchat.store.models import Status
 from glmchat.store.sessions import SessionStore
 
 
@@ -101,7 +102,7 @@ class StreamRecorder:
     def finish(
         self,
         *,
-        status: str,
+        status: Status,
         usage: dict[str, Any] | Usage | None = None,
         error: str | None = None,
         finish_reason: str | None = None,

@@ -1,0 +1,146 @@
+"""The row shape, declared once: table columns are the models' field names, converted here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import fields
+from typing import Any
+
+from glmchat.store.models import Conversation, ConversationSummary, StoredMessage
+
+# A column is named like its field. SQLite has no bool or JSON type, so a field's annotation
+# picks how its value is stored (annotations are strings under `from __future__ import
+# annotations`); a new field of either kind needs no change here.
+
+
+def _dumps(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _loads(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None  # a damaged cell costs its figures, not the conversation
+    return value if isinstance(value, dict) else None
+
+
+def _bool_to_int(value: bool | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _int_to_bool(value: int | None) -> bool | None:
+    return None if value is None else bool(value)
+
+
+Codec = tuple[Callable[[Any], Any], Callable[[Any], Any]]  # (to the column, from the column)
+_CODECS: dict[str, Codec] = {
+    "bool | None": (_bool_to_int, _int_to_bool),
+    "dict[str, Any] | None": (_dumps, _loads),
+}
+
+
+def _codecs(cls: type) -> dict[str, Codec]:
+    return {f.name: _CODECS[str(f.type)] for f in fields(cls) if str(f.type) in _CODECS}
+
+
+MESSAGE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(StoredMessage))
+MESSAGE_COLUMNS = ", ".join(MESSAGE_FIELDS)
+CONVERSATION_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in fields(Conversation) if f.name != "messages"
+)
+CONVERSATION_COLUMNS = ", ".join(CONVERSATION_FIELDS)
+# A summary is a conversation's own columns plus its message count (and, for a search, a
+# snippet that is no column at all).
+_SUMMARY_STORED = tuple(
+    f.name for f in fields(ConversationSummary) if f.name in CONVERSATION_FIELDS
+)
+SUMMARY_COLUMNS = (
+    ", ".join(f"c.{name}" for name in _SUMMARY_STORED)
+    + ", (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)"
+)
+
+_MESSAGE_CODECS = _codecs(StoredMessage)
+_CONVERSATION_CODECS = _codecs(Conversation)
+_MESSAGE_DECODERS = tuple((name, codec[1]) for name, codec in _MESSAGE_CODECS.items())
+# `id` is SQLite's rowid: given by the database, never inserted.
+_INSERTED_MESSAGE_FIELDS = MESSAGE_FIELDS[1:]
+INSERT_MESSAGE = (
+    f"INSERT INTO messages ({', '.join(_INSERTED_MESSAGE_FIELDS)}) "
+    f"VALUES ({', '.join('?' for _ in _INSERTED_MESSAGE_FIELDS)})"
+)
+INSERT_CONVERSATION = (
+    f"INSERT INTO conversations ({CONVERSATION_COLUMNS}) "
+    f"VALUES ({', '.join('?' for _ in CONVERSATION_FIELDS)})"
+)
+
+
+def _encode(codecs: Mapping[str, Codec], name: str, value: Any) -> Any:
+    codec = codecs.get(name)
+    return value if codec is None else codec[0](value)
+
+
+def message_params(message: StoredMessage) -> tuple[Any, ...]:
+    """The values for INSERT_MESSAGE."""
+    return tuple(
+        _encode(_MESSAGE_CODECS, name, getattr(message, name)) for name in _INSERTED_MESSAGE_FIELDS
+    )
+
+
+def conversation_params(conversation: Conversation) -> tuple[Any, ...]:
+    """The values for INSERT_CONVERSATION."""
+    return tuple(
+        _encode(_CONVERSATION_CODECS, name, getattr(conversation, name))
+        for name in CONVERSATION_FIELDS
+    )
+
+
+def message_from_row(row: Sequence[Any]) -> StoredMessage:
+    """A StoredMessage from a row selected as MESSAGE_COLUMNS."""
+    values = dict(zip(MESSAGE_FIELDS, row, strict=True))
+    for name, decode in _MESSAGE_DECODERS:
+        values[name] = decode(values[name])
+    return StoredMessage(**values)
+
+
+def conversation_from_row(
+    row: Sequence[Any], messages: tuple[StoredMessage, ...] = ()
+) -> Conversation:
+    """A Conversation from a row selected as CONVERSATION_COLUMNS."""
+    values = dict(zip(CONVERSATION_FIELDS, row, strict=True))
+    for name, (_, decode) in _CONVERSATION_CODECS.items():
+        values[name] = decode(values[name])
+    return Conversation(**values, messages=messages)
+
+
+def summary_from_row(row: Sequence[Any], snippet: str | None = None) -> ConversationSummary:
+    """A ConversationSummary from a row selected as SUMMARY_COLUMNS."""
+    values: dict[str, Any] = dict(zip(_SUMMARY_STORED, row, strict=False))
+    for name, (_, decode) in _CONVERSATION_CODECS.items():
+        if name in values:
+            values[name] = decode(values[name])
+    return ConversationSummary(**values, message_count=row[len(_SUMMARY_STORED)], snippet=snippet)
+
+
+def message_changes(changes: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    """`SET` assignments and their values for an UPDATE of a message's columns."""
+    return _assignments(_MESSAGE_CODECS, MESSAGE_FIELDS, changes)
+
+
+def conversation_changes(changes: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    """`SET` assignments and their values for an UPDATE of a conversation's columns."""
+    return _assignments(_CONVERSATION_CODECS, CONVERSATION_FIELDS, changes)
+
+
+def _assignments(
+    codecs: Mapping[str, Codec], known: tuple[str, ...], changes: Mapping[str, Any]
+) -> tuple[str, tuple[Any, ...]]:
+    unknown = set(changes) - set(known)
+    if unknown:
+        # Column names go into SQL text: only declared ones may.
+        raise ValueError(f"no such column: {', '.join(sorted(unknown))}")
+    assignments = ", ".join(f"{name} = ?" for name in changes)
+    return assignments, tuple(_encode(codecs, name, value) for name, value in changes.items())

@@ -1,0 +1,156 @@
+"""Searching conversations: ranked FTS5 queries, and a LIKE scan where SQLite has no FTS5."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import replace
+from typing import Any
+
+from glmchat.store.models import ConversationSummary
+from glmchat.store.rows import SUMMARY_COLUMNS, summary_from_row
+
+# Search snippets wrap each hit in these; neither is Rich markup nor common in chat text.
+SNIPPET_START = "«"
+SNIPPET_END = "»"
+_SNIPPET_TOKENS = 12
+# How many of the newest matching messages (and titles) a search scores; see search_fts.
+RANKED_HITS = 10_000
+_LIKE_CONTEXT = 40
+
+
+def fts_query(text: str) -> str:
+    """A user's words as an FTS5 query: each word a quoted phrase (so no operator syntax
+    leaks through), all required, the last one also matching as a prefix."""
+    words = [w for w in text.split() if re.search(r"\w", w)]
+    if not words:
+        return ""
+    phrases = ['"' + w.replace('"', '""') + '"' for w in words]
+    phrases[-1] += "*"
+    return " ".join(phrases)
+
+
+def search_fts(
+    conn: sqlite3.Connection, search: str, limit: int, include_reasoning: bool
+) -> list[ConversationSummary]:
+    """The best matches first, each with a snippet around its best hit."""
+    query = fts_query(search)
+    if not query:
+        return []
+    message_query = query if include_reasoning else f"{{content}} : ({query})"
+    snippet_column = -1 if include_reasoning else 0
+    # Rank first, snippets after: a snippet costs far more than bm25, so only the hits that
+    # are shown get one. Title hits count double (bm25 is negative). Only the newest
+    # RANKED_HITS matches of each kind are scored, which bounds the cost of a word found in
+    # half the history (rowid order is insertion order).
+    best = conn.execute(
+        """
+        WITH title_hits AS (
+            SELECT rowid AS seq, bm25(conversations_fts) * 2.0 AS score
+            FROM conversations_fts WHERE conversations_fts MATCH :q
+            ORDER BY rowid DESC LIMIT :cap
+        ),
+        message_hits AS (
+            SELECT rowid AS id, bm25(messages_fts, 1.0, 0.5) AS score
+            FROM messages_fts WHERE messages_fts MATCH :mq
+            ORDER BY rowid DESC LIMIT :cap
+        ),
+        hits AS (
+            SELECT c.id AS cid, t.score AS score, 'title' AS kind, t.seq AS hit
+            FROM title_hits t JOIN conversations c ON c.seq = t.seq
+            UNION ALL
+            SELECT m.conversation_id, h.score, 'message', h.id
+            FROM message_hits h JOIN messages m ON m.id = h.id
+        )
+        SELECT cid, min(score) AS best, kind, hit FROM hits
+        GROUP BY cid ORDER BY best LIMIT :limit
+        """,
+        {"q": query, "mq": message_query, "limit": limit, "cap": RANKED_HITS},
+    ).fetchall()
+    results = []
+    for cid, _score, kind, hit in best:
+        if kind == "title":
+            snippet_row = conn.execute(
+                "SELECT snippet(conversations_fts, 0, ?, ?, '…', ?) FROM "
+                "conversations_fts WHERE conversations_fts MATCH ? AND rowid = ?",
+                (SNIPPET_START, SNIPPET_END, _SNIPPET_TOKENS, query, hit),
+            ).fetchone()
+        else:
+            snippet_row = conn.execute(
+                "SELECT snippet(messages_fts, ?, ?, ?, '…', ?) FROM messages_fts "
+                "WHERE messages_fts MATCH ? AND rowid = ?",
+                (snippet_column, SNIPPET_START, SNIPPET_END, _SNIPPET_TOKENS, message_query, hit),
+            ).fetchone()
+        row = conn.execute(
+            f"SELECT {SUMMARY_COLUMNS} FROM conversations c WHERE c.id = ?", (cid,)
+        ).fetchone()
+        snippet = _one_line(snippet_row[0]) if snippet_row else ""
+        results.append(summary_from_row(row, snippet))
+    return results
+
+
+def search_like(
+    conn: sqlite3.Connection, search: str, limit: int, include_reasoning: bool
+) -> list[ConversationSummary]:
+    """Without FTS5: every word must appear somewhere in the conversation (title or a
+    message); most recent first, since there is no relevance score."""
+    words = [w for w in search.split() if w]
+    clauses = []
+    params: list[Any] = []
+    for word in words:
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        text_match = "m.content LIKE ? ESCAPE '\\'"
+        if include_reasoning:
+            text_match = f"({text_match} OR m.reasoning LIKE ? ESCAPE '\\')"
+        clauses.append(
+            "(c.title LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m "
+            f"WHERE m.conversation_id = c.id AND {text_match}))"
+        )
+        params += [pattern, pattern] + ([pattern] if include_reasoning else [])
+    rows = conn.execute(
+        f"SELECT {SUMMARY_COLUMNS} FROM conversations c WHERE {' AND '.join(clauses)} "
+        "ORDER BY c.updated DESC, c.seq DESC LIMIT ?",
+        (*params, limit),
+    ).fetchall()
+    results = []
+    first = words[0]
+    for row in rows:
+        summary = summary_from_row(row)
+        snippet = _like_snippet(summary.title or "", first)
+        if snippet is None:
+            texts = conn.execute(
+                "SELECT content, reasoning FROM messages WHERE conversation_id = ? "
+                "ORDER BY position",
+                (summary.id,),
+            ).fetchall()
+            for content, reasoning in texts:
+                for text in (content, reasoning) if include_reasoning else (content,):
+                    snippet = _like_snippet(text, first)
+                    if snippet is not None:
+                        break
+                if snippet is not None:
+                    break
+        results.append(replace(summary, snippet=snippet or ""))
+    return results
+
+
+def _like_snippet(text: str, word: str) -> str | None:
+    at = text.lower().find(word.lower())
+    if at < 0:
+        return None
+    start = max(0, at - _LIKE_CONTEXT)
+    end = min(len(text), at + len(word) + _LIKE_CONTEXT)
+    snippet = (
+        ("…" if start else "")
+        + text[start:at]
+        + SNIPPET_START
+        + text[at : at + len(word)]
+        + SNIPPET_END
+        + text[at + len(word) : end]
+        + ("…" if end < len(text) else "")
+    )
+    return _one_line(snippet)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
