@@ -41,7 +41,7 @@ from glmchat.tui.compat.rich_markdown import (
     references,
     references_ending_by,
 )
-from glmchat.tui.compat.textual_private import SettledBySizing
+from glmchat.tui.compat.textual_private import SettledBySizing, tabs_scroller
 from glmchat.tui.markdown.blocks import split_blocks
 
 # Every kind of block rich renders, and the inline markup it styles.
@@ -320,12 +320,37 @@ async def test_a_following_log_sticks_to_the_bottom_as_it_grows() -> None:
         assert not log.is_anchored and log.scroll_y == 0
 
 
+async def test_tabs_scroll_sideways_in_the_strip_tabs_scroller_finds() -> None:
+    """glmchat/tui/widgets/pane_tabs.py watches this strip to count the tabs out of view and
+    scrolls it to keep the shown tab in view."""
+    from textual.widgets import Tabs
+
+    class Many(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Tabs(*[f"tab number {i}" for i in range(12)])
+
+    app = Many()
+    async with app.run_test(size=(40, 5)) as pilot:
+        app.animation_level = "none"
+        tabs = app.query_one(Tabs)
+        strip = tabs_scroller(tabs)
+        assert strip is not None, "Tabs no longer has a #tabs-scroll strip"
+        assert strip.virtual_size.width > strip.size.width
+        tabs.action_previous_tab()  # wraps to the last tab: the strip scrolls to it
+        await pilot.pause()
+        await pilot.pause()
+        assert strip.scroll_x > 0
+        strip.scroll_to_center(tabs.query("Tab").first(), force=True, animate=False)
+        await pilot.pause()
+        assert strip.scroll_x == 0
+
+
 def test_no_module_outside_compat_uses_these_internals() -> None:
     """The shims stay the only users: a cheap scan for the private names they wrap and for
     imports of the libraries' private modules."""
     root = pathlib.Path(glmchat.__file__).parent
     private = re.compile(
-        r"_size_updated|rules_core|\.parsed\b|\.elements\b|\._bindings\b|_on_key\b"
+        r"_size_updated|rules_core|\.parsed\b|\.elements\b|\._bindings\b|_on_key\b|#tabs-scroll"
         r"|^\s*(from|import) (textual|rich|markdown_it)(\.\w+)*\._",
         re.MULTILINE,
     )

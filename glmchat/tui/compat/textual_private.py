@@ -5,13 +5,26 @@ What it relies on, each checked by tests/test_compat.py:
 - in a layout, the screen gives every widget its new size through `Widget._size_updated(size,
   virtual_size, container_size, layout=True)`; with `layout=False` it sets `virtual_size`
   without running that reactive's watchers (and so without asking for another layout).
+- `Tabs` lays its tabs out in a strip with the id `tabs-scroll` that scrolls horizontally (with
+  `scroll_to_center`, not `scroll_visible`: its overflow is hidden).
 """
 
 from __future__ import annotations
 
+from textual.css.query import NoMatches
 from textual.geometry import Size
+from textual.widget import Widget
+from textual.widgets import Tabs
 
-__all__ = ["SettledBySizing"]
+__all__ = ["SettledBySizing", "tabs_scroller"]
+
+
+def tabs_scroller(tabs: Tabs) -> Widget | None:
+    """The strip of a mounted `Tabs` that scrolls its tabs sideways, or None if not found."""
+    try:
+        return tabs.query_one("#tabs-scroll")
+    except NoMatches:
+        return None
 
 
 class SettledBySizing:

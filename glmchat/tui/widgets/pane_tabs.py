@@ -4,12 +4,14 @@ and one rule for focus: it follows the shown tab, it never chooses it."""
 from __future__ import annotations
 
 from textual import on
+from textual.app import ComposeResult
 from textual.await_complete import AwaitComplete
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import Static, Tab, TabbedContent, TabPane, Tabs
 
+from glmchat.tui.compat.textual_private import tabs_scroller
 from glmchat.tui.literal import literal, one_line
 from glmchat.tui.widgets.chat_pane import ChatPane
 
@@ -60,7 +62,7 @@ class PaneTabs(TabbedContent):
         self._marks: dict[str, str] = {}
         self._scroller: Widget | None = None
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self) -> ComposeResult:
         yield from super().compose()
         yield Static(id="tabs-before", classes="tab-overflow")
         yield Static(id="tabs-after", classes="tab-overflow")
@@ -68,16 +70,14 @@ class PaneTabs(TabbedContent):
     def on_mount(self) -> None:
         # The tab bar takes no focus (a click on a tab focused it, and typing went nowhere):
         # the keys move between tabs, and focus stays in the shown pane's prompt.
-        self.query_one(Tabs).can_focus = False
-        try:
-            # The tabs' scrolling strip: it scrolls (animated) when a tab is shown, and grows
-            # when a tab is added or a title changes, after the layout that follows.
-            scroller = self.query_one(Tabs).query_one("#tabs-scroll")
-        except NoMatches:  # pragma: no cover - Textual's layout changed; the hints test says so
-            return
-        self._scroller = scroller
-        self.watch(scroller, "scroll_x", self._overflow_later, init=False)
-        self.watch(scroller, "virtual_size", self._overflow_later, init=False)
+        tabs = self.query_one(Tabs)
+        tabs.can_focus = False
+        # The tabs' scrolling strip: it scrolls (animated) when a tab is shown, and grows when
+        # a tab is added or a title changes, after the layout that follows.
+        self._scroller = tabs_scroller(tabs)
+        if self._scroller is not None:
+            self.watch(self._scroller, "scroll_x", self._overflow_later, init=False)
+            self.watch(self._scroller, "virtual_size", self._overflow_later, init=False)
 
     # --- panes ---------------------------------------------------------------------------
 
@@ -123,9 +123,6 @@ class PaneTabs(TabbedContent):
         else:
             self._marks[pane_id] = {"done": "unseen"}.get(state, state)
         self._relabel(pane_id)
-
-    def mark(self, pane_id: str) -> str | None:
-        return self._marks.get(pane_id)
 
     def _relabel(self, pane_id: str) -> None:
         try:
@@ -190,8 +187,7 @@ class PaneTabs(TabbedContent):
                 continue
             if tab is tabs.active_tab and self._scroller is not None:
                 # Tabs scrolls a new tab into view before it is laid out, and a longer title
-                # widens it afterwards: either can leave the shown tab cut off. (The strip
-                # does not scroll for scroll_visible: its overflow is hidden.)
+                # widens it afterwards: either can leave the shown tab cut off.
                 self._scroller.scroll_to_center(tab, force=True)
         self._hint("#tabs-before", f"‹ {before}" if before else "")
         self._hint("#tabs-after", f"{after} ›" if after else "")
