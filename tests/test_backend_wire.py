@@ -31,10 +31,17 @@ from glmchat.backend.events import (
     RetryScheduled,
     Usage,
 )
-from glmchat.backend.finish import FINISH_RULES, TOOL_NOTE, finish_note, finish_rule
+from glmchat.backend.finish import (
+    FINISH_RULES,
+    TOOL_NOTE,
+    FinishRule,
+    finish_note,
+    finish_rule,
+)
 from glmchat.backend.openai_compat import OpenAICompatClient
 from glmchat.backend.providers import BUILTIN_PROVIDERS
 from glmchat.backend.tool_calls import ToolCallAccumulator
+from glmchat.cli.errors import EXIT_STATUS_BY_KIND
 from tests.wire_server import FIXTURES, Reply, WireServer, fixture_reply, sidecar, sse_event
 
 GLMCHAT = shutil.which("glmchat") or str(Path(sys.executable).parent / "glmchat")
@@ -252,14 +259,18 @@ def test_the_table_covers_every_documented_reason() -> None:
         "content_filter",
     }
     assert set(FINISH_RULES) == documented
-    kinds = set(E.ERROR_KINDS)
     for rule in FINISH_RULES.values():
-        assert rule.kind is None or rule.kind in kinds
-        assert (rule.status, rule.exit_code == 0) == (
+        assert rule.kind is None or rule.kind in EXIT_STATUS_BY_KIND
+        assert (rule.status, _exit_status(rule) == 0) == (
             ("complete", True) if rule.ok else ("partial", False)
         )
     assert finish_rule(UNKNOWN).ok and UNKNOWN in finish_rule(UNKNOWN).note
     assert finish_note("stop") is None and finish_note("stop", tool_calls=True) == TOOL_NOTE
+
+
+def _exit_status(rule: FinishRule) -> int:
+    """What `ask` exits with for an answer that ended by this rule (DESIGN.md's table)."""
+    return 0 if rule.kind is None else EXIT_STATUS_BY_KIND[rule.kind]
 
 
 @pytest.mark.parametrize("reason", [*FINISH_RULES, UNKNOWN])
@@ -285,7 +296,7 @@ def test_each_finish_reason_through_ask(wire: WireServer, reason: str) -> None:
     proc = run_ask("--json", "--no-save", "--base-url", wire.url, "hi")
     rule = finish_rule(reason)
     doc = json.loads(proc.stdout)
-    assert proc.returncode == rule.exit_code, proc.stderr
+    assert proc.returncode == _exit_status(rule), proc.stderr
     assert doc["content"] == "Partial answer" and doc["finish_reason"] == reason
     assert doc["usage"]["total_tokens"] == 8
     if rule.ok:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from glmchat.errors import GlmchatError
+
 if TYPE_CHECKING:
     from glmchat.backend.events import ToolCall
 
 
-class ProviderError(Exception):
-    """Base of every backend failure. `kind` is the public vocabulary of DESIGN.md."""
+class ProviderError(GlmchatError):
+    """Base of every backend failure. `kind` is the public vocabulary of DESIGN.md (the
+    `ask --json` error kind); the command line maps it to an exit status at its edge."""
 
     kind: ClassVar[str] = "server"
     retryable: ClassVar[bool] = False
-    exit_code: ClassVar[int] = 5
 
     def __init__(
         self,
@@ -54,46 +56,38 @@ class ProviderError(Exception):
 
 class AuthError(ProviderError):
     kind = "auth"
-    exit_code = 3
 
 
 class QuotaError(ProviderError):
     kind = "quota"
-    exit_code = 4
 
 
 class RateLimitError(ProviderError):
     kind = "rate_limit"
     retryable = True
-    exit_code = 4
 
 
 class OverloadedError(ProviderError):
     kind = "overloaded"
     retryable = True
-    exit_code = 4
 
 
 class ContextLengthError(ProviderError):
     kind = "context_length"
-    exit_code = 1
 
 
 class BadRequestError(ProviderError):
     kind = "bad_request"
-    exit_code = 1
 
 
 class ServerError(ProviderError):
     kind = "server"
     retryable = True
-    exit_code = 5
 
 
 class NetworkError(ProviderError):
     kind = "network"
     retryable = True
-    exit_code = 5
 
 
 class StreamInterrupted(ProviderError):
@@ -101,28 +95,10 @@ class StreamInterrupted(ProviderError):
 
     kind = "interrupted"
     retryable = True
-    exit_code = 6
 
 
 class ProtocolError(ProviderError):
     """The server sent something that is not the protocol."""
 
     kind = "protocol"
-    exit_code = 1
 
-
-ERROR_KINDS: dict[str, type[ProviderError]] = {
-    cls.kind: cls
-    for cls in (
-        AuthError,
-        QuotaError,
-        RateLimitError,
-        OverloadedError,
-        ContextLengthError,
-        BadRequestError,
-        ServerError,
-        NetworkError,
-        StreamInterrupted,
-        ProtocolError,
-    )
-}

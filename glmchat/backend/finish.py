@@ -21,34 +21,33 @@ TOOL_NOTE = (
 class FinishRule:
     """How an answer that ended with `reason` is reported.
 
-    `kind` is None for an answer that ended normally (exit 0, stored `complete`), else the
-    `ask --json` error kind it is reported as (the partial answer is kept and stored `partial`,
-    or `error` when nothing arrived). `note` is one line for the person: a remark on a normal end,
-    or the error message (`{name}`: the provider's name; `{kept}`: a word on the partial answer)."""
+    `failure` is None for an answer that ended normally (stored `complete`), else the error it
+    is reported as (the partial answer is kept and stored `partial`, or `error` when nothing
+    arrived). `note` is one line for the person: a remark on a normal end, or the error message
+    (`{name}`: the provider's name; `{kept}`: a word on the partial answer)."""
 
     reason: str
-    kind: str | None
+    failure: type[E.ProviderError] | None
     note: str
 
     @property
     def ok(self) -> bool:
-        return self.kind is None
+        return self.failure is None
+
+    @property
+    def kind(self) -> str | None:
+        """The `ask --json` error kind, None for a normal end."""
+        return None if self.failure is None else self.failure.kind
 
     @property
     def status(self) -> str:
-        return "complete" if self.kind is None else "partial"
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.kind is None else E.ERROR_KINDS[self.kind].exit_code
+        return "complete" if self.failure is None else "partial"
 
     def error(self, provider_name: str, display_name: str, *, text: bool) -> E.ProviderError:
-        """The failure this ending is (only for rules with a `kind`)."""
-        assert self.kind is not None
+        """The failure this ending is (only for rules with one)."""
+        assert self.failure is not None
         kept = " The partial answer is kept." if text else ""
-        error = E.ERROR_KINDS[self.kind](
-            self.note.format(name=display_name, kept=kept), provider=provider_name
-        )
+        error = self.failure(self.note.format(name=display_name, kept=kept), provider=provider_name)
         error.finish_reason = self.reason
         return error
 
@@ -73,11 +72,11 @@ FINISH_RULES: dict[str, FinishRule] = {
             "start a new conversation or shorten this one.",
         ),
         # A filtered answer is not what was asked for: a script must not take it as success.
-        FinishRule("sensitive", "bad_request", _FILTERED % "sensitive"),
-        FinishRule("content_filter", "bad_request", _FILTERED % "content_filter"),
+        FinishRule("sensitive", E.BadRequestError, _FILTERED % "sensitive"),
+        FinishRule("content_filter", E.BadRequestError, _FILTERED % "content_filter"),
         # Z.ai: "model inference failed"; OpenRouter: the upstream provider failed mid-answer.
-        FinishRule("network_error", "server", _FAILED % "network_error"),
-        FinishRule("error", "server", _FAILED % "error"),
+        FinishRule("network_error", E.ServerError, _FAILED % "network_error"),
+        FinishRule("error", E.ServerError, _FAILED % "error"),
     )
 }
 

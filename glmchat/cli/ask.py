@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from glmchat.backend.events import ContentDelta, ReasoningDelta, RetryScheduled
 from glmchat.cli.ask_input import flag_values, read_prompt
-from glmchat.cli.errors import CliError
+from glmchat.cli.errors import EXIT_STATUS_BY_KIND, OK, CliError, exit_status
 from glmchat.engine.events import ExchangeResult, SaveFailed, retry_announcement
 from glmchat.terminal_text import dumps_json
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from glmchat.engine import Exchange
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "ask",
         help="one exchange, streamed to stdout",
@@ -58,13 +58,13 @@ def check_base_url(url: str) -> None:
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        raise CliError(f"--base-url {url!r} is not a valid URL ({exc})", 2) from None
+        raise CliError(f"--base-url {url!r} is not a valid URL ({exc})") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise CliError(f"--base-url {url!r} must be an http:// or https:// URL with a host", 2)
+        raise CliError(f"--base-url {url!r} must be an http:// or https:// URL with a host")
 
 
 def run(args: argparse.Namespace) -> int:
-    from glmchat.config import ConfigError, load_settings
+    from glmchat.config import load_settings
     from glmchat.credentials import CredentialStore, MissingKeyError, require_key
     from glmchat.engine import ConversationEngine, RequestOptions
 
@@ -73,54 +73,52 @@ def run(args: argparse.Namespace) -> int:
     temperature, max_tokens = flag_values(args)
     prompt = read_prompt(args.prompt, sys.stdin)
     if not prompt.strip():
-        raise CliError("the prompt is empty", 2)
-    try:
-        settings = load_settings()
-        for warning in settings.warnings:
-            print(f"glmchat: warning: {warning}", file=sys.stderr)
-        store = None if args.no_save else _open_store(required=bool(args.cont or args.session))
-        conversation = _find_conversation(store, args)
-        # A read-only database gives the history (for -c and --session); nothing is written.
-        writable = store if store is not None and not store.read_only else None
-        options = RequestOptions(
-            temperature if temperature is not None else settings.temperature,
-            settings.top_p,
-            max_tokens if max_tokens is not None else settings.max_tokens,
+        raise CliError("the prompt is empty")
+    # A config, credentials or store problem goes up to the edge as it is (one line, exit 2).
+    settings = load_settings()
+    for warning in settings.warnings:
+        print(f"glmchat: warning: {warning}", file=sys.stderr)
+    store = None if args.no_save else _open_store(required=bool(args.cont or args.session))
+    conversation = _find_conversation(store, args)
+    # A read-only database gives the history (for -c and --session); nothing is written.
+    writable = store if store is not None and not store.read_only else None
+    options = RequestOptions(
+        temperature if temperature is not None else settings.temperature,
+        settings.top_p,
+        max_tokens if max_tokens is not None else settings.max_tokens,
+    )
+    clients: dict[str, Any] = {}
+    if conversation is not None:
+        engine = ConversationEngine.resume(
+            settings, writable, clients.__getitem__, conversation, options=options
         )
-        clients: dict[str, Any] = {}
-        if conversation is not None:
-            engine = ConversationEngine.resume(
-                settings, writable, clients.__getitem__, conversation, options=options
-            )
-            if args.model:
-                provider, model = settings.resolve_model(args.model)
-                engine.set_model(provider.name, model)
-        else:
+        if args.model:
             provider, model = settings.resolve_model(args.model)
-            engine = ConversationEngine(
-                settings,
-                writable,
-                clients.__getitem__,
-                provider=provider.name,
-                model=model,
-                system_prompt=args.system,
-                options=options,
+            engine.set_model(provider.name, model)
+    else:
+        provider, model = settings.resolve_model(args.model)
+        engine = ConversationEngine(
+            settings,
+            writable,
+            clients.__getitem__,
+            provider=provider.name,
+            model=model,
+            system_prompt=args.system,
+            options=options,
+        )
+    credentials = CredentialStore()
+    try:
+        secret = require_key(engine.provider, credentials)
+    except MissingKeyError:
+        if not args.base_url:
+            raise
+        # A server at a given URL may need no key; it will say so if it does.
+        secret = None
+        if not args.json:
+            print(
+                f"glmchat: note: no API key for {engine.provider_name}; sending without one",
+                file=sys.stderr,
             )
-        credentials = CredentialStore()
-        try:
-            secret = require_key(engine.provider, credentials)
-        except MissingKeyError:
-            if not args.base_url:
-                raise
-            # A server at a given URL may need no key; it will say so if it does.
-            secret = None
-            if not args.json:
-                print(
-                    f"glmchat: note: no API key for {engine.provider_name}; sending without one",
-                    file=sys.stderr,
-                )
-    except (ConfigError, MissingKeyError) as exc:
-        raise CliError(str(exc), 2) from None
     if args.think is not None and args.think != engine.thinking:
         engine.set_thinking(args.think)
     if args.system is not None:
@@ -220,7 +218,7 @@ def _open_store(*, required: bool) -> Any:
         store = SessionStore(paths.database_path())
     except StoreError as exc:
         if required:
-            raise CliError(str(exc), 2) from None
+            raise
         print(f"glmchat: warning: this exchange will not be saved: {exc}", file=sys.stderr)
         return None
     if store.read_only:
@@ -234,20 +232,15 @@ def _open_store(*, required: bool) -> Any:
 def _find_conversation(store: Any, args: argparse.Namespace) -> Any:
     if store is None:
         if args.cont or args.session:
-            raise CliError("--continue and --session need the session store; drop --no-save", 2)
+            raise CliError("--continue and --session need the session store; drop --no-save")
         return None
-    from glmchat.store import StoreError
-
-    try:
-        if args.session:
-            return store.get_conversation(args.session)
-        if args.cont:
-            conversation = store.most_recent()
-            if conversation is None:
-                raise CliError("no saved conversation to continue; start one without -c", 2)
-            return conversation
-    except StoreError as exc:
-        raise CliError(str(exc), 2) from None
+    if args.session:
+        return store.get_conversation(args.session)
+    if args.cont:
+        conversation = store.most_recent()
+        if conversation is None:
+            raise CliError("no saved conversation to continue; start one without -c")
+        return conversation
     return None
 
 
@@ -261,7 +254,7 @@ def _result(session_id: str | None, model: str, outcome: ExchangeResult) -> dict
             "code": None,
             "retryable": True,
         }
-    result = {
+    result: dict[str, Any] = {
         "session_id": session_id,
         "model": model,
         "content": outcome.content,
@@ -290,12 +283,12 @@ def _result(session_id: str | None, model: str, outcome: ExchangeResult) -> dict
 def _exit_status(outcome: ExchangeResult) -> int:
     if outcome.error is not None:
         print(f"glmchat: {outcome.error.message}", file=sys.stderr)
-        return outcome.error.exit_code
+        return exit_status(outcome.error)
     if outcome.cancelled:
         print(
             "glmchat: stopped before the answer ended; the partial answer is kept.", file=sys.stderr
         )
-        return 6  # `interrupted`, as the JSON says
+        return EXIT_STATUS_BY_KIND["interrupted"]  # as the JSON says
     if outcome.note:
         print(f"glmchat: note: {outcome.note}", file=sys.stderr)
-    return 0
+    return OK

@@ -63,19 +63,17 @@ def fence(text: str) -> str:
 
 def flag_values(args: argparse.Namespace) -> tuple[float | None, int | None]:
     """--temperature and --max-tokens checked by the rules `config set` uses (exit 2)."""
-    from glmchat.config import ConfigError, parse_setting
+    from glmchat.config import parse_setting
 
-    try:
-        temperature = (
-            None
-            if args.temperature is None
-            else parse_setting("temperature", args.temperature, "--temperature")
-        )
-        max_tokens = (
-            None
-            if args.max_tokens is None
-            else parse_setting("max_tokens", args.max_tokens, "--max-tokens")
-        )
-    except ConfigError as exc:
-        raise CliError(str(exc), 2) from None
+    # A bad value is a ConfigError: the edge prints it and exits 2.
+    temperature = (
+        None
+        if args.temperature is None
+        else parse_setting("temperature", args.temperature, "--temperature")
+    )
+    max_tokens = (
+        None
+        if args.max_tokens is None
+        else parse_setting("max_tokens", args.max_tokens, "--max-tokens")
+    )
     return temperature, max_tokens

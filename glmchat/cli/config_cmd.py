@@ -14,7 +14,7 @@ from rich.cells import cell_len, set_cell_size
 
 from glmchat import paths
 from glmchat.backend.providers import BUILTIN_PROVIDERS, ProviderConfig
-from glmchat.cli.errors import CliError
+from glmchat.cli.errors import CliError, exit_status
 from glmchat.config import (
     BINDING_IDS,
     SETTINGS,
@@ -243,7 +243,10 @@ def _check_key(provider: ProviderConfig, secret: Secret) -> None:
         asyncio.run(list_models(provider, secret.reveal()))
     except ProviderError as exc:
         message = " ".join(exc.message.split())
-        raise CliError(join_sentences(message, "The key was not saved."), exc.exit_code) from None
+        # The provider's word, with ours added; the exit status stays the provider error's.
+        raise CliError(
+            join_sentences(message, "The key was not saved."), exit_status(exc)
+        ) from None
     print("accepted")
 
 

@@ -4,11 +4,26 @@ from __future__ import annotations
 
 from glmchat.errors import GlmchatError
 
+OK = 0
 USAGE = 2  # DESIGN.md: usage or config error
+# DESIGN.md's exit status for each error kind of `ask --json` (and of every provider error).
+EXIT_STATUS_BY_KIND: dict[str, int] = {
+    "bad_request": 1,
+    "context_length": 1,
+    "protocol": 1,
+    "schema": 1,
+    "auth": 3,
+    "rate_limit": 4,
+    "overloaded": 4,
+    "quota": 4,
+    "network": 5,
+    "server": 5,
+    "interrupted": 6,
+}
 
 
 class CliError(GlmchatError):
-    """Raised anywhere under a subcommand; `main` prints it as one line and exits."""
+    """A usage error found by a subcommand; `main` prints it as one line and exits."""
 
     def __init__(self, message: str, exit_code: int = USAGE) -> None:
         super().__init__(message)
@@ -20,10 +35,10 @@ def exit_status(exc: GlmchatError) -> int:
     if isinstance(exc, CliError):
         return exc.exit_code
     # Imported here, not at the top, so that `glmchat --version` and `--help` stay light.
-    from glmchat.config import ConfigError
-    from glmchat.credentials import MissingKeyError
+    from glmchat.backend.errors import ProviderError
 
-    # A bad config.toml or credentials.toml, or a missing key: the user's to fix, like usage.
-    if isinstance(exc, ConfigError | MissingKeyError):
-        return USAGE
-    return 1
+    if isinstance(exc, ProviderError):
+        return EXIT_STATUS_BY_KIND[exc.kind]
+    # A bad config.toml or credentials.toml, a missing key, a database that cannot be opened
+    # or an id that matches nothing: the user's to fix, like usage.
+    return USAGE

@@ -1,12 +1,16 @@
-"""Start the TUI from the command line: settings, stores, then the app."""
+"""`glmchat` and `glmchat --resume`: settings, stores, then the chat screen (glmchat/tui)."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from glmchat.cli.errors import CliError
+
+if TYPE_CHECKING:
+    from glmchat.store import SessionStore
 
 
 def _require_a_terminal() -> None:
@@ -17,48 +21,42 @@ def _require_a_terminal() -> None:
         raise CliError(
             f"the chat screen needs a terminal, and {' and '.join(missing)} "
             f"{'is' if len(missing) == 1 else 'are'} not one; "
-            'in scripts and pipes use: glmchat ask "PROMPT"',
-            2,
+            'in scripts and pipes use: glmchat ask "PROMPT"'
         )
 
 
 def launch(args: argparse.Namespace) -> int:
     _require_a_terminal()
     from glmchat import paths
-    from glmchat.config import ConfigError, load_settings
+    from glmchat.config import load_settings
     from glmchat.credentials import CredentialStore
-    from glmchat.store import SessionStore, StoreError
+    from glmchat.store import SessionStore
 
+    # A config or store problem goes up to the edge as it is (one line, exit 2).
+    settings = load_settings()
+    if args.model:
+        settings.resolve_model(args.model)
+    store = SessionStore(paths.database_path())
     try:
-        settings = load_settings()
-        if args.model:
-            settings.resolve_model(args.model)
-    except ConfigError as exc:
-        raise CliError(str(exc), 2) from None
-    try:
-        store = SessionStore(paths.database_path())
-    except StoreError as exc:
-        raise CliError(str(exc), 2) from None
-    resume = None
-    if args.resume is not None:
-        try:
-            conversation = (
-                store.get_conversation(args.resume) if args.resume else store.most_recent()
-            )
-        except StoreError as exc:
-            raise CliError(str(exc), 2) from None
-        if conversation is None:
-            raise CliError("no saved conversation to resume; run glmchat to start one", 2)
-        resume = conversation.id
-    from glmchat.tui.app import GlmChatApp
+        resume = _resume_id(store, args.resume)
+        from glmchat.tui.app import GlmChatApp
 
-    app = GlmChatApp(
-        settings, store=store, credentials=CredentialStore(), resume=resume, model=args.model
-    )
-    try:
+        app = GlmChatApp(
+            settings, store=store, credentials=CredentialStore(), resume=resume, model=args.model
+        )
         app.run()
     finally:
         store.close()
     for warning in settings.warnings:
         print(f"glmchat: warning: {warning}", file=sys.stderr)
     return app.return_code or 0
+
+
+def _resume_id(store: SessionStore, wanted: str | None) -> str | None:
+    """The conversation `--resume [ID]` names (no ID: the most recent), None without it."""
+    if wanted is None:
+        return None
+    conversation = store.get_conversation(wanted) if wanted else store.most_recent()
+    if conversation is None:
+        raise CliError("no saved conversation to resume; run glmchat to start one")
+    return conversation.id

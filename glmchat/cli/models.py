@@ -11,7 +11,7 @@ from glmchat.cli.errors import CliError
 from glmchat.sentences import join_sentences
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("models", help="list a provider's models")
     p.add_argument(
         "--provider", metavar="NAME", help="provider name (default: the default model's)"
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"glmchat: {shown}", file=sys.stderr)
             ids = list(provider.models)
         else:
-            raise CliError(exc.message, exc.exit_code) from None
+            raise
     for model in ids:
         print(f"{provider.name}/{model}")
     return 0

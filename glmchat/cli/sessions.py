@@ -11,7 +11,6 @@ from pathlib import Path
 from glmchat.cli.errors import CliError
 from glmchat.store import (
     SessionStore,
-    StoreError,
     import_file,
     to_json,
     to_markdown,
@@ -25,7 +24,7 @@ _IMPORT_HELP = (
 )
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "sessions",
         help="list, search, show, export, import, rename or delete saved conversations",
@@ -86,17 +85,14 @@ def _positive_int(text: str) -> int:
 
 
 def open_store(*, writing: bool = False) -> SessionStore:
-    """The user's store, or a CliError (exit 2) saying what is wrong with it.
+    """The user's store; a StoreError (exit 2 at the edge) says what is wrong with it.
 
     A database this process may not write is opened read-only, so it can still be listed,
     shown and exported; a reading command says so once. A writing command needs no note: its
     write fails with a line that says the file is read-only."""
     from glmchat import paths
 
-    try:
-        store = SessionStore(paths.database_path())
-    except StoreError as exc:
-        raise CliError(str(exc), 2) from exc
+    store = SessionStore(paths.database_path())
     if store.read_only and not writing:
         print(
             f"glmchat: note: {store.path} is read-only; reading works, saving is off",
@@ -131,8 +127,6 @@ def run_list(args: argparse.Namespace) -> int:
         found = store.list_conversations(
             limit=args.limit, search=args.search, include_reasoning=args.reasoning
         )
-    except StoreError as exc:
-        raise CliError(str(exc), 2) from exc
     finally:
         store.close()
     if args.json:
@@ -179,8 +173,6 @@ def _render(id_or_prefix: str, fmt: str) -> tuple[str, str]:
     store = open_store()
     try:
         conv = store.get_conversation(id_or_prefix)
-    except StoreError as exc:
-        raise CliError(str(exc), 2) from exc
     finally:
         store.close()
     return conv.id, to_json(conv) if fmt == "json" else to_markdown(conv)
@@ -221,8 +213,6 @@ def run_import(args: argparse.Namespace) -> int:
     store = open_store(writing=True)
     try:
         results = import_file(store, Path(args.file).expanduser())
-    except StoreError as exc:
-        raise CliError(str(exc), 2) from exc
     finally:
         store.close()
     for original, stored in results:
@@ -241,8 +231,6 @@ def run_rename(args: argparse.Namespace) -> int:
     try:
         conversation_id = store.resolve_id(args.id)
         store.rename(conversation_id, title)
-    except StoreError as exc:
-        raise CliError(str(exc), 2) from exc
     finally:
         store.close()
     print(f"renamed {conversation_id}: {title}")
@@ -254,8 +242,6 @@ def run_rm(args: argparse.Namespace) -> int:
     try:
         conv = store.get_conversation(args.id)
         store.delete(conv.id)
-    except StoreError as exc:
-        raise CliError(str(exc), 2) from exc
     finally:
         store.close()
     print(f"deleted {conv.id} ({conv.title or 'untitled'}, {len(conv.messages)} messages)")

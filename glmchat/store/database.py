@@ -8,12 +8,14 @@ import sqlite3
 from pathlib import Path
 from typing import Literal
 
+from glmchat.errors import GlmchatError
+
 # Seconds a writer waits for another process's write lock before giving up; our transactions
 # last milliseconds, so hitting this means something else holds the database.
 BUSY_TIMEOUT = 10.0
 
 
-class StoreError(Exception):
+class StoreError(GlmchatError):
     """A store failure as one line: what happened, what to do, and the database path."""
 
 
