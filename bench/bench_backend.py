@@ -9,8 +9,8 @@ import sys
 import time
 
 import httpx
-from loopback import ServerProcess, generated_stream, markdown_reply
 
+from bench.loopback import ServerProcess, generated_stream, markdown_reply
 from glmchat.backend.events import ChatRequest, ContentDelta, Message
 from glmchat.backend.openai_compat import OpenAICompatClient
 from glmchat.backend.providers import BUILTIN_PROVIDERS

@@ -201,7 +201,7 @@ async def run_scenario(scenario: Scenario) -> dict[str, float]:
 
 def run_in_subprocess(index: int) -> dict[str, float]:
     output = subprocess.run(
-        [sys.executable, __file__, "--one", str(index)],
+        [sys.executable, "-m", "bench.bench_render", "--one", str(index)],
         check=True,
         capture_output=True,
         text=True,

@@ -5,8 +5,8 @@ read back with `tmux capture-pane` every few milliseconds. For each reply it tim
 reply's closing words being visible on the screen, beside a raw httpx read of the same stream,
 and reads the app's CPU seconds and peak memory from /proc.
 
-    python bench/bench_tmux.py            # 4,000 and 20,000 tokens, medians of BENCH_RUNS (3)
-    python bench/bench_tmux.py 20000      # one size
+    python -m bench.bench_tmux            # 4,000 and 20,000 tokens, medians of BENCH_RUNS (3)
+    python -m bench.bench_tmux 20000      # one size
 """
 
 from __future__ import annotations
@@ -20,7 +20,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from loopback import ServerProcess, generated_stream, markdown_reply, raw_read, seed_conversation
+from bench.loopback import (
+    ServerProcess,
+    generated_stream,
+    markdown_reply,
+    raw_read,
+    seed_conversation,
+)
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SOCKET = f"glmchat-bench-{os.getpid()}"

@@ -1,6 +1,6 @@
 """The whole app against a loopback server: start-up, full-speed and paced replies, long history.
 
-Each scenario runs in a fresh process (`python bench/bench_tui.py SCENARIO`); with no argument
+Each scenario runs in a fresh process (`python -m bench.bench_tui SCENARIO`); with no argument
 all of them run and a table is printed. Headless (`App.run_test`, 120x40) except cold start,
 which launches the console script in a pseudo-terminal."""
 
@@ -18,9 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from loopback import ServerProcess, generated_stream, markdown_reply, raw_read, seed_conversation
+from bench.loopback import (
+    ServerProcess,
+    generated_stream,
+    markdown_reply,
+    raw_read,
+    seed_conversation,
+)
 
-HERE = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parent.parent  # subprocesses run `python -m bench.bench_tui` here
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 
 
@@ -163,10 +169,10 @@ def main() -> None:
         runs = []
         for _ in range(RUNS):
             proc = subprocess.run(
-                [sys.executable, __file__, name],
+                [sys.executable, "-m", "bench.bench_tui", name],
                 capture_output=True,
                 text=True,
-                cwd=HERE,
+                cwd=ROOT,
                 timeout=600,
             )
             if proc.returncode != 0:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tests.wire_server import Reply, WireServer, sse_event  # noqa: E402
+# Run from the repository root as `python -m bench.NAME`: the root is then on sys.path, so the
+# test helpers import as the package they are.
+from tests.wire_server import SSE_DONE, Reply, WireServer, sse_event
 
 __all__ = [
     "Reply",
@@ -44,14 +41,8 @@ def generated_stream(tokens: list[str], reasoning: list[str] | None = None) -> b
         out += sse_event({"content": piece})
     n = len(tokens) + len(reasoning or [])
     usage = {"prompt_tokens": 10, "completion_tokens": n, "total_tokens": 10 + n}
-    out += (
-        sse_event({"content": ""}, finish_reason="stop")[:-2].replace(
-            b'"finish_reason": "stop"}]}',
-            b'"finish_reason": "stop"}], "usage": ' + json.dumps(usage).encode() + b"}",
-        )
-        + b"\n\n"
-    )
-    out += b"data: [DONE]\n\n"
+    out += sse_event({"content": ""}, finish_reason="stop", usage=usage)
+    out += SSE_DONE
     return bytes(out)
 
 

@@ -12,7 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.wire_server import FIXTURES, Reply, WireServer, fixture_reply, sidecar
+from tests.wire_server import (
+    FIXTURES,
+    Reply,
+    WireServer,
+    fixture_reply,
+    sidecar,
+    sse_body,
+    sse_event,
+)
 
 GLMCHAT = shutil.which("glmchat") or str(Path(sys.executable).parent / "glmchat")
 
@@ -206,7 +214,7 @@ def test_length_finish_exits_0_with_note(wire: WireServer) -> None:
 def test_escape_sequences_are_kept_in_json_and_pipe(wire: WireServer) -> None:
     hostile = "\x1b[31mred\x1b[0m [bold]x[/]"
     doc = {"choices": [{"index": 0, "delta": {"content": hostile}, "finish_reason": "stop"}]}
-    wire.reply(Reply(body=b"data: " + json.dumps(doc).encode() + b"\n\ndata: [DONE]\n\n"))
+    wire.reply(Reply(body=sse_body(doc)))
     proc = ask("--json", "--no-save", "--base-url", wire.url, "hi")
     assert json.loads(proc.stdout)["content"] == hostile
 
@@ -257,29 +265,26 @@ def test_models_command_auth_failure(wire: WireServer) -> None:
 # --- found by a review against the specification ------------------------------------------
 
 
-def _sse(*docs: dict, done: bool = True) -> bytes:
-    body = b"".join(b"data: " + json.dumps(d).encode() + b"\n\n" for d in docs)
-    return body + (b"data: [DONE]\n\n" if done else b"")
-
-
-def test_unreadable_retry_after_does_not_crash(wire: WireServer) -> None:
+def test_retries_are_not_narrated_with_json(wire: WireServer) -> None:
+    # Retry-After: 0, so no test waits through a backoff (an unreadable Retry-After falls back
+    # to the backoff: tests/test_backend_http.py, with the wait injected).
     for _ in range(3):
         wire.reply(
             Reply(
                 body=b'{"error":{"code":"1302","message":"busy"}}',
                 status=429,
-                headers={"Content-Type": "application/json", "Retry-After": "soon"},
+                headers={"Content-Type": "application/json", "Retry-After": "0"},
             )
         )
     proc = ask("--json", "--no-save", "--base-url", wire.url, "hi")
-    assert proc.returncode == 4
+    assert proc.returncode == 4 and len(wire.requests) == 3
     assert json.loads(proc.stdout)["error"]["kind"] == "rate_limit"
     assert proc.stderr.strip().count("\n") == 0  # --json: retries are not narrated
 
 
 def test_finish_then_cut_connection_is_a_success(wire: WireServer) -> None:
     body = (
-        _sse(
+        sse_body(
             {"choices": [{"index": 0, "delta": {"content": "Done"}}]},
             {
                 "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
@@ -299,7 +304,7 @@ def test_finish_then_cut_connection_is_a_success(wire: WireServer) -> None:
 def test_reasoning_details_alone_is_reasoning(wire: WireServer) -> None:
     wire.reply(
         Reply(
-            body=_sse(
+            body=sse_body(
                 {
                     "choices": [
                         {
@@ -354,14 +359,20 @@ def test_empty_data_events_and_deep_nesting(wire: WireServer) -> None:
     wire.reply(
         Reply(
             body=b"data:\n\ndata: \n\n"
-            + _sse({"choices": [{"index": 0, "delta": {"content": "ok"}, "finish_reason": "stop"}]})
+            + sse_body(
+                {"choices": [{"index": 0, "delta": {"content": "ok"}, "finish_reason": "stop"}]}
+            )
         )
     )
     proc = ask("--json", "--no-save", "--base-url", wire.url, "hi")
     assert proc.returncode == 0 and json.loads(proc.stdout)["content"] == "ok"
-    wire.reply(*(Reply(body=b"data: " + b"[" * 200_000 + b"\n\n") for _ in range(3)))
+    # After some text, so the malformed chunk is not retried (no wait through a backoff).
+    text = sse_event({"content": "so far"})
+    wire.reply(Reply(body=text + b"data: " + b"[" * 200_000 + b"\n\n"))
     proc = ask("--json", "--no-save", "--base-url", wire.url, "hi")
-    assert proc.returncode == 1 and json.loads(proc.stdout)["error"]["kind"] == "protocol"
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 1 and doc["error"]["kind"] == "protocol"
+    assert doc["content"] == "so far" and len(wire.requests) == 2  # one per ask: no retry
 
 
 def test_invalid_base_url_is_a_usage_error() -> None:

@@ -11,7 +11,7 @@ import time
 from glmchat import paths
 from glmchat.store import SessionStore
 from tests.test_ask_cli import GLMCHAT, ask
-from tests.wire_server import Reply, WireServer, fixture_reply, sidecar
+from tests.wire_server import Reply, WireServer, fixture_reply, sidecar, sse_data
 
 
 def store() -> SessionStore:
@@ -79,8 +79,7 @@ def start_slow_ask(wire: WireServer) -> subprocess.Popen[bytes]:
 
     def slow():  # type: ignore[no-untyped-def]
         for i in range(400):
-            doc = {"choices": [{"index": 0, "delta": {"content": f"w{i} "}}]}
-            yield b"data: " + json.dumps(doc).encode() + b"\n\n"
+            yield sse_data({"choices": [{"index": 0, "delta": {"content": f"w{i} "}}]})
 
     wire.reply(Reply(chunks=slow, delay=0.01))
     return subprocess.Popen(

@@ -5,18 +5,15 @@ from __future__ import annotations
 import json
 
 from tests.test_ask_cli import ask
-from tests.wire_server import Reply, WireServer, sse_event
+from tests.wire_server import Reply, WireServer, sse_body, sse_event
 
 
 def _answer_with_usage(usage: dict) -> Reply:
-    body = (
-        sse_event({"content": "ok"})
-        + sse_event({}, finish_reason="stop").replace(
-            b'"choices"', b'"usage": %s, "choices"' % json.dumps(usage).encode()
+    return Reply(
+        body=sse_body(
+            sse_event({"content": "ok"}), sse_event({}, finish_reason="stop", usage=usage)
         )
-        + b"data: [DONE]\n\n"
     )
-    return Reply(body=body)
 
 
 def test_absent_detail_counts_are_null(wire: WireServer) -> None:

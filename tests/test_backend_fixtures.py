@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
@@ -16,7 +15,7 @@ from glmchat.backend.chunks import parse_stream
 from glmchat.backend.dialects import classify_error, parse_error_body
 from glmchat.backend.events import ContentDelta, Finish, ReasoningDelta, Usage
 from glmchat.backend.providers import BUILTIN_PROVIDERS
-from tests.wire_server import FIXTURES, sidecar
+from tests.wire_server import FIXTURES, sidecar, sse_data
 
 STREAMS = sorted(p.stem for p in FIXTURES.glob("*.sse"))
 ERRORS = sorted(p.stem for p in FIXTURES.glob("*.body") if "error" in p.stem)
@@ -251,9 +250,7 @@ async def test_usage_on_a_repeated_finish_chunk_is_kept() -> None:
 
 async def test_deepseek_legacy_reasoning_is_not_doubled_whichever_comes_first() -> None:
     def chunk(delta: dict) -> bytes:
-        return (
-            b"data: " + json.dumps({"choices": [{"index": 0, "delta": delta}]}).encode() + b"\n\n"
-        )
+        return sse_data({"choices": [{"index": 0, "delta": delta}]})
 
     tags_first = (
         chunk({"content": "<think>Hmm"})

@@ -23,7 +23,15 @@ from glmchat.backend.events import (
 )
 from glmchat.backend.openai_compat import OpenAICompatClient, list_models
 from glmchat.backend.providers import BUILTIN_PROVIDERS
-from tests.wire_server import FIXTURES, Reply, WireServer, fixture_reply, sidecar, sse_event
+from tests.wire_server import (
+    FIXTURES,
+    Reply,
+    WireServer,
+    fixture_reply,
+    sidecar,
+    sse_body,
+    sse_event,
+)
 
 
 async def no_sleep(_: float) -> None:
@@ -182,6 +190,56 @@ async def test_backoff_grows_and_is_bounded(wire: WireServer) -> None:
     assert len(slept) == 2 and 0.5 <= slept[0] <= 1.0 and 1.0 <= slept[1] <= 2.0
 
 
+async def test_the_retry_budget_is_kept_on_the_injected_clock(wire: WireServer) -> None:
+    """Time is the test's: each wait moves a fake clock 30 s, so the 60 s budget is spent after
+    two waits although no real time passes."""
+    now = [1000.0]
+    slept: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        slept.append(delay)
+        now[0] += 30.0
+
+    for _ in range(5):
+        wire.reply(Reply(body=b"upstream down", status=502, headers={"Content-Type": "text/plain"}))
+    async with client_for(
+        wire, sleep=sleep, clock=lambda: now[0], max_attempts=5, retry_budget=60
+    ) as client:
+        result = await collect(client, request())
+    assert result["error"].kind == "server"
+    assert len(wire.requests) == 3 and len(slept) == 2
+
+
+async def test_an_unreadable_retry_after_falls_back_to_the_backoff(wire: WireServer) -> None:
+    slept: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        slept.append(delay)
+
+    for _ in range(3):
+        wire.reply(
+            Reply(
+                body=b'{"error":{"code":"1302","message":"busy"}}',
+                status=429,
+                headers={"Content-Type": "application/json", "Retry-After": "soon"},
+            )
+        )
+    async with client_for(wire, sleep=sleep) as client:
+        result = await collect(client, request())
+    assert result["error"].kind == "rate_limit" and len(wire.requests) == 3
+    assert len(slept) == 2 and 0.5 <= slept[0] <= 1.0 and 1.0 <= slept[1] <= 2.0
+
+
+def test_backoff_doubles_up_to_its_cap_with_at_most_half_of_jitter() -> None:
+    from glmchat.backend.retry import MAX_BACKOFF, RetryPolicy
+
+    most = RetryPolicy(uniform=lambda low, high: high)
+    least = RetryPolicy(uniform=lambda low, high: low)
+    assert [most.backoff(n, None) for n in range(1, 8)] == [1, 2, 4, 8, 16, 16, 16]
+    assert [least.backoff(n, None) for n in range(1, 6)] == [0.5, 1, 2, 4, 8]
+    assert MAX_BACKOFF == 16 and most.backoff(3, 7.5) == 7.5 and most.backoff(3, -1) == 0
+
+
 async def test_quota_1113_is_not_retried(wire: WireServer) -> None:
     wire.reply(fixture_reply("zai_error_429_1113"), fixture_reply("zai_thinking_stream"))
     async with client_for(wire) as client:
@@ -334,23 +392,9 @@ def _long_stream(n_reason: int, n_content: int, seed: int):
             buf += sse_event({"reasoning_content": f" r{i}"})
         for i in range(n_content):
             buf += sse_event({"content": f" w{i}é"})
-        last = json.dumps(
-            {
-                "choices": [
-                    {
-                        "index": 0,
-                        "finish_reason": "stop",
-                        "delta": {"role": "assistant", "content": ""},
-                    }
-                ],
-                "usage": {
-                    "prompt_tokens": 10,
-                    "completion_tokens": n_reason + n_content,
-                    "total_tokens": 10 + n_reason + n_content,
-                },
-            }
-        ).encode()
-        buf += b"data: " + last + b"\n\ndata: [DONE]\n\n"
+        n = n_reason + n_content
+        usage = {"prompt_tokens": 10, "completion_tokens": n, "total_tokens": 10 + n}
+        buf += sse_body(sse_event({"content": ""}, finish_reason="stop", usage=usage))
         data = bytes(buf)
         pos = 0
         while pos < len(data):

@@ -42,7 +42,16 @@ from glmchat.backend.openai_compat import OpenAICompatClient
 from glmchat.backend.providers import BUILTIN_PROVIDERS
 from glmchat.backend.tool_calls import ToolCallAccumulator
 from glmchat.cli.errors import EXIT_STATUS_BY_KIND
-from tests.wire_server import FIXTURES, Reply, WireServer, fixture_reply, sidecar, sse_event
+from tests.wire_server import (
+    FIXTURES,
+    SSE_DONE,
+    Reply,
+    WireServer,
+    fixture_reply,
+    sidecar,
+    sse_body,
+    sse_event,
+)
 
 GLMCHAT = shutil.which("glmchat") or str(Path(sys.executable).parent / "glmchat")
 AWKWARD = [1, 2, 3, 5, 8, 13, 1, 21, 34, 2, 55]  # then the rest in one piece
@@ -89,10 +98,6 @@ async def collect(client: OpenAICompatClient) -> dict:
 
 def usage_of(result: dict) -> Usage | None:
     return next((e for e in result["events"] if isinstance(e, Usage)), None)
-
-
-def sse_body(*events: bytes, done: bool = True) -> bytes:
-    return b"".join(events) + (b"data: [DONE]\n\n" if done else b"")
 
 
 # --------------------------------------------------------------------------- compressed bodies
@@ -163,7 +168,7 @@ async def test_each_event_arrives_before_the_body_ends(wire: WireServer, encodin
         yield pack(sse_event({"content": "first"}))
         # The server thread waits for the client to have seen "first" (5 s is a safety net).
         opened_in_time.append(gate.wait(5))
-        rest = sse_event({"content": " second"}, finish_reason="stop") + b"data: [DONE]\n\n"
+        rest = sse_event({"content": " second"}, finish_reason="stop") + SSE_DONE
         yield pack(rest, last=True)
 
     headers = {"Content-Type": "text/event-stream"}
@@ -236,13 +241,7 @@ UNKNOWN = "eos_token"
 def finish_stream(reason: str, *, text: str = "Partial answer") -> bytes:
     usage = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
     events = [sse_event({"content": text})] if text else []
-    events.append(
-        b"data: "
-        + json.dumps(
-            {"choices": [{"index": 0, "delta": {}, "finish_reason": reason}], "usage": usage}
-        ).encode()
-        + b"\n\n"
-    )
+    events.append({"choices": [{"index": 0, "delta": {}, "finish_reason": reason}], "usage": usage})
     return sse_body(*events)
 
 

@@ -28,7 +28,7 @@ from glmchat.cli import main
 from glmchat.store import SessionStore, parse_documents
 from glmchat.terminal_text import dumps_json, neutralize_controls
 from tests.test_ask_cli import GLMCHAT
-from tests.wire_server import Reply, WireServer, sse_event
+from tests.wire_server import SSE_DONE, Reply, WireServer, sse_event
 
 KINDS = {
     "csi_clear_screen": "\x1b[2J\x1b[H",
@@ -284,7 +284,7 @@ def _hostile_answer() -> Reply:
         # A sequence cut between two chunks is caught as surely as a whole one.
         + sse_event({"content": "split \x1b"})
         + sse_event({"content": "]0;PWNED\x07 " + ALL_KINDS}, finish_reason="stop")
-        + b"data: [DONE]\n\n"
+        + SSE_DONE
     )
     return Reply(body=body)
 

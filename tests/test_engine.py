@@ -15,7 +15,7 @@ from glmchat.config import Settings, load_settings
 from glmchat.engine import ConversationEngine, ExchangeEnded, SaveFailed
 from glmchat.store import Conversation, SessionStore
 from tests.tui_helpers import API_KEY
-from tests.wire_server import Reply, WireServer, fixture_reply, sidecar, sse_event
+from tests.wire_server import SSE_DONE, Reply, WireServer, fixture_reply, sidecar, sse_event
 
 THINKING = sidecar("zai_thinking_stream")["expected"]
 
@@ -23,7 +23,7 @@ THINKING = sidecar("zai_thinking_stream")["expected"]
 def slow_answer(*pieces: tuple[str, str], delay: float = 0.05) -> Reply:
     """A stream that sends (kind, text) deltas one event at a time, `delay` apart, then ends."""
     events = [sse_event({kind: text}) for kind, text in pieces]
-    events.append(sse_event({}, finish_reason="stop") + b"data: [DONE]\n\n")
+    events.append(sse_event({}, finish_reason="stop") + SSE_DONE)
     sizes = [len(e) for e in events]
     return Reply(body=b"".join(events), splits=sizes, delay=delay)
 

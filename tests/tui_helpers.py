@@ -10,7 +10,6 @@ change (a mount, a fold) has to happen before the check.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
@@ -28,6 +27,7 @@ from glmchat.credentials import CredentialStore
 from glmchat.store import Conversation, SessionStore, StoredMessage
 from glmchat.tui.app import GlmChatApp
 from glmchat.tui.widgets.chat_pane import ChatPane
+from tests.wire_server import SSE_DONE, sse_data
 
 API_KEY = "sk-test-0123456789abcd"
 SIZE = (120, 40)
@@ -130,11 +130,11 @@ def region_text(widget: Widget) -> str:
 
 
 def sse(delta: dict[str, Any] | None = None, **top: Any) -> bytes:
-    """One OpenAI-style stream chunk."""
+    """One OpenAI-style stream chunk (framed by wire_server's one SSE builder)."""
     choice: dict[str, Any] = {"index": 0, "delta": delta or {}}
     if "finish_reason" in top:
         choice["finish_reason"] = top.pop("finish_reason")
-    return b"data: " + json.dumps({"choices": [choice], **top}).encode() + b"\n\n"
+    return sse_data({"choices": [choice], **top})
 
 
 USAGE = {
@@ -177,7 +177,7 @@ def stream(
         yield from hold(len(deltas))
         if finish is not None:
             yield sse(finish_reason=finish, **({"usage": usage} if usage else {}))
-            yield b"data: [DONE]\n\n"
+            yield SSE_DONE
 
     return chunks
 

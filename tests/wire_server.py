@@ -38,15 +38,35 @@ class RecordedRequest:
         return json.loads(self.body)
 
 
-def sse_event(delta: dict[str, Any], **extra: Any) -> bytes:
-    """One `data:` event in Z.ai's chunk shape carrying `delta` (extra keys go in the choice)."""
-    doc = {
+# The one SSE builder for tests and benchmarks. A test about the framing itself (CRLF, a BOM,
+# `data:` without its space, split lines) writes its bytes out by hand instead.
+SSE_DONE = b"data: [DONE]\n\n"
+
+
+def sse_data(doc: Any) -> bytes:
+    """One `data:` event carrying `doc` as JSON."""
+    return b"data: " + json.dumps(doc, ensure_ascii=False).encode() + b"\n\n"
+
+
+def sse_event(delta: dict[str, Any], *, usage: dict[str, Any] | None = None, **extra: Any) -> bytes:
+    """One event in Z.ai's chunk shape carrying `delta` (extra keys go in the choice, `usage`
+    next to the choices, as the last chunk of a stream carries it)."""
+    doc: dict[str, Any] = {
         "id": "20250806190000aa00bb11cc22dd33",
         "created": 1754506800,
         "model": "glm-4.5",
         "choices": [{"index": 0, "delta": {"role": "assistant", **delta}, **extra}],
     }
-    return b"data: " + json.dumps(doc, ensure_ascii=False).encode() + b"\n\n"
+    if usage is not None:
+        doc["usage"] = usage
+    return sse_data(doc)
+
+
+def sse_body(*events: bytes | dict[str, Any], done: bool = True) -> bytes:
+    """A stream's body: each event (built bytes, or a chunk to send as one `data:` event),
+    then `[DONE]` unless `done` is false."""
+    body = b"".join(e if isinstance(e, bytes) else sse_data(e) for e in events)
+    return body + (SSE_DONE if done else b"")
 
 
 def fixture_reply(name: str, **kw: Any) -> Reply:

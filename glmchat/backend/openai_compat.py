@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import Any
 
@@ -18,6 +17,7 @@ from glmchat.backend.chunks import StreamState, final_events, parse_stream, pars
 from glmchat.backend.dialects import build_body, classify_error, parse_error_body
 from glmchat.backend.events import ChatRequest, RetryScheduled, StreamEvent
 from glmchat.backend.providers import ProviderConfig
+from glmchat.backend.retry import Clock, RetryPolicy, Sleep
 
 CONNECT_TIMEOUT = 10.0
 MAX_ERROR_BODY = 64 * 1024
@@ -64,15 +64,14 @@ class OpenAICompatClient:
         connect_timeout: float = CONNECT_TIMEOUT,
         max_attempts: int = 3,
         retry_budget: float = 60.0,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.monotonic,
         client: httpx.AsyncClient | None = None,
     ) -> None:
         self.provider = provider
         self._api_key = _HiddenKey(api_key) if api_key else None
         self.base_url = (base_url or provider.base_url).rstrip("/")
-        self.max_attempts = max(1, max_attempts)
-        self.retry_budget = retry_budget
-        self._sleep = sleep
+        self.retry = RetryPolicy(max(1, max_attempts), retry_budget, sleep=sleep, clock=clock)
         timeout = httpx.Timeout(
             connect=connect_timeout,
             read=read_timeout if read_timeout is not None else provider.read_timeout,
@@ -120,7 +119,8 @@ class OpenAICompatClient:
         """Yield events for one answer. Retries only before the first token, only for
         retryable errors; cancelling the consumer closes the connection at once."""
         body = build_body(self.provider, request)
-        started = time.monotonic()
+        retry = self.retry
+        started = retry.clock()
         attempt = 0
         while True:
             attempt += 1
@@ -130,20 +130,12 @@ class OpenAICompatClient:
                     yield event
                 return
             except E.ProviderError as exc:
-                if state.text or not exc.retryable or attempt >= self.max_attempts:
+                # Never after text: a second answer would not continue the first.
+                delay = None if state.text else retry.delay(attempt, exc, started)
+                if delay is None:
                     raise
-                delay = self._backoff(attempt, exc.retry_after)
-                if time.monotonic() - started + delay > self.retry_budget:
-                    raise
-                yield RetryScheduled(attempt, self.max_attempts, delay, exc.message)
-                await self._sleep(delay)
-
-    @staticmethod
-    def _backoff(attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return max(0.0, retry_after)
-        base = min(16.0, 1.0 * 2 ** (attempt - 1))
-        return base / 2 + random.uniform(0, base / 2)
+                yield RetryScheduled(attempt, retry.max_attempts, delay, exc.message)
+                await retry.sleep(delay)
 
     async def _attempt(
         self, body: dict[str, Any], state: StreamState
