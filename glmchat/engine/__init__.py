@@ -1,6 +1,6 @@
 """The conversation engine: one exchange at a time, for the TUI and `glmchat ask` (no Textual)."""
 
-from glmchat.engine.conversation import ConversationEngine, Exchange, RequestOptions
+from glmchat.engine.conversation import NEW_TITLE, ConversationEngine, Exchange, RequestOptions
 from glmchat.engine.events import (
     EngineEvent,
     ExchangeEnded,
@@ -10,6 +10,7 @@ from glmchat.engine.events import (
 from glmchat.engine.turns import Turn, history, usage_totals
 
 __all__ = [
+    "NEW_TITLE",
     "ConversationEngine",
     "EngineEvent",
     "Exchange",

@@ -163,6 +163,44 @@ class ConversationEngine:
             self._save("rename", self.conversation_id, title)
         return True
 
+    def snapshot(self) -> Conversation:
+        """The conversation as the engine holds it: for exporting what the store may lack
+        (saving failed or is off)."""
+        from glmchat.store import Conversation, StoredMessage
+        from glmchat.store.sessions import new_id, now_iso
+
+        stamp = now_iso()
+        conversation_id = self.conversation_id or new_id()
+        messages = tuple(
+            StoredMessage(
+                id=turn.message_id or 0,
+                conversation_id=conversation_id,
+                position=position,
+                role=turn.role,
+                content=turn.content,
+                reasoning=turn.reasoning,
+                model=self.model,
+                provider=self.provider_name,
+                usage=turn.usage,
+                status=turn.status,
+                error=turn.error,
+                finish_reason=turn.finish_reason,
+                timings=turn.timings,
+            )
+            for position, turn in enumerate(self.turns)
+        )
+        return Conversation(
+            id=conversation_id,
+            title=self.title,
+            created=stamp,
+            updated=stamp,
+            model=self.model,
+            provider=self.provider_name,
+            thinking=self.thinking,
+            system_prompt=self.system_prompt,
+            messages=messages,
+        )
+
     # --- exchanges -----------------------------------------------------------------------
 
     def send(self, prompt: str) -> Exchange:

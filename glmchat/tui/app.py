@@ -18,6 +18,7 @@ from textual.widgets import Footer, TabPane
 from glmchat.backend.providers import ProviderConfig
 from glmchat.config import BINDING_IDS, Settings
 from glmchat.credentials import CredentialStore
+from glmchat.engine import NEW_TITLE, ConversationEngine
 from glmchat.terminal_text import neutralize_controls
 from glmchat.tui.commands import ChatCommands
 from glmchat.tui.screens.chat_screen import ChatScreen
@@ -26,6 +27,7 @@ from glmchat.tui.widgets.pane_tabs import PaneTabs
 
 if TYPE_CHECKING:  # imported when the first answer needs it: httpx takes 20 ms to import
     from glmchat.backend.openai_compat import OpenAICompatClient
+    from glmchat.store import Conversation
 
 T = TypeVar("T")
 
@@ -100,7 +102,7 @@ class GlmChatApp(App[int]):
         self.credentials = credentials
         self._resume = resume
         self._model = model
-        self._clients: dict[tuple[str, str | None], OpenAICompatClient] = {}
+        self._clients: dict[str, OpenAICompatClient] = {}  # one per provider, by name
         self._pane_count = 0
         self._store_warned = False
         self._warm_up_left: list[Callable[[], None]] = []  # see _warm_up
@@ -162,19 +164,23 @@ class GlmChatApp(App[int]):
         conversation = None
         if conversation_id and self.store is not None:
             conversation = self.guard_store(self.store.get_conversation, conversation_id)
-        provider, model = self.settings.resolve_model(self._model)
-        pane = ChatPane(
-            provider=provider.name,
-            model=model,
-            thinking=self.settings.thinking,
-            system_prompt=self.settings.system_prompt,
-            conversation=conversation,
-        )
+        pane = ChatPane(self._engine_for(conversation))
         self._pane_count += 1
         pane_id = f"pane-{self._pane_count}"
         await self.tabs.add(pane, pane_id, after=self._tab_id(after) if after else None)
         self.tabs.show(pane_id)
         return pane
+
+    def _engine_for(self, conversation: Conversation | None) -> ConversationEngine:
+        """The engine that runs a pane's conversation: a saved one, or a new one."""
+        if conversation is not None:
+            return ConversationEngine.resume(
+                self.settings, self.store, self.client_for, conversation
+            )
+        provider, model = self.settings.resolve_model(self._model)
+        return ConversationEngine(
+            self.settings, self.store, self.client_for, provider=provider.name, model=model
+        )
 
     @staticmethod
     def _tab_id(pane: ChatPane) -> str | None:
@@ -227,14 +233,13 @@ class GlmChatApp(App[int]):
 
     def client_for(self, provider_name: str) -> OpenAICompatClient:
         provider = self.settings.providers[provider_name]
-        key = (provider_name, None)
-        client = self._clients.get(key)
+        client = self._clients.get(provider_name)
         if client is None:
             from glmchat.backend.openai_compat import OpenAICompatClient
 
             secret = self.credentials.get(provider)
             client = OpenAICompatClient(provider, secret.reveal() if secret else None)
-            self._clients[key] = client
+            self._clients[provider_name] = client
         return client
 
     def has_key(self, provider: ProviderConfig) -> bool:
@@ -257,7 +262,7 @@ class GlmChatApp(App[int]):
 
         def done(saved: bool | None) -> None:
             if saved:
-                self._clients.pop((provider.name, None), None)  # rebuild with the new key
+                self._clients.pop(provider.name, None)  # rebuild with the new key
                 self.notify(f"Saved the API key for {provider.display_name}.")
             then(bool(saved))
 
@@ -373,7 +378,7 @@ class GlmChatApp(App[int]):
             and not pane.turns
             and pane.streaming is None
             and not pane.prompt.text.strip()
-            and pane.title == ChatPane.NEW_TITLE
+            and pane.title == NEW_TITLE
         )
 
     def action_fold_thinking(self) -> None:
@@ -383,13 +388,11 @@ class GlmChatApp(App[int]):
 
     def action_copy_answer(self) -> None:
         pane = self.active_pane
-        turn = pane.last_turn("assistant") if pane else None
-        if pane is not None and pane.streaming is not None:
-            self.copy_text(pane.streaming.text, "the partial answer")
-        elif turn is None or not turn.content:
+        answer = pane.answer_text() if pane is not None else None
+        if answer is None:
             self.notify("No answer to copy yet.")
         else:
-            self.copy_text(turn.content, "the last answer")
+            self.copy_text(*answer)
 
     async def action_retry(self) -> None:
         pane = self.active_pane

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -14,21 +12,11 @@ from textual.containers import Vertical
 from textual.message import Message as TMessage
 from textual.timer import Timer
 from textual.types import NoActiveAppError
-from textual.widget import Widget
 from textual.widgets import Static
 
-from glmchat.backend.errors import AuthError, ProviderError
-from glmchat.backend.events import (
-    ChatRequest,
-    ContentDelta,
-    Finish,
-    Message,
-    ReasoningDelta,
-    RetryScheduled,
-    Usage,
-)
-from glmchat.engine.turns import Turn, turns_from_stored, usage_totals
-from glmchat.store.database import StoreError
+from glmchat.backend.errors import AuthError
+from glmchat.backend.events import ContentDelta, ReasoningDelta, RetryScheduled
+from glmchat.engine import ConversationEngine, Exchange, ExchangeResult, SaveFailed, Turn
 from glmchat.token_estimate import estimate_tokens
 from glmchat.tui.literal import literal
 from glmchat.tui.widgets.message_log import MessageLog
@@ -49,7 +37,6 @@ HISTORY_WINDOW = 24
 FIRST_PAINT_SCREENS = 1.5
 MOUNT_BATCH = 4
 MOUNT_PAUSE = 0.015  # seconds between batches: time for a layout and a frame
-T = TypeVar("T")
 
 # The live speed is shown from this long after the first token on (a rate over a few
 # milliseconds says nothing).
@@ -99,8 +86,6 @@ class ChatPane(Vertical):
     }
     """
 
-    NEW_TITLE = "New conversation"
-
     @dataclass
     class TitleChanged(TMessage):
         pane: ChatPane
@@ -113,28 +98,14 @@ class ChatPane(Vertical):
         pane: ChatPane
         state: str
 
-    def __init__(
-        self,
-        *,
-        provider: str,
-        model: str,
-        thinking: bool,
-        system_prompt: str | None = None,
-        conversation: Conversation | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, engine: ConversationEngine, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.provider_name = provider
-        self.model = model
-        self.thinking = thinking
-        self.system_prompt = system_prompt
-        self.conversation_id: str | None = None
-        self.title = self.NEW_TITLE
-        self.turns: list[Turn] = []
-        self.shown_from = 0  # index of the first mounted turn
-        self._window_start = 0  # the first turn to mount (the rest stay in `turns` only)
+        # The engine runs the conversation (requests, history, saving); the pane draws it.
+        self.engine = engine
+        self._window_start = max(0, len(engine.turns) - HISTORY_WINDOW)
+        self.shown_from = self._first_paint_start()  # index of the first mounted turn
         self.streaming: AssistantMessage | None = None
-        self._recorder: Any = None
+        self._exchange: Exchange | None = None
         self._tick_timer: Timer | None = None
         # Streamed text not yet counted into the live speed: counted on the status tick, not
         # per token.
@@ -142,10 +113,29 @@ class ChatPane(Vertical):
         self._out_tokens = 0
         self._pending_prompt: str | None = None
         self._retry: tuple[RetryScheduled, float] | None = None
-        self.save_error: str | None = None  # lasting: this conversation is not fully saved
-        self.totals = usage_totals(())  # the turns in the conversation now (not dropped ones)
-        if conversation is not None:
-            self._load(conversation)
+        self._shown_title = engine.title
+        self._banner_shown = False
+
+    # What the app and the tests read of the conversation, from the engine that holds it.
+    @property
+    def conversation_id(self) -> str | None:
+        return self.engine.conversation_id
+
+    @property
+    def turns(self) -> list[Turn]:
+        return self.engine.turns
+
+    @property
+    def title(self) -> str:
+        return self.engine.title
+
+    @property
+    def thinking(self) -> bool:
+        return self.engine.thinking
+
+    @property
+    def save_error(self) -> str | None:
+        return self.engine.save_error
 
     @property
     def glm(self) -> GlmChatApp:
@@ -230,18 +220,6 @@ class ChatPane(Vertical):
             palette_key=self._key("command_palette"),
         )
 
-    def _load(self, conversation: Conversation) -> None:
-        self.conversation_id = conversation.id
-        self.title = conversation.title or "Untitled"
-        self.provider_name = conversation.provider or self.provider_name
-        self.model = conversation.model or self.model
-        self.thinking = conversation.thinking
-        self.system_prompt = conversation.system_prompt
-        self.turns = turns_from_stored(conversation.messages)
-        self.totals = usage_totals(self.turns)
-        self._window_start = max(0, len(self.turns) - HISTORY_WINDOW)
-        self.shown_from = self._first_paint_start()
-
     def _first_paint_start(self) -> int:
         """The first turn to mount at once: enough of the last ones to fill the screen."""
         try:
@@ -249,10 +227,11 @@ class ChatPane(Vertical):
         except NoActiveAppError:
             screen_lines = 40
         lines = 0
-        start = len(self.turns)
+        turns = self.engine.turns
+        start = len(turns)
         while start > self._window_start and lines < FIRST_PAINT_SCREENS * screen_lines:
             start -= 1
-            content = self.turns[start].content
+            content = turns[start].content
             lines += 2 + content.count("\n") + len(content) // 100
         return start
 
@@ -266,27 +245,26 @@ class ChatPane(Vertical):
         await self.log_view.mount_all(widgets, after=marker)
         self._update_marker()
 
-    def _set_title(self, title: str) -> None:
-        self.title = title
+    def _show_title(self) -> None:
+        """Show the engine's title if it changed (first prompt, rename)."""
+        title = self.engine.title
+        if title == self._shown_title:
+            return
+        self._shown_title = title
         self.query_one("#title", Static).update(literal(title))
         self.post_message(self.TitleChanged(self, title))
 
     # --- saving --------------------------------------------------------------------------
 
-    def _save(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
-        """Run a store write; a failure puts the pane in the lasting "not saved" state."""
-        try:
-            return fn(*args, **kwargs)
-        except StoreError as exc:
-            self._saving_failed(str(exc))
-            return None
+    def _show_save_failures(self) -> None:
+        """Saving outside an exchange (a rename, a model switch) may fail too."""
+        for event in self.engine.take_save_events():
+            self._saving_failed(event.message)
 
     def _saving_failed(self, reason: str) -> None:
-        if self._recorder is not None:
-            self._recorder.detach()  # the rest of this answer stays in memory only
-        if self.save_error is not None:
+        if self._banner_shown:
             return
-        self.save_error = reason
+        self._banner_shown = True
         # A banner that stays (a toast goes away while the user keeps chatting), and the
         # status bar says it too.
         banner = literal("⚠ Not saved: ", "bold") + literal(
@@ -300,76 +278,35 @@ class ChatPane(Vertical):
 
     def snapshot(self) -> Conversation:
         """The conversation as the pane holds it, for exporting what the store may not have."""
-        from glmchat.store import Conversation, StoredMessage
-        from glmchat.store.sessions import new_id, now_iso
-
-        stamp = now_iso()
-        conversation_id = self.conversation_id or new_id()
-        messages = tuple(
-            StoredMessage(
-                id=turn.message_id or 0,
-                conversation_id=conversation_id,
-                position=position,
-                role=turn.role,
-                content=turn.content,
-                reasoning=turn.reasoning,
-                model=self.model,
-                provider=self.provider_name,
-                usage=turn.usage,
-                status=turn.status,
-                error=turn.error,
-                finish_reason=turn.finish_reason,
-                timings=turn.timings,
-            )
-            for position, turn in enumerate(self.turns)
-        )
-        return Conversation(
-            id=conversation_id,
-            title=self.title,
-            created=stamp,
-            updated=stamp,
-            model=self.model,
-            provider=self.provider_name,
-            thinking=self.thinking,
-            system_prompt=self.system_prompt,
-            messages=messages,
-        )
+        return self.engine.snapshot()
 
     # --- status --------------------------------------------------------------------------
 
     def _update_status(self, **extra: Any) -> None:
-        totals = self.totals
+        engine = self.engine
+        totals = engine.usage_totals()
         self.status.set(
-            provider=self.provider_name,
-            model=self.model,
-            thinking=self.thinking,
+            provider=engine.provider_name,
+            model=engine.model,
+            thinking=engine.thinking,
             answers=totals.answers,
             tokens_in=totals.prompt_tokens,
             tokens_out=totals.completion_tokens,
             cached=totals.cached_tokens,
             context=totals.context_tokens,
-            unsaved=self.save_error is not None,
+            unsaved=engine.save_error is not None,
             **extra,
         )
 
     def toggle_thinking(self) -> None:
-        self.thinking = not self.thinking
+        self.engine.set_thinking(not self.engine.thinking)
         self._update_status()
-        if self.conversation_id and self.glm.store is not None:
-            self._save(
-                self.glm.store.update_conversation, self.conversation_id, thinking=self.thinking
-            )
+        self._show_save_failures()
 
     def set_model(self, provider: str, model: str) -> None:
-        self.provider_name, self.model = provider, model
+        self.engine.set_model(provider, model)
         self._update_status()
-        if self.conversation_id and self.glm.store is not None:
-            self._save(
-                self.glm.store.update_conversation,
-                self.conversation_id,
-                provider=provider,
-                model=model,
-            )
+        self._show_save_failures()
 
     # --- sending ---------------------------------------------------------------------------
 
@@ -381,9 +318,9 @@ class ChatPane(Vertical):
     def send(self, text: str) -> None:
         if self._busy():
             return
-        provider = self.glm.settings.providers.get(self.provider_name)
+        provider = self.glm.settings.providers.get(self.engine.provider_name)
         if provider is None:
-            self.app.notify(f"Unknown provider {self.provider_name}.", severity="error")
+            self.app.notify(f"Unknown provider {self.engine.provider_name}.", severity="error")
             return
         if not self.glm.has_key(provider):
             # Keep the prompt; ask for the key, then send it.
@@ -391,72 +328,24 @@ class ChatPane(Vertical):
             return
         self.prompt.clear()
         self._pending_prompt = text
-        self._start_conversation(text)
-        turn = Turn(role="user", content=text)
-        store = self.glm.store
-        if store is not None and self.conversation_id:
-            turn.message_id = self._save(
-                store.add_message,
-                self.conversation_id,
-                "user",
-                text,
-                model=self.model,
-                provider=self.provider_name,
-                thinking=self.thinking,
-            )
-        self.turns.append(turn)
+        exchange = self.engine.send(text)
+        self._show_title()
         self.log_view.mount(UserMessage(text))
-        self._begin_answer()
+        self._begin_answer(exchange)
 
-    def _start_conversation(self, first_prompt: str) -> None:
-        if self.conversation_id is not None or self.glm.store is None:
-            if self.conversation_id is None and self.title == self.NEW_TITLE:
-                self._set_title(first_prompt.strip().splitlines()[0][:80])
-            return
-        self.conversation_id = self._save(
-            self.glm.store.create_conversation,
-            model=self.model,
-            provider=self.provider_name,
-            thinking=self.thinking,
-            system_prompt=self.system_prompt,
-        )
-        self._set_title(first_prompt.strip().splitlines()[0][:80] or "Untitled")
-
-    def _begin_answer(self) -> None:
+    def _begin_answer(self, exchange: Exchange) -> None:
         settings = self.glm.settings
         message = AssistantMessage(
             streaming=True,
             refresh_rate=settings.ui.refresh_rate,
             code_theme=settings.ui.code_theme,
             palette_key=self._key("command_palette"),
+            message_id=exchange.turn.message_id,
         )
         self.streaming = message
+        self._exchange = exchange
         self.log_view.mount(message)
         self.log_view.follow()
-        self._recorder = None
-        store = self.glm.store
-        if store is not None and self.conversation_id:
-            from glmchat.store import StreamRecorder
-
-            message_id = self._save(
-                store.begin_assistant,
-                self.conversation_id,
-                model=self.model,
-                provider=self.provider_name,
-                thinking=self.thinking,
-            )
-            if message_id is not None:
-                message.message_id = message_id
-                self._recorder = StreamRecorder(store, message_id)
-        request = ChatRequest(
-            model=self.model,
-            messages=self._history(),
-            thinking=self.thinking,
-            system=self.system_prompt or settings.system_prompt,
-            temperature=settings.temperature,
-            top_p=settings.top_p,
-            max_tokens=settings.max_tokens,
-        )
         self._uncounted.clear()
         self._out_tokens = 0
         self._retry = None
@@ -464,28 +353,12 @@ class ChatPane(Vertical):
         # Two status updates a second: each one is a frame of its own.
         self._tick_timer = self.set_interval(0.5, self._tick)
         self.post_message(self.Activity(self, "streaming"))
-        self.run_stream(request, message)
-
-    def _history(self) -> tuple[Message, ...]:
-        """The turns to send. A prompt whose answer failed before any text is left out: it was
-        given back to the prompt box, and sending it again must not send it twice."""
-        turns = self.turns
-        out = []
-        for i, t in enumerate(turns):
-            if not t.content or t.status == "error":
-                continue
-            after = turns[i + 1] if i + 1 < len(turns) else None
-            if t.role == "user" and after is not None and after.status == "error":
-                continue  # "error" means nothing came back ("partial" keeps its text)
-            out.append(Message(t.role, t.content))  # type: ignore[arg-type]
-        return tuple(out)
+        self.run_stream(exchange, message)
 
     def _tick(self) -> None:
         if self.streaming is None:
             return
         self.streaming.tick()
-        if self._recorder is not None:  # checkpoint a quiet stream too
-            self._save(self._recorder.tick)
         now = time.monotonic()
         first = self.streaming.first_output_at
         state = "waiting" if first is None else "streaming"
@@ -504,110 +377,53 @@ class ChatPane(Vertical):
         self._update_status(rate=rate, state=state)
 
     @work(exclusive=True, group="stream", exit_on_error=False)
-    async def run_stream(self, request: ChatRequest, message: AssistantMessage) -> None:
-        client = self.glm.client_for(self.provider_name)
+    async def run_stream(self, exchange: Exchange, message: AssistantMessage) -> None:
+        """Draw the engine's events; the engine saves them. Leaving early (the pane closed,
+        the app quit) cancels the exchange, which saves what arrived."""
         fold = self.glm.settings.ui.fold_thinking_when_answer_starts
-        usage: Usage | None = None
-        error: ProviderError | None = None
-        finish_reason: str | None = None
-        status = "complete"
-        content: list[str] = []
-        reasoning: list[str] = []
+        uncounted = self._uncounted
         try:
-            async for event in client.stream(request):
-                if isinstance(event, ContentDelta):
-                    content.append(event.text)
-                    self._uncounted.append(event.text)
-                    message.add_content(event.text, fold_thinking=fold)
-                    if self._recorder is not None:
-                        self._save(self._recorder.add_content, event.text)
-                elif isinstance(event, ReasoningDelta):
-                    reasoning.append(event.text)
-                    self._uncounted.append(event.text)
-                    message.add_reasoning(event.text)
-                    if self._recorder is not None:
-                        self._save(self._recorder.add_reasoning, event.text)
-                elif isinstance(event, Usage):
-                    usage = event
-                elif isinstance(event, Finish):
-                    finish_reason = event.reason
-                elif isinstance(event, RetryScheduled):
+            async for event in exchange:
+                kind = type(event)
+                if kind is ContentDelta:
+                    uncounted.append(event.text)  # type: ignore[union-attr]
+                    message.add_content(event.text, fold_thinking=fold)  # type: ignore[union-attr]
+                elif kind is ReasoningDelta:
+                    uncounted.append(event.text)  # type: ignore[union-attr]
+                    message.add_reasoning(event.text)  # type: ignore[union-attr]
+                elif kind is RetryScheduled:
                     # The client sleeps before the next try; the tick shows the countdown.
-                    self._retry = (event, time.monotonic() + event.delay)
+                    self._retry = (event, time.monotonic() + event.delay)  # type: ignore[assignment,union-attr]
                     self._tick()
-        except ProviderError as exc:
-            error = exc
-            status = "partial" if content else "error"
-        except asyncio.CancelledError:
-            status = "cancelled"
-            raise
-        except Exception as exc:  # never take the app down: show it on the message
-            error = ProviderError(f"Unexpected error: {type(exc).__name__}: {exc}")
-            status = "partial" if content else "error"
+                elif kind is SaveFailed:
+                    self._saving_failed(event.message)  # type: ignore[union-attr]
         finally:
-            self._end_stream(
-                message,
-                status=status,
-                error=error,
-                usage=usage,
-                finish_reason=finish_reason,
-                content="".join(content),
-                reasoning="".join(reasoning),
-            )
+            self._end_stream(message, exchange.result or exchange.cancel())
 
-    def _end_stream(
-        self,
-        message: AssistantMessage,
-        *,
-        status: str,
-        error: ProviderError | None,
-        usage: Usage | None,
-        finish_reason: str | None,
-        content: str,
-        reasoning: str,
-    ) -> None:
+    def _end_stream(self, message: AssistantMessage, result: ExchangeResult) -> None:
         if self._tick_timer is not None:
             self._tick_timer.stop()
             self._tick_timer = None
-        note = error.message if error else None
+        error = result.error
+        note = error.message if error else result.note
         if isinstance(error, AuthError):
             note = f"{error.message} Or here: {self._key('command_palette')} → Set API key."
-        if finish_reason == "length" and not error:
-            note = "The answer stopped at the max_tokens limit."
+        usage = result.usage
         message.finish(
-            status=status, error=note, reasoning_tokens=usage.reasoning_tokens if usage else None
+            status=result.status,
+            error=note,
+            reasoning_tokens=usage.reasoning_tokens if usage else None,
         )
-        usage_dict = usage.as_dict() if usage else None
-        timings: dict[str, Any] = {"thinking_seconds": message.thinking_seconds}
-        if self._recorder is not None:
-            timings = self._recorder.timings()
-            self._save(
-                self._recorder.finish,
-                status=status,
-                usage=usage_dict,
-                error=error.message if error else None,
-                finish_reason=finish_reason,
-            )
-        self._recorder = None
-        self.turns.append(
-            Turn(
-                role="assistant",
-                content=content,
-                reasoning=reasoning,
-                message_id=message.message_id,
-                status=status,
-                error=error.message if error else None,
-                usage=usage_dict,
-                timings=timings,
-            )
-        )
-        self.totals = usage_totals(self.turns)
         self.streaming = None
+        self._exchange = None
         self._update_status(rate=None, state="")
         self.post_message(self.Activity(self, "failed" if error is not None else "done"))
-        if error is not None and not content and self._pending_prompt and not self.prompt.text:
-            # Nothing came back: give the prompt back so the user can edit and resend.
-            self._give_back(self._pending_prompt)
+        if not self.is_attached:
+            return
+        if error is not None and not result.content and self._pending_prompt:
+            if not self.prompt.text:
+                # Nothing came back: give the prompt back so the user can edit and resend.
+                self._give_back(self._pending_prompt)
         self._pending_prompt = None
         if isinstance(error, AuthError) and self.is_active():
             # The key was refused: ask for another right away; the prompt waits in the box.
@@ -619,7 +435,7 @@ class ChatPane(Vertical):
 
     def offer_key_dialog(self, reason: str | None = None) -> None:
         """Ask for this pane's provider's API key; the next send uses the new one."""
-        provider = self.glm.settings.providers.get(self.provider_name)
+        provider = self.glm.settings.providers.get(self.engine.provider_name)
         if provider is not None:
             self.glm.ask_for_key(provider, lambda saved: None, reason=reason)
 
@@ -637,30 +453,31 @@ class ChatPane(Vertical):
     # --- actions -----------------------------------------------------------------------
 
     def stop(self) -> bool:
-        if self.streaming is None:
+        """Stop the answer being streamed (what arrived is kept and saved)."""
+        if self._exchange is None:
             return False
-        self.workers.cancel_group(self, "stream")
+        self._exchange.cancel()
         return True
 
     def last_turn(self, role: str) -> Turn | None:
-        for turn in reversed(self.turns):
+        for turn in reversed(self.engine.turns):
             if turn.role == role:
                 return turn
         return None
 
-    async def _drop_last(self, role: str, widget_type: type[Widget]) -> Turn | None:
-        """Remove the last turn if it has `role`: from the list, the screen and the store."""
-        if not self.turns or self.turns[-1].role != role:
+    def answer_text(self) -> tuple[str, str] | None:
+        """The answer to copy, and what it is: the one streaming, else the last one."""
+        if self.streaming is not None:
+            return self.streaming.text, "the partial answer"
+        turn = self.last_turn("assistant")
+        if turn is None or not turn.content:
             return None
-        turn = self.turns.pop()
-        self.totals = usage_totals(self.turns)
-        self._update_status()
+        return turn.content, "the last answer"
+
+    async def _remove_last(self, widget_type: type[UserMessage | AssistantMessage]) -> None:
         widgets = list(self.log_view.query(widget_type))
         if widgets:
             await widgets[-1].remove()
-        if turn.message_id is not None and self.glm.store is not None:
-            self._save(self.glm.store.delete_message, turn.message_id)
-        return turn
 
     def _busy(self) -> bool:
         if self.streaming is not None:
@@ -673,21 +490,30 @@ class ChatPane(Vertical):
     async def retry(self) -> None:
         if self._busy():
             return
-        await self._drop_last("assistant", AssistantMessage)
-        if not self.turns or self.turns[-1].role != "user":
+        turns = self.engine.turns
+        had_answer = bool(turns) and turns[-1].role == "assistant"
+        exchange = self.engine.retry()
+        if had_answer:
+            await self._remove_last(AssistantMessage)
+        self._update_status()
+        if exchange is None:
             self.app.notify("Nothing to retry.")
             return
-        self._begin_answer()
+        self._begin_answer(exchange)
 
     async def edit_last(self) -> None:
         if self._busy():
             return
-        await self._drop_last("assistant", AssistantMessage)
-        turn = await self._drop_last("user", UserMessage)
-        if turn is None:
+        roles = [turn.role for turn in self.engine.turns[-2:]]
+        text = self.engine.take_back_last_prompt()
+        if roles[-1:] == ["assistant"]:
+            await self._remove_last(AssistantMessage)
+        if text is None:
             self.app.notify("No prompt to edit.")
             return
-        self._give_back(turn.content)
+        await self._remove_last(UserMessage)
+        self._update_status()
+        self._give_back(text)
 
     def fold_all(self) -> None:
         from glmchat.tui.widgets.messages import ThinkingPanel
@@ -704,9 +530,6 @@ class ChatPane(Vertical):
             self.call_after_refresh(self.log_view.follow)
 
     def rename(self, title: str) -> None:
-        title = title.strip()
-        if not title:
-            return
-        self._set_title(title)
-        if self.conversation_id and self.glm.store is not None:
-            self._save(self.glm.store.rename, self.conversation_id, title)
+        if self.engine.rename(title):
+            self._show_title()
+            self._show_save_failures()
