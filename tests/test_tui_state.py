@@ -145,7 +145,7 @@ def _slow_retry_client(app, wait: asyncio.Event) -> None:  # type: ignore[no-unt
         await wait.wait()
 
     provider = app.settings.providers["zai"]
-    app._clients[("zai", None)] = OpenAICompatClient(provider, API_KEY, sleep=sleep)
+    app._clients["zai"] = OpenAICompatClient(provider, API_KEY, sleep=sleep)
 
 
 @pytest.mark.parametrize("width", [80, 60])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import NamedTuple
 
 # Lines end at CR, LF or CRLF only: never str.splitlines(), which also splits at U+2028,
@@ -94,17 +93,3 @@ class SSEDecoder:
         self._buf = ""
         self._data.clear()
 
-
-def iter_events(chunks: Iterable[bytes]) -> Iterator[ServerSentEvent]:
-    decoder = SSEDecoder()
-    for chunk in chunks:
-        yield from decoder.feed(chunk)
-    decoder.close()
-
-
-async def aiter_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[ServerSentEvent]:
-    decoder = SSEDecoder()
-    async for chunk in chunks:
-        for event in decoder.feed(chunk):
-            yield event
-    decoder.close()
