@@ -15,6 +15,8 @@ CORE = [
     "glmchat.credentials",
     "glmchat.cli",
     "glmchat.cli.ask",
+    "glmchat.engine",
+    "glmchat.engine.exchange",
 ]
 
 

@@ -1,12 +1,13 @@
 """The conversation engine: one exchange at a time, for the TUI and `glmchat ask` (no Textual)."""
 
-from glmchat.engine.conversation import NEW_TITLE, ConversationEngine, Exchange, RequestOptions
+from glmchat.engine.conversation import NEW_TITLE, ConversationEngine, RequestOptions
 from glmchat.engine.events import (
     EngineEvent,
     ExchangeEnded,
     ExchangeResult,
     SaveFailed,
 )
+from glmchat.engine.exchange import Exchange
 from glmchat.engine.turns import Turn, history, usage_totals
 
 __all__ = [
