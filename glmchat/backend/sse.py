@@ -20,7 +20,7 @@ class ServerSentEvent(NamedTuple):  # a tuple: cheap to build once per token
 class SSEDecoder:
     """Incremental decoder: feed bytes, get the events they complete."""
 
-    __slots__ = ("_decoder", "_buf", "_skip_lf", "_data", "_event", "_last_id", "comments")
+    __slots__ = ("_decoder", "_buf", "_skip_lf", "_data", "_event", "_last_id")
 
     def __init__(self) -> None:
         # utf-8-sig drops one leading BOM; the incremental decoder keeps a character that a
@@ -31,7 +31,6 @@ class SSEDecoder:
         self._data: list[str] = []
         self._event = ""
         self._last_id = ""
-        self.comments = 0
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         text = self._decoder.decode(chunk)
@@ -74,8 +73,7 @@ class SSEDecoder:
             self._event = ""
             return
         if line[0] == ":":
-            self.comments += 1
-            return
+            return  # a comment: keep-alives and "OPENROUTER PROCESSING"
         name, colon, value = line.partition(":")
         if colon and value[:1] == " ":
             value = value[1:]
@@ -92,4 +90,3 @@ class SSEDecoder:
         """End of stream: an unterminated event is discarded, as the spec says."""
         self._buf = ""
         self._data.clear()
-
