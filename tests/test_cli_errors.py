@@ -4,6 +4,7 @@ status, and an unexpected error shows its traceback only with GLMCHAT_DEBUG."""
 from __future__ import annotations
 
 import io
+import logging
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -148,6 +149,7 @@ def test_an_unexpected_error_inside_an_exchange_is_logged_only_with_glmchat_debu
     if debug:
         assert "glmchat.engine" in err and "Traceback (most recent call last)" in err
         assert "in _explode_parse" in err
+        assert logging.getLogger("glmchat").handlers == []  # for this command only
     else:
         assert err.count("\n") == 1 and "Traceback" not in err
 

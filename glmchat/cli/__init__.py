@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from glmchat import __version__
 from glmchat.cli.errors import exit_status
@@ -47,47 +46,23 @@ def run_tui(args: argparse.Namespace) -> int:
     return launch(args)
 
 
-log = logging.getLogger("glmchat.cli")
+@contextmanager
+def _debug_log() -> Iterator[None]:
+    # Without GLMCHAT_DEBUG nothing is set up (and `logging` is not even imported here): glmchat
+    # logs only at DEBUG, below Python's default level, so no record is shown.
+    if not os.environ.get("GLMCHAT_DEBUG"):
+        yield
+        return
+    from glmchat.cli.debug_log import stderr_log
 
-
-class _StderrHandler(logging.StreamHandler[TextIO]):
-    """Writes to whatever sys.stderr is when a record arrives: the terminal-safe wrapper
-    here, Textual's capture while the chat screen runs (a fixed stream would draw over it)."""
-
-    def __init__(self) -> None:
-        super().__init__(sys.stderr)
-
-    @property
-    def stream(self) -> TextIO:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: TextIO) -> None:
-        pass  # always sys.stderr; see the property
-
-
-def setup_logging() -> None:
-    """GLMCHAT_DEBUG set: every glmchat logger's records, tracebacks included, go to stderr.
-    Otherwise none do (not even Python's last-resort handler for warnings)."""
-    root = logging.getLogger("glmchat")
-    root.propagate = False
-    for old in list(root.handlers):
-        root.removeHandler(old)  # main() may run more than once in a process (tests)
-    if os.environ.get("GLMCHAT_DEBUG"):
-        handler: logging.Handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("glmchat: debug: %(name)s: %(message)s"))
-        root.setLevel(logging.DEBUG)
-    else:
-        handler = logging.NullHandler()
-        root.setLevel(logging.WARNING)
-    root.addHandler(handler)
+    with stderr_log():
+        yield
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     # Everything printed from here on (answers, stored titles, provider errors, argparse's
     # messages) passes one chokepoint that keeps escape sequences off a terminal.
-    with terminal_safe_stdio():
-        setup_logging()
+    with terminal_safe_stdio(), _debug_log():
         return _main(argv)
 
 
@@ -107,7 +82,10 @@ def _main(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # the edge: never a traceback unless asked for
-        log.debug("unexpected error", exc_info=True)
+        if os.environ.get("GLMCHAT_DEBUG"):
+            import logging
+
+            logging.getLogger("glmchat.cli").debug("unexpected error", exc_info=True)
         print(
             f"glmchat: unexpected error: {type(exc).__name__}: {exc}"
             " (set GLMCHAT_DEBUG=1 for details)",
