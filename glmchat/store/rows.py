@@ -65,7 +65,19 @@ SUMMARY_COLUMNS = (
 
 _MESSAGE_CODECS = _codecs(StoredMessage)
 _CONVERSATION_CODECS = _codecs(Conversation)
-_MESSAGE_DECODERS = tuple((name, codec[1]) for name, codec in _MESSAGE_CODECS.items())
+
+
+def _decoders(columns: Sequence[str], codecs: Mapping[str, Codec]) -> tuple[_Decoder, ...]:
+    # (position, decode) for the few columns that need it: rows are read on every resume and
+    # search, so the others are passed through untouched, and values go in by position (the
+    # column lists above are in field order).
+    return tuple((i, codecs[name][1]) for i, name in enumerate(columns) if name in codecs)
+
+
+_Decoder = tuple[int, Callable[[Any], Any]]
+_MESSAGE_DECODERS = _decoders(MESSAGE_FIELDS, _MESSAGE_CODECS)
+_CONVERSATION_DECODERS = _decoders(CONVERSATION_FIELDS, _CONVERSATION_CODECS)
+_SUMMARY_DECODERS = _decoders(_SUMMARY_STORED, _CONVERSATION_CODECS)
 # `id` is SQLite's rowid: given by the database, never inserted.
 _INSERTED_MESSAGE_FIELDS = MESSAGE_FIELDS[1:]
 INSERT_MESSAGE = (
@@ -100,29 +112,31 @@ def conversation_params(conversation: Conversation) -> tuple[Any, ...]:
 
 def message_from_row(row: Sequence[Any]) -> StoredMessage:
     """A StoredMessage from a row selected as MESSAGE_COLUMNS."""
-    values = dict(zip(MESSAGE_FIELDS, row, strict=True))
-    for name, decode in _MESSAGE_DECODERS:
-        values[name] = decode(values[name])
-    return StoredMessage(**values)
+    values = list(row)
+    for at, decode in _MESSAGE_DECODERS:
+        values[at] = decode(values[at])
+    return StoredMessage(*values)
 
 
 def conversation_from_row(
     row: Sequence[Any], messages: tuple[StoredMessage, ...] = ()
 ) -> Conversation:
     """A Conversation from a row selected as CONVERSATION_COLUMNS."""
-    values = dict(zip(CONVERSATION_FIELDS, row, strict=True))
-    for name, (_, decode) in _CONVERSATION_CODECS.items():
-        values[name] = decode(values[name])
-    return Conversation(**values, messages=messages)
+    values = list(row)
+    for at, decode in _CONVERSATION_DECODERS:
+        values[at] = decode(values[at])
+    values.append(messages)
+    return Conversation(*values)
 
 
 def summary_from_row(row: Sequence[Any], snippet: str | None = None) -> ConversationSummary:
-    """A ConversationSummary from a row selected as SUMMARY_COLUMNS."""
-    values: dict[str, Any] = dict(zip(_SUMMARY_STORED, row, strict=False))
-    for name, (_, decode) in _CONVERSATION_CODECS.items():
-        if name in values:
-            values[name] = decode(values[name])
-    return ConversationSummary(**values, message_count=row[len(_SUMMARY_STORED)], snippet=snippet)
+    """A ConversationSummary from a row selected as SUMMARY_COLUMNS (the conversation's own
+    columns, then the message count)."""
+    values = list(row)
+    for at, decode in _SUMMARY_DECODERS:
+        values[at] = decode(values[at])
+    values.append(snippet)
+    return ConversationSummary(*values)
 
 
 def message_changes(changes: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
