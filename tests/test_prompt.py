@@ -30,7 +30,6 @@ class Host(App[None]):
     @on(PromptInput.Submitted)
     def record(self, message: PromptInput.Submitted) -> None:
         self.sent.append(message.text)
-        message.prompt.clear()
 
 
 def burst(app: App[None], keys: list[tuple[str, str | None]]) -> None:
@@ -121,3 +120,15 @@ async def test_send_remapped_in_config_turns_enter_into_a_newline(zai: WireServe
         await wait_for_stream(pilot)
         assert pane.prompt.text == ""
     assert zai.requests[0].json["messages"][-1]["content"] == "one\ntwo"
+
+
+async def test_two_prompts_in_one_burst_each_keep_their_own_text(zai: WireServer) -> None:
+    """ "first\rsecond\r" in one read: the box empties as Enter is read, so the second prompt
+    is not mixed with the first; the pane, busy with the first, gives the second back whole."""
+    zai.reply(Reply(chunks=stream(["the first answer"])))
+    async with running() as pilot:
+        pane = active(pilot)
+        burst(pilot.app, [*typed("first"), ENTER, *typed("second"), ENTER, *typed("third")])
+        await wait_for_stream(pilot)
+        assert [r.json["messages"][-1]["content"] for r in zai.requests] == ["first"]
+        assert pane.prompt.text == "second\nthird"  # nothing lost, nothing doubled

@@ -316,17 +316,21 @@ class ChatPane(Vertical):
         self.send(event.text)
 
     def send(self, text: str) -> None:
+        """Send a prompt (the prompt box has already let go of it: a refusal gives it back)."""
         if self._busy():
+            self._give_back(text)
             return
         provider = self.glm.settings.providers.get(self.engine.provider_name)
         if provider is None:
             self.app.notify(f"Unknown provider {self.engine.provider_name}.", severity="error")
+            self._give_back(text)
             return
         if not self.glm.has_key(provider):
-            # Keep the prompt; ask for the key, then send it.
-            self.glm.ask_for_key(provider, lambda ok: self.send(text) if ok else None)
+            # Ask for the key, then send; without one, the prompt goes back to the box.
+            self.glm.ask_for_key(
+                provider, lambda ok: self.send(text) if ok else self._give_back(text)
+            )
             return
-        self.prompt.clear()
         self._pending_prompt = text
         exchange = self.engine.send(text)
         self._show_title()
@@ -421,9 +425,8 @@ class ChatPane(Vertical):
         if not self.is_attached:
             return
         if error is not None and not result.content and self._pending_prompt:
-            if not self.prompt.text:
-                # Nothing came back: give the prompt back so the user can edit and resend.
-                self._give_back(self._pending_prompt)
+            # Nothing came back: give the prompt back so the user can edit and resend.
+            self._give_back(self._pending_prompt)
         self._pending_prompt = None
         if isinstance(error, AuthError) and self.is_active():
             # The key was refused: ask for another right away; the prompt waits in the box.
@@ -440,9 +443,11 @@ class ChatPane(Vertical):
             self.glm.ask_for_key(provider, lambda saved: None, reason=reason)
 
     def _give_back(self, text: str) -> None:
-        """Put text in the prompt box with the cursor at its end, ready to edit or send."""
+        """Put text back in the prompt box, cursor at its end, ready to edit or send. Text
+        typed meanwhile is kept after it."""
         prompt = self.prompt
-        prompt.text = text
+        typed = prompt.text
+        prompt.text = f"{text}\n{typed}" if typed.strip() else text
         prompt.move_cursor(prompt.document.end)
         prompt.focus()
 

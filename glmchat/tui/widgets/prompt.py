@@ -77,5 +77,10 @@ class PromptInput(TextArea):
         self.insert("\n")
 
     def _submit(self) -> None:
-        if self.text.strip():
-            self.post_message(self.Submitted(self, self.text))
+        # The box empties here, in the same step as the key, not when the message is handled:
+        # keys typed after Enter in the same burst ("a\rb\r", a paste) belong to the next
+        # prompt, and clearing later would erase them. A refused send gives the text back.
+        text = self.text
+        if text.strip():
+            self.clear()
+            self.post_message(self.Submitted(self, text))
