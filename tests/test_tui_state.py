@@ -96,6 +96,12 @@ async def test_saving_that_fails_mid_stream_leaves_a_lasting_not_saved_state(
         break_store()
         # Found by the next checkpoint (about a second), while the answer still streams.
         await wait_until(pilot, lambda: pane.save_error is not None, "the failed save")
+        # The engine tells the pane in its event stream; the banner comes with that event.
+        await wait_until(
+            pilot,
+            lambda: pane.query("#unsaved") and pane.query_one("#unsaved").region.height,
+            "the banner",
+        )
         assert pane.streaming is not None
         status = region_text(pane.status)
         assert "not saved" in status and "streaming" in status, status
