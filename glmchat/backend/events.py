@@ -3,17 +3,39 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One tool call the model asked for, put together from however many chunks it came in."""
+
+    id: str
+    name: str
+    # The JSON text exactly as the model sent it: it goes back in history byte for byte, and a
+    # call cut short stays visible as what it is.
+    arguments: str
+    type: str = "function"
 
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One turn of history as sent to the model (reasoning is never sent back)."""
+    """One message of history as sent to the model.
+
+    An assistant message may carry the tool calls it made; a `tool` message answers one call
+    (`tool_call_id`). `reasoning` (and OpenRouter's `reasoning_details`, verbatim) is set only
+    on assistant messages inside the tool loop being run: the dialect decides the field it goes
+    in for each provider, or leaves it out (wire/TOOLS.md section 2.5). Plain turns never
+    carry it."""
 
     role: Role
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    reasoning: str | None = None
+    reasoning_details: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +47,12 @@ class ChatRequest:
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None
+    # Tool specs in the wire form (`{"type": "function", "function": {...}}`, and Z.ai's
+    # `{"type": "web_search", ...}`); `tool_choice` is sent only with tools.
+    tools: tuple[dict[str, Any], ...] = ()
+    tool_choice: str | dict[str, Any] | None = None
+    tool_stream: bool = False  # Z.ai: stream tool-call arguments (GLM-4.6 and later)
+    response_format: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,18 +90,6 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
-class ToolCall:
-    """One tool call the model asked for, put together from however many chunks it came in."""
-
-    id: str
-    name: str
-    # The JSON text exactly as the model sent it: it goes back in history byte for byte, and a
-    # call cut short stays visible as what it is.
-    arguments: str
-    type: str = "function"
-
-
-@dataclass(frozen=True, slots=True)
 class Finish:
     """The stream ended properly; `reason` is the provider's finish_reason.
 
@@ -82,6 +98,28 @@ class Finish:
 
     reason: str
     tool_calls: tuple[ToolCall, ...] = ()
+    # OpenRouter's reasoning_details items, merged across chunks, to send back verbatim inside
+    # a tool loop.
+    reasoning_details: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A tool call as it streams: the call at `index` got `arguments` appended (and its id and
+    name when they first arrive). The whole calls come on `Finish`."""
+
+    index: int
+    id: str | None
+    name: str | None
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class WebSearchResults:
+    """Z.ai's server-side web_search results (top-level `web_search`, on the final chunk): items
+    with `title`, `content`, `link`, `media`, `icon`, `refer` (`ref_N`), `publish_date`."""
+
+    results: tuple[dict[str, Any], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,4 +132,12 @@ class RetryScheduled:
     error: str = field(default="")
 
 
-StreamEvent = ReasoningDelta | ContentDelta | Usage | Finish | RetryScheduled
+StreamEvent = (
+    ReasoningDelta
+    | ContentDelta
+    | Usage
+    | Finish
+    | RetryScheduled
+    | ToolCallDelta
+    | WebSearchResults
+)
