@@ -5,11 +5,31 @@ they are (the per-token path adds no wrapping); the engine adds the events below
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from glmchat.backend.errors import ProviderError
-from glmchat.backend.events import ContentDelta, ReasoningDelta, RetryScheduled, ToolCall, Usage
+from glmchat.backend.events import (
+    ContentDelta,
+    ReasoningDelta,
+    RetryScheduled,
+    Usage,
+    WebSearchResults,
+)
+from glmchat.tools.base import Decision
+
+ToolState = Literal[
+    "streaming",  # the model is still writing its arguments
+    "waiting",  # asked the user for approval
+    "running",
+    "ok",
+    "error",  # the tool failed (the model was told)
+    "denied",  # the user said no (the model was told)
+    "timeout",
+    "cancelled",  # the exchange was stopped
+    "not_run",  # no such tool, or rounds used up
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +54,9 @@ class ExchangeResult:
     error: ProviderError | None = None
     note: str | None = None  # a finish reason worth telling ("stopped at max_tokens")
     cancelled: bool = False
-    tool_calls: tuple[ToolCall, ...] = ()  # asked for by the model (not run yet)
+    # Every call the model asked for in the exchange, in order across rounds, as it ended.
+    tool_calls: tuple[ToolCallUpdate, ...] = ()
+    web_search: tuple[dict[str, Any], ...] = ()  # Z.ai web_search results, for citations
     saved: bool = True  # False when saving was off or failed
     timings: dict[str, Any] = field(default_factory=dict)
 
@@ -44,7 +66,53 @@ class ExchangeEnded:
     result: ExchangeResult
 
 
-EngineEvent = ReasoningDelta | ContentDelta | Usage | RetryScheduled | SaveFailed | ExchangeEnded
+@dataclass(frozen=True, slots=True)
+class ToolCallUpdate:
+    """One tool call's progress: sent as its arguments stream, when it waits for approval,
+    runs, and ends. `key` identifies the call in the exchange (round and position)."""
+
+    key: tuple[int, int]  # (round, index in that round)
+    call_id: str
+    name: str  # the wire name the model used
+    title: str  # what the user sees ("server__tool" mapped back, or the name)
+    arguments: str
+    state: ToolState
+    result: str | None = None
+    seconds: float | None = None
+
+
+@dataclass(slots=True)
+class ApprovalRequest:
+    """The engine waits for the front-end's answer before running `call`."""
+
+    call: ToolCallUpdate
+    read_only: bool
+    future: asyncio.Future[Decision]
+
+    def answer(self, decision: Decision) -> None:
+        if not self.future.done():
+            self.future.set_result(decision)
+
+
+@dataclass(frozen=True, slots=True)
+class RoundStarted:
+    """The model is called again with the tool results (round 1 is the second call)."""
+
+    round: int
+
+
+EngineEvent = (
+    ReasoningDelta
+    | ContentDelta
+    | Usage
+    | RetryScheduled
+    | SaveFailed
+    | ExchangeEnded
+    | ToolCallUpdate
+    | ApprovalRequest
+    | RoundStarted
+    | WebSearchResults
+)
 
 
 def retry_announcement(event: RetryScheduled) -> str:

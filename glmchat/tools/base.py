@@ -1,0 +1,104 @@
+"""What a tool is to the engine: a spec the model sees, a call that returns text, and the rules
+for asking the user before it runs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+# How calls are approved: "ask" (every call asks), "read-only" (read-only tools run at once,
+# others ask), "all" (everything runs at once).
+ApprovePolicy = Literal["ask", "read-only", "all"]
+APPROVE_POLICIES: tuple[ApprovePolicy, ...] = ("ask", "read-only", "all")
+
+# The user's answer to one approval request: run it once, run this tool for the rest of the
+# conversation without asking, or refuse (the model is told).
+Decision = Literal["once", "always", "deny"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool as offered to the model and shown to the user."""
+
+    name: str  # the wire name: ^[a-zA-Z0-9_-]{1,64}$, unique in one request (see names.py)
+    title: str  # what the user sees: "read_file", "weather__get_forecast"
+    description: str
+    parameters: Mapping[str, Any]  # a JSON Schema object
+    read_only: bool = False
+    source: str = "builtin"  # "builtin" or "mcp:SERVER"
+    approve: ApprovePolicy | None = None  # a per-server override of [tools].approve
+
+    def wire(self) -> dict[str, Any]:
+        """The `tools` entry for the request."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description or self.title,
+                "parameters": dict(self.parameters) or {"type": "object", "properties": {}},
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutput:
+    """What a call returned, as the text the model gets (`is_error`: the tool failed)."""
+
+    text: str
+    is_error: bool = False
+
+
+class Tool(Protocol):
+    spec: ToolSpec
+
+    async def call(self, arguments: dict[str, Any]) -> ToolOutput:
+        """Run the tool. Raising is allowed: the engine turns any exception into error text
+        for the model. Cancellation (the user pressed escape) must stop the work."""
+        ...
+
+
+@dataclass
+class ToolSettings:
+    """The `[tools]` table (DESIGN.md "Tools"), as the engine needs it."""
+
+    approve: ApprovePolicy = "ask"
+    max_rounds: int = 20
+    timeout: float = 60.0
+    max_result_kb: int = 64
+    web_search: bool = False
+
+
+@dataclass
+class Toolbox:
+    """The tools offered in one conversation, and what the user allowed in it.
+
+    `tools` are the function tools available now (built-ins and the MCP servers that are up);
+    `disabled` holds wire names the user switched off for this conversation; `web_search`
+    adds Z.ai's server-side search on the Z.ai family of providers."""
+
+    settings: ToolSettings = field(default_factory=ToolSettings)
+    tools: list[Tool] = field(default_factory=list)
+    disabled: set[str] = field(default_factory=set)
+    web_search: bool = False
+    always_allowed: set[str] = field(default_factory=set)  # "always" answers, by wire name
+    approve_all: bool = False  # `ask --yes`
+
+    def offered(self) -> list[Tool]:
+        return [tool for tool in self.tools if tool.spec.name not in self.disabled]
+
+    def find(self, wire_name: str) -> Tool | None:
+        for tool in self.offered():
+            if tool.spec.name == wire_name:
+                return tool
+        return None
+
+    def needs_approval(self, tool: Tool) -> bool:
+        if self.approve_all or tool.spec.name in self.always_allowed:
+            return False
+        policy = tool.spec.approve or self.settings.approve
+        if policy == "all":
+            return False
+        if policy == "read-only":
+            return not tool.spec.read_only
+        return True
