@@ -124,6 +124,60 @@ def test_v1_database_is_migrated_forward_keeping_its_data(db_path: Path):
         assert [s.id for s in store.list_conversations(search="zebras")] == ["0123456789ab"]
 
 
+def test_v2_database_with_its_search_index_gains_tool_rows_keeping_everything(db_path: Path):
+    """A database as the release before tools made it (schema 2, FTS5 index and triggers in
+    place): the messages table is rebuilt for the `tool` role; rows, ids and search survive,
+    and the search triggers work again for new rows."""
+    from glmchat.store.database import ensure_search_index, fts5_available, migrate
+
+    if not fts5_available():
+        pytest.skip("this SQLite has no FTS5")
+    db_path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    migrate(conn, target=2)
+    ensure_search_index(conn, True)
+    conn.execute(
+        "INSERT INTO conversations (id, title, created, updated, model, provider, thinking) "
+        "VALUES ('0123456789ab', 'old one', '2025-01-01T00:00:00.000Z', "
+        "'2025-01-01T00:00:00.000Z', 'glm-4.5', 'zai', 1)"
+    )
+    conn.execute(
+        "INSERT INTO messages (id, conversation_id, position, role, content, reasoning, status, "
+        "finish_reason, timings) VALUES (41, '0123456789ab', 0, 'user', 'tell me about zebras', "
+        "'', 'complete', NULL, NULL)"
+    )
+    conn.execute(
+        "INSERT INTO messages (id, conversation_id, position, role, content, reasoning, status, "
+        "finish_reason, usage) VALUES (42, '0123456789ab', 1, 'assistant', 'stripes', "
+        "'hmm okapis', 'complete', 'stop', '{\"prompt_tokens\": 5}')"
+    )
+    conn.close()
+
+    with SessionStore(db_path) as store:
+        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        conv = store.get_conversation("0123")
+        assert [(m.id, m.role, m.content) for m in conv.messages] == [
+            (41, "user", "tell me about zebras"),
+            (42, "assistant", "stripes"),
+        ]
+        assert conv.messages[1].usage == {"prompt_tokens": 5}
+        assert conv.messages[1].finish_reason == "stop" and conv.messages[1].tool_calls is None
+        assert [s.id for s in store.list_conversations(search="stripes")] == ["0123456789ab"]
+        store.add_tool_result(
+            "0123456789ab",
+            tool_call_id="call_1",
+            content="a zebra result",
+            record={"id": "call_1", "name": "lookup", "arguments": "{}", "status": "ok"},
+        )
+        assert [s.id for s in store.list_conversations(search="result")] == ["0123456789ab"]
+        tool = store.get_conversation("0123").messages[-1]
+        assert (tool.role, tool.tool_call_id, tool.tool_calls[0]["name"]) == (
+            "tool",
+            "call_1",
+            "lookup",
+        )
+
+
 def test_newer_schema_is_refused_and_left_untouched(db_path: Path):
     db_path.parent.mkdir(parents=True)
     conn = sqlite3.connect(db_path)
@@ -760,7 +814,7 @@ def test_roles_and_statuses_are_the_schema_s(store: SessionStore):
         store.add_message(cid, role, "x")
     for status in STATUSES:
         store.add_message(cid, "user", "x", status=status)
-    with pytest.raises(ValueError, match="role must be one of system, user, assistant"):
-        store.add_message(cid, "tool", "x")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="role must be one of system, user, assistant, tool"):
+        store.add_message(cid, "robot", "x")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="status must be one of"):
         store.add_message(cid, "user", "x", status="done")  # type: ignore[arg-type]

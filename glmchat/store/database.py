@@ -79,6 +79,45 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX conversations_updated ON conversations (updated, seq)",
         "CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT)",
     ),
+    # 3: tool calls. A `tool` role (a CHECK constraint cannot be altered, so the table is
+    # rebuilt, ids kept); an assistant row's tool calls, a tool row's call id. The search
+    # triggers went with the old table: marking the index stale has them made again.
+    (
+        """
+        CREATE TABLE messages_v3 (
+            id INTEGER PRIMARY KEY,
+            conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant', 'tool')),
+            content TEXT NOT NULL DEFAULT '',
+            reasoning TEXT NOT NULL DEFAULT '',
+            model TEXT,
+            provider TEXT,
+            thinking INTEGER,
+            usage TEXT,
+            started TEXT,
+            finished TEXT,
+            status TEXT NOT NULL DEFAULT 'complete'
+                CHECK (status IN ('complete', 'partial', 'cancelled', 'error')),
+            error TEXT,
+            finish_reason TEXT,
+            timings TEXT,
+            tool_calls TEXT,
+            tool_call_id TEXT,
+            UNIQUE (conversation_id, position)
+        )
+        """,
+        """
+        INSERT INTO messages_v3 (id, conversation_id, position, role, content, reasoning, model,
+            provider, thinking, usage, started, finished, status, error, finish_reason, timings)
+        SELECT id, conversation_id, position, role, content, reasoning, model, provider,
+            thinking, usage, started, finished, status, error, finish_reason, timings
+        FROM messages
+        """,
+        "DROP TABLE messages",
+        "ALTER TABLE messages_v3 RENAME TO messages",
+        "INSERT OR REPLACE INTO store_meta VALUES ('fts', 'stale')",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -85,6 +85,8 @@ def to_markdown(conv: Conversation) -> str:
 
 
 def _message_markdown(m: StoredMessage) -> list[str]:
+    if m.role == "tool":
+        return _tool_markdown(m)
     if m.role == "user":
         heading = f"## You · {_when(m.started)}"
     elif m.role == "assistant":
@@ -98,11 +100,32 @@ def _message_markdown(m: StoredMessage) -> list[str]:
         lines.append("")
     if m.content:
         lines += [m.content.rstrip(), ""]
+    for call in m.tool_calls or ():
+        lines += [f"*Calls tool* `{call.get('name', '?')}` with:", ""]
+        lines += _fenced(str(call.get("arguments", "")), "json")
     note = _STATUS_NOTES.get(m.status)
     if note:
         detail = f": {m.error}" if m.error else ""
         lines += [f"> *{note}{detail}*", ""]
     return lines
+
+
+def _tool_markdown(m: StoredMessage) -> list[str]:
+    record = (m.tool_calls or [{}])[0]
+    name = record.get("title") or record.get("name") or "tool"
+    state = record.get("status") or "ok"
+    seconds = record.get("seconds")
+    took = f", {seconds:.1f} s" if isinstance(seconds, int | float) else ""
+    lines = [f"<details><summary>Tool {name}: {state}{took}</summary>", ""]
+    lines += _fenced(m.content.rstrip(), "")
+    return [*lines, "</details>", ""]
+
+
+def _fenced(text: str, info: str) -> list[str]:
+    """`text` in a code fence longer than any backtick run inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}{info}", text, fence, ""]
 
 
 # -- import ----------------------------------------------------------------------------
@@ -236,8 +259,9 @@ _JSON_TYPES: dict[str, type] = {
     "str | None": str,
     "bool | None": bool,
     "dict[str, Any] | None": dict,
+    "list[dict[str, Any]] | None": list,
 }
-_KIND_NAMES = {str: "a string", bool: "true or false", dict: "an object"}
+_KIND_NAMES = {str: "a string", bool: "true or false", dict: "an object", list: "a list"}
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 

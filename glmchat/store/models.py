@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
 # complete: the answer ended normally; partial: it stopped before its end (or is still being
 # written); cancelled: stopped by the user; error: failed before any text arrived.
 Status = Literal["complete", "partial", "cancelled", "error"]
@@ -64,6 +64,11 @@ class StoredMessage:
     timings: dict[str, Any] | None = None
     started: str | None = None
     finished: str | None = None
+    # An assistant row: the tool calls it made ({"id", "name", "arguments"}). A tool row (the
+    # result of one call, in `content`): one record of that call ({"id", "name", "title",
+    # "arguments", "status", "seconds"}), and the call's id in `tool_call_id`.
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
 
 
 @dataclass(frozen=True)

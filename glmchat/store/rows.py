@@ -28,6 +28,20 @@ def _loads(text: str | None) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def _dumps_list(value: list[Any] | None) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def _loads_list(text: str | None) -> list[Any] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, list) else None
+
+
 def _bool_to_int(value: bool | None) -> int | None:
     return None if value is None else int(value)
 
@@ -40,6 +54,7 @@ Codec = tuple[Callable[[Any], Any], Callable[[Any], Any]]  # (to the column, fro
 _CODECS: dict[str, Codec] = {
     "bool | None": (_bool_to_int, _int_to_bool),
     "dict[str, Any] | None": (_dumps, _loads),
+    "list[dict[str, Any]] | None": (_dumps_list, _loads_list),
 }
 
 

@@ -167,6 +167,31 @@ class SessionStore(StoreConnection):
                     )
         return message_id
 
+    def add_tool_result(
+        self,
+        conversation_id: str,
+        *,
+        tool_call_id: str,
+        content: str,
+        record: dict[str, Any],
+        status: Status = "complete",
+    ) -> int:
+        """Store the result of one tool call (`record`: its name, arguments, state, time)."""
+        _check(status, STATUSES, "status")
+        stamp = now_iso()
+        with self._write() as conn:
+            return self._append_message(
+                conn,
+                conversation_id,
+                role="tool",
+                content=content,
+                started=stamp,
+                finished=stamp,
+                status=status,
+                tool_calls=[record],
+                tool_call_id=tool_call_id,
+            )
+
     def begin_assistant(
         self, conversation_id: str, *, model: str, provider: str, thinking: bool
     ) -> int:
@@ -215,6 +240,7 @@ class SessionStore(StoreConnection):
         error: str | None = None,
         finish_reason: str | None = None,
         timings: dict[str, Any] | None = None,
+        tool_calls: list[dict[str, Any]] | None = None,
     ) -> None:
         _check(status, STATUSES, "status")
         if usage is not None and not isinstance(usage, dict):
@@ -230,6 +256,7 @@ class SessionStore(StoreConnection):
                 "finish_reason": finish_reason,
                 "timings": timings,
                 "finished": stamp,
+                "tool_calls": tool_calls,
             }
         )
         with self._write() as conn:
