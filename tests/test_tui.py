@@ -10,8 +10,8 @@ import pytest
 
 from glmchat.config import save_value
 from glmchat.tui.screens.key_prompt import KeyPrompt
-from glmchat.tui.widgets import chat_pane
-from glmchat.tui.widgets.chat_pane import EarlierMessages
+from glmchat.tui.widgets import history
+from glmchat.tui.widgets.history import EarlierMessages
 from glmchat.tui.widgets.messages import AssistantMessage, ThinkingPanel, UserMessage
 from tests.tui_helpers import (
     USAGE,
@@ -455,14 +455,14 @@ async def test_a_thousand_message_conversation_mounts_a_bounded_window(
     zai: WireServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     at_first_paint: list[int] = []
-    real = chat_pane.ChatPane._mount_more_history
+    real = history.HistoryLog._mount_more_history
 
-    def recording(self: chat_pane.ChatPane) -> None:
+    def recording(self: history.HistoryLog) -> None:
         if not at_first_paint:
             at_first_paint.append(len(self.query(UserMessage)) + len(self.query(AssistantMessage)))
         real(self)
 
-    monkeypatch.setattr(chat_pane.ChatPane, "_mount_more_history", recording)
+    monkeypatch.setattr(history.HistoryLog, "_mount_more_history", recording)
     messages = []
     for i in range(500):
         messages.append(message("user", f"question {i}", position=2 * i))
@@ -474,13 +474,13 @@ async def test_a_thousand_message_conversation_mounts_a_bounded_window(
         assert len(pane.turns) == 1000
         # The first paint mounts only what fills the screen; the rest of the window (24
         # turns) is mounted above it right after, and the view stays on the last answer.
-        assert 0 < at_first_paint[0] < chat_pane.HISTORY_WINDOW
+        assert 0 < at_first_paint[0] < history.HISTORY_WINDOW
         for _ in range(50):
-            if pane.shown_from == 1000 - chat_pane.HISTORY_WINDOW:
+            if pane.log_view.shown_from == 1000 - history.HISTORY_WINDOW:
                 break
             await pilot.pause(0.02)
         mounted = len(pane.query(UserMessage)) + len(pane.query(AssistantMessage))
-        assert mounted == chat_pane.HISTORY_WINDOW
+        assert mounted == history.HISTORY_WINDOW
         assert [m.text for m in pane.query(UserMessage)][0] == "question 488"
         log = region_text(pane.log_view)
         assert "answer 499" in log

@@ -11,7 +11,6 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message as TMessage
 from textual.timer import Timer
-from textual.types import NoActiveAppError
 from textual.widgets import Static
 
 from glmchat.backend.errors import AuthError
@@ -19,8 +18,9 @@ from glmchat.backend.events import ContentDelta, ReasoningDelta, RetryScheduled
 from glmchat.engine import ConversationEngine, Exchange, ExchangeResult, SaveFailed, Turn
 from glmchat.token_estimate import estimate_tokens
 from glmchat.tui.literal import literal
-from glmchat.tui.widgets.message_log import MessageLog
+from glmchat.tui.widgets.history import HistoryLog
 from glmchat.tui.widgets.messages import AssistantMessage, UserMessage
+from glmchat.tui.widgets.not_saved import NotSavedBanner
 from glmchat.tui.widgets.prompt import PromptInput
 from glmchat.tui.widgets.status_bar import StatusBar
 
@@ -28,64 +28,12 @@ if TYPE_CHECKING:
     from glmchat.store import Conversation
     from glmchat.tui.app import GlmChatApp
 
-# Only the most recent turns are mounted: every mounted widget costs layout time on every
-# frame, so a 1,000-message conversation must not mean 1,000 widgets.
-HISTORY_WINDOW = 24
-# A resumed conversation first shows only the turns that fill about one and a half screens;
-# the rest of the window is mounted above them after the first paint, a few turns at a time,
-# while the view stays on the last message.
-FIRST_PAINT_SCREENS = 1.5
-MOUNT_BATCH = 4
-MOUNT_PAUSE = 0.015  # seconds between batches: time for a layout and a frame
-
 # The live speed is shown from this long after the first token on (a rate over a few
 # milliseconds says nothing).
 MIN_RATE_SECONDS = 0.5
 
 
-class EarlierMessages(Static):
-    """A marker at the top of a long conversation; clicking it mounts more history."""
-
-    DEFAULT_CSS = """
-    EarlierMessages {
-        color: $text-muted;
-        text-align: center;
-        width: 1fr;
-    }
-    EarlierMessages:hover { color: $text; }
-    """
-
-    @dataclass
-    class Clicked(TMessage):
-        pass
-
-    def on_click(self) -> None:
-        self.post_message(self.Clicked())
-
-
 class ChatPane(Vertical):
-    DEFAULT_CSS = """
-    ChatPane {
-        height: 1fr;
-    }
-    ChatPane > #title {
-        height: 1;
-        padding: 0 1;
-        background: $panel;
-        text-style: bold;
-    }
-    ChatPane > #log {
-        height: 1fr;
-        scrollbar-gutter: stable;
-        padding: 0 1 1 1;
-    }
-    ChatPane > #unsaved {
-        height: auto;
-        padding: 0 1;
-        background: $error 25%;
-    }
-    """
-
     @dataclass
     class TitleChanged(TMessage):
         pane: ChatPane
@@ -102,8 +50,6 @@ class ChatPane(Vertical):
         super().__init__(**kwargs)
         # The engine runs the conversation (requests, history, saving); the pane draws it.
         self.engine = engine
-        self._window_start = max(0, len(engine.turns) - HISTORY_WINDOW)
-        self.shown_from = self._first_paint_start()  # index of the first mounted turn
         self.streaming: AssistantMessage | None = None
         self._exchange: Exchange | None = None
         self._tick_timer: Timer | None = None
@@ -145,54 +91,17 @@ class ChatPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(literal(self.title), id="title")
-        with MessageLog(id="log"):
-            if self.shown_from > 0:
-                yield EarlierMessages(self._marker_text())
-            for turn in self.turns[self.shown_from :]:
-                yield self._widget_for(turn)
+        yield HistoryLog(self.engine.turns, self._widget_for, id="log")
         yield PromptInput(id="prompt")
         yield StatusBar(id="status")
 
     def on_mount(self) -> None:
-        self.log_view.follow()
         self._update_status()
         self.query_one(PromptInput).focus()
-        if self.shown_from > self._window_start:
-            self.set_timer(MOUNT_PAUSE, self._mount_more_history)
-
-    def _mount_more_history(self) -> None:
-        """Mount the next few turns of the history window above those shown."""
-        if self.shown_from <= self._window_start or not self.is_attached:
-            return
-        if not self.log_view.size.height:  # the first turns are not laid out (and shown) yet
-            self.set_timer(MOUNT_PAUSE, self._mount_more_history)
-            return
-        start = max(self._window_start, self.shown_from - MOUNT_BATCH)
-        widgets = [self._widget_for(t) for t in self.turns[start : self.shown_from]]
-        self.shown_from = start
-        markers = self.query(EarlierMessages)
-        if markers:
-            self.log_view.mount_all(widgets, after=markers.first())
-        else:
-            self.log_view.mount_all(widgets, before=0)
-        self._update_marker()
-        # A timer, not call_after_refresh: that runs before the layout the mount asks for, so
-        # every batch would end up in one long layout.
-        self.set_timer(MOUNT_PAUSE, self._mount_more_history)
-
-    def _update_marker(self) -> None:
-        for marker in self.query(EarlierMessages):
-            if self.shown_from == 0:
-                marker.remove()
-            else:
-                marker.update(self._marker_text())
-
-    def _marker_text(self) -> str:
-        return f"▲ {self.shown_from} earlier messages (click to show)"
 
     @property
-    def log_view(self) -> MessageLog:
-        return self.query_one("#log", MessageLog)
+    def log_view(self) -> HistoryLog:
+        return self.query_one("#log", HistoryLog)
 
     @property
     def prompt(self) -> PromptInput:
@@ -220,31 +129,6 @@ class ChatPane(Vertical):
             palette_key=self._key("command_palette"),
         )
 
-    def _first_paint_start(self) -> int:
-        """The first turn to mount at once: enough of the last ones to fill the screen."""
-        try:
-            screen_lines = self.app.size.height
-        except NoActiveAppError:
-            screen_lines = 40
-        lines = 0
-        turns = self.engine.turns
-        start = len(turns)
-        while start > self._window_start and lines < FIRST_PAINT_SCREENS * screen_lines:
-            start -= 1
-            content = turns[start].content
-            lines += 2 + content.count("\n") + len(content) // 100
-        return start
-
-    @on(EarlierMessages.Clicked)
-    async def show_earlier(self, event: EarlierMessages.Clicked) -> None:
-        event.stop()
-        marker = self.query_one(EarlierMessages)
-        start = max(0, self.shown_from - HISTORY_WINDOW)
-        widgets = [self._widget_for(t) for t in self.turns[start : self.shown_from]]
-        self.shown_from = self._window_start = start
-        await self.log_view.mount_all(widgets, after=marker)
-        self._update_marker()
-
     def _show_title(self) -> None:
         """Show the engine's title if it changed (first prompt, rename)."""
         title = self.engine.title
@@ -265,14 +149,11 @@ class ChatPane(Vertical):
         if self._banner_shown:
             return
         self._banner_shown = True
-        # A banner that stays (a toast goes away while the user keeps chatting), and the
-        # status bar says it too.
-        banner = literal("⚠ Not saved: ", "bold") + literal(
-            f"{reason.rstrip('.')}. This conversation now lives only on the screen: copy the "
-            f"last answer with {self._key('copy_answer')}, or export it all with "
-            f"{self._key('command_palette')} → Export (written from the screen)."
+        # A banner that stays, a toast, and the status bar says it too.
+        banner = NotSavedBanner(
+            reason, self._key("copy_answer"), self._key("command_palette"), id="unsaved"
         )
-        self.mount(Static(banner, id="unsaved"), before=self.prompt)
+        self.mount(banner, before=self.prompt)
         self.app.notify(f"Not saved: {reason}", severity="error", timeout=10, markup=False)
         self._update_status()
 

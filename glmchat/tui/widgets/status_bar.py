@@ -101,14 +101,7 @@ def render_info(info: StatusInfo, width: int | None = None) -> Text:
 
 
 class StatusBar(Widget):
-    DEFAULT_CSS = """
-    StatusBar {
-        height: 1;
-        background: $panel;
-        color: $text-muted;
-        padding: 0 1;
-    }
-    """
+    """The line itself; its look is the app's (app.tcss)."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
