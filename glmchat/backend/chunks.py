@@ -8,12 +8,21 @@ from typing import Any
 
 from glmchat.backend import errors as E
 from glmchat.backend.dialects import classify_error, content_parts, parse_error_body, read_reasoning
-from glmchat.backend.events import ContentDelta, Finish, ReasoningDelta, StreamEvent, Usage
+from glmchat.backend.events import (
+    ContentDelta,
+    Finish,
+    ReasoningDelta,
+    StreamEvent,
+    ToolCallDelta,
+    Usage,
+    WebSearchResults,
+)
 from glmchat.backend.finish import finish_rule
 from glmchat.backend.providers import ProviderConfig
+from glmchat.backend.reasoning_details import ReasoningDetails
 from glmchat.backend.sse import ServerSentEvent, SSEDecoder
 from glmchat.backend.think_tags import ThinkTagSplitter
-from glmchat.backend.tool_calls import ToolCallAccumulator
+from glmchat.backend.tool_calls import Progress, ToolCallAccumulator
 
 
 def usage_from_dict(raw: dict[str, Any]) -> Usage:
@@ -69,8 +78,11 @@ class StreamState:
         "tags",
         "text",
         "tools",
+        "details",
+        "web_search",
         "_run",
         "_run_kind",
+        "_run_call",
         "_tag_reasoning",
     )
 
@@ -81,12 +93,20 @@ class StreamState:
         self.done = False
         self.saw_reasoning_field = False
         self.tags = ThinkTagSplitter()
-        self.text = False  # any reasoning or content delivered
+        # Anything delivered that a consumer shows (reasoning, content, a tool call, search
+        # results): after it, a retry would show a second answer after the first.
+        self.text = False
         self.tools = ToolCallAccumulator()
-        # Consecutive deltas of one kind within a network read become one event: the text is
-        # the same, and every consumer (screen, store) does less work per token.
+        self.details = ReasoningDetails()
+        self.web_search: tuple[dict[str, Any], ...] = ()
+        # Consecutive deltas of one kind within a network read become one event (for a tool
+        # call: pieces of one call's arguments): the text is the same, and every consumer
+        # (screen, store) does less work per token.
         self._run: list[str] = []
-        self._run_kind: type[ReasoningDelta] | type[ContentDelta] | None = None
+        self._run_kind: type[ReasoningDelta] | type[ContentDelta] | type[ToolCallDelta] | None = (
+            None
+        )
+        self._run_call: tuple[int, str | None, str | None] = (0, None, None)
         self._tag_reasoning = False  # reasoning already came from <think> tags in content
 
     def _add(
@@ -99,11 +119,44 @@ class StreamState:
         self.text = True
 
     def close_run(self, out: list[StreamEvent]) -> None:
-        if self._run:
-            assert self._run_kind is not None
-            out.append(self._run_kind("".join(self._run)))
-            self._run = []
+        kind = self._run_kind
+        if kind is None:
+            return
+        if kind is ToolCallDelta:
+            position, call_id, name = self._run_call
+            out.append(ToolCallDelta(position, call_id, name, "".join(self._run)))
+        else:
+            out.append(kind("".join(self._run)))
+        self._run = []
         self._run_kind = None
+
+    def _tool(self, progress: list[Progress], out: list[StreamEvent]) -> None:
+        for position, call_id, name, arguments in progress:
+            # A bare piece of the call under way joins its run; a call's id or name opens one.
+            if (
+                self._run_kind is ToolCallDelta
+                and self._run_call[0] == position
+                and call_id is None
+                and name is None
+            ):
+                self._run.append(arguments)
+                continue
+            self.close_run(out)
+            self._run_kind = ToolCallDelta
+            self._run_call = (position, call_id, name)
+            self._run.append(arguments)
+        self.text = True
+
+    def _web_search(self, results: Any, out: list[StreamEvent]) -> None:
+        """Z.ai's top-level `web_search` (on the final chunk; once, but read any repeat)."""
+        if type(results) is not list:
+            return
+        items = tuple(item for item in results if type(item) is dict)
+        if items and items != self.web_search:
+            self.close_run(out)
+            self.web_search = items
+            out.append(WebSearchResults(items))
+            self.text = True
 
     def chunk(self, doc: Any, out: list[StreamEvent]) -> None:
         # Runs once per token: plain type checks and dict lookups, no helper layers.
@@ -119,6 +172,9 @@ class StreamState:
         usage = doc.get("usage")
         if usage and type(usage) is dict:
             self.usage = usage
+        web_search = doc.get("web_search")
+        if web_search:
+            self._web_search(web_search, out)
         choices = doc.get("choices")
         if not choices or type(choices) is not list:
             return
@@ -128,6 +184,9 @@ class StreamState:
         delta = choice.get("delta") or choice.get("message")
         if delta and type(delta) is dict:
             reasoning = read_reasoning(delta)
+            details = delta.get("reasoning_details")
+            if details and type(details) is list:
+                self.details.feed(details)  # OpenRouter's blocks, to send back in a tool loop
             if reasoning is not None and not self._tag_reasoning:
                 # Whichever form of reasoning comes first wins: llama.cpp's deepseek-legacy
                 # format sends the same text both as a field and as <think> tags.
@@ -146,9 +205,11 @@ class StreamState:
             calls = delta.get("tool_calls")
             if calls:
                 try:
-                    self.tools.feed(calls)
+                    progress = self.tools.feed(calls)
                 except ValueError as exc:
                     raise self._protocol(str(exc)) from None
+                if progress:
+                    self._tool(progress, out)
         reason = choice.get("finish_reason")
         # The first reason wins: Z.ai repeats `tool_calls` on every tool chunk, OpenRouter
         # sends a second finish chunk with the usage.
@@ -210,7 +271,8 @@ def final_events(state: StreamState) -> tuple[list[StreamEvent], E.ProviderError
         error = rule.error(state.provider.name, state.provider.display_name, text=state.text)
         error.tool_calls = calls
         return out, error
-    out.append(Finish(state.finish_reason or "stop", calls))
+    details = state.details.blocks() if state.details else ()
+    out.append(Finish(state.finish_reason or "stop", calls, details))
     return out, None
 
 

@@ -8,10 +8,12 @@ import json
 import re
 import time
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from glmchat.backend import errors as E
-from glmchat.backend.events import ChatRequest
+from glmchat.backend.capabilities import supports_tool_stream
+from glmchat.backend.events import ChatRequest, Message
 from glmchat.backend.providers import ProviderConfig
 from glmchat.sentences import join_sentences
 from glmchat.terminal_text import neutralize_controls
@@ -19,12 +21,26 @@ from glmchat.terminal_text import neutralize_controls
 # --------------------------------------------------------------------------- requests
 
 
-def build_body(provider: ProviderConfig, request: ChatRequest) -> dict[str, Any]:
-    """The JSON body for POST /chat/completions. Reasoning is never sent back in history."""
-    messages: list[dict[str, str]] = []
+def build_body(
+    provider: ProviderConfig, request: ChatRequest, *, send_reasoning: bool = True
+) -> dict[str, Any]:
+    """The JSON body for POST /chat/completions.
+
+    Reasoning goes back only on the messages that carry it (the engine sets it inside a tool
+    loop), in the provider's `reasoning_field`; `send_reasoning=False` leaves it out (a server
+    that refused it)."""
+    field = provider.reasoning_field if send_reasoning else "none"
+    # OpenRouter leaves out an empty `content` next to tool calls (as recorded); Z.ai and local
+    # servers were recorded with it present, and some local servers refuse a null one.
+    omit_empty = provider.dialect == "openrouter"
+    messages: list[dict[str, Any]] = []
     if request.system:
         messages.append({"role": "system", "content": request.system})
-    messages.extend({"role": m.role, "content": m.content} for m in request.messages)
+    for m in request.messages:
+        if m.tool_calls or m.role == "tool" or m.reasoning or m.reasoning_details:
+            messages.append(_tool_loop_message(m, field, omit_empty))
+        else:
+            messages.append({"role": m.role, "content": m.content})
     body: dict[str, Any] = {"model": request.model, "messages": messages, "stream": True}
     if request.temperature is not None:
         body["temperature"] = request.temperature
@@ -46,9 +62,76 @@ def build_body(provider: ProviderConfig, request: ChatRequest) -> dict[str, Any]
     if provider.dialect == "openai":
         # Local servers send usage only when asked; Z.ai and OpenRouter always do.
         body["stream_options"] = {"include_usage": True}
+    if request.tools:
+        _add_tools(body, provider, request)
+    if request.response_format is not None:
+        body["response_format"] = request.response_format
     for key, value in provider.extra_body:
         body[key] = value
     return body
+
+
+def _add_tools(body: dict[str, Any], provider: ProviderConfig, request: ChatRequest) -> None:
+    """`tools`, `tool_choice` and Z.ai's `tool_stream` (wire/TOOLS.md 1.1, 1.3, 8.4, 8.10)."""
+    zai = provider.dialect == "zai"
+    # Z.ai's server-side tools (`web_search`, `retrieval`) mean nothing elsewhere, and an
+    # unknown tool type is refused there: other providers get function tools only.
+    tools = [t for t in request.tools if zai or t.get("type") == "function"]
+    if not tools:
+        return
+    body["tools"] = tools
+    functions = any(t.get("type") == "function" for t in tools)
+    choice = request.tool_choice
+    if choice is None and zai and functions:
+        choice = "auto"  # Z.ai's documented (and only specified) choice
+    if choice is not None:
+        body["tool_choice"] = choice
+    if request.tool_stream and functions and supports_tool_stream(provider, request.model):
+        body["tool_stream"] = True
+
+
+def _tool_loop_message(m: Message, field: str, omit_empty: bool) -> dict[str, Any]:
+    """A message of a tool loop: an assistant message with its calls (and the reasoning that
+    led to them), or a tool result."""
+    out: dict[str, Any] = {"role": m.role, "content": m.content}
+    if m.role == "tool":
+        out["tool_call_id"] = m.tool_call_id or ""
+        return out
+    if m.tool_calls:
+        if omit_empty and not m.content:
+            del out["content"]
+        out["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": call.type or "function",
+                "function": {"name": call.name, "arguments": _wire_arguments(call.arguments)},
+            }
+            for call in m.tool_calls
+        ]
+    if m.role != "assistant" or field == "none":
+        return out
+    if field == "reasoning_details":
+        if m.reasoning_details:
+            out["reasoning_details"] = [dict(item) for item in m.reasoning_details]
+        elif m.reasoning:
+            out["reasoning"] = m.reasoning
+        return out
+    text = m.reasoning or _details_text(list(m.reasoning_details))
+    if text:
+        out[field] = text
+    return out
+
+
+@lru_cache(maxsize=1024)
+def _wire_arguments(arguments: str) -> str:
+    """A call's arguments as they go back in history: byte for byte when they are a JSON
+    object, else `{}`. A call cut short (or with no arguments) would otherwise be refused
+    on every later request of the conversation (Z.ai 1210, Ollama 400), and local chat
+    templates need an object. Cached: the same history goes out again every round."""
+    try:
+        return arguments if type(json.loads(arguments)) is dict else "{}"
+    except (ValueError, RecursionError):
+        return "{}"
 
 
 # --------------------------------------------------------------------------- stream chunks

@@ -7,6 +7,17 @@ from dataclasses import dataclass, field
 # How the thinking switch is put into a request body.
 THINKING_PARAMS = ("zai", "openrouter", "chat_template_kwargs", "reasoning_effort", "none")
 DIALECTS = ("zai", "openrouter", "openai")
+# Where an assistant message's reasoning goes when it is sent back inside a tool loop
+# (wire/TOOLS.md section 2.5): "reasoning_details" is OpenRouter's array, verbatim (its
+# `reasoning` string when the array is empty); "none" never sends it, since some servers
+# reject an unknown message field (Mistral 422 on `reasoning_content`).
+REASONING_FIELDS = ("reasoning_content", "reasoning", "reasoning_details", "none")
+# The field each dialect uses unless a provider says otherwise: a server of unknown make gets none.
+DIALECT_REASONING_FIELD = {
+    "zai": "reasoning_content",
+    "openrouter": "reasoning_details",
+    "openai": "none",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +38,7 @@ class ProviderConfig:
     extra_body: tuple[tuple[str, object], ...] = field(default=())
     # Further environment variables to try after api_key_env (a coding-plan key is a Z.ai key).
     fallback_key_envs: tuple[str, ...] = ()
+    reasoning_field: str = "none"  # one of REASONING_FIELDS
 
     @property
     def display_name(self) -> str:
@@ -47,6 +59,7 @@ BUILTIN_PROVIDERS: dict[str, ProviderConfig] = {
             api_key_env="ZAI_API_KEY",
             models=GLM_ZAI_MODELS,
             thinking_param="zai",
+            reasoning_field="reasoning_content",
         ),
         ProviderConfig(
             name="zai-coding",
@@ -57,6 +70,7 @@ BUILTIN_PROVIDERS: dict[str, ProviderConfig] = {
             fallback_key_envs=("ZAI_API_KEY",),
             models=GLM_ZAI_MODELS,
             thinking_param="zai",
+            reasoning_field="reasoning_content",
         ),
         ProviderConfig(
             name="bigmodel",
@@ -66,6 +80,7 @@ BUILTIN_PROVIDERS: dict[str, ProviderConfig] = {
             api_key_env="BIGMODEL_API_KEY",
             models=GLM_ZAI_MODELS,
             thinking_param="zai",
+            reasoning_field="reasoning_content",
         ),
         ProviderConfig(
             name="openrouter",
@@ -75,6 +90,7 @@ BUILTIN_PROVIDERS: dict[str, ProviderConfig] = {
             api_key_env="OPENROUTER_API_KEY",
             models=GLM_OPENROUTER_MODELS,
             thinking_param="openrouter",
+            reasoning_field="reasoning_details",
             headers=(
                 ("HTTP-Referer", "https://github.com/glmchat/glmchat"),
                 ("X-Title", "glmchat"),
@@ -88,6 +104,7 @@ BUILTIN_PROVIDERS: dict[str, ProviderConfig] = {
             api_key_env="OLLAMA_API_KEY",
             models=(),
             thinking_param="reasoning_effort",
+            reasoning_field="reasoning",  # Ollama reads `reasoning` (its `Thinking`)
             requires_key=False,
         ),
         ProviderConfig(

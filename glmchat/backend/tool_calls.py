@@ -14,9 +14,10 @@ from glmchat.backend.events import ToolCall
 
 
 class _Partial:
-    __slots__ = ("id", "name", "type", "pieces")
+    __slots__ = ("position", "id", "name", "type", "pieces")
 
-    def __init__(self) -> None:
+    def __init__(self, position: int) -> None:
+        self.position = position  # where the call stands in `calls()`
         self.id = ""
         self.name = ""
         self.type = ""
@@ -30,8 +31,14 @@ def _is_object(text: str) -> bool:
         return False
 
 
+# What one delta added to one call: its position in `calls()`, its id and name when this delta
+# gave them first (else None), and the argument text appended.
+Progress = tuple[int, str | None, str | None, str]
+
+
 class ToolCallAccumulator:
-    """Feed it each delta's `tool_calls`; `calls()` gives the finished calls in order.
+    """Feed it each delta's `tool_calls`; `feed` says what each added, `calls()` gives the
+    finished calls in order.
 
     Pure: no I/O. Raises ValueError (with a short reason) for a delta that is not a tool call."""
 
@@ -44,13 +51,19 @@ class ToolCallAccumulator:
     def __bool__(self) -> bool:
         return bool(self._calls)
 
-    def feed(self, deltas: Any) -> None:
+    def feed(self, deltas: Any) -> list[Progress]:
+        """What the deltas added, one entry per delta that added anything (a whole call sent
+        again adds nothing)."""
         if type(deltas) is not list:
             raise ValueError("tool_calls is not a list")
+        out = []
         for delta in deltas:
-            self._feed_one(delta)
+            progress = self._feed_one(delta)
+            if progress is not None:
+                out.append(progress)
+        return out
 
-    def _feed_one(self, delta: Any) -> None:
+    def _feed_one(self, delta: Any) -> Progress | None:
         if type(delta) is not dict:
             raise ValueError("a tool call is not a JSON object")
         function = delta.get("function")
@@ -69,6 +82,7 @@ class ToolCallAccumulator:
             arguments = _text(arguments, "arguments")
         index = delta.get("index")
         call = self._call_for(index if type(index) is int else None, call_id)
+        added = arguments
         if arguments:
             if call.pieces and ((call_id and call_id == call.id) or (name and name == call.name)):
                 # A delta that names a call already under way is either its header (no pieces
@@ -76,17 +90,22 @@ class ToolCallAccumulator:
                 whole = "".join(call.pieces)
                 if arguments == whole or (_is_object(whole) and _is_object(arguments)):
                     call.pieces = [arguments]
+                    added = ""
                 else:
                     call.pieces.append(arguments)
             else:
                 call.pieces.append(arguments)
         # The first non-empty id, name and type win; later deltas may repeat or omit them.
+        new_id = new_name = None
         if call_id and not call.id:
-            call.id = call_id
+            call.id = new_id = call_id
         if name and not call.name:
-            call.name = name
+            call.name = new_name = name
         if kind and not call.type:
             call.type = kind
+        if added or new_id is not None or new_name is not None:
+            return call.position, new_id, new_name, added
+        return None
 
     def _call_for(self, index: int | None, call_id: str) -> _Partial:
         if call_id:
@@ -108,7 +127,7 @@ class ToolCallAccumulator:
         return self._calls[-1]  # a bare argument piece continues the call under way
 
     def _new(self) -> _Partial:
-        call = _Partial()
+        call = _Partial(len(self._calls))
         self._calls.append(call)
         return call
 
