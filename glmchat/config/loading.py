@@ -11,7 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from glmchat.backend.providers import BUILTIN_PROVIDERS, ProviderConfig
+from glmchat.backend.providers import BUILTIN_PROVIDERS, DIALECT_REASONING_FIELD, ProviderConfig
 from glmchat.config.rules import PROVIDER_NAME, Invalid, Rule, did_you_mean, show_value, validate
 from glmchat.config.settings import (
     KEYS_RULE,
@@ -259,6 +259,7 @@ def _provider(report: _Report, name: str, table: Any) -> ProviderConfig | None:
     dialect = values.setdefault("dialect", "openai")
     values.setdefault("api_key_env", name.upper().replace("-", "_") + "_API_KEY")
     values.setdefault("thinking_param", _DIALECT_THINKING[dialect])
+    values.setdefault("reasoning_field", DIALECT_REASONING_FIELD[dialect])
     # Custom providers are mostly local servers, which take no key; hosted dialects do.
     values.setdefault("requires_key", dialect != "openai")
     values.setdefault("label", name)

@@ -13,6 +13,7 @@ from glmchat.backend.providers import (
     DEFAULT_MODEL,
     DEFAULT_PROVIDER,
     DIALECTS,
+    REASONING_FIELDS,
     THINKING_PARAMS,
     ProviderConfig,
     resolve_model,
@@ -186,6 +187,7 @@ PROVIDER_RULES: Mapping[str, Rule] = MappingProxyType(
         "headers": Rule("str_table"),
         "read_timeout": Rule("float", 1, 3600),
         "thinking_param": Rule("choice", choices=THINKING_PARAMS),
+        "reasoning_field": Rule("choice", choices=REASONING_FIELDS),
         "requires_key": Rule("bool"),
         "extra_body": Rule("table"),
     }
