@@ -15,6 +15,13 @@ from glmchat.backend.events import ChatRequest, Message, StreamEvent
 from glmchat.engine.events import SaveFailed
 from glmchat.engine.exchange import CHECKPOINT_SECONDS, Exchange
 from glmchat.engine.turns import Turn, UsageTotals, history, turns_from_stored, usage_totals
+from glmchat.tools.base import Toolbox, ToolSettings
+
+# Z.ai's server-side search (wire/TOOLS.md section 3.1): results come back on the final chunk.
+WEB_SEARCH_TOOL: dict[str, Any] = {
+    "type": "web_search",
+    "web_search": {"enable": True, "search_result": True},
+}
 
 if TYPE_CHECKING:
     from glmchat.backend.providers import ProviderConfig
@@ -55,8 +62,10 @@ class ConversationEngine:
         thinking: bool | None = None,
         system_prompt: str | None = None,
         options: RequestOptions | None = None,
+        toolbox: Toolbox | None = None,
     ) -> None:
         self.settings = settings
+        self.toolbox = toolbox
         self.store = store
         self.clients = clients
         self.provider_name = provider
@@ -85,6 +94,7 @@ class ConversationEngine:
         *,
         model: str | None = None,
         options: RequestOptions | None = None,
+        toolbox: Toolbox | None = None,
     ) -> ConversationEngine:
         """A saved conversation; its own model unless `model` is given. A conversation with no
         usable model (an import without one) takes the default model, as a new one would."""
@@ -102,6 +112,7 @@ class ConversationEngine:
             thinking=conversation.thinking,
             system_prompt=conversation.system_prompt,
             options=options,
+            toolbox=toolbox,
         )
         engine.conversation_id = conversation.id
         engine.title = conversation.title or "Untitled"
@@ -128,7 +139,7 @@ class ConversationEngine:
     def set_model(self, provider: str, model: str) -> None:
         self.provider_name, self.model = provider, model
         if self.conversation_id:
-            self._save(
+            self.save(
                 "update_conversation",
                 self.conversation_id,
                 provider=provider,
@@ -138,7 +149,7 @@ class ConversationEngine:
     def set_thinking(self, on: bool) -> None:
         self.thinking = on
         if self.conversation_id:
-            self._save("update_conversation", self.conversation_id, thinking=on)
+            self.save("update_conversation", self.conversation_id, thinking=on)
 
     def rename(self, title: str) -> bool:
         title = title.strip()
@@ -146,7 +157,7 @@ class ConversationEngine:
             return False
         self.title = title
         if self.conversation_id:
-            self._save("rename", self.conversation_id, title)
+            self.save("rename", self.conversation_id, title)
         return True
 
     def snapshot(self) -> Conversation:
@@ -195,7 +206,7 @@ class ConversationEngine:
         self._ensure_conversation(prompt)
         turn = Turn(role="user", content=prompt)
         if self.conversation_id:
-            turn.message_id = self._save(
+            turn.message_id = self.save(
                 "add_message",
                 self.conversation_id,
                 "user",
@@ -208,9 +219,10 @@ class ConversationEngine:
         return self._answer()
 
     def retry(self) -> Exchange | None:
-        """Answer the last prompt again (its previous answer is dropped); None if none."""
+        """Answer the last prompt again (its previous answer, tool calls included, is
+        dropped); None if there is no prompt."""
         self._check_idle()
-        self._drop_last("assistant")
+        self._drop_answer()
         if not self.turns or self.turns[-1].role != "user":
             return None
         return self._answer()
@@ -218,13 +230,14 @@ class ConversationEngine:
     def take_back_last_prompt(self) -> str | None:
         """Drop the last exchange and return its prompt, for editing; None if there is none."""
         self._check_idle()
-        self._drop_last("assistant")
+        self._drop_answer()
         turn = self._drop_last("user")
         return turn.content if turn is not None else None
 
     def request(self) -> ChatRequest:
         """The request for an answer to the last turn, a user prompt."""
         *earlier, prompt = self.turns
+        tools = self.wire_tools()
         return ChatRequest(
             model=self.model,
             messages=(*history(earlier), Message("user", prompt.content)),
@@ -233,7 +246,43 @@ class ConversationEngine:
             temperature=self.options.temperature,
             top_p=self.options.top_p,
             max_tokens=self.options.max_tokens,
+            tools=tools,
+            tool_choice="auto" if tools else None,
+            tool_stream=bool(tools),  # the dialect sends it only where the model streams them
         )
+
+    # --- tools ---------------------------------------------------------------------------
+
+    @property
+    def tool_settings(self) -> ToolSettings:
+        return self.toolbox.settings if self.toolbox is not None else ToolSettings()
+
+    def wire_tools(self) -> tuple[dict[str, Any], ...]:
+        """The `tools` of the next request: the offered function tools, and Z.ai's web search
+        on the Z.ai family of providers when it is on."""
+        toolbox = self.toolbox
+        if toolbox is None:
+            return ()
+        specs = [tool.spec.wire() for tool in toolbox.offered()]
+        if toolbox.web_search and self.provider.thinking_param == "zai":
+            specs.append(WEB_SEARCH_TOOL)
+        return tuple(specs)
+
+    def tools_offered(self, request: ChatRequest) -> bool:
+        return self.toolbox is not None and any(
+            spec.get("type") == "function" for spec in request.tools
+        )
+
+    def tool_title(self, wire_name: str) -> str:
+        tool = self.toolbox.find(wire_name) if self.toolbox is not None else None
+        return tool.spec.title if tool is not None else wire_name
+
+    def begin_round(self) -> tuple[Turn, StreamRecorder]:
+        """The assistant row and turn of the next model call in a tool loop."""
+        turn = Turn(role="assistant", content="", status="partial")
+        recorder = self._recorder_for(turn)
+        self.turns.append(turn)
+        return turn, recorder
 
     def _answer(self) -> Exchange:
         request = self.request()
@@ -249,7 +298,7 @@ class ConversationEngine:
 
         message_id = None
         if self.conversation_id:
-            message_id = self._save(
+            message_id = self.save(
                 "begin_assistant",
                 self.conversation_id,
                 model=self.model,
@@ -267,7 +316,7 @@ class ConversationEngine:
             self.title = title_from_prompt(first_prompt) or "Untitled"
         if self.conversation_id is not None or self.store is None:
             return
-        self.conversation_id = self._save(
+        self.conversation_id = self.save(
             "create_conversation",
             model=self.model,
             provider=self.provider_name,
@@ -276,12 +325,19 @@ class ConversationEngine:
             title=self.title,
         )
 
+    def _drop_answer(self) -> None:
+        """Drop what followed the last prompt: its answer and any tool rounds."""
+        while self.turns and self.turns[-1].role in ("assistant", "tool"):
+            turn = self.turns.pop()
+            if turn.message_id is not None:
+                self.save("delete_message", turn.message_id)
+
     def _drop_last(self, role: str) -> Turn | None:
         if not self.turns or self.turns[-1].role != role:
             return None
         turn = self.turns.pop()
         if turn.message_id is not None:
-            self._save("delete_message", turn.message_id)
+            self.save("delete_message", turn.message_id)
         return turn
 
     def _check_idle(self) -> None:
@@ -290,7 +346,7 @@ class ConversationEngine:
 
     # --- saving --------------------------------------------------------------------------
 
-    def _save(self, method: str, *args: Any, **kwargs: Any) -> Any:
+    def save(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Run a store write by name; a failure is remembered and told once, never fatal.
         Without a store (saving off, a read-only database) it does nothing."""
         if self.store is None:

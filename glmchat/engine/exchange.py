@@ -1,10 +1,12 @@
-"""Exchange: one answer being streamed, its model call in a task of its own, saved as it goes."""
+"""Exchange: one answer being streamed, its model calls (a tool loop) in a task of its own,
+saved as it goes."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from glmchat.backend.errors import ProviderError
@@ -12,12 +14,22 @@ from glmchat.backend.events import (
     ChatRequest,
     ContentDelta,
     Finish,
+    Message,
     ReasoningDelta,
     ToolCall,
+    ToolCallDelta,
     Usage,
+    WebSearchResults,
 )
 from glmchat.backend.finish import finish_note
-from glmchat.engine.events import EngineEvent, ExchangeEnded, ExchangeResult
+from glmchat.engine.events import (
+    EngineEvent,
+    ExchangeEnded,
+    ExchangeResult,
+    RoundStarted,
+    ToolCallUpdate,
+)
+from glmchat.engine.tool_runs import ToolRunner
 from glmchat.engine.turns import Turn
 
 if TYPE_CHECKING:
@@ -30,8 +42,8 @@ CHECKPOINT_SECONDS = 1.0
 
 class Exchange:
     """One answer being streamed: iterate it for events; `cancel()` stops it and saves what
-    arrived. The model call runs in its own task, so a cancel from anywhere (a key, a closed
-    pane, Ctrl-C) lands in one place."""
+    arrived. The model calls and tool runs happen in a task of their own, so a cancel from
+    anywhere (a key, a closed pane, Ctrl-C) lands in one place."""
 
     def __init__(
         self,
@@ -42,15 +54,22 @@ class Exchange:
     ) -> None:
         self.engine = engine
         self.request = request
-        self.turn = turn
+        self.turn = turn  # the assistant turn of the round being streamed
         self.recorder = recorder
         self.result: ExchangeResult | None = None
+        self.round = 0
         self._queue: asyncio.Queue[EngineEvent] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._ticker: asyncio.TimerHandle | None = None
-        self._usage: Usage | None = None
+        self._usage: Usage | None = None  # this round's
+        self._total_usage: Usage | None = None  # the rounds before it, summed
         self._finish_reason: str | None = None
-        self._tool_calls: tuple[ToolCall, ...] = ()
+        self._calls: tuple[ToolCall, ...] = ()  # this round's, whole
+        self._details: tuple[dict[str, Any], ...] = ()
+        self._reasoning_before: list[str] = []  # earlier rounds' reasoning
+        self._web_search: tuple[dict[str, Any], ...] = ()
+        self._streaming_calls: dict[int, list[str]] = {}  # index -> [id, name, arguments]
+        self.runner = ToolRunner(self)
 
     def __aiter__(self) -> AsyncIterator[EngineEvent]:
         return self.events()
@@ -76,7 +95,8 @@ class Exchange:
             self._schedule_tick()
 
     def cancel(self) -> ExchangeResult:
-        """Stop the answer now and save what arrived as `cancelled` (idempotent)."""
+        """Stop the answer (and any tool running) now and save what happened as `cancelled`
+        (idempotent)."""
         if self.result is None:
             self._finish(cancelled=True)
         if self._task is not None and not self._task.done():
@@ -84,40 +104,40 @@ class Exchange:
         return self.result  # type: ignore[return-value]
 
     async def wait(self) -> ExchangeResult:
-        """Run the exchange to its end without looking at its events."""
-        async for _ in self.events():
-            pass
+        """Run the exchange to its end without looking at its events (tools that need an
+        approval are denied: nobody is there to answer)."""
+        async for event in self.events():
+            if hasattr(event, "future"):
+                event.answer("deny")  # type: ignore[union-attr]
         assert self.result is not None
         return self.result
 
-    # --- the model call ------------------------------------------------------------------
+    def emit(self, event: EngineEvent) -> None:
+        self._queue.put_nowait(event)
+
+    # --- the model calls -----------------------------------------------------------------
 
     async def _run(self) -> None:
-        put = self._queue.put_nowait
         error: ProviderError | None = None
         try:
-            client = self.engine.clients(self.engine.provider_name)
-            async for event in client.stream(self.request):
-                kind = type(event)
-                if kind is ContentDelta:
-                    self._record(self.recorder.add_content, event.text)  # type: ignore[union-attr]
-                elif kind is ReasoningDelta:
-                    self._record(self.recorder.add_reasoning, event.text)  # type: ignore[union-attr]
-                elif kind is Usage:
-                    self._usage = event  # type: ignore[assignment]
-                elif kind is Finish:
-                    self._finish_reason = event.reason  # type: ignore[union-attr]
-                    self._tool_calls = event.tool_calls  # type: ignore[union-attr]
-                    continue
-                put(event)
+            while True:
+                await self._model_call()
+                calls = self._calls if self.engine.tools_offered(self.request) else ()
+                if not calls:
+                    break
+                if self.round + 1 >= self.engine.tool_settings.max_rounds:
+                    self.runner.not_run(calls, "the exchange reached [tools].max_rounds")
+                    break
+                results = await self.runner.run(self.round, calls)
+                self._next_round(calls, results)
         except ProviderError as exc:
             error = exc
             self._finish_reason = exc.finish_reason or self._finish_reason
-            self._tool_calls = exc.tool_calls or self._tool_calls
+            self._calls = exc.tool_calls or self._calls
         except asyncio.CancelledError:
             if self.result is None:
                 self._finish(cancelled=True)
-            put(ExchangeEnded(self.result))  # type: ignore[arg-type]
+            self.emit(ExchangeEnded(self.result))  # type: ignore[arg-type]
             return
         except Exception as exc:  # never take a front-end down: the answer shows it
             log.debug("unexpected error in an exchange", exc_info=True)
@@ -125,8 +145,80 @@ class Exchange:
         if self.result is None:
             self._finish(error=error)
         for event in self.engine.take_save_events():
+            self.emit(event)
+        self.emit(ExchangeEnded(self.result))  # type: ignore[arg-type]
+
+    async def _model_call(self) -> None:
+        put = self._queue.put_nowait
+        client = self.engine.clients(self.engine.provider_name)
+        self._calls, self._details, self._finish_reason = (), (), None
+        self._streaming_calls.clear()
+        async for event in client.stream(self.request):
+            kind = type(event)
+            if kind is ContentDelta:
+                self._record(self.recorder.add_content, event.text)  # type: ignore[union-attr]
+            elif kind is ReasoningDelta:
+                self._record(self.recorder.add_reasoning, event.text)  # type: ignore[union-attr]
+            elif kind is Usage:
+                self._usage = event  # type: ignore[assignment]
+            elif kind is Finish:
+                self._finish_reason = event.reason  # type: ignore[union-attr]
+                self._calls = event.tool_calls  # type: ignore[union-attr]
+                self._details = event.reasoning_details  # type: ignore[union-attr]
+                continue
+            elif kind is ToolCallDelta:
+                put(self._streaming_update(event))  # type: ignore[arg-type]
+                continue
+            elif kind is WebSearchResults:
+                self._web_search += event.results  # type: ignore[union-attr]
             put(event)
-        put(ExchangeEnded(self.result))  # type: ignore[arg-type]
+
+    def _streaming_update(self, delta: ToolCallDelta) -> ToolCallUpdate:
+        """A call's arguments as they stream in (the first id and name win)."""
+        call = self._streaming_calls.setdefault(delta.index, ["", "", ""])
+        call[0] = call[0] or (delta.id or "")
+        call[1] = call[1] or (delta.name or "")
+        call[2] += delta.arguments
+        return ToolCallUpdate(
+            key=(self.round, delta.index),
+            call_id=call[0],
+            name=call[1],
+            title=self.engine.tool_title(call[1]),
+            arguments=call[2],
+            state="streaming",
+        )
+
+    def _next_round(self, calls: tuple[ToolCall, ...], results: list[Message]) -> None:
+        """Close this round's assistant row with its calls, then call the model again with the
+        calls, their results and this round's reasoning (sent back as the provider wants)."""
+        content, reasoning = self.recorder.content, self.recorder.reasoning
+        assistant = Message(
+            "assistant",
+            content,
+            tool_calls=calls,
+            reasoning=reasoning or None,
+            reasoning_details=self._details,
+        )
+        self._close_round(calls)
+        self.request = replace(self.request, messages=(*self.request.messages, assistant, *results))
+        self.round += 1
+        self.turn, self.recorder = self.engine.begin_round()
+        self.emit(RoundStarted(self.round))
+
+    def _close_round(self, calls: tuple[ToolCall, ...]) -> None:
+        records = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]
+        usage = self._usage.as_dict() if self._usage else None
+        self._save_row(status="complete", usage=usage, error=None, tool_calls=records)
+        turn = self.turn
+        turn.content, turn.reasoning = self.recorder.content, self.recorder.reasoning
+        turn.status, turn.finish_reason, turn.usage = "complete", self._finish_reason, usage
+        turn.timings, turn.tool_calls = self.recorder.timings(), records
+        if self.recorder.reasoning:
+            self._reasoning_before.append(self.recorder.reasoning)
+        self._total_usage = _add_usage(self._total_usage, self._usage)
+        self._usage = None
+
+    # --- saving --------------------------------------------------------------------------
 
     def _record(self, add: Callable[[str], Any], text: str) -> None:
         if self.recorder.store is None:
@@ -144,6 +236,30 @@ class Exchange:
         self.engine.saving_failed(str(exc))
         for event in self.engine.take_save_events():
             self._queue.put_nowait(event)
+
+    def _save_row(
+        self,
+        *,
+        status: str,
+        usage: dict[str, Any] | None,
+        error: str | None,
+        tool_calls: list[dict[str, Any]] | None = None,
+    ) -> None:
+        if self.recorder.store is None:
+            self.recorder.finished = True
+            return
+        from glmchat.store import StoreError
+
+        try:
+            self.recorder.finish(
+                status=status,  # type: ignore[arg-type]
+                usage=usage,
+                error=error,
+                finish_reason=self._finish_reason,
+                tool_calls=tool_calls,
+            )
+        except StoreError as exc:
+            self.engine.saving_failed(str(exc))
 
     def _schedule_tick(self) -> None:
         # A quiet stream (a long think with no deltas, a retry wait) is checkpointed too.
@@ -167,6 +283,7 @@ class Exchange:
     def _finish(self, *, error: ProviderError | None = None, cancelled: bool = False) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
+        self.runner.cancel_pending()  # calls waiting or running when the exchange stopped
         recorder = self.recorder
         content, reasoning = recorder.content, recorder.reasoning
         if cancelled:
@@ -175,41 +292,60 @@ class Exchange:
             status = "partial" if content else "error"
         else:
             status = "complete"
-        note = (
-            None
-            if error or cancelled
-            else finish_note(self._finish_reason, tool_calls=bool(self._tool_calls))
-        )
+        unrun = bool(self._calls) and not self.runner.ran(self.round)
+        note = None
+        if not error and not cancelled:
+            note = finish_note(self._finish_reason, tool_calls=unrun)
+            if unrun and self.runner.stopped_reason:
+                note = f"Tool calls were not run: {self.runner.stopped_reason}."
         usage = self._usage.as_dict() if self._usage else None
         timings = recorder.timings()
-        if recorder.store is not None:
-            from glmchat.store import StoreError
-
-            try:
-                recorder.finish(
-                    status=status,
-                    usage=usage,
-                    error=error.message if error else None,
-                    finish_reason=self._finish_reason,
-                )
-            except StoreError as exc:
-                self.engine.saving_failed(str(exc))
+        # The row keeps the calls it made, run or not (a cancelled round's were run).
+        records = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in self._calls]
+        self._save_row(
+            status=status,
+            usage=usage,
+            error=error.message if error else None,
+            tool_calls=records or None,
+        )
         turn = self.turn
         turn.content, turn.reasoning, turn.status = content, reasoning, status
         turn.error = error.message if error else None
         turn.finish_reason, turn.usage, turn.timings = self._finish_reason, usage, timings
+        turn.tool_calls = records or None
         self.result = ExchangeResult(
             status=status,
             content=content,
-            reasoning=reasoning,
+            reasoning="\n\n".join([*self._reasoning_before, *([reasoning] if reasoning else [])]),
             finish_reason=self._finish_reason,
-            usage=self._usage,
+            usage=_add_usage(self._total_usage, self._usage),
             error=error,
             note=note,
-            tool_calls=self._tool_calls,
+            tool_calls=self.runner.updates(),
+            web_search=self._web_search,
             cancelled=cancelled,
             saved=self.engine.store is not None and self.engine.save_error is None,
             timings=timings,
         )
         if self.engine.running is self:
             self.engine.running = None
+
+
+def _add_usage(a: Usage | None, b: Usage | None) -> Usage | None:
+    """Two rounds' usage as one exchange's: counts add up (a count neither sent stays None);
+    the context is the last round's."""
+    if a is None or b is None:
+        return a or b
+
+    def plus(x: int | None, y: int | None) -> int | None:
+        return None if x is None and y is None else (x or 0) + (y or 0)
+
+    cost = None if a.cost is None and b.cost is None else (a.cost or 0.0) + (b.cost or 0.0)
+    return Usage(
+        prompt_tokens=plus(a.prompt_tokens, b.prompt_tokens),
+        completion_tokens=plus(a.completion_tokens, b.completion_tokens),
+        total_tokens=b.total_tokens,
+        cached_tokens=plus(a.cached_tokens, b.cached_tokens),
+        reasoning_tokens=plus(a.reasoning_tokens, b.reasoning_tokens),
+        cost=cost,
+    )

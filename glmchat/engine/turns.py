@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from glmchat.backend.events import Message
+from glmchat.backend.events import Message, ToolCall
 
 if TYPE_CHECKING:
     from glmchat.store import StoredMessage
@@ -25,6 +25,10 @@ class Turn:
     finish_reason: str | None = None
     usage: dict[str, Any] | None = None
     timings: dict[str, Any] | None = None
+    # An assistant turn: the calls it made ({"id", "name", "arguments"}); a tool turn: the one
+    # record of its call ({"id", "name", "title", "arguments", "status", "seconds"}).
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
 
     @property
     def answered(self) -> bool:
@@ -44,30 +48,59 @@ def turns_from_stored(messages: Iterable[StoredMessage]) -> list[Turn]:
             finish_reason=m.finish_reason,
             usage=m.usage,
             timings=m.timings,
+            tool_calls=m.tool_calls,
+            tool_call_id=m.tool_call_id,
         )
         for m in messages
-        if m.role in ("user", "assistant")
+        if m.role in ("user", "assistant", "tool")
     ]
 
 
 def history(turns: Sequence[Turn]) -> tuple[Message, ...]:
-    """What is sent back to the model: each prompt with the answer it got, never reasoning.
+    """What is sent back to the model: each exchange that got an answer, never reasoning.
 
-    A prompt is sent only together with an answer that has text (complete, partial or
-    stopped by the user: the user saw that text). A prompt whose answer failed or was
-    stopped before any text is left out, with its empty answer: the user asks again, and the
-    model must not see the same prompt twice. A prompt with no answer row at all (the process
-    died before the request) is left out too, so two user turns never follow each other."""
+    An exchange is a prompt and what followed it: tool-call rounds (the assistant's calls and
+    one tool result per call) and the answer. It is sent only when its last answer has text
+    (complete, partial or stopped by the user: the user saw that text). A prompt whose answer
+    failed or was stopped before any text is left out with all that followed it: the user asks
+    again, and the model must not see the same prompt twice. A prompt with no answer row (the
+    process died before the request) is left out too, so two user turns never follow each
+    other. Tool calls go back only with a result for every call, as the protocol wants."""
     out: list[Message] = []
-    for i, turn in enumerate(turns):
-        if turn.role != "user":
-            continue
-        answer = turns[i + 1] if i + 1 < len(turns) else None
-        if answer is None or not answer.answered or not turn.content.strip():
-            continue
-        out.append(Message("user", turn.content))
-        out.append(Message("assistant", answer.content))
+    start = 0
+    while start < len(turns):
+        end = start + 1
+        while end < len(turns) and turns[end].role != "user":
+            end += 1
+        out.extend(_exchange_messages(turns[start:end]))
+        start = end
     return tuple(out)
+
+
+def _exchange_messages(exchange: Sequence[Turn]) -> list[Message]:
+    prompt, rest = exchange[0], exchange[1:]
+    answers = [turn for turn in rest if turn.role == "assistant"]
+    if prompt.role != "user" or not prompt.content.strip() or not answers:
+        return []
+    if not answers[-1].answered:
+        return []
+    results = {turn.tool_call_id: turn for turn in rest if turn.role == "tool"}
+    out = [Message("user", prompt.content)]
+    for turn in rest:
+        if turn.role != "assistant":
+            continue
+        calls = tuple(
+            ToolCall(str(c.get("id", "")), str(c.get("name", "")), str(c.get("arguments", "")))
+            for c in turn.tool_calls or ()
+        )
+        if calls and all(call.id in results for call in calls):
+            out.append(Message("assistant", turn.content, tool_calls=calls))
+            out.extend(
+                Message("tool", results[call.id].content, tool_call_id=call.id) for call in calls
+            )
+        elif turn.answered:
+            out.append(Message("assistant", turn.content))
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,6 +106,7 @@ class StreamRecorder:
         usage: dict[str, Any] | Usage | None = None,
         error: str | None = None,
         finish_reason: str | None = None,
+        tool_calls: list[dict[str, Any]] | None = None,
     ) -> None:
         """Write the final text and status (complete, partial, cancelled or error)."""
         self.finished = True
@@ -121,6 +122,7 @@ class StreamRecorder:
             error=error,
             finish_reason=finish_reason,
             timings=self.timings(),
+            tool_calls=tool_calls,
         )
 
 
