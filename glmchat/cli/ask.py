@@ -264,20 +264,22 @@ def _result(session_id: str | None, model: str, outcome: ExchangeResult) -> dict
         "error": error,
     }
     if outcome.tool_calls:
-        # glmchat runs no tools yet: each call is reported, never dropped, as "denied" (the
-        # contract's word for a call that was not run), with no result and no time.
         result["tool_calls"] = [
             {
-                "id": call.id,
+                "id": call.call_id,
                 "name": call.name,
                 "arguments": call.arguments,
-                "status": "denied",
-                "result": None,
-                "seconds": None,
+                "status": JSON_STATUS.get(call.state, call.state),
+                "result": call.result,
+                "seconds": call.seconds,
             }
             for call in outcome.tool_calls
         ]
     return result
+
+
+# DESIGN.md's statuses: a call that never ran (no tools on, rounds used up) was refused.
+JSON_STATUS = {"not_run": "denied", "waiting": "cancelled", "running": "cancelled"}
 
 
 def _exit_status(outcome: ExchangeResult) -> int:

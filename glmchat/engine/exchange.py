@@ -293,6 +293,8 @@ class Exchange:
         else:
             status = "complete"
         unrun = bool(self._calls) and not self.runner.ran(self.round)
+        if unrun:
+            self.runner.not_run(self._calls)
         note = None
         if not error and not cancelled:
             note = finish_note(self._finish_reason, tool_calls=unrun)

@@ -47,12 +47,15 @@ class ToolRunner:
             out.append(Message("tool", update.result or "", tool_call_id=call.id))
         return out
 
-    def not_run(self, calls: tuple[ToolCall, ...], reason: str) -> None:
-        """Calls the model asked for that will not run (the rounds are used up)."""
-        self.stopped_reason = reason
+    def not_run(self, calls: tuple[ToolCall, ...], reason: str | None = None) -> None:
+        """Calls the model asked for that will not run (no tools are on, or the rounds are
+        used up): listed, never dropped."""
+        if reason:
+            self.stopped_reason = reason
         round_ = self.exchange.round
         for index, call in enumerate(calls):
-            self._set(self._update(round_, index, call, "not_run"))
+            if (round_, index) not in self._updates:
+                self._set(self._update(round_, index, call, "not_run"))
 
     async def _run_one(self, round_: int, index: int, call: ToolCall) -> ToolCallUpdate:
         engine = self.exchange.engine
