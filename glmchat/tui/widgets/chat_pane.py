@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -16,8 +15,8 @@ from textual.widgets import Static
 from glmchat.backend.errors import AuthError
 from glmchat.backend.events import ContentDelta, ReasoningDelta, RetryScheduled
 from glmchat.engine import ConversationEngine, Exchange, ExchangeResult, SaveFailed, Turn
-from glmchat.token_estimate import estimate_tokens
 from glmchat.tui.literal import literal
+from glmchat.tui.stream_meter import StreamMeter
 from glmchat.tui.widgets.history import HistoryLog
 from glmchat.tui.widgets.messages import AssistantMessage, UserMessage
 from glmchat.tui.widgets.not_saved import NotSavedBanner
@@ -27,10 +26,6 @@ from glmchat.tui.widgets.status_bar import StatusBar
 if TYPE_CHECKING:
     from glmchat.store import Conversation
     from glmchat.tui.app import GlmChatApp
-
-# The live speed is shown from this long after the first token on (a rate over a few
-# milliseconds says nothing).
-MIN_RATE_SECONDS = 0.5
 
 
 class ChatPane(Vertical):
@@ -53,12 +48,8 @@ class ChatPane(Vertical):
         self.streaming: AssistantMessage | None = None
         self._exchange: Exchange | None = None
         self._tick_timer: Timer | None = None
-        # Streamed text not yet counted into the live speed: counted on the status tick, not
-        # per token.
-        self._uncounted: list[str] = []
-        self._out_tokens = 0
+        self._meter = StreamMeter()
         self._pending_prompt: str | None = None
-        self._retry: tuple[RetryScheduled, float] | None = None
         self._shown_title = engine.title
         self._banner_shown = False
 
@@ -231,9 +222,7 @@ class ChatPane(Vertical):
         self._exchange = exchange
         self.log_view.mount(message)
         self.log_view.follow()
-        self._uncounted.clear()
-        self._out_tokens = 0
-        self._retry = None
+        self._meter.start()
         self._update_status(rate=None, state="waiting")  # no speed before the first token
         # Two status updates a second: each one is a frame of its own.
         self._tick_timer = self.set_interval(0.5, self._tick)
@@ -244,21 +233,7 @@ class ChatPane(Vertical):
         if self.streaming is None:
             return
         self.streaming.tick()
-        now = time.monotonic()
-        first = self.streaming.first_output_at
-        state = "waiting" if first is None else "streaming"
-        if self._retry is not None:
-            event, deadline = self._retry
-            if now < deadline and first is None:
-                state = f"retry {event.attempt + 1}/{event.max_attempts} in {deadline - now:.0f} s"
-            else:
-                self._retry = None
-        if self._uncounted:
-            self._out_tokens += estimate_tokens("".join(self._uncounted))
-            self._uncounted.clear()
-        rate = None
-        if first is not None and now - first >= MIN_RATE_SECONDS:
-            rate = self._out_tokens / (now - first)
+        rate, state = self._meter.reading(self.streaming.first_output_at)
         self._update_status(rate=rate, state=state)
 
     @work(exclusive=True, group="stream", exit_on_error=False)
@@ -266,7 +241,7 @@ class ChatPane(Vertical):
         """Draw the engine's events; the engine saves them. Leaving early (the pane closed,
         the app quit) cancels the exchange, which saves what arrived."""
         fold = self.glm.settings.ui.fold_thinking_when_answer_starts
-        uncounted = self._uncounted
+        uncounted = self._meter.uncounted
         try:
             async for event in exchange:
                 kind = type(event)
@@ -278,7 +253,7 @@ class ChatPane(Vertical):
                     message.add_reasoning(event.text)  # type: ignore[union-attr]
                 elif kind is RetryScheduled:
                     # The client sleeps before the next try; the tick shows the countdown.
-                    self._retry = (event, time.monotonic() + event.delay)  # type: ignore[assignment,union-attr]
+                    self._meter.retry_scheduled(event)  # type: ignore[arg-type]
                     self._tick()
                 elif kind is SaveFailed:
                     self._saving_failed(event.message)  # type: ignore[union-attr]
