@@ -248,6 +248,10 @@ def _another_value(declared: Declared) -> tuple[str, object]:
         return "openrouter/z-ai/glm-4.5-air", "openrouter/z-ai/glm-4.5-air"
     if rule.kind == "text":
         return "Answer in French.", "Answer in French."
+    if rule.kind == "choice_list":
+        return ",".join(rule.choices), list(rule.choices)
+    if rule.kind == "str_list":
+        return "docs, ~/notes", ["docs", "~/notes"]
     raise AssertionError(f"{declared.key}: teach this test a value of kind {rule.kind}")
 
 
@@ -268,7 +272,8 @@ def test_every_declared_setting_is_set_shown_and_checked(
     assert code == 0
     _, out, _ = run(capsys, "show", "--json")
     shown = json.loads(out)["settings"][declared.key]
-    assert shown == {"value": declared.default, "source": "default"}
+    default = json.loads(json.dumps(declared.default))  # a tuple is shown as an array
+    assert shown == {"value": default, "source": "default"}
 
     header = f"[{declared.table}]\n" if declared.table else ""
     path = write_config(f"{header}{declared.name} = [1]\n")

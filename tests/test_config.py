@@ -17,11 +17,13 @@ from glmchat import paths
 from glmchat.backend.providers import BUILTIN_PROVIDERS, ProviderConfig
 from glmchat.config import (
     BINDING_IDS,
+    MCP_SERVER_RULES,
     PROVIDER_RULES,
     SETTINGS,
     ConfigError,
     Declared,
     Settings,
+    ToolsTable,
     UiSettings,
     load_settings,
     save_value,
@@ -333,9 +335,10 @@ def test_example_config_loads_with_no_warnings() -> None:
 
 def test_example_config_documents_every_key() -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
-    for key in [*(d.name for d in SETTINGS.values()), *BINDING_IDS, *PROVIDER_RULES]:
+    keys = [*(d.name for d in SETTINGS.values()), *BINDING_IDS, *PROVIDER_RULES]
+    for key in [*keys, *MCP_SERVER_RULES]:
         assert re.search(rf"^#?\s*{key}\s*=", text, re.MULTILINE), key
-    for section in ("[ui]", "[keys]", "[providers."):
+    for section in ("[ui]", "[keys]", "[providers.", "[tools]", "[mcp.servers."):
         assert section in text
 
 
@@ -396,7 +399,7 @@ def test_example_config_states_provider_ranges_and_choices() -> None:
 def test_every_setting_is_declared_once_with_its_rule() -> None:
     """A new field on Settings or UiSettings must be declared with `setting()`: then loading,
     `config set`, `config show` and the example test all pick it up from that one place."""
-    tables = {"providers", "keys", "ui"}
+    tables = {"providers", "keys", "ui", "tools", "mcp_servers"}
     bookkeeping = {"warnings", "sources", "path"}
     assert {f.name for f in dataclasses.fields(Settings)} - tables - bookkeeping == {
         d.name for d in SETTINGS.values() if not d.table
@@ -404,7 +407,11 @@ def test_every_setting_is_declared_once_with_its_rule() -> None:
     assert {f.name for f in dataclasses.fields(UiSettings)} == {
         d.name for d in SETTINGS.values() if d.table == "ui"
     }
+    assert {f.name for f in dataclasses.fields(ToolsTable)} == {
+        d.name for d in SETTINGS.values() if d.table == "tools"
+    }
     assert Settings().ui == UiSettings()
+    assert Settings().tools == ToolsTable()
     for declared in SETTINGS.values():
         assert Settings().value_of(declared) == declared.default
         if not declared.optional:
@@ -413,9 +420,10 @@ def test_every_setting_is_declared_once_with_its_rule() -> None:
 
 
 def test_example_config_commented_examples_are_valid(tmp_path: Path) -> None:
-    # Uncomment the optional top-level keys and the provider examples: still no warnings.
+    # Uncomment the optional top-level keys and the provider and MCP server examples: still
+    # no warnings.
     lines = [
-        line[2:] if re.match(r"# (\[providers\.[\w-]+\]|\w+ = )", line) else line
+        line[2:] if re.match(r"# (\[(providers|mcp\.servers)\.[\w-]+\]|\w+ = )", line) else line
         for line in EXAMPLE.read_text(encoding="utf-8").splitlines()
     ]
     uncommented = tmp_path / "uncommented.toml"
@@ -425,6 +433,8 @@ def test_example_config_commented_examples_are_valid(tmp_path: Path) -> None:
     assert settings.temperature is not None and settings.system_prompt
     assert {"vllm", "llamacpp"} <= set(settings.providers)
     assert settings.providers["ollama"].extra_body
+    assert set(settings.mcp_servers) == {"fetch", "zai-search"}
+    assert settings.mcp_servers["zai-search"].headers
 
 
 # --- save_value -------------------------------------------------------------------------

@@ -7,6 +7,8 @@ import asyncio
 import getpass
 import json
 import os
+import re
+import shlex
 import sys
 from collections.abc import Iterable, Mapping
 
@@ -23,9 +25,10 @@ from glmchat.config import (
     load_settings,
     save_value,
 )
-from glmchat.credentials import CredentialStore, KeyLookup, Secret, env_names
+from glmchat.credentials import CredentialStore, KeyLookup, Secret, env_names, mask
 from glmchat.sentences import join_sentences
 from glmchat.terminal_text import dumps_json
+from glmchat.tools.base import McpServerConfig
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:  # noqa: SLF001
@@ -142,7 +145,48 @@ def _toml_value(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
     return str(value)
+
+
+# Header and environment names whose values are credentials, shown masked like API keys.
+_SECRET_NAME = re.compile(r"auth|key|token|secret|passw|cookie|session|credential", re.IGNORECASE)
+
+
+def _masked(value: str) -> str:
+    # "Bearer sk-…" keeps its scheme word, so the masked value still says what kind it is.
+    scheme, space, credential = value.partition(" ")
+    return f"{scheme} {mask(credential)}" if space and credential else mask(value)
+
+
+def _masked_table(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    return {name: _masked(value) if _SECRET_NAME.search(name) else value for name, value in pairs}
+
+
+def _mcp_server_doc(server: McpServerConfig, source: str) -> dict[str, object]:
+    return {
+        "transport": server.transport,
+        "command": server.command,
+        "args": list(server.args),
+        "env": _masked_table(server.env),
+        "url": server.url,
+        "headers": _masked_table(server.headers),
+        "enabled": server.enabled,
+        "approve": server.approve,
+        "source": source,
+    }
+
+
+def _mcp_server_line(server: McpServerConfig) -> str:
+    if server.url:
+        where = server.url
+        extra = _masked_table(server.headers)
+    else:
+        where = shlex.join([server.command or "", *server.args])
+        extra = _masked_table(server.env)
+    shown = " ".join(f"{name}={value}" for name, value in extra.items())
+    return f"{where} {shown}".rstrip()
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -173,6 +217,10 @@ def cmd_show(args: argparse.Namespace) -> int:
                 for name, p in settings.providers.items()
                 for key in [found[name]]
             },
+            "mcp_servers": {
+                name: _mcp_server_doc(server, settings.sources.get(f"mcp.servers.{name}", "file"))
+                for name, server in settings.mcp_servers.items()
+            },
             "warnings": warnings,
         }
         print(dumps_json(doc, indent=2))
@@ -196,6 +244,15 @@ def cmd_show(args: argparse.Namespace) -> int:
         ]
     ):
         print(line)
+    if settings.mcp_servers:
+        print("mcp servers (glmchat tools list starts them and lists their tools)")
+        for line in _columns(
+            [
+                (name, "on" if server.enabled else "off", _mcp_server_line(server))
+                for name, server in settings.mcp_servers.items()
+            ]
+        ):
+            print(line)
     return 0
 
 

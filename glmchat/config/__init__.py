@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from glmchat.config.loading import MODEL_ENV, load_settings
 from glmchat.config.settings import (
+    MCP_SERVER_RULES,
     PROVIDER_RULES,
     SETTINGS,
     ConfigError,
     Declared,
     Settings,
+    ToolsTable,
     UiSettings,
 )
 from glmchat.config.writing import parse_setting, save_value
@@ -19,12 +21,14 @@ from glmchat.keybindings import BINDING_IDS
 
 __all__ = [
     "BINDING_IDS",
+    "MCP_SERVER_RULES",
     "MODEL_ENV",
     "PROVIDER_RULES",
     "SETTINGS",
     "ConfigError",
     "Declared",
     "Settings",
+    "ToolsTable",
     "UiSettings",
     "load_settings",
     "parse_setting",

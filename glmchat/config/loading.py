@@ -15,18 +15,21 @@ from glmchat.backend.providers import BUILTIN_PROVIDERS, DIALECT_REASONING_FIELD
 from glmchat.config.rules import PROVIDER_NAME, Invalid, Rule, did_you_mean, show_value, validate
 from glmchat.config.settings import (
     KEYS_RULE,
+    MCP_SERVER_RULES,
     PROVIDER_RULES,
     SECTIONS,
     SETTINGS,
     ConfigError,
     Declared,
     Settings,
+    ToolsTable,
     UiSettings,
 )
 from glmchat.keybindings import BINDING_IDS, key_problems
 from glmchat.paths import config_path
 from glmchat.toml_positions import Path as KeyPath
 from glmchat.toml_positions import key_positions, position_of
+from glmchat.tools.base import McpServerConfig
 
 MODEL_ENV = "GLMCHAT_MODEL"
 
@@ -138,8 +141,9 @@ def build(
     report = _Report(path, source)
     top = _declared_values(report, "", doc, SECTIONS)
     ui_values = _declared_values(report, "ui", report.table(("ui",), doc.get("ui", {})))
+    tools_values = _declared_values(report, "tools", report.table(("tools",), doc.get("tools", {})))
     sources = dict(_DEFAULT_SOURCES)
-    for table, values in (("", top), ("ui", ui_values)):
+    for table, values in (("", top), ("ui", ui_values), ("tools", tools_values)):
         for name in values:
             sources[_TABLES[table][name].key] = "file"
 
@@ -155,6 +159,10 @@ def build(
             providers[name] = provider
             sources[f"providers.{name}"] = "file"
 
+    mcp_servers = _mcp_servers(report, doc.get("mcp", {}))
+    for name in mcp_servers:
+        sources[f"mcp.servers.{name}"] = "file"
+
     default_model = top.pop("default_model", SETTINGS["default_model"].default)
     env_model = environ.get(MODEL_ENV, "").strip()
     if env_model:
@@ -166,6 +174,8 @@ def build(
         providers=MappingProxyType(providers),
         keys=MappingProxyType(keys),
         ui=UiSettings(**ui_values),
+        tools=ToolsTable(**tools_values),
+        mcp_servers=MappingProxyType(mcp_servers),
         sources=MappingProxyType(sources),
         path=path,
         **top,
@@ -264,6 +274,56 @@ def _provider(report: _Report, name: str, table: Any) -> ProviderConfig | None:
     values.setdefault("requires_key", dialect != "openai")
     values.setdefault("label", name)
     return ProviderConfig(name=name, **values)
+
+
+def _mcp_servers(report: _Report, table: Any) -> dict[str, McpServerConfig]:
+    """The valid `[mcp.servers.NAME]` tables, by name; every problem is reported."""
+    servers: dict[str, McpServerConfig] = {}
+    for key, value in report.table(("mcp",), table).items():
+        if key != "servers":
+            report.unknown(("mcp", key), ["servers"])
+            continue
+        for name, server in report.table(("mcp", "servers"), value).items():
+            if (config := _mcp_server(report, name, server)) is not None:
+                servers[name] = config
+    return servers
+
+
+def _mcp_server(report: _Report, name: str, table: Any) -> McpServerConfig | None:
+    """One `[mcp.servers.NAME]` table, or None if it is wrong."""
+    key: KeyPath = ("mcp", "servers", name)
+    if not PROVIDER_NAME.match(name):
+        # The name prefixes its tools' names on the wire (NAME__tool), which allow no more.
+        report.error(key, 'an MCP server name may use only letters, digits, "-" and "_"')
+        return None
+    if not isinstance(table, dict):
+        report.table(key, table)
+        return None
+    values: dict[str, Any] = {}
+    valid = True
+    for field_name, value in table.items():
+        if field_name not in MCP_SERVER_RULES:
+            report.unknown((*key, field_name), list(MCP_SERVER_RULES))
+        elif (
+            checked := report.check((*key, field_name), MCP_SERVER_RULES[field_name], value)
+        ) is None:
+            valid = False
+        else:
+            values[field_name] = checked
+    if "command" in table and "url" in table:
+        report.error(key, "give command (a stdio server) or url (streamable HTTP), not both")
+        return None
+    if "command" not in table and "url" not in table:
+        report.error(key, "needs command (a stdio server) or url (a streamable HTTP server)")
+        return None
+    for stdio_only in ("args", "env"):
+        if stdio_only in table and "url" in table:
+            report.error((*key, stdio_only), "applies only to a stdio server (with command)")
+            valid = False
+    if "headers" in table and "command" in table:
+        report.error((*key, "headers"), "applies only to an HTTP server (with url)")
+        valid = False
+    return McpServerConfig(name=name, **values) if valid else None
 
 
 def load_settings(

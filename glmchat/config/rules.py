@@ -30,6 +30,7 @@ Kind = Literal[
     "url",
     "env",  # an environment variable name
     "str_list",
+    "choice_list",  # an array of names from `choices`, each at most once
     "str_table",
     "table",
     "keys",  # one or more key names, as `[keys]` takes them
@@ -134,9 +135,21 @@ def validate(f: Rule, value: Any) -> Any:
         if not isinstance(value, str) or not ENV_NAME.match(value):
             raise fail('an environment variable name like "MY_API_KEY"')
         return value
+    # A tuple is the converted form (a declared default); a file gives a list.
     if kind == "str_list":
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
             raise fail('an array of strings, like ["glm-4.5"]')
+        return tuple(value)
+    if kind == "choice_list":
+        allowed = ", ".join(f'"{c}"' for c in f.choices)
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise fail(f"an array of names from {allowed}")
+        for item in value:
+            if item not in f.choices:
+                hint = did_you_mean(item, f.choices)
+                raise Invalid(f"unknown name {show_value(item)}{hint}; known: {allowed}")
+        if len(set(value)) != len(value):
+            raise Invalid("a name is given twice")
         return tuple(value)
     if kind == "str_table":
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):

@@ -24,6 +24,7 @@ from glmchat.errors import GlmchatError
 from glmchat.keybindings import BINDING_IDS
 from glmchat.paths import config_path
 from glmchat.textual_names import THEMES
+from glmchat.tools.base import APPROVE_POLICIES, BUILTIN_TOOL_NAMES, McpServerConfig
 
 T = TypeVar("T")
 
@@ -62,6 +63,49 @@ class UiSettings:
     compact: bool = setting(False, Rule("bool"), "Tighter layout: less padding around messages")
 
 
+@dataclass(frozen=True, slots=True)
+class ToolsTable:
+    """The `[tools]` table (the engine gets it as a glmchat.tools.base.ToolSettings)."""
+
+    approve: str = setting(
+        "ask",
+        Rule("choice", choices=APPROVE_POLICIES),
+        'Which tool calls run without asking: "ask" (none: every call asks), "read-only" '
+        '(tools that only read run at once) or "all"',
+    )
+    max_rounds: int = setting(
+        20, Rule("int", 1, 100), "The most model calls in one exchange (a tool loop)"
+    )
+    timeout: float = setting(
+        60.0, Rule("float", 1, 3600), "Seconds one tool call may run before it is stopped"
+    )
+    max_result_kb: int = setting(
+        64,
+        Rule("int", 1, 4096),
+        "A tool result longer than this many KB is cut, with a note the model sees",
+    )
+    builtin: tuple[str, ...] = setting(
+        (),
+        Rule("choice_list", choices=BUILTIN_TOOL_NAMES),
+        "The built-in tools offered to the model (none by default)",
+    )
+    allowed_dirs: tuple[str, ...] = setting(
+        (".",),
+        Rule("str_list"),
+        "Where read_file and list_dir may look (relative paths are from where glmchat starts)",
+    )
+    web_search: bool = setting(
+        False,
+        Rule("bool"),
+        "Offer Z.ai's server-side web search on the zai, zai-coding and bigmodel providers",
+    )
+    fetch_private: bool = setting(
+        False,
+        Rule("bool"),
+        "Let fetch_url reach loopback, private and link-local addresses (local servers)",
+    )
+
+
 def _builtin_providers() -> Mapping[str, ProviderConfig]:
     return MappingProxyType(dict(BUILTIN_PROVIDERS))
 
@@ -71,7 +115,8 @@ class Settings:
     """Everything config.toml (and GLMCHAT_MODEL) decide, built once at start and passed in.
 
     The fields declared with `setting()` are config.toml's top-level keys; the tables
-    (`[ui]`, `[keys]`, `[providers.NAME]`) and where each value came from follow them."""
+    (`[ui]`, `[keys]`, `[providers.NAME]`, `[tools]`, `[mcp.servers.NAME]`) and where each
+    value came from follow them."""
 
     default_model: str = setting(
         DEFAULT_MODEL,
@@ -102,6 +147,8 @@ class Settings:
     providers: Mapping[str, ProviderConfig] = field(default_factory=_builtin_providers)
     keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     ui: UiSettings = field(default_factory=UiSettings)
+    tools: ToolsTable = field(default_factory=ToolsTable)
+    mcp_servers: Mapping[str, McpServerConfig] = field(default_factory=lambda: MappingProxyType({}))
     warnings: tuple[str, ...] = ()
     sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     path: Path = field(default_factory=config_path)
@@ -132,7 +179,7 @@ class Settings:
 
     def value_of(self, declared: Declared) -> object:
         """The effective value of one declared setting."""
-        return getattr(self.ui if declared.table == "ui" else self, declared.name)
+        return getattr(getattr(self, declared.table) if declared.table else self, declared.name)
 
 
 # --- what the declarations give everyone else ------------------------------------------
@@ -168,9 +215,9 @@ def _declared(cls: type, table: str) -> dict[str, Declared]:
 
 # Every setting with a single value, top level first, by dotted key, in declaration order.
 SETTINGS: Mapping[str, Declared] = MappingProxyType(
-    {**_declared(Settings, ""), **_declared(UiSettings, "ui")}
+    {**_declared(Settings, ""), **_declared(UiSettings, "ui"), **_declared(ToolsTable, "tools")}
 )
-SECTIONS = ("ui", "keys", "providers")
+SECTIONS = ("ui", "keys", "providers", "tools", "mcp")
 KEYS_RULE = Rule("keys")  # every `[keys]` value; the ids and defaults are keybindings.BINDING_IDS
 
 
@@ -190,5 +237,20 @@ PROVIDER_RULES: Mapping[str, Rule] = MappingProxyType(
         "reasoning_field": Rule("choice", choices=REASONING_FIELDS),
         "requires_key": Rule("bool"),
         "extra_body": Rule("table"),
+    }
+)
+
+
+# A `[mcp.servers.NAME]` key sets the McpServerConfig field of its name (glmchat/tools/base.py);
+# config adds only the rule. A server has `command` (stdio) or `url` (streamable HTTP).
+MCP_SERVER_RULES: Mapping[str, Rule] = MappingProxyType(
+    {
+        "command": Rule("str"),
+        "args": Rule("str_list"),
+        "env": Rule("str_table"),
+        "url": Rule("url"),
+        "headers": Rule("str_table"),
+        "enabled": Rule("bool"),
+        "approve": Rule("choice", choices=APPROVE_POLICIES),
     }
 )

@@ -24,6 +24,7 @@ from glmchat.config.rules import (
 )
 from glmchat.config.settings import (
     KEYS_RULE,
+    MCP_SERVER_RULES,
     PROVIDER_RULES,
     SECTIONS,
     SETTINGS,
@@ -43,15 +44,18 @@ def _check(where: str, f: Rule, value: Any) -> Any:
         raise ConfigError(f"{where}: {exc}") from None
 
 
-def _known_dotted_keys(providers: Iterable[str]) -> list[str]:
+def _known_dotted_keys(providers: Iterable[str], servers: Iterable[str]) -> list[str]:
     return [
         *SETTINGS,
         *(f"keys.{k}" for k in BINDING_IDS),
         *(f"providers.{p}.{k}" for p in providers for k in PROVIDER_RULES),
+        *(f"mcp.servers.{s}.{k}" for s in servers for k in MCP_SERVER_RULES),
     ]
 
 
-def _locate(key: str, providers: Iterable[str]) -> tuple[list[str], Rule, bool]:
+def _locate(
+    key: str, providers: Iterable[str], servers: Iterable[str] = ()
+) -> tuple[list[str], Rule, bool]:
     """The document path of a dotted key, its rule, and whether it may be left unset; or
     ConfigError suggesting a known key."""
     parts = key.split(".")
@@ -65,10 +69,16 @@ def _locate(key: str, providers: Iterable[str]) -> tuple[list[str], Rule, bool]:
         if not PROVIDER_NAME.match(parts[1]):
             raise ConfigError(f'{key}: a provider name may use only letters, digits, "-" and "_"')
         found = PROVIDER_RULES.get(parts[2])
+    elif len(parts) == 4 and parts[:2] == ["mcp", "servers"]:
+        if not PROVIDER_NAME.match(parts[2]):
+            raise ConfigError(
+                f'{key}: an MCP server name may use only letters, digits, "-" and "_"'
+            )
+        found = MCP_SERVER_RULES.get(parts[3])
     if found is None:
         if key in SECTIONS:
             raise ConfigError(f'{key} is a table; set one of its keys, like "{key}.NAME"')
-        hint = did_you_mean(key, _known_dotted_keys(providers))
+        hint = did_you_mean(key, _known_dotted_keys(providers, servers))
         raise ConfigError(f'unknown key "{key}"{hint}; see config.example.toml')
     return parts, found, False
 
@@ -98,7 +108,7 @@ def _parse_raw(key: str, f: Rule, raw: str, optional: bool) -> Any:
             raise ConfigError(
                 f"{key}: expected {kind} {value_range(f)}, got {show_value(raw)}"
             ) from None
-    if f.kind == "str_list":
+    if f.kind in ("str_list", "choice_list"):
         return [item.strip() for item in text.split(",") if item.strip()]
     if f.kind in ("str_table", "table"):
         try:
@@ -138,14 +148,14 @@ def save_value(key: str, raw_value: str, path: Path | None = None) -> Settings:
     doc, old = read_document(path)
     # Refuses to rewrite a file that is already wrong, naming every problem in it.
     current = build(doc, path, {}, "" if old is None else old.decode("utf-8"))
-    parts, f, optional = _locate(key, current.providers)
+    parts, f, optional = _locate(key, current.providers, current.mcp_servers)
     value = _parse_raw(key, f, raw_value, optional)
     new = copy.deepcopy(doc)
     if value is None:
         _remove(new, parts)
     else:
         stored = _check(key, f, value)
-        if f.kind in ("str_list", "str_table", "table"):
+        if f.kind in ("str_list", "choice_list", "str_table", "table"):
             stored = value  # TOML wants the list or table itself, not our tuple form
         container = new
         for i, part in enumerate(parts[:-1]):

@@ -58,6 +58,29 @@ class Tool(Protocol):
         ...
 
 
+# The built-in tools `[tools].builtin` may list (glmchat/tools/builtin.py).
+BUILTIN_TOOL_NAMES: tuple[str, ...] = ("read_file", "list_dir", "fetch_url")
+
+
+@dataclass(frozen=True, slots=True)
+class McpServerConfig:
+    """One `[mcp.servers.NAME]` table: a stdio server (`command`, `args`, `env`) or a
+    streamable-HTTP one (`url`, `headers`)."""
+
+    name: str
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    url: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    enabled: bool = True
+    approve: ApprovePolicy | None = None  # overrides [tools].approve for this server's tools
+
+    @property
+    def transport(self) -> Literal["stdio", "http"]:
+        return "http" if self.url else "stdio"
+
+
 @dataclass
 class ToolSettings:
     """The `[tools]` table (DESIGN.md "Tools"), as the engine needs it."""
@@ -67,6 +90,10 @@ class ToolSettings:
     timeout: float = 60.0
     max_result_kb: int = 64
     web_search: bool = False
+    builtin: tuple[str, ...] = ()  # names from BUILTIN_TOOL_NAMES
+    allowed_dirs: tuple[str, ...] = (".",)  # as written; resolved when the built-ins are made
+    fetch_private: bool = False  # fetch_url may reach loopback and private addresses
+    servers: tuple[McpServerConfig, ...] = ()  # every [mcp.servers.NAME], enabled or not
 
 
 @dataclass
