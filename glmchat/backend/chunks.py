@@ -86,7 +86,7 @@ class StreamState:
         "_tag_reasoning",
     )
 
-    def __init__(self, provider: ProviderConfig) -> None:
+    def __init__(self, provider: ProviderConfig, *, keep_details: bool = True) -> None:
         self.provider = provider
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] | None = None
@@ -97,7 +97,9 @@ class StreamState:
         # results): after it, a retry would show a second answer after the first.
         self.text = False
         self.tools = ToolCallAccumulator()
-        self.details = ReasoningDetails()
+        # OpenRouter's reasoning_details go back only inside a tool loop: a request that
+        # offers no tools does not pay for keeping them (`keep_details=False`).
+        self.details = ReasoningDetails() if keep_details else None
         self.web_search: tuple[dict[str, Any], ...] = ()
         # Consecutive deltas of one kind within a network read become one event (for a tool
         # call: pieces of one call's arguments): the text is the same, and every consumer
@@ -130,7 +132,15 @@ class StreamState:
         self._run = []
         self._run_kind = None
 
+    def _release_held(self, out: list[StreamEvent]) -> None:
+        """Text held back (leading whitespace, a possible tag) came before what arrives now
+        (a tool call, search results): it goes out first, in the order it was written."""
+        if not self.tags.passthrough:
+            thought, answer = self.tags.flush()
+            self._emit(thought, answer, out)
+
     def _tool(self, progress: list[Progress], out: list[StreamEvent]) -> None:
+        self._release_held(out)
         for position, call_id, name, arguments in progress:
             # A bare piece of the call under way joins its run; a call's id or name opens one.
             if (
@@ -153,6 +163,7 @@ class StreamState:
             return
         items = tuple(item for item in results if type(item) is dict)
         if items and items != self.web_search:
+            self._release_held(out)
             self.close_run(out)
             self.web_search = items
             out.append(WebSearchResults(items))
@@ -172,49 +183,48 @@ class StreamState:
         usage = doc.get("usage")
         if usage and type(usage) is dict:
             self.usage = usage
+        choices = doc.get("choices")
+        choice = choices[0] if choices and type(choices) is list else None
+        if type(choice) is dict:
+            delta = choice.get("delta") or choice.get("message")
+            if delta and type(delta) is dict:
+                reasoning = read_reasoning(delta)
+                details = delta.get("reasoning_details")
+                if details and type(details) is list and self.details is not None:
+                    self.details.feed(details)
+                if reasoning is not None and not self._tag_reasoning:
+                    # Whichever form of reasoning comes first wins: llama.cpp's deepseek-legacy
+                    # format sends the same text both as a field and as <think> tags.
+                    self.saw_reasoning_field = True
+                    if reasoning:
+                        self._add(ReasoningDelta, reasoning, out)
+                content = delta.get("content")
+                if content:
+                    if type(content) is str:
+                        if self._run_kind is ContentDelta and self.tags.passthrough:
+                            self._run.append(content)
+                        else:
+                            self._content(content, out)
+                    else:
+                        self._parts(content, out)
+                calls = delta.get("tool_calls")
+                if calls:
+                    try:
+                        progress = self.tools.feed(calls)
+                    except ValueError as exc:
+                        raise self._protocol(str(exc)) from None
+                    if progress:
+                        self._tool(progress, out)
+            reason = choice.get("finish_reason")
+            # The first reason wins: Z.ai repeats `tool_calls` on every tool chunk, OpenRouter
+            # sends a second finish chunk with the usage.
+            if reason and type(reason) is str and self.finish_reason is None:
+                self.finish_reason = reason
+        # Z.ai puts web_search results next to the choices of the final chunk (or of a whole
+        # answer): after the text they came with.
         web_search = doc.get("web_search")
         if web_search:
             self._web_search(web_search, out)
-        choices = doc.get("choices")
-        if not choices or type(choices) is not list:
-            return
-        choice = choices[0]
-        if type(choice) is not dict:
-            return
-        delta = choice.get("delta") or choice.get("message")
-        if delta and type(delta) is dict:
-            reasoning = read_reasoning(delta)
-            details = delta.get("reasoning_details")
-            if details and type(details) is list:
-                self.details.feed(details)  # OpenRouter's blocks, to send back in a tool loop
-            if reasoning is not None and not self._tag_reasoning:
-                # Whichever form of reasoning comes first wins: llama.cpp's deepseek-legacy
-                # format sends the same text both as a field and as <think> tags.
-                self.saw_reasoning_field = True
-                if reasoning:
-                    self._add(ReasoningDelta, reasoning, out)
-            content = delta.get("content")
-            if content:
-                if type(content) is str:
-                    if self._run_kind is ContentDelta and self.tags.passthrough:
-                        self._run.append(content)
-                    else:
-                        self._content(content, out)
-                else:
-                    self._parts(content, out)
-            calls = delta.get("tool_calls")
-            if calls:
-                try:
-                    progress = self.tools.feed(calls)
-                except ValueError as exc:
-                    raise self._protocol(str(exc)) from None
-                if progress:
-                    self._tool(progress, out)
-        reason = choice.get("finish_reason")
-        # The first reason wins: Z.ai repeats `tool_calls` on every tool chunk, OpenRouter
-        # sends a second finish chunk with the usage.
-        if reason and type(reason) is str and self.finish_reason is None:
-            self.finish_reason = reason
 
     def _parts(self, parts: Any, out: list[StreamEvent]) -> None:
         """`content` as a list of typed parts: text is the answer, thinking is reasoning."""

@@ -68,7 +68,18 @@ def build_body(
         body["response_format"] = request.response_format
     for key, value in provider.extra_body:
         body[key] = value
+    if provider.dialect == "openrouter" and _wants_schema(request):
+        # Support is per endpoint: route only to those that honour the schema (TOOLS.md 4),
+        # keeping any routing preferences the config set.
+        routing = body.get("provider")
+        body["provider"] = {**(routing if isinstance(routing, dict) else {})}
+        body["provider"].setdefault("require_parameters", True)
     return body
+
+
+def _wants_schema(request: ChatRequest) -> bool:
+    fmt = request.response_format
+    return fmt is not None and fmt.get("type") == "json_schema"
 
 
 def _add_tools(body: dict[str, Any], provider: ProviderConfig, request: ChatRequest) -> None:
@@ -247,6 +258,8 @@ def parse_error_body(body: bytes) -> tuple[str | None, str, dict[str, Any]]:
             if code is None and isinstance(err.get("type"), str) and err["type"].isdigit():
                 code = err["type"]
             message = err.get("message") or err.get("msg") or doc.get("message") or ""
+            if not message and "detail" in doc:
+                message = _detail_text(doc["detail"])
             metadata = err.get("metadata") if isinstance(err.get("metadata"), dict) else {}
             code = None if code is None else one_line(str(code))[:40]
             return code, str(message), metadata
@@ -268,6 +281,24 @@ def parse_error_body(body: bytes) -> tuple[str | None, str, dict[str, Any]]:
         # Compressed or binary bytes: never echo them to a terminal.
         return None, f"a body that is not text ({len(body)} bytes)", {}
     return None, one_line(text[:200].decode("utf-8", "ignore")), {}
+
+
+def _detail_text(detail: Any) -> str:
+    """A FastAPI/pydantic validation body's `detail` (a string, or items with `loc` and `msg`)
+    as one line naming each field, like `messages.1.reasoning: Extra inputs are not
+    permitted`: without the field the user cannot tell what was refused."""
+    if isinstance(detail, str):
+        return detail
+    if not isinstance(detail, list):
+        return ""
+    parts = []
+    for item in detail[:5]:
+        if isinstance(item, dict):
+            loc = item.get("loc")
+            where = ".".join(str(p) for p in loc if p != "body") if isinstance(loc, list) else ""
+            msg = str(item.get("msg") or item.get("type") or "")
+            parts.append(f"{where}: {msg}" if where else msg)
+    return "; ".join(part for part in parts if part)
 
 
 def one_line(text: str) -> str:

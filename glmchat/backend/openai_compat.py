@@ -83,6 +83,7 @@ class OpenAICompatClient:
             timeout=timeout, follow_redirects=True, verify=shared_ssl_context()
         )
         self._timeout = timeout
+        self._reasoning_refused = False  # the server refused reasoning sent back in history
 
     def __repr__(self) -> str:  # never show the key
         return f"OpenAICompatClient(provider={self.provider.name!r}, base_url={self.base_url!r})"
@@ -118,18 +119,26 @@ class OpenAICompatClient:
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Yield events for one answer. Retries only before the first token, only for
         retryable errors; cancelling the consumer closes the connection at once."""
-        body = build_body(self.provider, request)
+        body = build_body(self.provider, request, send_reasoning=not self._reasoning_refused)
         retry = self.retry
         started = retry.clock()
         attempt = 0
         while True:
             attempt += 1
-            state = StreamState(self.provider)
+            state = StreamState(self.provider, keep_details=bool(request.tools))
             try:
                 async for event in self._attempt(body, state):
                     yield event
                 return
             except E.ProviderError as exc:
+                if not state.text and _refuses_reasoning(exc, body):
+                    # Some servers refuse a reasoning field on messages (wire/TOOLS.md 8.7):
+                    # ask once more without it, and never send it to this client's server
+                    # again. Not a retry of the same request, so it spends no attempt.
+                    self._reasoning_refused = True
+                    body = build_body(self.provider, request, send_reasoning=False)
+                    attempt -= 1
+                    continue
                 # Never after text: a second answer would not continue the first.
                 delay = None if state.text else retry.delay(attempt, exc, started)
                 if delay is None:
@@ -380,6 +389,18 @@ def _unreadable_encoding(response: httpx.Response) -> str | None:
         if value and value not in _DECODED:
             return value[:40]
     return None
+
+
+_REASONING_KEYS = ("reasoning_content", "reasoning_details", "reasoning")
+
+
+def _refuses_reasoning(exc: E.ProviderError, body: dict[str, Any]) -> bool:
+    """Whether a 400/422 names a reasoning field this body sent on a message."""
+    if exc.http_status not in (400, 422):
+        return False
+    sent = {key for m in body["messages"] for key in _REASONING_KEYS if key in m}
+    words = exc.message.lower()
+    return any(key in words for key in sent)
 
 
 def _reason(exc: BaseException) -> str:

@@ -14,21 +14,32 @@ from typing import Any
 _PIECED = ("text", "summary")
 
 
+class _Block:
+    __slots__ = ("fields", "pieces", "settled", "text_only")
+
+    def __init__(self) -> None:
+        self.fields: dict[str, Any] = {}  # as first sent; pieced fields hold their place
+        self.pieces: dict[str, list[str]] = {}
+        self.settled: set[str] = set()  # fields that hold a value for good
+        # The key set of a piece that adds only text (its other fields all settled): most
+        # pieces after the first, read with one comparison.
+        self.text_only: frozenset[str] = frozenset()
+
+
 class ReasoningDetails:
     """Feed it each delta's `reasoning_details`; `blocks()` gives the merged items in the order
     they began. Pure: no I/O. Items that are not objects are skipped (they carry nothing)."""
 
-    __slots__ = ("_blocks", "_pieces")
+    __slots__ = ("_blocks",)
 
     def __init__(self) -> None:
-        self._blocks: dict[tuple[Any, Any], dict[str, Any]] = {}
-        self._pieces: dict[tuple[Any, Any], dict[str, list[str]]] = {}
+        self._blocks: dict[tuple[Any, Any], _Block] = {}
 
     def __bool__(self) -> bool:
         return bool(self._blocks)
 
     def feed(self, items: list[Any]) -> None:
-        # Runs once per reasoning token on OpenRouter: plain lookups, pieces joined at the end.
+        # Runs once per reasoning token on OpenRouter: the pieces are joined once, at the end.
         for item in items:
             if type(item) is not dict:
                 continue
@@ -36,23 +47,36 @@ class ReasoningDetails:
             key = (index if type(index) is int else None, item.get("type"))
             block = self._blocks.get(key)
             if block is None:
-                block = self._blocks[key] = {}
-                self._pieces[key] = {}
-            pieces = self._pieces[key]
-            for name, value in item.items():
-                if name in _PIECED and type(value) is str:
-                    if name not in pieces:
-                        pieces[name] = []
-                        block[name] = ""  # holds the key's place: the block keeps its order
-                    pieces[name].append(value)
-                elif block.get(name) in (None, ""):
-                    block[name] = value
+                block = self._blocks[key] = _Block()
+            elif item.keys() == block.text_only and type(item["text"]) is str:
+                block.pieces["text"].append(item["text"])
+                continue
+            self._read(block, item)
+
+    @staticmethod
+    def _read(block: _Block, item: dict[str, Any]) -> None:
+        fields, pieces, settled = block.fields, block.pieces, block.settled
+        for name, value in item.items():
+            if name in settled:
+                continue
+            if name in _PIECED and type(value) is str:
+                if name not in pieces:
+                    pieces[name] = []
+                    fields[name] = ""
+                pieces[name].append(value)
+            elif value is not None and value != "":
+                fields[name] = value
+                settled.add(name)
+            elif name not in fields:
+                fields[name] = value
+        if "text" in pieces:
+            block.text_only = frozenset(settled | {"text"})
 
     def blocks(self) -> tuple[dict[str, Any], ...]:
         out = []
-        for key, block in self._blocks.items():
-            merged = dict(block)
-            for name, pieces in self._pieces[key].items():
-                merged[name] = "".join(pieces)
+        for block in self._blocks.values():
+            merged = dict(block.fields)
+            for name, texts in block.pieces.items():
+                merged[name] = "".join(texts)
             out.append(merged)
         return tuple(out)
