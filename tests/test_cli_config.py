@@ -240,7 +240,7 @@ def _another_value(declared: Declared) -> tuple[str, object]:
         return str(not declared.default).lower(), not declared.default
     if rule.kind in ("float", "int") and rule.hi is not None:
         number = float(rule.hi) if rule.kind == "float" else int(rule.hi)
-        return f"{rule.hi:g}", number
+        return (f"{rule.hi:g}" if rule.kind == "float" else str(number)), number
     if rule.kind in ("choice", "code_theme"):
         choice = next(c for c in reversed(rule.choices) if c != declared.default)
         return choice, choice

@@ -28,7 +28,8 @@ from glmchat.config import (
     load_settings,
     save_value,
 )
-from glmchat.config.rules import validate
+from glmchat.config.rules import validate, value_range
+from glmchat.config.settings import MODEL_RULES
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 
@@ -152,9 +153,9 @@ def test_invalid_utf8_names_the_position() -> None:
         ("temperature = 3", "1:1", "temperature: expected a number from 0 to 2, got 3"),
         ("temperature = true", "1:1", "temperature: expected a number from 0 to 2, got true"),
         ("top_p = -0.1", "1:1", "top_p: expected a number from 0 to 1, got -0.1"),
-        ("max_tokens = 0", "1:1", "max_tokens: expected a whole number from 1 to 98304, got 0"),
-        ("max_tokens = 98305", "1:1", "max_tokens: expected a whole number from 1 to 98304"),
-        ("max_tokens = 1.5", "1:1", "max_tokens: expected a whole number from 1 to 98304"),
+        ("max_tokens = 0", "1:1", "max_tokens: expected a whole number from 1 to 1048576, got 0"),
+        ("max_tokens = 1048577", "1:1", "max_tokens: expected a whole number from 1 to 1048576"),
+        ("max_tokens = 1.5", "1:1", "max_tokens: expected a whole number from 1 to 1048576"),
         ("theme = 3", "1:1", 'theme: expected one of "ansi-dark", "ansi-light", '),
         ("system_prompt = []", "1:1", "system_prompt: expected a string, got an array"),
         ("ui = 1", "1:1", "ui: expected a table, got 1"),
@@ -336,9 +337,9 @@ def test_example_config_loads_with_no_warnings() -> None:
 def test_example_config_documents_every_key() -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
     keys = [*(d.name for d in SETTINGS.values()), *BINDING_IDS, *PROVIDER_RULES]
-    for key in [*keys, *MCP_SERVER_RULES]:
+    for key in [*keys, *MCP_SERVER_RULES, *MODEL_RULES]:
         assert re.search(rf"^#?\s*{key}\s*=", text, re.MULTILINE), key
-    for section in ("[ui]", "[keys]", "[providers.", "[tools]", "[mcp.servers."):
+    for section in ("[ui]", "[keys]", "[providers.", "[tools]", "[mcp.servers.", "[models."):
         assert section in text
 
 
@@ -376,7 +377,7 @@ def test_example_config_follows_each_declaration(declared: Declared) -> None:
     assert declared.doc in help_text
     rule = declared.rule
     if rule.lo is not None:
-        assert f"{rule.lo:g} to {rule.hi:g}" in help_text
+        assert value_range(rule).removeprefix("from ") in help_text
     if rule.kind == "choice":
         assert [c for c in rule.choices if f'"{c}"' not in help_text] == []
     # A setting without a default is shown commented out; every other is given its default.
@@ -392,14 +393,14 @@ def test_example_config_states_provider_ranges_and_choices() -> None:
     for name, rule in PROVIDER_RULES.items():
         line = next(ln for ln in providers.splitlines() if re.match(rf"#\s+{name}\s+=", ln))
         if rule.lo is not None:
-            assert f"{rule.lo:g} to {rule.hi:g}" in line, name
+            assert value_range(rule).removeprefix("from ") in line, name
         assert [c for c in rule.choices if f'"{c}"' not in providers] == [], name
 
 
 def test_every_setting_is_declared_once_with_its_rule() -> None:
     """A new field on Settings or UiSettings must be declared with `setting()`: then loading,
     `config set`, `config show` and the example test all pick it up from that one place."""
-    tables = {"providers", "keys", "ui", "tools", "mcp_servers"}
+    tables = {"providers", "keys", "ui", "tools", "mcp_servers", "models"}
     bookkeeping = {"warnings", "sources", "path"}
     assert {f.name for f in dataclasses.fields(Settings)} - tables - bookkeeping == {
         d.name for d in SETTINGS.values() if not d.table
@@ -420,10 +421,12 @@ def test_every_setting_is_declared_once_with_its_rule() -> None:
 
 
 def test_example_config_commented_examples_are_valid(tmp_path: Path) -> None:
-    # Uncomment the optional top-level keys and the provider and MCP server examples: still
+    # Uncomment the optional top-level keys and the provider, MCP server and model examples: still
     # no warnings.
     lines = [
-        line[2:] if re.match(r"# (\[(providers|mcp\.servers)\.[\w-]+\]|\w+ = )", line) else line
+        line[2:]
+        if re.match(r'# (\[(providers|mcp\.servers)\.[\w-]+\]|\[models\."[^"]+"\]|\w+ = )', line)
+        else line
         for line in EXAMPLE.read_text(encoding="utf-8").splitlines()
     ]
     uncommented = tmp_path / "uncommented.toml"
@@ -434,6 +437,7 @@ def test_example_config_commented_examples_are_valid(tmp_path: Path) -> None:
     assert {"vllm", "llamacpp"} <= set(settings.providers)
     assert settings.providers["ollama"].extra_body
     assert set(settings.mcp_servers) == {"fetch", "zai-search"}
+    assert settings.models["ollama/glm-4.5-air"].context == 65536
     assert settings.mcp_servers["zai-search"].headers
 
 
@@ -536,7 +540,7 @@ def test_save_value_never_touches_a_broken_file(broken: str) -> None:
         ("thinking", "maybe", 'thinking: expected true or false (or on/off), got "maybe"'),
         ("temperature", "3", "temperature: expected a number from 0 to 2, got 3"),
         ("temperature", "warm", 'temperature: expected a number from 0 to 2, got "warm"'),
-        ("max_tokens", "1.5", "max_tokens: expected a whole number from 1 to 98304"),
+        ("max_tokens", "1.5", "max_tokens: expected a whole number from 1 to 1048576"),
         ("providers.zai.dialect", "grpc", "providers.zai.dialect: expected one of"),
         ("providers.zai.headers", "X=1", "providers.zai.headers: expected a JSON object"),
         ("thinkng", "true", 'unknown key "thinkng" (did you mean "thinking"?)'),

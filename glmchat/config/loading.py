@@ -12,10 +12,12 @@ from types import MappingProxyType
 from typing import Any
 
 from glmchat.backend.providers import BUILTIN_PROVIDERS, DIALECT_REASONING_FIELD, ProviderConfig
+from glmchat.catalogue.model_info import ModelOverride
 from glmchat.config.rules import PROVIDER_NAME, Invalid, Rule, did_you_mean, show_value, validate
 from glmchat.config.settings import (
     KEYS_RULE,
     MCP_SERVER_RULES,
+    MODEL_RULES,
     PROVIDER_RULES,
     SECTIONS,
     SETTINGS,
@@ -163,6 +165,10 @@ def build(
     for name in mcp_servers:
         sources[f"mcp.servers.{name}"] = "file"
 
+    models = _models(report, doc.get("models", {}), providers)
+    for name in models:
+        sources[f"models.{name}"] = "file"
+
     default_model = top.pop("default_model", SETTINGS["default_model"].default)
     env_model = environ.get(MODEL_ENV, "").strip()
     if env_model:
@@ -176,6 +182,7 @@ def build(
         ui=UiSettings(**ui_values),
         tools=ToolsTable(**tools_values),
         mcp_servers=MappingProxyType(mcp_servers),
+        models=MappingProxyType(models),
         sources=MappingProxyType(sources),
         path=path,
         **top,
@@ -324,6 +331,40 @@ def _mcp_server(report: _Report, name: str, table: Any) -> McpServerConfig | Non
         report.error((*key, "headers"), "applies only to an HTTP server (with url)")
         valid = False
     return McpServerConfig(name=name, **values) if valid else None
+
+
+def _models(
+    report: _Report, table: Any, providers: Mapping[str, ProviderConfig]
+) -> dict[str, ModelOverride]:
+    """The valid `[models."PROVIDER/MODEL"]` tables, by their PROVIDER/MODEL name."""
+    models: dict[str, ModelOverride] = {}
+    for name, entry in report.table(("models",), table).items():
+        key: KeyPath = ("models", name)
+        provider, sep, model = name.partition("/")
+        if not sep or not provider or not model:
+            report.error(key, 'name the model as "PROVIDER/MODEL", like "zai/glm-5.3"')
+            continue
+        if provider not in providers:
+            hint = did_you_mean(provider, list(providers))
+            report.error(key, f'unknown provider "{provider}"{hint}; known: {", ".join(providers)}')
+            continue
+        if not isinstance(entry, dict):
+            report.table(key, entry)
+            continue
+        values: dict[str, Any] = {}
+        valid = True
+        for field_name, value in entry.items():
+            if field_name not in MODEL_RULES:
+                report.unknown((*key, field_name), list(MODEL_RULES))
+            elif (
+                checked := report.check((*key, field_name), MODEL_RULES[field_name], value)
+            ) is None:
+                valid = False
+            else:
+                values[field_name] = checked
+        if valid:
+            models[name] = ModelOverride(**values)
+    return models
 
 
 def load_settings(

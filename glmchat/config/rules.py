@@ -82,8 +82,13 @@ def _bound(limit: float | None) -> float:
     return limit
 
 
+def _number(limit: float) -> str:
+    # Whole bounds in full (1048576, not 1.04858e+06): the user types the number back.
+    return str(int(limit)) if float(limit).is_integer() else f"{limit:g}"
+
+
 def value_range(f: Rule) -> str:
-    return f"from {_bound(f.lo):g} to {_bound(f.hi):g}"
+    return f"from {_number(_bound(f.lo))} to {_number(_bound(f.hi))}"
 
 
 def validate(f: Rule, value: Any) -> Any:

@@ -18,6 +18,7 @@ from glmchat.backend.providers import (
     ProviderConfig,
     resolve_model,
 )
+from glmchat.catalogue.model_info import THINKING_KINDS, ModelOverride
 from glmchat.code_themes import CODE_THEMES
 from glmchat.config.rules import Rule
 from glmchat.errors import GlmchatError
@@ -138,8 +139,13 @@ class Settings:
         Rule("float", 0, 1),
         "Nucleus sampling: draw only from the likeliest tokens up to this total probability",
     )
+    # The bound is no model's: a value above the model's own maximum output is capped per
+    # request, with a note (glmchat/catalogue).
     max_tokens: int | None = setting(
-        None, Rule("int", 1, 98304), "The longest answer, in tokens (the answer plus its reasoning)"
+        None,
+        Rule("int", 1, 1_048_576),
+        "The longest answer, in tokens (the answer plus its reasoning); capped at each model's "
+        "maximum output",
     )
     system_prompt: str | None = setting(
         None, Rule("text"), "A system prompt for new conversations; left out, none is sent"
@@ -149,6 +155,8 @@ class Settings:
     ui: UiSettings = field(default_factory=UiSettings)
     tools: ToolsTable = field(default_factory=ToolsTable)
     mcp_servers: Mapping[str, McpServerConfig] = field(default_factory=lambda: MappingProxyType({}))
+    # `[models."PROVIDER/MODEL"]`: catalogue figures replaced or added (glmchat/catalogue).
+    models: Mapping[str, ModelOverride] = field(default_factory=lambda: MappingProxyType({}))
     warnings: tuple[str, ...] = ()
     sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     path: Path = field(default_factory=config_path)
@@ -217,7 +225,7 @@ def _declared(cls: type, table: str) -> dict[str, Declared]:
 SETTINGS: Mapping[str, Declared] = MappingProxyType(
     {**_declared(Settings, ""), **_declared(UiSettings, "ui"), **_declared(ToolsTable, "tools")}
 )
-SECTIONS = ("ui", "keys", "providers", "tools", "mcp")
+SECTIONS = ("ui", "keys", "providers", "tools", "mcp", "models")
 KEYS_RULE = Rule("keys")  # every `[keys]` value; the ids and defaults are keybindings.BINDING_IDS
 
 
@@ -252,5 +260,19 @@ MCP_SERVER_RULES: Mapping[str, Rule] = MappingProxyType(
         "headers": Rule("str_table"),
         "enabled": Rule("bool"),
         "approve": Rule("choice", choices=APPROVE_POLICIES),
+    }
+)
+
+
+# A `[models."PROVIDER/MODEL"]` key sets the ModelOverride field of its name
+# (glmchat/catalogue/model_info.py); config adds only the rule.
+MODEL_RULES: Mapping[str, Rule] = MappingProxyType(
+    {
+        "context": Rule("int", 1, 100_000_000),
+        "max_output": Rule("int", 1, 100_000_000),
+        "thinking": Rule("choice", choices=THINKING_KINDS),
+        "price_input": Rule("float", 0, 10_000),
+        "price_cached": Rule("float", 0, 10_000),
+        "price_output": Rule("float", 0, 10_000),
     }
 )
