@@ -789,3 +789,30 @@ async def test_web_search_in_a_whole_answer(wire: WireServer) -> None:
         events = await drain(c, ask(tools=(WEB_SEARCH,)))
     assert [type(e) for e in events] == [ContentDelta, WebSearchResults, Usage, Finish]
     assert list(events[1].results) == results  # type: ignore[union-attr]
+
+
+def test_pieces_that_repeat_the_id_and_name_cost_linear_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whether Z.ai's `tool_stream` pieces repeat the call's id and name is not known: if they
+    do, telling a piece from a whole call sent again must not re-read all the arguments so
+    far at every piece (a 40 KB argument in thousands of pieces)."""
+    from glmchat.backend import tool_calls
+
+    read: list[int] = []
+    is_object = tool_calls._is_object
+
+    def counting(text: str) -> bool:
+        read.append(len(text))
+        return is_object(text)
+
+    monkeypatch.setattr(tool_calls, "_is_object", counting)
+    acc = tool_calls.ToolCallAccumulator()
+    header = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "write"}}
+    pieces = ['{"text": "'] + ["lorem ipsum " * 4] * 2000 + ['"}']
+    for piece in pieces:
+        acc.feed([{**header, "function": {"name": "write", "arguments": piece}}])
+    [call] = acc.calls()
+    assert call.arguments == "".join(pieces)
+    total = len(call.arguments)
+    assert sum(read) <= 2 * total, "arguments re-read at every piece"

@@ -14,7 +14,7 @@ from glmchat.backend.events import ToolCall
 
 
 class _Partial:
-    __slots__ = ("position", "id", "name", "type", "pieces")
+    __slots__ = ("position", "id", "name", "type", "pieces", "size")
 
     def __init__(self, position: int) -> None:
         self.position = position  # where the call stands in `calls()`
@@ -22,6 +22,7 @@ class _Partial:
         self.name = ""
         self.type = ""
         self.pieces: list[str] = []
+        self.size = 0  # characters in pieces
 
 
 def _is_object(text: str) -> bool:
@@ -86,15 +87,25 @@ class ToolCallAccumulator:
         if arguments:
             if call.pieces and ((call_id and call_id == call.id) or (name and name == call.name)):
                 # A delta that names a call already under way is either its header (no pieces
-                # yet) or the whole call sent again: replace, never append a second copy.
-                whole = "".join(call.pieces)
-                if arguments == whole or (_is_object(whole) and _is_object(arguments)):
+                # yet), a piece from a server that repeats the id and name on every piece, or
+                # the whole call sent again: replace that, never append a second copy. Only a
+                # piece that is itself a whole object (or as long as all so far) can be the
+                # call again, so a plain piece costs no re-reading of the arguments so far.
+                if _is_object(arguments):
+                    whole = "".join(call.pieces)
+                    again = arguments == whole or _is_object(whole)
+                else:
+                    again = len(arguments) == call.size and arguments == "".join(call.pieces)
+                if again:
                     call.pieces = [arguments]
+                    call.size = len(arguments)
                     added = ""
                 else:
                     call.pieces.append(arguments)
+                    call.size += len(arguments)
             else:
                 call.pieces.append(arguments)
+                call.size += len(arguments)
         # The first non-empty id, name and type win; later deltas may repeat or omit them.
         new_id = new_name = None
         if call_id and not call.id:
