@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import MISSING, Field, fields
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from typing import Any
 
 from glmchat.store.database import ImportFormatError, StoreError
 from glmchat.store.models import (
+    COST_SOURCES,
     ROLES,
     STATUSES,
     Conversation,
@@ -75,13 +77,40 @@ def to_markdown(conv: Conversation) -> str:
         f"- Created: {_when(conv.created)}",
         f"- Updated: {_when(conv.updated)}",
         f"- ID: {conv.id}",
-        "",
     ]
+    total = _total_cost(conv.messages)
+    if total is not None:
+        lines.append(f"- Cost: {total}")
+    lines.append("")
     if conv.system_prompt:
         lines += ["## System prompt", "", conv.system_prompt, ""]
     for m in conv.messages:
         lines += _message_markdown(m)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _total_cost(messages: tuple[StoredMessage, ...]) -> str | None:
+    """The conversation's cost, or None when no answer has a figure."""
+    from glmchat.costs import format_usd
+
+    answers = [m for m in messages if m.role == "assistant" and (m.usage or m.cost is not None)]
+    known = [m.cost for m in answers if m.cost is not None]
+    if not known:
+        return None
+    text = format_usd(sum(known))
+    unknown = len(answers) - len(known)
+    if unknown:
+        return f"at least {text} ({unknown} of {len(answers)} answers at no known price)"
+    return text
+
+
+def _cost_line(m: StoredMessage) -> list[str]:
+    from glmchat.costs import format_usd
+
+    if m.cost is None:
+        return []
+    how = "as the provider reported" if m.cost_source == "provider" else "from the model's prices"
+    return [f"*Cost: {format_usd(m.cost)} ({how})*", ""]
 
 
 def _message_markdown(m: StoredMessage) -> list[str]:
@@ -107,7 +136,7 @@ def _message_markdown(m: StoredMessage) -> list[str]:
     if note:
         detail = f": {m.error}" if m.error else ""
         lines += [f"> *{note}{detail}*", ""]
-    return lines
+    return lines + _cost_line(m)
 
 
 def _tool_markdown(m: StoredMessage) -> list[str]:
@@ -241,18 +270,35 @@ def _read_field(raw: dict[str, Any], f: Field[Any]) -> Any:
     if f.name in _TIMESTAMPS:
         return _timestamp(raw, f.name)
     annotation = str(f.type)
+    if annotation == "float | None":
+        return _amount(raw, f.name)
     required = f.default is MISSING
     choices = _CHOICES.get(annotation)
     value = _field(raw, f.name, str if choices else _JSON_TYPES[annotation], required=required)
     if value is None or (choices and value == ""):
         value = f.default
-    if choices and value not in choices:
+    if choices and value not in choices and not (value is None and annotation.endswith("None")):
         raise _Invalid(f'"{f.name}" must be one of {", ".join(choices)}')
     return value
 
 
+def _amount(raw: dict[str, Any], name: str) -> float | None:
+    """A sum of money: a finite number, 0 or more (a NaN or a negative cost would poison every
+    total it is added to)."""
+    value = raw.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+        raise _Invalid(f'"{name}" must be a number of US dollars, 0 or more')
+    return float(value)
+
+
 _TIMESTAMPS = frozenset({"started", "finished"})
-_CHOICES: dict[str, tuple[str, ...]] = {"Role": ROLES, "Status": STATUSES}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "Role": ROLES,
+    "Status": STATUSES,
+    "CostSource | None": COST_SOURCES,
+}
 # Every other annotation a message field has (tests/test_store.py checks that none is missing).
 _JSON_TYPES: dict[str, type] = {
     "str": str,
@@ -260,6 +306,7 @@ _JSON_TYPES: dict[str, type] = {
     "bool | None": bool,
     "dict[str, Any] | None": dict,
     "list[dict[str, Any]] | None": list,
+    "float | None": float,  # read by _amount: a cost
 }
 _KIND_NAMES = {str: "a string", bool: "true or false", dict: "an object", list: "a list"}
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

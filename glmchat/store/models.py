@@ -13,6 +13,8 @@ Role = Literal["system", "user", "assistant", "tool"]
 Status = Literal["complete", "partial", "cancelled", "error"]
 ROLES: tuple[Role, ...] = get_args(Role)
 STATUSES: tuple[Status, ...] = get_args(Status)
+CostSource = Literal["provider", "catalogue"]
+COST_SOURCES: tuple[CostSource, ...] = get_args(CostSource)
 TITLE_MAX = 80  # one limit for the TUI, ask and the store
 
 
@@ -69,6 +71,10 @@ class StoredMessage:
     # "arguments", "status", "seconds"}), and the call's id in `tool_call_id`.
     tool_calls: list[dict[str, Any]] | None = None
     tool_call_id: str | None = None
+    # An answer's cost in USD (None: unknown) and where the figure came from: "provider" (the
+    # provider sent it) or "catalogue" (computed from the model's prices); glmchat/costs.py.
+    cost: float | None = None
+    cost_source: CostSource | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,8 @@ class ConversationSummary:
     provider: str | None
     thinking: bool | None
     message_count: int
+    # The answers' costs summed; None when any answer's cost is unknown (or there is none).
+    cost: float | None = None
     snippet: str | None = None
 
     @property
@@ -111,6 +119,7 @@ class ConversationSummary:
             "provider": self.provider,
             "thinking": self.thinking,
             "messages": self.message_count,
+            "cost": self.cost,
         }
         if self.snippet is not None:
             out["snippet"] = self.snippet

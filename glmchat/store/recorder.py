@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from glmchat.backend.events import Usage
-from glmchat.store.models import Status
+from glmchat.store.models import CostSource, Status
 from glmchat.store.sessions import SessionStore
 
 
@@ -107,8 +107,11 @@ class StreamRecorder:
         error: str | None = None,
         finish_reason: str | None = None,
         tool_calls: list[dict[str, Any]] | None = None,
+        cost: float | None = None,
+        cost_source: CostSource | None = None,
     ) -> None:
-        """Write the final text and status (complete, partial, cancelled or error)."""
+        """Write the final text and status (complete, partial, cancelled or error), and what
+        the answer cost."""
         self.finished = True
         self._dirty = False
         if self.store is None or self.message_id is None:
@@ -123,6 +126,8 @@ class StreamRecorder:
             finish_reason=finish_reason,
             timings=self.timings(),
             tool_calls=tool_calls,
+            cost=cost,
+            cost_source=cost_source,
         )
 
 

@@ -73,9 +73,14 @@ CONVERSATION_COLUMNS = ", ".join(CONVERSATION_FIELDS)
 _SUMMARY_STORED = tuple(
     f.name for f in fields(ConversationSummary) if f.name in CONVERSATION_FIELDS
 )
+# Its cost: the answers' costs summed, NULL when any answer that reported usage has no cost
+# (a sum that leaves some out is not the conversation's cost) or none has one.
 SUMMARY_COLUMNS = (
     ", ".join(f"c.{name}" for name in _SUMMARY_STORED)
     + ", (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)"
+    + ", (SELECT CASE WHEN count(m.cost) > 0 AND count(m.cost) = count(*) THEN total(m.cost) END"
+    " FROM messages m WHERE m.conversation_id = c.id AND m.role = 'assistant'"
+    " AND (m.usage IS NOT NULL OR m.cost IS NOT NULL))"
 )
 
 _MESSAGE_CODECS = _codecs(StoredMessage)
@@ -146,7 +151,7 @@ def conversation_from_row(
 
 def summary_from_row(row: Sequence[Any], snippet: str | None = None) -> ConversationSummary:
     """A ConversationSummary from a row selected as SUMMARY_COLUMNS (the conversation's own
-    columns, then the message count)."""
+    columns, then the message count and the cost)."""
     values = list(row)
     for at, decode in _SUMMARY_DECODERS:
         values[at] = decode(values[at])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import date, datetime
 from typing import Any
 
 from glmchat.backend.events import Message, Usage
@@ -15,6 +16,7 @@ from glmchat.store.models import (
     STATUSES,
     Conversation,
     ConversationSummary,
+    CostSource,
     Role,
     Status,
     StoredMessage,
@@ -37,6 +39,7 @@ from glmchat.store.rows import (
     summary_from_row,
 )
 from glmchat.store.search import search_fts, search_like
+from glmchat.store.usage import By, UsageRow, prompts_since, report, spent_since
 
 
 class SessionStore(StoreConnection):
@@ -241,6 +244,8 @@ class SessionStore(StoreConnection):
         finish_reason: str | None = None,
         timings: dict[str, Any] | None = None,
         tool_calls: list[dict[str, Any]] | None = None,
+        cost: float | None = None,
+        cost_source: CostSource | None = None,
     ) -> None:
         _check(status, STATUSES, "status")
         if usage is not None and not isinstance(usage, dict):
@@ -257,6 +262,8 @@ class SessionStore(StoreConnection):
                 "timings": timings,
                 "finished": stamp,
                 "tool_calls": tool_calls,
+                "cost": cost,
+                "cost_source": cost_source if cost is not None else None,
             }
         )
         with self._write() as conn:
@@ -402,6 +409,24 @@ class SessionStore(StoreConnection):
                 (limit,),
             ).fetchall()
         return [summary_from_row(row) for row in rows]
+
+    # -- usage (store/usage.py) ---------------------------------------------------------
+
+    def usage_report(
+        self, by: By = "day", since: date | None = None, until: date | None = None
+    ) -> list[UsageRow]:
+        """Answers' tokens and cost by local day, model or conversation, `since` to `until`
+        (local days, both included)."""
+        with self._read() as conn:
+            return report(conn, by, since, until)
+
+    def spent_since(self, since: datetime) -> float:
+        with self._read() as conn:
+            return spent_since(conn, since)
+
+    def prompts_since(self, provider: str, since: datetime) -> int:
+        with self._read() as conn:
+            return prompts_since(conn, provider, since)
 
 
 def _check(value: str, allowed: tuple[str, ...], what: str) -> None:
