@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
+import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from glmchat.backend.events import ContentDelta, ReasoningDelta, RetryScheduled
 from glmchat.cli.ask_input import flag_values, read_prompt
+from glmchat.cli.ask_run import AskRun, Printer
+from glmchat.cli.ask_tools import AskTools, TerminalApprovals
 from glmchat.cli.errors import EXIT_STATUS_BY_KIND, OK, CliError, exit_status
-from glmchat.engine.events import ExchangeResult, SaveFailed, retry_announcement
+from glmchat.engine.events import ExchangeResult
 from glmchat.terminal_text import dumps_json
-
-if TYPE_CHECKING:
-    from glmchat.engine import Exchange
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,6 +46,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     saved.add_argument("--session", metavar="ID", help="continue the conversation ID")
     p.add_argument("--no-save", action="store_true", help="save nothing")
+    tools = p.add_mutually_exclusive_group()
+    tools.add_argument(
+        "--tools",
+        dest="tools",
+        action="store_true",
+        default=None,
+        help="offer the configured tools (the default when any are configured)",
+    )
+    tools.add_argument("--no-tools", dest="tools", action="store_false", help="offer no tools")
+    p.add_argument("--yes", action="store_true", help="approve every tool call of this run")
+    p.add_argument(
+        "--schema",
+        metavar="SCHEMA",
+        help="answer with one JSON document valid against SCHEMA (a file or inline JSON Schema)",
+    )
     p.set_defaults(func=run)
 
 
@@ -70,6 +83,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.base_url is not None:
         check_base_url(args.base_url)
+    schema = None
+    if args.schema is not None:
+        from glmchat.engine.structured import load_schema
+
+        schema = load_schema(args.schema)  # a bad one is a usage error (exit 2), said first
     temperature, max_tokens = flag_values(args)
     prompt = read_prompt(args.prompt, sys.stdin)
     if not prompt.strip():
@@ -123,90 +141,67 @@ def run(args: argparse.Namespace) -> int:
         engine.set_thinking(args.think)
     if args.system is not None:
         engine.system_prompt = args.system  # this exchange's; a new conversation keeps it
+    tools = AskTools(settings, engine.provider, args.tools)
+    tools.check()  # --tools with none configured: said before anything is sent
     from glmchat.backend.openai_compat import OpenAICompatClient
 
     client = OpenAICompatClient(
         engine.provider, secret.reveal() if secret else None, base_url=args.base_url
     )
     clients[engine.provider_name] = client
-    show = _Printer(json_mode=args.json, show_thinking=args.show_thinking)
-    exchange = engine.send(prompt)
+    printer = Printer(
+        json_mode=args.json, show_thinking=args.show_thinking, hold_answer=schema is not None
+    )
+    approvals = TerminalApprovals(sys.stdin, quiet=args.json)
+    ask_run = AskRun(engine, client, printer, tools, approvals, schema=schema, approve_all=args.yes)
     try:
-        result = asyncio.run(_stream(exchange, client, show))
-    except KeyboardInterrupt:
-        result = exchange.cancel()
-    show.end()
+        result = asyncio.run(ask_run.main(prompt))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        cancelled = ask_run.cancel()
+        if cancelled is None:  # stopped before anything was sent
+            raise KeyboardInterrupt from None
+        result = cancelled
+    printer.end()
     if store is not None:
         store.close()
+    problem = _schema_problem(ask_run)
     if args.json:
         session_id = engine.conversation_id if writable is not None else None
-        print(dumps_json(_result(session_id, engine.full_model, result)))
+        doc = _result(session_id, engine.full_model, result)
+        if schema is not None:
+            _with_schema(doc, ask_run, problem)
+        print(dumps_json(doc))
+    elif ask_run.checked and problem is None:
+        print(dumps_json(ask_run.document, indent=2))
+    if problem is not None:
+        print(f"glmchat: {problem}", file=sys.stderr)
+        return EXIT_STATUS_BY_KIND["schema"]
     return _exit_status(result)
 
 
-async def _stream(exchange: Exchange, client: Any, show: _Printer) -> ExchangeResult:
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    # SIGTERM (a closed terminal, a kill) cancels like Ctrl-C, so the partial answer is saved.
-    if task is not None:
-        try:
-            loop.add_signal_handler(signal.SIGTERM, task.cancel)
-            loop.add_signal_handler(signal.SIGHUP, task.cancel)
-        except (NotImplementedError, RuntimeError):
-            pass
-    try:
-        async for event in exchange:
-            kind = type(event)
-            if kind is ContentDelta:
-                show.content(event.text)  # type: ignore[union-attr]
-            elif kind is ReasoningDelta:
-                show.reasoning(event.text)  # type: ignore[union-attr]
-            elif kind is SaveFailed:
-                print(f"glmchat: could not save the conversation: {event}", file=sys.stderr)
-            elif kind is RetryScheduled and not show.json_mode:
-                # Progress for a person; with --json, stderr carries only the final outcome.
-                print(f"glmchat: {retry_announcement(event)}", file=sys.stderr)  # type: ignore[arg-type]
-    except asyncio.CancelledError:
-        exchange.cancel()
-    finally:
-        await client.aclose()
-    return exchange.cancel() if exchange.result is None else exchange.result
+def _schema_problem(ask_run: AskRun) -> str | None:
+    """The one line for an answer that still does not validate after the repair round."""
+    if not ask_run.checked or not ask_run.schema_errors:
+        return None
+    errors = ask_run.schema_errors
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"the answer does not match the schema, also after a repair round: {errors[0]}{more}"
 
 
-class _Printer:
-    """Streams the answer to stdout (and reasoning to stderr) unless --json collects it."""
-
-    def __init__(self, *, json_mode: bool, show_thinking: bool) -> None:
-        self.json_mode = json_mode
-        self.show_thinking = show_thinking and not json_mode
-        self.wrote_reasoning = False
-        self.last = ""
-
-    def content(self, text: str) -> None:
-        if self.json_mode:
-            return
-        if self.wrote_reasoning:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-            self.wrote_reasoning = False
-        # On a terminal, sys.stdout neutralises escape sequences (see terminal_safe_stdio).
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        self.last = text
-
-    def reasoning(self, text: str) -> None:
-        if not self.show_thinking:
-            return
-        sys.stderr.write(text)
-        sys.stderr.flush()
-        self.wrote_reasoning = True
-
-    def end(self) -> None:
-        if self.wrote_reasoning:
-            sys.stderr.write("\n")
-        if not self.json_mode and self.last and not self.last.endswith("\n"):
-            sys.stdout.write("\n")
-        sys.stdout.flush()
+def _with_schema(doc: dict[str, Any], ask_run: AskRun, problem: str | None) -> None:
+    """--json with --schema: `content` is the document (as JSON text) when it validates;
+    otherwise the error is kind `schema` with every validation error."""
+    if problem is not None:
+        doc["error"] = {
+            "kind": "schema",
+            "message": problem,
+            "http_status": None,
+            "code": None,
+            "retryable": False,
+            "errors": list(ask_run.schema_errors),
+        }
+    elif ask_run.checked:
+        doc["content"] = json.dumps(ask_run.document, ensure_ascii=False)
 
 
 def _open_store(*, required: bool) -> Any:

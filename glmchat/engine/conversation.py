@@ -26,6 +26,7 @@ WEB_SEARCH_TOOL: dict[str, Any] = {
 if TYPE_CHECKING:
     from glmchat.backend.providers import ProviderConfig
     from glmchat.config import Settings
+    from glmchat.engine.structured import StructuredOutput
     from glmchat.store import Conversation, SessionStore, StreamRecorder
 
 
@@ -81,6 +82,9 @@ class ConversationEngine:
         self.save_error: str | None = None  # lasting: this conversation is not fully saved
         self._pending_save_events: list[SaveFailed] = []
         self.running: Exchange | None = None
+        # Set by a front-end that wants one JSON document per answer (`ask --schema`): every
+        # request asks for it the provider's way, and a forced answer tool's call is the text.
+        self.structured: StructuredOutput | None = None
 
     # --- opening -------------------------------------------------------------------------
 
@@ -238,7 +242,7 @@ class ConversationEngine:
         """The request for an answer to the last turn, a user prompt."""
         *earlier, prompt = self.turns
         tools = self.wire_tools()
-        return ChatRequest(
+        request = ChatRequest(
             model=self.model,
             messages=(*history(earlier), Message("user", prompt.content)),
             thinking=self.thinking,
@@ -250,6 +254,7 @@ class ConversationEngine:
             tool_choice="auto" if tools else None,
             tool_stream=bool(tools),  # the dialect sends it only where the model streams them
         )
+        return request if self.structured is None else self.structured.shape(request)
 
     # --- tools ---------------------------------------------------------------------------
 

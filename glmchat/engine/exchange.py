@@ -69,6 +69,9 @@ class Exchange:
         self._reasoning_before: list[str] = []  # earlier rounds' reasoning
         self._web_search: tuple[dict[str, Any], ...] = ()
         self._streaming_calls: dict[int, list[str]] = {}  # index -> [id, name, arguments]
+        structured = engine.structured
+        # Structured output through a forced tool: that tool's call is the answer, not a call.
+        self._answer_tool = structured.answer_tool if structured is not None else None
         self.runner = ToolRunner(self)
 
     def __aiter__(self) -> AsyncIterator[EngineEvent]:
@@ -165,13 +168,35 @@ class Exchange:
                 self._finish_reason = event.reason  # type: ignore[union-attr]
                 self._calls = event.tool_calls  # type: ignore[union-attr]
                 self._details = event.reasoning_details  # type: ignore[union-attr]
+                if self._answer_tool is not None:
+                    self._take_answer()
                 continue
             elif kind is ToolCallDelta:
-                put(self._streaming_update(event))  # type: ignore[arg-type]
+                update = self._streaming_update(event)  # type: ignore[arg-type]
+                if self._answer_tool is None or update.name != self._answer_tool:
+                    put(update)
                 continue
             elif kind is WebSearchResults:
                 self._web_search += event.results  # type: ignore[union-attr]
             put(event)
+
+    def _take_answer(self) -> None:
+        """The answer tool's arguments become the answer's text (after any text the model
+        wrote first); the other calls stay calls. An answer made only of that call ended
+        as an answer does (`stop`), not as a request for tools."""
+        rest = []
+        for call in self._calls:
+            if call.name != self._answer_tool:
+                rest.append(call)
+                continue
+            text = call.arguments
+            if self.recorder.content.strip():
+                text = "\n\n" + text
+            self._record(self.recorder.add_content, text)
+            self._queue.put_nowait(ContentDelta(text))
+        if len(rest) < len(self._calls) and not rest and self._finish_reason == "tool_calls":
+            self._finish_reason = "stop"
+        self._calls = tuple(rest)
 
     def _streaming_update(self, delta: ToolCallDelta) -> ToolCallUpdate:
         """A call's arguments as they stream in (the first id and name win)."""
@@ -215,7 +240,7 @@ class Exchange:
         turn.timings, turn.tool_calls = self.recorder.timings(), records
         if self.recorder.reasoning:
             self._reasoning_before.append(self.recorder.reasoning)
-        self._total_usage = _add_usage(self._total_usage, self._usage)
+        self._total_usage = add_usage(self._total_usage, self._usage)
         self._usage = None
 
     # --- saving --------------------------------------------------------------------------
@@ -320,7 +345,7 @@ class Exchange:
             content=content,
             reasoning="\n\n".join([*self._reasoning_before, *([reasoning] if reasoning else [])]),
             finish_reason=self._finish_reason,
-            usage=_add_usage(self._total_usage, self._usage),
+            usage=add_usage(self._total_usage, self._usage),
             error=error,
             note=note,
             tool_calls=self.runner.updates(),
@@ -333,7 +358,7 @@ class Exchange:
             self.engine.running = None
 
 
-def _add_usage(a: Usage | None, b: Usage | None) -> Usage | None:
+def add_usage(a: Usage | None, b: Usage | None) -> Usage | None:
     """Two rounds' usage as one exchange's: counts add up (a count neither sent stays None);
     the context is the last round's."""
     if a is None or b is None:
