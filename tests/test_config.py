@@ -400,7 +400,7 @@ def test_example_config_states_provider_ranges_and_choices() -> None:
 def test_every_setting_is_declared_once_with_its_rule() -> None:
     """A new field on Settings or UiSettings must be declared with `setting()`: then loading,
     `config set`, `config show` and the example test all pick it up from that one place."""
-    tables = {"providers", "keys", "ui", "tools", "mcp_servers", "models"}
+    tables = {"providers", "keys", "ui", "tools", "mcp_servers", "models", "budget", "coding_plan"}
     bookkeeping = {"warnings", "sources", "path"}
     assert {f.name for f in dataclasses.fields(Settings)} - tables - bookkeeping == {
         d.name for d in SETTINGS.values() if not d.table

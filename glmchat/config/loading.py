@@ -21,6 +21,8 @@ from glmchat.config.settings import (
     PROVIDER_RULES,
     SECTIONS,
     SETTINGS,
+    BudgetTable,
+    CodingPlanTable,
     ConfigError,
     Declared,
     Settings,
@@ -144,8 +146,20 @@ def build(
     top = _declared_values(report, "", doc, SECTIONS)
     ui_values = _declared_values(report, "ui", report.table(("ui",), doc.get("ui", {})))
     tools_values = _declared_values(report, "tools", report.table(("tools",), doc.get("tools", {})))
+    budget_values = _declared_values(
+        report, "budget", report.table(("budget",), doc.get("budget", {}))
+    )
+    plan_values = _declared_values(
+        report, "coding_plan", report.table(("coding_plan",), doc.get("coding_plan", {}))
+    )
     sources = dict(_DEFAULT_SOURCES)
-    for table, values in (("", top), ("ui", ui_values), ("tools", tools_values)):
+    for table, values in (
+        ("", top),
+        ("ui", ui_values),
+        ("tools", tools_values),
+        ("budget", budget_values),
+        ("coding_plan", plan_values),
+    ):
         for name in values:
             sources[_TABLES[table][name].key] = "file"
 
@@ -181,6 +195,8 @@ def build(
         keys=MappingProxyType(keys),
         ui=UiSettings(**ui_values),
         tools=ToolsTable(**tools_values),
+        budget=BudgetTable(**budget_values),
+        coding_plan=CodingPlanTable(**plan_values),
         mcp_servers=MappingProxyType(mcp_servers),
         models=MappingProxyType(models),
         sources=MappingProxyType(sources),

@@ -107,6 +107,36 @@ class ToolsTable:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class BudgetTable:
+    """The `[budget]` table: spending limits that warn (never block) when an answer crosses
+    them (glmchat/budget.py)."""
+
+    daily_usd: float | None = setting(
+        None,
+        Rule("float", 0, 1_000_000),
+        "Warn when the answers of one day (local time) have cost this much, in US dollars",
+    )
+    monthly_usd: float | None = setting(
+        None,
+        Rule("float", 0, 1_000_000),
+        "Warn when the answers of one calendar month have cost this much, in US dollars",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CodingPlanTable:
+    """The `[coding_plan]` table: Z.ai's GLM Coding Plan, used through the zai-coding provider
+    (glmchat/coding_plan.py)."""
+
+    prompts: int | None = setting(
+        None,
+        Rule("int", 1, 1_000_000),
+        "Your plan's prompts per five hours (Z.ai: Lite about 120, Pro 600, Max 2400); glmchat "
+        "counts the prompts sent to zai-coding against it",
+    )
+
+
 def _builtin_providers() -> Mapping[str, ProviderConfig]:
     return MappingProxyType(dict(BUILTIN_PROVIDERS))
 
@@ -154,6 +184,8 @@ class Settings:
     keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     ui: UiSettings = field(default_factory=UiSettings)
     tools: ToolsTable = field(default_factory=ToolsTable)
+    budget: BudgetTable = field(default_factory=BudgetTable)
+    coding_plan: CodingPlanTable = field(default_factory=CodingPlanTable)
     mcp_servers: Mapping[str, McpServerConfig] = field(default_factory=lambda: MappingProxyType({}))
     # `[models."PROVIDER/MODEL"]`: catalogue figures replaced or added (glmchat/catalogue).
     models: Mapping[str, ModelOverride] = field(default_factory=lambda: MappingProxyType({}))
@@ -223,9 +255,15 @@ def _declared(cls: type, table: str) -> dict[str, Declared]:
 
 # Every setting with a single value, top level first, by dotted key, in declaration order.
 SETTINGS: Mapping[str, Declared] = MappingProxyType(
-    {**_declared(Settings, ""), **_declared(UiSettings, "ui"), **_declared(ToolsTable, "tools")}
+    {
+        **_declared(Settings, ""),
+        **_declared(UiSettings, "ui"),
+        **_declared(ToolsTable, "tools"),
+        **_declared(BudgetTable, "budget"),
+        **_declared(CodingPlanTable, "coding_plan"),
+    }
 )
-SECTIONS = ("ui", "keys", "providers", "tools", "mcp", "models")
+SECTIONS = ("ui", "keys", "providers", "tools", "mcp", "models", "budget", "coding_plan")
 KEYS_RULE = Rule("keys")  # every `[keys]` value; the ids and defaults are keybindings.BINDING_IDS
 
 
