@@ -816,3 +816,32 @@ def test_pieces_that_repeat_the_id_and_name_cost_linear_work(
     assert call.arguments == "".join(pieces)
     total = len(call.arguments)
     assert sum(read) <= 2 * total, "arguments re-read at every piece"
+
+
+@pytest.mark.parametrize("split", SPLITS)
+async def test_parallel_calls_that_share_an_id_stay_apart(split: str) -> None:
+    """Some servers give every call the same id (or number every call 0): two functions are
+    two calls, and the history needs an id per call."""
+    same = {"id": "call_1", "type": "function"}
+    body = sse_body(
+        sse_event({"tool_calls": [{**same, "index": 0, "function": {"name": "add"}}]}),
+        sse_event({"tool_calls": [{"index": 0, "function": {"arguments": '{"a": 1}'}}]}),
+        sse_event({"tool_calls": [{**same, "index": 1, "function": {"name": "mul"}}]}),
+        sse_event({"tool_calls": [{"index": 1, "function": {"arguments": '{"b": 2}'}}]}),
+        sse_event(
+            {"tool_calls": [{**same, "index": 0, "function": {"name": "neg", "arguments": "{}"}}]}
+        ),
+        sse_event({}, finish_reason="tool_calls"),
+    )
+    events = await parse("zai", SPLITS[split](body))
+    calls = [(c.id, c.name, c.arguments) for c in finish_of(events).tool_calls]
+    assert calls == [
+        ("call_1", "add", '{"a": 1}'),
+        ("call_1_1", "mul", '{"b": 2}'),
+        ("call_1_2", "neg", "{}"),
+    ]
+    assert [(d.index, d.name) for d in deltas(events) if d.name] == [
+        (0, "add"),
+        (1, "mul"),
+        (2, "neg"),
+    ]

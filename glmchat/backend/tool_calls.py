@@ -82,7 +82,7 @@ class ToolCallAccumulator:
         else:
             arguments = _text(arguments, "arguments")
         index = delta.get("index")
-        call = self._call_for(index if type(index) is int else None, call_id)
+        call = self._call_for(index if type(index) is int else None, call_id, name)
         added = arguments
         if arguments:
             if call.pieces and ((call_id and call_id == call.id) or (name and name == call.name)):
@@ -118,12 +118,13 @@ class ToolCallAccumulator:
             return call.position, new_id, new_name, added
         return None
 
-    def _call_for(self, index: int | None, call_id: str) -> _Partial:
+    def _call_for(self, index: int | None, call_id: str, name: str) -> _Partial:
         if call_id:
             # An id names its call wherever it comes back (a whole call re-sent at the end
-            # may carry another index than its pieces did).
+            # may carry another index than its pieces did), unless it comes with another
+            # function's name: some servers give every call the same id.
             for call in self._calls:
-                if call.id == call_id:
+                if call.id == call_id and (not name or not call.name or call.name == name):
                     return call
         if index is not None:
             call = self._by_index.get(index)
@@ -145,13 +146,19 @@ class ToolCallAccumulator:
     def calls(self) -> tuple[ToolCall, ...]:
         """The calls in the order they began. Raises ValueError for a call with no name."""
         out = []
+        taken: set[str] = set()
         for position, call in enumerate(self._calls):
             if not call.name:
                 raise ValueError("a tool call has no function name")
+            # A result must name its one call: a server that sent no id gets a stable one, and
+            # an id another call already has is made unique (the history would be refused).
+            call_id = call.id or f"call_{position}"
+            if call_id in taken:
+                call_id = f"{call_id}_{position}"
+            taken.add(call_id)
             out.append(
                 ToolCall(
-                    # A result must name its call; a server that sent no id gets a stable one.
-                    id=call.id or f"call_{position}",
+                    id=call_id,
                     name=call.name,
                     arguments="".join(call.pieces),
                     type=call.type or "function",
