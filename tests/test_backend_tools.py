@@ -845,3 +845,25 @@ async def test_parallel_calls_that_share_an_id_stay_apart(split: str) -> None:
         (1, "mul"),
         (2, "neg"),
     ]
+
+
+def test_config_show_names_each_providers_reasoning_field(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from glmchat import paths
+    from glmchat.cli import main
+
+    path = paths.config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('[providers.vllm]\nbase_url = "http://localhost:8000/v1"\n')
+    assert main(["config", "show", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)["providers"]
+    assert {name: p["reasoning_field"] for name, p in shown.items()} == {
+        "zai": "reasoning_content",
+        "zai-coding": "reasoning_content",
+        "bigmodel": "reasoning_content",
+        "openrouter": "reasoning_details",
+        "ollama": "reasoning",
+        "openai": "none",
+        "vllm": "none",
+    }

@@ -208,6 +208,7 @@ def cmd_show(args: argparse.Namespace) -> int:
                     "base_url": p.base_url,
                     "api_key_env": p.api_key_env,
                     "thinking_param": p.thinking_param,
+                    "reasoning_field": p.reasoning_field,
                     "requires_key": p.requires_key,
                     "models": list(p.models),
                     "source": settings.sources.get(f"providers.{name}", "default"),
