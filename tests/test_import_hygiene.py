@@ -17,6 +17,12 @@ CORE = [
     "glmchat.cli.ask",
     "glmchat.engine",
     "glmchat.engine.exchange",
+    "glmchat.tools.base",
+    "glmchat.tools.names",
+    "glmchat.tools.builtin",
+    "glmchat.tools.mcp_servers",
+    "glmchat.tools.toolbox",
+    "glmchat.cli.tools_cmd",
 ]
 
 
@@ -37,6 +43,21 @@ def test_the_tui_paints_before_loading_http_and_markdown() -> None:
     heavy = ("httpx", "markdown_it", "pygments", "glmchat.tui.widgets.markdown_view")
     code = (
         f"import sys, glmchat.tui.app\nprint(','.join(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == ""
+
+
+@pytest.mark.parametrize(
+    "module", ["glmchat.config", "glmchat.tools.toolbox", "glmchat.tools.mcp_servers"]
+)
+def test_tools_load_the_mcp_sdk_and_http_only_when_used(module: str) -> None:
+    """Loading settings and making a toolbox costs nothing at start: the MCP SDK (and pydantic
+    under it) loads when a server starts, httpx when fetch_url first runs."""
+    heavy = ("mcp", "mcp_types", "pydantic", "anyio", "httpx", "httpx2")
+    code = (
+        f"import sys, {module}\n"
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == ""
