@@ -1,11 +1,12 @@
-"""What a provider's model accepts beyond the common request: the one place for this knowledge
-until a model catalogue holds it."""
+"""What a provider's model accepts beyond the common request: the catalogue's word for the
+models it knows, a rule by GLM series for those it does not (a newer or a vision id)."""
 
 from __future__ import annotations
 
 import re
 
 from glmchat.backend.providers import ProviderConfig
+from glmchat.catalogue.shipped import shipped_info
 
 # `glm-4.6`, `glm-4.7-flash`, `glm-5`, `glm-5.3-flashx`, `GLM-4.6V`: the series is the number.
 _GLM_SERIES = re.compile(r"glm-(\d+)(?:\.(\d+))?", re.IGNORECASE)
@@ -28,5 +29,8 @@ def supports_tool_stream(provider: ProviderConfig, model: str) -> bool:
     call is complete, so a long argument means a long silence."""
     if provider.dialect != "zai":
         return False
+    known = shipped_info(provider.name, provider.dialect, model)
+    if known is not None and known.tool_stream is not None:
+        return known.tool_stream
     series = glm_series(model)
     return series is not None and series >= _TOOL_STREAM_FROM

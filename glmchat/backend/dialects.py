@@ -15,6 +15,7 @@ from glmchat.backend import errors as E
 from glmchat.backend.capabilities import supports_tool_stream
 from glmchat.backend.events import ChatRequest, Message
 from glmchat.backend.providers import ProviderConfig
+from glmchat.catalogue.shipped import shipped_info
 from glmchat.sentences import join_sentences
 from glmchat.terminal_text import neutralize_controls
 
@@ -48,20 +49,14 @@ def build_body(
         body["top_p"] = request.top_p
     if request.max_tokens is not None:
         body["max_tokens"] = request.max_tokens
-    style = provider.thinking_param
-    if style == "zai":
-        body["thinking"] = {"type": "enabled" if request.thinking else "disabled"}
-    elif style == "openrouter":
-        body["reasoning"] = {"enabled": request.thinking}
-    elif style == "chat_template_kwargs":
-        # vLLM and llama.cpp pass these to the GLM chat template.
-        body["chat_template_kwargs"] = {"enable_thinking": request.thinking}
-    elif style == "reasoning_effort":
-        # Ollama's OpenAI layer: "none" turns thinking off for models that support it.
-        body["reasoning_effort"] = "medium" if request.thinking else "none"
+    _add_thinking(body, provider, request)
     if provider.dialect == "openai":
         # Local servers send usage only when asked; Z.ai and OpenRouter always do.
         body["stream_options"] = {"include_usage": True}
+    elif provider.dialect == "openrouter":
+        # How OpenRouter documents asking for usage with its cost (`usage.cost`, which glmchat
+        # shows): now sent anyway, the flag is a deprecated no-op it still accepts (TOOLS.md 7).
+        body["usage"] = {"include": True}
     if request.tools:
         _add_tools(body, provider, request)
     if request.response_format is not None:
@@ -80,6 +75,36 @@ def build_body(
 def _wants_schema(request: ChatRequest) -> bool:
     fmt = request.response_format
     return fmt is not None and fmt.get("type") == "json_schema"
+
+
+def _add_thinking(body: dict[str, Any], provider: ProviderConfig, request: ChatRequest) -> None:
+    """The thinking switch and effort, as the provider's `thinking_param` spells them."""
+    thinking, effort = request.thinking, request.reasoning_effort
+    if not thinking and _always_thinks(provider, request.model):
+        # GLM-5.3 answers `thinking.type: disabled` with a 400 (code 1210): the lowest effort
+        # is as far down as it goes (wire/TOOLS.md 8.8). The engine asks for that itself;
+        # this holds for any request built for such a model.
+        thinking, effort = True, "low"
+    style = provider.thinking_param
+    if style == "zai":
+        body["thinking"] = {"type": "enabled" if thinking else "disabled"}
+        if thinking and effort is not None:
+            body["reasoning_effort"] = effort
+    elif style == "openrouter":
+        # An effort implies reasoning on; a model whose reasoning is mandatory never gets
+        # `enabled: false` (see above).
+        body["reasoning"] = {"effort": effort} if thinking and effort else {"enabled": thinking}
+    elif style == "chat_template_kwargs":
+        # vLLM and llama.cpp pass these to the GLM chat template.
+        body["chat_template_kwargs"] = {"enable_thinking": thinking}
+    elif style == "reasoning_effort":
+        # Ollama's OpenAI layer: "none" turns thinking off for models that support it.
+        body["reasoning_effort"] = (effort or "medium") if thinking else "none"
+
+
+def _always_thinks(provider: ProviderConfig, model: str) -> bool:
+    info = shipped_info(provider.name, provider.dialect, model)
+    return info is not None and info.always_thinks
 
 
 def _add_tools(body: dict[str, Any], provider: ProviderConfig, request: ChatRequest) -> None:
@@ -235,6 +260,12 @@ def _part_text(part: dict[str, Any], keys: tuple[str, ...]) -> str | None:
 _CONTEXT_WORDS = re.compile(
     r"context[ _-]?(length|window)|maximum context|prompt (exceeds|is too long|too long)|"
     r"too many tokens|max(imum)? length|context_length_exceeded",
+    re.IGNORECASE,
+)
+# "This model always engages in thinking and cannot be disabled; please use low, high, or max."
+_THINKING_ALWAYS = re.compile(
+    r"always (engages in )?think|think\w* (cannot|can ?not|can't) be (disabled|turned off)|"
+    r"thinking\W+(type\W+)?(only|must be)\W+enabled",
     re.IGNORECASE,
 )
 _HTML_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
@@ -438,6 +469,16 @@ def classify_error(
         return E.RateLimitError(
             join_sentences(f"{name} is rate-limiting requests{said}", "Wait a little and retry."),
             retry_after=retry_delay(headers, metadata),
+            **kw,
+        )
+    if status in (None, 400, 422) and _THINKING_ALWAYS.search(f"{message} {raw or ''}"):
+        # GLM-5.3 and its kind: thinking cannot be turned off, only down (wire/TOOLS.md 1.5).
+        return E.BadRequestError(
+            join_sentences(
+                f"{name}: this model always thinks and cannot turn thinking off{said}",
+                "Pick an effort level instead: in the chat ctrl+t moves between low, high and "
+                "max; with `glmchat ask`, leave out --no-think or use --think.",
+            ),
             **kw,
         )
     if code_s == "1211" or status == 404:

@@ -43,6 +43,9 @@ class ChatRequest:
     model: str
     messages: tuple[Message, ...]
     thinking: bool = True
+    # How hard the model thinks, on models that take it (GLM-5.2 on: "low", "high", "max");
+    # None leaves the provider's default. The engine sets it from the catalogue.
+    reasoning_effort: str | None = None
     system: str | None = None
     temperature: float | None = None
     top_p: float | None = None

@@ -137,7 +137,10 @@ class AskRun:
                     show.break_line()
                     print(f"glmchat: {retry_announcement(event)}", file=sys.stderr)  # type: ignore[arg-type]
         except asyncio.CancelledError:
-            exchange.cancel()
+            # The events of the stop itself are not read any more: say which calls it ended.
+            for call in exchange.cancel().tool_calls:
+                if call.state == "cancelled":
+                    show.tool(call)
         result = exchange.cancel() if exchange.result is None else exchange.result
         self.results.append(result)
         return result

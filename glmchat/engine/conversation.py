@@ -7,13 +7,16 @@ about once a second, the final status) and says how the exchange ended."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from glmchat.backend.events import ChatRequest, Message, StreamEvent
+from glmchat.catalogue import ModelInfo
+from glmchat.engine import thinking_levels
 from glmchat.engine.events import SaveFailed
 from glmchat.engine.exchange import CHECKPOINT_SECONDS, Exchange
+from glmchat.engine.model_controls import ModelControls
 from glmchat.engine.turns import Turn, UsageTotals, history, turns_from_stored, usage_totals
 from glmchat.tools.base import Toolbox, ToolSettings
 
@@ -49,8 +52,11 @@ class RequestOptions:
     max_tokens: int | None = None
 
 
-class ConversationEngine:
-    """One conversation: its settings, its turns, and at most one running exchange."""
+class ConversationEngine(ModelControls):
+    """One conversation: its settings, its turns, and at most one running exchange.
+
+    What depends on the model (the thinking switch, effort, max_tokens, the context budget)
+    comes from ModelControls (engine/model_controls.py)."""
 
     def __init__(
         self,
@@ -72,6 +78,16 @@ class ConversationEngine:
         self.provider_name = provider
         self.model = model
         self.thinking = settings.thinking if thinking is None else thinking
+        # The reasoning effort on models that take one (None: the model's default); kept
+        # for this engine (the pane), not saved with the conversation.
+        self.effort: str | None = None
+        # Turns before this index are left out of what is sent (never deleted), so that a long
+        # conversation fits the model's window; kept for this engine, not saved.
+        self.omit_before = 0
+        self.estimate: int | None = None  # the last request's size, estimated before sending
+        self._info: ModelInfo | None = None
+        self._notices: list[str] = []
+        self._told: set[str] = set()
         self.system_prompt = system_prompt
         self.options = options or RequestOptions(
             settings.temperature, settings.top_p, settings.max_tokens
@@ -142,6 +158,8 @@ class ConversationEngine:
 
     def set_model(self, provider: str, model: str) -> None:
         self.provider_name, self.model = provider, model
+        if self.effort not in self.model_info.efforts:
+            self.effort = None
         if self.conversation_id:
             self.save(
                 "update_conversation",
@@ -149,11 +167,6 @@ class ConversationEngine:
                 provider=provider,
                 model=model,
             )
-
-    def set_thinking(self, on: bool) -> None:
-        self.thinking = on
-        if self.conversation_id:
-            self.save("update_conversation", self.conversation_id, thinking=on)
 
     def rename(self, title: str) -> bool:
         title = title.strip()
@@ -205,8 +218,12 @@ class ConversationEngine:
     # --- exchanges -----------------------------------------------------------------------
 
     def send(self, prompt: str) -> Exchange:
-        """Add the prompt and start its answer (the model is called when events are read)."""
+        """Add the prompt and start its answer (the model is called when events are read).
+
+        Raises DoesNotFit, with nothing saved, when the request would not fit the model's
+        context window (the provider would refuse it)."""
         self._check_idle()
+        self.estimate = self.check_fit(prompt).tokens
         self._ensure_conversation(prompt)
         turn = Turn(role="user", content=prompt)
         if self.conversation_id:
@@ -241,15 +258,23 @@ class ConversationEngine:
     def request(self) -> ChatRequest:
         """The request for an answer to the last turn, a user prompt."""
         *earlier, prompt = self.turns
+        return self.request_for(earlier, prompt.content)
+
+    def request_for(self, earlier: Sequence[Turn], prompt: str) -> ChatRequest:
+        """The request for `prompt` after the turns `earlier` (those left out are skipped)."""
         tools = self.wire_tools()
+        info = self.model_info
+        thinking, effort = thinking_levels.fitted(info, self.thinking, self.effort)
+        max_tokens, _ = thinking_levels.capped_max_tokens(info, self.options.max_tokens)
         request = ChatRequest(
             model=self.model,
-            messages=(*history(earlier), Message("user", prompt.content)),
-            thinking=self.thinking,
+            messages=(*history(earlier[self.omit_before :]), Message("user", prompt)),
+            thinking=thinking,
+            reasoning_effort=effort,
             system=self.system_prompt or self.settings.system_prompt,
             temperature=self.options.temperature,
             top_p=self.options.top_p,
-            max_tokens=self.options.max_tokens,
+            max_tokens=max_tokens,
             tools=tools,
             tool_choice="auto" if tools else None,
             tool_stream=bool(tools),  # the dialect sends it only where the model streams them
@@ -291,6 +316,10 @@ class ConversationEngine:
 
     def _answer(self) -> Exchange:
         request = self.request()
+        _, note = thinking_levels.capped_max_tokens(self.model_info, self.options.max_tokens)
+        if note is not None and note not in self._told:
+            self._told.add(note)  # once per engine: the same cap is not news twice
+            self._notices.append(note)
         turn = Turn(role="assistant", content="", status="partial")
         recorder = self._recorder_for(turn)
         self.turns.append(turn)
