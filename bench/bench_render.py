@@ -19,7 +19,7 @@ from rich.markdown import Markdown
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 
-from glmchat.tui.markdown.blocks import sanitize
+from glmchat.terminal_text import neutralize_controls
 from glmchat.tui.widgets.markdown_view import StreamingMarkdown
 
 SIZE = (120, 40)
@@ -115,7 +115,7 @@ class ChatLog(App[None]):
 
 def reference_lines(text: str, width: int) -> list[str]:
     console = Console(width=width, file=io.StringIO(), force_terminal=True)
-    lines = console.render_lines(Markdown(sanitize(text)), pad=False)
+    lines = console.render_lines(Markdown(neutralize_controls(text)), pad=False)
     return ["".join(segment.text for segment in line).rstrip() for line in lines]
 
 

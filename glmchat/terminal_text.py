@@ -9,9 +9,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-# C0 controls except tab and newline, DEL, the C1 range (0x80-0x9f, which includes the one-byte
-# CSI 0x9b and OSC 0x9d), and the bidi embeddings, overrides and isolates, which can make a
-# line read differently from what it holds ("Trojan Source").
+# The one rule for untrusted text on its way to a screen, used by the command line's output
+# (TerminalSafeStream), every widget text (tui/literal.py) and the Markdown renderer
+# (tui/markdown): nothing in it may drive the terminal, nothing in it is lost, and a line stays
+# one line.
+#
+# - CRLF is a line end: it becomes LF.
+# - Every other control is shown as its `\xNN` / `\uXXXX` spelling: C0 except tab and LF (a bare
+#   CR included: sent raw it returns to the start of the line, so the text after it overwrites
+#   what was shown; dropped, the words on either side run together; read as a line end, a name
+#   or an error quoting it would break over two lines), DEL, the C1 range (0x80-0x9f: the
+#   one-byte CSI 0x9b and OSC 0x9d), and the bidi embeddings, overrides and isolates, which can
+#   make a line read differently from what it holds ("Trojan Source").
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 # The same set minus C0, which json.dumps escapes itself; inside a JSON document these can only
 # occur in strings, where `\uXXXX` is the same character.
@@ -19,16 +28,45 @@ _JSON_RAW = re.compile(r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def _visible(match: re.Match[str]) -> str:
-    char = match.group()
-    if char == "\r":
-        return ""  # a bare CR would overwrite the line; CRLF becomes LF
-    code = ord(char)
+    code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def neutralize_controls(text: str) -> str:
-    """Replace control characters with a visible `\\xNN` form (ESC becomes `\\x1b`)."""
-    return _CONTROLS.sub(_visible, text) if _CONTROLS.search(text) else text
+    """`text` safe to show: CRLF becomes LF, every other control a visible `\\xNN` form (ESC
+    becomes `\\x1b`, a bare CR `\\x0d`). Text without controls is returned as it is."""
+    if not _CONTROLS.search(text):
+        return text
+    if "\r\n" in text:
+        text = text.replace("\r\n", "\n")
+    return _CONTROLS.sub(_visible, text)
+
+
+class StreamNeutralizer:
+    """`neutralize_controls` for text that arrives in pieces (a streamed answer, writes to a
+    terminal), giving the same text as the whole would: a CR that ends a piece is held until
+    the next piece says whether it starts a CRLF. Every other control is replaced on its own,
+    so an escape sequence split across pieces is caught as surely as a whole one."""
+
+    __slots__ = ("_held_cr",)
+
+    def __init__(self) -> None:
+        self._held_cr = False
+
+    def feed(self, text: str) -> str:
+        if not text:
+            return ""
+        if self._held_cr:
+            text = "\r" + text
+        self._held_cr = text[-1] == "\r"
+        return neutralize_controls(text[:-1] if self._held_cr else text)
+
+    def end(self) -> str:
+        """What is still held: the text is complete, so a CR at its very end is a bare one."""
+        if not self._held_cr:
+            return ""
+        self._held_cr = False
+        return neutralize_controls("\r")
 
 
 def dumps_json(value: Any, *, indent: int | None = None) -> str:
@@ -39,17 +77,22 @@ def dumps_json(value: Any, *, indent: int | None = None) -> str:
 
 
 class TerminalSafeStream:
-    """A text stream that neutralises control characters on their way to a terminal.
-
-    Stateless per write: every control character is replaced on its own, so a sequence split
-    across writes (a streamed answer) is caught as surely as a whole one."""
+    """A text stream that neutralises control characters on their way to a terminal, piece by
+    piece (see StreamNeutralizer)."""
 
     def __init__(self, raw: TextIO) -> None:
         self._raw = raw
+        self._neutralizer = StreamNeutralizer()
 
     def write(self, text: str) -> int:
-        self._raw.write(neutralize_controls(text))
+        self._raw.write(self._neutralizer.feed(text))
         return len(text)
+
+    def end(self) -> None:
+        """Write what is still held (a CR that ended the last write)."""
+        held = self._neutralizer.end()
+        if held:
+            self._raw.write(held)
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
@@ -88,4 +131,7 @@ def terminal_safe_stdio() -> Iterator[None]:
     try:
         yield
     finally:
+        for stream in (sys.stdout, sys.stderr):
+            if isinstance(stream, TerminalSafeStream) and stream not in saved:
+                stream.end()
         sys.stdout, sys.stderr = saved

@@ -1,4 +1,4 @@
-"""Streamed Markdown's source side: clean the text as it arrives, find its top-level blocks."""
+"""Streamed Markdown's source side: find the top-level blocks of the text parsed so far."""
 
 from __future__ import annotations
 
@@ -19,33 +19,7 @@ from glmchat.tui.compat.rich_markdown import (
     references_key,
 )
 
-__all__ = ["Block", "Sanitizer", "Split", "sanitize", "split_blocks"]
-
-# C0 controls except tab and newline (CR is folded into newlines first), DEL and C1 controls
-# (U+009B is a one-character CSI on some terminals) become their visible `\xNN` spelling, so an
-# escape sequence shows up as text and can never style or move anything on the screen.
-_CONTROL_CODES = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]
-_CONTROL_MAP = {code: f"\\x{code:02x}" for code in _CONTROL_CODES if code not in (0x09, 0x0A)}
-
-
-def sanitize(text: str) -> str:
-    r"""Make untrusted text safe to render: CRLF and CR become LF; other controls become `\xNN`."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").translate(_CONTROL_MAP)
-
-
-class Sanitizer:
-    """`sanitize` for a text that arrives in pieces: a CRLF may be split between two pieces."""
-
-    def __init__(self) -> None:
-        self._after_cr = False
-
-    def feed(self, text: str) -> str:
-        if not text:
-            return ""
-        if self._after_cr and text[0] == "\n":
-            text = text[1:]  # the CR before it already produced the newline
-        self._after_cr = text.endswith("\r")
-        return sanitize(text)
+__all__ = ["Block", "Split", "split_blocks"]
 
 
 @dataclass(eq=False, slots=True)

@@ -9,6 +9,7 @@ from typing import Any
 from markdown_it.token import Token
 from rich.console import Console
 
+from glmchat.terminal_text import StreamNeutralizer
 from glmchat.tui.compat.rich_markdown import (
     PARSER,
     Line,
@@ -17,7 +18,7 @@ from glmchat.tui.compat.rich_markdown import (
     parse_inline,
     references_key,
 )
-from glmchat.tui.markdown.blocks import Block, Sanitizer, split_blocks
+from glmchat.tui.markdown.blocks import Block, split_blocks
 
 __all__ = ["Line", "MarkdownBlocks"]
 
@@ -87,9 +88,10 @@ class MarkdownBlocks:
     def reset(self) -> None:
         """Forget all text."""
         self._raw: list[str] = []
-        self._sanitizer = Sanitizer()
+        # Cleaned as it arrives, by the same rule as every other text on the screen.
+        self._neutralizer = StreamNeutralizer()
         self._incoming: list[str] = []
-        self._tail = ""  # sanitized source of the open blocks, parsed again on every render
+        self._tail = ""  # neutralized source of the open blocks, parsed again on every render
         self._needs_parse = False
         self._finished = False
         self._check_references = False
@@ -109,7 +111,7 @@ class MarkdownBlocks:
 
     @property
     def text(self) -> str:
-        """Everything appended so far, as given (before sanitizing)."""
+        """Everything appended so far, as given (before neutralizing)."""
         if len(self._raw) > 1:
             self._raw[:] = ["".join(self._raw)]
         return self._raw[0] if self._raw else ""
@@ -160,7 +162,7 @@ class MarkdownBlocks:
         if self._finished:
             self._reopen()
         self._raw.append(text)
-        clean = self._sanitizer.feed(text)
+        clean = self._neutralizer.feed(text)
         if clean:
             self._incoming.append(clean)
             self._needs_parse = True
@@ -169,6 +171,9 @@ class MarkdownBlocks:
         """Declare the text complete: the next `render` finishes every block."""
         if not self._finished:
             self._finished = True
+            held = self._neutralizer.end()  # a CR at the very end of the text
+            if held:
+                self._incoming.append(held)
             self._needs_parse = True
 
     def segments(self, y: int) -> Line:

@@ -1,0 +1,108 @@
+"""One rule for control characters, whichever way text reaches the screen: the command line's
+output, a widget's text, a rendered Markdown answer; whole or in pieces.
+
+The rule (glmchat/terminal_text.py): CRLF is a line end, every other control (a bare CR, ESC
+sequences, C1, DEL, bidi overrides and isolates) is shown as its `\\xNN` / `\\uXXXX` spelling.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from glmchat.terminal_text import StreamNeutralizer, TerminalSafeStream, neutralize_controls
+from glmchat.tui.markdown.incremental import MarkdownBlocks
+from glmchat.tui.widgets.messages import AssistantMessage, UserMessage
+from tests.test_cli_terminal_safety import KINDS as CLI_KINDS
+from tests.test_cli_terminal_safety import RAW, assert_inert
+from tests.test_markdown_view import CONSOLE, plain, reference, rendered
+from tests.tui_helpers import active, message, region_text, running, seed
+
+KINDS = {
+    **CLI_KINDS,
+    "crlf": "one\r\ntwo",
+    "cr_before_crlf": "one\r\r\ntwo",
+    "trailing_cr": "progress 50%\r",
+    "c1_next_line": "a\x85b",
+    "bidi_embedding": "\u202aab\u202c\u202bcd\u202c",
+}
+
+
+def pieces(text: str) -> list[list[str]]:
+    """`text` cut in two at every place, and one character at a time."""
+    return [[text[:cut], text[cut:]] for cut in range(len(text) + 1)] + [list(text)]
+
+
+def test_the_rule() -> None:
+    assert neutralize_controls("a\r\nb") == "a\nb"
+    assert neutralize_controls("harmless\rEVIL") == "harmless\\x0dEVIL"
+    assert neutralize_controls("a\r\r\nb\n\rc") == "a\\x0d\nb\n\\x0dc"
+    assert neutralize_controls("\x1b[2J\x9b2J\x7f\x85") == "\\x1b[2J\\x9b2J\\x7f\\x85"
+    assert neutralize_controls("\u202eabc\u2066") == "\\u202eabc\\u2066"
+    assert neutralize_controls("tab\tand\nnewline") == "tab\tand\nnewline"
+    plain_text = "nothing to do here"
+    assert neutralize_controls(plain_text) is plain_text
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_in_pieces_the_same_as_whole(kind: str) -> None:
+    text = f"before {KINDS[kind]} after"
+    whole = neutralize_controls(text)
+    assert_inert(whole.replace("\n", ""))
+    for parts in pieces(text):
+        neutralizer = StreamNeutralizer()
+        assert "".join(neutralizer.feed(p) for p in parts) + neutralizer.end() == whole, parts
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_terminal_output_written_in_pieces(kind: str) -> None:
+    text = f"{KINDS[kind]} after\n{KINDS[kind]}"
+    for parts in pieces(text):
+        raw = io.StringIO()
+        stream = TerminalSafeStream(raw)
+        for part in parts:
+            stream.write(part)
+        stream.end()
+        assert raw.getvalue() == neutralize_controls(text), parts
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_markdown_answers_follow_the_rule(kind: str) -> None:
+    text = f"before {KINDS[kind]} after\n\nnext paragraph\n"
+    for parts in pieces(text)[:: max(1, len(text) // 6)]:
+        blocks = MarkdownBlocks(console=CONSOLE)
+        for part in parts:
+            blocks.append(part)
+            blocks.render(60)
+        blocks.finish()
+        blocks.render(60)
+        shown = plain(rendered(blocks, 60))
+        assert shown == plain(reference(text, 60)), parts
+        assert not any(RAW.search(line) for line in shown), shown
+
+
+def test_a_bare_cr_looks_the_same_in_markdown_and_in_a_terminal() -> None:
+    blocks = MarkdownBlocks(console=CONSOLE)
+    blocks.append("harmless\rEVIL and \u202eevil\u202c")
+    blocks.finish()
+    blocks.render(60)
+    [line] = [line.rstrip() for line in plain(rendered(blocks, 60)) if line.strip()]
+    assert line == neutralize_controls("harmless\rEVIL and \u202eevil\u202c")
+
+
+async def test_prompt_and_answer_show_the_same_text_the_same_way() -> None:
+    hostile = "x".join(KINDS.values())
+    seed(
+        "c0de00000001",
+        "Controls",
+        [message("user", hostile, position=0), message("assistant", hostile, position=1)],
+    )
+    async with running(resume="c0de00000001") as pilot:
+        pane = active(pilot)
+        await pilot.pause()
+        shown = [region_text(w) for w in (*pane.query(UserMessage), *pane.query(AssistantMessage))]
+    for text in shown:
+        assert_inert(text.replace("\n", ""))
+        for visible in ("harmless\\x0dEVIL", "\\x1b[2J", "\\x9b2J", "\\u202edcba", "x\\x7fy"):
+            assert visible in " ".join(text.split()).replace(" ", ""), (visible, text)
