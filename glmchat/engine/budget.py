@@ -1,0 +1,94 @@
+"""The context window as a budget: a request's size estimated before it is sent, whether it
+fits the model's window, and how many of the oldest turns to leave out so that it does."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from glmchat.backend.events import ChatRequest, Message
+from glmchat.engine.turns import Turn, history
+from glmchat.errors import GlmchatError
+from glmchat.token_estimate import estimate_tokens
+
+# Near this share of the window the status bar warns.
+NEAR_LIMIT = 0.8
+# Tokens each message costs beyond its text (role markers of the chat template).
+MESSAGE_OVERHEAD = 4
+
+
+@lru_cache(maxsize=8192)
+def _text_tokens(text: str) -> int:
+    # Cached by the string: a long conversation re-sends the same texts every time, and a
+    # str's hash is computed once, so an unchanged history is counted in O(messages).
+    return estimate_tokens(text)
+
+
+def message_tokens(message: Message) -> int:
+    tokens = MESSAGE_OVERHEAD + _text_tokens(message.content)
+    for call in message.tool_calls:
+        tokens += _text_tokens(call.name) + _text_tokens(call.arguments)
+    if message.reasoning:
+        tokens += _text_tokens(message.reasoning)
+    return tokens
+
+
+def estimate_request(request: ChatRequest) -> int:
+    """About how many prompt tokens `request` is (an estimate, not the provider's count)."""
+    tokens = sum(message_tokens(m) for m in request.messages)
+    if request.system:
+        tokens += MESSAGE_OVERHEAD + _text_tokens(request.system)
+    if request.tools:
+        tokens += _text_tokens(json.dumps(request.tools, separators=(",", ":")))
+    return tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """A request's estimated size against the model's window (None: the window is unknown)."""
+
+    tokens: int
+    window: int | None
+
+    @property
+    def share(self) -> float | None:
+        return None if not self.window else self.tokens / self.window
+
+    @property
+    def fits(self) -> bool:
+        return self.window is None or self.tokens <= self.window
+
+    @property
+    def near_limit(self) -> bool:
+        return self.share is not None and self.share >= NEAR_LIMIT
+
+
+class DoesNotFit(GlmchatError):
+    """The request would not fit the model's window: it was not sent (it would be refused).
+
+    `omit_before` is the turn index from which the history would fit (leave out the turns
+    before it), or None when even the newest prompt alone is too long."""
+
+    def __init__(self, message: str, budget: Budget, omit_before: int | None) -> None:
+        super().__init__(message)
+        self.budget = budget
+        self.omit_before = omit_before
+
+
+def fitting_start(turns: Sequence[Turn], start: int, fixed: int, window: int) -> int | None:
+    """The earliest exchange boundary (a user turn at or after `start`) from which the history
+    of `turns` plus `fixed` tokens (the new prompt, the system prompt, tools) fits `window`;
+    None if none does. One pass over the turns, whatever their number."""
+    bounds = [i for i in range(start, len(turns)) if turns[i].role == "user"]
+    sizes = [
+        sum(message_tokens(m) for m in history(turns[b:end]))
+        for b, end in zip(bounds, [*bounds[1:], len(turns)], strict=True)
+    ]
+    total = fixed + sum(sizes)
+    for bound, size in zip(bounds, sizes, strict=True):
+        if total <= window:
+            return bound
+        total -= size
+    return len(turns) if total <= window else None

@@ -1,0 +1,112 @@
+"""The part of a conversation's engine that depends on its model: the thinking switch and
+effort, max_tokens within the model's output, and the context window as a budget."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from glmchat.backend.events import ChatRequest
+from glmchat.catalogue import ModelInfo, lookup
+from glmchat.engine import thinking_levels
+from glmchat.engine.budget import Budget, DoesNotFit, estimate_request, fitting_start
+from glmchat.engine.turns import Turn, UsageTotals
+
+if TYPE_CHECKING:
+    from glmchat.config import Settings
+
+
+class ModelControls:
+    """Mixed into ConversationEngine, whose state it reads and sets."""
+
+    settings: Settings
+    provider_name: str
+    model: str
+    thinking: bool
+    effort: str | None
+    omit_before: int
+    estimate: int | None
+    turns: list[Turn]
+    conversation_id: str | None
+    _info: ModelInfo | None
+    _notices: list[str]
+
+    if TYPE_CHECKING:  # provided by ConversationEngine
+
+        @property
+        def busy(self) -> bool: ...
+        def save(self, method: str, *args: object, **kwargs: object) -> object: ...
+        def usage_totals(self) -> UsageTotals: ...
+        def request_for(self, earlier: Sequence[Turn], prompt: str) -> ChatRequest: ...
+
+    @property
+    def model_info(self) -> ModelInfo:
+        """What the catalogue (and config.toml) say of the current model."""
+        info = self._info
+        if info is None or (info.provider, info.model) != (self.provider_name, self.model):
+            info = self._info = lookup(self.settings, self.provider_name, self.model)
+        return info
+
+    def set_thinking(self, on: bool) -> str | None:
+        """Thinking on or off; on a model that always thinks, its highest or lowest effort
+        instead, and a note that says so."""
+        on, self.effort, note = thinking_levels.switched(self.model_info, on)
+        self._save_thinking(on)
+        return note
+
+    def toggle_thinking(self) -> str:
+        """ctrl+t: on/off, or the next effort level on a model that always thinks; returns
+        the new setting's name ("ON", "OFF", "high")."""
+        on, self.effort = thinking_levels.next_level(self.model_info, self.thinking, self.effort)
+        self._save_thinking(on)
+        return self.thinking_label
+
+    @property
+    def thinking_label(self) -> str:
+        return thinking_levels.label(self.thinking, self.effort, self.model_info)
+
+    def _save_thinking(self, on: bool) -> None:
+        self.thinking = on
+        if self.conversation_id:
+            self.save("update_conversation", self.conversation_id, thinking=on)
+
+    def take_notices(self) -> list[str]:
+        """Notes for the user about the request just started (max_tokens capped)."""
+        notices, self._notices = self._notices, []
+        return notices
+
+    # --- the context window ----------------------------------------------------------------
+
+    def check_fit(self, prompt: str) -> Budget:
+        """The request `prompt` would make, estimated against the model's window; raises
+        DoesNotFit (saying from which turn it would fit) when it is over."""
+        request = self.request_for(self.turns, prompt)
+        budget = Budget(estimate_request(request), self.model_info.context)
+        if budget.fits or budget.window is None:
+            return budget
+        alone = estimate_request(replace(request, messages=request.messages[-1:]))
+        start = fitting_start(self.turns, self.omit_before, alone, budget.window)
+        raise DoesNotFit(
+            f"Not sent: the conversation is about {budget.tokens:,} tokens (an estimate), more "
+            f"than {self.model}'s context window of {budget.window:,}; the provider would "
+            "refuse it.",
+            budget,
+            start,
+        )
+
+    def leave_out_before(self, index: int) -> None:
+        """Send no turn before `index` from now on (they stay in the conversation)."""
+        self.omit_before = max(0, min(index, len(self.turns)))
+
+    def left_out(self, turn: Turn) -> bool:
+        """Whether a turn is left out of what is sent."""
+        return self.omit_before > 0 and any(t is turn for t in self.turns[: self.omit_before])
+
+    def context_used(self) -> tuple[int, bool]:
+        """Tokens the conversation fills, and whether that is an estimate: the estimate of the
+        request in flight until the provider's count arrives, then the provider's."""
+        totals = self.usage_totals()
+        if self.busy or not totals.answers:
+            return self.estimate or totals.context_tokens, bool(self.estimate)
+        return totals.context_tokens, False
