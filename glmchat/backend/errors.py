@@ -101,4 +101,3 @@ class ProtocolError(ProviderError):
     """The server sent something that is not the protocol."""
 
     kind = "protocol"
-
