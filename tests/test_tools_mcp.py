@@ -282,11 +282,17 @@ class HttpServer:
     thread, requiring `Authorization: Bearer TOKEN` when a token is given."""
 
     def __init__(self, token: str | None = None) -> None:
+        import logging
+
         import uvicorn
 
         from tests.mcp_server import http_app
 
+        # The SDK's server sets up logging on the root logger; keep the test process's own.
+        root = logging.getLogger()
+        handlers, level = list(root.handlers), root.level
         app = http_app()
+        root.handlers[:], root.level = handlers, level
         self.seen_headers: list[dict[str, str]] = []
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
@@ -357,8 +363,32 @@ async def test_an_http_server_that_refuses_is_failed_without_showing_the_token(
     await mgr.start_all()
     try:
         status = mgr.status("remote")
-        assert status.state == "failed" and status.reason
+        assert status.state == "failed"
+        assert status.reason == (
+            f"{http_server.url} answered HTTP 401 Unauthorized (check its headers in config.toml)"
+        )
         assert "wrong-token" not in status.line() and "\n" not in status.line()
+    finally:
+        await mgr.aclose()
+
+
+async def test_an_http_server_that_goes_away_is_failed(http_server: HttpServer) -> None:
+    config = McpServerConfig(
+        name="remote",
+        url=http_server.url,
+        headers=(("Authorization", "Bearer s3cret-token-value"),),
+    )
+    mgr = McpManager([config])
+    await mgr.start_all()
+    try:
+        http_server.close()
+        out = await mgr.call("remote", "echo", {"text": "x"})
+        assert out.is_error and out.text.startswith('MCP server "remote" stopped while running')
+        await asyncio.wait_for(_until(mgr, "failed", "remote"), 10)
+        assert (
+            mgr.status("remote").reason
+            == f"cannot reach {config.url}: All connection attempts failed"
+        )
     finally:
         await mgr.aclose()
 

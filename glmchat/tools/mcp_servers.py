@@ -174,6 +174,7 @@ class _Server:
     stopping: bool = False
     stderr: IO[str] | None = None  # a stdio server's stderr, for the reason it failed
     scope: Any = None  # the anyio cancel scope of its life
+    http_refusal: str | None = None  # an HTTP server's last error status ("HTTP 401 ...")
 
     def stderr_tail(self) -> str:
         """The last non-empty line the server wrote on stderr, or ""."""
@@ -244,8 +245,15 @@ class McpManager:
 
             # Headers go on a client of our own (the SDK takes no headers= any more), with the
             # SDK's recommended timeouts: a server may hold a response stream open for long.
+            async def note_refusal(response: httpx2.Response) -> None:
+                # The SDK says only "an error response"; the status says what to fix.
+                if response.status_code >= 400:
+                    server.http_refusal = f"HTTP {response.status_code} {response.reason_phrase}"
+
             http = httpx2.AsyncClient(
-                headers=dict(config.headers), timeout=httpx2.Timeout(30.0, read=300.0)
+                headers=dict(config.headers),
+                timeout=httpx2.Timeout(30.0, read=300.0),
+                event_hooks={"response": [note_refusal]},
             )
             await stack.enter_async_context(http)
             return streamable_http_client(config.url, http_client=http)
@@ -324,6 +332,9 @@ class McpManager:
             reason = "exited while starting" if config.command else "closed the connection"
         elif config.url and type(leaf).__module__.startswith(("httpx2", "httpcore2")):
             reason = f"cannot reach {config.url}: {leaf or type(leaf).__name__}"
+        elif server.http_refusal:
+            hint = " (check its headers in config.toml)" if "HTTP 40" in server.http_refusal else ""
+            reason = f"{config.url} answered {server.http_refusal}{hint}"
         else:
             reason = f"{type(leaf).__name__}: {leaf}" if str(leaf) else type(leaf).__name__
         return _one_line(f"{reason}{_aside(tail)}")
