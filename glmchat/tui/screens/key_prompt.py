@@ -21,17 +21,10 @@ class KeyPrompt(ModalScreen[bool]):
     CSS_PATH = "modals.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(
-        self,
-        provider: ProviderConfig,
-        *,
-        base_url: str | None = None,
-        reason: str | None = None,
-    ) -> None:
+    def __init__(self, provider: ProviderConfig, *, reason: str | None = None) -> None:
         """`reason`: why the key is asked for again (the provider refused the one in use)."""
         super().__init__()
         self.provider = provider
-        self.base_url = base_url
         self.reason = reason
 
     def compose(self) -> ComposeResult:
@@ -118,7 +111,7 @@ class KeyPrompt(ModalScreen[bool]):
         from glmchat.backend.openai_compat import list_models
 
         try:
-            await list_models(self.provider, key, base_url=self.base_url)
+            await list_models(self.provider, key)
         except ProviderError as exc:
             self._status(exc.message, "bold red")
             return
