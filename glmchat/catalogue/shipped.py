@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import tomllib
 from functools import cache
-from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
@@ -18,7 +16,10 @@ _FIELDS = ("context", "max_output", "thinking", "default_effort", "tool_stream",
 
 @cache
 def _document() -> dict[str, Any]:
-    # Read on the first lookup, never at start-up.
+    # Read (and its readers imported) on the first lookup, never at start-up.
+    import tomllib
+    from importlib import resources
+
     text = resources.files(__package__).joinpath("models.toml").read_text("utf-8")
     return tomllib.loads(text)
 

@@ -84,7 +84,7 @@ def fitting_start(turns: Sequence[Turn], start: int, fixed: int, window: int) ->
     bounds = [i for i in range(start, len(turns)) if turns[i].role == "user"]
     sizes = [
         sum(message_tokens(m) for m in history(turns[b:end]))
-        for b, end in zip(bounds, [*bounds[1:], len(turns)], strict=True)
+        for b, end in zip(bounds, [*bounds[1:], len(turns)][: len(bounds)], strict=True)
     ]
     total = fixed + sum(sizes)
     for bound, size in zip(bounds, sizes, strict=True):
