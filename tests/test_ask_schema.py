@@ -277,3 +277,44 @@ def test_an_invalid_schema_exits_2_before_anything_is_sent(wire: WireServer, sch
     assert proc.returncode == 2
     assert len(proc.stderr.splitlines()) == 1 and "--schema" in proc.stderr
     assert wire.requests == []
+
+
+def test_schema_with_tools_on_zai_lets_the_model_use_them_first(
+    wire: WireServer, tmp_path: Path
+) -> None:
+    root = tmp_path / "files"
+    root.mkdir()
+    (root / "ada.txt").write_text("Ada, 36\n")
+    config = paths.config_path()
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        f'[tools]\nbuiltin = ["list_dir"]\nallowed_dirs = [{json.dumps(str(root))}]\n'
+    )
+    wire.reply(
+        tool_reply(json.dumps({"path": str(root)}), name="list_dir"),
+        tool_reply('{"name": "Ada", "age": 36}'),
+    )
+    proc = ask(
+        "--json", "--no-save", "--yes", "--schema", schema_arg(), "--base-url", wire.url, "q"
+    )
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert json.loads(doc["content"]) == {"name": "Ada", "age": 36}
+    [call] = doc["tool_calls"]  # the user's tool; the answer tool is not listed
+    assert (call["name"], call["status"]) == ("list_dir", "ok")
+    first = wire.requests[0].json
+    assert first["tool_choice"] == "auto"  # not forced: list_dir may come first
+    assert [t["function"]["name"] for t in first["tools"]] == ["list_dir", ANSWER_TOOL]
+    assert "ada.txt" in wire.requests[1].json["messages"][-1]["content"]
+
+
+def test_ask_loads_the_validator_and_the_mcp_sdk_only_when_used() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, glmchat.cli.ask, glmchat.engine.structured\n"
+        "print(sorted(m for m in ('jsonschema', 'mcp', 'textual') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

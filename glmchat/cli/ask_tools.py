@@ -110,7 +110,11 @@ class TerminalApprovals:
         while True:
             sys.stderr.write(question)
             sys.stderr.flush()
-            line = await self._read_line()
+            try:
+                line = await self._read_line()
+            except asyncio.CancelledError:
+                sys.stderr.write("\n")  # Ctrl-C at the question: what follows starts a line
+                raise
             if line is None:  # end of input: nobody will answer
                 sys.stderr.write("\n")
                 return "deny"
