@@ -20,6 +20,7 @@ from glmchat.config import BINDING_IDS, Settings
 from glmchat.credentials import CredentialStore
 from glmchat.engine import NEW_TITLE, ConversationEngine
 from glmchat.terminal_text import neutralize_controls
+from glmchat.tui.app_tools import AppTools
 from glmchat.tui.commands import ChatCommands
 from glmchat.tui.screens.chat_screen import ChatScreen
 from glmchat.tui.widgets.chat_pane import ChatPane
@@ -106,6 +107,7 @@ class GlmChatApp(App[int]):
         self._pane_count = 0
         self._store_warned = False
         self._warm_up_left: list[Callable[[], None]] = []  # see _warm_up
+        self.tools = AppTools(settings, changed=self._tools_changed, failed=self._tools_failed)
         if settings.theme:
             self.theme = settings.theme if settings.theme in self.available_themes else self.theme
 
@@ -132,6 +134,20 @@ class GlmChatApp(App[int]):
         # so a key typed meanwhile waits for one step at most and no thread competes with
         # the terminal writer.
         self.call_after_refresh(self._warm_up)
+        if self.tools.has_servers:
+            self.call_after_refresh(self._start_mcp_servers)
+
+    def _start_mcp_servers(self) -> None:
+        # Servers start in the background after the first paint; their tools join the panes'
+        # toolboxes as each one is ready (a failure is one notification).
+        self.run_worker(self.tools.start(), name="mcp servers", group="mcp", exit_on_error=False)
+
+    def _tools_changed(self) -> None:
+        for pane in self.panes:
+            pane.tools_changed()
+
+    def _tools_failed(self, line: str) -> None:
+        self.notify(line, severity="error", timeout=10)
 
     def _warm_up(self) -> None:
         # Everything made so far (modules, widgets, styles: about 100,000 objects) lives as
@@ -173,13 +189,19 @@ class GlmChatApp(App[int]):
 
     def _engine_for(self, conversation: Conversation | None) -> ConversationEngine:
         """The engine that runs a pane's conversation: a saved one, or a new one."""
+        toolbox = self.tools.toolbox()
         if conversation is not None:
             return ConversationEngine.resume(
-                self.settings, self.store, self.client_for, conversation
+                self.settings, self.store, self.client_for, conversation, toolbox=toolbox
             )
         provider, model = self.settings.resolve_model(self._model)
         return ConversationEngine(
-            self.settings, self.store, self.client_for, provider=provider.name, model=model
+            self.settings,
+            self.store,
+            self.client_for,
+            provider=provider.name,
+            model=model,
+            toolbox=toolbox,
         )
 
     @staticmethod
@@ -194,6 +216,7 @@ class GlmChatApp(App[int]):
 
     async def close(self, pane: ChatPane) -> None:
         pane_id = self._tab_id(pane)
+        self.tools.forget(pane.engine.toolbox)
         if pane_id:
             await self.tabs.remove(pane_id)
 
@@ -442,6 +465,34 @@ class GlmChatApp(App[int]):
             return
         self.notify(f"Exported to {path}")
 
+    def action_tools(self) -> None:
+        from glmchat.tui.screens.tools_picker import ToolsPicker
+
+        pane = self.active_pane
+        if pane is None or pane.engine.toolbox is None:
+            return
+        self.push_screen(
+            ToolsPicker(
+                pane.engine.toolbox,
+                self.tools.statuses,
+                web_search_available=pane.web_search_available,
+                changed=pane.tools_changed,
+            )
+        )
+
+    def action_toggle_web_search(self) -> None:
+        pane = self.active_pane
+        if pane is None:
+            return
+        if not pane.web_search_available:
+            self.notify(
+                "Web search is Z.ai's: switch this pane to a zai, zai-coding or bigmodel model.",
+                severity="warning",
+            )
+            return
+        on = pane.toggle_web_search()
+        self.notify(f"Web search {'ON' if on else 'OFF'} for this pane.", timeout=2)
+
     def action_switch_model(self, provider: str, model: str) -> None:
         pane = self.active_pane
         if pane is not None:
@@ -449,5 +500,6 @@ class GlmChatApp(App[int]):
             self.notify(f"Model: {provider}/{model}", timeout=2)
 
     async def on_unmount(self) -> None:
+        await self.tools.aclose()  # MCP servers: their processes end with the app
         for client in self._clients.values():
             await client.aclose()

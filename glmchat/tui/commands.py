@@ -37,7 +37,18 @@ class ChatCommands(Provider):
             ("Copy last answer", app.action_copy_answer, "to the clipboard"),
             ("Toggle thinking mode", app.action_toggle_thinking, "for this pane"),
             ("Set API key", app.action_set_key, "for this pane's provider"),
+            ("Tools…", app.action_tools, "list the tools and MCP servers, switch them on or off"),
         ]
+        pane = app.active_pane
+        if pane is not None and pane.web_search_available:
+            on = pane.engine.toolbox is not None and pane.engine.toolbox.web_search
+            out.append(
+                (
+                    f"Web search {'off' if on else 'on'}",
+                    app.action_toggle_web_search,
+                    "Z.ai's search for this pane",
+                )
+            )
         for name, provider in app.settings.providers.items():
             for model in provider.models:
                 out.append(
@@ -47,7 +58,6 @@ class ChatCommands(Provider):
                         provider.display_name,
                     )
                 )
-        pane = app.active_pane
         answer = pane.last_turn("assistant") if pane else None
         if answer is not None:
             for i, block in enumerate(code_blocks(answer.content), 1):

@@ -2,33 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message as TMessage
 from textual.timer import Timer
 from textual.widgets import Static
 
 from glmchat.backend.errors import AuthError
-from glmchat.backend.events import ContentDelta, ReasoningDelta, RetryScheduled
+from glmchat.backend.events import ContentDelta, ReasoningDelta, RetryScheduled, Usage
+from glmchat.coding_plan import first_use_notice
 from glmchat.engine import ConversationEngine, Exchange, ExchangeResult, SaveFailed, Turn
+from glmchat.engine.events import ApprovalRequest, RoundStarted, ToolCallUpdate
+from glmchat.tools.base import Decision
+from glmchat.tui.answer_rounds import answer_rounds, exchanges
 from glmchat.tui.literal import literal
 from glmchat.tui.stream_meter import StreamMeter
 from glmchat.tui.widgets.history import HistoryLog
 from glmchat.tui.widgets.messages import AssistantMessage, UserMessage
 from glmchat.tui.widgets.not_saved import NotSavedBanner
 from glmchat.tui.widgets.prompt import PromptInput
-from glmchat.tui.widgets.status_bar import StatusBar
+from glmchat.tui.widgets.status_bar import StatusBar, money_fields
 
 if TYPE_CHECKING:
+    from glmchat.engine.spending import Spending
     from glmchat.store import Conversation
     from glmchat.tui.app import GlmChatApp
 
 
 class ChatPane(Vertical):
+    # While a tool call waits for approval these keys answer it, wherever the focus is in the
+    # pane (the prompt keeps its text); otherwise they do what they always do.
+    BINDINGS = [
+        Binding("y,enter", "approve('once')", "Allow once", priority=True),
+        Binding("a", "approve('always')", "Always allow", priority=True),
+        Binding("n,escape", "approve('deny')", "Deny", priority=True),
+    ]
+
     @dataclass
     class TitleChanged(TMessage):
         pane: ChatPane
@@ -36,7 +51,8 @@ class ChatPane(Vertical):
 
     @dataclass
     class Activity(TMessage):
-        """An answer started ("streaming") or ended ("done", "failed"): the tab shows it."""
+        """An answer started ("streaming"), waits for a tool approval ("approval") or ended
+        ("done", "failed"): the tab shows it."""
 
         pane: ChatPane
         state: str
@@ -52,6 +68,8 @@ class ChatPane(Vertical):
         self._pending_prompt: str | None = None
         self._shown_title = engine.title
         self._banner_shown = False
+        self.spending: Spending | None = None  # after the last answer: budget, coding plan
+        self.approval: ApprovalRequest | None = None  # a tool call waiting for the user
 
     # What the app and the tests read of the conversation, from the engine that holds it.
     @property
@@ -82,7 +100,7 @@ class ChatPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(literal(self.title), id="title")
-        yield HistoryLog(self.engine.turns, self._widget_for, id="log")
+        yield HistoryLog(exchanges(self.engine.turns), self._widget_for, id="log")
         yield PromptInput(id="prompt")
         yield StatusBar(id="status")
 
@@ -102,21 +120,19 @@ class ChatPane(Vertical):
     def status(self) -> StatusBar:
         return self.query_one(StatusBar)
 
-    def _widget_for(self, turn: Turn) -> UserMessage | AssistantMessage:
-        if turn.role == "user":
-            return UserMessage(turn.content)
-        timings = turn.timings or {}
-        usage = turn.usage or {}
+    def _widget_for(self, turns: Sequence[Turn]) -> UserMessage | AssistantMessage:
+        """A prompt, or a whole answer (every round of a tool loop, with its tool calls)."""
+        first = turns[0]
+        if first.role == "user":
+            return UserMessage(first.content)
+        last = next((t for t in reversed(turns) if t.role == "assistant"), turns[-1])
         return AssistantMessage(
-            content=turn.content,
-            reasoning=turn.reasoning,
+            rounds=answer_rounds(turns),
             refresh_rate=self.glm.settings.ui.refresh_rate,
             code_theme=self.glm.settings.ui.code_theme,
-            reasoning_seconds=timings.get("thinking_seconds"),
-            reasoning_tokens=usage.get("reasoning_tokens") or None,
-            status=turn.status,
-            error=turn.error,
-            message_id=turn.message_id,
+            status=last.status,
+            error=last.error,
+            message_id=first.message_id,
             palette_key=self._key("command_palette"),
         )
 
@@ -167,8 +183,41 @@ class ChatPane(Vertical):
             cached=totals.cached_tokens,
             context=totals.context_tokens,
             unsaved=engine.save_error is not None,
+            **money_fields(totals, self.spending),
+            tools=self._tools_on(),
+            servers=self.glm.tools.summary(),
             **extra,
         )
+
+    def _tools_on(self) -> int:
+        """The tools the model is offered in this pane (web search counts as one)."""
+        toolbox = self.engine.toolbox
+        if toolbox is None:
+            return 0
+        count = sum(tool.spec.name not in toolbox.disabled for tool in toolbox.tools)
+        return count + bool(toolbox.web_search and self.web_search_available)
+
+    @property
+    def web_search_available(self) -> bool:
+        """Z.ai's server-side search exists on the Z.ai family of providers only."""
+        provider = self.glm.settings.providers.get(self.engine.provider_name)
+        return (
+            self.engine.toolbox is not None
+            and provider is not None
+            and (provider.thinking_param == "zai")
+        )
+
+    def toggle_web_search(self) -> bool:
+        toolbox = self.engine.toolbox
+        if toolbox is None:
+            return False
+        toolbox.web_search = not toolbox.web_search
+        self._update_status()
+        return toolbox.web_search
+
+    def tools_changed(self) -> None:
+        """The tools on offer changed (a server came up, a toggle): the status line says so."""
+        self._update_status()
 
     def toggle_thinking(self) -> None:
         self.engine.set_thinking(not self.engine.thinking)
@@ -203,6 +252,8 @@ class ChatPane(Vertical):
                 provider, lambda ok: self.send(text) if ok else self._give_back(text)
             )
             return
+        if notice := first_use_notice(self.engine.provider_name):
+            self.app.notify(notice, title="Coding plan", timeout=20, markup=False)
         self._pending_prompt = text
         exchange = self.engine.send(text)
         self._show_title()
@@ -234,6 +285,8 @@ class ChatPane(Vertical):
             return
         self.streaming.tick()
         rate, state = self._meter.reading(self.streaming.first_output_at)
+        if self.approval is not None:
+            state = "approve the tool call? y/a/n"
         self._update_status(rate=rate, state=state)
 
     @work(exclusive=True, group="stream", exit_on_error=False)
@@ -257,6 +310,14 @@ class ChatPane(Vertical):
                     self._tick()
                 elif kind is SaveFailed:
                     self._saving_failed(event.message)  # type: ignore[union-attr]
+                elif kind is ToolCallUpdate:
+                    self._tool_update(message, event, fold)  # type: ignore[arg-type]
+                elif kind is ApprovalRequest:
+                    self._ask(message, event)  # type: ignore[arg-type]
+                elif kind is RoundStarted:
+                    message.start_round()
+                elif kind is Usage:
+                    message.round_usage(event.reasoning_tokens)  # type: ignore[union-attr]
         finally:
             self._end_stream(message, exchange.result or exchange.cancel())
 
@@ -269,13 +330,18 @@ class ChatPane(Vertical):
         if isinstance(error, AuthError):
             note = f"{error.message} Or here: {self._key('command_palette')} → Set API key."
         usage = result.usage
+        self._approved(None)
         message.finish(
             status=result.status,
             error=note,
             reasoning_tokens=usage.reasoning_tokens if usage else None,
+            web_search=result.web_search,
         )
         self.streaming = None
         self._exchange = None
+        self.spending = result.spending
+        for line in result.spending.crossed:  # once, as the answer crosses it; then a mark
+            self.app.notify(line, title="Budget", severity="warning", timeout=15, markup=False)
         self._update_status(rate=None, state="")
         self.post_message(self.Activity(self, "failed" if error is not None else "done"))
         if not self.is_attached:
@@ -310,6 +376,44 @@ class ChatPane(Vertical):
     def _key(self, binding_id: str) -> str:
         """The key the user has for a binding (the first, when several are configured)."""
         return self.glm.settings.key_for(binding_id).split(",")[0].strip()
+
+    # --- tool calls ----------------------------------------------------------------------
+
+    def _tool_update(self, message: AssistantMessage, update: ToolCallUpdate, fold: bool) -> None:
+        message.tool_update(update, fold_thinking=fold)
+        approval = self.approval
+        if approval is not None and approval.call.key == update.key and update.state != "waiting":
+            self._approved(None)  # answered elsewhere, or the exchange stopped
+
+    def _ask(self, message: AssistantMessage, request: ApprovalRequest) -> None:
+        """A call waits for the user: its panel asks, the pane takes y / a / n, the tab and the
+        status line say so."""
+        self.approval = request
+        message.ask(request.call, request.read_only)
+        self.refresh_bindings()
+        self.post_message(self.Activity(self, "approval"))
+        self._tick()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "approve":
+            return self.approval is not None and not self.approval.future.done()
+        return True
+
+    def action_approve(self, decision: Decision) -> None:
+        """y / enter: run it once; a: run this tool without asking for the rest of this
+        conversation; n / escape: refuse (the model is told; a second escape stops it all)."""
+        self._approved(decision)
+
+    def _approved(self, decision: Decision | None) -> None:
+        request, self.approval = self.approval, None
+        if request is None:
+            return
+        if decision is not None:
+            request.answer(decision)
+        self.refresh_bindings()
+        if self.streaming is not None:
+            self.post_message(self.Activity(self, "streaming"))
+            self._tick()
 
     # --- actions -----------------------------------------------------------------------
 

@@ -39,16 +39,16 @@ class EarlierMessages(Static):
 
 
 class HistoryLog(MessageLog):
-    """A conversation's message log that mounts only a window of its turns.
+    """A conversation's message log that mounts only a window of its messages.
 
-    `turns` is the conversation's own list: it grows as the conversation does, and the
-    messages of new turns are mounted by whoever adds them; this log only adds the older
-    ones above."""
+    `turns` are the conversation's turns as opened, grouped one message each (a prompt, or a
+    whole answer with its tool rounds: see tui/answer_rounds.py); the messages of new turns are
+    mounted by whoever adds them, and this log only adds the older ones above."""
 
     def __init__(
         self,
-        turns: Sequence[Turn],
-        widget_for: Callable[[Turn], Widget],
+        turns: Sequence[Sequence[Turn]],
+        widget_for: Callable[[Sequence[Turn]], Widget],
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -79,8 +79,9 @@ class HistoryLog(MessageLog):
         start = len(turns)
         while start > self._window_start and lines < FIRST_PAINT_SCREENS * screen_lines:
             start -= 1
-            content = turns[start].content
-            lines += 2 + content.count("\n") + len(content) // 100
+            for turn in turns[start]:
+                content = turn.content
+                lines += 2 + content.count("\n") + len(content) // 100
         return start
 
     def _mount_more_history(self) -> None:

@@ -1,19 +1,30 @@
-"""Chat messages: a plain user turn, and an assistant turn with a foldable thinking panel."""
+"""Chat messages: a plain user turn, and an answer with foldable thinking and tool call panels."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
+from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 
+from glmchat.engine.events import ToolCallUpdate
 from glmchat.terminal_text import neutralize_controls
 from glmchat.token_estimate import estimate_tokens
+from glmchat.tui.answer_rounds import AnswerRound
 from glmchat.tui.compat.textual_private import SettledBySizing
 from glmchat.tui.literal import literal
+from glmchat.tui.widgets.sources import Sources, cite
+from glmchat.tui.widgets.tool_panel import ToolPanel
+
+if TYPE_CHECKING:
+    from glmchat.tui.widgets.markdown_view import StreamingMarkdown
 
 # A streaming message grows in steps of this many lines: most new lines then repaint only
 # themselves instead of re-laying out the screen and scrolling the log (see StreamingMarkdown).
@@ -82,8 +93,27 @@ class ThinkingPanel(Collapsible):
         return literal(title) if isinstance(title, str) else title
 
 
+@dataclass(eq=False)
+class _Round:
+    """One model call of an answer as shown: its thinking panel, its text, its tool calls."""
+
+    thinking: ThinkingPanel | None = None
+    answer: StreamingMarkdown | None = None
+    tools: list[ToolPanel] = field(default_factory=list)
+    thinking_started: float | None = None
+    thinking_seconds: float | None = None
+    exact_tokens: int | None = None  # the provider's count of reasoning tokens
+    estimated_tokens: int = 0
+    # Reasoning not yet counted into the estimate: counted a few times a second (tick), not
+    # per token; the provider's figure replaces the estimate when it arrives.
+    uncounted: list[str] = field(default_factory=list)
+    answer_started: bool = False
+
+
 class AssistantMessage(SettledBySizing, Vertical):
-    """One answer. While streaming it takes deltas; finished, it is a few cached widgets."""
+    """One answer: in a tool loop, several rounds (each model call's thinking, text and tool
+    calls, in order), then the web search sources and a note. While streaming it takes deltas;
+    finished, it is a few cached widgets."""
 
     DEFAULT_CSS = """
     AssistantMessage {
@@ -113,44 +143,65 @@ class AssistantMessage(SettledBySizing, Vertical):
         error: str | None = None,
         message_id: int | None = None,
         palette_key: str = "ctrl+p",
+        rounds: Sequence[AnswerRound] = (),
     ) -> None:
+        """`content`, `reasoning` and their figures make a one-round answer; `rounds` a saved
+        tool loop (and then they are not used)."""
         super().__init__()
         self.message_id = message_id
         self.palette_key = palette_key  # as configured: the notes name it
         self.streaming = streaming
         self.refresh_rate = refresh_rate
-        # Imported with the first message, not at start-up (Markdown, pygments: 20 ms).
-        from glmchat.tui.widgets.markdown_view import StreamingMarkdown
-
-        self.answer = StreamingMarkdown(content, refresh_rate=refresh_rate, code_theme=code_theme)
+        self.code_theme = code_theme
+        if not rounds:
+            rounds = [AnswerRound(content, reasoning, reasoning_seconds, reasoning_tokens)]
+        self._saved = list(rounds)
+        self._rounds: list[_Round] = []
+        self._panels: dict[tuple[int, int], ToolPanel] = {}
+        for index, saved in enumerate(self._saved):
+            self._rounds.append(self._round_from(saved, first=index == 0))
+        self._round = self._rounds[-1]  # the one deltas go to
+        # Round one's text view exists from the start: a stream begins there.
+        self.answer: StreamingMarkdown = self._rounds[0].answer  # type: ignore[assignment]
         if streaming:
             self.answer.height_step = STREAM_HEIGHT_STEP
-        self.thinking: ThinkingPanel | None = None
-        self._initial_reasoning = reasoning
-        # Reasoning not yet counted into the estimate: counted a few times a second (tick), not
-        # per token; the provider's figure replaces the estimate when it arrives.
-        self._uncounted: list[str] = []
-        self._estimated_tokens = estimate_tokens(reasoning)
-        self._thinking_started: float | None = None
-        self._thinking_seconds = reasoning_seconds
-        self._reasoning_tokens = reasoning_tokens
-        self._answer_started = bool(content)
         self.first_output_at: float | None = None  # monotonic time of the first delta
         self._status = status
         self._error = error
+        self._sources: Sources | None = None
         self._note = Static("", classes="note")
         self._note.display = False
 
-    def compose(self) -> ComposeResult:
-        if self._initial_reasoning:
-            self.thinking = ThinkingPanel(
-                self._initial_reasoning,
-                title=self._title(self._thinking_seconds, live=False),
+    def _round_from(self, saved: AnswerRound, *, first: bool) -> _Round:
+        from glmchat.tui.widgets.markdown_view import StreamingMarkdown
+
+        one = _Round(thinking_seconds=saved.reasoning_seconds, exact_tokens=saved.reasoning_tokens)
+        if saved.content or first:
+            one.answer = StreamingMarkdown(
+                saved.content, refresh_rate=self.refresh_rate, code_theme=self.code_theme
+            )
+        one.answer_started = bool(saved.content)
+        one.estimated_tokens = estimate_tokens(saved.reasoning)
+        if saved.reasoning:
+            one.thinking = ThinkingPanel(
+                saved.reasoning,
+                title=self._title(one, saved.reasoning_seconds, live=False),
                 collapsed=True,
                 refresh_rate=self.refresh_rate,
             )
-            yield self.thinking
-        yield self.answer
+        for call in saved.calls:
+            panel = ToolPanel(call)
+            one.tools.append(panel)
+            self._panels[call.key] = panel
+        return one
+
+    def compose(self) -> ComposeResult:
+        for one in self._rounds:
+            if one.thinking is not None:
+                yield one.thinking
+            if one.answer is not None:
+                yield one.answer
+            yield from one.tools
         yield self._note
 
     def on_mount(self) -> None:
@@ -160,70 +211,165 @@ class AssistantMessage(SettledBySizing, Vertical):
     # --- streaming ---------------------------------------------------------------------
 
     def add_reasoning(self, text: str) -> None:
-        if self.thinking is None:
-            self._thinking_started = self.first_output_at = time.monotonic()
-            self.thinking = ThinkingPanel(
+        one = self._round
+        if one.thinking is None:
+            one.thinking_started = time.monotonic()
+            if self.first_output_at is None:
+                self.first_output_at = one.thinking_started
+            one.thinking = ThinkingPanel(
                 title="Thinking…", collapsed=False, refresh_rate=self.refresh_rate
             )
-            self.thinking.body.height_step = STREAM_HEIGHT_STEP
-            self.mount(self.thinking, before=self.answer)
-        elif self._thinking_started is None:
-            self._thinking_started = time.monotonic()
-        self._uncounted.append(text)
-        self.thinking.body.append(text)
+            one.thinking.body.height_step = STREAM_HEIGHT_STEP
+            self.mount(one.thinking, before=self._after_thinking(one))
+        elif one.thinking_started is None:
+            one.thinking_started = time.monotonic()
+        one.uncounted.append(text)
+        one.thinking.body.append(text)
 
     def add_content(self, text: str, *, fold_thinking: bool = True) -> None:
-        if not self._answer_started:
-            self._answer_started = True
-            if self.first_output_at is None:
-                self.first_output_at = time.monotonic()
-            self._close_thinking(fold=fold_thinking)
-        self.answer.append(text)
+        one = self._round
+        if not one.answer_started:
+            self._start_answer(one, fold_thinking)
+        one.answer.append(text)  # type: ignore[union-attr]
 
-    def _close_thinking(self, *, fold: bool) -> None:
-        if self.thinking is None or self._thinking_started is None:
+    def _start_answer(self, one: _Round, fold_thinking: bool) -> None:
+        one.answer_started = True
+        if self.first_output_at is None:
+            self.first_output_at = time.monotonic()
+        self._close_thinking(one, fold=fold_thinking)
+        if one.answer is None:
+            from glmchat.tui.widgets.markdown_view import StreamingMarkdown
+
+            one.answer = StreamingMarkdown(
+                refresh_rate=self.refresh_rate, code_theme=self.code_theme
+            )
+            one.answer.height_step = STREAM_HEIGHT_STEP
+            self.mount(one.answer, before=one.tools[0] if one.tools else self._tail)
+
+    def start_round(self) -> None:
+        """The model is called again with the tool results: what it sends goes below."""
+        self._close_round(self._round, fold=True)
+        self._round = _Round()
+        self._rounds.append(self._round)
+
+    def tool_update(self, update: ToolCallUpdate, *, fold_thinking: bool = True) -> ToolPanel:
+        """A call's progress: its panel appears with its first update and follows it."""
+        panel = self._panels.get(update.key)
+        if panel is not None:
+            panel.apply(update)
+            return panel
+        one = self._round
+        if self.first_output_at is None:
+            self.first_output_at = time.monotonic()
+        self._close_thinking(one, fold=fold_thinking)
+        panel = ToolPanel(update)
+        self._panels[update.key] = panel
+        one.tools.append(panel)
+        self.mount(panel, before=self._tail)
+        return panel
+
+    def ask(self, update: ToolCallUpdate, read_only: bool) -> None:
+        """The engine waits for the user's answer about this call: its panel asks."""
+        panel = self.tool_update(update)
+        panel.ask(read_only)
+
+    def panel(self, key: tuple[int, int]) -> ToolPanel | None:
+        return self._panels.get(key)
+
+    @property
+    def tool_panels(self) -> list[ToolPanel]:
+        return list(self._panels.values())
+
+    def round_usage(self, reasoning_tokens: int | None) -> None:
+        """The provider's usage for the model call being streamed."""
+        if reasoning_tokens:
+            self._round.exact_tokens = reasoning_tokens
+
+    @property
+    def _tail(self) -> Widget:
+        """What new widgets go before: the sources, if shown, or the note."""
+        return self._sources if self._sources is not None else self._note
+
+    def _after_thinking(self, one: _Round) -> Widget:
+        if one.answer is not None:
+            return one.answer
+        return one.tools[0] if one.tools else self._tail
+
+    def _close_thinking(self, one: _Round, *, fold: bool) -> None:
+        if one.thinking is None or one.thinking_started is None:
             return
-        if self._thinking_seconds is None:
-            self._thinking_seconds = time.monotonic() - self._thinking_started
-        self.thinking.body.finish()
-        self.thinking.title = self._title(self._thinking_seconds, live=False)
+        if one.thinking_seconds is None:
+            one.thinking_seconds = time.monotonic() - one.thinking_started
+        one.thinking.body.finish()
+        one.thinking.title = self._title(one, one.thinking_seconds, live=False)
         if fold:
-            self.thinking.collapsed = True
+            one.thinking.collapsed = True
 
-    def _title(self, seconds: float | None, *, live: bool) -> str:
-        if self._reasoning_tokens:
-            return thinking_title(seconds, self._reasoning_tokens, exact=True, live=live)
-        if not live and self.thinking is not None and self._uncounted:
+    def _close_round(self, one: _Round, *, fold: bool) -> None:
+        self._close_thinking(one, fold=fold)
+        if one.thinking is not None:
+            one.thinking.body.finish()
+        if one.answer is not None:
+            one.answer.finish()
+
+    def _title(self, one: _Round, seconds: float | None, *, live: bool) -> str:
+        if one.exact_tokens:
+            return thinking_title(seconds, one.exact_tokens, exact=True, live=live)
+        if not live and one.thinking is not None and one.uncounted:
             # Once, over the whole text: the same figure as a resumed answer gets.
-            self._estimated_tokens = estimate_tokens(self.thinking.body.text)
-        elif self._uncounted:
-            self._estimated_tokens += estimate_tokens("".join(self._uncounted))
-        self._uncounted.clear()
-        return thinking_title(seconds, self._estimated_tokens, exact=False, live=live)
+            one.estimated_tokens = estimate_tokens(one.thinking.body.text)
+        elif one.uncounted:
+            one.estimated_tokens += estimate_tokens("".join(one.uncounted))
+        one.uncounted.clear()
+        return thinking_title(seconds, one.estimated_tokens, exact=False, live=live)
+
+    @property
+    def thinking(self) -> ThinkingPanel | None:
+        """The thinking panel of the round being streamed (the last one)."""
+        return self._round.thinking
 
     @property
     def thinking_seconds(self) -> float | None:
-        return self._thinking_seconds
+        return self._rounds[0].thinking_seconds
 
     def tick(self) -> None:
-        """Refresh the live thinking title; called a few times a second while streaming."""
-        if self.thinking is not None and not self._answer_started and self._thinking_started:
-            seconds = time.monotonic() - self._thinking_started
-            self.thinking.title = self._title(seconds, live=True)
+        """Refresh the live titles (thinking, running tools); called a few times a second."""
+        one = self._round
+        if one.thinking is not None and not one.answer_started and one.thinking_started:
+            seconds = time.monotonic() - one.thinking_started
+            one.thinking.title = self._title(one, seconds, live=True)
+        for panel in one.tools:
+            panel.tick()
 
     def finish(
-        self, *, status: str, error: str | None = None, reasoning_tokens: int | None = None
+        self,
+        *,
+        status: str,
+        error: str | None = None,
+        reasoning_tokens: int | None = None,
+        web_search: Sequence[Mapping[str, Any]] = (),
     ) -> None:
+        """The answer ended. `reasoning_tokens` is the exchange's count (it titles the thinking
+        of a one-round answer); `web_search` results become numbered sources."""
         self.streaming = False
-        if reasoning_tokens:
-            self._reasoning_tokens = reasoning_tokens
-        self._close_thinking(fold=True)
-        if self.thinking is not None:
-            self.thinking.body.finish()
-        self.answer.finish()
+        one = self._round
+        if reasoning_tokens and len(self._rounds) == 1 and not one.exact_tokens:
+            one.exact_tokens = reasoning_tokens
+        self._close_round(one, fold=True)
+        if web_search:
+            self.show_sources(web_search)
         self._status = status
         self._error = error
         self._show_status()
+
+    def show_sources(self, results: Sequence[Mapping[str, Any]]) -> None:
+        """Number the answer's `[ref_N]` citations and list the sources under it."""
+        for each in self._rounds:
+            if each.answer is not None and "ref_" in each.answer.text:
+                each.answer.set_text(cite(each.answer.text, results))
+        if self._sources is None:
+            self._sources = Sources(results)
+            self.mount(self._sources, before=self._note)
 
     def _show_status(self) -> None:
         text: Text | None = None
@@ -248,8 +394,11 @@ class AssistantMessage(SettledBySizing, Vertical):
 
     @property
     def text(self) -> str:
-        return self.answer.text
+        """The answer's text: every round's, in order."""
+        texts = [r.answer.text for r in self._rounds if r.answer is not None and r.answer.text]
+        return "\n\n".join(texts)
 
     @property
     def reasoning_text(self) -> str:
-        return self.thinking.body.text if self.thinking is not None else ""
+        texts = [r.thinking.body.text for r in self._rounds if r.thinking is not None]
+        return "\n\n".join(texts)

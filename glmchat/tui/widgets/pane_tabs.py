@@ -18,9 +18,10 @@ from glmchat.tui.widgets.chat_pane import ChatPane
 TITLE_WIDTH = 25
 
 # What a tab shows before its title. "unseen" and "failed" are cleared when the tab is shown;
-# "streaming" lasts as long as the answer does.
+# "streaming" lasts as long as the answer does, "approval" until its tool call is answered.
 MARKS: dict[str, tuple[str, str]] = {
     "streaming": ("●", "bold $text-warning"),
+    "approval": ("?", "bold $text-error"),
     "unseen": ("✓", "bold $text-success"),
     "failed": ("✗", "bold $text-error"),
 }
@@ -117,8 +118,9 @@ class PaneTabs(TabbedContent):
         self._relabel(pane_id)
 
     def set_activity(self, pane_id: str, state: str) -> None:
-        """`state` is "streaming", "done" or "failed"; an ending seen on screen leaves no mark."""
-        if state != "streaming" and pane_id == self.active:
+        """`state` is "streaming", "approval", "done" or "failed"; an ending seen on screen
+        leaves no mark."""
+        if state not in ("streaming", "approval") and pane_id == self.active:
             self._marks.pop(pane_id, None)
         else:
             self._marks[pane_id] = {"done": "unseen"}.get(state, state)

@@ -7,10 +7,18 @@ first, when the line is narrower than all of them."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
 from rich.text import Text
 from textual.widget import Widget
+
+from glmchat.coding_plan import plan_line
+from glmchat.costs import format_usd
+
+if TYPE_CHECKING:
+    from glmchat.engine.spending import Spending
+    from glmchat.engine.turns import UsageTotals
 
 CONTEXT_WINDOW = 128_000
 SEPARATOR = "  "
@@ -29,6 +37,15 @@ class StatusInfo:
     rate: float | None = None  # estimated tokens per second while streaming
     state: str = ""  # "waiting", "streaming", "retry 2/3 in 4 s", ...
     unsaved: bool = False
+    # Money (money_fields): this answer's cost and the conversation's, a budget reached, and
+    # on the coding plan its prompts in the window.
+    cost_answer: str = ""
+    cost_conversation: str = ""
+    budget: str = ""
+    plan_used: int | None = None
+    plan_size: int | None = None
+    tools: int = 0  # tools offered to the model in this pane
+    servers: str = ""  # MCP servers starting or failed ("MCP starting 2")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +82,19 @@ def _fields(info: StatusInfo) -> list[_Field]:
             fields.append(_Field(f"cached {_k(info.cached)}", f"cached {_k(info.cached)}", 6))
         pct = f"{100 * info.context / CONTEXT_WINDOW:.0f}%"
         fields.append(_Field(f"context {_k(info.context)}/128K ({pct})", f"context {pct}", 4))
+    if info.tools:
+        fields.append(_Field(f"tools {info.tools}", f"tools {info.tools}", 4))
+    if info.servers:
+        fields.append(_Field(info.servers, info.servers, 5, "yellow"))
+    if info.budget:
+        fields.append(_Field(f"⚠ {info.budget}", "⚠ budget", 1, "bold red"))
+    if info.cost_conversation:
+        conv = f"conv {info.cost_conversation}"
+        fields.append(_Field(f"{info.cost_answer} · {conv}", conv, 3))
+    if info.plan_used is not None:
+        used = f"{info.plan_used}/{info.plan_size}" if info.plan_size else str(info.plan_used)
+        long = plan_line(info.plan_used, info.plan_size)
+        fields.append(_Field(long, f"plan {used}", 2, "bold" if info.plan_size else ""))
     if info.rate is not None:
         fields.append(_Field(f"~{info.rate:.0f} tok/s", f"~{info.rate:.0f} tok/s", 5))
     return fields
@@ -98,6 +128,33 @@ def render_info(info: StatusInfo, width: int | None = None) -> Text:
                 text.append(SEPARATOR)
             text.append(form, style=field.style)
     return text
+
+
+def money_fields(totals: UsageTotals, spending: Spending | None) -> dict[str, Any]:
+    """The StatusInfo money fields for a conversation's totals and its last answer's spending.
+
+    A cost as reported is "$0.0031"; computed from the model's prices "~$0.0031"; unknown
+    "$?"; a conversation total that leaves out answers of unknown cost "≥$0.042"."""
+    out: dict[str, Any] = {"cost_answer": "", "cost_conversation": "", "budget": ""}
+    if totals.answers or totals.unpriced:
+        if totals.last_cost is None:
+            out["cost_answer"] = "$?"
+        else:
+            out["cost_answer"] = ("~" if totals.last_estimated else "") + format_usd(
+                totals.last_cost
+            )
+        priced = totals.answers - totals.unpriced
+        if priced <= 0 and not totals.cost:
+            out["cost_conversation"] = "$?"
+        else:
+            mark = "≥" if totals.unpriced else "~" if totals.estimated else ""
+            out["cost_conversation"] = mark + format_usd(totals.cost)
+    if spending is not None:
+        kinds = [kind for kind in ("daily", "monthly") if any(kind in o for o in spending.over)]
+        if kinds:
+            out["budget"] = f"over {' and '.join(kinds)} budget"
+        out["plan_used"], out["plan_size"] = spending.plan_prompts, spending.plan_size
+    return out
 
 
 class StatusBar(Widget):
