@@ -17,6 +17,7 @@ from glmchat.backend.events import (
     Usage,
     WebSearchResults,
 )
+from glmchat.engine.spending import Spending
 from glmchat.tools.base import Decision
 
 ToolState = Literal[
@@ -59,6 +60,11 @@ class ExchangeResult:
     web_search: tuple[dict[str, Any], ...] = ()  # Z.ai web_search results, for citations
     saved: bool = True  # False when saving was off or failed
     timings: dict[str, Any] = field(default_factory=dict)
+    # What the exchange cost (all its model calls) in USD, and where the figure came from
+    # ("provider" or "catalogue"); None when unknown (glmchat/costs.py).
+    cost: float | None = None
+    cost_source: str | None = None
+    spending: Spending = field(default_factory=Spending)  # [budget] and the coding plan
 
 
 @dataclass(frozen=True, slots=True)

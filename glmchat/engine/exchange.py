@@ -22,6 +22,7 @@ from glmchat.backend.events import (
     WebSearchResults,
 )
 from glmchat.backend.finish import finish_note
+from glmchat.costs import Cost, add_costs, answer_cost
 from glmchat.engine.events import (
     EngineEvent,
     ExchangeEnded,
@@ -29,6 +30,7 @@ from glmchat.engine.events import (
     RoundStarted,
     ToolCallUpdate,
 )
+from glmchat.engine.spending import after_answer
 from glmchat.engine.tool_runs import ToolRunner
 from glmchat.engine.turns import Turn
 
@@ -63,6 +65,7 @@ class Exchange:
         self._ticker: asyncio.TimerHandle | None = None
         self._usage: Usage | None = None  # this round's
         self._total_usage: Usage | None = None  # the rounds before it, summed
+        self._total_cost: Cost | None = None  # the rounds before it, summed
         self._finish_reason: str | None = None
         self._calls: tuple[ToolCall, ...] = ()  # this round's, whole
         self._details: tuple[dict[str, Any], ...] = ()
@@ -233,11 +236,14 @@ class Exchange:
     def _close_round(self, calls: tuple[ToolCall, ...]) -> None:
         records = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]
         usage = self._usage.as_dict() if self._usage else None
-        self._save_row(status="complete", usage=usage, error=None, tool_calls=records)
+        cost = self._round_cost()
+        self._save_row(status="complete", usage=usage, error=None, tool_calls=records, cost=cost)
         turn = self.turn
         turn.content, turn.reasoning = self.recorder.content, self.recorder.reasoning
         turn.status, turn.finish_reason, turn.usage = "complete", self._finish_reason, usage
         turn.timings, turn.tool_calls = self.recorder.timings(), records
+        turn.cost, turn.cost_source = cost.usd, cost.source
+        self._total_cost = add_costs(self._total_cost, cost)
         if self.recorder.reasoning:
             self._reasoning_before.append(self.recorder.reasoning)
         self._total_usage = add_usage(self._total_usage, self._usage)
@@ -269,6 +275,7 @@ class Exchange:
         usage: dict[str, Any] | None,
         error: str | None,
         tool_calls: list[dict[str, Any]] | None = None,
+        cost: Cost | None = None,
     ) -> None:
         if self.recorder.store is None:
             self.recorder.finished = True
@@ -282,9 +289,17 @@ class Exchange:
                 error=error,
                 finish_reason=self._finish_reason,
                 tool_calls=tool_calls,
+                cost=cost.usd if cost else None,
+                cost_source=cost.source if cost else None,
             )
         except StoreError as exc:
             self.engine.saving_failed(str(exc))
+
+    def _round_cost(self) -> Cost:
+        """This model call's cost, from its usage (at the end of a round: never per token)."""
+        return answer_cost(
+            self._usage, self.engine.settings, self.engine.provider_name, self.request.model
+        )
 
     def _schedule_tick(self) -> None:
         # A quiet stream (a long think with no deltas, a retry wait) is checkpointed too.
@@ -329,17 +344,21 @@ class Exchange:
         timings = recorder.timings()
         # The row keeps the calls it made, run or not (a cancelled round's were run).
         records = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in self._calls]
+        cost = self._round_cost()
         self._save_row(
             status=status,
             usage=usage,
             error=error.message if error else None,
             tool_calls=records or None,
+            cost=cost,
         )
+        total_cost = add_costs(self._total_cost, cost) or cost
         turn = self.turn
         turn.content, turn.reasoning, turn.status = content, reasoning, status
         turn.error = error.message if error else None
         turn.finish_reason, turn.usage, turn.timings = self._finish_reason, usage, timings
         turn.tool_calls = records or None
+        turn.cost, turn.cost_source = cost.usd, cost.source
         self.result = ExchangeResult(
             status=status,
             content=content,
@@ -353,6 +372,11 @@ class Exchange:
             cancelled=cancelled,
             saved=self.engine.store is not None and self.engine.save_error is None,
             timings=timings,
+            cost=total_cost.usd,
+            cost_source=total_cost.source,
+            spending=after_answer(
+                self.engine.store, self.engine.settings, self.engine.provider_name, total_cost
+            ),
         )
         if self.engine.running is self:
             self.engine.running = None

@@ -29,6 +29,8 @@ class Turn:
     # record of its call ({"id", "name", "title", "arguments", "status", "seconds"}).
     tool_calls: list[dict[str, Any]] | None = None
     tool_call_id: str | None = None
+    cost: float | None = None  # an answer's, in USD (None: unknown); glmchat/costs.py
+    cost_source: str | None = None
 
     @property
     def answered(self) -> bool:
@@ -50,6 +52,8 @@ def turns_from_stored(messages: Iterable[StoredMessage]) -> list[Turn]:
             timings=m.timings,
             tool_calls=m.tool_calls,
             tool_call_id=m.tool_call_id,
+            cost=m.cost,
+            cost_source=m.cost_source,
         )
         for m in messages
         if m.role in ("user", "assistant", "tool")
@@ -112,20 +116,55 @@ class UsageTotals:
     cached_tokens: int = 0
     context_tokens: int = 0  # the last answer's total: what the next request starts from
     answers: int = 0  # answers that reported usage
+    # Money: the known costs summed, how many answers' costs are unknown, and the last
+    # exchange's (the answers after the last prompt, tool rounds included).
+    cost: float = 0.0
+    unpriced: int = 0
+    last_cost: float | None = None
+    last_estimated: bool = False  # the last cost was computed from prices, not reported
+    estimated: bool = False  # some of `cost` was computed from prices
 
 
 def usage_totals(turns: Iterable[Turn]) -> UsageTotals:
-    prompt = completion = cached = context = answers = 0
+    prompt = completion = cached = context = answers = unpriced = 0
+    cost = 0.0
+    last_cost: float | None = None
+    last_estimated = last_unknown = estimated = False
     for turn in turns:
+        if turn.role == "user":
+            last_cost, last_estimated, last_unknown = None, False, False
         usage = turn.usage
-        if turn.role != "assistant" or not usage:
+        if turn.role != "assistant" or not (usage or turn.cost is not None):
+            continue
+        if turn.cost is None:
+            unpriced += 1
+            last_unknown = True
+        else:
+            cost += turn.cost
+            last_cost = (last_cost or 0.0) + turn.cost
+            last_estimated = last_estimated or turn.cost_source != "provider"
+            estimated = estimated or turn.cost_source != "provider"
+        if not usage:
             continue
         answers += 1
         prompt += _num(usage.get("prompt_tokens"))
         completion += _num(usage.get("completion_tokens"))
         cached += _num(usage.get("cached_tokens"))
         context = _num(usage.get("total_tokens")) or context
-    return UsageTotals(prompt, completion, cached, context, answers)
+    if last_unknown:
+        last_cost = None  # a part of the last exchange has no known cost
+    return UsageTotals(
+        prompt,
+        completion,
+        cached,
+        context,
+        answers,
+        cost,
+        unpriced,
+        last_cost,
+        last_estimated,
+        estimated,
+    )
 
 
 def _num(value: Any) -> int:

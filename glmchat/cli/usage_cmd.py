@@ -1,0 +1,157 @@
+"""`glmchat usage`: tokens and cost by day, model or conversation over a period, from the store."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from glmchat.cli.errors import CliError
+from glmchat.terminal_text import dumps_json, neutralize_controls
+
+if TYPE_CHECKING:
+    from glmchat.store.usage import UsageRow
+
+_COLUMNS = ("answers", "input", "cached", "output", "reasoning", "cost")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "usage",
+        help="tokens and cost by day, model or conversation",
+        description="Sum the saved answers' tokens (input, cached, output, reasoning) and "
+        "cost by local day, model or conversation. What was spent stays counted after a retry "
+        "or a delete. A cost marked ~ was computed from the model's prices; one marked ≥ "
+        "leaves out answers whose price is unknown.",
+    )
+    p.add_argument("--since", metavar="DATE", help="from this local day (YYYY-MM-DD), included")
+    p.add_argument("--until", metavar="DATE", help="to this local day (YYYY-MM-DD), included")
+    p.add_argument(
+        "--by", choices=("day", "model", "conversation"), default="day", help="group by (day)"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def _day(flag: str, text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise CliError(f"{flag} {text!r} is not a date; give it as YYYY-MM-DD") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from glmchat import paths
+    from glmchat.coding_plan import PROVIDER, plan_line, window_start
+    from glmchat.config import load_settings
+    from glmchat.store import SessionStore
+
+    since, until = _day("--since", args.since), _day("--until", args.until)
+    if since and until and since > until:
+        raise CliError(f"--since {since} is after --until {until}; nothing is in between")
+    settings = load_settings()
+    for warning in settings.warnings:
+        print(f"glmchat: warning: {warning}", file=sys.stderr)
+    path = paths.database_path()
+    rows: list[UsageRow] = []
+    plan_used: int | None = None
+    if path.exists():  # no database yet: nothing was spent, and none is made for asking
+        with SessionStore(path) as store:
+            rows = store.usage_report(args.by, since, until)
+            plan_used = store.prompts_since(PROVIDER, window_start(datetime.now().astimezone()))
+    plan_size = settings.coding_plan.prompts
+    if not plan_size and not plan_used:
+        plan_used = None  # no plan set and none used: no line for it
+    total = _total(rows)
+    if args.json:
+        plan = None
+        if plan_used is not None:
+            plan = {"provider": PROVIDER, "prompts": plan_used, "plan_prompts": plan_size}
+        doc = {
+            "by": args.by,
+            "since": since.isoformat() if since else None,
+            "until": until.isoformat() if until else None,
+            "rows": [_row_doc(row, args.by) for row in rows],
+            "total": _row_doc(total, None),
+            "coding_plan": plan,
+        }
+        print(dumps_json(doc, indent=2))
+        return 0
+    _print_table(rows, total, args.by)
+    if plan_used is not None:
+        print(plan_line(plan_used, plan_size))
+    return 0
+
+
+def _total(rows: list[UsageRow]) -> UsageRow:
+    from glmchat.store.usage import UsageRow
+
+    total = UsageRow("total")
+    for row in rows:
+        total = total + row
+    return total
+
+
+def _row_doc(row: UsageRow, by: str | None) -> dict[str, Any]:
+    doc: dict[str, Any] = {}
+    if by is not None:
+        doc[by] = row.key
+    if by == "conversation":
+        doc["title"] = row.title
+        doc["deleted"] = row.deleted
+    doc.update(
+        answers=row.answers,
+        input_tokens=row.prompt_tokens,
+        cached_tokens=row.cached_tokens,
+        output_tokens=row.completion_tokens,
+        reasoning_tokens=row.reasoning_tokens,
+        cost=row.cost,
+        unpriced_answers=row.unpriced,
+    )
+    return doc
+
+
+def _cost(row: UsageRow) -> str:
+    from glmchat.costs import format_usd
+
+    if row.cost is None:
+        return "?" if row.answers else "-"
+    return ("≥" if row.unpriced else "") + format_usd(row.cost)
+
+
+def _label(row: UsageRow, by: str) -> str:
+    if by != "conversation":
+        return row.key
+    if row.deleted:
+        return f"{row.key} (deleted)"
+    title = neutralize_controls(row.title or "Untitled")
+    return f"{row.key} {title[:40]}"
+
+
+def _print_table(rows: list[UsageRow], total: UsageRow, by: str) -> None:
+    if not rows:
+        print("No answers in this period.")
+        return
+    lines = [[by, *_COLUMNS]]
+    for row in [*rows, total]:
+        lines.append(
+            [
+                _label(row, by) if row is not total else "total",
+                f"{row.answers:,}",
+                f"{row.prompt_tokens:,}",
+                f"{row.cached_tokens:,}",
+                f"{row.completion_tokens:,}",
+                f"{row.reasoning_tokens:,}",
+                _cost(row),
+            ]
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    for n, line in enumerate(lines):
+        if n == len(lines) - 1:
+            print("  ".join("-" * w for w in widths))
+        numbers = zip(line[1:], widths[1:], strict=True)
+        cells = [line[0].ljust(widths[0])] + [cell.rjust(width) for cell, width in numbers]
+        print("  ".join(cells).rstrip())
