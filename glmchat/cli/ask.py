@@ -137,8 +137,11 @@ def run(args: argparse.Namespace) -> int:
                 f"glmchat: note: no API key for {engine.provider_name}; sending without one",
                 file=sys.stderr,
             )
-    if args.think is not None and args.think != engine.thinking:
-        engine.set_thinking(args.think)
+    if args.think is not None:
+        # On a model that always thinks: its highest or lowest effort, and a note saying so.
+        note = engine.set_thinking(args.think)
+        if note and not args.json:
+            print(f"glmchat: note: {note}", file=sys.stderr)
     if args.system is not None:
         engine.system_prompt = args.system  # this exchange's; a new conversation keeps it
     tools = AskTools(settings, engine.provider, args.tools)
@@ -154,6 +157,10 @@ def run(args: argparse.Namespace) -> int:
         engine.provider, secret.reveal() if secret else None, base_url=args.base_url
     )
     clients[engine.provider_name] = client
+    if (refused := _does_not_fit(engine, prompt, args)) is not None:
+        if store is not None:
+            store.close()
+        return refused
     printer = Printer(
         json_mode=args.json, show_thinking=args.show_thinking, hold_answer=schema is not None
     )
@@ -167,6 +174,9 @@ def run(args: argparse.Namespace) -> int:
             raise KeyboardInterrupt from None
         result = cancelled
     printer.end()
+    for note in engine.take_notices():  # a max_tokens above the model's output, capped
+        if not args.json:
+            print(f"glmchat: note: {note}", file=sys.stderr)
     for line in result.spending.over:  # every time: each ask is on its own
         print(f"glmchat: budget: {line}", file=sys.stderr)
     if store is not None:
@@ -184,6 +194,41 @@ def run(args: argparse.Namespace) -> int:
         print(f"glmchat: {problem}", file=sys.stderr)
         return EXIT_STATUS_BY_KIND["schema"]
     return _exit_status(result)
+
+
+def _does_not_fit(engine: Any, prompt: str, args: argparse.Namespace) -> int | None:
+    """Exit 1 before sending a request that would not fit the model's context window (the
+    provider would refuse it); None when it fits. Nothing is saved."""
+    from glmchat.engine.budget import DoesNotFit
+
+    try:
+        engine.check_fit(prompt)
+    except DoesNotFit as exc:
+        hint = (
+            "Start a new conversation (leave out -c/--session), or pick a model with a larger "
+            "window (`glmchat models`); in the chat, the oldest turns can be left out."
+        )
+        if args.json:
+            error = {
+                "kind": "context_length",
+                "message": f"{exc} {hint}",
+                "http_status": None,
+                "code": None,
+                "retryable": False,
+            }
+            doc = {
+                "session_id": engine.conversation_id,
+                "model": engine.full_model,
+                "content": "",
+                "reasoning": "",
+                "finish_reason": None,
+                "usage": None,
+                "error": error,
+            }
+            print(dumps_json(doc))
+        print(f"glmchat: {exc} {hint}", file=sys.stderr)
+        return EXIT_STATUS_BY_KIND["context_length"]
+    return None
 
 
 def _schema_problem(ask_run: AskRun) -> str | None:
