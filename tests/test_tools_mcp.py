@@ -163,6 +163,21 @@ async def test_a_server_that_does_not_answer_in_time_fails_with_a_timeout() -> N
         await mgr.aclose()
 
 
+async def test_start_all_twice_waits_for_the_same_start() -> None:
+    mgr = McpManager([stdio()])
+    try:
+        first = asyncio.create_task(mgr.start_all())
+        await asyncio.sleep(0)  # the first call has started the server
+        await mgr.start_all()
+        assert mgr.status("test").state == "ready"
+        await first
+        await mgr.start_all()  # nothing new to start
+        pid = (await mgr.call("test", "pid", {})).text
+        assert (await mgr.call("test", "pid", {})).text == pid
+    finally:
+        await mgr.aclose()
+
+
 async def test_disabled_servers_are_not_started() -> None:
     mgr = McpManager([stdio("off", enabled=False)])
     await mgr.start_all()

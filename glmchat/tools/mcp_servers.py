@@ -231,11 +231,13 @@ class McpManager:
     async def start_all(self) -> None:
         """Start every enabled server at once; returns when each is ready or has failed
         (none takes longer than `start_timeout`). Never raises for a server's failure."""
-        pending = [s for s in self._servers.values() if s.config.enabled and s.task is None]
-        for server in pending:
-            server.task = asyncio.create_task(self._run(server), name=f"mcp:{server.config.name}")
-            server.task.add_done_callback(lambda _, server=server: server.settled.set())
-        await asyncio.gather(*(server.settled.wait() for server in pending))
+        enabled = [s for s in self._servers.values() if s.config.enabled]
+        for server in enabled:
+            if server.task is None:  # a second call waits for the same starts
+                task = asyncio.create_task(self._run(server), name=f"mcp:{server.config.name}")
+                task.add_done_callback(lambda _, server=server: server.settled.set())
+                server.task = task
+        await asyncio.gather(*(server.settled.wait() for server in enabled))
 
     async def _transport(self, server: _Server, stack: AsyncExitStack) -> Any:
         config = server.config
