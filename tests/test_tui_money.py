@@ -1,0 +1,134 @@
+"""The TUI and money: the status bar's cost of this answer and of the conversation, the budget
+notice and mark, and the coding plan's notice and prompt count."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from glmchat.config import save_value
+from glmchat.tui.widgets.status_bar import StatusInfo, render_info
+from tests.tui_helpers import API_KEY, active, glm, region_text, running, send, wait_for_stream
+from tests.wire_server import Reply, WireServer, sse_body, sse_event
+
+WIDE = (220, 40)
+
+
+def _reply(prompt: int, cached: int, completion: int, cost: float | None = None) -> Reply:
+    usage: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached},
+    }
+    if cost is not None:
+        usage["cost"] = cost
+    return Reply(
+        body=sse_body(
+            sse_event({"content": "ok"}), sse_event({}, finish_reason="stop", usage=usage)
+        )
+    )
+
+
+def _record_notices(pilot: Pilot[Any]) -> list[str]:
+    app = glm(pilot)
+    notices: list[str] = []
+    notify = app.notify
+
+    def recording(message: str, **kw: Any) -> None:
+        notices.append(message)
+        notify(message, **kw)
+
+    app.notify = recording  # type: ignore[method-assign]
+    return notices
+
+
+async def test_status_bar_shows_this_answer_and_the_conversation_cost(zai: WireServer) -> None:
+    # GLM-4.5: (500 x 0.60 + 1,500 x 0.11 + 500 x 2.20) / 1e6 = $0.001565, from the prices.
+    zai.reply(_reply(2000, 1500, 500), _reply(2000, 0, 500))
+    async with running(size=WIDE) as pilot:
+        pane = active(pilot)
+        assert "$" not in region_text(pane.status)  # no answer, no figure
+        await send(pilot, "one")
+        await wait_for_stream(pilot)
+        assert "~$0.0016 · conv ~$0.0016" in region_text(pane.status)
+        await send(pilot, "two")  # (2,000 x 0.60 + 500 x 2.20) / 1e6 = $0.0023
+        await wait_for_stream(pilot)
+        assert "~$0.0023 · conv ~$0.0039" in region_text(pane.status)
+
+
+async def test_a_model_without_prices_shows_unknown_costs(zai: WireServer) -> None:
+    zai.reply(_reply(100, 0, 10))
+    async with running(size=WIDE, model="zai/glm-9-unreleased") as pilot:
+        pane = active(pilot)
+        await send(pilot, "one")
+        await wait_for_stream(pilot)
+        assert "$? · conv $?" in region_text(pane.status)
+
+
+def test_money_fields_mark_reported_estimated_unknown_and_partial_figures() -> None:
+    """A reported cost shows bare, a computed one with ~, an unknown one as $?, and a sum that
+    leaves answers out with ≥; the short form keeps the conversation's figure."""
+    info = StatusInfo(provider="openrouter", model="z-ai/glm-4.5", answers=2)
+    for answer, conversation in (("$0.0031", "$0.042"), ("$?", "≥$0.040"), ("~$1.20", "~$3.00")):
+        line = replace(info, cost_answer=answer, cost_conversation=conversation)
+        assert f"{answer} · conv {conversation}" in render_info(line).plain
+        narrow = render_info(line, width=70).plain
+        assert f"conv {conversation}" in narrow
+
+
+async def test_budget_crossed_notifies_once_and_marks_the_status_bar(zai: WireServer) -> None:
+    save_value("budget.daily_usd", "0.003")
+    zai.reply(_reply(2000, 1500, 500), _reply(2000, 1500, 500), _reply(2000, 1500, 500))
+    async with running(size=WIDE) as pilot:
+        pane = active(pilot)
+        notices = _record_notices(pilot)
+        await send(pilot, "one")  # $0.0016 of $0.0030
+        await wait_for_stream(pilot)
+        assert not [n for n in notices if "budget" in n]
+        assert "over daily budget" not in region_text(pane.status)
+        await send(pilot, "two")  # $0.0031: crossed
+        await wait_for_stream(pilot)
+        assert [n for n in notices if "budget" in n] == [
+            "Today's answers have cost $0.0031, over your daily budget of $0.0030 "
+            "([budget] daily_usd)."
+        ]
+        assert "⚠ over daily budget" in region_text(pane.status)
+        await send(pilot, "three")  # still over: the mark stays, no second notice
+        await wait_for_stream(pilot)
+        assert len([n for n in notices if "budget" in n]) == 1
+        assert "⚠ over daily budget" in region_text(pane.status)
+        assert pane.turns[-1].content == "ok"  # every answer was given
+
+
+@pytest.fixture
+def coding(wire: WireServer, monkeypatch: pytest.MonkeyPatch) -> WireServer:
+    monkeypatch.setenv("ZAI_CODING_API_KEY", API_KEY)
+    save_value("providers.zai-coding.base_url", wire.url)
+    return wire
+
+
+async def test_coding_plan_notice_once_and_prompts_counted(coding: WireServer) -> None:
+    save_value("coding_plan.prompts", "120")
+    coding.reply(_reply(10, 0, 1), _reply(10, 0, 1), _reply(10, 0, 1))
+    async with running(size=WIDE, model="zai-coding/glm-4.6") as pilot:
+        pane = active(pilot)
+        notices = _record_notices(pilot)
+        await send(pilot, "one")
+        await wait_for_stream(pilot)
+        assert len([n for n in notices if "Coding Plan" in n]) == 1
+        assert "coding plan: 1/120 prompts in the last 5 hours" in region_text(pane.status)
+        await send(pilot, "two")
+        await wait_for_stream(pilot)
+        assert len([n for n in notices if "Coding Plan" in n]) == 1
+        assert "coding plan: 2/120 prompts in the last 5 hours" in region_text(pane.status)
+    # Said once ever: a new run of the app does not say it again.
+    async with running(size=WIDE, model="zai-coding/glm-4.6") as pilot:
+        notices = _record_notices(pilot)
+        await send(pilot, "three")
+        await wait_for_stream(pilot)
+        assert not [n for n in notices if "Coding Plan" in n]
+        assert "coding plan: 3/120" in region_text(active(pilot).status)
