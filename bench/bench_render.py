@@ -21,6 +21,7 @@ from textual.containers import VerticalScroll
 
 from glmchat.terminal_text import neutralize_controls
 from glmchat.tui.widgets.markdown_view import StreamingMarkdown
+from tests.tui_helpers import screen_lines
 
 SIZE = (120, 40)
 
@@ -174,7 +175,7 @@ async def run_scenario(scenario: Scenario) -> dict[str, float]:
                 continue
             if live.region.bottom > log.region.bottom:
                 continue
-            screen = [strip.text for strip in app.screen._compositor.render_strips()]
+            screen = screen_lines(app)
             if any("The end of the reply." in line for line in screen):
                 break
         done = time.perf_counter()

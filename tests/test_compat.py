@@ -41,7 +41,7 @@ from glmchat.tui.compat.rich_markdown import (
     references,
     references_ending_by,
 )
-from glmchat.tui.compat.textual_private import SettledBySizing, tabs_scroller
+from glmchat.tui.compat.textual_private import SettledBySizing, screen_rows, tabs_scroller
 from glmchat.tui.markdown.blocks import split_blocks
 
 # Every kind of block rich renders, and the inline markup it styles.
@@ -343,6 +343,33 @@ async def test_tabs_scroll_sideways_in_the_strip_tabs_scroller_finds() -> None:
         strip.scroll_to_center(tabs.query("Tab").first(), force=True, animate=False)
         await pilot.pause()
         assert strip.scroll_x == 0
+
+
+async def test_screen_rows_reads_a_modal_over_the_screen_under_it() -> None:
+    """tests/tui_helpers.py and the benchmarks read the screen through `screen_rows`: the rows
+    the compositor would paint, a modal screen drawn over its background."""
+    from textual.screen import ModalScreen
+    from textual.widgets import Label
+
+    class Dialog(ModalScreen[None]):
+        DEFAULT_CSS = "Dialog { align: center middle; } Dialog Label { width: 12; }"
+
+        def compose(self) -> ComposeResult:
+            yield Label("in the modal")
+
+    class Behind(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Label("under it all")
+
+    app = Behind()
+    async with app.run_test(size=(40, 5)) as pilot:
+        assert screen_rows(app)[0].startswith("under it all")
+        await app.push_screen(Dialog())
+        await pilot.pause()
+        rows = screen_rows(app)
+        assert len(rows) == 5 and all(len(row) == 40 for row in rows)
+        assert rows[0].startswith("under it all"), rows  # the background shows through
+        assert any("in the modal" in row for row in rows), rows
 
 
 def test_no_module_outside_compat_uses_these_internals() -> None:

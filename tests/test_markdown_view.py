@@ -24,6 +24,7 @@ from glmchat.terminal_text import neutralize_controls
 from glmchat.tui.compat import rich_markdown
 from glmchat.tui.markdown.incremental import MarkdownBlocks
 from glmchat.tui.widgets.markdown_view import StreamingMarkdown
+from tests.tui_helpers import screen_lines
 
 DOCUMENTS = {
     "headings": "# Title\n\nSome text.\n\n## Sub *title*\n\nMore **text** here.\n###### Six\n",
@@ -407,11 +408,6 @@ class ChatLog(App[None]):
             for n in range(self.history):
                 yield StreamingMarkdown(f"Old **message** {n}\n\n- a\n- b\n")
             yield StreamingMarkdown(refresh_rate=self.refresh_rate, id="live")
-
-
-def screen_lines(app: App[None]) -> list[str]:
-    """The text of every line as it would be painted now."""
-    return [strip.text for strip in app.screen._compositor.render_strips()]
 
 
 def widget_lines(widget: StreamingMarkdown) -> list[str]:

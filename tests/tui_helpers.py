@@ -1,11 +1,11 @@
 """Driving GlmChatApp in tests: build it against the wire server, wait for streams, read the screen.
 
-Reading the screen: `screen_lines(app)` asks the active screen's compositor for the strips it
-would send to the terminal (`Compositor.render_strips`, the same pipeline as
-`App.export_screenshot`, minus the SVG) and keeps their text. It is what a user sees: scrolled-off
-history, folded thinking panels and hidden widgets are absent, modals show over their background.
-It renders from the widgets' current state, so call `await pilot.pause()` first when a layout
-change (a mount, a fold) has to happen before the check.
+Reading the screen (the one reader for tests and benchmarks): `screen_lines(app)` is the text of
+the rows the active screen would send to the terminal (the pipeline of `App.export_screenshot`,
+minus the SVG; reached through glmchat/tui/compat/textual_private.py). It is what a user sees:
+scrolled-off history, folded thinking panels and hidden widgets are absent, modals show over
+their background. It renders from the widgets' current state, so call `await pilot.pause()`
+first when a layout change (a mount, a fold) has to happen before the check.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
-from textual._context import visible_screen_stack
 from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.worker import WorkerCancelled
@@ -26,6 +25,7 @@ from glmchat.config import load_settings
 from glmchat.credentials import CredentialStore
 from glmchat.store import Conversation, SessionStore, StoredMessage
 from glmchat.tui.app import GlmChatApp
+from glmchat.tui.compat.textual_private import screen_rows
 from glmchat.tui.widgets.chat_pane import ChatPane
 from tests.wire_server import SSE_DONE, sse_data
 
@@ -109,10 +109,7 @@ async def send(pilot: Pilot[Any], text: str) -> None:
 
 def screen_lines(app: Any) -> list[str]:
     """The text of every terminal row, as the user sees it now."""
-    screen = app.screen
-    # Modal screens draw their background screens through this context variable.
-    visible_screen_stack.set(app._background_screens)
-    return [strip.text for strip in screen._compositor.render_strips()]
+    return screen_rows(app)
 
 
 def screen_text(app: Any) -> str:

@@ -7,16 +7,34 @@ What it relies on, each checked by tests/test_compat.py:
   without running that reactive's watchers (and so without asking for another layout).
 - `Tabs` lays its tabs out in a strip with the id `tabs-scroll` that scrolls horizontally (with
   `scroll_to_center`, not `scroll_visible`: its overflow is hidden).
+- a screen's compositor renders the rows the terminal would get (`Screen._compositor.
+  render_strips()`, what `App.export_screenshot` draws, which has no text form), and a modal
+  screen draws the screens under it from the context variable `textual._context.
+  visible_screen_stack`, which the app sets to `App._background_screens` as it paints. Used by
+  tests and benchmarks to read the screen as the user sees it.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from textual._context import visible_screen_stack
 from textual.css.query import NoMatches
 from textual.geometry import Size
 from textual.widget import Widget
 from textual.widgets import Tabs
 
-__all__ = ["SettledBySizing", "tabs_scroller"]
+if TYPE_CHECKING:
+    from textual.app import App
+
+__all__ = ["SettledBySizing", "screen_rows", "tabs_scroller"]
+
+
+def screen_rows(app: App[Any]) -> list[str]:
+    """The text of every row of the active screen as it would be painted now: scrolled-off
+    and hidden widgets absent, a modal screen over its background."""
+    visible_screen_stack.set(app._background_screens)
+    return [strip.text for strip in app.screen._compositor.render_strips()]
 
 
 def tabs_scroller(tabs: Tabs) -> Widget | None:
