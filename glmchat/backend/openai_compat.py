@@ -309,6 +309,15 @@ class OpenAICompatClient:
         )
 
     async def list_models(self) -> list[str]:
+        doc = await self.model_list()
+        items = doc.get("data") if isinstance(doc, dict) else doc
+        if not isinstance(items, list):
+            items = doc.get("models", []) if isinstance(doc, dict) else []
+        ids = [str(item.get("id") or item.get("name")) for item in items if isinstance(item, dict)]
+        return sorted(i for i in ids if i and i != "None")
+
+    async def model_list(self) -> Any:
+        """GET {base_url}/models as the server sent it (OpenRouter's carries prices)."""
         url = f"{self.base_url}/models"
         name = self.provider.display_name
         headers = self.headers()
@@ -324,16 +333,11 @@ class OpenAICompatClient:
         if response.status_code >= 400:
             raise self._http_error(response, response.content[:MAX_ERROR_BODY])
         try:
-            doc = response.json()
+            return response.json()
         except ValueError:
             raise E.ProtocolError(
                 f"{name} sent a model list that is not JSON.", provider=self.provider.name
             ) from None
-        items = doc.get("data") if isinstance(doc, dict) else doc
-        if not isinstance(items, list):
-            items = doc.get("models", []) if isinstance(doc, dict) else []
-        ids = [str(item.get("id") or item.get("name")) for item in items if isinstance(item, dict)]
-        return sorted(i for i in ids if i and i != "None")
 
 
 async def list_models(
@@ -342,6 +346,14 @@ async def list_models(
     """The model ids a provider offers, from GET {base_url}/models."""
     async with OpenAICompatClient(provider, api_key, base_url=base_url) as client:
         return await client.list_models()
+
+
+async def fetch_model_list(
+    provider: ProviderConfig, api_key: str | None, *, base_url: str | None = None
+) -> Any:
+    """A provider's GET {base_url}/models document, as sent."""
+    async with OpenAICompatClient(provider, api_key, base_url=base_url) as client:
+        return await client.model_list()
 
 
 async def _read_capped(chunks: AsyncIterator[bytes], limit: int) -> bytes:

@@ -28,24 +28,29 @@ _LIVE_FIELDS = (
 )
 
 
-def lookup(settings: Settings | None, provider: str, model: str) -> ModelInfo:
+def lookup(
+    settings: Settings | None, provider: str, model: str, *, live: ModelInfo | None = None
+) -> ModelInfo:
     """What glmchat knows of `model` on `provider`. Never raises: a model nobody describes
-    gets known=False and None for every figure."""
+    gets known=False and None for every figure. `live` is OpenRouter's entry for it when the
+    caller has just read the list (else a fresh cached one is used)."""
     try:
-        return _lookup(settings, provider, model)
+        return _lookup(settings, provider, model, live)
     except Exception:  # a lookup must never take an exchange or the screen down
         log.debug("catalogue lookup failed for %s/%s", provider, model, exc_info=True)
         return ModelInfo(provider=provider, model=model, known=False)
 
 
-def _lookup(settings: Settings | None, provider: str, model: str) -> ModelInfo:
+def _lookup(
+    settings: Settings | None, provider: str, model: str, live: ModelInfo | None
+) -> ModelInfo:
     config = settings.providers.get(provider) if settings is not None else None
     dialect = config.dialect if config is not None else None
     info = shipped_info(provider, dialect, model)
     if family_of(provider, dialect) == "openrouter" and config is not None:
         from glmchat.catalogue.openrouter_live import cached_info
 
-        live = cached_info(provider, config.base_url, model)
+        live = live or cached_info(provider, config.base_url, model)
         if live is not None:
             info = _merge_live(info, live)
     override = settings.models.get(f"{provider}/{model}") if settings is not None else None

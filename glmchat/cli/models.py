@@ -1,22 +1,41 @@
-"""`glmchat models`: the models a provider offers, from GET {base_url}/models."""
+"""`glmchat models`: per model, the context window, maximum output, thinking and prices.
+
+Z.ai's prices are never served by its API, so the Z.ai family is shown from the shipped
+catalogue; OpenRouter's live list (GET {base_url}/models) is read and kept a day; any other
+provider (or `--base-url`) is asked for its model ids, each shown with what is known of it."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
 
 from glmchat.backend.errors import ProviderError
 from glmchat.cli.errors import CliError
 from glmchat.sentences import join_sentences
+from glmchat.terminal_text import dumps_json
+
+if TYPE_CHECKING:
+    from glmchat.backend.providers import ProviderConfig
+    from glmchat.catalogue import ModelInfo
+    from glmchat.config import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("models", help="list a provider's models")
+    p = sub.add_parser(
+        "models",
+        help="the models of a provider: context, max output, thinking, prices",
+        description="List a provider's models with their context window, maximum output, "
+        "thinking behaviour and prices (USD per million tokens, with the date they were "
+        "taken). OpenRouter's come from its live list, kept for a day.",
+    )
     p.add_argument(
         "--provider", metavar="NAME", help="provider name (default: the default model's)"
     )
-    p.add_argument("--base-url", metavar="URL", help="override the provider's base URL")
+    p.add_argument("--json", action="store_true", help="print a JSON array of the models")
+    p.add_argument("--base-url", metavar="URL", help="ask this server for its models")
     p.add_argument(
         "--configured",
         action="store_true",
@@ -26,9 +45,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from glmchat.backend.openai_compat import list_models
     from glmchat.config import load_settings
-    from glmchat.credentials import CredentialStore, MissingKeyError, require_key
 
     # A config or credentials problem (or a missing key) goes up to the edge as it is.
     settings = load_settings()
@@ -41,24 +58,173 @@ def run(args: argparse.Namespace) -> int:
         for model in provider.models:
             print(f"{provider.name}/{model}")
         return 0
+    infos, notes = _models(settings, provider, args.base_url)
+    for note in notes:
+        print(f"glmchat: note: {note}", file=sys.stderr)
+    if args.json:
+        print(dumps_json([_as_json(info) for info in infos]))
+    else:
+        print(_table(infos))
+    return 0
+
+
+def _models(
+    settings: Settings, provider: ProviderConfig, base_url: str | None
+) -> tuple[list[ModelInfo], list[str]]:
+    """The models to show and the notes that go with them (where the figures came from)."""
+    from glmchat.catalogue import lookup
+    from glmchat.catalogue.shipped import family_models, family_of
+
+    family = family_of(provider.name, provider.dialect)
+    configured = [*provider.models, *_overridden(settings, provider.name)]
+    if family == "openrouter":
+        return _openrouter(settings, provider, configured, base_url or provider.base_url)
+    if base_url is None and family == "zai":
+        ids = [*family_models("zai"), *configured]
+        return [lookup(settings, provider.name, m) for m in dict.fromkeys(ids)], []
+    ids = _server_ids(provider, base_url) or configured
+    return [lookup(settings, provider.name, m) for m in dict.fromkeys(ids)], []
+
+
+def _overridden(settings: Settings, provider: str) -> list[str]:
+    """The models config.toml's [models."PROVIDER/MODEL"] tables add for this provider."""
+    return [name.partition("/")[2] for name in settings.models if name.startswith(f"{provider}/")]
+
+
+def _openrouter(
+    settings: Settings, provider: ProviderConfig, configured: list[str], base_url: str
+) -> tuple[list[ModelInfo], list[str]]:
+    """OpenRouter's GLM models from its live list (kept a day); if it cannot be read, the
+    shipped catalogue's, with a note saying so."""
+    from glmchat.catalogue import lookup
+    from glmchat.catalogue.openrouter_live import CacheUnusable, read_cache
+    from glmchat.catalogue.shipped import family_models
+
+    notes: list[str] = []
+    try:
+        live, _ = read_cache(base_url)
+    except CacheUnusable as cached:
+        try:
+            live = _fetch_openrouter(provider, base_url)
+        except ProviderError as exc:
+            shown = "the shipped catalogue (prices of 2026-08-21)"
+            reason = str(cached) if "no cached list" not in str(cached) else ""
+            notes.append(
+                join_sentences(
+                    f"could not read OpenRouter's live model list: {exc.message}",
+                    reason and f"{reason[0].upper()}{reason[1:]}",
+                    f"Showing {shown}.",
+                )
+            )
+            ids = [*family_models("openrouter"), *configured]
+            return [lookup(settings, provider.name, m) for m in dict.fromkeys(ids)], notes
+    by_id = {info.model: info for info in live if _is_glm(info.model)}
+    ids = [*sorted(by_id), *(m for m in configured if m not in by_id)]
+    # The live figures over the catalogue's (thinking stays the catalogue's), config over both.
+    infos = [lookup(settings, provider.name, m, live=by_id.get(m)) for m in dict.fromkeys(ids)]
+    return infos, notes
+
+
+def _is_glm(model: str) -> bool:
+    return model.startswith(("z-ai/", "~z-ai/"))
+
+
+def _fetch_openrouter(provider: ProviderConfig, base_url: str) -> list[ModelInfo]:
+    """GET /models (a key is sent when there is one: the list needs none) and keep it a day."""
+    from glmchat.backend.openai_compat import fetch_model_list
+    from glmchat.catalogue.openrouter_live import parse_models, write_cache
+    from glmchat.credentials import CredentialStore, MissingKeyError, require_key
+    from glmchat.store.models import now_iso
+
     try:
         secret = require_key(provider, CredentialStore())
     except MissingKeyError:
-        if not args.base_url:
+        secret = None
+    key = secret.reveal() if secret else None
+    doc = asyncio.run(fetch_model_list(provider, key, base_url=base_url))
+    models = parse_models(doc, provider.name, now_iso())
+    try:
+        write_cache(models, base_url)
+    except OSError as exc:  # the list is still shown; the next run asks again
+        print(f"glmchat: warning: could not keep OpenRouter's model list: {exc}", file=sys.stderr)
+    return models
+
+
+def _server_ids(provider: ProviderConfig, base_url: str | None) -> list[str]:
+    """The ids a server lists at GET {base_url}/models (a local server, or --base-url)."""
+    from glmchat.backend.openai_compat import list_models
+    from glmchat.credentials import CredentialStore, MissingKeyError, require_key
+
+    try:
+        secret = require_key(provider, CredentialStore())
+    except MissingKeyError:
+        if not base_url and provider.requires_key:
             raise
         secret = None
     try:
-        ids = asyncio.run(
-            list_models(provider, secret.reveal() if secret else None, base_url=args.base_url)
+        return asyncio.run(
+            list_models(provider, secret.reveal() if secret else None, base_url=base_url)
         )
     except ProviderError as exc:
         if provider.models and exc.http_status == 404:
             # Some servers have no /models endpoint; the configured list is still true.
             shown = join_sentences(exc.message, "Showing the configured models.")
             print(f"glmchat: {shown}", file=sys.stderr)
-            ids = list(provider.models)
-        else:
-            raise
-    for model in ids:
-        print(f"{provider.name}/{model}")
-    return 0
+            return list(provider.models)
+        raise
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+def _as_json(info: ModelInfo) -> dict[str, Any]:
+    doc = asdict(info)
+    doc["efforts"] = list(info.efforts)
+    return {"id": f"{info.provider}/{info.model}", **doc}
+
+
+def _count(n: int | None) -> str:
+    if n is None:
+        return "?"
+    if n >= 1_000_000 and n % 1_000_000 in (0, 48_576):
+        return f"{n // 1_048_576 if n % 1_000_000 else n // 1_000_000}M"
+    return f"{n // 1024}K" if n % 1024 == 0 else f"{n / 1000:g}K"
+
+
+def _price(value: float | None) -> str:
+    return "?" if value is None else f"{value:.3f}".rstrip("0").rstrip(".") or "0"
+
+
+def _thinking(info: ModelInfo) -> str:
+    if info.thinking is None:
+        return "?"
+    if info.efforts:
+        return f"{info.thinking} ({'/'.join(info.efforts)})"
+    return info.thinking
+
+
+def _table(infos: list[ModelInfo]) -> str:
+    """One line per model; "?" marks what is not known."""
+    header = ("MODEL", "CONTEXT", "MAX OUT", "THINKING", "IN", "CACHED", "OUT", "PRICE DATE")
+    rows = [
+        (
+            f"{info.provider}/{info.model}",
+            _count(info.context),
+            _count(info.max_output),
+            _thinking(info),
+            _price(info.price_input),
+            _price(info.price_cached),
+            _price(info.price_output),
+            info.price_date or ("-" if info.price_source else "?"),
+        )
+        for info in infos
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
+    lines.append("Prices: USD per million tokens (input, cached input, output); ? = not known.")
+    notes = sorted({info.price_source for info in infos if info.price_source})
+    lines.extend(f"  {note}" for note in notes)
+    return "\n".join(lines)

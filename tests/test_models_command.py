@@ -1,0 +1,163 @@
+"""`glmchat models`: the catalogue as a table and as JSON, and OpenRouter's live list read from
+a loopback server, kept a day, and replaced by the catalogue (with a note) when unusable."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from glmchat import paths
+from glmchat.catalogue import lookup
+from glmchat.catalogue.openrouter_live import CACHE_NAME, MAX_AGE
+from glmchat.cli import main
+from glmchat.config import load_settings, save_value
+from tests.wire_server import Reply, WireServer, fixture_reply
+
+FIELDS = {
+    "id", "provider", "model", "known", "context", "max_output", "thinking", "efforts",
+    "default_effort", "tool_stream", "price_input", "price_cached", "price_output",
+    "price_date", "price_source", "source",
+}  # fmt: skip
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["models", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def models_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, dict]:
+    code, out, err = run(capsys, "--json", *args)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert isinstance(doc, list) and all(set(item) == FIELDS for item in doc)
+    return {item["id"]: item for item in doc}
+
+
+def test_the_zai_table_needs_no_key_and_no_network(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys)
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0].split()[:4] == ["MODEL", "CONTEXT", "MAX", "OUT"]
+    row = next(line for line in lines if line.startswith("zai/glm-5.3 "))
+    assert row.split() == ["zai/glm-5.3", "1M", "128K", "always", "(low/high/max)", "1.4",
+                           "0.26", "4.4", "2026-08-21"]  # fmt: skip
+    row = next(line for line in lines if line.startswith("zai/glm-4.5 "))
+    assert row.split()[:4] == ["zai/glm-4.5", "128K", "96K", "hybrid"]
+    # Not known is shown as such, never as 0.
+    flash = next(line for line in lines if line.startswith("zai/glm-5.3-flash "))
+    assert flash.split()[-4:] == ["?", "?", "?", "?"]
+    assert "USD per million tokens" in out
+
+
+def test_json_per_provider(capsys: pytest.CaptureFixture[str]) -> None:
+    zai = models_json(capsys, "--provider", "zai")
+    five = zai["zai/glm-5.3"]
+    assert (five["context"], five["max_output"], five["thinking"]) == (1048576, 131072, "always")
+    assert five["efforts"] == ["low", "high", "max"] and five["default_effort"] == "max"
+    assert (five["price_input"], five["price_cached"], five["price_output"]) == (1.4, 0.26, 4.4)
+    assert five["price_date"] == "2026-08-21" and five["source"] == "catalogue"
+    coding = models_json(capsys, "--provider", "zai-coding")["zai-coding/glm-5.3"]
+    assert coding["price_input"] is None and "flat fee" in coding["price_source"]
+
+
+def test_config_models_are_listed_with_their_unknowns(capsys: pytest.CaptureFixture[str]) -> None:
+    path = paths.config_path()
+    path.parent.mkdir(parents=True)
+    path.write_text('[models."zai/glm-9"]\ncontext = 2000000\n', encoding="utf-8")
+    mine = models_json(capsys)["zai/glm-9"]
+    assert mine["context"] == 2000000 and mine["source"] == "config"
+    assert mine["max_output"] is None and mine["price_input"] is None
+
+
+# --- OpenRouter's live list ------------------------------------------------------------------
+
+
+@pytest.fixture
+def openrouter(wire: WireServer) -> WireServer:
+    save_value("providers.openrouter.base_url", wire.url)
+    return wire
+
+
+def test_openrouter_reads_the_live_list_and_keeps_it_a_day(
+    openrouter: WireServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    openrouter.reply(fixture_reply("openrouter_models_list"))
+    first = models_json(capsys, "--provider", "openrouter")
+    # The live list's GLM models, then the configured ones it lacks (with what is known).
+    assert list(first) == [
+        "openrouter/z-ai/glm-4.5",
+        "openrouter/z-ai/glm-4.5-air:free",
+        "openrouter/z-ai/glm-4.5-air",
+    ]
+    assert first["openrouter/z-ai/glm-4.5-air"]["source"] == "catalogue"
+    glm = first["openrouter/z-ai/glm-4.5"]
+    # "0.00000035" USD per token is 0.35 per million, exactly.
+    assert (glm["price_input"], glm["price_cached"], glm["price_output"]) == (0.35, 0.11, 1.55)
+    assert (glm["context"], glm["max_output"], glm["thinking"]) == (131072, 98304, "hybrid")
+    assert glm["source"] == "openrouter" and glm["price_date"] == time.strftime("%Y-%m-%d")
+    assert first["openrouter/z-ai/glm-4.5-air:free"]["max_output"] == 96000
+    assert openrouter.requests[0].path.endswith("/models")
+    assert "authorization" not in openrouter.requests[0].headers  # the list needs no key
+    cache = paths.data_dir() / CACHE_NAME
+    assert json.loads(cache.read_text())["base_url"] == openrouter.url
+    # Within the day: from the cache, no second request; the engine's lookups see it too.
+    assert models_json(capsys, "--provider", "openrouter") == first
+    assert len(openrouter.requests) == 1
+    assert lookup(load_settings(), "openrouter", "z-ai/glm-4.5").price_input == 0.35
+    code, out, _ = run(capsys, "--provider", "openrouter")
+    assert code == 0 and out.splitlines()[1].startswith("openrouter/z-ai/glm-4.5 ")
+
+
+def _age_cache(seconds: float) -> None:
+    cache = paths.data_dir() / CACHE_NAME
+    doc = json.loads(cache.read_text())
+    doc["fetched"] -= seconds
+    cache.write_text(json.dumps(doc))
+
+
+@pytest.mark.parametrize("damage", ["stale", "garbage"])
+def test_an_unusable_cache_is_fetched_again(
+    openrouter: WireServer, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    openrouter.reply(fixture_reply("openrouter_models_list"))
+    models_json(capsys, "--provider", "openrouter")
+    if damage == "stale":
+        _age_cache(MAX_AGE + 60)
+    else:
+        (paths.data_dir() / CACHE_NAME).write_bytes(b"\x00not json")
+    openrouter.reply(fixture_reply("openrouter_models_list"))
+    again = models_json(capsys, "--provider", "openrouter")
+    assert len(openrouter.requests) == 2 and again["openrouter/z-ai/glm-4.5"]["price_input"] == 0.35
+    assert json.loads((paths.data_dir() / CACHE_NAME).read_text())["version"] == 1
+
+
+def test_a_stale_cache_and_no_server_fall_back_to_the_catalogue_with_a_note(
+    openrouter: WireServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    openrouter.reply(fixture_reply("openrouter_models_list"))
+    models_json(capsys, "--provider", "openrouter")
+    _age_cache(3 * 24 * 3600)
+    openrouter.reply(Reply(body=b'{"error":{"code":500,"message":"down"}}', status=500))
+    code, out, err = run(capsys, "--json", "--provider", "openrouter")
+    assert code == 0
+    models = {item["id"]: item for item in json.loads(out)}
+    five = models["openrouter/z-ai/glm-5.3"]
+    assert five["source"] == "catalogue" and five["price_input"] == 1.4
+    assert err.count("\n") == 1 and err.startswith("glmchat: note: could not read OpenRouter")
+    assert "over a day old" in err and "shipped catalogue" in err
+    # The stale list is not used by lookups either.
+    assert lookup(load_settings(), "openrouter", "z-ai/glm-4.5").price_input == 0.60
+
+
+def test_the_cache_is_written_atomically(
+    openrouter: WireServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    openrouter.reply(fixture_reply("openrouter_models_list"))
+    models_json(capsys, "--provider", "openrouter")
+    data = paths.data_dir()
+    assert [p.name for p in data.iterdir()] == [CACHE_NAME]  # no temporary file left
+    assert os.stat(data / CACHE_NAME).st_size > 0
