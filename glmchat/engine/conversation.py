@@ -200,6 +200,8 @@ class ConversationEngine(ModelControls):
                 error=turn.error,
                 finish_reason=turn.finish_reason,
                 timings=turn.timings,
+                cost=turn.cost,
+                cost_source=turn.cost_source,  # type: ignore[arg-type]
             )
             for position, turn in enumerate(self.turns)
         )
