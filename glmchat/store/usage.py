@@ -6,17 +6,17 @@ conversation and model; a range of days is a range of its hours, read from its p
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 By = Literal["day", "model", "conversation"]
 BY_CHOICES: tuple[By, ...] = ("day", "model", "conversation")
 
 _SUMS = (
-    "sum(answers), sum(priced), sum(prompt_tokens), sum(cached_tokens), "
-    "sum(completion_tokens), sum(reasoning_tokens), total(cost)"
+    "sum(answers) AS n_answers, sum(priced) AS n_priced, sum(prompt_tokens) AS n_prompt, "
+    "sum(cached_tokens) AS n_cached, sum(completion_tokens) AS n_completion, "
+    "sum(reasoning_tokens) AS n_reasoning, total(cost) AS spent"
 )
 
 
@@ -84,57 +84,67 @@ def report(
     cost, then tokens, highest first."""
     start, end = hour_range(since, until)
     where = "WHERE hour >= ? AND hour < ?"
+    order = "ORDER BY spent DESC, n_prompt + n_completion DESC"
     if by == "day":
-        rows = conn.execute(
-            f"SELECT hour, {_SUMS} FROM usage_hours {where} GROUP BY hour ORDER BY hour",
-            (start, end),
-        ).fetchall()
-        return _by_local_day(rows)
+        return _by_local_day(conn, start, end)
     if by == "model":
         rows = conn.execute(
-            f"SELECT provider, model, {_SUMS} FROM usage_hours {where} GROUP BY provider, model",
+            f"SELECT CASE WHEN provider != '' AND model != '' THEN provider || '/' || model "
+            f"ELSE coalesce(nullif(model, ''), nullif(provider, ''), 'unknown') END, {_SUMS} "
+            f"FROM usage_hours {where} GROUP BY provider, model {order}",
             (start, end),
         ).fetchall()
-        out = [_row(f"{p}/{m}" if p and m else (m or p or "unknown"), r) for p, m, *r in rows]
-    else:
-        rows = conn.execute(
-            f"SELECT u.*, c.title, c.id IS NULL FROM (SELECT conversation_id, {_SUMS} "
-            f"FROM usage_hours {where} GROUP BY conversation_id) u "
-            "LEFT JOIN conversations c ON c.id = u.conversation_id",
-            (start, end),
-        ).fetchall()
-        out = [replace(_row(cid, r[:-2]), title=r[-2], deleted=bool(r[-1])) for cid, *r in rows]
-    out.sort(key=lambda row: (-row.known_cost, -row.prompt_tokens - row.completion_tokens))
-    return out
+        return [UsageRow(*row) for row in rows]
+    rows = conn.execute(
+        f"SELECT u.*, c.title, c.id IS NULL FROM (SELECT conversation_id, {_SUMS} "
+        f"FROM usage_hours {where} GROUP BY conversation_id) u "
+        f"LEFT JOIN conversations c ON c.id = u.conversation_id {order}",
+        (start, end),
+    ).fetchall()
+    return [UsageRow(*row[:9], bool(row[9])) for row in rows]
 
 
-def _row(key: str, sums: Any) -> UsageRow:
-    return UsageRow(key, *(int(v or 0) for v in sums[:6]), float(sums[6] or 0.0))
+def _by_local_day(conn: sqlite3.Connection, start: str, end: str) -> list[UsageRow]:
+    """Sums per local day: each day is the range of UTC hours between its midnight and the
+    next (daylight saving time included), looked up in the ledger's key."""
+    first, last = conn.execute(
+        "SELECT min(hour), max(hour) FROM usage_hours WHERE hour >= ? AND hour < ?", (start, end)
+    ).fetchone()
+    if first is None:
+        return []
+    rows: list[UsageRow] = []
+    undated = first < "0"  # answers with no time at all (an import without one)
+    if undated:
+        rows += _day_rows(conn, [("unknown", "", "0")])
+        first = conn.execute(
+            "SELECT min(hour) FROM usage_hours WHERE hour >= '0' AND hour < ?", (end,)
+        ).fetchone()[0]
+        if first is None:
+            return rows
+    day, final = _local_day(first), _local_day(last)
+    bounds = []
+    while day <= final:
+        following = day + timedelta(days=1)
+        bounds.append(
+            (day.isoformat(), utc_hour(local_midnight(day)), utc_hour(local_midnight(following)))
+        )
+        day = following
+    return rows + _day_rows(conn, bounds)
 
 
-def _by_local_day(rows: list[Any]) -> list[UsageRow]:
-    days: dict[str, UsageRow] = {}
-    day_of = _hour_to_local_day()
-    for hour, *sums in rows:
-        day = day_of(hour)
-        row = _row(day, sums)
-        days[day] = days[day] + row if day in days else row
-    return list(days.values())
+def _day_rows(conn: sqlite3.Connection, bounds: list[tuple[str, str, str]]) -> list[UsageRow]:
+    values = ", ".join("(?, ?, ?)" for _ in bounds)
+    rows = conn.execute(
+        f"WITH days (day, first, next) AS (VALUES {values}) "
+        f"SELECT day, {_SUMS} FROM days JOIN usage_hours ON hour >= first AND hour < next "
+        "GROUP BY day ORDER BY day",
+        [value for bound in bounds for value in bound],
+    ).fetchall()
+    return [UsageRow(*row) for row in rows]
 
 
-def _hour_to_local_day() -> Callable[[str], str]:
-    cache: dict[str, str] = {}
-
-    def day_of(hour: str) -> str:
-        if hour not in cache:
-            try:
-                moment = datetime.strptime(hour, "%Y-%m-%dT%H").replace(tzinfo=UTC)
-                cache[hour] = moment.astimezone().date().isoformat()
-            except ValueError:  # a row with no time at all (an imported answer without one)
-                cache[hour] = "unknown"
-        return cache[hour]
-
-    return day_of
+def _local_day(hour: str) -> date:
+    return datetime.strptime(hour, "%Y-%m-%dT%H").replace(tzinfo=UTC).astimezone().date()
 
 
 def spent_since(conn: sqlite3.Connection, since: datetime) -> float:
