@@ -92,3 +92,20 @@ def fitting_start(turns: Sequence[Turn], start: int, fixed: int, window: int) ->
             return bound
         total -= size
     return len(turns) if total <= window else None
+
+
+CARRY_CHARS = 2000  # of each turn carried into a fork: the gist, not the whole
+
+
+def carry_over(title: str, turns: Sequence[Turn], prompt: str) -> str:
+    """A new conversation's first prompt: the last turns' text as context, then the prompt."""
+    lines = [f'Context from an earlier conversation ("{title}"), its last turns:', ""]
+    for turn in turns:
+        text = turn.content.strip()
+        if len(text) > CARRY_CHARS:
+            text = text[:CARRY_CHARS].rstrip() + " […]"
+        who = "Me" if turn.role == "user" else "You"
+        lines.append(f"{who}: {text}")
+        lines.append("")
+    lines.append(prompt)
+    return "\n".join(lines)

@@ -98,10 +98,11 @@ class ModelControls:
     def leave_out_before(self, index: int) -> None:
         """Send no turn before `index` from now on (they stay in the conversation)."""
         self.omit_before = max(0, min(index, len(self.turns)))
+        self._left_out = {id(turn) for turn in self.turns[: self.omit_before]}
 
     def left_out(self, turn: Turn) -> bool:
-        """Whether a turn is left out of what is sent."""
-        return self.omit_before > 0 and any(t is turn for t in self.turns[: self.omit_before])
+        """Whether a turn is left out of what is sent (O(1): asked for every message drawn)."""
+        return id(turn) in getattr(self, "_left_out", ())
 
     def context_used(self) -> tuple[int, bool]:
         """Tokens the conversation fills, and whether that is an estimate: the estimate of the

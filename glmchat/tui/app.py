@@ -332,9 +332,11 @@ class GlmChatApp(App[int]):
     def action_toggle_thinking(self) -> None:
         pane = self.active_pane
         if pane is not None:
-            pane.toggle_thinking()
-            # The setting is the pane's (and its saved conversation's) until toggled again.
-            self.notify(f"Thinking {'ON' if pane.thinking else 'OFF'} for this pane.", timeout=2)
+            label = pane.toggle_thinking()
+            # The setting is the pane's (and its saved conversation's) until toggled again; a
+            # model that always thinks moves between its effort levels instead.
+            what = f"effort {label}" if pane.engine.model_info.always_thinks else label
+            self.notify(f"Thinking {what} for this pane.", timeout=2)
 
     def action_set_key(self) -> None:
         pane = self.active_pane

@@ -12,15 +12,18 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message as TMessage
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Static
 
 from glmchat.backend.errors import AuthError
 from glmchat.backend.events import ContentDelta, ReasoningDelta, RetryScheduled, Usage
 from glmchat.coding_plan import first_use_notice
 from glmchat.engine import ConversationEngine, Exchange, ExchangeResult, SaveFailed, Turn
+from glmchat.engine.budget import DoesNotFit
 from glmchat.engine.events import ApprovalRequest, RoundStarted, ToolCallUpdate
 from glmchat.tools.base import Decision
 from glmchat.tui.answer_rounds import answer_rounds, exchanges
+from glmchat.tui.context_budget import does_not_fit, marked, model_fields
 from glmchat.tui.literal import literal
 from glmchat.tui.stream_meter import StreamMeter
 from glmchat.tui.widgets.history import HistoryLog
@@ -36,12 +39,15 @@ if TYPE_CHECKING:
 
 
 class ChatPane(Vertical):
-    # While a tool call waits for approval these keys answer it, wherever the focus is in the
-    # pane (the prompt keeps its text); otherwise they do what they always do.
+    # While a tool call waits for approval these keys answer it. Its question takes the focus
+    # (the prompt keeps its text); from the prompt, where y, a and n are typed, enter and escape
+    # still answer. Otherwise the keys do what they always do.
     BINDINGS = [
-        Binding("y,enter", "approve('once')", "Allow once", priority=True),
+        Binding("y", "approve('once')", "Allow once", priority=True),
+        Binding("enter", "approve('once')", "Allow once", show=False, priority=True),
         Binding("a", "approve('always')", "Always allow", priority=True),
-        Binding("n,escape", "approve('deny')", "Deny", priority=True),
+        Binding("n", "approve('deny')", "Deny", priority=True),
+        Binding("escape", "approve('deny')", "Deny", show=False, priority=True),
     ]
 
     @dataclass
@@ -70,6 +76,7 @@ class ChatPane(Vertical):
         self._banner_shown = False
         self.spending: Spending | None = None  # after the last answer: budget, coding plan
         self.approval: ApprovalRequest | None = None  # a tool call waiting for the user
+        self._question: Widget | None = None  # its question, which takes the keys
 
     # What the app and the tests read of the conversation, from the engine that holds it.
     @property
@@ -94,7 +101,7 @@ class ChatPane(Vertical):
 
     @property
     def glm(self) -> GlmChatApp:
-        return self.app  # type: ignore[return-value]
+        return self.app
 
     # --- layout --------------------------------------------------------------------------
 
@@ -124,9 +131,9 @@ class ChatPane(Vertical):
         """A prompt, or a whole answer (every round of a tool loop, with its tool calls)."""
         first = turns[0]
         if first.role == "user":
-            return UserMessage(first.content)
+            return marked(UserMessage(first.content), self.engine, first)
         last = next((t for t in reversed(turns) if t.role == "assistant"), turns[-1])
-        return AssistantMessage(
+        message = AssistantMessage(
             rounds=answer_rounds(turns),
             refresh_rate=self.glm.settings.ui.refresh_rate,
             code_theme=self.glm.settings.ui.code_theme,
@@ -135,6 +142,7 @@ class ChatPane(Vertical):
             message_id=first.message_id,
             palette_key=self._key("command_palette"),
         )
+        return marked(message, self.engine, first)
 
     def _show_title(self) -> None:
         """Show the engine's title if it changed (first prompt, rename)."""
@@ -181,7 +189,7 @@ class ChatPane(Vertical):
             tokens_in=totals.prompt_tokens,
             tokens_out=totals.completion_tokens,
             cached=totals.cached_tokens,
-            context=totals.context_tokens,
+            **model_fields(engine),  # the window, an estimate until counted, the effort
             unsaved=engine.save_error is not None,
             **money_fields(totals, self.spending),
             tools=self._tools_on(),
@@ -219,10 +227,12 @@ class ChatPane(Vertical):
         """The tools on offer changed (a server came up, a toggle): the status line says so."""
         self._update_status()
 
-    def toggle_thinking(self) -> None:
-        self.engine.set_thinking(not self.engine.thinking)
+    def toggle_thinking(self) -> str:
+        """On/off, or the next effort level on a model that always thinks; its new name."""
+        label = self.engine.toggle_thinking()
         self._update_status()
         self._show_save_failures()
+        return label
 
     def set_model(self, provider: str, model: str) -> None:
         self.engine.set_model(provider, model)
@@ -254,8 +264,15 @@ class ChatPane(Vertical):
             return
         if notice := first_use_notice(self.engine.provider_name):
             self.app.notify(notice, title="Coding plan", timeout=20, markup=False)
+        try:
+            exchange = self.engine.send(text)
+        except DoesNotFit as exc:  # not sent, nothing saved: the choice is the user's
+            self._give_back(text)
+            does_not_fit(self, exc, text)
+            return
         self._pending_prompt = text
-        exchange = self.engine.send(text)
+        for note in self.engine.take_notices():
+            self.app.notify(note, timeout=8, markup=False)
         self._show_title()
         self.log_view.mount(UserMessage(text))
         self._begin_answer(exchange)
@@ -389,10 +406,20 @@ class ChatPane(Vertical):
         """A call waits for the user: its panel asks, the pane takes y / a / n, the tab and the
         status line say so."""
         self.approval = request
-        message.ask(request.call, request.read_only)
+        self._question = message.ask(request.call, request.read_only).question
+        if self.is_active():
+            self.screen.set_focus(self._question)
         self.refresh_bindings()
         self.post_message(self.Activity(self, "approval"))
         self._tick()
+
+    @property
+    def focus_target(self) -> Widget:
+        """Where the focus goes when the pane is shown: a waiting question, else the prompt."""
+        question = self._question
+        if self.approval is not None and question is not None and question.is_attached:
+            return question
+        return self.prompt
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "approve":
@@ -406,10 +433,13 @@ class ChatPane(Vertical):
 
     def _approved(self, decision: Decision | None) -> None:
         request, self.approval = self.approval, None
+        question, self._question = self._question, None
         if request is None:
             return
         if decision is not None:
             request.answer(decision)
+        if question is not None and question.has_focus:
+            self.screen.set_focus(self.prompt)
         self.refresh_bindings()
         if self.streaming is not None:
             self.post_message(self.Activity(self, "streaming"))

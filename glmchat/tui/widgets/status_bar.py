@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from glmchat.engine.spending import Spending
     from glmchat.engine.turns import UsageTotals
 
-CONTEXT_WINDOW = 128_000
 SEPARATOR = "  "
+NEAR_LIMIT = 0.8  # of the context window: the gauge turns into a warning
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,11 @@ class StatusInfo:
     tokens_in: int = 0
     tokens_out: int = 0
     cached: int = 0
-    context: int = 0
+    context: int = 0  # tokens the conversation fills (the provider's count, or an estimate)
+    context_estimated: bool = False  # shown with "~" until the provider's count arrives
+    context_window: int | None = None  # the model's, from the catalogue; None: not known
+    effort: str = ""  # a model that always thinks: its effort level, shown instead of ON/OFF
+    left_out: int = 0  # oldest turns left out of what is sent
     rate: float | None = None  # estimated tokens per second while streaming
     state: str = ""  # "waiting", "streaming", "retry 2/3 in 4 s", ...
     unsaved: bool = False
@@ -70,7 +74,7 @@ def _fields(info: StatusInfo) -> list[_Field]:
     elif info.state:
         fields.append(_Field(info.state, info.state, 0, "bold yellow"))
     fields.append(_Field(f"{info.provider}/{info.model}", info.model, 1, "bold"))
-    on = "ON" if info.thinking else "OFF"
+    on = info.effort or ("ON" if info.thinking else "OFF")
     fields.append(
         _Field(f"thinking {on}", f"think {on}", 2, "bold green" if info.thinking else "bold")
     )
@@ -80,8 +84,11 @@ def _fields(info: StatusInfo) -> list[_Field]:
         fields.append(_Field(f"conversation {tokens}", f"conv. {tokens}", 3))
         if info.cached:
             fields.append(_Field(f"cached {_k(info.cached)}", f"cached {_k(info.cached)}", 6))
-        pct = f"{100 * info.context / CONTEXT_WINDOW:.0f}%"
-        fields.append(_Field(f"context {_k(info.context)}/128K ({pct})", f"context {pct}", 4))
+    if info.context:
+        fields.append(_context_field(info))
+    if info.left_out:
+        n = info.left_out
+        fields.append(_Field(f"{n} oldest turns left out", f"−{n} turns", 2, "yellow"))
     if info.tools:
         fields.append(_Field(f"tools {info.tools}", f"tools {info.tools}", 4))
     if info.servers:
@@ -98,6 +105,31 @@ def _fields(info: StatusInfo) -> list[_Field]:
     if info.rate is not None:
         fields.append(_Field(f"~{info.rate:.0f} tok/s", f"~{info.rate:.0f} tok/s", 5))
     return fields
+
+
+def _window(n: int) -> str:
+    """A context window as its size is usually named: 128K, 200K, 1M."""
+    if n >= 1_000_000:
+        return f"{n / 1_048_576 if n % 1_000_000 else n / 1_000_000:g}M"
+    return f"{n // 1024}K" if n % 1024 == 0 else _k(n)
+
+
+def _context_field(info: StatusInfo) -> _Field:
+    """How full the model's window is: a share of it when the window is known (a warning near
+    and over the limit), else the tokens alone; "~" marks an estimate."""
+    mark = "~" if info.context_estimated else ""
+    used = f"{mark}{_k(info.context)}"
+    window = info.context_window
+    if not window:
+        return _Field(f"context {used}", f"context {used}", 4)
+    share = info.context / window
+    pct = f"{mark}{100 * share:.0f}%"
+    long = f"context {used}/{_window(window)} ({pct})"
+    if share > 1:
+        return _Field(f"{long} over the window", f"context {pct}", 1, "bold red")
+    if share >= NEAR_LIMIT:
+        return _Field(f"{long} near the limit", f"context {pct}", 1, "bold yellow")
+    return _Field(long, f"context {pct}", 4)
 
 
 def render_info(info: StatusInfo, width: int | None = None) -> Text:

@@ -1,0 +1,88 @@
+"""The pane's side of the context budget and the model's thinking: the status fields, the
+choice offered when a prompt would not fit the window, and left-out turns drawn as such."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from textual.widget import Widget
+
+from glmchat.engine import Turn
+from glmchat.engine.budget import DoesNotFit, carry_over
+from glmchat.tui.screens.context_full import ContextFull
+
+if TYPE_CHECKING:
+    from glmchat.engine import ConversationEngine
+    from glmchat.tui.widgets.chat_pane import ChatPane
+
+W = TypeVar("W", bound=Widget)
+LEFT_OUT = "-left-out"  # the class of a message that is no longer sent (app.tcss dims it)
+
+
+def model_fields(engine: ConversationEngine) -> dict[str, Any]:
+    """The StatusInfo fields that depend on the model: the window, the thinking effort."""
+    info = engine.model_info
+    used, estimated = engine.context_used()
+    return {
+        "context": used,
+        "context_estimated": estimated,
+        "context_window": info.context,
+        "effort": engine.thinking_label if info.always_thinks else "",
+        "left_out": engine.omit_before,
+    }
+
+
+def marked(widget: W, engine: ConversationEngine, first: Turn) -> W:
+    """A message widget, dimmed when its turn is left out of what is sent."""
+    if engine.left_out(first):
+        widget.add_class(LEFT_OUT)
+    return widget
+
+
+def does_not_fit(pane: ChatPane, exc: DoesNotFit, text: str) -> None:
+    """The prompt went back to the box; offer to leave out the oldest turns (then send) or to
+    fork into a new conversation that starts from the last few turns' text."""
+
+    def chosen(choice: str | None) -> None:
+        if choice == "leave" and exc.omit_before is not None:
+            pane.engine.leave_out_before(exc.omit_before)
+            mark_left_out(pane)
+            pane.prompt.text = ""
+            pane.send(text)
+        elif choice == "fork":
+            pane.prompt.text = ""
+            pane.run_worker(_fork(pane, text), exit_on_error=False)
+
+    pane.app.push_screen(ContextFull(str(exc), can_leave_out=exc.omit_before is not None), chosen)
+
+
+def mark_left_out(pane: ChatPane) -> None:
+    """Dim the mounted messages whose turns are now left out. The log mounts only the last
+    messages, one per group of turns, so the i-th mounted one is group (groups - mounted + i)."""
+    from glmchat.tui.answer_rounds import exchanges
+    from glmchat.tui.widgets.messages import AssistantMessage, UserMessage
+
+    engine = pane.engine
+    groups = exchanges(engine.turns)
+    widgets = [w for w in pane.log_view.children if isinstance(w, UserMessage | AssistantMessage)]
+    offset = len(groups) - len(widgets)
+    for i, widget in enumerate(widgets):
+        group = offset + i
+        widget.set_class(0 <= group < len(groups) and engine.left_out(groups[group][0]), LEFT_OUT)
+    pane.app.notify(
+        f"The oldest {engine.omit_before} turns are left out of what is sent (still here, dimmed).",
+        timeout=6,
+    )
+
+
+async def _fork(pane: ChatPane, text: str) -> None:
+    old = pane.engine
+    new = await pane.glm.open_pane(after=pane)
+    new.set_model(old.provider_name, old.model)
+    new.prompt.text = carry_over(old.title, _recent(old.turns), text)
+    new.prompt.move_cursor(new.prompt.document.end)
+
+
+def _recent(turns: Sequence[Turn]) -> Sequence[Turn]:
+    return [t for t in turns if t.role in ("user", "assistant") and t.content.strip()][-4:]
