@@ -4,7 +4,6 @@ a fresh one is cached), the shipped catalogue, or, failing all, a ModelInfo of u
 from __future__ import annotations
 
 import dataclasses
-import logging
 from typing import TYPE_CHECKING
 
 from glmchat.catalogue.model_info import DEFAULT_EFFORTS, ModelInfo, ModelOverride
@@ -12,8 +11,6 @@ from glmchat.catalogue.shipped import family_of, shipped_info
 
 if TYPE_CHECKING:
     from glmchat.config import Settings
-
-log = logging.getLogger("glmchat.catalogue")
 
 # What a live OpenRouter entry may replace in a shipped one: its limits and its prices. The
 # thinking behaviour stays the catalogue's (the list says less about it).
@@ -37,7 +34,11 @@ def lookup(
     try:
         return _lookup(settings, provider, model, live)
     except Exception:  # a lookup must never take an exchange or the screen down
-        log.debug("catalogue lookup failed for %s/%s", provider, model, exc_info=True)
+        import logging  # only when something is wrong: start-up never loads it
+
+        logging.getLogger("glmchat.catalogue").debug(
+            "catalogue lookup failed for %s/%s", provider, model, exc_info=True
+        )
         return ModelInfo(provider=provider, model=model, known=False)
 
 
