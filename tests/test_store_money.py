@@ -309,3 +309,29 @@ def test_imported_answers_enter_the_ledger(store: SessionStore) -> None:
     assert sum(r.answers for r in store.usage_report("conversation")) == 2
     (day,) = store.usage_report("day")
     assert (day.key, day.answers) == (datetime.now().astimezone().date().isoformat(), 2)
+
+
+def test_answers_with_no_time_are_a_day_of_their_own(store: SessionStore) -> None:
+    """An imported answer without timestamps still counts: by day it is "unknown"."""
+    doc = {
+        "format": "glmchat-conversation",
+        "version": 1,
+        "id": "undated00001",
+        "messages": [
+            {"role": "user", "content": "q"},
+            {
+                "role": "assistant",
+                "content": "a",
+                "usage": USAGE,
+                "cost": 0.5,
+                "cost_source": "provider",
+            },
+        ],
+    }
+    store.insert_conversations(parse_documents(json.dumps(doc)))
+    _answer(store, _conv(store), USAGE, 0.25, "catalogue")
+    rows = store.usage_report("day")
+    assert [(r.key, r.answers, r.cost) for r in rows] == [
+        ("unknown", 1, 0.5),
+        (datetime.now().astimezone().date().isoformat(), 1, 0.25),
+    ]
