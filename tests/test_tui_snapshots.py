@@ -98,7 +98,8 @@ def _seed_chat() -> None:
 
 def test_chat_with_folded_thinking(snap_compare: Snap, keyed: None, app_for: Any) -> None:
     """A resumed chat: the prompt, a folded "Thought for 3.4 s · 57 tokens" panel, then the
-    answer with a highlighted Python block and a list; the status bar shows in 412 · out 286."""
+    answer with a highlighted Python block and a list; the status bar shows in 412 · out 286
+    and "$? · conv $?" (answers saved with usage but no cost: unknown, never a made-up 0)."""
     _seed_chat()
     app = app_for(resume="5ca1ab1e0001")
     assert snap_compare(app, terminal_size=SIZE, run_before=steady())
