@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message as TMessage
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Static
 
 from glmchat.backend.errors import AuthError
@@ -38,12 +39,15 @@ if TYPE_CHECKING:
 
 
 class ChatPane(Vertical):
-    # While a tool call waits for approval these keys answer it, wherever the focus is in the
-    # pane (the prompt keeps its text); otherwise they do what they always do.
+    # While a tool call waits for approval these keys answer it. Its question takes the focus
+    # (the prompt keeps its text); from the prompt, where y, a and n are typed, enter and escape
+    # still answer. Otherwise the keys do what they always do.
     BINDINGS = [
-        Binding("y,enter", "approve('once')", "Allow once", priority=True),
+        Binding("y", "approve('once')", "Allow once", priority=True),
+        Binding("enter", "approve('once')", "Allow once", show=False, priority=True),
         Binding("a", "approve('always')", "Always allow", priority=True),
-        Binding("n,escape", "approve('deny')", "Deny", priority=True),
+        Binding("n", "approve('deny')", "Deny", priority=True),
+        Binding("escape", "approve('deny')", "Deny", show=False, priority=True),
     ]
 
     @dataclass
@@ -72,6 +76,7 @@ class ChatPane(Vertical):
         self._banner_shown = False
         self.spending: Spending | None = None  # after the last answer: budget, coding plan
         self.approval: ApprovalRequest | None = None  # a tool call waiting for the user
+        self._question: Widget | None = None  # its question, which takes the keys
 
     # What the app and the tests read of the conversation, from the engine that holds it.
     @property
@@ -96,7 +101,7 @@ class ChatPane(Vertical):
 
     @property
     def glm(self) -> GlmChatApp:
-        return self.app  # type: ignore[return-value]
+        return self.app
 
     # --- layout --------------------------------------------------------------------------
 
@@ -401,10 +406,20 @@ class ChatPane(Vertical):
         """A call waits for the user: its panel asks, the pane takes y / a / n, the tab and the
         status line say so."""
         self.approval = request
-        message.ask(request.call, request.read_only)
+        self._question = message.ask(request.call, request.read_only).question
+        if self.is_active():
+            self.screen.set_focus(self._question)
         self.refresh_bindings()
         self.post_message(self.Activity(self, "approval"))
         self._tick()
+
+    @property
+    def focus_target(self) -> Widget:
+        """Where the focus goes when the pane is shown: a waiting question, else the prompt."""
+        question = self._question
+        if self.approval is not None and question is not None and question.is_attached:
+            return question
+        return self.prompt
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "approve":
@@ -418,10 +433,13 @@ class ChatPane(Vertical):
 
     def _approved(self, decision: Decision | None) -> None:
         request, self.approval = self.approval, None
+        question, self._question = self._question, None
         if request is None:
             return
         if decision is not None:
             request.answer(decision)
+        if question is not None and question.has_focus:
+            self.screen.set_focus(self.prompt)
         self.refresh_bindings()
         if self.streaming is not None:
             self.post_message(self.Activity(self, "streaming"))

@@ -268,10 +268,11 @@ class AssistantMessage(SettledBySizing, Vertical):
         self.mount(panel, before=self._tail)
         return panel
 
-    def ask(self, update: ToolCallUpdate, read_only: bool) -> None:
+    def ask(self, update: ToolCallUpdate, read_only: bool) -> ToolPanel:
         """The engine waits for the user's answer about this call: its panel asks."""
         panel = self.tool_update(update)
         panel.ask(read_only)
+        return panel
 
     def panel(self, key: tuple[int, int]) -> ToolPanel | None:
         return self._panels.get(key)

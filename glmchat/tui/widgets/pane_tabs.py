@@ -95,8 +95,9 @@ class PaneTabs(TabbedContent):
         return self.remove_pane(pane_id)
 
     def show(self, pane_id: str) -> None:
-        """Show a pane and put the focus in its prompt, in the same step: a prompt left focused
-        in the pane being hidden would pull its pane back (see `stray_focus`)."""
+        """Show a pane and put the focus in its prompt (or its tool call's question), in the same
+        step: a prompt left focused in the pane being hidden would pull its pane back (see
+        `stray_focus`)."""
         self.active = pane_id
         self._focus_shown()
 
@@ -109,7 +110,7 @@ class PaneTabs(TabbedContent):
     def _focus_shown(self) -> None:
         pane = self.chat_pane(self.active) if self.active else None
         if pane is not None and pane.is_mounted:
-            self.screen.set_focus(pane.prompt)
+            self.screen.set_focus(pane.focus_target)
 
     # --- labels --------------------------------------------------------------------------
 

@@ -79,14 +79,14 @@ class FoldedText(Static, can_focus=True):
     def __init__(self, text: str = "", *, style: str = "", **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.full_text = text
-        self.text_style = style
+        self.result_style = style
         self.expanded = False
 
     def on_mount(self) -> None:
         self._show()
 
     def set_text(self, text: str, *, style: str = "") -> None:
-        self.full_text, self.text_style = text, style
+        self.full_text, self.result_style = text, style
         self._show()
 
     @property
@@ -98,7 +98,7 @@ class FoldedText(Static, can_focus=True):
         lines = self.full_text.splitlines()
         hidden = self.hidden_lines
         shown = self.full_text if not hidden else "\n".join(lines[:RESULT_LINES])
-        content = literal(shown, self.text_style)
+        content = literal(shown, self.result_style)
         if hidden:
             more = f"\n… {hidden} more line{'s' if hidden != 1 else ''} (enter or click: show all)"
             content = content + literal(more, "italic $text-muted")
@@ -110,6 +110,11 @@ class FoldedText(Static, can_focus=True):
 
     def on_click(self) -> None:
         self.action_toggle()
+
+
+class ApprovalQuestion(Static, can_focus=True):
+    """The question of a call waiting for approval. It takes the focus while it asks, so y, a
+    and n reach the pane's approval keys instead of being typed into the prompt."""
 
 
 class ToolPanel(Collapsible):
@@ -133,12 +138,15 @@ class ToolPanel(Collapsible):
         color: $text-warning;
         text-style: bold;
     }
+    ToolPanel .tool-question:focus {
+        background: $block-cursor-blurred-background;
+    }
     """
 
     def __init__(self, update: ToolCallUpdate) -> None:
         self.update_seen = update
         self.arguments = Static("", classes="tool-arguments")
-        self.question = Static("", classes="tool-question")
+        self.question = ApprovalQuestion("", classes="tool-question")
         self.question.display = False
         self.result = FoldedText(classes="tool-result")
         self.result.display = False
@@ -184,8 +192,8 @@ class ToolPanel(Collapsible):
         name = self.update_seen.title or self.update_seen.name
         self.question.update(
             literal(
-                f"Run {name}? ({what})  y or enter: allow once · a: allow {name} for this "
-                "conversation · n or escape: deny"
+                f"Run {name}? ({what})  y or enter: once · a: always, in this conversation · "
+                "n or escape: no"
             )
         )
         self.question.display = True
