@@ -39,8 +39,16 @@ def test_core_module_does_not_import_textual(module: str) -> None:
 
 def test_the_tui_paints_before_loading_http_and_markdown() -> None:
     """Start-up stays lean: httpx and the Markdown/pygments modules load after the first paint
-    (the app's warm-up steps), so the first screen does not wait for them."""
-    heavy = ("httpx", "markdown_it", "pygments", "glmchat.tui.widgets.markdown_view")
+    (the app's warm-up steps), the MCP SDK and pydantic when a server starts after it, so the
+    first screen does not wait for them."""
+    heavy = (
+        "httpx",
+        "markdown_it",
+        "pygments",
+        "glmchat.tui.widgets.markdown_view",
+        "mcp",
+        "pydantic",
+    )
     code = (
         f"import sys, glmchat.tui.app\nprint(','.join(m for m in {heavy!r} if m in sys.modules))\n"
     )

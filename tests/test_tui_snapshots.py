@@ -181,3 +181,35 @@ def test_key_modal(snap_compare: Snap, app_for: Any) -> None:
 
     app = app_for()
     assert snap_compare(app, terminal_size=SIZE, run_before=steady(ask))
+
+
+def test_answer_with_a_folded_tool_call(snap_compare: Snap, keyed: None, app_for: Any) -> None:
+    """A resumed tool loop as one answer: a folded "Thought for 1.2 s" panel, "Let me read
+    it.", a folded "read_file · done in 0.1 s" panel, then the answer quoting the file."""
+    call = {"id": "call_1", "name": "read_file", "arguments": '{"path": "TODO.md"}'}
+    record = {**call, "title": "read_file", "status": "ok", "seconds": 0.08}
+    seed(
+        "70010000c411",
+        "What is left to do?",
+        [
+            message("user", "What is left to do in TODO.md?", position=0),
+            message(
+                "assistant",
+                "Let me read it.",
+                position=1,
+                reasoning="The user wants the TODO list; read the file first.",
+                timings={"thinking_seconds": 1.2},
+                tool_calls=[call],
+            ),
+            message(
+                "tool",
+                "- [ ] ship tools\n- [x] write tests",
+                position=2,
+                tool_call_id="call_1",
+                tool_calls=[record],
+            ),
+            message("assistant", "One thing is left: **ship tools**.", position=3),
+        ],
+    )
+    app = app_for(resume="70010000c411")
+    assert snap_compare(app, terminal_size=SIZE, run_before=steady())

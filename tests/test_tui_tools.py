@@ -313,7 +313,7 @@ async def test_the_result_is_folded_to_its_first_lines(zai: WireServer, files: P
 
 async def test_escape_while_a_tool_runs_cancels_it(zai: WireServer) -> None:
     save_value("tools.approve", "all")
-    zai.reply(tool_round(("c1", "wait", "{}")))
+    zai.reply(tool_round(("c1", "wait", "{}")), answer("Fresh answer."))
     tool = GatedTool()
     async with running() as pilot:
         app = glm(pilot)
@@ -329,12 +329,18 @@ async def test_escape_while_a_tool_runs_cancels_it(zai: WireServer) -> None:
         [panel] = panels(pilot)
         assert panel.state == "cancelled"
         assert "wait · cancelled" in screen_text(app)
-    rows = saved(pane.conversation_id)
-    assert [(r.role, r.status) for r in rows] == [
-        ("user", "complete"),
-        ("assistant", "cancelled"),
-        ("tool", "cancelled"),
-    ]
+        rows = saved(pane.conversation_id)
+        assert [(r.role, r.status) for r in rows] == [
+            ("user", "complete"),
+            ("assistant", "cancelled"),
+            ("tool", "cancelled"),
+        ]
+        # Retry replaces the whole stopped answer (it ends with a tool turn), on screen too.
+        await pane.retry()
+        await wait_for_stream(pilot)
+        assert len(pane.query(AssistantMessage)) == 1 and not panels(pilot)
+        assert "Fresh answer." in screen_text(app)
+    assert [r.role for r in saved(pane.conversation_id)] == ["user", "assistant"]
 
 
 async def test_a_pane_waiting_in_the_background_marks_its_tab(zai: WireServer, files: Path) -> None:

@@ -38,6 +38,11 @@ if TYPE_CHECKING:
     from glmchat.tui.app import GlmChatApp
 
 
+# The turns an answer is made of (a tool loop ends with a tool turn when it was stopped
+# mid-call): one AssistantMessage shows them all.
+ANSWER_ROLES = ("assistant", "tool")
+
+
 class ChatPane(Vertical):
     # While a tool call waits for approval these keys answer it. Its question takes the focus
     # (the prompt keeps its text); from the prompt, where y, a and n are typed, enter and escape
@@ -486,7 +491,7 @@ class ChatPane(Vertical):
         if self._busy():
             return
         turns = self.engine.turns
-        had_answer = bool(turns) and turns[-1].role == "assistant"
+        had_answer = bool(turns) and turns[-1].role in ANSWER_ROLES
         exchange = self.engine.retry()
         if had_answer:
             await self._remove_last(AssistantMessage)
@@ -499,9 +504,9 @@ class ChatPane(Vertical):
     async def edit_last(self) -> None:
         if self._busy():
             return
-        roles = [turn.role for turn in self.engine.turns[-2:]]
+        had_answer = bool(self.engine.turns) and self.engine.turns[-1].role in ANSWER_ROLES
         text = self.engine.take_back_last_prompt()
-        if roles[-1:] == ["assistant"]:
+        if had_answer:
             await self._remove_last(AssistantMessage)
         if text is None:
             self.app.notify("No prompt to edit.")
