@@ -177,3 +177,21 @@ def test_a_model_table_for_a_provider_of_the_same_file() -> None:
         len(settings.warnings) == 1
         and 'did you mean "models.zai/glm-4.5.context"' in (settings.warnings[0])
     )
+
+
+def test_the_catalogue_is_read_on_the_first_lookup_not_at_start_up() -> None:
+    """Start-up (config, the backend, the engine) pays nothing for the catalogue's data."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, glmchat.config, glmchat.backend.dialects, glmchat.engine\n"
+        "glmchat.config.load_settings()\n"
+        "from glmchat.catalogue.shipped import _document\n"
+        "assert _document.cache_info().currsize == 0\n"
+        "from glmchat.catalogue import lookup\n"
+        "lookup(None, 'zai', 'glm-4.5')\n"
+        "assert _document.cache_info().currsize == 1\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
