@@ -601,3 +601,64 @@ def test_citations_are_numbered_by_their_sources() -> None:
     )
     assert cite("no citations", results) == "no citations"
     assert cite("[ref_1]", []) == "[ref_1]"
+
+
+async def test_a_server_that_dies_mid_call_is_one_notification_and_the_chat_goes_on(
+    zai: WireServer,
+) -> None:
+    mcp_server("test")
+    zai.reply(
+        tool_round(("c1", "test__crash", "{}")),
+        answer("The tool crashed."),
+        answer("Still here."),
+    )
+    from tests.tui_helpers import build_app
+
+    app = build_app()
+    toasts: list[str] = []
+    real_notify = app.notify
+
+    def notify(message: str, **kw: Any) -> None:
+        toasts.append(message)
+        real_notify(message, **kw)
+
+    app.notify = notify  # type: ignore[method-assign]
+    async with running(app) as pilot:
+        pane = active(pilot)
+        await wait_until(
+            pilot,
+            lambda: [s.state for s in app.tools.statuses()] == ["ready"],
+            "the server",
+        )
+        await ask_and_wait(pilot, "crash it")
+        await pilot.press("y")
+        await wait_for_stream(pilot)
+        await wait_until(
+            pilot, lambda: app.tools.statuses()[0].state == "failed", "the server to fail"
+        )
+        await pilot.pause()
+        [panel] = panels(pilot)
+        assert panel.state == "error"
+        told = [t for t in toasts if '"test"' in t]
+        assert len(told) == 1 and told[0].startswith('MCP server "test" failed')
+        assert "tools" not in region_text(pane.status).replace("MCP test failed", "")
+        await send(pilot, "still there?")
+        await wait_for_stream(pilot)
+        assert "Still here." in screen_text(app)
+    assert "test__crash" not in sent_tools(zai.requests[2])  # its tools left with it
+
+
+async def test_a_call_cut_off_with_the_stream_is_not_left_open(zai: WireServer) -> None:
+    body = sse_body(
+        sse_event({"tool_calls": [_call(0, "c1", "read_file", "")]}),
+        sse_event({"tool_calls": [{"index": 0, "function": {"arguments": '{"pa'}}]}),
+        done=False,
+    )
+    zai.reply(Reply(body=body))
+    async with running() as pilot:
+        app = glm(pilot)
+        await send(pilot, "read it")
+        await wait_for_stream(pilot)
+        [panel] = panels(pilot)
+        assert panel.state == "not_run" and panel.collapsed
+        assert "read_file · not run" in screen_text(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -21,7 +21,7 @@ from glmchat.tui.answer_rounds import AnswerRound
 from glmchat.tui.compat.textual_private import SettledBySizing
 from glmchat.tui.literal import literal
 from glmchat.tui.widgets.sources import Sources, cite
-from glmchat.tui.widgets.tool_panel import ToolPanel
+from glmchat.tui.widgets.tool_panel import OPEN_STATES, ToolPanel
 
 if TYPE_CHECKING:
     from glmchat.tui.widgets.markdown_view import StreamingMarkdown
@@ -353,6 +353,10 @@ class AssistantMessage(SettledBySizing, Vertical):
         """The answer ended. `reasoning_tokens` is the exchange's count (it titles the thinking
         of a one-round answer); `web_search` results become numbered sources."""
         self.streaming = False
+        for panel in self._panels.values():
+            if panel.state in OPEN_STATES:  # the exchange ended around it: it never ran
+                ended = "cancelled" if status == "cancelled" else "not_run"
+                panel.apply(replace(panel.update_seen, state=ended))
         one = self._round
         if reasoning_tokens and len(self._rounds) == 1 and not one.exact_tokens:
             one.exact_tokens = reasoning_tokens

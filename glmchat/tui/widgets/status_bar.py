@@ -1,4 +1,4 @@
-"""The pane's status line: its state, model, thinking mode, this conversation's figures, speed.
+"""The pane's status line: its state, model, thinking mode, figures, tools and speed.
 
 One line at any width: the state (not saved, waiting, streaming, a retry countdown) comes
 first and always shows; the other fields take their short form, then drop out, least useful

@@ -19,6 +19,7 @@ RESULT_LINES = 6
 ENDED: frozenset[ToolState] = frozenset(
     {"ok", "error", "denied", "timeout", "cancelled", "not_run"}
 )
+OPEN_STATES: frozenset[ToolState] = frozenset({"streaming", "waiting", "running"})
 _STATE_STYLE: dict[str, str] = {
     "waiting": "bold $text-warning",
     "running": "$text-accent",
