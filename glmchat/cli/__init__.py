@@ -15,7 +15,7 @@ from glmchat.terminal_text import terminal_safe_stdio
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from glmchat.cli import ask, config_cmd, models, sessions, tools_cmd, usage_cmd
+    from glmchat.cli import ask, config_cmd, models, serve_cmd, sessions, tools_cmd, usage_cmd
 
     parser = argparse.ArgumentParser(
         prog="glmchat",
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.register(sub)
     tools_cmd.register(sub)
     usage_cmd.register(sub)
+    serve_cmd.register(sub)
     parser.set_defaults(func=run_tui)
     return parser
 

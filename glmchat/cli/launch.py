@@ -13,9 +13,18 @@ if TYPE_CHECKING:
     from glmchat.store import SessionStore
 
 
+# The driver textual-serve (and textual-web) names in the environment of each app it starts:
+# stdin and stdout are then pipes that carry its packet protocol, read by that driver, not a
+# terminal's keys (textual_serve/app_service.py, _build_environment).
+WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
+
+
 def _require_a_terminal() -> None:
     # Without a terminal Textual has no keys to read or nowhere to draw: its input loop spins
-    # on a closed or piped stdin (97% CPU, for ever). Say so at once instead.
+    # on a closed or piped stdin (97% CPU, for ever). Say so at once instead. Under the web
+    # driver the pipes are the browser's terminal, and at their end its input loop stops.
+    if os.environ.get("TEXTUAL_DRIVER", "").strip() == WEB_DRIVER:
+        return
     missing = [name for fd, name in ((0, "stdin"), (1, "stdout")) if not os.isatty(fd)]
     if missing:
         raise CliError(

@@ -1,0 +1,151 @@
+"""The served app: textual-serve's aiohttp server behind the token gate, ending every app it starts.
+
+textual-serve offers no hook for a middleware, for the page's URLs or for the processes it
+starts, so this module reaches into it in three places, all pinned by the exact version in
+pyproject.toml and tripwired in tests/test_serve.py: `Server._make_app` (the aiohttp app, to add
+the gate), `Server._process_messages` (the websocket's read loop) and
+`AppService._open_app_process` (to keep each app's process, so that stopping ends it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import signal
+from asyncio.subprocess import Process
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+from textual_serve.app_service import AppService
+from textual_serve.server import Server, to_int
+
+from glmchat.serve.gate import token_gate
+
+# How long an app has to quit as closing its tab would make it (saving what streamed)
+# before it is killed.
+QUIT_GRACE_SECONDS = 5.0
+
+
+class PortInUse(OSError):
+    """The address is taken by another server."""
+
+
+class ServedApp(AppService):
+    """One browser tab's app process, kept so that the server can end it."""
+
+    process: Process | None = None
+
+    async def _open_app_process(self, width: int = 80, height: int = 24) -> Process:
+        self.process = await super()._open_app_process(width, height)
+        return self.process
+
+    async def end(self, grace: float) -> None:
+        """Ask the app to quit; kill it if it has not within `grace` seconds."""
+        process = self.process
+        if process is None or process.returncode is not None:
+            return
+        with contextlib.suppress(Exception):  # its stdin may be closed already
+            await self.send_meta({"type": "quit"})
+        try:
+            await asyncio.wait_for(process.wait(), grace)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+
+
+class GlmchatServer(Server):
+    """textual-serve's Server, quiet, with URLs taken from the request and its apps tracked."""
+
+    def __init__(self, command: str, *, host: str, port: int, token: str) -> None:
+        super().__init__(command, host=host, port=port, title="glmchat")
+        self.token = token
+        self.apps: set[ServedApp] = set()
+
+    async def make_app(self) -> web.Application:
+        app = await self._make_app()
+        # First in the chain: nothing (not even the page's template) runs before the token check.
+        app.middlewares.insert(0, token_gate(self.token))
+        return app
+
+    async def on_startup(self, app: web.Application) -> None:
+        # textual-serve prints a banner and its own address here (without the token):
+        # `glmchat serve` prints the one address that works instead.
+        pass
+
+    @aiohttp_jinja2.template("app_index.html")
+    async def handle_index(self, request: web.Request) -> dict[str, Any]:
+        # textual-serve writes its configured host into the page (`0.0.0.0` with --allow-remote,
+        # which no browser can reach); the host the browser used always can.
+        websocket_scheme = "wss" if request.secure else "ws"
+        websocket_path = request.app.router["websocket"].url_for()
+        return {
+            "font_size": to_int(request.query.get("fontsize", "16"), 16),
+            "app_websocket_url": f"{websocket_scheme}://{request.host}{websocket_path}",
+            "config": {"static": {"url": "/static/"}},
+            "application": {"name": self.title},
+        }
+
+    async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+        # textual-serve's handler, with the app kept in `self.apps` while it runs.
+        websocket = web.WebSocketResponse(heartbeat=15)
+        width = to_int(request.query.get("width", "80"), 80)
+        height = to_int(request.query.get("height", "24"), 24)
+        served: ServedApp | None = None
+        try:
+            await websocket.prepare(request)
+            served = ServedApp(
+                self.command,
+                write_bytes=websocket.send_bytes,
+                write_str=websocket.send_str,
+                close=websocket.close,
+                download_manager=self.download_manager,
+                debug=self.debug,
+            )
+            self.apps.add(served)
+            await served.start(width, height)
+            await self._process_messages(websocket, served)
+        except asyncio.CancelledError:
+            await websocket.close()
+        finally:
+            if served is not None:
+                await served.stop()
+                self.apps.discard(served)
+        return websocket
+
+    async def end_apps(self) -> None:
+        """End every app process this server started (each asked to quit first)."""
+        await asyncio.gather(*(app.end(QUIT_GRACE_SECONDS) for app in list(self.apps)))
+
+
+async def serve(
+    server: GlmchatServer, *, on_listening: Callable[[int], None] | None = None
+) -> None:
+    """Run `server` until SIGINT or SIGTERM, then end its apps and close. `on_listening` gets
+    the port bound (the one asked for, or the one chosen for port 0)."""
+    runner = web.AppRunner(await server.make_app(), handle_signals=False, shutdown_timeout=2.0)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, server.host, server.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse(exc.errno, exc.strerror) from exc
+            raise
+        port = runner.addresses[0][1]
+        server.port = port
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        if on_listening is not None:
+            on_listening(port)
+        await stop.wait()
+    finally:
+        # The apps first, while their websockets are open: each quits as closing its tab would.
+        await server.end_apps()
+        await runner.cleanup()
