@@ -71,6 +71,17 @@ async def _run_reply(url_tokens: int, history: int, paced: bool) -> dict[str, fl
                 yield event
 
         OpenAICompatClient.stream = timed_stream  # type: ignore[method-assign]
+        if history:
+            # 500 answers of 300 tokens are over glm-4.5's window: the app would refuse the
+            # prompt and offer to leave out the oldest turns. Take that choice, as a user would;
+            # all 1,000 messages stay in the conversation (the mounted window is the same).
+            from glmchat.engine.budget import DoesNotFit
+
+            try:
+                pane.engine.check_fit("go")
+            except DoesNotFit as exc:
+                assert exc.omit_before is not None, str(exc)
+                pane.engine.leave_out_before(exc.omit_before)
         pane.prompt.text = "go"
         cpu0 = time.process_time()
         start = time.perf_counter()
