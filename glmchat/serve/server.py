@@ -60,9 +60,18 @@ class ServedApp(AppService):
 class GlmchatServer(Server):
     """textual-serve's Server, quiet, with URLs taken from the request and its apps tracked."""
 
-    def __init__(self, command: str, *, host: str, port: int, token: str) -> None:
+    def __init__(
+        self,
+        command: str,
+        *,
+        host: str,
+        port: int,
+        token: str,
+        quit_grace: float = QUIT_GRACE_SECONDS,
+    ) -> None:
         super().__init__(command, host=host, port=port, title="glmchat")
         self.token = token
+        self.quit_grace = quit_grace
         self.apps: set[ServedApp] = set()
 
     async def make_app(self) -> web.Application:
@@ -113,12 +122,16 @@ class GlmchatServer(Server):
         finally:
             if served is not None:
                 await served.stop()
+                # stop() returns at the end of the app's output, which Python closes before the
+                # process has exited: the app stays tracked until it has, so that a stop
+                # arriving now still waits for it.
+                await served.end(self.quit_grace)
                 self.apps.discard(served)
         return websocket
 
     async def end_apps(self) -> None:
         """End every app process this server started (each asked to quit first)."""
-        await asyncio.gather(*(app.end(QUIT_GRACE_SECONDS) for app in list(self.apps)))
+        await asyncio.gather(*(app.end(self.quit_grace) for app in list(self.apps)))
 
 
 async def serve(
@@ -149,3 +162,5 @@ async def serve(
         # The apps first, while their websockets are open: each quits as closing its tab would.
         await server.end_apps()
         await runner.cleanup()
+        # A tab opened while the others were ending.
+        await server.end_apps()

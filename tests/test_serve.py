@@ -1,0 +1,613 @@
+"""`glmchat serve`: the real command on a loopback port, its token gate, its app processes, and
+the page driven in a real headless Chromium (Debian's, through Playwright) against the wire server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import inspect
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from glmchat import paths
+from glmchat.cli.launch import WEB_DRIVER
+from glmchat.cli.serve_cmd import is_loopback
+from glmchat.store import SessionStore
+from tests.tui_helpers import API_KEY, stream
+from tests.wire_server import Reply, WireServer
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+# As the machine's notes give them: without the networking flags Chromium keeps trying (and
+# failing) to reach Google's hosts from a closed network.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Generous limits for a slow, shared machine; nothing here measures time.
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 20.0
+
+
+# --- processes -------------------------------------------------------------------------------
+
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """(state, parent pid) of a live process, None once it is gone (or a zombie)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    state, ppid = text[text.rindex(")") + 2 :].split()[:2]
+    return None if state in ("Z", "X") else (state, int(ppid))
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process under `pid`, however deep."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := _stat(int(entry))) is not None:
+            parents[int(entry)] = stat[1]
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pid: int) -> bool:
+    return _stat(pid) is not None
+
+
+def cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    except OSError:
+        return []
+
+
+def wait_until(
+    condition: Callable[[], bool],
+    what: str,
+    timeout: float = START_TIMEOUT,
+    shown: Callable[[], str] = str,
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}\n{shown()}")
+        time.sleep(0.05)
+
+
+# --- the server ------------------------------------------------------------------------------
+
+
+@dataclass
+class Served:
+    proc: subprocess.Popen[str]
+    url: str  # as printed: http://127.0.0.1:PORT/?token=TOKEN
+    token: str
+    port: int
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def apps(self) -> set[int]:
+        return descendants(self.proc.pid)
+
+    def stop(self, signum: int = signal.SIGINT) -> tuple[int, str]:
+        """Send `signum`, wait for the exit; (status, stderr)."""
+        self.proc.send_signal(signum)
+        _, err = self.proc.communicate(timeout=STOP_TIMEOUT)
+        return self.proc.returncode, err
+
+
+def glmchat(*args: str) -> list[str]:
+    return [sys.executable, "-m", "glmchat", *args]
+
+
+def start_serve(*args: str) -> Served:
+    proc = subprocess.Popen(
+        glmchat("serve", "--port", "0", *args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=dict(os.environ),
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()  # the first line is the address
+    if not line:
+        proc.kill()
+        raise AssertionError(f"glmchat serve printed no address: {proc.communicate()}")
+    match = re.fullmatch(r"http://([^/]+):(\d+)/\?token=([A-Za-z0-9_-]{32,})", line)
+    assert match, line
+    return Served(proc, line, match.group(3), int(match.group(2)))
+
+
+@pytest.fixture
+def served(zai: WireServer) -> Iterator[Served]:
+    server = start_serve()
+    try:
+        yield server
+    finally:
+        if server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.communicate(timeout=STOP_TIMEOUT)
+        for pid in server.apps:
+            os.kill(pid, signal.SIGKILL)
+
+
+def handshake(port: int, target: str, cookie: str | None = None) -> str:
+    """A raw websocket handshake on `target`; the server's status line."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    lines = [
+        f"GET {target} HTTP/1.1",
+        f"Host: 127.0.0.1:{port}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key: {key}",
+        "Sec-WebSocket-Version: 13",
+    ]
+    if cookie:
+        lines.append(f"Cookie: {cookie}")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+    return head.split(b"\r\n", 1)[0].decode()
+
+
+def cookie_of(served: Served) -> str:
+    """The Cookie header a browser sends after opening the printed address."""
+    response = httpx.get(served.url)
+    assert response.status_code == 200
+    return "; ".join(f"{k}={v}" for k, v in response.cookies.items())
+
+
+# --- the command's edge ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("", False),
+        ("10.1.2.3", False),
+        ("192.168.0.7", False),
+        ("2001:db8::1", False),
+    ],
+)
+def test_which_hosts_are_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.0.7", ""])
+def test_a_reachable_host_is_refused_without_allow_remote(host: str) -> None:
+    proc = subprocess.run(
+        glmchat("serve", "--host", host, "--port", "0"), capture_output=True, text=True, timeout=30
+    )
+    assert proc.returncode == 2
+    [line] = proc.stderr.splitlines()
+    assert line.startswith("glmchat: --host ")
+    assert "--allow-remote" in line and "API keys and conversations" in line
+    assert proc.stdout == ""
+
+
+def test_allow_remote_serves_with_a_warning(zai: WireServer) -> None:
+    server = start_serve("--host", "0.0.0.0", "--allow-remote")
+    status, err = server.stop()
+    assert status == 0
+    assert server.url.startswith("http://0.0.0.0:")
+    warning = [line for line in err.splitlines() if "warning" in line]
+    assert warning and "full access to your API keys and conversations" in warning[0]
+
+
+def test_a_port_in_use_is_one_line_and_status_2(zai: WireServer) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            glmchat("serve", "--port", str(port)), capture_output=True, text=True, timeout=30
+        )
+    assert proc.returncode == 2
+    [line] = proc.stderr.splitlines()
+    assert line == (
+        f"glmchat: port {port} on 127.0.0.1 is in use (another server?); pick another with --port"
+    )
+    assert proc.stdout == ""
+
+
+# --- the token gate --------------------------------------------------------------------------
+
+GATED = ["/", "/static/js/textual.js", "/static/css/xterm.css", "/static/", "/download/x"]
+
+
+@pytest.mark.parametrize("path", GATED)
+def test_every_request_without_the_right_token_is_refused(served: Served, path: str) -> None:
+    right = cookie_of(served)
+    name = right.split("=", 1)[0]
+    wrong = served.token[:-1] + ("A" if served.token[-1] != "A" else "B")
+    refused = [
+        httpx.get(served.base + path),
+        httpx.get(served.base + path, params={"token": wrong}),
+        httpx.get(served.base + path, params={"token": ""}),
+        httpx.get(served.base + path, params={"token": served.token[:8]}),
+        httpx.get(served.base + path, params={"token": "é" + served.token}),
+        httpx.get(served.base + path, headers={"Cookie": f"{name}={wrong}"}),
+        # A wrong token in the address is refused even next to the right cookie.
+        httpx.get(served.base + path, params={"token": wrong}, headers={"Cookie": right}),
+        # Another server's cookie (another port) is not this one's.
+        httpx.get(served.base + path, headers={"Cookie": f"glmchat_serve_1={served.token}"}),
+    ]
+    assert [r.status_code for r in refused] == [403] * len(refused)
+    assert all("token" in r.text for r in refused)
+    assert all("set-cookie" not in r.headers for r in refused)
+
+
+def test_the_printed_address_opens_the_page_and_its_assets(served: Served) -> None:
+    page = httpx.get(served.url)
+    assert page.status_code == 200
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["referrer-policy"] == "no-referrer"
+    [set_cookie] = page.headers.get_list("set-cookie")
+    assert set_cookie.startswith(f"glmchat_serve_{served.port}={served.token};")
+    assert "HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie
+    # The page's own URLs carry no token: the cookie opens them.
+    assert f'data-session-websocket-url="ws://127.0.0.1:{served.port}/ws"' in page.text
+    assert 'src="/static/js/textual.js"' in page.text
+    cookie = cookie_of(served)
+    for path in ("/static/js/textual.js", "/static/css/xterm.css"):
+        assert httpx.get(served.base + path, headers={"Cookie": cookie}).status_code == 200
+        assert httpx.get(served.base + path, params={"token": served.token}).status_code == 200
+
+
+def test_the_websocket_needs_the_token_and_refused_ones_start_no_app(served: Served) -> None:
+    cookie = cookie_of(served)
+    name = cookie.split("=", 1)[0]
+    wrong = "x" * len(served.token)
+    for target, sent in [
+        ("/ws?width=80&height=24", None),
+        (f"/ws?width=80&height=24&token={wrong}", None),
+        ("/ws?width=80&height=24", f"{name}={wrong}"),
+        (f"/ws?token={wrong}", cookie),
+    ]:
+        assert handshake(served.port, target, sent) == "HTTP/1.1 403 Forbidden", (target, sent)
+    assert served.apps == set()
+    assert handshake(served.port, "/ws", cookie) == "HTTP/1.1 101 Switching Protocols"
+    assert handshake(served.port, f"/ws?token={served.token}") == "HTTP/1.1 101 Switching Protocols"
+
+
+# --- the app processes -----------------------------------------------------------------------
+
+
+async def _open_tabs_then_stop(served: Served, count: int, signum: int) -> None:
+    """`count` websockets held open as browser tabs hold them, until each app has drawn."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        sockets = [
+            await session.ws_connect(f"ws://127.0.0.1:{served.port}/ws?token={served.token}")
+            for _ in range(count)
+        ]
+        for ws in sockets:
+            while True:  # the app's first frame: it is up, past the terminal guard
+                message = await asyncio.wait_for(ws.receive(), START_TIMEOUT)
+                assert message.type == aiohttp.WSMsgType.BINARY, message
+                if b"Palette" in message.data:
+                    break
+        apps = served.apps
+        assert len(apps) == count
+        # Each tab's app is the server's own child running glmchat: `exec` left no shell.
+        for pid in apps:
+            assert cmdline(pid)[1:3] == ["-m", "glmchat"], cmdline(pid)
+            assert _stat(pid)[1] == served.proc.pid  # type: ignore[index]
+        status, err = await asyncio.to_thread(served.stop, signum)
+        assert status == 0, err
+        assert [pid for pid in apps if alive(pid)] == []
+        # The page learns that its app ended (the server closed each websocket).
+        ended = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        for ws in sockets:
+            while (await asyncio.wait_for(ws.receive(), STOP_TIMEOUT)).type not in ended:
+                pass  # frames the app drew before it quit
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_stopping_ends_every_app_it_started(served: Served, signum: int) -> None:
+    asyncio.run(_open_tabs_then_stop(served, 2, signum))
+    assert served.proc.returncode == 0
+
+
+# Stand-in apps for the server's side of an app's life: each announces itself as a Textual
+# app does, then behaves badly in its own way when asked to quit.
+LINGERING_APP = """
+import os, sys, time
+sys.stdout.write("__GANGLION__\\n"); sys.stdout.flush()
+seen = b""
+while b"quit" not in seen:
+    seen += os.read(0, 4096)
+os.close(1)  # as Python's own shutdown does, before the process has ended
+open(sys.argv[1], "w").close()
+time.sleep(3)
+"""
+STUBBORN_APP = """
+import os, signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+sys.stdout.write("__GANGLION__\\n"); sys.stdout.flush()
+open(sys.argv[1], "w").close()
+while True:
+    time.sleep(1)
+"""
+SERVER = """
+import asyncio, sys
+from glmchat.serve.server import GlmchatServer, serve
+server = GlmchatServer(sys.argv[1], host="127.0.0.1", port=0, token="t" * 43, quit_grace=0.5)
+asyncio.run(serve(server, on_listening=lambda port: print(port, flush=True)))
+"""
+
+
+def _serve_stand_in(app: str, marker: Path) -> tuple[subprocess.Popen[str], int]:
+    import shlex
+
+    command = shlex.join(["exec", sys.executable, "-c", app, str(marker)])
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVER, command], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    return proc, int(proc.stdout.readline())
+
+
+@pytest.mark.parametrize(
+    ("app", "tab_closed_first"), [(LINGERING_APP, True), (STUBBORN_APP, False)]
+)
+def test_the_server_outlives_none_of_its_apps(
+    tmp_path: Path, app: str, tab_closed_first: bool
+) -> None:
+    """An app that has closed its output is not yet gone: a stop that comes then still waits
+    for it. One that will not quit at all is killed after the grace period."""
+    marker = tmp_path / "marker"
+    proc, port = _serve_stand_in(app, marker)
+    pid = 0
+    try:
+        with socket.create_connection(("127.0.0.1", port)) as tab:
+            key = base64.b64encode(os.urandom(16)).decode()
+            tab.sendall(
+                (
+                    f"GET /ws?token={'t' * 43} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                    f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                ).encode()
+            )
+            assert tab.recv(4096).startswith(b"HTTP/1.1 101")
+            wait_until(lambda: len(descendants(proc.pid)) == 1, "the app process")
+            [pid] = descendants(proc.pid)
+            if tab_closed_first:
+                tab.close()  # the server asks the app to quit
+                wait_until(marker.exists, "the app's output to close")
+            else:
+                wait_until(marker.exists, "the app to start")
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=STOP_TIMEOUT) == 0
+        assert not alive(pid)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for left in descendants(proc.pid) | ({pid} if pid and alive(pid) else set()):
+            os.kill(left, signal.SIGKILL)
+
+
+def test_the_terminal_guard_lets_the_web_driver_through_and_no_other(zai: WireServer) -> None:
+    """Under textual-serve stdin and stdout are pipes: the app starts (its first packet is the
+    web driver's prelude) and quits on the server's quit packet; any other driver without a
+    terminal is still refused at once."""
+    quit_packet = b'{"type": "quit"}'
+    env = dict(os.environ, TEXTUAL_DRIVER=WEB_DRIVER)
+    proc = subprocess.run(
+        glmchat(),
+        input=b"M" + len(quit_packet).to_bytes(4, "big") + quit_packet,
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.stdout.startswith(b"__GANGLION__\n"), proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    env = dict(os.environ, TEXTUAL_DRIVER="textual.drivers.headless_driver:HeadlessDriver")
+    proc = subprocess.run(
+        glmchat(), stdin=subprocess.DEVNULL, capture_output=True, env=env, timeout=60
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.decode().startswith("glmchat: the chat screen needs a terminal")
+
+
+@pytest.mark.parametrize(
+    "code", ["import glmchat.cli as c; c.build_parser()", "import glmchat.tui.app"]
+)
+def test_textual_serve_loads_only_for_serve(code: str) -> None:
+    """Every other command, and the chat screen, start without textual-serve and aiohttp."""
+    heavy = ("textual_serve", "aiohttp", "aiohttp_jinja2", "jinja2", "glmchat.serve.server")
+    check = f"import sys\n{code}\nprint(','.join(m for m in {heavy!r} if m in sys.modules))"
+    proc = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == ""
+
+
+# --- textual-serve, as this code relies on it (a tripwire for upgrades) ----------------------
+
+
+def test_textual_serve_is_as_glmchat_serve_relies_on_it() -> None:
+    from importlib.metadata import version
+
+    from textual_serve.app_service import AppService
+    from textual_serve.server import Server
+
+    pinned = re.search(r'"textual-serve==([^"]+)"', (ROOT / "pyproject.toml").read_text())
+    assert pinned and version("textual-serve") == pinned.group(1)
+    # glmchat/serve/server.py's three reaches into it.
+    assert inspect.iscoroutinefunction(Server._make_app)
+    assert list(inspect.signature(Server._process_messages).parameters) == [
+        "self",
+        "websocket",
+        "app_service",
+    ]
+    assert list(inspect.signature(AppService._open_app_process).parameters) == [
+        "self",
+        "width",
+        "height",
+    ]
+    # The driver it names is the one the terminal guard lets through.
+    service = AppService(
+        "true", write_bytes=None, write_str=None, close=None, download_manager=None
+    )  # type: ignore[arg-type]
+    assert service._build_environment()["TEXTUAL_DRIVER"] == WEB_DRIVER
+    # The page template still reads the values handle_index gives it.
+    template = (Path(inspect.getfile(Server)).parent / "templates" / "app_index.html").read_text()
+    for name in ("app_websocket_url", "config.static.url", "font_size", "application.name"):
+        assert "{{ " + name in template, name
+
+
+# --- the page in a real browser --------------------------------------------------------------
+
+# Keeps the page's xterm.js Terminal when textual-serve's script assigns it (`this.terminal =
+# new Terminal(...)`): the buffer then reads as text, whatever renders it (canvas or WebGL).
+KEEP_TERMINAL = """
+window.__terminals = [];
+Object.defineProperty(Object.prototype, "terminal", {
+  configurable: true,
+  set(value) {
+    Object.defineProperty(this, "terminal", {value, writable: true, configurable: true});
+    window.__terminals.push(value);
+  },
+});
+"""
+READ_SCREEN = """() => {
+  const terminal = window.__terminals[0];
+  if (!terminal) return "";
+  const buffer = terminal.buffer.active;
+  const rows = [];
+  for (let y = 0; y < terminal.rows; y++) {
+    const line = buffer.getLine(buffer.viewportY + y);
+    rows.push(line ? line.translateToString(true) : "");
+  }
+  return rows.join("\\n");
+}"""
+
+
+def test_the_page_in_a_real_browser_chats_with_the_loopback_server(
+    served: Served, zai: WireServer, tmp_path: Path
+) -> None:
+    """The printed address in headless Chromium: the app appears, a prompt typed into the page
+    gets the wire server's answer (thinking panel and all) on screen and into the store, and
+    stopping the server ends the tab's app. GLMCHAT_SCREENSHOT=1 also writes docs/serve.png."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (/usr/bin/chromium; .ci/run installs it)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    zai.reply(
+        Reply(
+            chunks=stream(
+                ["The capital of Burkina Faso is **Ouagadougou**."],
+                reasoning=["The user asks for a capital. ", "Burkina Faso's is Ouagadougou."],
+            ),
+            delay=0.01,
+        )
+    )
+    outside: list[str] = []
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),  # a fresh profile each run
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1100, "height": 640},
+        )
+        try:
+            browser.grant_permissions(["clipboard-read", "clipboard-write"])
+            page = browser.new_page()
+            page.add_init_script(KEEP_TERMINAL)
+
+            def refuse_outside(route) -> None:  # noqa: ANN001
+                # The page asks Google for a font: no request leaves the loopback.
+                outside.append(route.request.url)
+                route.abort()
+
+            page.route(lambda url: urlsplit(url).hostname != "127.0.0.1", refuse_outside)
+            page.goto(served.url)
+
+            def screen() -> str:
+                return page.evaluate(READ_SCREEN)
+
+            wait_until(lambda: "thinking ON" in screen(), "the app in the page", shown=screen)
+            assert "^p Palette" in screen()
+            [tab] = served.apps
+            # Keys go to xterm.js's input element (a click would land in the app, as a mouse
+            # click on the message list, and take the focus from the prompt).
+            page.focus("textarea.xterm-helper-textarea")
+            page.keyboard.type("What is the capital of Burkina Faso?")
+            page.keyboard.press("Enter")
+            wait_until(lambda: "Ouagadougou." in screen(), "the answer in the page", shown=screen)
+            text = screen()
+            assert "What is the capital of Burkina Faso?" in text
+            assert "The capital of Burkina Faso is Ouagadougou." in text  # Markdown drawn
+            assert "Thought for" in text, text
+            # Control keys pass through xterm.js as a terminal's would: ctrl+o unfolds the
+            # thinking panel, ctrl+y copies the answer (OSC 52, which the page hands to the
+            # browser's clipboard).
+            page.keyboard.press("Control+o")
+            wait_until(lambda: "The user asks for a capital." in screen(), "thinking", shown=screen)
+            page.keyboard.press("Control+y")
+            wait_until(
+                lambda: "Ouagadougou" in page.evaluate("navigator.clipboard.readText()"),
+                "the answer in the browser's clipboard",
+            )
+            page.screenshot(path=str(tmp_path / "serve.png"))
+            if os.environ.get("GLMCHAT_SCREENSHOT"):
+                shutil.copy(tmp_path / "serve.png", ROOT / "docs" / "serve.png")
+        finally:
+            browser.close()
+    assert all(urlsplit(url).hostname != "127.0.0.1" for url in outside)
+    [request] = zai.requests
+    assert request.headers["authorization"] == f"Bearer {API_KEY}"
+    assert request.json["messages"][-1] == {
+        "role": "user",
+        "content": "What is the capital of Burkina Faso?",
+    }
+    status, _ = served.stop(signal.SIGINT)
+    assert status == 0
+    assert not alive(tab)
+    # The tab's app used the same store as the command.
+    with SessionStore(paths.database_path()) as store:
+        [conversation] = store.list_conversations()
+        answer = store.get_conversation(conversation.id).messages[-1]
+    assert answer.content == "The capital of Burkina Faso is **Ouagadougou**."
