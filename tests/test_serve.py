@@ -154,11 +154,18 @@ def served(zai: WireServer) -> Iterator[Served]:
     try:
         yield server
     finally:
+        # Apps left by a failed test: noted before the server goes (its orphans are not its
+        # descendants any more), killed if a stop did not end them.
+        apps = server.apps
         if server.proc.poll() is None:
-            server.proc.kill()
-            server.proc.communicate(timeout=STOP_TIMEOUT)
-        for pid in server.apps:
-            os.kill(pid, signal.SIGKILL)
+            try:
+                server.stop()
+            except subprocess.TimeoutExpired:
+                server.proc.kill()
+                server.proc.communicate()
+        for pid in apps:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def handshake(port: int, target: str, cookie: str | None = None) -> str:
@@ -233,6 +240,33 @@ def test_allow_remote_serves_with_a_warning(zai: WireServer) -> None:
     assert server.url.startswith("http://0.0.0.0:")
     warning = [line for line in err.splitlines() if "warning" in line]
     assert warning and "full access to your API keys and conversations" in warning[0]
+
+
+@pytest.mark.parametrize("port", ["-1", "65536"])
+def test_a_port_out_of_range_is_one_line_and_status_2(port: str) -> None:
+    proc = subprocess.run(
+        glmchat("serve", "--port", port), capture_output=True, text=True, timeout=30
+    )
+    assert proc.returncode == 2
+    [line] = proc.stderr.splitlines()
+    assert line == f"glmchat: --port {port} is not a port; give 1 to 65535 (or 0 for any free one)"
+
+
+def test_open_hands_the_printed_address_to_the_web_browser(
+    zai: WireServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = tmp_path / "opened"
+    browser = tmp_path / "browser"
+    browser.write_text(f'#!/bin/sh\nprintf %s "$1" > {opened}\n')
+    browser.chmod(0o755)
+    monkeypatch.setenv("BROWSER", str(browser))  # the webbrowser module's own override
+    server = start_serve("--open")
+    try:
+        wait_until(lambda: opened.exists() and opened.read_text() != "", "the browser to open")
+    finally:
+        status, _ = server.stop()
+    assert opened.read_text() == server.url
+    assert status == 0
 
 
 def test_a_port_in_use_is_one_line_and_status_2(zai: WireServer) -> None:
