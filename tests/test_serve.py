@@ -269,6 +269,20 @@ def test_open_hands_the_printed_address_to_the_web_browser(
     assert status == 0
 
 
+def test_an_address_not_of_this_machine_is_one_line_and_status_2() -> None:
+    # 203.0.113.0/24 is documentation's (TEST-NET-3): no machine has it; binding sends nothing.
+    proc = subprocess.run(
+        glmchat("serve", "--host", "203.0.113.5", "--allow-remote", "--port", "0"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        "glmchat: cannot listen on 203.0.113.5: it is not an address of this machine"
+    ]
+
+
 def test_a_port_in_use_is_one_line_and_status_2(zai: WireServer) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
 import os
 import secrets
@@ -121,6 +122,16 @@ def run(args: argparse.Namespace) -> int:
             f"port {port} on {host} is in use (another server?); pick another with --port"
         ) from None
     except OSError as exc:
-        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise CliError(_cannot_listen(host, port, exc)) from None
     print("glmchat: stopped", file=sys.stderr)
     return 0
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> str:
+    # asyncio's message repeats the address as a Python tuple: say it plainly instead.
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"cannot listen on {host}: it is not an address of this machine"
+    if exc.errno == errno.EACCES:
+        return f"cannot listen on port {port}: it needs privileges; pick one above 1023"
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    return f"cannot listen on {host}:{port}: {reason}"
