@@ -399,6 +399,29 @@ def test_stopping_ends_every_app_it_started(served: Served, signum: int) -> None
     assert served.proc.returncode == 0
 
 
+def test_a_broken_message_from_a_tab_ends_that_tab_only(served: Served) -> None:
+    async def send_garbage() -> None:
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            url = f"ws://127.0.0.1:{served.port}/ws?token={served.token}"
+            async with session.ws_connect(url) as ws:
+                wait_until(lambda: len(served.apps) == 1, "the tab's app")
+                [pid] = served.apps
+                await ws.send_str("{not json")
+                ended = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+                while (await asyncio.wait_for(ws.receive(), STOP_TIMEOUT)).type not in ended:
+                    pass
+        wait_until(lambda: not alive(pid), "the tab's app to end")
+
+    asyncio.run(send_garbage())
+    assert httpx.get(served.url).status_code == 200  # the server goes on
+    status, err = served.stop()
+    assert status == 0
+    [line] = [line for line in err.splitlines() if "tab" in line]
+    assert line.startswith("glmchat: a browser tab's connection failed: JSONDecodeError(")
+
+
 # Stand-in apps for the server's side of an app's life: each announces itself as a Textual
 # app does, then behaves badly in its own way when asked to quit.
 LINGERING_APP = """

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import errno
 import signal
+import sys
 from asyncio.subprocess import Process
 from collections.abc import Callable
 from typing import Any
@@ -119,6 +120,8 @@ class GlmchatServer(Server):
             await self._process_messages(websocket, served)
         except asyncio.CancelledError:
             await websocket.close()
+        except Exception as exc:  # one tab's broken connection or message ends that tab only
+            print(f"glmchat: a browser tab's connection failed: {exc!r}", file=sys.stderr)
         finally:
             if served is not None:
                 await served.stop()
