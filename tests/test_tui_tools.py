@@ -343,8 +343,11 @@ async def test_escape_while_a_tool_runs_cancels_it(zai: WireServer) -> None:
     assert [r.role for r in saved(pane.conversation_id)] == ["user", "assistant"]
 
 
-async def test_a_pane_waiting_in_the_background_marks_its_tab(zai: WireServer, files: Path) -> None:
-    zai.reply(tool_round(("c1", "read_file", json.dumps({"path": "notes.txt"}))), answer("Done."))
+async def test_panes_wait_each_for_their_own_answer_and_mark_their_tabs(
+    zai: WireServer, files: Path
+) -> None:
+    read = ("c1", "read_file", json.dumps({"path": "notes.txt"}))
+    zai.reply(tool_round(read), tool_round(read), answer("Second denied."), answer("First read."))
     async with running() as pilot:
         app = glm(pilot)
         first = active(pilot)
@@ -352,15 +355,25 @@ async def test_a_pane_waiting_in_the_background_marks_its_tab(zai: WireServer, f
         first_tab = app.tabs.active
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: app.tabs.active != first_tab, "the new pane")
-        label = app.tabs.get_tab(first_tab).label.plain
-        assert label.startswith("? ")
+        second = active(pilot)
+        assert app.tabs.get_tab(first_tab).label.plain.startswith("? ")
         await pilot.press("y")  # the shown pane has nothing to approve: y is typed
-        assert active(pilot).prompt.text == "y" and first.approval is not None
+        assert second.prompt.text == "y" and first.approval is not None
+        second.prompt.clear()
+        await ask_and_wait(pilot, "you too")  # now both wait
+        assert first.approval is not None and second.approval is not None
+        await pilot.press("n")
+        # (wait_for_stream waits for every worker: the first pane's is still waiting.)
+        await wait_until(pilot, lambda: second.streaming is None, "the second answer")
+        assert first.approval is not None and first.streaming is not None
         await pilot.press("ctrl+pageup")
         await wait_until(pilot, lambda: app.tabs.active == first_tab, "the first pane")
+        assert first.focus_target.has_focus  # the question, not the prompt
         await pilot.press("y")
         await wait_for_stream(pilot, first)
         assert not app.tabs.get_tab(first_tab).label.plain.startswith("?")
+        assert [p.state for p in first.query(ToolPanel)] == ["ok"]
+        assert [p.state for p in second.query(ToolPanel)] == ["denied"]
 
 
 # --- resume --------------------------------------------------------------------------------------
