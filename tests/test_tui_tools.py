@@ -675,3 +675,42 @@ async def test_a_call_cut_off_with_the_stream_is_not_left_open(zai: WireServer) 
         [panel] = panels(pilot)
         assert panel.state == "not_run" and panel.collapsed
         assert "read_file · not run" in screen_text(app)
+
+
+def test_the_tools_list_toggles_a_tool_or_a_whole_server() -> None:
+    from glmchat.tools.base import Toolbox
+    from glmchat.tools.mcp_servers import ServerStatus
+    from glmchat.tui.screens.tools_picker import toggle, tool_rows
+
+    def tool(name: str, source: str = "builtin", read_only: bool = False) -> GatedTool:
+        spec = ToolSpec(name, name.replace("_mcp_", "__"), "", {}, read_only, source)
+        return GatedTool(spec=spec)
+
+    toolbox = Toolbox(
+        tools=[
+            tool("read_file", read_only=True),
+            tool("git_mcp_log", "mcp:git"),
+            tool("git_mcp_push", "mcp:git"),
+        ]
+    )
+    servers = [ServerStatus("git", "ready"), ServerStatus("web", "failed", "cannot run uvx")]
+
+    def shown() -> list[tuple[str, str]]:
+        return [(row.key, row.text.plain) for row in tool_rows(toolbox, servers, web_search=None)]
+
+    assert shown() == [
+        ("tool:read_file", "[x] read_file  reads only"),
+        ("server:git", "MCP git  ready, 2 tools"),
+        ("tool:git_mcp_log", "    [x] git__log  may change things"),
+        ("tool:git_mcp_push", "    [x] git__push  may change things"),
+        ("", "MCP web  failed: cannot run uvx"),
+    ]
+    toggle(toolbox, "tool:git_mcp_push")
+    assert toolbox.disabled == {"git_mcp_push"}
+    toggle(toolbox, "server:git")  # one still on: the server goes off
+    assert toolbox.disabled == {"git_mcp_log", "git_mcp_push"}
+    toggle(toolbox, "server:git")
+    assert toolbox.disabled == set()
+    assert [row.text.plain for row in tool_rows(toolbox, [], web_search=False)][1] == (
+        "[ ] web search  Z.ai, on its servers"
+    )
