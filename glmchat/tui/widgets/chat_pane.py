@@ -29,6 +29,7 @@ from glmchat.tui.stream_meter import StreamMeter
 from glmchat.tui.widgets.history import HistoryLog
 from glmchat.tui.widgets.messages import AssistantMessage, UserMessage
 from glmchat.tui.widgets.not_saved import NotSavedBanner
+from glmchat.tui.widgets.pane_tools import PaneTools
 from glmchat.tui.widgets.prompt import PromptInput
 from glmchat.tui.widgets.status_bar import StatusBar, money_fields
 
@@ -80,8 +81,7 @@ class ChatPane(Vertical):
         self._shown_title = engine.title
         self._banner_shown = False
         self.spending: Spending | None = None  # after the last answer: budget, coding plan
-        self.approval: ApprovalRequest | None = None  # a tool call waiting for the user
-        self._question: Widget | None = None  # its question, which takes the keys
+        self.pane_tools = PaneTools(self)
 
     # What the app and the tests read of the conversation, from the engine that holds it.
     @property
@@ -117,7 +117,7 @@ class ChatPane(Vertical):
         yield StatusBar(id="status")
 
     def on_mount(self) -> None:
-        self._update_status()
+        self.update_status()
         self.query_one(PromptInput).focus()
 
     @property
@@ -175,7 +175,7 @@ class ChatPane(Vertical):
         )
         self.mount(banner, before=self.prompt)
         self.app.notify(f"Not saved: {reason}", severity="error", timeout=10, markup=False)
-        self._update_status()
+        self.update_status()
 
     def snapshot(self) -> Conversation:
         """The conversation as the pane holds it, for exporting what the store may not have."""
@@ -183,7 +183,7 @@ class ChatPane(Vertical):
 
     # --- status --------------------------------------------------------------------------
 
-    def _update_status(self, **extra: Any) -> None:
+    def update_status(self, **extra: Any) -> None:
         engine = self.engine
         totals = engine.usage_totals()
         self.status.set(
@@ -197,51 +197,32 @@ class ChatPane(Vertical):
             **model_fields(engine),  # the window, an estimate until counted, the effort
             unsaved=engine.save_error is not None,
             **money_fields(totals, self.spending),
-            tools=self._tools_on(),
+            tools=self.pane_tools.count_on(),
             servers=self.glm.tools.summary(),
             **extra,
         )
 
-    def _tools_on(self) -> int:
-        """The tools the model is offered in this pane (web search counts as one)."""
-        toolbox = self.engine.toolbox
-        if toolbox is None:
-            return 0
-        count = sum(tool.spec.name not in toolbox.disabled for tool in toolbox.tools)
-        return count + bool(toolbox.web_search and self.web_search_available)
-
     @property
     def web_search_available(self) -> bool:
-        """Z.ai's server-side search exists on the Z.ai family of providers only."""
-        provider = self.glm.settings.providers.get(self.engine.provider_name)
-        return (
-            self.engine.toolbox is not None
-            and provider is not None
-            and (provider.thinking_param == "zai")
-        )
+        return self.pane_tools.web_search_available
 
     def toggle_web_search(self) -> bool:
-        toolbox = self.engine.toolbox
-        if toolbox is None:
-            return False
-        toolbox.web_search = not toolbox.web_search
-        self._update_status()
-        return toolbox.web_search
+        return self.pane_tools.toggle_web_search()
 
     def tools_changed(self) -> None:
         """The tools on offer changed (a server came up, a toggle): the status line says so."""
-        self._update_status()
+        self.update_status()
 
     def toggle_thinking(self) -> str:
         """On/off, or the next effort level on a model that always thinks; its new name."""
         label = self.engine.toggle_thinking()
-        self._update_status()
+        self.update_status()
         self._show_save_failures()
         return label
 
     def set_model(self, provider: str, model: str) -> None:
         self.engine.set_model(provider, model)
-        self._update_status()
+        self.update_status()
         self._show_save_failures()
 
     # --- sending ---------------------------------------------------------------------------
@@ -296,20 +277,20 @@ class ChatPane(Vertical):
         self.log_view.mount(message)
         self.log_view.follow()
         self._meter.start()
-        self._update_status(rate=None, state="waiting")  # no speed before the first token
+        self.update_status(rate=None, state="waiting")  # no speed before the first token
         # Two status updates a second: each one is a frame of its own.
-        self._tick_timer = self.set_interval(0.5, self._tick)
+        self._tick_timer = self.set_interval(0.5, self.tick)
         self.post_message(self.Activity(self, "streaming"))
         self.run_stream(exchange, message)
 
-    def _tick(self) -> None:
+    def tick(self) -> None:
         if self.streaming is None:
             return
         self.streaming.tick()
         rate, state = self._meter.reading(self.streaming.first_output_at)
         if self.approval is not None:
             state = "approve the tool call? y/a/n"
-        self._update_status(rate=rate, state=state)
+        self.update_status(rate=rate, state=state)
 
     @work(exclusive=True, group="stream", exit_on_error=False)
     async def run_stream(self, exchange: Exchange, message: AssistantMessage) -> None:
@@ -329,13 +310,13 @@ class ChatPane(Vertical):
                 elif kind is RetryScheduled:
                     # The client sleeps before the next try; the tick shows the countdown.
                     self._meter.retry_scheduled(event)  # type: ignore[arg-type]
-                    self._tick()
+                    self.tick()
                 elif kind is SaveFailed:
                     self._saving_failed(event.message)  # type: ignore[union-attr]
                 elif kind is ToolCallUpdate:
-                    self._tool_update(message, event, fold)  # type: ignore[arg-type]
+                    self.pane_tools.update(message, event, fold)  # type: ignore[arg-type]
                 elif kind is ApprovalRequest:
-                    self._ask(message, event)  # type: ignore[arg-type]
+                    self.pane_tools.ask(message, event)  # type: ignore[arg-type]
                 elif kind is RoundStarted:
                     message.start_round()
                 elif kind is Usage:
@@ -352,7 +333,7 @@ class ChatPane(Vertical):
         if isinstance(error, AuthError):
             note = f"{error.message} Or here: {self._key('command_palette')} → Set API key."
         usage = result.usage
-        self._approved(None)
+        self.pane_tools.answered(None)
         message.finish(
             status=result.status,
             error=note,
@@ -364,7 +345,7 @@ class ChatPane(Vertical):
         self.spending = result.spending
         for line in result.spending.crossed:  # once, as the answer crosses it; then a mark
             self.app.notify(line, title="Budget", severity="warning", timeout=15, markup=False)
-        self._update_status(rate=None, state="")
+        self.update_status(rate=None, state="")
         self.post_message(self.Activity(self, "failed" if error is not None else "done"))
         if not self.is_attached:
             return
@@ -399,56 +380,26 @@ class ChatPane(Vertical):
         """The key the user has for a binding (the first, when several are configured)."""
         return self.glm.settings.key_for(binding_id).split(",")[0].strip()
 
-    # --- tool calls ----------------------------------------------------------------------
+    # --- tool calls (their state lives in PaneTools) ----------------------------------------
 
-    def _tool_update(self, message: AssistantMessage, update: ToolCallUpdate, fold: bool) -> None:
-        message.tool_update(update, fold_thinking=fold)
-        approval = self.approval
-        if approval is not None and approval.call.key == update.key and update.state != "waiting":
-            self._approved(None)  # answered elsewhere, or the exchange stopped
-
-    def _ask(self, message: AssistantMessage, request: ApprovalRequest) -> None:
-        """A call waits for the user: its panel asks, the pane takes y / a / n, the tab and the
-        status line say so."""
-        self.approval = request
-        self._question = message.ask(request.call, request.read_only).question
-        if self.is_active():
-            self.screen.set_focus(self._question)
-        self.refresh_bindings()
-        self.post_message(self.Activity(self, "approval"))
-        self._tick()
+    @property
+    def approval(self) -> ApprovalRequest | None:
+        """A tool call waiting for the user."""
+        return self.pane_tools.approval
 
     @property
     def focus_target(self) -> Widget:
-        """Where the focus goes when the pane is shown: a waiting question, else the prompt."""
-        question = self._question
-        if self.approval is not None and question is not None and question.is_attached:
-            return question
-        return self.prompt
+        return self.pane_tools.focus_target
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "approve":
-            return self.approval is not None and not self.approval.future.done()
+            return self.pane_tools.waiting
         return True
 
     def action_approve(self, decision: Decision) -> None:
         """y / enter: run it once; a: run this tool without asking for the rest of this
         conversation; n / escape: refuse (the model is told; a second escape stops it all)."""
-        self._approved(decision)
-
-    def _approved(self, decision: Decision | None) -> None:
-        request, self.approval = self.approval, None
-        question, self._question = self._question, None
-        if request is None:
-            return
-        if decision is not None:
-            request.answer(decision)
-        if question is not None and question.has_focus:
-            self.screen.set_focus(self.prompt)
-        self.refresh_bindings()
-        if self.streaming is not None:
-            self.post_message(self.Activity(self, "streaming"))
-            self._tick()
+        self.pane_tools.answered(decision)
 
     # --- actions -----------------------------------------------------------------------
 
@@ -495,7 +446,7 @@ class ChatPane(Vertical):
         exchange = self.engine.retry()
         if had_answer:
             await self._remove_last(AssistantMessage)
-        self._update_status()
+        self.update_status()
         if exchange is None:
             self.app.notify("Nothing to retry.")
             return
@@ -512,7 +463,7 @@ class ChatPane(Vertical):
             self.app.notify("No prompt to edit.")
             return
         await self._remove_last(UserMessage)
-        self._update_status()
+        self.update_status()
         self._give_back(text)
 
     def fold_all(self) -> None:
