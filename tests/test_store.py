@@ -623,7 +623,7 @@ def test_json_export_import_round_trips(tmp_path: Path, store: SessionStore):
     original = store.get_conversation(cid)
     exported = to_json(original)
     doc = json.loads(exported)
-    assert doc["format"] == "glmchat-conversation" and doc["version"] == 1
+    assert doc["format"] == "glmchat-conversation" and doc["version"] == 2
     file = tmp_path / "export.json"
     file.write_text(exported, encoding="utf-8")
 
@@ -774,13 +774,14 @@ def test_every_message_field_round_trips_through_the_store_and_the_export(store:
     assert replace(loaded, messages=()) == replace(original, messages=())
     assert replace(message, id=0) == original.messages[0]
     assert store.get_message(message.id) == message
-    # The export writes every field but the message's place, and the import reads them back.
+    # The export writes every field but the message's place (its `id` and `parent` are the
+    # document's own numbers), and the import reads them back.
     exported = to_document(loaded)["messages"][0]
     assert set(exported) == {f.name for f in fields(StoredMessage)} - {
-        "id",
         "conversation_id",
         "position",
-    }
+        "parent_id",
+    } | {"parent"}
     [again] = parse_documents(to_json(loaded))
     assert replace(again.messages[0], id=message.id) == message
     # Changing a message or a conversation goes through the same column conversions.

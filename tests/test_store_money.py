@@ -121,7 +121,7 @@ def test_schema_3_database_gains_costs_and_a_ledger_of_its_answers(db_path: Path
     conn.close()
 
     with SessionStore(db_path) as store:
-        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         openrouter = store.get_conversation("aaaa").messages[1]
         assert (openrouter.cost, openrouter.cost_source) == (0.000248, "provider")
         zai = store.get_conversation("bbbb").messages[1]

@@ -213,6 +213,28 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ),
         "CREATE INDEX messages_prompts ON messages (provider, started) WHERE role = 'user'",
     ),
+    # 5: the conversation tree. Each message's parent (NULL: a root) and each conversation's
+    # current leaf (the last message of the branch shown and sent). A linear conversation
+    # becomes a one-branch tree: each message's parent is the one before it by position, the
+    # leaf its last message. `position` stays the order of insertion (siblings sort by it).
+    (
+        "ALTER TABLE messages ADD COLUMN parent_id INTEGER",
+        "ALTER TABLE conversations ADD COLUMN current_leaf INTEGER",
+        """
+        UPDATE messages SET parent_id = (
+            SELECT p.id FROM messages p
+            WHERE p.conversation_id = messages.conversation_id AND p.position < messages.position
+            ORDER BY p.position DESC LIMIT 1
+        )
+        """,
+        """
+        UPDATE conversations SET current_leaf = (
+            SELECT m.id FROM messages m WHERE m.conversation_id = conversations.id
+            ORDER BY m.position DESC LIMIT 1
+        )
+        """,
+        "CREATE INDEX messages_parent ON messages (parent_id)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

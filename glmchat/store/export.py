@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import MISSING, Field, fields
+from dataclasses import MISSING, Field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from glmchat.store import tree
 from glmchat.store.database import ImportFormatError, StoreError
 from glmchat.store.models import (
     COST_SOURCES,
@@ -25,11 +26,16 @@ from glmchat.store.sessions import SessionStore
 from glmchat.terminal_text import dumps_json
 
 FORMAT = "glmchat-conversation"
-FORMAT_VERSION = 1
-# A message in a document holds every stored field but where it sits (which the document's
-# nesting and order say), in the order StoredMessage declares them.
+# 2: the conversation tree (each message's `id` and `parent`, the conversation's
+# `current_leaf`); a version-1 document is one linear branch.
+FORMAT_VERSION = 2
+# A message in a document holds its `id` and `parent` (the tree), then every other stored
+# field but where it sits (which the document's nesting and order say), in the order
+# StoredMessage declares them.
 _EXPORTED: tuple[Field[Any], ...] = tuple(
-    f for f in fields(StoredMessage) if f.name not in ("id", "conversation_id", "position")
+    f
+    for f in fields(StoredMessage)
+    if f.name not in ("id", "conversation_id", "position", "parent_id")
 )
 _EXPORTED_NAMES = tuple(f.name for f in _EXPORTED)
 
@@ -41,13 +47,28 @@ _STATUS_NOTES = {
 
 
 def to_document(conv: Conversation) -> dict[str, Any]:
-    """The JSON export of one conversation, as a dict."""
-    return {
+    """The JSON export of one conversation, as a dict.
+
+    Messages are numbered 1, 2, … in the order they were added (`id`), each naming the
+    message it follows (`parent`, null for a root): numbers of the document's own, so an
+    export reads the same from any database and after a round trip."""
+    number = {m.id: n for n, m in enumerate(conv.messages, 1)}
+    document = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
         **{name: getattr(conv, name) for name in CONVERSATION_FIELDS},
-        "messages": [{name: getattr(m, name) for name in _EXPORTED_NAMES} for m in conv.messages],
+        "messages": [
+            {
+                "id": number[m.id],
+                "parent": number.get(m.parent_id) if m.parent_id is not None else None,
+                **{name: getattr(m, name) for name in _EXPORTED_NAMES},
+            }
+            for m in conv.messages
+        ],
     }
+    leaf = conv.current_leaf
+    document["current_leaf"] = number.get(leaf) if leaf is not None else None
+    return document
 
 
 def to_json(conv: Conversation) -> str:
@@ -84,9 +105,30 @@ def to_markdown(conv: Conversation) -> str:
     lines.append("")
     if conv.system_prompt:
         lines += ["## System prompt", "", conv.system_prompt, ""]
-    for m in conv.messages:
+    branch = tree.path(conv)
+    for m in branch:
         lines += _message_markdown(m)
+    lines += _other_branches(conv, branch)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _other_branches(conv: Conversation, branch: tuple[StoredMessage, ...]) -> list[str]:
+    """The branches the transcript leaves out, one line each: where each leaves the current
+    branch, how it starts, and how many messages it holds."""
+    others = tree.other_branches(conv)
+    if not others:
+        return []
+    where = {m.id: number for number, m in enumerate(branch, 1)}
+    lines = ["## Other branches", ""]
+    for start, size in others:
+        after = where.get(start.parent_id) if start.parent_id is not None else None
+        place = f"after message {after}" if after else "at the start"
+        text = " ".join(start.content.split())
+        shown = text if len(text) <= 40 else text[:39] + "…"
+        who = {"user": "prompt", "assistant": "answer"}.get(start.role, start.role)
+        noun = "message" if size == 1 else "messages"
+        lines.append(f"- {place}: {who} {json.dumps(shown, ensure_ascii=False)} ({size} {noun})")
+    return [*lines, ""]
 
 
 def _total_cost(messages: tuple[StoredMessage, ...]) -> str | None:
@@ -226,6 +268,7 @@ def _conversation(doc: Any, where: str) -> Conversation:
         messages = tuple(
             _message(m, f'"messages"[{i}]', conv_id, i) for i, m in enumerate(raw_messages)
         )
+        messages, leaf = _tree(messages, doc)
         return Conversation(
             id=conv_id,
             title=_field(doc, "title", str),
@@ -235,10 +278,57 @@ def _conversation(doc: Any, where: str) -> Conversation:
             provider=_field(doc, "provider", str),
             thinking=_field(doc, "thinking", bool),
             system_prompt=_field(doc, "system_prompt", str),
+            current_leaf=leaf,
             messages=messages,
         )
     except _Invalid as exc:
         raise ImportFormatError(f"{where}: {exc}; nothing imported") from None
+
+
+def _tree(
+    messages: tuple[StoredMessage, ...], doc: dict[str, Any]
+) -> tuple[tuple[StoredMessage, ...], int | None]:
+    """The messages with parents before children, and the current leaf, checked: every id
+    unique, every parent one of the messages, no cycle. A document without ids (version 1)
+    is one branch in its order, ending at its last message."""
+    if all(m.id < 0 for m in messages):
+        linear = tuple(
+            replace(m, id=i, parent_id=i - 1 if i else None) for i, m in enumerate(messages)
+        )
+        if "current_leaf" in doc:
+            raise _Invalid('"current_leaf" needs messages with an "id"')
+        return linear, len(linear) - 1 if linear else None
+    by_id: dict[int, StoredMessage] = {}
+    for i, m in enumerate(messages):
+        if m.id < 0:
+            raise _Invalid(f'"messages"[{i}]: "id" is missing (the other messages have one)')
+        if m.id in by_id:
+            raise _Invalid(f'"messages"[{i}]: "id" {m.id} is used twice')
+        by_id[m.id] = m
+    for i, m in enumerate(messages):
+        if m.parent_id is not None and m.parent_id not in by_id:
+            raise _Invalid(f'"messages"[{i}]: "parent" {m.parent_id} is no message\'s "id"')
+    # Parents first: each message after its ancestors (a cycle never reaches a root).
+    ordered: list[StoredMessage] = []
+    placed: set[int] = set()
+    for m in messages:
+        chain: list[StoredMessage] = []
+        at: StoredMessage | None = m
+        while at is not None and at.id not in placed:
+            if any(c.id == at.id for c in chain):
+                raise _Invalid(f'"messages": the parents of message {m.id} form a cycle')
+            chain.append(at)
+            at = by_id[at.parent_id] if at.parent_id is not None else None
+        for c in reversed(chain):
+            placed.add(c.id)
+            ordered.append(c)
+    if "current_leaf" in doc:
+        leaf = _field(doc, "current_leaf", int)
+        if leaf is not None and leaf not in by_id:
+            raise _Invalid(f'"current_leaf" {leaf} is no message\'s "id"')
+    else:
+        leaf = messages[-1].id if messages else None
+    return tuple(ordered), leaf
 
 
 def _message(raw: Any, where: str, conv_id: str, position: int) -> StoredMessage:
@@ -246,7 +336,18 @@ def _message(raw: Any, where: str, conv_id: str, position: int) -> StoredMessage
         raise _Invalid(f"{where}: not a JSON object")
     try:
         values = {f.name: _read_field(raw, f) for f in _EXPORTED}
-        return StoredMessage(id=0, conversation_id=conv_id, position=position, **values)
+        # Ids in a document are its own (renumbered on import); -1: none given.
+        message_id = _field(raw, "id", int)
+        parent = _field(raw, "parent", int)
+        if message_id is not None and message_id < 0:
+            raise _Invalid('"id" must be 0 or more')
+        return StoredMessage(
+            id=-1 if message_id is None else message_id,
+            conversation_id=conv_id,
+            position=position,
+            parent_id=parent,
+            **values,
+        )
     except _Invalid as exc:
         message = str(exc)
         raise _Invalid(message if message.startswith(where) else f"{where}: {message}") from None
@@ -308,7 +409,13 @@ _JSON_TYPES: dict[str, type] = {
     "list[dict[str, Any]] | None": list,
     "float | None": float,  # read by _amount: a cost
 }
-_KIND_NAMES = {str: "a string", bool: "true or false", dict: "an object", list: "a list"}
+_KIND_NAMES = {
+    int: "a whole number",
+    str: "a string",
+    bool: "true or false",
+    dict: "an object",
+    list: "a list",
+}
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 

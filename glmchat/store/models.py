@@ -75,6 +75,9 @@ class StoredMessage:
     # provider sent it) or "catalogue" (computed from the model's prices); glmchat/costs.py.
     cost: float | None = None
     cost_source: CostSource | None = None
+    # The message this one answers or follows (None: a root). A conversation is a tree: a
+    # regenerated answer or an edited prompt is a sibling of the one it replaces on screen.
+    parent_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,9 @@ class Conversation:
     provider: str | None
     thinking: bool | None
     system_prompt: str | None
+    # The last message of the branch shown and sent (None: nothing is shown); `messages`
+    # holds every branch, glmchat/store/tree.py walks them.
+    current_leaf: int | None = None
     messages: tuple[StoredMessage, ...] = field(default=())
 
 
@@ -103,6 +109,9 @@ class ConversationSummary:
     # The answers' costs summed; None when any answer's cost is unknown (or there is none).
     cost: float | None = None
     snippet: str | None = None
+    # A search hit's message (None: the title matched, or no search); it may be on another
+    # branch than the current one: opening the hit switches to the branch that holds it.
+    hit_message_id: int | None = None
 
     @property
     def full_model(self) -> str | None:

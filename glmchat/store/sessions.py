@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from glmchat.backend.events import Message, Usage
+from glmchat.store import tree
 from glmchat.store.connection import StoreConnection
 from glmchat.store.database import AmbiguousIdError, NotFoundError, translate_error
 from glmchat.store.models import (
@@ -40,6 +41,16 @@ from glmchat.store.rows import (
 )
 from glmchat.store.search import search_fts, search_like
 from glmchat.store.usage import By, UsageRow, prompts_since, report, spent_since
+
+
+class _AtLeaf:
+    """The type of AT_LEAF: "under the conversation's current leaf", not a message id."""
+
+    def __repr__(self) -> str:
+        return "AT_LEAF"
+
+
+AT_LEAF = _AtLeaf()
 
 
 class SessionStore(StoreConnection):
@@ -112,19 +123,47 @@ class SessionStore(StoreConnection):
             conversation_id = new_id()
         return conversation_id
 
-    def _append_message(self, conn: sqlite3.Connection, conversation_id: str, **values: Any) -> int:
-        """Insert a message after the conversation's last one; returns its id."""
+    def _append_message(
+        self,
+        conn: sqlite3.Connection,
+        conversation_id: str,
+        parent_id: int | None | _AtLeaf,
+        **values: Any,
+    ) -> int:
+        """Insert a message under `parent_id` (AT_LEAF: under the current leaf) and make it
+        the current leaf; returns its id. `position` is the order of insertion."""
         self._require(conn, conversation_id)
+        if isinstance(parent_id, _AtLeaf):
+            parent_id = conn.execute(
+                "SELECT current_leaf FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()[0]
+        elif parent_id is not None:
+            self._require_message(conn, conversation_id, parent_id)
         position = conn.execute(
             "SELECT coalesce(max(position), -1) + 1 FROM messages WHERE conversation_id = ?",
             (conversation_id,),
         ).fetchone()[0]
-        message = StoredMessage(id=0, conversation_id=conversation_id, position=position, **values)
-        cursor = conn.execute(INSERT_MESSAGE, message_params(message))
-        conn.execute(
-            "UPDATE conversations SET updated = ? WHERE id = ?", (message.started, conversation_id)
+        message = StoredMessage(
+            id=0, conversation_id=conversation_id, position=position, parent_id=parent_id, **values
         )
-        return int(cursor.lastrowid or 0)
+        cursor = conn.execute(INSERT_MESSAGE, message_params(message))
+        message_id = int(cursor.lastrowid or 0)
+        conn.execute(
+            "UPDATE conversations SET updated = ?, current_leaf = ? WHERE id = ?",
+            (message.started, message_id, conversation_id),
+        )
+        return message_id
+
+    def _require_message(
+        self, conn: sqlite3.Connection, conversation_id: str, message_id: int
+    ) -> None:
+        if not conn.execute(
+            "SELECT 1 FROM messages WHERE id = ? AND conversation_id = ?",
+            (message_id, conversation_id),
+        ).fetchone():
+            raise NotFoundError(
+                f"no message {message_id} in conversation {conversation_id} in {self.path}"
+            )
 
     def _require(self, conn: sqlite3.Connection, conversation_id: str) -> None:
         if not conn.execute(
@@ -142,8 +181,10 @@ class SessionStore(StoreConnection):
         provider: str | None = None,
         thinking: bool | None = None,
         status: Status = "complete",
+        parent_id: int | None | _AtLeaf = AT_LEAF,
     ) -> int:
-        """Store a user or system message (titling the conversation from its first prompt)."""
+        """Store a user or system message under `parent_id` (None: a new root; by default the
+        current leaf), titling the conversation from its first prompt."""
         _check(role, ROLES, "role")
         _check(status, STATUSES, "status")
         stamp = now_iso()
@@ -151,6 +192,7 @@ class SessionStore(StoreConnection):
             message_id = self._append_message(
                 conn,
                 conversation_id,
+                parent_id,
                 role=role,
                 content=content,
                 model=model,
@@ -178,6 +220,7 @@ class SessionStore(StoreConnection):
         content: str,
         record: dict[str, Any],
         status: Status = "complete",
+        parent_id: int | None | _AtLeaf = AT_LEAF,
     ) -> int:
         """Store the result of one tool call (`record`: its name, arguments, state, time)."""
         _check(status, STATUSES, "status")
@@ -186,6 +229,7 @@ class SessionStore(StoreConnection):
             return self._append_message(
                 conn,
                 conversation_id,
+                parent_id,
                 role="tool",
                 content=content,
                 started=stamp,
@@ -196,13 +240,20 @@ class SessionStore(StoreConnection):
             )
 
     def begin_assistant(
-        self, conversation_id: str, *, model: str, provider: str, thinking: bool
+        self,
+        conversation_id: str,
+        *,
+        model: str,
+        provider: str,
+        thinking: bool,
+        parent_id: int | None | _AtLeaf = AT_LEAF,
     ) -> int:
         """Create the assistant row as the request starts, so a crash leaves it `partial`."""
         with self._write() as conn:
             return self._append_message(
                 conn,
                 conversation_id,
+                parent_id,
                 role="assistant",
                 content="",
                 model=model,
@@ -322,25 +373,133 @@ class SessionStore(StoreConnection):
             conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
     def delete_message(self, message_id: int) -> None:
+        """Delete a message and everything under it (see delete_subtree)."""
+        self.delete_subtree(message_id)
+
+    # -- the tree (glmchat/store/tree.py reads it) ----------------------------------------
+
+    def set_current_leaf(self, conversation_id: str, message_id: int | None) -> None:
+        """Show and send the branch ending at `message_id` (None: an empty branch)."""
         with self._write() as conn:
-            conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            self._require(conn, conversation_id)
+            if message_id is not None:
+                self._require_message(conn, conversation_id, message_id)
+            conn.execute(
+                "UPDATE conversations SET current_leaf = ? WHERE id = ?",
+                (message_id, conversation_id),
+            )
+
+    def newest_leaf(self, conversation_id: str, message_id: int) -> int:
+        """The most recent leaf at or below `message_id`: the end of the newest branch that
+        holds it (where opening a search hit lands). Raises NotFoundError."""
+        found = tree.newest_leaf(self.get_conversation(conversation_id), message_id)
+        if found is None:
+            raise NotFoundError(
+                f"no message {message_id} in conversation {conversation_id} in {self.path}"
+            )
+        return found
+
+    def open_at(self, conversation_id: str, message_id: int) -> int:
+        """Switch the conversation to the newest branch that holds `message_id`; returns the
+        new current leaf."""
+        leaf = self.newest_leaf(conversation_id, message_id)
+        self.set_current_leaf(conversation_id, leaf)
+        return leaf
+
+    def fork(self, id_or_prefix: str, at_message_id: int | None = None) -> str:
+        """A new conversation holding a copy of the branch from the root to `at_message_id`
+        (None: the current leaf), with the same settings; returns its id."""
+        with self._write() as conn:
+            conversation_id = self._resolve(conn, id_or_prefix)
+            row = conn.execute(
+                f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
+                (conversation_id,),
+            ).fetchone()
+            source = conversation_from_row(row, self._messages(conn, conversation_id))
+            leaf = source.current_leaf if at_message_id is None else at_message_id
+            if leaf is not None:
+                self._require_message(conn, conversation_id, leaf)
+            branch = tree.path_to(source.messages, leaf)
+            stamp = now_iso()
+            new = replace(
+                source,
+                id=self._free_id(conn, new_id()),
+                created=stamp,
+                updated=stamp,
+                current_leaf=None,
+                messages=(),
+            )
+            conn.execute(INSERT_CONVERSATION, conversation_params(new))
+            parent: int | None = None
+            for position, message in enumerate(branch):
+                copy = replace(message, conversation_id=new.id, position=position, parent_id=parent)
+                parent = int(conn.execute(INSERT_MESSAGE, message_params(copy)).lastrowid or 0)
+            conn.execute("UPDATE conversations SET current_leaf = ? WHERE id = ?", (parent, new.id))
+            # The usage ledger counts what was spent; the copies cost nothing new, so the new
+            # conversation's ledger rows (all from the copies, in this transaction) go.
+            conn.execute("DELETE FROM usage_hours WHERE conversation_id = ?", (new.id,))
+        return new.id
+
+    def delete_subtree(self, message_id: int) -> int:
+        """Delete a message and every message under it; a current leaf among them moves up to
+        the deleted message's parent. Returns how many messages went."""
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT conversation_id, parent_id FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
+            if row is None:
+                return 0
+            conversation_id, parent_id = row
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    """
+                    WITH RECURSIVE below(id) AS (
+                        SELECT ?
+                        UNION SELECT m.id FROM messages m JOIN below b ON m.parent_id = b.id
+                    )
+                    SELECT id FROM below
+                    """,
+                    (message_id,),
+                )
+            ]
+            leaf = conn.execute(
+                "SELECT current_leaf FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()[0]
+            if leaf in ids:
+                conn.execute(
+                    "UPDATE conversations SET current_leaf = ? WHERE id = ?",
+                    (parent_id, conversation_id),
+                )
+            # Row by row rather than by cascade, so the search triggers see every row go.
+            conn.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in ids])
+        return len(ids)
 
     def insert_conversations(self, conversations: Sequence[Conversation]) -> list[tuple[str, str]]:
         """Insert whole conversations (an import) in one transaction: all or nothing.
 
-        An id already taken is never overwritten: that conversation gets a new id. Returns
-        (id in the document, id stored) pairs."""
+        Messages keep their tree: their `id` and `parent_id` are the document's, renumbered
+        here (parents must come first, as parse_documents orders them). An id already taken
+        is never overwritten: that conversation gets a new id. Returns (id in the document,
+        id stored) pairs."""
         results: list[tuple[str, str]] = []
         with self._write("import into") as conn:
             for conv in conversations:
                 stored_id = self._free_id(conn, conv.id)
-                conn.execute(INSERT_CONVERSATION, conversation_params(replace(conv, id=stored_id)))
-                conn.executemany(
-                    INSERT_MESSAGE,
-                    [
-                        message_params(replace(m, conversation_id=stored_id, position=position))
-                        for position, m in enumerate(conv.messages)
-                    ],
+                stored = replace(conv, id=stored_id, current_leaf=None, messages=())
+                conn.execute(INSERT_CONVERSATION, conversation_params(stored))
+                new_ids: dict[int, int] = {}
+                for position, m in enumerate(conv.messages):
+                    parent = new_ids.get(m.parent_id) if m.parent_id is not None else None
+                    copy = replace(
+                        m, conversation_id=stored_id, position=position, parent_id=parent
+                    )
+                    new_ids[m.id] = int(
+                        conn.execute(INSERT_MESSAGE, message_params(copy)).lastrowid or 0
+                    )
+                leaf = new_ids.get(conv.current_leaf) if conv.current_leaf is not None else None
+                conn.execute(
+                    "UPDATE conversations SET current_leaf = ? WHERE id = ?", (leaf, stored_id)
                 )
                 results.append((conv.id, stored_id))
         return results
@@ -348,18 +507,23 @@ class SessionStore(StoreConnection):
     # -- reads --------------------------------------------------------------------------
 
     def get_conversation(self, id_or_prefix: str) -> Conversation:
+        """The conversation with every branch (`tree.path` picks the current one)."""
         with self._read() as conn:
             conversation_id = self._resolve(conn, id_or_prefix)
             row = conn.execute(
                 f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
                 (conversation_id,),
             ).fetchone()
-            messages = conn.execute(
-                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? "
-                "ORDER BY position",
-                (conversation_id,),
-            ).fetchall()
-        return conversation_from_row(row, tuple(message_from_row(m) for m in messages))
+            messages = self._messages(conn, conversation_id)
+        return conversation_from_row(row, messages)
+
+    @staticmethod
+    def _messages(conn: sqlite3.Connection, conversation_id: str) -> tuple[StoredMessage, ...]:
+        rows = conn.execute(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY position",
+            (conversation_id,),
+        ).fetchall()
+        return tuple(message_from_row(m) for m in rows)
 
     def get_message(self, message_id: int) -> StoredMessage:
         with self._read() as conn:
@@ -378,17 +542,17 @@ class SessionStore(StoreConnection):
         return self.get_conversation(row[0]) if row else None
 
     def history(self, conversation_id: str) -> list[Message]:
-        """The turns to send back to the model: user and assistant text, never reasoning.
+        """The turns of the current branch to send back to the model: user and assistant
+        text, never reasoning.
 
         Rows with no text (an error before any answer, a cancelled empty one) are skipped;
         a partial or interrupted answer that has text is kept, as the user saw it."""
-        with self._read() as conn:
-            rows = conn.execute(
-                "SELECT role, content FROM messages WHERE conversation_id = ? "
-                "AND role IN ('user', 'assistant') AND trim(content) != '' ORDER BY position",
-                (conversation_id,),
-            ).fetchall()
-        return [Message(role=role, content=content) for role, content in rows]
+        branch = tree.path(self.get_conversation(conversation_id))
+        return [
+            Message(role=m.role, content=m.content)
+            for m in branch
+            if m.role in ("user", "assistant") and m.content.strip()
+        ]
 
     def count_conversations(self) -> int:
         with self._read() as conn:
