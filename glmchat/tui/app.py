@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import gc
-import importlib
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import on
@@ -22,7 +19,9 @@ from glmchat.engine import NEW_TITLE, ConversationEngine
 from glmchat.terminal_text import neutralize_controls
 from glmchat.tui.app_tools import AppTools
 from glmchat.tui.commands import ChatCommands
+from glmchat.tui.export_file import export_to_file
 from glmchat.tui.screens.chat_screen import ChatScreen
+from glmchat.tui.warm_up import WARM_UP_STEPS, freeze_what_lives_on
 from glmchat.tui.widgets.chat_pane import ChatPane
 from glmchat.tui.widgets.pane_tabs import PaneTabs
 
@@ -31,37 +30,6 @@ if TYPE_CHECKING:  # imported when the first answer needs it: httpx takes 20 ms 
     from glmchat.store import Conversation
 
 T = TypeVar("T")
-
-
-def _import_http_stack() -> None:
-    # httpx (20 ms), its transport (httpcore, h11), made when the first client is, and its
-    # async backend, on the first request: 40 ms on the way to the first token otherwise.
-    for module in ("glmchat.backend.openai_compat", "httpcore", "h11", "anyio._backends._asyncio"):
-        try:
-            importlib.import_module(module)
-        except ImportError:  # pragma: no cover - those packages' layout is their business
-            pass
-
-
-def _build_tls_context() -> None:
-    from glmchat.backend.openai_compat import shared_ssl_context
-
-    shared_ssl_context()
-
-
-def _render_a_sample() -> None:
-    from glmchat.tui.widgets.markdown_view import warm_up
-
-    warm_up()
-
-
-# The one-time costs of the first answer, each 5-40 ms, paid after the first paint: the HTTP
-# stack's imports, the TLS certificate store, the Markdown modules, a lexer and a first render.
-WARM_UP_STEPS: tuple[Callable[[], None], ...] = (
-    _import_http_stack,
-    _build_tls_context,
-    _render_a_sample,
-)
 
 
 def _binding(binding_id: str, action: str, description: str, **kw: Any) -> Binding:
@@ -150,10 +118,7 @@ class GlmChatApp(App[int]):
         self.notify(line, severity="error", timeout=10)
 
     def _warm_up(self) -> None:
-        # Everything made so far (modules, widgets, styles: about 100,000 objects) lives as
-        # long as the app. Left to the garbage collector, each full collection walks all of
-        # them: 20-50 ms pauses in the middle of a streaming answer. Frozen, it skips them.
-        gc.freeze()
+        freeze_what_lives_on()
         if self._warm_up_left:
             self._warm_up_left.pop(0)()
             self.call_later(self._warm_up)  # after the messages (keys) that came meanwhile
@@ -447,25 +412,7 @@ class GlmChatApp(App[int]):
         if pane is None or not pane.turns:
             self.notify("Nothing to export yet.")
             return
-        from glmchat.store import export
-
-        conversation = None
-        if pane.save_error is None and pane.conversation_id and self.store is not None:
-            conversation = self.guard_store(self.store.get_conversation, pane.conversation_id)
-        if conversation is None:
-            # Not (fully) saved: export what the pane holds, so nothing on the screen is lost.
-            conversation = pane.snapshot()
-        suffix = "md" if fmt == "markdown" else "json"
-        path = Path.cwd() / f"glmchat-{conversation.id}.{suffix}"
-        text = (
-            export.to_markdown(conversation) if fmt == "markdown" else export.to_json(conversation)
-        )
-        try:
-            path.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            self.notify(f"Could not write {path}: {exc.strerror}", severity="error")
-            return
-        self.notify(f"Exported to {path}")
+        export_to_file(self, pane, fmt)
 
     def action_tools(self) -> None:
         from glmchat.tui.screens.tools_picker import ToolsPicker
