@@ -35,6 +35,14 @@ BINDING_IDS: dict[str, str] = {
     "copy_answer": "ctrl+y",
     "command_palette": "ctrl+p",
     "quit": "ctrl+q",
+    # The message selection (tui/widgets/message_select.py): the first two move it from the
+    # prompt too; the last four act on the selected message only.
+    "select_prev": "alt+up",
+    "select_next": "alt+down",
+    "edit_message": "e",
+    "regenerate": "r",
+    "prev_sibling": "left_square_bracket",
+    "next_sibling": "right_square_bracket",
 }
 
 # Keys Textual keeps for itself whatever `[keys]` says, and what they do there.
@@ -48,10 +56,12 @@ RESERVED_KEYS: dict[str, str] = {
 # legacy terminals send for ctrl+space) for ctrl+at (what Textual aliases ctrl+space to).
 _SAME_KEY: dict[str, str] = {**KEY_ALIASES, "ctrl+@": "ctrl+at"}
 
-# Binding ids that are active while no text box has focus, and so may take a key that types
-# text. None yet: every binding above also works while the prompt has focus, where such a key
-# would either type (the binding never fires) or fire (the typed character is lost).
-TYPED_KEYS_ALLOWED: frozenset[str] = frozenset()
+# Binding ids that are active only while a message (not a text box) has the focus, and so may
+# take a key that types text. Every other binding also works while the prompt has focus, where
+# such a key would either type (the binding never fires) or fire (the typed character is lost).
+TYPED_KEYS_ALLOWED: frozenset[str] = frozenset(
+    {"edit_message", "regenerate", "prev_sibling", "next_sibling"}
+)
 
 _FORMAT_HINT = (
     'write KEY or MODIFIER+KEY, like "ctrl+q" or "f5", several separated by commas; '
