@@ -85,7 +85,9 @@ def search_fts(
             f"SELECT {SUMMARY_COLUMNS} FROM conversations c WHERE c.id = ?", (cid,)
         ).fetchone()
         snippet = _one_line(snippet_row[0]) if snippet_row else ""
-        results.append(summary_from_row(row, snippet))
+        summary = summary_from_row(row, snippet)
+        # The message hit, on whichever branch: opening it switches to that branch.
+        results.append(replace(summary, hit_message_id=hit) if kind == "message" else summary)
     return results
 
 
@@ -117,20 +119,22 @@ def search_like(
     for row in rows:
         summary = summary_from_row(row)
         snippet = _like_snippet(summary.title or "", first)
+        hit: int | None = None
         if snippet is None:
             texts = conn.execute(
-                "SELECT content, reasoning FROM messages WHERE conversation_id = ? "
+                "SELECT id, content, reasoning FROM messages WHERE conversation_id = ? "
                 "ORDER BY position",
                 (summary.id,),
             ).fetchall()
-            for content, reasoning in texts:
+            for message_id, content, reasoning in texts:
                 for text in (content, reasoning) if include_reasoning else (content,):
                     snippet = _like_snippet(text, first)
                     if snippet is not None:
                         break
                 if snippet is not None:
+                    hit = message_id
                     break
-        results.append(replace(summary, snippet=snippet or ""))
+        results.append(replace(summary, snippet=snippet or "", hit_message_id=hit))
     return results
 
 
