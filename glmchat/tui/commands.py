@@ -5,15 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
+from glmchat.tui.glm_app import glm_app
 from glmchat.tui.literal import literal
-
-if TYPE_CHECKING:
-    from glmchat.tui.app import GlmChatApp
 
 _FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
@@ -24,7 +22,7 @@ def code_blocks(markdown: str) -> list[str]:
 
 class ChatCommands(Provider):
     def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
-        app: GlmChatApp = self.app  # type: ignore[assignment]
+        app = glm_app(self)
         out: list[tuple[str, Callable[[], object], str]] = [
             ("Retry last answer", app.action_retry, "ask the model again"),
             ("Edit last prompt", app.action_edit_last, "put the last prompt back in the box"),

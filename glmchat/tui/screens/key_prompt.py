@@ -13,6 +13,7 @@ from textual.widgets import Button, Input, Label, Static
 from glmchat.backend.errors import ProviderError
 from glmchat.backend.providers import ProviderConfig
 from glmchat.terminal_text import neutralize_controls
+from glmchat.tui.glm_app import glm_app
 
 
 class KeyPrompt(ModalScreen[bool]):
@@ -64,7 +65,7 @@ class KeyPrompt(ModalScreen[bool]):
     def _environment_key(self) -> str | None:
         """The environment variable the provider's key comes from now, if any."""
         try:
-            found = self.app.credentials.find(self.provider)  # type: ignore[attr-defined]
+            found = glm_app(self).credentials.find(self.provider)
         except Exception:  # a broken credentials file: the dialog is how to replace it
             return None
         return found.variable if found is not None and found.origin == "environment" else None
@@ -93,7 +94,7 @@ class KeyPrompt(ModalScreen[bool]):
         from glmchat.config import ConfigError
 
         try:
-            self.app.credentials.set(self.provider.name, key)  # type: ignore[attr-defined]
+            glm_app(self).credentials.set(self.provider.name, key)
         except (ConfigError, OSError) as exc:
             self._status(f"Could not save the key: {exc}", "bold red")
             return

@@ -24,6 +24,7 @@ from glmchat.engine.events import ApprovalRequest, RoundStarted, ToolCallUpdate
 from glmchat.tools.base import Decision
 from glmchat.tui.answer_rounds import answer_rounds, exchanges
 from glmchat.tui.context_budget import does_not_fit, marked, model_fields
+from glmchat.tui.glm_app import glm_app
 from glmchat.tui.literal import literal
 from glmchat.tui.stream_meter import StreamMeter
 from glmchat.tui.widgets.history import HistoryLog
@@ -106,7 +107,7 @@ class ChatPane(Vertical):
 
     @property
     def glm(self) -> GlmChatApp:
-        return self.app
+        return glm_app(self)
 
     # --- layout --------------------------------------------------------------------------
 
