@@ -241,15 +241,20 @@ async def test_resume_falls_back_to_the_default_model_and_thinking(setup) -> Non
 async def test_retry_replaces_the_last_answer_and_edit_takes_the_prompt_back(
     setup, zai: WireServer
 ) -> None:
+    from glmchat.store.tree import path
+
     zai.reply(*(fixture_reply("zai_nothinking_stream") for _ in range(2)))
     engine = new_engine(setup)
     await engine.send("first").wait()
     await engine.retry().wait()  # type: ignore[union-attr]
     assert [t.role for t in engine.turns] == ["user", "assistant"]
+    assert engine.turns[1].siblings == (2, 2)
     assert zai.requests[1].json["messages"] == [{"role": "user", "content": "first"}]
     assert engine.take_back_last_prompt() == "first"
     assert engine.turns == []
-    assert setup[1].get_conversation(engine.conversation_id).messages == ()
+    # Nothing is deleted: the exchange stays as a branch; the current one is empty.
+    stored = setup[1].get_conversation(engine.conversation_id)
+    assert len(stored.messages) == 3 and path(stored) == ()
 
 
 async def test_a_long_first_prompt_titles_the_conversation_the_same_way_everywhere(

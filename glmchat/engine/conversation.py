@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from glmchat.backend.events import ChatRequest, Message, StreamEvent
 from glmchat.catalogue import ModelInfo
 from glmchat.engine import thinking_levels
+from glmchat.engine.branches import Branches, TurnTree
 from glmchat.engine.events import SaveFailed
 from glmchat.engine.exchange import CHECKPOINT_SECONDS, Exchange
 from glmchat.engine.model_controls import ModelControls
-from glmchat.engine.turns import Turn, UsageTotals, history, turns_from_stored, usage_totals
+from glmchat.engine.turns import Turn, UsageTotals, history, usage_totals
 from glmchat.tools.base import Toolbox, ToolSettings
 
 # Z.ai's server-side search (wire/TOOLS.md section 3.1): results come back on the final chunk.
@@ -52,11 +53,12 @@ class RequestOptions:
     max_tokens: int | None = None
 
 
-class ConversationEngine(ModelControls):
+class ConversationEngine(Branches, ModelControls):
     """One conversation: its settings, its turns, and at most one running exchange.
 
     What depends on the model (the thinking switch, effort, max_tokens, the context budget)
-    comes from ModelControls (engine/model_controls.py)."""
+    comes from ModelControls (engine/model_controls.py); the tree of turns and the moves
+    between its branches from Branches (engine/branches.py)."""
 
     def __init__(
         self,
@@ -94,7 +96,8 @@ class ConversationEngine(ModelControls):
         )
         self.conversation_id: str | None = None
         self.title = NEW_TITLE
-        self.turns: list[Turn] = []
+        self.turns: list[Turn] = []  # the current branch: the path from the root to the leaf
+        self.tree = TurnTree()
         self.save_error: str | None = None  # lasting: this conversation is not fully saved
         self._pending_save_events: list[SaveFailed] = []
         self.running: Exchange | None = None
@@ -136,7 +139,9 @@ class ConversationEngine(ModelControls):
         )
         engine.conversation_id = conversation.id
         engine.title = conversation.title or "Untitled"
-        engine.turns = turns_from_stored(conversation.messages)
+        engine.tree, engine.turns = TurnTree.from_stored(
+            conversation.messages, conversation.current_leaf
+        )
         return engine
 
     # --- state ---------------------------------------------------------------------------
@@ -237,25 +242,10 @@ class ConversationEngine(ModelControls):
                 model=self.model,
                 provider=self.provider_name,
                 thinking=self.thinking,
+                **self._parent_arg(),
             )
-        self.turns.append(turn)
+        self._extend(turn)
         return self._answer()
-
-    def retry(self) -> Exchange | None:
-        """Answer the last prompt again (its previous answer, tool calls included, is
-        dropped); None if there is no prompt."""
-        self._check_idle()
-        self._drop_answer()
-        if not self.turns or self.turns[-1].role != "user":
-            return None
-        return self._answer()
-
-    def take_back_last_prompt(self) -> str | None:
-        """Drop the last exchange and return its prompt, for editing; None if there is none."""
-        self._check_idle()
-        self._drop_answer()
-        turn = self._drop_last("user")
-        return turn.content if turn is not None else None
 
     def request(self) -> ChatRequest:
         """The request for an answer to the last turn, a user prompt."""
@@ -313,7 +303,7 @@ class ConversationEngine(ModelControls):
         """The assistant row and turn of the next model call in a tool loop."""
         turn = Turn(role="assistant", content="", status="partial")
         recorder = self._recorder_for(turn)
-        self.turns.append(turn)
+        self._extend(turn)
         return turn, recorder
 
     def _answer(self) -> Exchange:
@@ -324,7 +314,7 @@ class ConversationEngine(ModelControls):
             self._notices.append(note)
         turn = Turn(role="assistant", content="", status="partial")
         recorder = self._recorder_for(turn)
-        self.turns.append(turn)
+        self._extend(turn)
         exchange = Exchange(self, request, turn, recorder)
         self.running = exchange
         return exchange
@@ -340,6 +330,7 @@ class ConversationEngine(ModelControls):
                 model=self.model,
                 provider=self.provider_name,
                 thinking=self.thinking,
+                **self._parent_arg(),
             )
         turn.message_id = message_id
         store = self.store if message_id is not None else None
@@ -360,21 +351,6 @@ class ConversationEngine(ModelControls):
             system_prompt=self.system_prompt,
             title=self.title,
         )
-
-    def _drop_answer(self) -> None:
-        """Drop what followed the last prompt: its answer and any tool rounds."""
-        while self.turns and self.turns[-1].role in ("assistant", "tool"):
-            turn = self.turns.pop()
-            if turn.message_id is not None:
-                self.save("delete_message", turn.message_id)
-
-    def _drop_last(self, role: str) -> Turn | None:
-        if not self.turns or self.turns[-1].role != role:
-            return None
-        turn = self.turns.pop()
-        if turn.message_id is not None:
-            self.save("delete_message", turn.message_id)
-        return turn
 
     def _check_idle(self) -> None:
         if self.busy:

@@ -162,8 +162,9 @@ class ToolRunner:
                 content=turn.content,
                 record=record,
                 status=status,
+                **engine._parent_arg(),
             )
-        engine.turns.append(turn)
+        engine._extend(turn)
 
 
 def cap(text: str, max_kb: int) -> str:

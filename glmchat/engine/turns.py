@@ -31,6 +31,11 @@ class Turn:
     tool_call_id: str | None = None
     cost: float | None = None  # an answer's, in USD (None: unknown); glmchat/costs.py
     cost_source: str | None = None
+    # The tree (engine/branches.py): the stored id of the turn this one follows (None: a root
+    # or never saved), and this turn's 1-based place among its siblings and their count, for
+    # drawing `‹ 2/3 ›`.
+    parent_id: int | None = None
+    siblings: tuple[int, int] = (1, 1)
 
     @property
     def answered(self) -> bool:
@@ -38,26 +43,29 @@ class Turn:
         return self.role == "assistant" and bool(self.content.strip())
 
 
+def turn_from_stored(m: StoredMessage) -> Turn:
+    return Turn(
+        role=m.role,
+        content=m.content,
+        message_id=m.id,
+        reasoning=m.reasoning or "",
+        status=m.status,
+        error=m.error,
+        finish_reason=m.finish_reason,
+        usage=m.usage,
+        timings=m.timings,
+        tool_calls=m.tool_calls,
+        tool_call_id=m.tool_call_id,
+        cost=m.cost,
+        cost_source=m.cost_source,
+        parent_id=m.parent_id,
+    )
+
+
 def turns_from_stored(messages: Iterable[StoredMessage]) -> list[Turn]:
-    return [
-        Turn(
-            role=m.role,
-            content=m.content,
-            message_id=m.id,
-            reasoning=m.reasoning or "",
-            status=m.status,
-            error=m.error,
-            finish_reason=m.finish_reason,
-            usage=m.usage,
-            timings=m.timings,
-            tool_calls=m.tool_calls,
-            tool_call_id=m.tool_call_id,
-            cost=m.cost,
-            cost_source=m.cost_source,
-        )
-        for m in messages
-        if m.role in ("user", "assistant", "tool")
-    ]
+    """Turns for these messages, in their order (one branch; engine/branches.py builds the
+    tree of a whole conversation)."""
+    return [turn_from_stored(m) for m in messages if m.role in ("user", "assistant", "tool")]
 
 
 def history(turns: Sequence[Turn]) -> tuple[Message, ...]:

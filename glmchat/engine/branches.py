@@ -1,0 +1,238 @@
+"""The conversation tree in the engine: every turn ever made, and moves between branches.
+
+`ConversationEngine.turns` is always one branch, the path from the root to the current leaf:
+what is drawn and what is sent. `TurnTree` keeps every turn (the other branches too) so that
+regenerating, editing and switching work the same with or without a store; `Branches` is the
+engine's half of it (the mixin's methods need the engine's `turns`, `save`, `send` and
+`_answer`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from glmchat.engine.turns import Turn, turn_from_stored
+
+if TYPE_CHECKING:
+    from glmchat.engine.exchange import Exchange
+    from glmchat.store import StoredMessage
+
+_ROOT = 0  # the children key of the roots (a Turn's key is its id(), never 0)
+
+
+class TurnTree:
+    """Every turn of a conversation and its parent; siblings in the order they were made.
+
+    Turns are keyed by identity (they are mutable, and an unsaved one has no message id)."""
+
+    def __init__(self) -> None:
+        self._parent: dict[int, Turn | None] = {}
+        self._children: dict[int, list[Turn]] = {}
+        self._order: dict[int, int] = {}
+
+    def add(self, turn: Turn, parent: Turn | None) -> None:
+        self._parent[id(turn)] = parent
+        self._children.setdefault(_key(parent), []).append(turn)
+        self._order[id(turn)] = len(self._order)
+        turn.parent_id = parent.message_id if parent is not None else None
+        siblings = self._children[_key(parent)]
+        turn.siblings = (len(siblings), len(siblings))
+
+    def parent(self, turn: Turn) -> Turn | None:
+        return self._parent.get(id(turn))
+
+    def siblings(self, turn: Turn) -> list[Turn]:
+        """`turn` and the other children of its parent, oldest first."""
+        return self._children.get(_key(self.parent(turn)), [turn])
+
+    def path_to(self, leaf: Turn | None) -> list[Turn]:
+        """The turns from the root down to `leaf`, each numbered among its siblings."""
+        out: list[Turn] = []
+        at = leaf
+        while at is not None:
+            out.append(at)
+            at = self.parent(at)
+        out.reverse()
+        for turn in out:
+            siblings = self.siblings(turn)
+            turn.siblings = (siblings.index(turn) + 1, len(siblings))
+        return out
+
+    def newest_leaf(self, turn: Turn) -> Turn:
+        """The most recently made turn without children at or below `turn`."""
+        best, stack = turn, [turn]
+        newest = -1
+        while stack:
+            at = stack.pop()
+            below = self._children.get(id(at))
+            if below:
+                stack.extend(below)
+            elif self._order[id(at)] > newest:
+                best, newest = at, self._order[id(at)]
+        return best
+
+    @classmethod
+    def from_stored(
+        cls, messages: Iterable[StoredMessage], leaf: int | None
+    ) -> tuple[TurnTree, list[Turn]]:
+        """The tree of a saved conversation and its current branch. A message the engine does
+        not show (a system row) passes its children to its own parent."""
+        tree = cls()
+        by_id: dict[int, Turn] = {}
+        skipped: dict[int, int | None] = {}
+        for m in messages:  # insertion order: parents first
+            parent_id = m.parent_id
+            while parent_id in skipped:
+                parent_id = skipped[parent_id]
+            if m.role not in ("user", "assistant", "tool"):
+                skipped[m.id] = parent_id
+                continue
+            turn = turn_from_stored(m)
+            tree.add(turn, by_id.get(parent_id) if parent_id is not None else None)
+            by_id[m.id] = turn
+        while leaf in skipped:
+            leaf = skipped[leaf]
+        return tree, tree.path_to(by_id.get(leaf) if leaf is not None else None)
+
+
+def _key(turn: Turn | None) -> int:
+    return _ROOT if turn is None else id(turn)
+
+
+class Branches:
+    """Regenerate, edit, switch, undo and fork: ConversationEngine's moves in its tree."""
+
+    # Provided by ConversationEngine.
+    turns: list[Turn]
+    tree: TurnTree
+    conversation_id: str | None
+    omit_before: int
+
+    if TYPE_CHECKING:
+
+        def save(self, method: str, *args: Any, **kwargs: Any) -> Any: ...
+        def send(self, prompt: str) -> Exchange: ...
+        def _answer(self) -> Exchange: ...
+        def _check_idle(self) -> None: ...
+        def set_model(self, provider: str, model: str) -> None: ...
+        def leave_out_before(self, index: int) -> None: ...
+
+        settings: Any
+        thinking: bool
+
+    def regenerate(
+        self, index: int, *, model: str | None = None, thinking: bool | None = None
+    ) -> Exchange:
+        """A new answer to the prompt that `turns[index]` answers (a sibling of that answer's
+        first turn); it becomes the current branch. `model` ("PROVIDER/MODEL") and `thinking`
+        change the conversation's settings first. Raises IndexError when no prompt precedes
+        `turns[index]`."""
+        self._check_idle()
+        prompt = self._prompt_at_or_before(index)
+        if model is not None:
+            provider, model_id = self.settings.resolve_model(model)
+            self.set_model(provider.name, model_id)
+        if thinking is not None:
+            self.thinking = thinking
+        self._show(self.turns[: prompt + 1])
+        return self._answer()
+
+    def retry(self) -> Exchange | None:
+        """Answer the last prompt again (the earlier answer stays, as a branch); None if
+        there is no prompt."""
+        if not any(turn.role == "user" for turn in self.turns):
+            self._check_idle()
+            return None
+        return self.regenerate(len(self.turns) - 1)
+
+    def edit(self, index: int, text: str) -> Exchange:
+        """Send `text` as a new version of the prompt `turns[index]` (its sibling), then its
+        answer. On DoesNotFit nothing changes."""
+        self._check_idle()
+        if self.turns[index].role != "user":
+            raise ValueError(f"turn {index} is not a prompt")
+        before = self.turns
+        self._show(self.turns[:index])
+        try:
+            return self.send(text)
+        except BaseException:
+            self._show(before)
+            raise
+
+    def switch_sibling(self, index: int, step: int) -> bool:
+        """Show the sibling `step` away from `turns[index]` (no wrapping) and, below it, its
+        most recent branch; returns whether anything moved."""
+        self._check_idle()
+        turn = self.turns[index]
+        siblings = self.tree.siblings(turn)
+        to = siblings.index(turn) + step
+        if step == 0 or not 0 <= to < len(siblings):
+            return False
+        leaf = self.tree.newest_leaf(siblings[to])
+        self._show(self.tree.path_to(leaf))
+        return True
+
+    def undo_last_exchange(self) -> str | None:
+        """Move the current leaf back to before the last prompt (the exchange stays, as a
+        branch); returns that prompt, for editing, or None if there is none."""
+        self._check_idle()
+        last = self._last_prompt()
+        if last is None:
+            return None
+        text = self.turns[last].content
+        self._show(self.turns[:last])
+        return text
+
+    def take_back_last_prompt(self) -> str | None:
+        return self.undo_last_exchange()
+
+    def fork(self, index: int) -> str | None:
+        """A new saved conversation holding the branch up to `turns[index]`; its id, or None
+        when it cannot be saved (no store, or that turn was never saved)."""
+        message_id = self.turns[index].message_id
+        if self.conversation_id is None or message_id is None:
+            return None
+        result = self.save("fork", self.conversation_id, message_id)
+        return result if isinstance(result, str) else None
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _prompt_at_or_before(self, index: int) -> int:
+        for at in range(min(index, len(self.turns) - 1), -1, -1):
+            if self.turns[at].role == "user":
+                return at
+        raise IndexError(f"no prompt at or before turn {index}")
+
+    def _last_prompt(self) -> int | None:
+        for at in range(len(self.turns) - 1, -1, -1):
+            if self.turns[at].role == "user":
+                return at
+        return None
+
+    def _show(self, branch: list[Turn]) -> None:
+        """Make `branch` the current one: in `turns`, and as the stored current leaf."""
+        left_out = sum(1 for _ in zip(branch, self.turns[: self.omit_before], strict=False))
+        kept = 0
+        while kept < left_out and branch[kept] is self.turns[kept]:
+            kept += 1
+        self.turns = self.tree.path_to(branch[-1]) if branch else []
+        # Turns left out of what is sent stay left out while the branch still starts with them.
+        self.leave_out_before(kept)
+        if self.conversation_id is not None:
+            leaf = self.turns[-1].message_id if self.turns else None
+            if leaf is not None or not self.turns:
+                self.save("set_current_leaf", self.conversation_id, leaf)
+
+    def _extend(self, turn: Turn) -> None:
+        """Add `turn` below the current leaf and make it the leaf (the store's write of it
+        already moved the stored leaf)."""
+        self.tree.add(turn, self.turns[-1] if self.turns else None)
+        self.turns.append(turn)
+
+    def _parent_arg(self) -> dict[str, Any]:
+        """The `parent_id` for the store's write of the next turn: the current leaf's id, or
+        nothing (the store's own current leaf) if that turn was never saved."""
+        if not self.turns:
+            return {"parent_id": None}
+        parent = self.turns[-1].message_id
+        return {} if parent is None else {"parent_id": parent}
