@@ -125,9 +125,9 @@ def terminal_safe_stdio() -> Iterator[None]:
     output: a subcommand needs no care of its own for stored or remote text."""
     saved = sys.stdout, sys.stderr
     if _is_terminal(sys.stdout) and not isinstance(sys.stdout, TerminalSafeStream):
-        sys.stdout = TerminalSafeStream(sys.stdout)  # type: ignore[assignment]
+        sys.stdout = TerminalSafeStream(sys.stdout)
     if _is_terminal(sys.stderr) and not isinstance(sys.stderr, TerminalSafeStream):
-        sys.stderr = TerminalSafeStream(sys.stderr)  # type: ignore[assignment]
+        sys.stderr = TerminalSafeStream(sys.stderr)
     try:
         yield
     finally:

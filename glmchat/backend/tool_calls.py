@@ -127,13 +127,13 @@ class ToolCallAccumulator:
                 if call.id == call_id and (not name or not call.name or call.name == name):
                     return call
         if index is not None:
-            call = self._by_index.get(index)
+            known = self._by_index.get(index)
             # A new id at a known index is a new call: some servers number every call 0.
-            if call is not None and not (call_id and call.id):
-                return call
-            call = self._new()
-            self._by_index[index] = call
-            return call
+            if known is not None and not (call_id and known.id):
+                return known
+            fresh = self._new()
+            self._by_index[index] = fresh
+            return fresh
         if call_id or not self._calls:
             return self._new()  # a non-streamed message lists whole calls without an index
         return self._calls[-1]  # a bare argument piece continues the call under way

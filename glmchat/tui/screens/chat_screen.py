@@ -11,7 +11,7 @@ from textual.screen import Screen
 class ChatScreen(Screen[None]):
     def __init__(self, key_for: Callable[[str], str], **kwargs: str) -> None:
         """`key_for`: a binding id's configured keys ("ctrl+y,f6"); KeyError for other ids."""
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)
         self._key_for = key_for
 
     @property

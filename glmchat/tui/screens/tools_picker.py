@@ -57,7 +57,7 @@ def tool_rows(
         rows.append(Row(WEB_SEARCH, text + literal("  Z.ai, on its servers", "$text-muted")))
     for status in servers:
         tools = by_source.pop(f"mcp:{status.name}", [])
-        state = status.state
+        state: str = status.state  # becomes the line shown: the state and what follows it
         if state == "ready":
             state = f"ready, {len(tools)} tool{'s' if len(tools) != 1 else ''}"
         elif status.reason:
