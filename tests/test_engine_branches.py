@@ -1,0 +1,167 @@
+"""The conversation tree in the engine, against the loopback server: regenerate, edit an
+earlier prompt, switch between siblings, undo and fork; what is sent is always the path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from glmchat import paths
+from glmchat.config import load_settings
+from glmchat.engine import ConversationEngine
+from glmchat.store import SessionStore
+from glmchat.store.tree import path
+from tests.test_engine_tools import adder, answer, engine_for, run, tool_round
+from tests.wire_server import WireServer
+
+__all__ = ["engine_for"]  # the fixture, used by name
+
+
+def sent(zai: WireServer, n: int = -1) -> list[tuple[str, str]]:
+    return [(m["role"], m.get("content") or "") for m in zai.requests[n].json["messages"]]
+
+
+async def _three_exchanges(zai: WireServer, engine: ConversationEngine) -> None:
+    zai.reply(answer("A1"), answer("A2"), answer("A3"))
+    for prompt in ("Q1", "Q2", "Q3"):
+        await run(engine.send(prompt))
+
+
+def contents(engine: ConversationEngine) -> list[str]:
+    return [t.content for t in engine.turns]
+
+
+async def test_edit_an_earlier_prompt_sends_only_the_path_and_keeps_every_word(
+    zai: WireServer, engine_for: Any
+) -> None:
+    engine = engine_for()
+    await _three_exchanges(zai, engine)
+    zai.reply(answer("B2"), answer("B3"))
+    await run(engine.edit(2, "Q2 edited"))
+    assert contents(engine) == ["Q1", "A1", "Q2 edited", "B2"]
+    assert sent(zai) == [("user", "Q1"), ("assistant", "A1"), ("user", "Q2 edited")]
+    assert engine.turns[2].siblings == (2, 2) and engine.turns[0].siblings == (1, 1)
+
+    # Back to the first version of the prompt: the branch below it comes back whole.
+    assert engine.switch_sibling(2, -1)
+    assert contents(engine) == ["Q1", "A1", "Q2", "A2", "Q3", "A3"]
+    assert engine.turns[2].siblings == (1, 2)
+    assert not engine.switch_sibling(2, -1)  # no wrapping
+    await run(engine.send("Q4"))
+    assert sent(zai) == [
+        ("user", "Q1"),
+        ("assistant", "A1"),
+        ("user", "Q2"),
+        ("assistant", "A2"),
+        ("user", "Q3"),
+        ("assistant", "A3"),
+        ("user", "Q4"),
+    ]
+    # The store holds both branches and agrees on the current one.
+    store = engine.store
+    assert store is not None
+    stored = store.get_conversation(engine.conversation_id or "")
+    assert len(stored.messages) == 10
+    assert [m.content for m in path(stored)] == contents(engine)
+
+
+async def test_regenerate_an_earlier_answer_with_another_model(
+    zai: WireServer, engine_for: Any
+) -> None:
+    engine = engine_for()
+    await _three_exchanges(zai, engine)
+    zai.reply(answer("A1 again"))
+    await run(engine.regenerate(1, model="zai/glm-4.5", thinking=False))
+    assert contents(engine) == ["Q1", "A1 again"]
+    assert zai.requests[-1].json["model"] == "glm-4.5"
+    assert sent(zai) == [("user", "Q1")]
+    assert engine.turns[1].siblings == (2, 2)
+    assert engine.switch_sibling(1, -1)
+    assert contents(engine) == ["Q1", "A1", "Q2", "A2", "Q3", "A3"]
+    assert engine.switch_sibling(1, +1)
+    assert contents(engine) == ["Q1", "A1 again"]
+
+
+async def test_switching_lands_on_the_branch_most_recently_added(
+    zai: WireServer, engine_for: Any
+) -> None:
+    engine = engine_for()
+    await _three_exchanges(zai, engine)
+    zai.reply(answer("B2"), answer("B3"), answer("C3"))
+    await run(engine.edit(2, "Q2 edited"))
+    await run(engine.send("Q3 on B"))
+    await run(engine.retry())  # type: ignore[arg-type]
+    assert contents(engine)[-1] == "C3" and engine.turns[-1].siblings == (2, 2)
+    assert engine.switch_sibling(2, -1) and engine.switch_sibling(2, +1)
+    assert contents(engine) == ["Q1", "A1", "Q2 edited", "B2", "Q3 on B", "C3"]
+    # Resuming shows the same branch, numbered the same way.
+    settings = load_settings()
+    with SessionStore(paths.database_path()) as store:
+        conversation = store.get_conversation(engine.conversation_id or "")
+        resumed = ConversationEngine.resume(settings, store, engine.clients, conversation)
+        assert contents(resumed) == contents(engine)
+        assert [t.siblings for t in resumed.turns] == [t.siblings for t in engine.turns]
+        assert resumed.switch_sibling(2, -1)
+        assert contents(resumed) == ["Q1", "A1", "Q2", "A2", "Q3", "A3"]
+
+
+async def test_undo_keeps_the_exchange_as_a_branch_and_fork_copies_the_path(
+    zai: WireServer, engine_for: Any
+) -> None:
+    engine = engine_for()
+    await _three_exchanges(zai, engine)
+    assert engine.undo_last_exchange() == "Q3"
+    assert contents(engine) == ["Q1", "A1", "Q2", "A2"]
+    zai.reply(answer("A3'"))
+    await run(engine.send("Q3'"))
+    assert sent(zai)[-1] == ("user", "Q3'") and ("user", "Q3") not in sent(zai)
+    assert engine.turns[-2].siblings == (2, 2)
+    assert engine.switch_sibling(len(engine.turns) - 2, -1)
+    assert contents(engine)[-2:] == ["Q3", "A3"]
+
+    store = engine.store
+    assert store is not None
+    new_id = engine.fork(1)
+    assert new_id is not None and new_id != engine.conversation_id
+    assert [m.content for m in store.get_conversation(new_id).messages] == ["Q1", "A1"]
+    assert engine.undo_last_exchange() == "Q3"
+    assert engine.undo_last_exchange() == "Q2"
+    assert engine.undo_last_exchange() == "Q1"
+    assert engine.undo_last_exchange() is None and engine.turns == []
+    assert path(store.get_conversation(engine.conversation_id or "")) == ()
+
+
+async def test_a_regenerated_tool_answer_is_a_new_chain_from_the_same_prompt(
+    zai: WireServer, engine_for: Any
+) -> None:
+    zai.reply(tool_round(("c1", "add", '{"a": 2, "b": 3}')), answer("5"), answer("five"))
+    engine = engine_for(adder())
+    await run(engine.send("2 + 3?"))
+    assert [t.role for t in engine.turns] == ["user", "assistant", "tool", "assistant"]
+    await run(engine.regenerate(3))  # the chain's last answer: the whole chain gets a sibling
+    assert [t.role for t in engine.turns] == ["user", "assistant"]
+    assert contents(engine)[-1] == "five" and engine.turns[1].siblings == (2, 2)
+    assert sent(zai) == [("user", "2 + 3?")]
+    assert engine.switch_sibling(1, -1)
+    assert [t.role for t in engine.turns] == ["user", "assistant", "tool", "assistant"]
+    # The store keeps the chain linked: assistant -> tool -> assistant under the prompt.
+    store = engine.store
+    assert store is not None
+    stored = store.get_conversation(engine.conversation_id or "")
+    assert [m.role for m in path(stored)] == ["user", "assistant", "tool", "assistant"]
+    zai.reply(answer("ok"))
+    await run(engine.send("thanks"))
+    roles = [m["role"] for m in zai.requests[-1].json["messages"]]
+    assert roles == ["user", "assistant", "tool", "assistant", "user"]
+
+
+async def test_without_a_store_the_tree_lives_in_the_engine(
+    zai: WireServer, engine_for: Any
+) -> None:
+    engine = engine_for()
+    engine.store = None
+    await _three_exchanges(zai, engine)
+    zai.reply(answer("B2"))
+    await run(engine.edit(2, "Q2 edited"))
+    assert engine.switch_sibling(2, -1)
+    assert contents(engine) == ["Q1", "A1", "Q2", "A2", "Q3", "A3"]
+    assert engine.fork(1) is None
