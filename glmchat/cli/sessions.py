@@ -1,4 +1,5 @@
-"""`glmchat sessions`: list, search, show, export, import, rename and delete conversations."""
+"""`glmchat sessions`: list, search, show, fork, export, import, rename and delete
+conversations."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from pathlib import Path
 
 from glmchat.cli.errors import CliError
 from glmchat.store import (
+    Conversation,
     SessionStore,
     import_file,
     to_json,
     to_markdown,
+    tree,
 )
 from glmchat.terminal_text import dumps_json, neutralize_controls
 
@@ -27,7 +30,7 @@ _IMPORT_HELP = (
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "sessions",
-        help="list, search, show, export, import, rename or delete saved conversations",
+        help="list, search, show, fork, export, import, rename or delete saved conversations",
         description="Manage saved conversations. An ID may be any unique prefix of one.",
     )
     parser.set_defaults(func=lambda args: _usage(parser))
@@ -44,10 +47,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     listing.add_argument("--json", action="store_true", help="print a JSON array")
     listing.set_defaults(func=run_list)
 
-    show = commands.add_parser("show", help="print a conversation")
+    show = commands.add_parser(
+        "show", help="print a conversation (its current branch; JSON: every branch)"
+    )
     show.add_argument("id", metavar="ID")
     show.add_argument("--format", choices=("markdown", "json"), default="markdown")
     show.set_defaults(func=run_show)
+
+    fork = commands.add_parser(
+        "fork",
+        help="copy a conversation's current branch into a new conversation",
+        description="Make a new conversation from the current branch of ID, up to message N "
+        "(1-based, as `sessions show` numbers them; default: the whole branch). Prints the "
+        "new id.",
+    )
+    fork.add_argument("id", metavar="ID")
+    fork.add_argument("--at", type=_positive_int, metavar="N", help="up to message N")
+    fork.set_defaults(func=run_fork)
 
     export = commands.add_parser("export", help="write a conversation as Markdown or JSON")
     export.add_argument("id", metavar="ID")
@@ -168,25 +184,59 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _render(id_or_prefix: str, fmt: str) -> tuple[str, str]:
-    """(id, text): one conversation as the JSON export document or as Markdown for people."""
+def _load(id_or_prefix: str) -> Conversation:
     store = open_store()
     try:
-        conv = store.get_conversation(id_or_prefix)
+        return store.get_conversation(id_or_prefix)
     finally:
         store.close()
-    return conv.id, to_json(conv) if fmt == "json" else to_markdown(conv)
+
+
+def _render(conv: Conversation, fmt: str) -> str:
+    """One conversation as the JSON export document (every branch) or as Markdown for people
+    (the current branch, the others listed at the end)."""
+    return to_json(conv) if fmt == "json" else to_markdown(conv)
 
 
 def run_show(args: argparse.Namespace) -> int:
-    sys.stdout.write(_render(args.id, args.format)[1])
+    conv = _load(args.id)
+    sys.stdout.write(_render(conv, args.format))
+    others = len(tree.other_branches(conv))
+    if others and args.format == "markdown":
+        branches = "other branch" if others == 1 else "other branches"
+        print(
+            f"glmchat: {others} {branches}: use the TUI's [ and ] or `glmchat sessions fork`",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def run_fork(args: argparse.Namespace) -> int:
+    store = open_store(writing=True)
+    try:
+        conv = store.get_conversation(args.id)
+        branch = tree.path(conv)
+        if not branch:
+            raise CliError(f"{conv.id} has no messages on its current branch to fork", 2)
+        at = len(branch) if args.at is None else args.at
+        if at > len(branch):
+            raise CliError(
+                f"--at {at} is past the end: the current branch of {conv.id} has "
+                f"{len(branch)} messages (see `glmchat sessions show {conv.id}`)",
+                2,
+            )
+        new_id = store.fork(conv.id, branch[at - 1].id)
+    finally:
+        store.close()
+    print(new_id)
     return 0
 
 
 def run_export(args: argparse.Namespace) -> int:
     from glmchat import paths
 
-    conv_id, text = _render(args.id, args.format)
+    conv = _load(args.id)
+    conv_id, text = conv.id, _render(conv, args.format)
     if not args.output or args.output == "-":
         sys.stdout.write(text)
         return 0
