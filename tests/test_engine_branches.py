@@ -165,3 +165,13 @@ async def test_without_a_store_the_tree_lives_in_the_engine(
     assert engine.switch_sibling(2, -1)
     assert contents(engine) == ["Q1", "A1", "Q2", "A2", "Q3", "A3"]
     assert engine.fork(1) is None
+    # An export of what the engine holds is the current branch.
+    from glmchat.store import to_document, to_markdown
+
+    snapshot = engine.snapshot()
+    markdown = to_markdown(snapshot)
+    assert all(f"\n{text}\n" in markdown for text in contents(engine))
+    assert "edited" not in markdown
+    doc = to_document(snapshot)
+    assert [(m["id"], m["parent"]) for m in doc["messages"]][:2] == [(1, None), (2, 1)]
+    assert doc["current_leaf"] == 6

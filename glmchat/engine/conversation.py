@@ -190,9 +190,11 @@ class ConversationEngine(Branches, ModelControls):
 
         stamp = now_iso()
         conversation_id = self.conversation_id or new_id()
+        # The current branch as a chain, numbered by place: an unsaved turn has no id.
         messages = tuple(
             StoredMessage(
-                id=turn.message_id or 0,
+                id=position + 1,
+                parent_id=position or None,
                 conversation_id=conversation_id,
                 position=position,
                 role=turn.role,
@@ -219,6 +221,7 @@ class ConversationEngine(Branches, ModelControls):
             provider=self.provider_name,
             thinking=self.thinking,
             system_prompt=self.system_prompt,
+            current_leaf=len(messages) or None,
             messages=messages,
         )
 
