@@ -415,3 +415,25 @@ def test_search_finds_text_on_any_branch_and_names_the_message(
         assert _texts(store, cid)[-1] == "dos bis"
         [title_hit] = store.list_conversations(search="one")
         assert title_hit.id == cid
+
+
+def test_a_conversation_built_without_ids_is_inserted_as_one_branch(store: SessionStore):
+    from glmchat.store import Conversation, StoredMessage
+
+    messages = tuple(
+        StoredMessage(id=0, conversation_id="", position=0, role=role, content=text)
+        for role, text in (("user", "q"), ("assistant", "a"), ("user", "q2"))
+    )
+    conv = Conversation(
+        "built",
+        "t",
+        "2026-01-01T00:00:00.000Z",
+        "2026-01-01T00:00:00.000Z",
+        None,
+        None,
+        None,
+        None,
+        messages=messages,
+    )
+    [(_, stored)] = store.insert_conversations([conv])
+    assert _texts(store, stored) == ["q", "a", "q2"]

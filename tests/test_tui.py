@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from glmchat.config import save_value
+from glmchat.store.tree import path
 from glmchat.tui.screens.key_prompt import KeyPrompt
 from glmchat.tui.widgets import history
 from glmchat.tui.widgets.history import EarlierMessages
@@ -214,11 +215,13 @@ async def test_retry_from_the_palette_replaces_the_last_answer(zai: WireServer) 
         conversation_id = pane.conversation_id
     # The retry sends the same history: the replaced answer is not part of it.
     assert zai.requests[1].json["messages"] == zai.requests[0].json["messages"]
-    rows = saved(conversation_id)
-    assert [(r.role, r.content) for r in rows] == [
+    # The current branch holds the new answer; the old one is kept beside it.
+    conversation = saved_conversation(conversation_id)
+    assert [(r.role, r.content) for r in path(conversation)] == [
         ("user", "say something"),
         ("assistant", "second answer"),
     ]
+    assert len(conversation.messages) == 3
 
 
 async def test_edit_last_prompt_puts_it_back_in_the_prompt_box(zai: WireServer) -> None:
@@ -232,7 +235,9 @@ async def test_edit_last_prompt_puts_it_back_in_the_prompt_box(zai: WireServer) 
         assert pane.prompt.text == "a prompt with a typo"
         assert not pane.query(UserMessage) and not pane.query(AssistantMessage)
         assert "an answer" not in region_text(pane.log_view)
-        assert saved(pane.conversation_id) == []
+        # The exchange stays, as a branch; the current one is empty.
+        conversation = saved_conversation(pane.conversation_id or "")
+        assert path(conversation) == () and len(conversation.messages) == 2
 
 
 # --- panes -----------------------------------------------------------------------------------

@@ -479,12 +479,14 @@ class SessionStore(StoreConnection):
         """Insert whole conversations (an import) in one transaction: all or nothing.
 
         Messages keep their tree: their `id` and `parent_id` are the document's, renumbered
-        here (parents must come first, as parse_documents orders them). An id already taken
-        is never overwritten: that conversation gets a new id. Returns (id in the document,
-        id stored) pairs."""
+        here (parents must come first, as parse_documents orders them); messages without
+        distinct ids (built in code) are one branch in their order, ending at the last. An
+        id already taken is never overwritten: that conversation gets a new id. Returns (id
+        in the document, id stored) pairs."""
         results: list[tuple[str, str]] = []
         with self._write("import into") as conn:
             for conv in conversations:
+                conv = _as_tree(conv)
                 stored_id = self._free_id(conn, conv.id)
                 stored = replace(conv, id=stored_id, current_leaf=None, messages=())
                 conn.execute(INSERT_CONVERSATION, conversation_params(stored))
@@ -591,6 +593,14 @@ class SessionStore(StoreConnection):
     def prompts_since(self, provider: str, since: datetime) -> int:
         with self._read() as conn:
             return prompts_since(conn, provider, since)
+
+
+def _as_tree(conv: Conversation) -> Conversation:
+    """`conv` itself if its messages have distinct ids, else its messages as one branch."""
+    if len({m.id for m in conv.messages}) == len(conv.messages):
+        return conv
+    chain = tuple(replace(m, id=i + 1, parent_id=i or None) for i, m in enumerate(conv.messages))
+    return replace(conv, messages=chain, current_leaf=len(chain) or None)
 
 
 def _check(value: str, allowed: tuple[str, ...], what: str) -> None:
