@@ -5,13 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
 from glmchat.tui.glm_app import glm_app
 from glmchat.tui.literal import literal
+
+if TYPE_CHECKING:
+    from glmchat.tui.app import GlmChatApp
+    from glmchat.tui.widgets.chat_pane import ChatPane
 
 _FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
@@ -38,6 +42,8 @@ class ChatCommands(Provider):
             ("Tools…", app.action_tools, "list the tools and MCP servers, switch them on or off"),
         ]
         pane = app.active_pane
+        if pane is not None:
+            out.extend(_branch_commands(app, pane))
         if pane is not None and pane.web_search_available:
             on = pane.engine.toolbox is not None and pane.engine.toolbox.web_search
             out.append(
@@ -86,6 +92,34 @@ class ChatCommands(Provider):
                     if not name[offset].isspace():
                         display = display.stylize(matcher.match_style, offset, offset + 1)
                 yield Hit(score, display, callback, text=name, help=_help(help_text))
+
+
+def _branch_commands(
+    app: GlmChatApp, pane: ChatPane
+) -> list[tuple[str, Callable[[], object], str]]:
+    """The conversation tree's entries: regenerate the selected (or last) answer with another
+    model or thinking mode, fork from the selected message, undo the last exchange."""
+    branches = pane.branches
+    thinking = not pane.engine.thinking
+    out: list[tuple[str, Callable[[], object], str]] = [
+        (
+            f"Regenerate with thinking {'on' if thinking else 'off'}",
+            partial(branches.regenerate, thinking=thinking),
+            "a new answer beside the selected (or last) one",
+        ),
+        ("Fork from here", branches.fork, "a new conversation up to the selected message"),
+        ("Undo last exchange", branches.undo, "it stays as a branch; the prompt goes back"),
+    ]
+    for name, provider in app.settings.providers.items():
+        for model in provider.models:
+            out.append(
+                (
+                    f"Regenerate with model: {name}/{model}",
+                    partial(branches.regenerate, model=f"{name}/{model}"),
+                    "a new answer beside the selected (or last) one",
+                )
+            )
+    return out
 
 
 def _help(text: str) -> Any:

@@ -60,6 +60,7 @@ class SessionPicker(ModalScreen[str | None]):
     def __init__(self, store: Any) -> None:
         super().__init__()
         self.store = store
+        self._hits: dict[str, int] = {}  # conversation id -> the message the search found
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog picker"):
@@ -88,6 +89,7 @@ class SessionPicker(ModalScreen[str | None]):
             options.add_option(Option("No conversations found.", disabled=True))
             return
         model_width = min(MODEL_WIDTH, max(len(f"{r.provider}/{r.model}") for r in rows))
+        self._hits = {row.id: row.hit_message_id for row in rows if row.hit_message_id}
         options.add_options(Option(session_row(row, model_width), id=row.id) for row in rows)
         options.highlighted = 0
 
@@ -97,12 +99,27 @@ class SessionPicker(ModalScreen[str | None]):
         if options.option_count and options.highlighted is not None:
             option = options.get_option_at_index(options.highlighted)
             if option.id:
-                self.dismiss(option.id)
+                self._choose(option.id)
 
     @on(OptionList.OptionSelected)
     def picked(self, event: OptionList.OptionSelected) -> None:
         if event.option.id:
-            self.dismiss(event.option.id)
+            self._choose(event.option.id)
+
+    def _choose(self, conversation_id: str) -> None:
+        """Open it on the branch that holds the search hit: its newest leaf below the hit
+        becomes the conversation's current leaf (a title hit keeps the branch it had)."""
+        from glmchat.store import StoreError
+
+        hit = self._hits.get(conversation_id)
+        if hit is not None:
+            try:
+                self.store.set_current_leaf(
+                    conversation_id, self.store.newest_leaf(conversation_id, hit)
+                )
+            except StoreError as exc:  # opened on its own branch; the search still helped
+                self.app.notify(f"Could not open the branch of the hit: {exc}", severity="error")
+        self.dismiss(conversation_id)
 
     def action_focus_list(self) -> None:
         self.query_one("#sessions", OptionList).focus()

@@ -18,16 +18,19 @@ from textual.widgets import Static
 from glmchat.backend.errors import AuthError
 from glmchat.backend.events import ContentDelta, ReasoningDelta, RetryScheduled, Usage
 from glmchat.coding_plan import first_use_notice
+from glmchat.config import BINDING_IDS
 from glmchat.engine import ConversationEngine, Exchange, ExchangeResult, SaveFailed, Turn
 from glmchat.engine.budget import DoesNotFit
 from glmchat.engine.events import ApprovalRequest, RoundStarted, ToolCallUpdate
 from glmchat.tools.base import Decision
 from glmchat.tui.answer_rounds import answer_rounds, exchanges
+from glmchat.tui.branches import PaneBranches
 from glmchat.tui.context_budget import does_not_fit, marked, model_fields
 from glmchat.tui.glm_app import glm_app
 from glmchat.tui.literal import literal
 from glmchat.tui.stream_meter import StreamMeter
 from glmchat.tui.widgets.history import HistoryLog
+from glmchat.tui.widgets.message_select import SelectableMessage
 from glmchat.tui.widgets.messages import AssistantMessage, UserMessage
 from glmchat.tui.widgets.not_saved import NotSavedBanner
 from glmchat.tui.widgets.pane_tools import PaneTools
@@ -40,11 +43,6 @@ if TYPE_CHECKING:
     from glmchat.tui.app import GlmChatApp
 
 
-# The turns an answer is made of (a tool loop ends with a tool turn when it was stopped
-# mid-call): one AssistantMessage shows them all.
-ANSWER_ROLES = ("assistant", "tool")
-
-
 class ChatPane(Vertical):
     # While a tool call waits for approval these keys answer it. Its question takes the focus
     # (the prompt keeps its text); from the prompt, where y, a and n are typed, enter and escape
@@ -55,6 +53,10 @@ class ChatPane(Vertical):
         Binding("a", "approve('always')", "Always allow", priority=True),
         Binding("n", "approve('deny')", "Deny", priority=True),
         Binding("escape", "approve('deny')", "Deny", show=False, priority=True),
+        # From the prompt, the selection starts at the last message (tui/branches.py).
+        Binding(BINDING_IDS["select_prev"], "select_last", "Select", show=False, id="select_prev"),
+        # While an earlier prompt's edit is in the box, the stop key makes it a new prompt.
+        Binding(BINDING_IDS["stop"], "cancel_edit", "Not an edit", show=False, id="stop"),
     ]
 
     @dataclass
@@ -83,6 +85,7 @@ class ChatPane(Vertical):
         self._banner_shown = False
         self.spending: Spending | None = None  # after the last answer: budget, coding plan
         self.pane_tools = PaneTools(self)
+        self.branches = PaneBranches(self)
 
     # What the app and the tests read of the conversation, from the engine that holds it.
     @property
@@ -137,7 +140,9 @@ class ChatPane(Vertical):
         """A prompt, or a whole answer (every round of a tool loop, with its tool calls)."""
         first = turns[0]
         if first.role == "user":
-            return marked(UserMessage(first.content), self.engine, first)
+            prompt = UserMessage(first.content, siblings=first.siblings)
+            prompt.turn = first
+            return marked(prompt, self.engine, first)
         last = next((t for t in reversed(turns) if t.role == "assistant"), turns[-1])
         message = AssistantMessage(
             rounds=answer_rounds(turns),
@@ -147,7 +152,9 @@ class ChatPane(Vertical):
             error=last.error,
             message_id=first.message_id,
             palette_key=self._key("command_palette"),
+            siblings=first.siblings,
         )
+        message.turn = first
         return marked(message, self.engine, first)
 
     def _show_title(self) -> None:
@@ -252,7 +259,7 @@ class ChatPane(Vertical):
         if notice := first_use_notice(self.engine.provider_name):
             self.app.notify(notice, title="Coding plan", timeout=20, markup=False)
         try:
-            exchange = self.engine.send(text)
+            exchange, edited = self.branches.send(text)
         except DoesNotFit as exc:  # not sent, nothing saved: the choice is the user's
             self._give_back(text)
             does_not_fit(self, exc, text)
@@ -261,7 +268,13 @@ class ChatPane(Vertical):
         for note in self.engine.take_notices():
             self.app.notify(note, timeout=8, markup=False)
         self._show_title()
-        self.log_view.mount(UserMessage(text))
+        if edited:  # a new branch from an earlier prompt: the log shows that path
+            self.branches.answer_on_new_branch(exchange)
+            return
+        turn = self.engine.turns[-2]  # the prompt's, before the answer's
+        prompt = UserMessage(text, siblings=turn.siblings)  # after an undo: `‹ 2/2 ›`
+        prompt.turn = turn
+        self.log_view.mount(prompt)
         self._begin_answer(exchange)
 
     def _begin_answer(self, exchange: Exchange) -> None:
@@ -272,7 +285,9 @@ class ChatPane(Vertical):
             code_theme=settings.ui.code_theme,
             palette_key=self._key("command_palette"),
             message_id=exchange.turn.message_id,
+            siblings=exchange.turn.siblings,
         )
+        message.turn = exchange.turn
         self.streaming = message
         self._exchange = exchange
         self.log_view.mount(message)
@@ -395,6 +410,8 @@ class ChatPane(Vertical):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "approve":
             return self.pane_tools.waiting
+        if action == "cancel_edit":
+            return self.branches.editing is not None and self.streaming is None
         return True
 
     def action_approve(self, decision: Decision) -> None:
@@ -426,11 +443,6 @@ class ChatPane(Vertical):
             return None
         return turn.content, "the last answer"
 
-    async def _remove_last(self, widget_type: type[UserMessage | AssistantMessage]) -> None:
-        widgets = list(self.log_view.query(widget_type))
-        if widgets:
-            await widgets[-1].remove()
-
     def _busy(self) -> bool:
         if self.streaming is not None:
             self.app.notify(
@@ -440,32 +452,39 @@ class ChatPane(Vertical):
         return False
 
     async def retry(self) -> None:
+        """A new answer to the last prompt, beside the last one (which is kept)."""
         if self._busy():
             return
-        turns = self.engine.turns
-        had_answer = bool(turns) and turns[-1].role in ANSWER_ROLES
         exchange = self.engine.retry()
-        if had_answer:
-            await self._remove_last(AssistantMessage)
-        self.update_status()
         if exchange is None:
             self.app.notify("Nothing to retry.")
             return
-        self._begin_answer(exchange)
+        self.branches.answer_on_new_branch(exchange)
 
     async def edit_last(self) -> None:
-        if self._busy():
-            return
-        had_answer = bool(self.engine.turns) and self.engine.turns[-1].role in ANSWER_ROLES
-        text = self.engine.take_back_last_prompt()
-        if had_answer:
-            await self._remove_last(AssistantMessage)
-        if text is None:
-            self.app.notify("No prompt to edit.")
-            return
-        await self._remove_last(UserMessage)
-        self.update_status()
-        self._give_back(text)
+        """The last prompt back in the box; its exchange stays as a branch."""
+        self.branches.undo()
+
+    # --- the message selection (tui/branches.py) ------------------------------------------
+
+    def action_select_last(self) -> None:
+        messages = [w for w in self.log_view.children if isinstance(w, SelectableMessage)]
+        if messages:
+            self.screen.set_focus(messages[-1])  # now: the next key press starts from it
+            messages[-1].scroll_visible(animate=False)
+
+    def action_cancel_edit(self) -> None:
+        if self.branches.cancel_edit():
+            self.app.notify("Not an edit any more: the text is sent as a new prompt.", timeout=3)
+
+    @on(SelectableMessage.Selected)
+    def _selected(self, event: SelectableMessage.Selected) -> None:
+        self.branches.selected = event.message
+
+    @on(SelectableMessage.Act)
+    def _act(self, event: SelectableMessage.Act) -> None:
+        event.stop()
+        self.branches.act(event.message, event.what, event.step)
 
     def fold_all(self) -> None:
         from glmchat.tui.widgets.messages import ThinkingPanel

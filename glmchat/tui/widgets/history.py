@@ -63,6 +63,32 @@ class HistoryLog(MessageLog):
         for turn in self._turns[self.shown_from :]:
             yield self._widget_for(turn)
 
+    def reset(self, turns: Sequence[Sequence[Turn]], *, keep: int | None = None) -> Widget | None:
+        """Show other turns (another branch of the conversation): the same bounded window over
+        them, and the message at group `keep` mounted at once if it is within twice the window
+        from the end (further up, the window would not be bounded: the end is shown). Returns
+        that message's widget, if mounted."""
+        self._turns = turns
+        self._window_start = max(0, len(turns) - HISTORY_WINDOW)
+        self.shown_from = self._first_paint_start()
+        if keep is not None and not 0 <= len(turns) - keep <= 2 * HISTORY_WINDOW:
+            keep = None
+        if keep is not None:
+            self._window_start = min(self._window_start, keep)
+            self.shown_from = min(self.shown_from, keep)
+        # Unmounted as the new ones are mounted: no two widgets share an id here.
+        self.remove_children()
+        widgets = [self._widget_for(turn) for turn in turns[self.shown_from :]]
+        if self.shown_from > 0:
+            self.mount(EarlierMessages(self._marker_text()))
+        self.mount_all(widgets)
+        if self.shown_from > self._window_start:
+            self.set_timer(MOUNT_PAUSE, self._mount_more_history)
+        self.follow()
+        if keep is None or keep < self.shown_from:
+            return None
+        return widgets[keep - self.shown_from]
+
     def on_mount(self) -> None:
         self.follow()
         if self.shown_from > self._window_start:

@@ -20,6 +20,7 @@ from glmchat.token_estimate import estimate_tokens
 from glmchat.tui.answer_rounds import AnswerRound
 from glmchat.tui.compat.textual_private import SettledBySizing
 from glmchat.tui.literal import literal
+from glmchat.tui.widgets.message_select import SelectableMessage, sibling_label
 from glmchat.tui.widgets.sources import Sources, cite
 from glmchat.tui.widgets.tool_panel import OPEN_STATES, ToolPanel
 
@@ -31,8 +32,12 @@ if TYPE_CHECKING:
 STREAM_HEIGHT_STEP = 8
 
 
-class UserMessage(Static):
-    """The user's prompt, shown literally: markup in a prompt is text, never style."""
+class UserMessage(Static, SelectableMessage, can_focus=True):
+    """The user's prompt, shown literally: markup in a prompt is text, never style. Under a
+    prompt with other versions, a first line says which one this is (`‹ 2/3 ›`)."""
+
+    # Static is declared with inherit_bindings=False: the selection's keys are listed again.
+    BINDINGS = SelectableMessage.BINDINGS
 
     DEFAULT_CSS = """
     UserMessage {
@@ -41,10 +46,16 @@ class UserMessage(Static):
         border-left: thick $accent;
         background: $boost;
     }
+    UserMessage:focus {
+        background: $accent 25%;  /* selected (tui/widgets/message_select.py) */
+    }
     """
 
-    def __init__(self, text: str, **kwargs: object) -> None:
-        super().__init__(Text(neutralize_controls(text)), **kwargs)  # type: ignore[arg-type]
+    def __init__(self, text: str, siblings: tuple[int, int] = (1, 1), **kwargs: object) -> None:
+        shown = Text(neutralize_controls(text))
+        if label := sibling_label(*siblings):
+            shown = Text.assemble((label, "dim"), "\n", shown)
+        super().__init__(shown, **kwargs)  # type: ignore[arg-type]
         self.text = text
 
 
@@ -110,7 +121,7 @@ class _Round:
     answer_started: bool = False
 
 
-class AssistantMessage(SettledBySizing, Vertical):
+class AssistantMessage(SettledBySizing, Vertical, SelectableMessage, can_focus=True):
     """One answer: in a tool loop, several rounds (each model call's thinking, text and tool
     calls, in order), then the web search sources and a note. While streaming it takes deltas;
     finished, it is a few cached widgets."""
@@ -126,6 +137,12 @@ class AssistantMessage(SettledBySizing, Vertical):
     }
     AssistantMessage .error {
         color: $error;
+    }
+    AssistantMessage:focus {
+        background: $accent 25%;  /* selected (tui/widgets/message_select.py) */
+    }
+    AssistantMessage > .siblings {
+        color: $text-muted;
     }
     """
 
@@ -144,10 +161,13 @@ class AssistantMessage(SettledBySizing, Vertical):
         message_id: int | None = None,
         palette_key: str = "ctrl+p",
         rounds: Sequence[AnswerRound] = (),
+        siblings: tuple[int, int] = (1, 1),
     ) -> None:
         """`content`, `reasoning` and their figures make a one-round answer; `rounds` a saved
-        tool loop (and then they are not used)."""
+        tool loop (and then they are not used). `siblings`: this answer's place among the
+        answers to its prompt, and their count (shown as `‹ 2/3 ›` when there are others)."""
         super().__init__()
+        self.versions = siblings
         self.message_id = message_id
         self.palette_key = palette_key  # as configured: the notes name it
         self.streaming = streaming
@@ -196,6 +216,8 @@ class AssistantMessage(SettledBySizing, Vertical):
         return one
 
     def compose(self) -> ComposeResult:
+        if label := sibling_label(*self.versions):
+            yield Static(label, classes="siblings", markup=False)
         for one in self._rounds:
             if one.thinking is not None:
                 yield one.thinking

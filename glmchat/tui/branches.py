@@ -1,0 +1,195 @@
+"""A pane's conversation tree: edit an earlier prompt, regenerate an answer, switch between
+versions, undo the last exchange, fork. The engine moves the current leaf (engine.turns is
+always the path from the root to it); this redraws the log from that path."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from glmchat.engine import Exchange, Turn
+from glmchat.engine.budget import DoesNotFit
+from glmchat.tui.answer_rounds import exchanges
+from glmchat.tui.widgets.message_select import SelectableMessage
+
+if TYPE_CHECKING:
+    from glmchat.tui.widgets.chat_pane import ChatPane
+
+
+def group_of(turns: Sequence[Turn], index: int) -> int:
+    """The log's message (a prompt, or a whole answer) that shows turns[index]."""
+    group = -1
+    for i, turn in enumerate(turns[: index + 1]):
+        if turn.role == "user" or i == 0 or turns[i - 1].role == "user":
+            group += 1
+    return max(group, 0)
+
+
+class PaneBranches:
+    """What the selection's keys and the palette do to one pane's conversation tree."""
+
+    def __init__(self, pane: ChatPane) -> None:
+        self.pane = pane
+        self.selected: SelectableMessage | None = None  # the last message selected
+        self.editing: Turn | None = None  # a prompt whose edit is in the prompt box
+
+    # --- which turn ----------------------------------------------------------------------
+
+    def index_of(self, turn: Turn | None) -> int | None:
+        """Where `turn` is on the current path (None: not on it any more)."""
+        if turn is None:
+            return None
+        turns = self.pane.engine.turns
+        for index, each in enumerate(turns):
+            if each is turn or (turn.message_id is not None and each.message_id == turn.message_id):
+                return index
+        return None
+
+    def target(self, role: str) -> int | None:
+        """The selected message's turn if it is a `role` one, else the last such message's."""
+        selected = self.selected
+        if selected is not None and selected.is_attached and selected.turn is not None:
+            index = self.index_of(selected.turn)
+            if index is not None and (selected.turn.role == "user") == (role == "user"):
+                return index
+        turns = self.pane.engine.turns
+        for index in range(len(turns) - 1, -1, -1):
+            if turns[index].role == role and (index == 0 or turns[index - 1].role == "user"):
+                return index  # an answer's first turn: the one its siblings hang beside
+            if role == "user" and turns[index].role == "user":
+                return index
+        return None
+
+    # --- the keys on a selected message --------------------------------------------------
+
+    def act(self, message: SelectableMessage, what: str, step: int) -> None:
+        index = self.index_of(message.turn)
+        if index is None:
+            self.pane.app.notify("This message is not on the branch shown any more.")
+            return
+        if what == "edit":
+            self.edit(index)
+        elif what == "regenerate":
+            self.regenerate(index)
+        else:
+            self.switch(index, step)
+
+    def edit(self, index: int) -> None:
+        """Put a prompt's text in the box: sending it makes a new branch from that point."""
+        pane = self.pane
+        if pane._busy():
+            return
+        turn = pane.engine.turns[index]
+        self.editing = turn
+        pane._give_back(turn.content)
+        send, stop = pane._key("send"), pane._key("stop")
+        pane.app.notify(
+            f"Editing an earlier prompt: {send} sends it as a new branch from there (the old "
+            f"one is kept); {stop} sends it as a new prompt instead.",
+            timeout=8,
+        )
+
+    def cancel_edit(self) -> bool:
+        editing, self.editing = self.editing, None
+        return editing is not None
+
+    def send(self, text: str) -> tuple[Exchange, bool]:
+        """The exchange for a prompt sent from the box, and whether it is an edit (a new branch
+        from an earlier prompt) rather than a new prompt at the end. DoesNotFit passes through
+        with the edit still pending."""
+        editing, self.editing = self.editing, None
+        index = self.index_of(editing)
+        if index is None:
+            return self.pane.engine.send(text), False
+        try:
+            return self.pane.engine.edit(index, text), True
+        except DoesNotFit:
+            self.editing = editing
+            raise
+
+    def regenerate(
+        self, index: int | None = None, *, model: str | None = None, thinking: bool | None = None
+    ) -> None:
+        """A new answer beside the one at `index` (default: the selected or last answer)."""
+        pane = self.pane
+        if pane._busy():
+            return
+        if index is None:
+            index = self.target("assistant")
+        if index is None:
+            pane.app.notify("No answer to regenerate.")
+            return
+        try:
+            exchange = pane.engine.regenerate(index, model=model, thinking=thinking)
+        except DoesNotFit as exc:
+            pane.app.notify(str(exc), severity="warning", timeout=10)
+            return
+        self.answer_on_new_branch(exchange)
+
+    def answer_on_new_branch(self, exchange: Exchange) -> None:
+        """The path up to the new answer is drawn again, then the answer streams below it."""
+        turns = self.pane.engine.turns
+        self.redraw(turns[:-1])
+        self.pane._begin_answer(exchange)
+
+    def switch(self, index: int, step: int) -> None:
+        """The previous / next version of the message at `index`, and the branch below it."""
+        pane = self.pane
+        if pane._busy():
+            return
+        if not pane.engine.switch_sibling(index, step):
+            pane.app.notify("No other version of this message.", timeout=3)
+            return
+        self.redraw(pane.engine.turns, keep=group_of(pane.engine.turns, index))
+
+    # --- the palette ---------------------------------------------------------------------
+
+    def undo(self) -> None:
+        """Move back to before the last prompt (it stays as a branch); the prompt goes back
+        in the box."""
+        pane = self.pane
+        if pane._busy():
+            return
+        text = pane.engine.undo_last_exchange()
+        if text is None:
+            pane.app.notify("Nothing to undo.")
+            return
+        self.redraw(pane.engine.turns)
+        pane._give_back(text)
+
+    async def fork(self) -> None:
+        """A new conversation from the path up to the selected (or last) message, in a new
+        pane next to this one."""
+        pane = self.pane
+        turns = pane.engine.turns
+        index = len(turns) - 1
+        selected = self.selected
+        if selected is not None and selected.is_attached:
+            found = self.index_of(selected.turn)
+            if found is not None:
+                index = found
+                if turns[index].role != "user":  # an answer goes whole, tool rounds and all
+                    while index + 1 < len(turns) and turns[index + 1].role != "user":
+                        index += 1
+        if index < 0:
+            pane.app.notify("Nothing to fork yet.")
+            return
+        new_id = pane.engine.fork(index)
+        if new_id is None:
+            pane.app.notify("Could not fork: this conversation is not saved.", severity="error")
+            return
+        await pane.glm.open_pane(new_id, after=pane)
+        pane.app.notify("Forked into a new conversation.", timeout=3)
+
+    # --- drawing -------------------------------------------------------------------------
+
+    def redraw(self, turns: Sequence[Turn], *, keep: int | None = None) -> None:
+        """The log shows `turns` again (the history window is kept bounded); the message at
+        group `keep`, if given, is mounted and selected."""
+        self.selected = None
+        pane = self.pane
+        log = pane.log_view
+        shown = log.reset(exchanges(turns), keep=keep)
+        if keep is not None and shown is not None:
+            pane.call_after_refresh(shown.focus)
+        pane.update_status()

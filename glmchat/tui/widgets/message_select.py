@@ -1,0 +1,94 @@
+"""The selection over a pane's messages: which message has it, its keys, and its highlight.
+
+A message is selected by giving it the focus (alt+up / alt+down from the prompt or another
+message, or a click): the focus is what Textual routes keys by, so `e`, `r`, `[` and `]` reach
+the selected message and never the prompt, where they are typed. The actions are the pane's
+(tui/branches.py); a message only says which one was asked for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+from textual.message import Message as TMessage
+from textual.widget import Widget
+
+from glmchat.config import BINDING_IDS
+from glmchat.engine import Turn
+
+
+def sibling_label(position: int, count: int) -> str:
+    """`‹ 2/3 ›`: this message is the second of three versions; empty without others."""
+    return f"‹ {position}/{count} ›" if count > 1 else ""
+
+
+def _binding(binding_id: str, action: str, description: str) -> Binding:
+    return Binding(BINDING_IDS[binding_id], action, description, id=binding_id)
+
+
+class SelectableMessage(Widget):
+    """A prompt or a whole answer that can be selected; `turn` is its first turn (for an
+    answer, the assistant turn that answers the prompt).
+
+    Listed after the widget's own base (`UserMessage(Static, SelectableMessage)`): Textual
+    takes DEFAULT_CSS along the first base only, bindings along the whole MRO. The highlight
+    (`:focus`) is in each message's DEFAULT_CSS for that reason, and each one says
+    `can_focus=True` (Textual sets it per class)."""
+
+    BINDINGS = [
+        _binding("select_prev", "select(-1)", "Previous message"),
+        _binding("select_next", "select(1)", "Next message"),
+        _binding("edit_message", "act('edit', 0)", "Edit"),
+        _binding("regenerate", "act('regenerate', 0)", "Regenerate"),
+        _binding("prev_sibling", "act('sibling', -1)", "‹ Version"),
+        _binding("next_sibling", "act('sibling', 1)", "Version ›"),
+    ]
+
+    turn: Turn | None = None
+
+    @dataclass
+    class Act(TMessage):
+        """`what` ("edit", "regenerate", "sibling") asked for on `message`; `step` ±1 for
+        "sibling"."""
+
+        message: SelectableMessage
+        what: str
+        step: int
+
+    @dataclass
+    class Selected(TMessage):
+        message: SelectableMessage
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Only what applies to this kind of message is offered (and shown in the footer).
+        if action != "act":
+            return True
+        what = parameters[0]
+        if what == "edit":
+            return self.is_prompt
+        if what == "regenerate":
+            return not self.is_prompt
+        return True
+
+    @property
+    def is_prompt(self) -> bool:
+        return self.turn is not None and self.turn.role == "user"
+
+    def on_focus(self) -> None:
+        self.post_message(self.Selected(self))
+
+    def action_select(self, step: int) -> None:
+        """Move the selection to the previous / next message of the log (stays at the ends)."""
+        parent = self.parent
+        if parent is None:
+            return
+        messages = [w for w in parent.children if isinstance(w, SelectableMessage)]
+        index = messages.index(self) + step
+        if 0 <= index < len(messages):
+            # At once, not after the queued messages (focus()): under key repeat each press
+            # moves one step from where the last one landed.
+            self.screen.set_focus(messages[index])
+            messages[index].scroll_visible(animate=False)
+
+    def action_act(self, what: str, step: int) -> None:
+        self.post_message(self.Act(self, what, step))
