@@ -13,11 +13,14 @@ import copy
 import importlib
 import inspect
 import io
+import json
+import json.scanner
 import pathlib
 import pkgutil
 import re
 import textwrap
 
+import pytest
 from markdown_it.rules_core import StateCore
 from rich.console import Console
 from rich.markdown import CodeBlock, HorizontalRule, Markdown, MarkdownElement, TextElement
@@ -30,6 +33,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 
 import glmchat
+from glmchat.backend import compat_json
 from glmchat.tui.compat import rich_markdown
 from glmchat.tui.compat.rich_markdown import (
     BLOCK_PARSER,
@@ -436,3 +440,55 @@ def test_no_widget_outside_compat_overrides_or_reads_a_private_library_name() ->
             }
             found += [f"{module.__name__}.{cls.__name__}.{name}" for name in sorted(ours & theirs)]
     assert found == []
+
+
+# --- json (glmchat/backend/compat_json.py) ---------------------------------------------------
+
+
+def test_json_decoder_still_sets_a_scan_once_that_returns_the_document_and_its_end() -> None:
+    decoder = json.JSONDecoder()
+    assert "scan_once" in vars(decoder), "JSONDecoder no longer sets scan_once: fix compat_json"
+    scan_once = vars(decoder)["scan_once"]
+    if json.scanner.c_make_scanner is not None:
+        # The reason for going around json.loads: the C scanner, one call per document.
+        assert type(scan_once) is json.scanner.c_make_scanner
+    assert scan_once('{"a": [1, 2.5, "x", null]} tail', 0) == ({"a": [1, 2.5, "x", None]}, 26)
+    assert scan_once('"\\u00e9"', 0) == ("é", 8)
+    for not_a_document in (" {}", "", "nope", "}"):
+        with pytest.raises(StopIteration):
+            scan_once(not_a_document, 0)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        '{"choices": [{"delta": {"content": "hi"}}]}',
+        '{"a": 1}  \n',
+        '  {"a": 1}',
+        "[1, 2, 3]",
+        '"text"',
+        "1e400",
+        "NaN",
+        "true",
+        "",
+        "   ",
+        "{",
+        '{"a": 1} {"b": 2}',
+        '{"a": 1} x',
+        '{"a": "\\ud800"}',
+        "[" * 100_000 + "]" * 100_000,
+    ],
+)
+def test_compat_json_loads_agrees_with_json_loads(data: str) -> None:
+    try:
+        expected: object = json.loads(data)
+    except (ValueError, RecursionError):
+        expected = ValueError
+    try:
+        got: object = compat_json.loads(data)
+    except ValueError:
+        got = ValueError
+    if isinstance(expected, float) and expected != expected:
+        assert isinstance(got, float) and got != got  # NaN equals nothing, itself included
+    else:
+        assert got == expected

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 from glmchat.backend import errors as E
+from glmchat.backend.compat_json import loads as _loads
 from glmchat.backend.dialects import classify_error, content_parts, parse_error_body, read_reasoning
 from glmchat.backend.events import (
     ContentDelta,
@@ -48,22 +49,6 @@ def usage_from_dict(raw: dict[str, Any]) -> Usage:
         else None,
         cost=float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
     )
-
-
-_scan_json = json.JSONDecoder().scan_once
-
-
-def _loads(data: str) -> Any:
-    """json.loads without its wrapper layers: this runs once per token."""
-    try:
-        doc, end = _scan_json(data, 0)
-    except StopIteration:
-        return json.loads(data)  # leading whitespace, or not JSON: let json say which
-    except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
-    if end != len(data) and data[end:].strip():
-        raise ValueError("extra data after JSON")
-    return doc
 
 
 class StreamState:
@@ -124,7 +109,9 @@ class StreamState:
         kind = self._run_kind
         if kind is None:
             return
-        if kind is ToolCallDelta:
+        # issubclass, not `is`: the same cost here (once per run, not per token), and mypy
+        # narrows `kind` to the text kinds in the else branch.
+        if issubclass(kind, ToolCallDelta):
             position, call_id, name = self._run_call
             out.append(ToolCallDelta(position, call_id, name, "".join(self._run)))
         else:

@@ -4,7 +4,7 @@ a fresh one is cached), the shipped catalogue, or, failing all, a ModelInfo of u
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from glmchat.catalogue.model_info import DEFAULT_EFFORTS, ModelInfo, ModelOverride
 from glmchat.catalogue.shipped import family_of, shipped_info
@@ -73,7 +73,8 @@ def apply_override(
 ) -> ModelInfo:
     """`[models."PROVIDER/MODEL"]` over what is known (or over nothing: a model of one's own)."""
     base = info or ModelInfo(provider=provider, model=model, known=True)
-    changes: dict[str, object] = {
+    # asdict's own type: each value is the override field's, which replace() checks at run time.
+    changes: dict[str, Any] = {
         name: value for name, value in dataclasses.asdict(override).items() if value is not None
     }
     prices = [name for name in changes if name.startswith("price_")]

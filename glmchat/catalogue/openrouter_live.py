@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from glmchat.catalogue.model_info import ModelInfo
+from glmchat.catalogue.model_info import ModelInfo, Thinking
 
 CACHE_NAME = "openrouter-models.json"
 MAX_AGE = 24 * 3600.0  # seconds: OpenRouter's prices move, but not by the hour
@@ -47,6 +47,11 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
+def _table(value: object) -> dict[str, Any]:
+    """A JSON object of the document, or an empty one when the field is missing or not an object."""
+    return value if isinstance(value, dict) else {}
+
+
 def parse_models(doc: Any, provider: str, fetched: str) -> list[ModelInfo]:
     """Every model of an OpenRouter /models document, as ModelInfo with source "openrouter".
     Entries that are not objects with an id are skipped; missing figures stay None."""
@@ -55,11 +60,11 @@ def parse_models(doc: Any, provider: str, fetched: str) -> list[ModelInfo]:
     for item in items if isinstance(items, list) else ():
         if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
             continue
-        pricing = item.get("pricing") if isinstance(item.get("pricing"), dict) else {}
-        top = item.get("top_provider") if isinstance(item.get("top_provider"), dict) else {}
-        reasoning = item.get("reasoning") if isinstance(item.get("reasoning"), dict) else {}
+        pricing = _table(item.get("pricing"))
+        top = _table(item.get("top_provider"))
+        reasoning = _table(item.get("reasoning"))
         params = item.get("supported_parameters")
-        thinking = None
+        thinking: Thinking | None = None
         if reasoning.get("mandatory") is True:
             thinking = "always"
         elif isinstance(params, list) and "reasoning" in params:
@@ -78,7 +83,7 @@ def parse_models(doc: Any, provider: str, fetched: str) -> list[ModelInfo]:
                 known=True,
                 context=_int(item.get("context_length")) or _int(top.get("context_length")),
                 max_output=_int(top.get("max_completion_tokens")),
-                thinking=thinking,  # type: ignore[arg-type]
+                thinking=thinking,
                 efforts=tuple(e for e in efforts if isinstance(e, str))
                 if isinstance(efforts, list)
                 else (),
