@@ -4,7 +4,9 @@ A saved 1,000-message conversation (300-token Markdown answers) gets a second ve
 500th message (an answer); the app resumes it headless (`App.run_test`, 120x40) and `]` / `[`
 switch between the two versions with the answer selected: to the short branch (500 messages)
 and back to the long one (1,000). Each switch is timed from the key to the screen settled
-(`pilot.pause()`: the log's widgets rebuilt, laid out and painted). Medians of RUNS rounds.
+(the first refresh after it: the log's last screenful rebuilt, laid out and painted; the
+rest of the history window is mounted above it afterwards, as when a conversation is
+resumed). Medians of RUNS rounds.
 
     python -m bench.bench_branches
 """
@@ -66,9 +68,13 @@ async def _run(conversation_id: str) -> dict[str, list[float]]:
             for step, name in ((1, "to_short"), (-1, "to_long")):
                 index = AT - 1  # both branches share the first 499 messages
                 assert pane.engine.turns[index].role == "assistant"
+                painted = asyncio.Event()
                 t0 = time.perf_counter()
                 pane.branches.switch(index, step)
-                await pilot.pause()
+                # The first refresh after the switch: the new branch's last screenful laid
+                # out and painted (the rest of the window is mounted above it afterwards).
+                pane.log_view.call_after_refresh(painted.set)
+                await painted.wait()
                 times[name].append(time.perf_counter() - t0)
                 times["widgets"].append(len(pane.log_view.children))
                 await pilot.pause(0.3)  # the rest of the window, mounted after the paint

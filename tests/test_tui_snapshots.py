@@ -213,3 +213,27 @@ def test_answer_with_a_folded_tool_call(snap_compare: Snap, keyed: None, app_for
     )
     app = app_for(resume="70010000c411")
     assert snap_compare(app, terminal_size=SIZE, run_before=steady())
+
+
+def test_an_answer_with_other_versions(snap_compare: Snap, keyed: None, app_for: Any) -> None:
+    """A regenerated answer: "‹ 2/2 ›" above it (the first version is kept as a branch), and a
+    prompt edited once: "‹ 2/2 ›" on its first line; the last answer is selected (tinted)."""
+    from glmchat import paths
+    from glmchat.store import SessionStore
+
+    with SessionStore(paths.database_path()) as store:
+        conv = store.create_conversation(
+            model="glm-4.5", provider="zai", thinking=False, title="Versions"
+        )
+        first = store.add_message(conv, "user", "Name a prime number.")
+        store.add_message(conv, "assistant", "7", parent_id=first)
+        answer = store.add_message(conv, "assistant", "11, divisible by 1 and 11.", parent_id=first)
+        store.add_message(conv, "user", "Name an odd one.", parent_id=answer)
+        edited = store.add_message(conv, "user", "Name an even prime.", parent_id=answer)
+        store.add_message(conv, "assistant", "2, the only even prime.", parent_id=edited)
+
+    async def select_answer(pilot: Pilot[Any]) -> None:
+        await pilot.press("alt+up")
+
+    app = app_for(resume=conv)
+    assert snap_compare(app, terminal_size=SIZE, run_before=steady(select_answer))
