@@ -251,10 +251,10 @@ class ChatPane(Vertical):
             self._give_back(text)
             return
         if not self.glm.has_key(provider):
-            # Ask for the key, then send; without one, the prompt goes back to the box.
-            self.glm.ask_for_key(
-                provider, lambda ok: self.send(text) if ok else self._give_back(text)
-            )
+            # The prompt waits in the box, in sight behind the key dialog; with a key it is
+            # sent from there, without one it stays for the user.
+            self._give_back(text)
+            self.glm.ask_for_key(provider, lambda ok: self._send_waiting(text) if ok else None)
             return
         if notice := first_use_notice(self.engine.provider_name):
             self.app.notify(notice, title="Coding plan", timeout=20, markup=False)
@@ -276,6 +276,12 @@ class ChatPane(Vertical):
         prompt.turn = turn
         self.log_view.mount(prompt)
         self._begin_answer(exchange)
+
+    def _send_waiting(self, text: str) -> None:
+        """Send the prompt that waited in the box for a key (unless the user changed it)."""
+        if self.prompt.text == text:
+            self.prompt.clear()
+            self.send(text)
 
     def _begin_answer(self, exchange: Exchange) -> None:
         settings = self.glm.settings
