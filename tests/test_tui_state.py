@@ -18,6 +18,7 @@ from glmchat import paths
 from glmchat.backend.openai_compat import OpenAICompatClient
 from glmchat.config import BINDING_IDS, save_value
 from glmchat.credentials import CredentialStore
+from glmchat.keybindings import TYPED_KEYS_ALLOWED
 from glmchat.store import NotFoundError, SessionStore
 from glmchat.token_estimate import estimate_tokens
 from glmchat.tui.screens.key_prompt import KeyPrompt
@@ -330,7 +331,14 @@ async def test_the_thinking_toggle_says_it_holds_for_the_pane(zai: WireServer) -
         assert "next message" not in screen_text(pilot.app)
 
 
-FOOTER_IDS = [i for i in BINDING_IDS if i not in ("newline", "prev_pane", "next_pane")]
+# The footer shows the prompt's and the app's bindings; the message selection's keys are shown
+# when a message has the focus (tests/test_tui_branches.py).
+FOOTER_IDS = [
+    i
+    for i in BINDING_IDS
+    if i not in ("newline", "prev_pane", "next_pane", "select_prev", "select_next")
+    and i not in TYPED_KEYS_ALLOWED
+]
 
 
 @pytest.mark.parametrize("binding_id", FOOTER_IDS)
