@@ -9,15 +9,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Self
 
-from glmchat.store.database import (
-    AccessMode,
-    access_mode,
-    connect,
-    ensure_search_index,
-    fts5_available,
-    search_state,
-    translate_error,
-)
+from glmchat.store.database import AccessMode, access_mode, connect, translate_error
+from glmchat.store.search_index import ensure_search_index, fts5_available, search_state
 
 
 class StoreConnection:
