@@ -291,9 +291,9 @@ def parse_error_body(body: bytes) -> tuple[str | None, str, dict[str, Any]]:
             message = err.get("message") or err.get("msg") or doc.get("message") or ""
             if not message and "detail" in doc:
                 message = _detail_text(doc["detail"])
-            metadata = err.get("metadata") if isinstance(err.get("metadata"), dict) else {}
+            metadata = err.get("metadata")
             code = None if code is None else one_line(str(code))[:40]
-            return code, str(message), metadata
+            return code, str(message), metadata if isinstance(metadata, dict) else {}
     if not text:
         return None, "", {}
     lowered = text[:512].lower()

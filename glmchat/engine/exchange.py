@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from glmchat.backend.errors import ProviderError
 from glmchat.backend.events import (
@@ -24,6 +24,7 @@ from glmchat.backend.events import (
 from glmchat.backend.finish import finish_note
 from glmchat.costs import Cost, add_costs, answer_cost
 from glmchat.engine.events import (
+    ApprovalRequest,
     EngineEvent,
     ExchangeEnded,
     ExchangeResult,
@@ -37,6 +38,7 @@ from glmchat.engine.turns import Turn
 if TYPE_CHECKING:
     from glmchat.engine.conversation import ConversationEngine
     from glmchat.store import StreamRecorder
+    from glmchat.store.models import Status
 
 log = logging.getLogger("glmchat.engine")
 CHECKPOINT_SECONDS = 1.0
@@ -84,8 +86,8 @@ class Exchange:
         """The exchange's events, ending with `ExchangeEnded`. Leaving early cancels it."""
         self.start()
         try:
-            for event in self.engine.take_save_events():
-                yield event
+            for saved in self.engine.take_save_events():
+                yield saved
             while True:
                 event = await self._queue.get()
                 yield event
@@ -107,14 +109,15 @@ class Exchange:
             self._finish(cancelled=True)
         if self._task is not None and not self._task.done():
             self._task.cancel()
-        return self.result  # type: ignore[return-value]
+        assert self.result is not None  # _finish sets it
+        return self.result
 
     async def wait(self) -> ExchangeResult:
         """Run the exchange to its end without looking at its events (tools that need an
         approval are denied: nobody is there to answer)."""
         async for event in self.events():
-            if hasattr(event, "future"):
-                event.answer("deny")  # type: ignore[union-attr]
+            if isinstance(event, ApprovalRequest):
+                event.answer("deny")
         assert self.result is not None
         return self.result
 
@@ -143,7 +146,8 @@ class Exchange:
         except asyncio.CancelledError:
             if self.result is None:
                 self._finish(cancelled=True)
-            self.emit(ExchangeEnded(self.result))  # type: ignore[arg-type]
+            assert self.result is not None  # _finish sets it
+            self.emit(ExchangeEnded(self.result))
             return
         except Exception as exc:  # never take a front-end down: the answer shows it
             log.debug("unexpected error in an exchange", exc_info=True)
@@ -152,36 +156,41 @@ class Exchange:
             self._finish(error=error)
         for event in self.engine.take_save_events():
             self.emit(event)
-        self.emit(ExchangeEnded(self.result))  # type: ignore[arg-type]
+        assert self.result is not None  # _finish sets it
+        self.emit(ExchangeEnded(self.result))
 
     async def _model_call(self) -> None:
         put = self._queue.put_nowait
         client = self.engine.clients(self.engine.provider_name)
         self._calls, self._details, self._finish_reason = (), (), None
         self._streaming_calls.clear()
+        # `type(event)` once and `is` per branch, not isinstance chains: this runs per network
+        # read. mypy does not narrow on `kind is X`, so each branch casts (no run-time check).
         async for event in client.stream(self.request):
             kind = type(event)
             if kind is ContentDelta:
-                self._record(self.recorder.add_content, event.text)  # type: ignore[union-attr]
+                self._record(self.recorder.add_content, cast(ContentDelta, event).text)
             elif kind is ReasoningDelta:
-                self._record(self.recorder.add_reasoning, event.text)  # type: ignore[union-attr]
+                self._record(self.recorder.add_reasoning, cast(ReasoningDelta, event).text)
             elif kind is Usage:
-                self._usage = event  # type: ignore[assignment]
+                self._usage = cast(Usage, event)
             elif kind is Finish:
-                self._finish_reason = event.reason  # type: ignore[union-attr]
-                self._calls = event.tool_calls  # type: ignore[union-attr]
-                self._details = event.reasoning_details  # type: ignore[union-attr]
+                finish = cast(Finish, event)
+                self._finish_reason = finish.reason
+                self._calls = finish.tool_calls
+                self._details = finish.reasoning_details
                 if self._answer_tool is not None:
                     self._take_answer()
                 continue
             elif kind is ToolCallDelta:
-                update = self._streaming_update(event)  # type: ignore[arg-type]
+                update = self._streaming_update(cast(ToolCallDelta, event))
                 if self._answer_tool is None or update.name != self._answer_tool:
                     put(update)
                 continue
             elif kind is WebSearchResults:
-                self._web_search += event.results  # type: ignore[union-attr]
-            put(event)
+                self._web_search += cast(WebSearchResults, event).results
+            # Finish and ToolCallDelta went on above: the rest are engine events as they are.
+            put(cast("EngineEvent", event))
 
     def _take_answer(self) -> None:
         """The answer tool's arguments become the answer's text (after any text the model
@@ -271,7 +280,7 @@ class Exchange:
     def _save_row(
         self,
         *,
-        status: str,
+        status: Status,
         usage: dict[str, Any] | None,
         error: str | None,
         tool_calls: list[dict[str, Any]] | None = None,
@@ -284,7 +293,7 @@ class Exchange:
 
         try:
             self.recorder.finish(
-                status=status,  # type: ignore[arg-type]
+                status=status,
                 usage=usage,
                 error=error,
                 finish_reason=self._finish_reason,
@@ -326,6 +335,7 @@ class Exchange:
         self.runner.cancel_pending()  # calls waiting or running when the exchange stopped
         recorder = self.recorder
         content, reasoning = recorder.content, recorder.reasoning
+        status: Status
         if cancelled:
             status = "cancelled"
         elif error is not None:
