@@ -1,22 +1,16 @@
-"""The session store: conversations and their messages in glmchat.db, written and read."""
+"""The session store (SessionStore): conversations and their messages in glmchat.db, written."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
-from dataclasses import replace
-from datetime import date, datetime
 from typing import Any
 
-from glmchat.backend.events import Message, Usage
-from glmchat.store import tree
-from glmchat.store.connection import StoreConnection
-from glmchat.store.database import AmbiguousIdError, NotFoundError, translate_error
+from glmchat.backend.events import Usage
+from glmchat.store.database import NotFoundError, translate_error
 from glmchat.store.models import (
     ROLES,
     STATUSES,
     Conversation,
-    ConversationSummary,
     CostSource,
     Role,
     Status,
@@ -26,21 +20,14 @@ from glmchat.store.models import (
     title_from_prompt,
 )
 from glmchat.store.rows import (
-    CONVERSATION_COLUMNS,
     INSERT_CONVERSATION,
     INSERT_MESSAGE,
-    MESSAGE_COLUMNS,
-    SUMMARY_COLUMNS,
     conversation_changes,
-    conversation_from_row,
     conversation_params,
     message_changes,
-    message_from_row,
     message_params,
-    summary_from_row,
 )
-from glmchat.store.search import search_fts, search_like
-from glmchat.store.usage import By, UsageRow, prompts_since, report, spent_since
+from glmchat.store.tree_edits import TreeEdits
 
 
 class _AtLeaf:
@@ -53,41 +40,9 @@ class _AtLeaf:
 AT_LEAF = _AtLeaf()
 
 
-class SessionStore(StoreConnection):
-    """Conversations and their messages: every write and read of them (search: search.py)."""
-
-    # -- ids ----------------------------------------------------------------------------
-
-    def resolve_id(self, id_or_prefix: str) -> str:
-        """The full id for an id or a unique prefix of one; raises NotFound/AmbiguousIdError."""
-        with self._read() as conn:
-            return self._resolve(conn, id_or_prefix)
-
-    def _resolve(self, conn: sqlite3.Connection, id_or_prefix: str) -> str:
-        prefix = id_or_prefix.strip()
-        if not prefix:
-            raise NotFoundError("no conversation id given")
-        if conn.execute("SELECT 1 FROM conversations WHERE id = ?", (prefix,)).fetchone():
-            return prefix
-        # Ids sort, so all ids with this prefix follow it contiguously: an index range scan.
-        rows = conn.execute(
-            "SELECT id FROM conversations WHERE id > ? AND substr(id, 1, ?) = ? "
-            "ORDER BY id LIMIT 4",
-            (prefix, len(prefix), prefix),
-        ).fetchall()
-        if not rows:
-            raise NotFoundError(
-                f"no conversation with id {prefix!r} in {self.path} (see `glmchat sessions list`)"
-            )
-        if len(rows) > 1:
-            shown = ", ".join(row[0] for row in rows[:3]) + (", …" if len(rows) > 3 else "")
-            raise AmbiguousIdError(
-                f"id prefix {prefix!r} matches several conversations ({shown}); "
-                f"give more characters"
-            )
-        return str(rows[0][0])
-
-    # -- writes -------------------------------------------------------------------------
+class SessionStore(TreeEdits):
+    """Conversations and their messages: every write and read of them. Writing messages and
+    settings is here; reads are in reads.py, branch and import edits in tree_edits.py."""
 
     def create_conversation(
         self,
@@ -112,16 +67,6 @@ class SessionStore(StoreConnection):
             )
             conn.execute(INSERT_CONVERSATION, conversation_params(conversation))
         return conversation.id
-
-    @staticmethod
-    def _free_id(conn: sqlite3.Connection, wanted: str) -> str:
-        """`wanted` if no conversation has it, else a fresh id that none has."""
-        conversation_id = wanted
-        while conn.execute(
-            "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)
-        ).fetchone():
-            conversation_id = new_id()
-        return conversation_id
 
     def _append_message(
         self,
@@ -153,23 +98,6 @@ class SessionStore(StoreConnection):
             (message.started, message_id, conversation_id),
         )
         return message_id
-
-    def _require_message(
-        self, conn: sqlite3.Connection, conversation_id: str, message_id: int
-    ) -> None:
-        if not conn.execute(
-            "SELECT 1 FROM messages WHERE id = ? AND conversation_id = ?",
-            (message_id, conversation_id),
-        ).fetchone():
-            raise NotFoundError(
-                f"no message {message_id} in conversation {conversation_id} in {self.path}"
-            )
-
-    def _require(self, conn: sqlite3.Connection, conversation_id: str) -> None:
-        if not conn.execute(
-            "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)
-        ).fetchone():
-            raise NotFoundError(f"no conversation with id {conversation_id!r} in {self.path}")
 
     def add_message(
         self,
@@ -375,232 +303,6 @@ class SessionStore(StoreConnection):
     def delete_message(self, message_id: int) -> None:
         """Delete a message and everything under it (see delete_subtree)."""
         self.delete_subtree(message_id)
-
-    # -- the tree (glmchat/store/tree.py reads it) ----------------------------------------
-
-    def set_current_leaf(self, conversation_id: str, message_id: int | None) -> None:
-        """Show and send the branch ending at `message_id` (None: an empty branch)."""
-        with self._write() as conn:
-            self._require(conn, conversation_id)
-            if message_id is not None:
-                self._require_message(conn, conversation_id, message_id)
-            conn.execute(
-                "UPDATE conversations SET current_leaf = ? WHERE id = ?",
-                (message_id, conversation_id),
-            )
-
-    def newest_leaf(self, conversation_id: str, message_id: int) -> int:
-        """The most recent leaf at or below `message_id`: the end of the newest branch that
-        holds it (where opening a search hit lands). Raises NotFoundError."""
-        found = tree.newest_leaf(self.get_conversation(conversation_id), message_id)
-        if found is None:
-            raise NotFoundError(
-                f"no message {message_id} in conversation {conversation_id} in {self.path}"
-            )
-        return found
-
-    def open_at(self, conversation_id: str, message_id: int) -> int:
-        """Switch the conversation to the newest branch that holds `message_id`; returns the
-        new current leaf."""
-        leaf = self.newest_leaf(conversation_id, message_id)
-        self.set_current_leaf(conversation_id, leaf)
-        return leaf
-
-    def fork(self, id_or_prefix: str, at_message_id: int | None = None) -> str:
-        """A new conversation holding a copy of the branch from the root to `at_message_id`
-        (None: the current leaf), with the same settings; returns its id."""
-        with self._write() as conn:
-            conversation_id = self._resolve(conn, id_or_prefix)
-            row = conn.execute(
-                f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
-                (conversation_id,),
-            ).fetchone()
-            source = conversation_from_row(row, self._messages(conn, conversation_id))
-            leaf = source.current_leaf if at_message_id is None else at_message_id
-            if leaf is not None:
-                self._require_message(conn, conversation_id, leaf)
-            branch = tree.path_to(source.messages, leaf)
-            stamp = now_iso()
-            new = replace(
-                source,
-                id=self._free_id(conn, new_id()),
-                created=stamp,
-                updated=stamp,
-                current_leaf=None,
-                messages=(),
-            )
-            conn.execute(INSERT_CONVERSATION, conversation_params(new))
-            parent: int | None = None
-            for position, message in enumerate(branch):
-                copy = replace(message, conversation_id=new.id, position=position, parent_id=parent)
-                parent = int(conn.execute(INSERT_MESSAGE, message_params(copy)).lastrowid or 0)
-            conn.execute("UPDATE conversations SET current_leaf = ? WHERE id = ?", (parent, new.id))
-            # The usage ledger counts what was spent; the copies cost nothing new, so the new
-            # conversation's ledger rows (all from the copies, in this transaction) go.
-            conn.execute("DELETE FROM usage_hours WHERE conversation_id = ?", (new.id,))
-        return new.id
-
-    def delete_subtree(self, message_id: int) -> int:
-        """Delete a message and every message under it; a current leaf among them moves up to
-        the deleted message's parent. Returns how many messages went."""
-        with self._write() as conn:
-            row = conn.execute(
-                "SELECT conversation_id, parent_id FROM messages WHERE id = ?", (message_id,)
-            ).fetchone()
-            if row is None:
-                return 0
-            conversation_id, parent_id = row
-            ids = [
-                r[0]
-                for r in conn.execute(
-                    """
-                    WITH RECURSIVE below(id) AS (
-                        SELECT ?
-                        UNION SELECT m.id FROM messages m JOIN below b ON m.parent_id = b.id
-                    )
-                    SELECT id FROM below
-                    """,
-                    (message_id,),
-                )
-            ]
-            leaf = conn.execute(
-                "SELECT current_leaf FROM conversations WHERE id = ?", (conversation_id,)
-            ).fetchone()[0]
-            if leaf in ids:
-                conn.execute(
-                    "UPDATE conversations SET current_leaf = ? WHERE id = ?",
-                    (parent_id, conversation_id),
-                )
-            # Row by row rather than by cascade, so the search triggers see every row go.
-            conn.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in ids])
-        return len(ids)
-
-    def insert_conversations(self, conversations: Sequence[Conversation]) -> list[tuple[str, str]]:
-        """Insert whole conversations (an import) in one transaction: all or nothing.
-
-        Messages keep their tree: their `id` and `parent_id` are the document's, renumbered
-        here (parents must come first, as parse_documents orders them); messages without
-        distinct ids (built in code) are one branch in their order, ending at the last. An
-        id already taken is never overwritten: that conversation gets a new id. Returns (id
-        in the document, id stored) pairs."""
-        results: list[tuple[str, str]] = []
-        with self._write("import into") as conn:
-            for conv in conversations:
-                conv = _as_tree(conv)
-                stored_id = self._free_id(conn, conv.id)
-                stored = replace(conv, id=stored_id, current_leaf=None, messages=())
-                conn.execute(INSERT_CONVERSATION, conversation_params(stored))
-                new_ids: dict[int, int] = {}
-                for position, m in enumerate(conv.messages):
-                    parent = new_ids.get(m.parent_id) if m.parent_id is not None else None
-                    copy = replace(
-                        m, conversation_id=stored_id, position=position, parent_id=parent
-                    )
-                    new_ids[m.id] = int(
-                        conn.execute(INSERT_MESSAGE, message_params(copy)).lastrowid or 0
-                    )
-                leaf = new_ids.get(conv.current_leaf) if conv.current_leaf is not None else None
-                conn.execute(
-                    "UPDATE conversations SET current_leaf = ? WHERE id = ?", (leaf, stored_id)
-                )
-                results.append((conv.id, stored_id))
-        return results
-
-    # -- reads --------------------------------------------------------------------------
-
-    def get_conversation(self, id_or_prefix: str) -> Conversation:
-        """The conversation with every branch (`tree.path` picks the current one)."""
-        with self._read() as conn:
-            conversation_id = self._resolve(conn, id_or_prefix)
-            row = conn.execute(
-                f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
-                (conversation_id,),
-            ).fetchone()
-            messages = self._messages(conn, conversation_id)
-        return conversation_from_row(row, messages)
-
-    @staticmethod
-    def _messages(conn: sqlite3.Connection, conversation_id: str) -> tuple[StoredMessage, ...]:
-        rows = conn.execute(
-            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY position",
-            (conversation_id,),
-        ).fetchall()
-        return tuple(message_from_row(m) for m in rows)
-
-    def get_message(self, message_id: int) -> StoredMessage:
-        with self._read() as conn:
-            row = conn.execute(
-                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)
-            ).fetchone()
-        if row is None:
-            raise NotFoundError(f"no message {message_id} in {self.path}")
-        return message_from_row(row)
-
-    def most_recent(self) -> Conversation | None:
-        with self._read() as conn:
-            row = conn.execute(
-                "SELECT id FROM conversations ORDER BY updated DESC, seq DESC LIMIT 1"
-            ).fetchone()
-        return self.get_conversation(row[0]) if row else None
-
-    def history(self, conversation_id: str) -> list[Message]:
-        """The turns of the current branch to send back to the model: user and assistant
-        text, never reasoning.
-
-        Rows with no text (an error before any answer, a cancelled empty one) are skipped;
-        a partial or interrupted answer that has text is kept, as the user saw it."""
-        branch = tree.path(self.get_conversation(conversation_id))
-        return [
-            Message(role=m.role, content=m.content)
-            for m in branch
-            if m.role in ("user", "assistant") and m.content.strip()
-        ]
-
-    def count_conversations(self) -> int:
-        with self._read() as conn:
-            return int(conn.execute("SELECT count(*) FROM conversations").fetchone()[0])
-
-    def list_conversations(
-        self, *, limit: int = 50, search: str | None = None, include_reasoning: bool = False
-    ) -> list[ConversationSummary]:
-        """Most recent first; with `search`, the best matches first, each with a snippet."""
-        limit = max(1, int(limit))
-        with self._read() as conn:
-            if search is not None and search.strip():
-                find = search_fts if self.fts_enabled else search_like
-                return find(conn, search, limit, include_reasoning)
-            rows = conn.execute(
-                f"SELECT {SUMMARY_COLUMNS} FROM conversations c "
-                "ORDER BY c.updated DESC, c.seq DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
-        return [summary_from_row(row) for row in rows]
-
-    # -- usage (store/usage.py) ---------------------------------------------------------
-
-    def usage_report(
-        self, by: By = "day", since: date | None = None, until: date | None = None
-    ) -> list[UsageRow]:
-        """Answers' tokens and cost by local day, model or conversation, `since` to `until`
-        (local days, both included)."""
-        with self._read() as conn:
-            return report(conn, by, since, until)
-
-    def spent_since(self, since: datetime) -> float:
-        with self._read() as conn:
-            return spent_since(conn, since)
-
-    def prompts_since(self, provider: str, since: datetime) -> int:
-        with self._read() as conn:
-            return prompts_since(conn, provider, since)
-
-
-def _as_tree(conv: Conversation) -> Conversation:
-    """`conv` itself if its messages have distinct ids, else its messages as one branch."""
-    if len({m.id for m in conv.messages}) == len(conv.messages):
-        return conv
-    chain = tuple(replace(m, id=i + 1, parent_id=i or None) for i, m in enumerate(conv.messages))
-    return replace(conv, messages=chain, current_leaf=len(chain) or None)
 
 
 def _check(value: str, allowed: tuple[str, ...], what: str) -> None:
