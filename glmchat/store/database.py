@@ -12,7 +12,8 @@ from glmchat.errors import GlmchatError
 
 # The `X as X` imports are re-exports: they lived here before migrations.py and search_index.py.
 from glmchat.store.migrations import MIGRATIONS as MIGRATIONS
-from glmchat.store.migrations import SCHEMA_VERSION, migrate
+from glmchat.store.migrations import SCHEMA_VERSION as SCHEMA_VERSION
+from glmchat.store.migrations import migrate as migrate
 from glmchat.store.search_index import ensure_search_index as ensure_search_index
 from glmchat.store.search_index import fts5_available as fts5_available
 from glmchat.store.search_index import search_state as search_state
