@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+from aiohttp.typedefs import Handler, Middleware
 
 QUERY = "token"
 REFUSAL = (
@@ -24,7 +22,7 @@ def cookie_name(request: web.Request) -> str:
     return f"glmchat_serve_{port}"
 
 
-def token_gate(token: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def token_gate(token: str) -> Middleware:
     """An aiohttp middleware that answers 403 to any request without `token`.
 
     The page is opened with `?token=`; its answer sets the token as an HttpOnly, SameSite=Strict

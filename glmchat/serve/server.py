@@ -105,13 +105,18 @@ class GlmchatServer(Server):
         width = to_int(request.query.get("width", "80"), 80)
         height = to_int(request.query.get("height", "24"), 24)
         served: ServedApp | None = None
+
+        async def close() -> None:
+            # AppService wants an awaitable of None; the websocket's close answers a bool.
+            await websocket.close()
+
         try:
             await websocket.prepare(request)
             served = ServedApp(
                 self.command,
                 write_bytes=websocket.send_bytes,
                 write_str=websocket.send_str,
-                close=websocket.close,
+                close=close,
                 download_manager=self.download_manager,
                 debug=self.debug,
             )
