@@ -1,22 +1,21 @@
-"""The glmchat Textual app: conversation panes in tabs, key bindings, palette, modals."""
+"""The glmchat Textual app: conversation panes in tabs, key bindings, palette, modals (what it
+gives the panes is in tui/app_services.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, TabPane
 
-from glmchat.backend.providers import ProviderConfig
 from glmchat.config import BINDING_IDS, Settings
 from glmchat.credentials import CredentialStore
 from glmchat.engine import NEW_TITLE, ConversationEngine
-from glmchat.terminal_text import neutralize_controls
+from glmchat.tui.app_services import AppServices
 from glmchat.tui.app_tools import AppTools
 from glmchat.tui.commands import ChatCommands
 from glmchat.tui.export_file import export_to_file
@@ -25,18 +24,15 @@ from glmchat.tui.warm_up import WARM_UP_STEPS, freeze_what_lives_on
 from glmchat.tui.widgets.chat_pane import ChatPane
 from glmchat.tui.widgets.pane_tabs import PaneTabs
 
-if TYPE_CHECKING:  # imported when the first answer needs it: httpx takes 20 ms to import
-    from glmchat.backend.openai_compat import OpenAICompatClient
+if TYPE_CHECKING:
     from glmchat.store import Conversation
-
-T = TypeVar("T")
 
 
 def _binding(binding_id: str, action: str, description: str, **kw: Any) -> Binding:
     return Binding(BINDING_IDS[binding_id], action, description, id=binding_id, **kw)
 
 
-class GlmChatApp(App[int]):
+class GlmChatApp(AppServices):
     CSS_PATH = "app.tcss"
     TITLE = "glmchat"
     COMMANDS = App.COMMANDS | {ChatCommands}
@@ -65,15 +61,10 @@ class GlmChatApp(App[int]):
         resume: str | None = None,
         model: str | None = None,
     ) -> None:
-        super().__init__()
-        self.settings = settings
-        self.store = store
-        self.credentials = credentials
+        super().__init__(settings, store=store, credentials=credentials)
         self._resume = resume
         self._model = model
-        self._clients: dict[str, OpenAICompatClient] = {}  # one per provider, by name
         self._pane_count = 0
-        self._store_warned = False
         self._warm_up_left: list[Callable[[], None]] = []  # see _warm_up
         self.tools = AppTools(settings, changed=self._tools_changed, failed=self._tools_failed)
         if settings.theme:
@@ -196,81 +187,6 @@ class GlmChatApp(App[int]):
         pane_id = self._tab_id(event.pane)
         if pane_id:
             self.tabs.set_activity(pane_id, event.state)
-
-    def notify(
-        self,
-        message: str,
-        *,
-        title: str = "",
-        severity: SeverityLevel = "information",
-        timeout: float | None = None,
-        markup: bool = False,
-    ) -> None:
-        """A toast, always literal: what glmchat reports holds titles, model names, paths and
-        provider errors, never markup (`markup` is kept for Textual's signature and ignored;
-        Widget.notify passes True)."""
-        super().notify(
-            neutralize_controls(message),
-            title=neutralize_controls(title),
-            severity=severity,
-            timeout=timeout,
-            markup=False,
-        )
-
-    # --- services for panes -----------------------------------------------------------------
-
-    def client_for(self, provider_name: str) -> OpenAICompatClient:
-        provider = self.settings.providers[provider_name]
-        client = self._clients.get(provider_name)
-        if client is None:
-            from glmchat.backend.openai_compat import OpenAICompatClient
-
-            secret = self.credentials.get(provider)
-            client = OpenAICompatClient(provider, secret.reveal() if secret else None)
-            self._clients[provider_name] = client
-        return client
-
-    def has_key(self, provider: ProviderConfig) -> bool:
-        if not provider.requires_key:
-            return True
-        try:
-            return self.credentials.get(provider) is not None
-        except Exception as exc:  # a broken credentials file: say so, ask for a key
-            self.notify(str(exc), severity="error", timeout=10)
-            return False
-
-    def ask_for_key(
-        self, provider: ProviderConfig, then: Callable[[bool], Any], *, reason: str | None = None
-    ) -> None:
-        """The key dialog; `reason` says why it is asked again (the provider refused a key)."""
-        from glmchat.tui.screens.key_prompt import KeyPrompt
-
-        if isinstance(self.screen, KeyPrompt):
-            return  # already asking
-
-        def done(saved: bool | None) -> None:
-            if saved:
-                self._clients.pop(provider.name, None)  # rebuild with the new key
-                self.notify(f"Saved the API key for {provider.display_name}.")
-            then(bool(saved))
-
-        self.push_screen(KeyPrompt(provider, reason=reason), done)
-
-    def guard_store(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
-        """Run a store call; a failing disk is reported once and never stops the chat."""
-        from glmchat.store import StoreError
-
-        try:
-            return fn(*args, **kwargs)
-        except StoreError as exc:
-            if not self._store_warned:
-                self._store_warned = True
-                self.notify(f"Could not save: {exc}", severity="error", timeout=10)
-            return None
-
-    def copy_text(self, text: str, what: str = "text") -> None:
-        self.copy_to_clipboard(text)
-        self.notify(f"Copied {what} ({len(text)} characters).")
 
     # --- actions -----------------------------------------------------------------------------
 
@@ -450,5 +366,4 @@ class GlmChatApp(App[int]):
 
     async def on_unmount(self) -> None:
         await self.tools.aclose()  # MCP servers: their processes end with the app
-        for client in self._clients.values():
-            await client.aclose()
+        await self.close_clients()
