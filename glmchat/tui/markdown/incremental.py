@@ -26,17 +26,18 @@ __all__ = ["Line", "MarkdownBlocks"]
 _WIDTHS_KEPT = 2
 
 
-class _Unrendered(list):  # type: ignore[type-arg]
-    """The rows of a finished block not rendered yet (blank; `index` is its place in the text).
+class _Unrendered(Line):
+    """The rows of a finished block not rendered yet (blank; `block` is its place in the text).
 
     One object stands for every row of its block, as many rows as the block is estimated to
     take; asking for one of them renders the block (see `MarkdownBlocks.segments`)."""
 
-    __slots__ = ("index",)
+    # Not `index`: that would hide list.index.
+    __slots__ = ("block",)
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, block: int) -> None:
         super().__init__()
-        self.index = index
+        self.block = block
 
 
 def _estimated_rows(block: Block, width: int) -> int:
@@ -185,7 +186,7 @@ class MarkdownBlocks:
         if y < len(frozen):
             row = frozen[y]
             while type(row) is _Unrendered:
-                self._render_waiting(row.index)
+                self._render_waiting(row.block)
                 self.reflowed = True
                 row = frozen[y] if y < len(frozen) else self.segments(y)
             return row
