@@ -1,5 +1,5 @@
 """MCP servers from `[mcp.servers.NAME]`: started in the background with the official `mcp` SDK
-(stdio or streamable HTTP), their tools listed, called, and their results flattened to text.
+(stdio or streamable HTTP), their tools listed and called (what they answer: mcp_results.py).
 
 A server that cannot start, stops answering or dies is a state with a one-line reason, never an
 exception in the chat. The SDK (and pydantic under it) is imported only when a server starts:
@@ -8,17 +8,21 @@ start-up and a chat without MCP servers never load it."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from glmchat.tools.base import McpServerConfig, ToolOutput
+from glmchat.tools.mcp_end_watch import watched
+
+# `McpToolInfo as McpToolInfo`: callers import it from here too, where it lived.
+from glmchat.tools.mcp_results import McpToolInfo as McpToolInfo
+from glmchat.tools.mcp_results import flatten_result, list_tools
 
 if TYPE_CHECKING:
     from mcp import Client
@@ -36,17 +40,6 @@ START_TIMEOUT = 30.0  # seconds for a server to start and list its tools
 STOP_TIMEOUT = 10.0  # the SDK's own shutdown of a stdio server takes at most about 6 s
 _STDERR_TAIL = 4096  # bytes of a server's stderr read back for a failure's reason
 _REASON_LEN = 300
-_PAGES = 100  # tools/list pages read at most (a server whose cursor never ends)
-
-
-@dataclass(frozen=True, slots=True)
-class McpToolInfo:
-    """A tool as its server lists it (the glmchat side names and wraps it: toolbox.py)."""
-
-    name: str  # the server's own name, sent back in tools/call
-    description: str
-    parameters: dict[str, Any]
-    read_only_hint: bool = False  # annotations.readOnlyHint: a hint from the server
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,96 +64,6 @@ def _aside(text: str) -> str:
 def _one_line(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= _REASON_LEN else text[: _REASON_LEN - 1] + "…"
-
-
-def flatten_result(result: Any) -> ToolOutput:
-    """A tools/call result as the text of a `role: tool` message (TOOLS.md 5.5): text items
-    joined, embedded text resources included, links as `uri (name)`, images and audio as a
-    placeholder, the structured content as JSON when there is nothing else."""
-    parts: list[str] = []
-    for item in result.content:
-        kind = getattr(item, "type", None)
-        if kind == "text":
-            parts.append(item.text)
-        elif kind == "resource":
-            resource = item.resource
-            text = getattr(resource, "text", None)
-            mime = f", {resource.mime_type}" if resource.mime_type else ""
-            parts.append(text if text is not None else f"[binary resource {resource.uri}{mime}]")
-        elif kind == "resource_link":
-            parts.append(f"{item.uri} ({item.name})")
-        elif kind in ("image", "audio"):
-            size = len(item.data) * 3 // 4  # base64
-            parts.append(f"[{kind}: {item.mime_type}, about {size} bytes, not shown]")
-        else:
-            parts.append(f"[{kind or 'unknown'} content, not shown]")
-    if not parts and result.structured_content is not None:
-        parts.append(json.dumps(result.structured_content, ensure_ascii=False))
-    text = "\n".join(parts) if parts else "(no output)"
-    return ToolOutput(text, is_error=bool(result.is_error))
-
-
-def _tool_info(tool: Any) -> McpToolInfo:
-    schema = {k: v for k, v in (tool.input_schema or {}).items() if k != "$schema"}
-    schema.setdefault("type", "object")
-    if schema["type"] == "object":
-        schema.setdefault("properties", {})
-    annotations = tool.annotations
-    title = tool.title or (annotations.title if annotations else None)
-    return McpToolInfo(
-        name=tool.name,
-        description=tool.description or title or tool.name,
-        parameters=schema,
-        read_only_hint=bool(annotations and annotations.read_only_hint),
-    )
-
-
-class _EndWatch:
-    """A transport's read stream that tells when the server's side ends (a stdio server that
-    exits closes it), so a dead server is noticed at once, not at its next call."""
-
-    def __init__(self, stream: Any, on_end: Callable[[], None]) -> None:
-        self._stream = stream
-        self._on_end = on_end
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-    async def receive(self) -> Any:
-        import anyio
-
-        try:
-            return await self._stream.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            self._on_end()
-            raise
-
-    def __aiter__(self) -> _EndWatch:
-        return self
-
-    async def __anext__(self) -> Any:
-        import anyio
-
-        try:
-            return await self.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
-
-    async def __aenter__(self) -> _EndWatch:
-        await self._stream.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._stream.__aexit__(*exc)
-
-
-@asynccontextmanager
-async def _watched(transport: Any, on_end: Callable[[], None]) -> AsyncIterator[Any]:
-    async with transport as (read_stream, write_stream):
-        yield _EndWatch(read_stream, on_end), write_stream
 
 
 @dataclass
@@ -288,11 +191,11 @@ class McpManager:
                 async with AsyncExitStack() as stack:
                     transport = await self._transport(server, stack)
                     client = Client(
-                        _watched(transport, server.ended.set),
+                        watched(transport, server.ended.set),
                         client_info=Implementation(name="glmchat", version=__version__),
                     )
                     await stack.enter_async_context(client)
-                    tools = await _list_tools(client)
+                    tools = await list_tools(client)
                     scope.deadline = math.inf
                     server.client = client
                     server.status = replace(server.status, tools=tuple(tools))
@@ -387,18 +290,6 @@ class McpManager:
             task.cancel()
         if late:
             await asyncio.gather(*late, return_exceptions=True)
-
-
-async def _list_tools(client: Client) -> list[McpToolInfo]:
-    tools: list[McpToolInfo] = []
-    cursor: str | None = None
-    for _ in range(_PAGES):
-        page = await client.list_tools(cursor=cursor)
-        tools.extend(_tool_info(tool) for tool in page.tools)
-        cursor = page.next_cursor
-        if not cursor:
-            break
-    return tools
 
 
 def _first_leaf(exc: BaseException) -> BaseException:
