@@ -309,6 +309,11 @@ async def test_the_result_is_folded_to_its_first_lines(zai: WireServer, files: P
         await pilot.click(panel.result)
         await pilot.pause()
         assert "line 12" in screen_text(app) and "more lines" not in screen_text(app)
+        # Enter on the focused result folds it again (its own action, not Textual's "toggle").
+        panel.result.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "… 6 more lines (enter or click: show all)" in screen_text(app)
 
 
 async def test_escape_while_a_tool_runs_cancels_it(zai: WireServer) -> None:

@@ -174,7 +174,7 @@ class GlmChatApp(AppServices):
         pane_id = self._tab_id(pane)
         self.tools.forget(pane.engine.toolbox)
         if pane_id:
-            await self.tabs.remove(pane_id)
+            await self.tabs.close_pane(pane_id)
 
     @on(ChatPane.TitleChanged)
     def retitle(self, event: ChatPane.TitleChanged) -> None:

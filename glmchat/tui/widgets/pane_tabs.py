@@ -88,7 +88,8 @@ class PaneTabs(TabbedContent):
         self._overflow_later()
         return self.add_pane(tab, after=after) if after else self.add_pane(tab)
 
-    def remove(self, pane_id: str) -> AwaitComplete:
+    # Not `remove`: that is Widget.remove(), which Textual calls to remove this widget itself.
+    def close_pane(self, pane_id: str) -> AwaitComplete:
         self._titles.pop(pane_id, None)
         self._marks.pop(pane_id, None)
         self._overflow_later()

@@ -75,7 +75,8 @@ class FoldedText(Static, can_focus=True):
         background: $block-cursor-blurred-background;
     }
     """
-    BINDINGS = [Binding("enter", "toggle", "Show all", show=False)]
+    # Not "toggle": DOMNode.action_toggle(attribute_name) is Textual's own action.
+    BINDINGS = [Binding("enter", "toggle_fold", "Show all", show=False)]
 
     def __init__(self, text: str = "", *, style: str = "", **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -105,12 +106,12 @@ class FoldedText(Static, can_focus=True):
             content = content + literal(more, "italic $text-muted")
         self.update(content)
 
-    def action_toggle(self) -> None:
+    def action_toggle_fold(self) -> None:
         self.expanded = not self.expanded
         self._show()
 
     def on_click(self) -> None:
-        self.action_toggle()
+        self.action_toggle_fold()
 
 
 class ApprovalQuestion(Static, can_focus=True):
