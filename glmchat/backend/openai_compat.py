@@ -16,17 +16,24 @@ from glmchat.backend import errors as E
 from glmchat.backend.chunks import StreamState, final_events, parse_stream, parse_whole
 from glmchat.backend.dialects import build_body, classify_error, parse_error_body
 from glmchat.backend.events import ChatRequest, RetryScheduled, StreamEvent
+
+# `X as X` re-exports: the model listing lived here, and callers still import it from here.
+from glmchat.backend.model_list import fetch_model_list as fetch_model_list
+from glmchat.backend.model_list import list_models as list_models
 from glmchat.backend.providers import ProviderConfig
+from glmchat.backend.response_body import (
+    ACCEPT_ENCODING,
+    body_kind,
+    read_capped,
+    read_head,
+    unreadable_encoding,
+)
 from glmchat.backend.retry import Clock, RetryPolicy, Sleep
 
 CONNECT_TIMEOUT = 10.0
 MAX_ERROR_BODY = 64 * 1024
 # A server that ignores `stream: true` sends the whole answer at once; it is held in memory.
 MAX_WHOLE_BODY = 32 * 1024 * 1024
-# Only what the standard library decodes (zlib) is asked for, and a body in any other
-# encoding is reported, never parsed as if it were text.
-ACCEPT_ENCODING = "gzip, deflate"
-_DECODED = frozenset({"gzip", "deflate", "identity", "x-gzip"})
 
 
 class _HiddenKey:
@@ -155,11 +162,11 @@ class OpenAICompatClient:
             async with self._client.stream(
                 "POST", url, json=body, headers=self.headers(), timeout=self._timeout
             ) as response:
-                encoding = _unreadable_encoding(response)
+                encoding = unreadable_encoding(response)
                 if response.status_code >= 400:
                     raw = b""
                     if not encoding:
-                        raw = await _read_capped(response.aiter_bytes(), MAX_ERROR_BODY)
+                        raw = await read_capped(response.aiter_bytes(), MAX_ERROR_BODY)
                     raise self._http_error(response, raw, encoding)
                 if encoding:
                     raise E.ProtocolError(
@@ -171,9 +178,9 @@ class OpenAICompatClient:
                     )
                 # Decoded bytes (gzip, deflate): a gateway may compress even an event stream.
                 chunks = response.aiter_bytes()
-                head = await _head(chunks)
+                head = await read_head(chunks)
                 ctype = response.headers.get("content-type", "").lower()
-                kind = _body_kind(ctype, head)
+                kind = body_kind(ctype, head)
                 if kind == "sse":
                     async for event in parse_stream(self.provider, chunks, state, head=head):
                         yield event
@@ -274,7 +281,7 @@ class OpenAICompatClient:
         something that is not an answer at all."""
         name = self.provider.display_name
         limit = MAX_WHOLE_BODY if kind == "json" else MAX_ERROR_BODY
-        raw = head + await _read_capped(chunks, limit + 1 - len(head))
+        raw = head + await read_capped(chunks, limit + 1 - len(head))
         if kind != "json":
             _, message, _ = parse_error_body(raw[:MAX_ERROR_BODY])
             raise E.ProtocolError(
@@ -291,8 +298,6 @@ class OpenAICompatClient:
             )
         return parse_whole(self.provider, raw, state)
 
-    # ------------------------------------------------------------------ models
-
     def _http_error(
         self, response: httpx.Response, body: bytes, encoding: str | None = None
     ) -> E.ProviderError:
@@ -308,13 +313,7 @@ class OpenAICompatClient:
             metadata=metadata,
         )
 
-    async def list_models(self) -> list[str]:
-        doc = await self.model_list()
-        items = doc.get("data") if isinstance(doc, dict) else doc
-        if not isinstance(items, list):
-            items = doc.get("models", []) if isinstance(doc, dict) else []
-        ids = [str(item.get("id") or item.get("name")) for item in items if isinstance(item, dict)]
-        return sorted(i for i in ids if i and i != "None")
+    # ------------------------------------------------------------------ models
 
     async def model_list(self) -> Any:
         """GET {base_url}/models as the server sent it (OpenRouter's carries prices)."""
@@ -338,69 +337,6 @@ class OpenAICompatClient:
             raise E.ProtocolError(
                 f"{name} sent a model list that is not JSON.", provider=self.provider.name
             ) from None
-
-
-async def list_models(
-    provider: ProviderConfig, api_key: str | None, *, base_url: str | None = None
-) -> list[str]:
-    """The model ids a provider offers, from GET {base_url}/models."""
-    async with OpenAICompatClient(provider, api_key, base_url=base_url) as client:
-        return await client.list_models()
-
-
-async def fetch_model_list(
-    provider: ProviderConfig, api_key: str | None, *, base_url: str | None = None
-) -> Any:
-    """A provider's GET {base_url}/models document, as sent."""
-    async with OpenAICompatClient(provider, api_key, base_url=base_url) as client:
-        return await client.model_list()
-
-
-async def _read_capped(chunks: AsyncIterator[bytes], limit: int) -> bytes:
-    """Up to `limit` bytes of the rest of the (decoded) body."""
-    parts: list[bytes] = []
-    size = 0
-    if limit > 0:
-        async for chunk in chunks:
-            parts.append(chunk)
-            size += len(chunk)
-            if size >= limit:
-                break
-    return b"".join(parts)[:limit]
-
-
-async def _head(chunks: AsyncIterator[bytes]) -> bytes:
-    """The body's first bytes: enough to tell an event stream from one JSON document (some
-    servers ignore `stream: true`; some pad the document with keep-alive whitespace)."""
-    head = b""
-    while len(head.lstrip()) < 6:
-        try:
-            head += await anext(chunks)
-        except StopAsyncIteration:
-            break
-    return head
-
-
-def _body_kind(ctype: str, head: bytes) -> str:
-    """ "sse", "json" (one completion) or "other", from the content type and the first bytes."""
-    start = head.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()
-    if start[:1] == b"{":
-        return "json"  # a JSON document, whatever its label: no event stream starts with "{"
-    if "text/event-stream" in ctype or not ctype:
-        return "sse"
-    if start.startswith((b"data:", b":", b"event:", b"id:", b"retry:")):
-        return "sse"  # an event stream under another label
-    return "json" if "json" in ctype else "other"
-
-
-def _unreadable_encoding(response: httpx.Response) -> str | None:
-    """The first Content-Encoding httpx will not decode here, if any (httpx passes unknown
-    encodings through as raw bytes)."""
-    for value in response.headers.get_list("content-encoding", split_commas=True):
-        value = value.strip().lower()
-        if value and value not in _DECODED:
-            return value[:40]
-    return None
 
 
 _REASONING_KEYS = ("reasoning_content", "reasoning_details", "reasoning")
