@@ -1,4 +1,7 @@
-"""Chat messages: a plain user turn, and an answer with foldable thinking and tool call panels."""
+"""An answer in the log: its rounds (thinking, text, tool call panels), sources and a note.
+
+The user's prompt (user_message.py) and the thinking panel (thinking_panel.py) have their own
+modules; they are imported from here too, where the log's messages have always come from."""
 
 from __future__ import annotations
 
@@ -10,98 +13,34 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.content import Content
 from textual.widget import Widget
-from textual.widgets import Collapsible, Static
+from textual.widgets import Static
 
 from glmchat.engine.events import ToolCallUpdate
 from glmchat.terminal_text import neutralize_controls
 from glmchat.token_estimate import estimate_tokens
 from glmchat.tui.answer_rounds import AnswerRound
 from glmchat.tui.compat.textual_private import SettledBySizing
-from glmchat.tui.literal import literal
 from glmchat.tui.widgets.message_select import SelectableMessage, sibling_label
 from glmchat.tui.widgets.sources import Sources, cite
+from glmchat.tui.widgets.thinking_panel import ThinkingPanel, thinking_title
 from glmchat.tui.widgets.tool_panel import OPEN_STATES, ToolPanel
+from glmchat.tui.widgets.user_message import UserMessage
 
 if TYPE_CHECKING:
     from glmchat.tui.widgets.markdown_view import StreamingMarkdown
 
+__all__ = [
+    "STREAM_HEIGHT_STEP",
+    "AssistantMessage",
+    "ThinkingPanel",
+    "UserMessage",
+    "thinking_title",
+]
+
 # A streaming message grows in steps of this many lines: most new lines then repaint only
 # themselves instead of re-laying out the screen and scrolling the log (see StreamingMarkdown).
 STREAM_HEIGHT_STEP = 8
-
-
-class UserMessage(Static, SelectableMessage, can_focus=True):
-    """The user's prompt, shown literally: markup in a prompt is text, never style. Under a
-    prompt with other versions, a first line says which one this is (`‹ 2/3 ›`)."""
-
-    # Static is declared with inherit_bindings=False: the selection's keys are listed again.
-    BINDINGS = SelectableMessage.BINDINGS
-
-    DEFAULT_CSS = """
-    UserMessage {
-        margin: 1 0 0 0;
-        padding: 0 1;
-        border-left: thick $accent;
-        background: $boost;
-    }
-    UserMessage:focus {
-        background: $accent 25%;  /* selected (tui/widgets/message_select.py) */
-    }
-    """
-
-    def __init__(self, text: str, siblings: tuple[int, int] = (1, 1), **kwargs: object) -> None:
-        shown = Text(neutralize_controls(text))
-        if label := sibling_label(*siblings):
-            shown = Text.assemble((label, "dim"), "\n", shown)
-        super().__init__(shown, **kwargs)  # type: ignore[arg-type]
-        self.text = text
-
-
-def thinking_title(seconds: float | None, tokens: int, *, exact: bool, live: bool) -> str:
-    """The panel's title. `exact`: the provider's count, else an estimate (marked `~`);
-    `seconds` None: no time was recorded (an imported answer), so none is shown."""
-    count = f"{'' if exact else '~'}{tokens} token{'' if tokens == 1 else 's'}"
-    if live:
-        return f"Thinking… {seconds or 0.0:.1f} s · {count}"
-    if seconds is None:
-        return f"Thinking · {count}"
-    return f"Thought for {seconds:.1f} s · {count}"
-
-
-class ThinkingPanel(Collapsible):
-    """Reasoning in a foldable panel: open while it streams, folded when the answer starts."""
-
-    DEFAULT_CSS = """
-    ThinkingPanel {
-        border: none;
-        padding: 0;
-        margin: 0;
-        background: transparent;
-    }
-    ThinkingPanel > Contents {
-        padding: 0 0 0 2;
-        color: $text-muted;
-    }
-    """
-
-    def __init__(
-        self,
-        text: str = "",
-        *,
-        title: str = "Thinking…",
-        collapsed: bool = False,
-        refresh_rate: float = 30.0,
-    ) -> None:
-        from glmchat.tui.widgets.markdown_view import StreamingMarkdown
-
-        self.body = StreamingMarkdown(text, refresh_rate=refresh_rate, classes="thinking-body")
-        super().__init__(self.body, title=literal(title), collapsed=collapsed)  # type: ignore[arg-type]
-
-    def validate_title(self, title: str | Content) -> Content:
-        # Titles are set as plain strings; Collapsible would read them as markup.
-        return literal(title) if isinstance(title, str) else title
 
 
 @dataclass(eq=False)
