@@ -101,7 +101,8 @@ def report(
         f"LEFT JOIN conversations c ON c.id = u.conversation_id {order}",
         (start, end),
     ).fetchall()
-    return [UsageRow(*row[:9], bool(row[9])) for row in rows]
+    # One tuple of ten: mypy cannot count the columns of `*row[:9]` with a tenth after it.
+    return [UsageRow(*(*row[:9], bool(row[9]))) for row in rows]
 
 
 def _by_local_day(conn: sqlite3.Connection, start: str, end: str) -> list[UsageRow]:
