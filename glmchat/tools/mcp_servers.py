@@ -90,6 +90,10 @@ class _Server:
         lines = [line.strip() for line in data.decode("utf-8", "replace").splitlines()]
         return next((line for line in reversed(lines) if line), "")
 
+    def settle(self, _task: asyncio.Task[None]) -> None:
+        """Its start task's done callback: however the task ended, the server is not starting."""
+        self.settled.set()
+
 
 class McpManager:
     """Starts the configured MCP servers, keeps each one's state, calls their tools and stops
@@ -138,7 +142,7 @@ class McpManager:
         for server in enabled:
             if server.task is None:  # a second call waits for the same starts
                 task = asyncio.create_task(self._run(server), name=f"mcp:{server.config.name}")
-                task.add_done_callback(lambda _, server=server: server.settled.set())
+                task.add_done_callback(server.settle)
                 server.task = task
         await asyncio.gather(*(server.settled.wait() for server in enabled))
 
