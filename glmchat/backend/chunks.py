@@ -8,7 +8,7 @@ from typing import Any
 
 from glmchat.backend import errors as E
 from glmchat.backend.compat_json import loads as _loads
-from glmchat.backend.dialects import classify_error, content_parts, parse_error_body, read_reasoning
+from glmchat.backend.dialects import content_parts, read_reasoning
 from glmchat.backend.events import (
     ContentDelta,
     Finish,
@@ -19,6 +19,7 @@ from glmchat.backend.events import (
     WebSearchResults,
 )
 from glmchat.backend.finish import finish_rule
+from glmchat.backend.provider_errors import classify_error, parse_error_body
 from glmchat.backend.providers import ProviderConfig
 from glmchat.backend.reasoning_details import ReasoningDetails
 from glmchat.backend.sse import ServerSentEvent, SSEDecoder

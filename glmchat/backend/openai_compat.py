@@ -14,12 +14,13 @@ import httpx
 from glmchat import __version__
 from glmchat.backend import errors as E
 from glmchat.backend.chunks import StreamState, final_events, parse_stream, parse_whole
-from glmchat.backend.dialects import build_body, classify_error, parse_error_body
+from glmchat.backend.dialects import build_body
 from glmchat.backend.events import ChatRequest, RetryScheduled, StreamEvent
 
 # `X as X` re-exports: the model listing lived here, and callers still import it from here.
 from glmchat.backend.model_list import fetch_model_list as fetch_model_list
 from glmchat.backend.model_list import list_models as list_models
+from glmchat.backend.provider_errors import classify_error, parse_error_body
 from glmchat.backend.providers import ProviderConfig
 from glmchat.backend.response_body import (
     ACCEPT_ENCODING,
