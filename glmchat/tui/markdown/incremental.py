@@ -19,33 +19,9 @@ from glmchat.tui.compat.rich_markdown import (
     references_key,
 )
 from glmchat.tui.markdown.blocks import Block, split_blocks
+from glmchat.tui.markdown.finished_rows import FinishedRows, Unrendered
 
 __all__ = ["Line", "MarkdownBlocks"]
-
-# How many widths each finished block keeps rendered lines for (a resize and back is free).
-_WIDTHS_KEPT = 2
-
-
-class _Unrendered(Line):
-    """The rows of a finished block not rendered yet (blank; `block` is its place in the text).
-
-    One object stands for every row of its block, as many rows as the block is estimated to
-    take; asking for one of them renders the block (see `MarkdownBlocks.segments`)."""
-
-    # Not `index`: that would hide list.index.
-    __slots__ = ("block",)
-
-    def __init__(self, block: int) -> None:
-        super().__init__()
-        self.block = block
-
-
-def _estimated_rows(block: Block, width: int) -> int:
-    """About how many rows a block takes at `width` (its lines, wrapped, and the gap before)."""
-    rows = 1 if block.new_line_before else 0
-    for line in block.source.rstrip("\n").split("\n"):
-        rows += max(1, -(-len(line) // width))
-    return rows
 
 
 class MarkdownBlocks:
@@ -96,19 +72,12 @@ class MarkdownBlocks:
         self._needs_parse = False
         self._finished = False
         self._check_references = False
-        self._frozen: list[Block] = []
-        # The first row of each finished block, and the finished blocks' rows in one list.
-        self._starts: list[int] = []
-        self._frozen_rows: list[Line] = []
-        # Indexes of finished blocks not rendered at the current width, oldest first (some may
-        # have been rendered since, when a line of theirs was asked for).
-        self._waiting: list[int] = []
+        self._finished_rows = FinishedRows(self._render_finished, self._recent_lines)
         self._open: list[Block] = []
         self._refs: dict[str, Any] = {}
         self._width: int | None = None
         self._open_rows: list[Line] = []
         self._open_cache: dict[tuple[str, int, int, bool], list[Line]] = {}
-        self._changed_from = 0
 
     @property
     def text(self) -> str:
@@ -129,16 +98,16 @@ class MarkdownBlocks:
     @property
     def line_count(self) -> int:
         """Number of lines at the last rendered width (waiting blocks count as estimated)."""
-        return len(self._frozen_rows) + len(self._open_rows)
+        return len(self._finished_rows.rows) + len(self._open_rows)
 
     @property
     def frozen_block_count(self) -> int:
-        return len(self._frozen)
+        return len(self._finished_rows.blocks)
 
     @property
     def frozen_blocks(self) -> tuple[str, ...]:
         """Sources of the finished blocks."""
-        return tuple(block.source for block in self._frozen)
+        return tuple(block.source for block in self._finished_rows.blocks)
 
     @property
     def open_blocks(self) -> tuple[str, ...]:
@@ -153,8 +122,8 @@ class MarkdownBlocks:
     @property
     def waiting(self) -> bool:
         """True when some finished blocks wait to be rendered at the current width."""
-        self._prune_waiting()
-        return bool(self._waiting)
+        self._finished_rows.prune_waiting(self._width)
+        return bool(self._finished_rows.waiting)
 
     def append(self, text: str) -> None:
         """Add text at the end; costs O(len(text)), the work is done by the next `render`."""
@@ -182,11 +151,12 @@ class MarkdownBlocks:
 
         A line of a block still waiting is rendered now; if that changes the line count,
         `reflowed` is set (the lines after it moved)."""
-        frozen = self._frozen_rows
+        frozen = self._finished_rows.rows
         if y < len(frozen):
             row = frozen[y]
-            while type(row) is _Unrendered:
-                self._render_waiting(row.block)
+            while type(row) is Unrendered:
+                assert self._width is not None  # rows exist once rendered at a width
+                self._finished_rows.render_waiting(row.block, self._width)
                 self.reflowed = True
                 row = frozen[y] if y < len(frozen) else self.segments(y)
             return row
@@ -199,7 +169,7 @@ class MarkdownBlocks:
         """All lines at the last rendered width (renders every waiting block first)."""
         if self._width is not None:
             self._fill(self._width, None, None)
-        return [*self._frozen_rows, *self._open_rows]
+        return [*self._finished_rows.rows, *self._open_rows]
 
     def render(
         self, width: int, budget: float | None = None, *, exact_rows: int | None = None
@@ -212,16 +182,18 @@ class MarkdownBlocks:
         are always rendered. Returns `line_count` when nothing changed.
         """
         width = max(1, width)
-        if width == self._width and not self._needs_parse and not self._waiting:
+        finished = self._finished_rows
+        if width == self._width and not self._needs_parse and not finished.waiting:
             return self.line_count
         deadline = None if budget is None else self.clock() + budget
-        old_frozen = len(self._frozen_rows)
+        old_frozen = len(finished.rows)
         old_open = self._open_rows
-        self._changed_from = old_frozen
+        finished.changed_from = old_frozen
         resized = width != self._width
         if resized:
             self._width = width
-            self._relayout(width)
+            finished.relayout(width)
+            self._open_rows = []
         if self._needs_parse:
             self._parse(width)
         self._render_open(width)
@@ -230,9 +202,9 @@ class MarkdownBlocks:
             self._apply_late_references(width)
         if resized:
             return 0
-        if self._changed_from < old_frozen:
-            return self._changed_from
-        new_lines = [*self._frozen_rows[old_frozen:], *self._open_rows]
+        if finished.changed_from < old_frozen:
+            return finished.changed_from
+        new_lines = [*finished.rows[old_frozen:], *self._open_rows]
         for index, (old, new) in enumerate(zip(old_open, new_lines, strict=False)):
             if old is not new and old != new:
                 return old_frozen + index
@@ -266,106 +238,19 @@ class MarkdownBlocks:
         block.refs_key = references_key(self._refs)
         return PARSER.parse(block.source, new_env(self._refs))
 
-    def _frozen_lines(self, block: Block, width: int) -> list[Line]:
-        lines = block.lines.get(width)
-        if lines is None:
-            lines = self._open_cache.get(self._open_key(block, width))
-            if lines is None:
-                lines = self._render(block, self._parse_block(block), width)
-            self._keep(block, width, lines)
-        return lines
+    def _render_finished(self, block: Block, width: int) -> list[Line]:
+        return self._render(block, self._parse_block(block), width)
 
-    @staticmethod
-    def _keep(block: Block, width: int, lines: list[Line]) -> None:
-        block.tokens = None
-        block.env = None
-        if len(block.lines) >= _WIDTHS_KEPT:
-            del block.lines[next(iter(block.lines))]
-        block.lines[width] = lines
-
-    def _rows_of(self, index: int, width: int) -> list[Line]:
-        """A finished block's rows: rendered, or placeholders (the block is then waiting)."""
-        block = self._frozen[index]
-        lines = block.lines.get(width)
-        if lines is None:
-            # Just finished: the open blocks' last render is usually its final one.
-            lines = self._open_cache.get(self._open_key(block, width))
-            if lines is not None:
-                self._keep(block, width, lines)
-                return lines
-            if block.placeholder is None:
-                block.placeholder = _Unrendered(index)
-            return [block.placeholder] * _estimated_rows(block, width)
-        return lines
-
-    def _add_frozen(self, block: Block, width: int) -> None:
-        index = len(self._frozen)
-        self._frozen.append(block)
-        self._starts.append(len(self._frozen_rows))
-        rows = self._rows_of(index, width)
-        if rows and type(rows[0]) is _Unrendered:
-            self._waiting.append(index)
-        self._frozen_rows.extend(rows)
-
-    def _relayout(self, width: int) -> None:
-        """Rows for a new width: cached lines where there are some, placeholders elsewhere."""
-        self._starts = []
-        self._frozen_rows = []
-        self._waiting = []
-        blocks, self._frozen = self._frozen, []
-        for block in blocks:
-            self._add_frozen(block, width)
-        self._open_rows = []
-        self._changed_from = 0
-
-    def _restack(self, first: int, width: int) -> None:
-        """Rebuild the rows from finished block `first` on (after some were rendered)."""
-        start = self._starts[first]
-        rows = self._frozen_rows
-        del rows[start:]
-        starts = self._starts
-        del starts[first:]
-        for index in range(first, len(self._frozen)):
-            starts.append(len(rows))
-            rows.extend(self._rows_of(index, width))
-        self._changed_from = min(self._changed_from, start)
-
-    def _prune_waiting(self) -> None:
-        waiting, frozen, width = self._waiting, self._frozen, self._width
-        while waiting and width in frozen[waiting[-1]].lines:
-            waiting.pop()
+    def _recent_lines(self, block: Block, width: int) -> list[Line] | None:
+        """The lines a just finished block had at the last render of the open blocks."""
+        return self._open_cache.get(self._open_key(block, width))
 
     def _fill(self, width: int, deadline: float | None, exact_rows: int | None) -> None:
-        """Render waiting blocks, newest first (see `render`)."""
-        waiting, frozen = self._waiting, self._frozen
-        below = len(self._open_rows)  # rows after the block at `cursor`
-        cursor = len(frozen)
-        first = None
-        while waiting:
-            index = waiting[-1]
-            for later in range(index + 1, cursor):
-                lines = frozen[later].lines.get(width)
-                below += len(lines) if lines is not None else 0
-            block = frozen[index]
-            if width not in block.lines:
-                if deadline is not None and self.clock() > deadline:
-                    if exact_rows is None or below >= exact_rows:
-                        break  # out of time, and not among the last `exact_rows` rows
-                self._frozen_lines(block, width)
-                first = index
-            below += len(block.lines[width])
-            cursor = index
-            waiting.pop()
-        if first is not None:
-            self._restack(first, width)
+        below = len(self._open_rows)
+        self._finished_rows.fill(width, deadline, exact_rows, below=below, clock=self.clock)
 
-    def _render_waiting(self, index: int) -> None:
-        width = self._width
-        assert width is not None
-        self._frozen_lines(self._frozen[index], width)
-        self._restack(index, width)
-
-    def _open_key(self, block: Block, width: int) -> tuple[str, int, int, bool]:
+    @staticmethod
+    def _open_key(block: Block, width: int) -> tuple[str, int, int, bool]:
         # Later link definitions can change a block with the same source.
         return (block.source, width, block.refs_key, block.new_line_before)
 
@@ -376,7 +261,8 @@ class MarkdownBlocks:
             # Joining is O(tail) per render, and renders are rate limited by the caller.
             self._tail += "".join(self._incoming)
             self._incoming.clear()
-        previous = self._frozen[-1] if self._frozen else None
+        blocks = self._finished_rows.blocks
+        previous = blocks[-1] if blocks else None
         split = split_blocks(
             self._tail,
             self._refs,
@@ -386,7 +272,7 @@ class MarkdownBlocks:
         if self._finished:
             self._check_references = True
         for block in split.finished:
-            self._add_frozen(block, width)
+            self._finished_rows.add(block, width)
         for label, ref in split.references.items():
             self._refs.setdefault(label, ref)
         self._tail = split.rest
@@ -413,11 +299,6 @@ class MarkdownBlocks:
         # against the whole text, so re-render those blocks once the text is complete.
         self._check_references = False
         final = references_key(self._refs)
-        stale = [i for i, b in enumerate(self._frozen) if b.refs_key != final and "[" in b.source]
-        for index in stale:
-            block = self._frozen[index]
-            block.lines.clear()
-            block.tokens = block.env = None
-            self._frozen_lines(block, width)
-        if stale:
-            self._restack(stale[0], width)
+        blocks = self._finished_rows.blocks
+        stale = [i for i, b in enumerate(blocks) if b.refs_key != final and "[" in b.source]
+        self._finished_rows.render_again(stale, width)
