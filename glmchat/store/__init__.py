@@ -1,7 +1,8 @@
 """The SQLite session store: conversations, streaming checkpoints, search, export/import."""
 
 from glmchat.store.database import AmbiguousIdError, ImportFormatError, NotFoundError, StoreError
-from glmchat.store.export import import_file, parse_documents, to_document, to_json, to_markdown
+from glmchat.store.export import to_document, to_json, to_markdown
+from glmchat.store.importing import import_file, parse_documents
 from glmchat.store.migrations import SCHEMA_VERSION
 from glmchat.store.models import (
     ROLES,
