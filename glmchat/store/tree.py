@@ -1,7 +1,7 @@
 """A stored conversation as a tree: the current branch, a message's siblings, a branch's leaf.
 
 Pure functions over `Conversation.messages` (every branch, in insertion order); the store's
-writes that change the tree are in sessions.py."""
+writes that change the tree are in tree_edits.py."""
 
 from __future__ import annotations
 
