@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from glmchat.engine.turns import Turn, turn_from_stored
 
 if TYPE_CHECKING:
+    from glmchat.config import Settings
     from glmchat.engine.exchange import Exchange
     from glmchat.store import StoredMessage
 
@@ -117,7 +118,7 @@ class Branches:
         def set_model(self, provider: str, model: str) -> None: ...
         def leave_out_before(self, index: int) -> None: ...
 
-        settings: Any
+        settings: Settings
         thinking: bool
 
     def regenerate(

@@ -186,7 +186,7 @@ class ConversationEngine(Branches, ModelControls):
         """The conversation as the engine holds it: for exporting what the store may lack
         (saving failed or is off)."""
         from glmchat.store import Conversation, StoredMessage
-        from glmchat.store.sessions import new_id, now_iso
+        from glmchat.store.models import new_id, now_iso
 
         stamp = now_iso()
         conversation_id = self.conversation_id or new_id()

@@ -16,6 +16,7 @@ from glmchat.tools.base import Decision
 
 if TYPE_CHECKING:
     from glmchat.engine.exchange import Exchange
+    from glmchat.store.models import Status
 
 DENIED = "The user denied this tool call."
 CANCELLED = "Cancelled: the user stopped the exchange."
@@ -146,7 +147,7 @@ class ToolRunner:
             "status": update.state,
             "seconds": update.seconds,
         }
-        status = "cancelled" if update.state == "cancelled" else "complete"
+        status: Status = "cancelled" if update.state == "cancelled" else "complete"
         turn = Turn(
             role="tool",
             content=update.result or "",

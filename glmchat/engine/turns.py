@@ -10,17 +10,18 @@ from glmchat.backend.events import Message, ToolCall
 
 if TYPE_CHECKING:
     from glmchat.store import StoredMessage
+    from glmchat.store.models import Role, Status
 
 
 @dataclass
 class Turn:
     """One user prompt or one assistant answer, as shown and as stored."""
 
-    role: str  # "user" or "assistant"
+    role: Role  # "user", "assistant" or "tool"
     content: str
     message_id: int | None = None
     reasoning: str = ""
-    status: str = "complete"  # complete, partial, cancelled, error (the store's statuses)
+    status: Status = "complete"
     error: str | None = None
     finish_reason: str | None = None
     usage: dict[str, Any] | None = None

@@ -78,18 +78,21 @@ class SessionStore(TreeEdits):
         """Insert a message under `parent_id` (AT_LEAF: under the current leaf) and make it
         the current leaf; returns its id. `position` is the order of insertion."""
         self._require(conn, conversation_id)
+        parent: int | None
         if isinstance(parent_id, _AtLeaf):
-            parent_id = conn.execute(
+            parent = conn.execute(
                 "SELECT current_leaf FROM conversations WHERE id = ?", (conversation_id,)
             ).fetchone()[0]
-        elif parent_id is not None:
-            self._require_message(conn, conversation_id, parent_id)
+        else:
+            parent = parent_id
+            if parent is not None:
+                self._require_message(conn, conversation_id, parent)
         position = conn.execute(
             "SELECT coalesce(max(position), -1) + 1 FROM messages WHERE conversation_id = ?",
             (conversation_id,),
         ).fetchone()[0]
         message = StoredMessage(
-            id=0, conversation_id=conversation_id, position=position, parent_id=parent_id, **values
+            id=0, conversation_id=conversation_id, position=position, parent_id=parent, **values
         )
         cursor = conn.execute(INSERT_MESSAGE, message_params(message))
         message_id = int(cursor.lastrowid or 0)

@@ -16,7 +16,7 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Static
 
-from glmchat.engine.events import ToolCallUpdate
+from glmchat.engine.events import ToolCallUpdate, ToolState
 from glmchat.terminal_text import neutralize_controls
 from glmchat.token_estimate import estimate_tokens
 from glmchat.tui.answer_rounds import AnswerRound
@@ -316,7 +316,7 @@ class AssistantMessage(SettledBySizing, Vertical, SelectableMessage, can_focus=T
         self.streaming = False
         for panel in self._panels.values():
             if panel.state in OPEN_STATES:  # the exchange ended around it: it never ran
-                ended = "cancelled" if status == "cancelled" else "not_run"
+                ended: ToolState = "cancelled" if status == "cancelled" else "not_run"
                 panel.apply(replace(panel.update_seen, state=ended))
         one = self._round
         if reasoning_tokens and len(self._rounds) == 1 and not one.exact_tokens:
