@@ -19,6 +19,7 @@ from textual.pilot import Pilot
 
 from glmchat.config import save_value
 from glmchat.engine.events import ToolCallUpdate
+from glmchat.store.tree import path
 from glmchat.tools.base import ToolOutput, ToolSpec
 from glmchat.tui.answer_rounds import answer_rounds, exchanges
 from glmchat.tui.app_tools import AppTools
@@ -31,6 +32,7 @@ from tests.tui_helpers import (
     region_text,
     running,
     saved,
+    saved_conversation,
     screen_text,
     send,
     stream,
@@ -345,7 +347,10 @@ async def test_escape_while_a_tool_runs_cancels_it(zai: WireServer) -> None:
         await wait_for_stream(pilot)
         assert len(pane.query(AssistantMessage)) == 1 and not panels(pilot)
         assert "Fresh answer." in screen_text(app)
-    assert [r.role for r in saved(pane.conversation_id)] == ["user", "assistant"]
+    # The current branch is the prompt and its new answer; the stopped one stays as a branch.
+    conversation = saved_conversation(pane.conversation_id)
+    assert [m.role for m in path(conversation)] == ["user", "assistant"]
+    assert [r.role for r in conversation.messages] == ["user", "assistant", "tool", "assistant"]
 
 
 async def test_panes_wait_each_for_their_own_answer_and_mark_their_tabs(
