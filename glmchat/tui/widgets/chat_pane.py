@@ -11,28 +11,25 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message as TMessage
-from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Static
 
-from glmchat.backend.errors import AuthError
-from glmchat.backend.events import ContentDelta, ReasoningDelta, RetryScheduled, Usage
 from glmchat.coding_plan import first_use_notice
 from glmchat.config import BINDING_IDS
-from glmchat.engine import ConversationEngine, Exchange, ExchangeResult, SaveFailed, Turn
+from glmchat.engine import ConversationEngine, Exchange, Turn
 from glmchat.engine.budget import DoesNotFit
-from glmchat.engine.events import ApprovalRequest, RoundStarted, ToolCallUpdate
+from glmchat.engine.events import ApprovalRequest
 from glmchat.tools.base import Decision
 from glmchat.tui.answer_rounds import answer_rounds, exchanges
 from glmchat.tui.branches import PaneBranches
 from glmchat.tui.context_budget import does_not_fit, marked, model_fields
 from glmchat.tui.glm_app import glm_app
 from glmchat.tui.literal import literal
-from glmchat.tui.stream_meter import StreamMeter
 from glmchat.tui.widgets.history import HistoryLog
 from glmchat.tui.widgets.message_select import SelectableMessage
 from glmchat.tui.widgets.messages import AssistantMessage, UserMessage
 from glmchat.tui.widgets.not_saved import NotSavedBanner
+from glmchat.tui.widgets.pane_stream import PaneStream
 from glmchat.tui.widgets.pane_tools import PaneTools
 from glmchat.tui.widgets.prompt import PromptInput
 from glmchat.tui.widgets.status_bar import StatusBar, money_fields
@@ -76,16 +73,12 @@ class ChatPane(Vertical):
         super().__init__(**kwargs)
         # The engine runs the conversation (requests, history, saving); the pane draws it.
         self.engine = engine
-        self.streaming: AssistantMessage | None = None
-        self._exchange: Exchange | None = None
-        self._tick_timer: Timer | None = None
-        self._meter = StreamMeter()
-        self._pending_prompt: str | None = None
         self._shown_title = engine.title
         self._banner_shown = False
         self.spending: Spending | None = None  # after the last answer: budget, coding plan
         self.pane_tools = PaneTools(self)
         self.branches = PaneBranches(self)
+        self.answer_stream = PaneStream(self)
 
     # What the app and the tests read of the conversation, from the engine that holds it.
     @property
@@ -107,6 +100,11 @@ class ChatPane(Vertical):
     @property
     def save_error(self) -> str | None:
         return self.engine.save_error
+
+    @property
+    def streaming(self) -> AssistantMessage | None:
+        """The answer being streamed, None between answers."""
+        return self.answer_stream.message
 
     @property
     def glm(self) -> GlmChatApp:
@@ -171,9 +169,9 @@ class ChatPane(Vertical):
     def _show_save_failures(self) -> None:
         """Saving outside an exchange (a rename, a model switch) may fail too."""
         for event in self.engine.take_save_events():
-            self._saving_failed(event.message)
+            self.saving_failed(event.message)
 
-    def _saving_failed(self, reason: str) -> None:
+    def saving_failed(self, reason: str) -> None:
         if self._banner_shown:
             return
         self._banner_shown = True
@@ -264,7 +262,7 @@ class ChatPane(Vertical):
             self._give_back(text)
             does_not_fit(self, exc, text)
             return
-        self._pending_prompt = text
+        self.answer_stream.pending_prompt = text
         for note in self.engine.take_notices():
             self.app.notify(note, timeout=8, markup=False)
         self._show_title()
@@ -283,101 +281,22 @@ class ChatPane(Vertical):
             self.prompt.clear()
             self.send(text)
 
+    # --- the answer in flight (its stream lives in PaneStream) -----------------------------
+
     def _begin_answer(self, exchange: Exchange) -> None:
-        settings = self.glm.settings
-        message = AssistantMessage(
-            streaming=True,
-            refresh_rate=settings.ui.refresh_rate,
-            code_theme=settings.ui.code_theme,
-            palette_key=self._key("command_palette"),
-            message_id=exchange.turn.message_id,
-            siblings=exchange.turn.siblings,
-        )
-        message.turn = exchange.turn
-        self.streaming = message
-        self._exchange = exchange
-        self.log_view.mount(message)
-        self.log_view.follow()
-        self._meter.start()
-        self.update_status(rate=None, state="waiting")  # no speed before the first token
-        # Two status updates a second: each one is a frame of its own.
-        self._tick_timer = self.set_interval(0.5, self.tick)
-        self.post_message(self.Activity(self, "streaming"))
-        self.run_stream(exchange, message)
+        self.answer_stream.begin(exchange)
 
     def tick(self) -> None:
-        if self.streaming is None:
-            return
-        self.streaming.tick()
-        rate, state = self._meter.reading(self.streaming.first_output_at)
-        if self.approval is not None:
-            state = "approve the tool call? y/a/n"
-        self.update_status(rate=rate, state=state)
+        self.answer_stream.tick()
 
     @work(exclusive=True, group="stream", exit_on_error=False)
     async def run_stream(self, exchange: Exchange, message: AssistantMessage) -> None:
-        """Draw the engine's events; the engine saves them. Leaving early (the pane closed,
-        the app quit) cancels the exchange, which saves what arrived."""
-        fold = self.glm.settings.ui.fold_thinking_when_answer_starts
-        uncounted = self._meter.uncounted
-        try:
-            async for event in exchange:
-                kind = type(event)
-                if kind is ContentDelta:
-                    uncounted.append(event.text)  # type: ignore[union-attr]
-                    message.add_content(event.text, fold_thinking=fold)  # type: ignore[union-attr]
-                elif kind is ReasoningDelta:
-                    uncounted.append(event.text)  # type: ignore[union-attr]
-                    message.add_reasoning(event.text)  # type: ignore[union-attr]
-                elif kind is RetryScheduled:
-                    # The client sleeps before the next try; the tick shows the countdown.
-                    self._meter.retry_scheduled(event)  # type: ignore[arg-type]
-                    self.tick()
-                elif kind is SaveFailed:
-                    self._saving_failed(event.message)  # type: ignore[union-attr]
-                elif kind is ToolCallUpdate:
-                    self.pane_tools.update(message, event, fold)  # type: ignore[arg-type]
-                elif kind is ApprovalRequest:
-                    self.pane_tools.ask(message, event)  # type: ignore[arg-type]
-                elif kind is RoundStarted:
-                    message.start_round()
-                elif kind is Usage:
-                    message.round_usage(event.reasoning_tokens)  # type: ignore[union-attr]
-        finally:
-            self._end_stream(message, exchange.result or exchange.cancel())
+        """The pane owns the worker: closing it, or quitting, cancels the exchange."""
+        await self.answer_stream.draw(exchange, message)
 
-    def _end_stream(self, message: AssistantMessage, result: ExchangeResult) -> None:
-        if self._tick_timer is not None:
-            self._tick_timer.stop()
-            self._tick_timer = None
-        error = result.error
-        note = error.message if error else result.note
-        if isinstance(error, AuthError):
-            note = f"{error.message} Or here: {self._key('command_palette')} → Set API key."
-        usage = result.usage
-        self.pane_tools.answered(None)
-        message.finish(
-            status=result.status,
-            error=note,
-            reasoning_tokens=usage.reasoning_tokens if usage else None,
-            web_search=result.web_search,
-        )
-        self.streaming = None
-        self._exchange = None
-        self.spending = result.spending
-        for line in result.spending.crossed:  # once, as the answer crosses it; then a mark
-            self.app.notify(line, title="Budget", severity="warning", timeout=15, markup=False)
-        self.update_status(rate=None, state="")
-        self.post_message(self.Activity(self, "failed" if error is not None else "done"))
-        if not self.is_attached:
-            return
-        if error is not None and not result.content and self._pending_prompt:
-            # Nothing came back: give the prompt back so the user can edit and resend.
-            self._give_back(self._pending_prompt)
-        self._pending_prompt = None
-        if isinstance(error, AuthError) and self.is_active():
-            # The key was refused: ask for another right away; the prompt waits in the box.
-            self.offer_key_dialog(reason=error.message)
+    def stop(self) -> bool:
+        """Stop the answer being streamed (what arrived is kept and saved)."""
+        return self.answer_stream.stop()
 
     def is_active(self) -> bool:
         """Shown, with no dialog over it: the user is looking at this pane."""
@@ -426,13 +345,6 @@ class ChatPane(Vertical):
         self.pane_tools.answered(decision)
 
     # --- actions -----------------------------------------------------------------------
-
-    def stop(self) -> bool:
-        """Stop the answer being streamed (what arrived is kept and saved)."""
-        if self._exchange is None:
-            return False
-        self._exchange.cancel()
-        return True
 
     def last_turn(self, role: str) -> Turn | None:
         for turn in reversed(self.engine.turns):

@@ -1,0 +1,138 @@
+"""A chat pane's answer in flight: its message and exchange, the status ticks, the worker that
+draws the engine's events, and what the end shows (a note, budget lines, a refused key)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.timer import Timer
+
+from glmchat.backend.errors import AuthError
+from glmchat.backend.events import ContentDelta, ReasoningDelta, RetryScheduled, Usage
+from glmchat.engine import Exchange, ExchangeResult, SaveFailed
+from glmchat.engine.events import ApprovalRequest, RoundStarted, ToolCallUpdate
+from glmchat.tui.stream_meter import StreamMeter
+from glmchat.tui.widgets.messages import AssistantMessage
+
+if TYPE_CHECKING:
+    from glmchat.tui.widgets.chat_pane import ChatPane
+
+
+class PaneStream:
+    """The pane draws; this runs its answers, one at a time (the engine runs one exchange at a
+    time per conversation). `message` is the answer being streamed, None between answers."""
+
+    def __init__(self, pane: ChatPane) -> None:
+        self._pane = pane
+        self.message: AssistantMessage | None = None
+        self.exchange: Exchange | None = None
+        # The prompt of the answer in flight: given back to the box if nothing comes back.
+        self.pending_prompt: str | None = None
+        self._tick_timer: Timer | None = None
+        self._meter = StreamMeter()
+
+    def begin(self, exchange: Exchange) -> None:
+        pane = self._pane
+        settings = pane.glm.settings
+        message = AssistantMessage(
+            streaming=True,
+            refresh_rate=settings.ui.refresh_rate,
+            code_theme=settings.ui.code_theme,
+            palette_key=pane._key("command_palette"),
+            message_id=exchange.turn.message_id,
+            siblings=exchange.turn.siblings,
+        )
+        message.turn = exchange.turn
+        self.message = message
+        self.exchange = exchange
+        pane.log_view.mount(message)
+        pane.log_view.follow()
+        self._meter.start()
+        pane.update_status(rate=None, state="waiting")  # no speed before the first token
+        # Two status updates a second: each one is a frame of its own.
+        self._tick_timer = pane.set_interval(0.5, self.tick)
+        pane.post_message(pane.Activity(pane, "streaming"))
+        pane.run_stream(exchange, message)  # the pane's worker: it runs `draw`
+
+    def tick(self) -> None:
+        message = self.message
+        if message is None:
+            return
+        message.tick()
+        rate, state = self._meter.reading(message.first_output_at)
+        if self._pane.approval is not None:
+            state = "approve the tool call? y/a/n"
+        self._pane.update_status(rate=rate, state=state)
+
+    def stop(self) -> bool:
+        """Stop the answer being streamed (what arrived is kept and saved)."""
+        if self.exchange is None:
+            return False
+        self.exchange.cancel()
+        return True
+
+    async def draw(self, exchange: Exchange, message: AssistantMessage) -> None:
+        """Draw the engine's events; the engine saves them. Leaving early (the pane closed,
+        the app quit) cancels the exchange, which saves what arrived."""
+        pane = self._pane
+        fold = pane.glm.settings.ui.fold_thinking_when_answer_starts
+        uncounted = self._meter.uncounted
+        try:
+            async for event in exchange:
+                kind = type(event)
+                if kind is ContentDelta:
+                    uncounted.append(event.text)  # type: ignore[union-attr]
+                    message.add_content(event.text, fold_thinking=fold)  # type: ignore[union-attr]
+                elif kind is ReasoningDelta:
+                    uncounted.append(event.text)  # type: ignore[union-attr]
+                    message.add_reasoning(event.text)  # type: ignore[union-attr]
+                elif kind is RetryScheduled:
+                    # The client sleeps before the next try; the tick shows the countdown.
+                    self._meter.retry_scheduled(event)  # type: ignore[arg-type]
+                    self.tick()
+                elif kind is SaveFailed:
+                    pane.saving_failed(event.message)  # type: ignore[union-attr]
+                elif kind is ToolCallUpdate:
+                    pane.pane_tools.update(message, event, fold)  # type: ignore[arg-type]
+                elif kind is ApprovalRequest:
+                    pane.pane_tools.ask(message, event)  # type: ignore[arg-type]
+                elif kind is RoundStarted:
+                    message.start_round()
+                elif kind is Usage:
+                    message.round_usage(event.reasoning_tokens)  # type: ignore[union-attr]
+        finally:
+            self._end(message, exchange.result or exchange.cancel())
+
+    def _end(self, message: AssistantMessage, result: ExchangeResult) -> None:
+        pane = self._pane
+        if self._tick_timer is not None:
+            self._tick_timer.stop()
+            self._tick_timer = None
+        error = result.error
+        note = error.message if error else result.note
+        if isinstance(error, AuthError):
+            note = f"{error.message} Or here: {pane._key('command_palette')} → Set API key."
+        usage = result.usage
+        pane.pane_tools.answered(None)
+        message.finish(
+            status=result.status,
+            error=note,
+            reasoning_tokens=usage.reasoning_tokens if usage else None,
+            web_search=result.web_search,
+        )
+        self.message = None
+        self.exchange = None
+        pane.spending = result.spending
+        for line in result.spending.crossed:  # once, as the answer crosses it; then a mark
+            pane.app.notify(line, title="Budget", severity="warning", timeout=15, markup=False)
+        pane.update_status(rate=None, state="")
+        pane.post_message(pane.Activity(pane, "failed" if error is not None else "done"))
+        if not pane.is_attached:
+            return
+        if error is not None and not result.content and self.pending_prompt:
+            # Nothing came back: give the prompt back so the user can edit and resend.
+            pane._give_back(self.pending_prompt)
+        self.pending_prompt = None
+        if isinstance(error, AuthError) and pane.is_active():
+            # The key was refused: ask for another right away; the prompt waits in the box.
+            pane.offer_key_dialog(reason=error.message)
