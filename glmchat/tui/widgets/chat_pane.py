@@ -20,19 +20,20 @@ from glmchat.engine import ConversationEngine, Exchange, Turn
 from glmchat.engine.budget import DoesNotFit
 from glmchat.engine.events import ApprovalRequest
 from glmchat.tools.base import Decision
-from glmchat.tui.answer_rounds import answer_rounds, exchanges
+from glmchat.tui.answer_rounds import exchanges
 from glmchat.tui.branches import PaneBranches
-from glmchat.tui.context_budget import does_not_fit, marked, model_fields
+from glmchat.tui.context_budget import does_not_fit, model_fields
 from glmchat.tui.glm_app import glm_app
 from glmchat.tui.literal import literal
 from glmchat.tui.widgets.history import HistoryLog
 from glmchat.tui.widgets.message_select import SelectableMessage
 from glmchat.tui.widgets.messages import AssistantMessage, UserMessage
-from glmchat.tui.widgets.not_saved import NotSavedBanner
+from glmchat.tui.widgets.not_saved import NotSaved
 from glmchat.tui.widgets.pane_stream import PaneStream
 from glmchat.tui.widgets.pane_tools import PaneTools
 from glmchat.tui.widgets.prompt import PromptInput
 from glmchat.tui.widgets.status_bar import StatusBar, money_fields
+from glmchat.tui.widgets.turn_widgets import widget_for
 
 if TYPE_CHECKING:
     from glmchat.engine.spending import Spending
@@ -74,11 +75,11 @@ class ChatPane(Vertical):
         # The engine runs the conversation (requests, history, saving); the pane draws it.
         self.engine = engine
         self._shown_title = engine.title
-        self._banner_shown = False
         self.spending: Spending | None = None  # after the last answer: budget, coding plan
         self.pane_tools = PaneTools(self)
         self.branches = PaneBranches(self)
         self.answer_stream = PaneStream(self)
+        self.not_saved = NotSaved(self)
 
     # What the app and the tests read of the conversation, from the engine that holds it.
     @property
@@ -135,25 +136,8 @@ class ChatPane(Vertical):
         return self.query_one(StatusBar)
 
     def _widget_for(self, turns: Sequence[Turn]) -> UserMessage | AssistantMessage:
-        """A prompt, or a whole answer (every round of a tool loop, with its tool calls)."""
-        first = turns[0]
-        if first.role == "user":
-            prompt = UserMessage(first.content, siblings=first.siblings)
-            prompt.turn = first
-            return marked(prompt, self.engine, first)
-        last = next((t for t in reversed(turns) if t.role == "assistant"), turns[-1])
-        message = AssistantMessage(
-            rounds=answer_rounds(turns),
-            refresh_rate=self.glm.settings.ui.refresh_rate,
-            code_theme=self.glm.settings.ui.code_theme,
-            status=last.status,
-            error=last.error,
-            message_id=first.message_id,
-            palette_key=self._key("command_palette"),
-            siblings=first.siblings,
-        )
-        message.turn = first
-        return marked(message, self.engine, first)
+        ui, palette_key = self.glm.settings.ui, self._key("command_palette")
+        return widget_for(turns, self.engine, ui, palette_key)
 
     def _show_title(self) -> None:
         """Show the engine's title if it changed (first prompt, rename)."""
@@ -165,23 +149,6 @@ class ChatPane(Vertical):
         self.post_message(self.TitleChanged(self, title))
 
     # --- saving --------------------------------------------------------------------------
-
-    def _show_save_failures(self) -> None:
-        """Saving outside an exchange (a rename, a model switch) may fail too."""
-        for event in self.engine.take_save_events():
-            self.saving_failed(event.message)
-
-    def saving_failed(self, reason: str) -> None:
-        if self._banner_shown:
-            return
-        self._banner_shown = True
-        # A banner that stays, a toast, and the status bar says it too.
-        banner = NotSavedBanner(
-            reason, self._key("copy_answer"), self._key("command_palette"), id="unsaved"
-        )
-        self.mount(banner, before=self.prompt)
-        self.app.notify(f"Not saved: {reason}", severity="error", timeout=10, markup=False)
-        self.update_status()
 
     def snapshot(self) -> Conversation:
         """The conversation as the pane holds it, for exporting what the store may not have."""
@@ -223,13 +190,13 @@ class ChatPane(Vertical):
         """On/off, or the next effort level on a model that always thinks; its new name."""
         label = self.engine.toggle_thinking()
         self.update_status()
-        self._show_save_failures()
+        self.not_saved.say_pending()
         return label
 
     def set_model(self, provider: str, model: str) -> None:
         self.engine.set_model(provider, model)
         self.update_status()
-        self._show_save_failures()
+        self.not_saved.say_pending()
 
     # --- sending ---------------------------------------------------------------------------
 
@@ -421,4 +388,4 @@ class ChatPane(Vertical):
     def rename(self, title: str) -> None:
         if self.engine.rename(title):
             self._show_title()
-            self._show_save_failures()
+            self.not_saved.say_pending()

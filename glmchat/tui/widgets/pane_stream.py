@@ -91,7 +91,7 @@ class PaneStream:
                     self._meter.retry_scheduled(event)  # type: ignore[arg-type]
                     self.tick()
                 elif kind is SaveFailed:
-                    pane.saving_failed(event.message)  # type: ignore[union-attr]
+                    pane.not_saved.say(event.message)  # type: ignore[union-attr]
                 elif kind is ToolCallUpdate:
                     pane.pane_tools.update(message, event, fold)  # type: ignore[arg-type]
                 elif kind is ApprovalRequest:
