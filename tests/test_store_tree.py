@@ -437,3 +437,27 @@ def test_a_conversation_built_without_ids_is_inserted_as_one_branch(store: Sessi
     )
     [(_, stored)] = store.insert_conversations([conv])
     assert _texts(store, stored) == ["q", "a", "q2"]
+
+
+def test_a_conversation_inserted_without_a_leaf_opens_on_its_newest_message(
+    store: SessionStore,
+):
+    """Built in code or imported without `current_leaf`: it must not open empty."""
+    from glmchat.store import Conversation, StoredMessage
+
+    stamp = "2026-01-01T00:00:00.000Z"
+    lone = StoredMessage(id=0, conversation_id="", position=0, role="user", content="only me")
+    conversation = Conversation(
+        id="lone00000001",
+        title="t",
+        created=stamp,
+        updated=stamp,
+        model="glm-4.5",
+        provider="zai",
+        thinking=True,
+        system_prompt=None,
+        messages=(lone,),
+    )
+    store.insert_conversations([conversation])
+    stored = store.get_conversation("lone00000001")
+    assert [m.content for m in path(stored)] == ["only me"]

@@ -144,6 +144,12 @@ class TreeEdits(SessionReads):
                         conn.execute(INSERT_MESSAGE, message_params(copy)).lastrowid or 0
                     )
                 leaf = new_ids.get(conv.current_leaf) if conv.current_leaf is not None else None
+                if leaf is None and conv.messages:
+                    # No leaf named (a conversation built in code, a short document): the
+                    # newest message that nothing answers, so the conversation opens on it.
+                    parents = {m.parent_id for m in conv.messages}
+                    last = next(m for m in reversed(conv.messages) if m.id not in parents)
+                    leaf = new_ids[last.id]
                 conn.execute(
                     "UPDATE conversations SET current_leaf = ? WHERE id = ?", (leaf, stored_id)
                 )
