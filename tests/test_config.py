@@ -269,6 +269,13 @@ def test_binding_ids_are_the_documented_set() -> None:
         "copy_answer": "ctrl+y",
         "command_palette": "ctrl+p",
         "quit": "ctrl+q",
+        # The message selection and the conversation tree (DESIGN.md "Branches").
+        "select_prev": "alt+up",
+        "select_next": "alt+down",
+        "edit_message": "e",
+        "regenerate": "r",
+        "prev_sibling": "left_square_bracket",
+        "next_sibling": "right_square_bracket",
     }
 
 

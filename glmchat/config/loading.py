@@ -261,11 +261,13 @@ def _keys(report: _Report, table: Any, changed: str | None) -> dict[str, str]:
     return keys
 
 
-def _provider(report: _Report, name: str, table: Any) -> ProviderConfig | None:
-    """One `[providers.NAME]` table over its built-in (or a new provider), or None if wrong."""
-    key: KeyPath = ("providers", name)
-    if not PROVIDER_NAME.match(name):
-        report.error(key, 'a provider name may use only letters, digits, "-" and "_"')
+def _named_table(
+    report: _Report, key: KeyPath, table: Any, rules: Mapping[str, Any], what: str
+) -> tuple[dict[str, Any], bool] | None:
+    """A `[KIND.NAME]` table's checked values and whether all were valid; None when the name or
+    the table itself is wrong. Every problem is reported."""
+    if not PROVIDER_NAME.match(str(key[-1])):
+        report.error(key, f'{what} may use only letters, digits, "-" and "_"')
         return None
     if not isinstance(table, dict):
         report.table(key, table)
@@ -273,14 +275,22 @@ def _provider(report: _Report, name: str, table: Any) -> ProviderConfig | None:
     values: dict[str, Any] = {}
     valid = True
     for field_name, value in table.items():
-        if field_name not in PROVIDER_RULES:
-            report.unknown((*key, field_name), list(PROVIDER_RULES))
-        elif (
-            checked := report.check((*key, field_name), PROVIDER_RULES[field_name], value)
-        ) is None:
+        if field_name not in rules:
+            report.unknown((*key, field_name), list(rules))
+        elif (checked := report.check((*key, field_name), rules[field_name], value)) is None:
             valid = False
         else:
             values[field_name] = checked
+    return values, valid
+
+
+def _provider(report: _Report, name: str, table: Any) -> ProviderConfig | None:
+    """One `[providers.NAME]` table over its built-in (or a new provider), or None if wrong."""
+    key: KeyPath = ("providers", name)
+    checked = _named_table(report, key, table, PROVIDER_RULES, "a provider name")
+    if checked is None:
+        return None
+    values, valid = checked
     if name in BUILTIN_PROVIDERS:
         return dataclasses.replace(BUILTIN_PROVIDERS[name], **values) if valid else None
     if "base_url" not in table:
@@ -315,24 +325,11 @@ def _mcp_servers(report: _Report, table: Any) -> dict[str, McpServerConfig]:
 def _mcp_server(report: _Report, name: str, table: Any) -> McpServerConfig | None:
     """One `[mcp.servers.NAME]` table, or None if it is wrong."""
     key: KeyPath = ("mcp", "servers", name)
-    if not PROVIDER_NAME.match(name):
-        # The name prefixes its tools' names on the wire (NAME__tool), which allow no more.
-        report.error(key, 'an MCP server name may use only letters, digits, "-" and "_"')
+    # The name prefixes its tools' names on the wire (NAME__tool), which allow no more.
+    checked = _named_table(report, key, table, MCP_SERVER_RULES, "an MCP server name")
+    if checked is None:
         return None
-    if not isinstance(table, dict):
-        report.table(key, table)
-        return None
-    values: dict[str, Any] = {}
-    valid = True
-    for field_name, value in table.items():
-        if field_name not in MCP_SERVER_RULES:
-            report.unknown((*key, field_name), list(MCP_SERVER_RULES))
-        elif (
-            checked := report.check((*key, field_name), MCP_SERVER_RULES[field_name], value)
-        ) is None:
-            valid = False
-        else:
-            values[field_name] = checked
+    values, valid = checked
     if "command" in table and "url" in table:
         report.error(key, "give command (a stdio server) or url (streamable HTTP), not both")
         return None
