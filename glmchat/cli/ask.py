@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from glmchat.cli.ask_input import flag_values, read_prompt
-from glmchat.cli.ask_run import AskRun, Printer
-from glmchat.cli.ask_tools import AskTools, TerminalApprovals
 from glmchat.cli.errors import EXIT_STATUS_BY_KIND, OK, CliError, exit_status
-from glmchat.engine.events import ExchangeResult
 from glmchat.terminal_text import dumps_json
+
+if TYPE_CHECKING:
+    # Loaded by `run`, not when the parser is built: every glmchat command builds it, and these
+    # (asyncio, the engine, the tools) would cost every other command ~40 ms of start-up.
+    from glmchat.cli.ask_run import AskRun
+    from glmchat.engine.events import ExchangeResult
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -88,6 +89,12 @@ def run(args: argparse.Namespace) -> int:
         from glmchat.engine.structured import load_schema
 
         schema = load_schema(args.schema)  # a bad one is a usage error (exit 2), said first
+    import asyncio
+
+    from glmchat.cli.ask_input import flag_values, read_prompt
+    from glmchat.cli.ask_run import AskRun, Printer
+    from glmchat.cli.ask_tools import AskTools, TerminalApprovals
+
     temperature, max_tokens = flag_values(args)
     prompt = read_prompt(args.prompt, sys.stdin)
     if not prompt.strip():

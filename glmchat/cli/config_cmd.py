@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import json
 import os
@@ -298,6 +297,8 @@ def _check_key(provider: ProviderConfig, secret: Secret) -> None:
     except ImportError:
         raise CliError("--check is not available in this build", 2) from None
     try:
+        import asyncio
+
         asyncio.run(list_models(provider, secret.reveal()))
     except ProviderError as exc:
         message = " ".join(exc.message.split())

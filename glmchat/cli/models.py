@@ -7,7 +7,6 @@ provider (or `--base-url`) is asked for its model ids, each shown with what is k
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
@@ -141,6 +140,8 @@ def _fetch_openrouter(provider: ProviderConfig, base_url: str) -> list[ModelInfo
     except MissingKeyError:
         secret = None
     key = secret.reveal() if secret else None
+    import asyncio
+
     doc = asyncio.run(fetch_model_list(provider, key, base_url=base_url))
     models = parse_models(doc, provider.name, now_iso())
     try:
@@ -162,6 +163,8 @@ def _server_ids(provider: ProviderConfig, base_url: str | None) -> list[str]:
             raise
         secret = None
     try:
+        import asyncio
+
         return asyncio.run(
             list_models(provider, secret.reveal() if secret else None, base_url=base_url)
         )

@@ -4,7 +4,6 @@ state of its server; the configured MCP servers are started to list them, then s
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len, set_cell_size
@@ -57,6 +56,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         from glmchat.cli.errors import CliError
 
         raise CliError("--timeout: expected a number of seconds above 0")
+    import asyncio
+
     entries = asyncio.run(_entries(settings, args.timeout))
     if args.json:
         print(dumps_json(entries, indent=2))
