@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from glmchat.store import SessionStore
 from tests.wire_server import WireServer
 
 
@@ -36,6 +37,20 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ):
         monkeypatch.delenv(var, raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def db_path(isolated_dirs: Path) -> Path:
+    """Where the app keeps its database in this test (GLMCHAT_DATA_DIR/glmchat.db)."""
+    return isolated_dirs / "data" / "glmchat.db"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[SessionStore]:
+    """The session store the app and the CLI would open in this test."""
+    s = SessionStore(db_path)
+    yield s
+    s.close()
 
 
 @pytest.fixture

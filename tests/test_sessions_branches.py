@@ -4,24 +4,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from glmchat import paths
 from glmchat.cli import main
 from glmchat.store import SessionStore
 from glmchat.store.tree import path
 from tests.test_ask_cli import ask
 from tests.wire_server import Reply, WireServer, sse_body, sse_event
-
-
-@pytest.fixture
-def store() -> Iterator[SessionStore]:
-    s = SessionStore(paths.database_path())
-    yield s
-    s.close()
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

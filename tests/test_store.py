@@ -36,18 +36,6 @@ from glmchat.store import (
 from glmchat.store.database import MIGRATIONS
 
 
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "glmchat.db"
-
-
-@pytest.fixture
-def store(db_path: Path) -> Iterator[SessionStore]:
-    s = SessionStore(db_path)
-    yield s
-    s.close()
-
-
 @pytest.fixture(params=[True, False], ids=["fts5", "like"])
 def any_store(request: pytest.FixtureRequest, db_path: Path) -> Iterator[SessionStore]:
     s = SessionStore(db_path, use_fts=request.param)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,18 +18,6 @@ from glmchat.store import (
     to_markdown,
 )
 from glmchat.store.database import SCHEMA_VERSION, migrate
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "glmchat.db"
-
-
-@pytest.fixture
-def store(db_path: Path) -> Iterator[SessionStore]:
-    s = SessionStore(db_path)
-    yield s
-    s.close()
 
 
 def _answer(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,13 +20,6 @@ from glmchat.store import (
 )
 from glmchat.store.database import MIGRATIONS, SCHEMA_VERSION
 from glmchat.store.tree import newest_leaf, other_branches, path, siblings
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SessionStore]:
-    s = SessionStore(tmp_path / "glmchat.db")
-    yield s
-    s.close()
 
 
 def _new(store: SessionStore) -> str:
