@@ -100,10 +100,13 @@ def _peak_mb(pid: int) -> float:
     return 0.0
 
 
-def run_once(tokens: int, delay: float = 0.0, settle: float = 0.0) -> dict[str, float]:
-    """One reply of `tokens` tokens, written at full speed or `delay` seconds apart; the
-    prompt is typed `settle` seconds after the first paint."""
-    server = ServerProcess(generated_stream(reply_tokens(tokens)), splits=0, delay=delay)
+def run_once(
+    tokens: int, delay: float = 0.0, settle: float = 0.0, reasoning: int = 0
+) -> dict[str, float]:
+    """One reply of `tokens` tokens after `reasoning` reasoning tokens, written at full speed or
+    `delay` seconds apart; the prompt is typed `settle` seconds after the first paint."""
+    thoughts = ["I think about this. "[i % 5 * 4 : i % 5 * 4 + 4] for i in range(reasoning)]
+    server = ServerProcess(generated_stream(reply_tokens(tokens), thoughts), splits=0, delay=delay)
     tmp = tempfile.mkdtemp()
     try:
         Path(f"{tmp}/config").mkdir()
@@ -128,8 +131,9 @@ def run_once(tokens: int, delay: float = 0.0, settle: float = 0.0) -> dict[str, 
         cpu = _cpu_seconds(pid) - cpu0
         peak = _peak_mb(pid)
         if os.environ.get("BENCH_APP"):
-            time.sleep(1.5)  # let a wrapped app finish what it records
-        _tmux("kill-server")
+            _tmux("send-keys", "-t", "bench", "C-q")
+            time.sleep(3)  # let a wrapped app (a profiler) finish what it records
+        subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True)
         raw = raw_read(server.url) if not delay else 0.0
     finally:
         subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True)
