@@ -7,6 +7,7 @@ and reads the app's CPU seconds and peak memory from /proc.
 
     python -m bench.bench_tmux            # 4,000 and 20,000 tokens, medians of BENCH_RUNS (3)
     python -m bench.bench_tmux 20000      # one size
+    python -m bench.bench_tmux resume 10000   # --resume of a 10,000-message conversation
 """
 
 from __future__ import annotations
@@ -150,10 +151,16 @@ def run_once(
 
 
 def resume_once(messages: int) -> dict[str, float]:
-    """Launch `glmchat --resume` on a long conversation: time until its last line shows."""
+    """Launch `glmchat --resume` on a long conversation: time until its last line shows, and
+    the first paint of a fresh launch with the same files before it (the yardstick)."""
     tmp = tempfile.mkdtemp()
     try:
         os.environ.update(_app_env(tmp))
+        time.sleep(0.5)  # a tmux server killed just before may not be gone yet
+        started = _launch(tmp)
+        fresh = _wait_for("thinking", 20) - started
+        subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True)
+        time.sleep(0.5)
         seed_conversation(messages, last_words=CLOSING)
         started = _launch(tmp, "--resume")
         shown = _wait_for(MARKER, 20) - started
@@ -162,7 +169,7 @@ def resume_once(messages: int) -> dict[str, float]:
     finally:
         subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"resume_s": shown, "peak_mb": peak}
+    return {"resume_s": shown, "fresh_s": fresh, "peak_mb": peak}
 
 
 def main() -> None:
@@ -178,11 +185,14 @@ def main() -> None:
             f"peak {statistics.median(r['peak_mb'] for r in runs):.0f} MB"
         )
         return
-    if sys.argv[1:] == ["resume"]:
-        runs = [resume_once(1000) for _ in range(RUNS)]
+    if sys.argv[1:2] == ["resume"]:  # resume [MESSAGES]: 1,000 unless given
+        messages = int(sys.argv[2]) if sys.argv[2:] else 1000
+        runs = [resume_once(messages) for _ in range(RUNS)]
         print(
-            f"launch with --resume to the last line of a 1,000-message conversation: "
-            f"{statistics.median(r['resume_s'] for r in runs):.3f} s "
+            f"launch with --resume to the last line of a {messages:,}-message conversation: "
+            f"{statistics.median(r['resume_s'] for r in runs):.3f} s, a fresh first paint "
+            f"{statistics.median(r['fresh_s'] for r in runs):.3f} s, ratio "
+            f"{statistics.median(r['resume_s'] / r['fresh_s'] for r in runs):.2f}x "
             f"(peak {statistics.median(r['peak_mb'] for r in runs):.0f} MB)"
         )
         return
