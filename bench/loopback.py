@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 # Run from the repository root as `python -m bench.NAME`: the root is then on sys.path, so the
 # test helpers import as the package they are.
@@ -81,50 +82,96 @@ def seed_conversation(messages: int, last_words: str = "") -> str:
     return cid
 
 
-def _serve(conn, body: bytes, splits: int, delay: float, last_write) -> None:  # type: ignore[no-untyped-def]
+def _last_token_piece(pieces: list[bytes]) -> int:
+    """The index of the piece that carries the reply's last non-empty content token."""
+    for i in range(len(pieces) - 1, -1, -1):
+        events = pieces[i].split(b"\n\n")
+        if any(b'"content": "' in e and b'"content": ""' not in e for e in events):
+            return i
+    return len(pieces) - 1
+
+
+def _serve(conn, bodies: list[bytes], splits: int, delay: float, clocks, served) -> None:  # type: ignore[no-untyped-def]
     server = WireServer()
     if splits <= 0:
         # One write per event, as a provider flushes each token; splits=-k groups k events
         # per write (with `delay` between writes, a way to pace a reply like a slower network).
-        events = [e + b"\n\n" for e in body.split(b"\n\n") if e]
         group = max(1, -splits)
-        pieces = [b"".join(events[i : i + group]) for i in range(0, len(events), group)]
 
-        def chunks():  # type: ignore[no-untyped-def]
-            yield from pieces[:-1]
-            # perf_counter is CLOCK_MONOTONIC here: comparable with the measuring process.
-            last_write.value = time.perf_counter()
-            yield pieces[-1]
+        def reply_for(k: int, body: bytes) -> Reply:
+            events = [e + b"\n\n" for e in body.split(b"\n\n") if e]
+            pieces = [b"".join(events[i : i + group]) for i in range(0, len(events), group)]
+            token_at = _last_token_piece(pieces)
 
-        server.default = Reply(chunks=chunks, delay=delay)
+            def chunks():  # type: ignore[no-untyped-def]
+                with served.get_lock():
+                    served.value += 1
+                for i, piece in enumerate(pieces):
+                    # perf_counter is CLOCK_MONOTONIC here: comparable with the measuring
+                    # process. Taken just before the write: the last token's, and the last.
+                    if i == token_at:
+                        clocks[2 * k] = time.perf_counter()
+                    if i == len(pieces) - 1:
+                        clocks[2 * k + 1] = time.perf_counter()
+                    yield piece
+
+            return Reply(chunks=chunks, delay=delay)
+
+        replies = [reply_for(k, body) for k, body in enumerate(bodies)]
+        # Request k gets body k; later requests get the first body again (a second reader).
+        server.replies = list(replies)
+        server.default = replies[0]
     else:
-        server.default = Reply(body=body, splits=splits, delay=delay)
+        server.default = Reply(body=bodies[0], splits=splits, delay=delay)
     conn.send(server.url)
     conn.recv()  # wait for the stop word
     server.close()
 
 
 class ServerProcess:
-    """The loopback server in its own process, so it does not share the measured GIL."""
+    """The loopback server in its own process, so it does not share the measured GIL.
 
-    def __init__(self, body: bytes, splits: int = 16384, delay: float = 0.0) -> None:
+    Given several bodies, the k-th request is answered with the k-th body (ten panes, each its
+    own reply), and any later request with the first."""
+
+    def __init__(
+        self, body: bytes | Sequence[bytes], splits: int = 16384, delay: float = 0.0
+    ) -> None:
         """`splits` is the size of each write; 0 writes each event on its own."""
         import multiprocessing
 
+        bodies = [body] if isinstance(body, bytes) else list(body)
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()
-        self._last_write = ctx.Value("d", 0.0)
+        self._clocks = ctx.Array("d", 2 * len(bodies))
+        self._served = ctx.Value("i", 0)
         self._proc = ctx.Process(
-            target=_serve, args=(child, body, splits, delay, self._last_write), daemon=True
+            target=_serve,
+            args=(child, bodies, splits, delay, self._clocks, self._served),
+            daemon=True,
         )
         self._proc.start()
         self.url: str = self._conn.recv()
 
     @property
+    def requests(self) -> int:
+        """How many replies have begun (one write per event only)."""
+        return int(self._served.value)
+
+    def token_write(self, k: int = 0) -> float:
+        """`time.perf_counter()` when body k's last content token was last written (one write
+        per event only); 0.0 before."""
+        return float(self._clocks[2 * k])
+
+    def last_write_of(self, k: int = 0) -> float:
+        """`time.perf_counter()` when body k's last write (`[DONE]`) was last made."""
+        return float(self._clocks[2 * k + 1])
+
+    @property
     def last_write(self) -> float:
         """`time.perf_counter()` when the last event of the latest reply was written (one
         write per event only)."""
-        return float(self._last_write.value)
+        return self.last_write_of(0)
 
     def close(self) -> None:
         self._conn.send("stop")
