@@ -12,7 +12,9 @@ round's own ratio.
     python -m bench.bench_tmux paced    # 2,000 tokens at 100 tok/s, 200 reasoning (2.5 min)
     python -m bench.bench_tmux startup  # first paint with and without an MCP server (30 s)
     python -m bench.bench_tmux panes    # ten panes at 100 tok/s, one visible, vs one (3 min)
-    python -m bench.bench_tmux resume   # --resume of 1,000 and 10,000 messages, a reply (4 min)
+    python -m bench.bench_tmux resume [N...]      # --resume of 1,000 and 10,000 messages (1 min)
+    python -m bench.bench_tmux resume-reply [N]   # a paced reply into 10,000 messages (2.5 min)
+    python -m bench.bench_tmux llm      # simonw's llm on the paced stream, when installed
     python -m bench.bench_tmux all      # each of the above
 """
 
@@ -24,6 +26,7 @@ import statistics
 import sys
 from collections.abc import Callable
 
+from bench import tmux_llm
 from bench import tmux_runs as runs
 from bench.loopback import ServerProcess
 from bench.yardstick import read_stream
@@ -147,18 +150,14 @@ def panes() -> None:
     )  # fmt: skip
 
 
-def resume() -> None:
-    seeds = {n: runs.seed(n) for n in (1000, 10000)}
+def resume(sizes: list[int]) -> None:
+    seeds = {n: runs.seed(n) for n in sizes}
     try:
         rs = []
         for _ in range(RUNS):
             r: Round = {"fresh": runs.first_paint(mcp=False)}
             for n, data in seeds.items():
-                r |= {f"resume_{n}": runs.resume(data)["resume_s"]}
-            empty = paced_reply(yardstick=False)
-            full = paced_reply(data=seeds[10000], yardstick=False)
-            r |= {f"empty_{k}": v for k, v in empty.items()}
-            r |= {f"full_{k}": v for k, v in full.items()}
+                r |= {f"{k}_{n}": v for k, v in runs.resume(data).items()}
             rs.append(r)
     finally:
         for data in seeds.values():
@@ -166,40 +165,83 @@ def resume() -> None:
     table(
         "Launch with --resume to the conversation's last line on screen, beside a fresh "
         "launch's first paint in the same round (target: at most 1.5x)",
-        ["", "seconds", "ratio to a fresh first paint"],
-        [["fresh first paint", f"{med(rs, 'fresh'):.3f}", "1.00x"]]
-        + [[f"--resume, {n:,} messages", f"{med(rs, f'resume_{n}'):.3f}",
-            ratio(rs, f"resume_{n}", "fresh")] for n in seeds],
+        ["", "seconds", "ratio to a fresh first paint", "peak MB"],
+        [["fresh first paint", f"{med(rs, 'fresh'):.3f}", "1.00x", ""]]
+        + [[f"--resume, {n:,} messages", f"{med(rs, f'resume_s_{n}'):.3f}",
+            ratio(rs, f"resume_s_{n}", "fresh"), f"{med(rs, f'peak_mb_{n}'):.0f}"]
+           for n in seeds],
     )  # fmt: skip
+
+
+def resume_reply(messages: int) -> None:
+    data = runs.seed(messages)
+    try:
+        rs = []
+        for _ in range(RUNS):
+            empty = paced_reply(yardstick=False)
+            full = paced_reply(data=data, yardstick=False)
+            rs.append({f"empty_{k}": v for k, v in empty.items()}
+                      | {f"full_{k}": v for k, v in full.items()})  # fmt: skip
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
     table(
-        "2,000 tokens at 100 tok/s after 200 reasoning tokens into the resumed 10,000-message "
-        "conversation (the oldest turns left out, as the app offers) beside into an empty one",
+        f"2,000 tokens at 100 tok/s after 200 reasoning tokens into a resumed {messages:,}-"
+        "message conversation (the oldest turns left out, as the app offers) beside into an "
+        "empty one (target: the same)",
         ["", "CPU from Enter s", "ratio", "lag ms", "peak MB"],
         [["empty conversation", f"{med(rs, 'empty_cpu_s'):.2f}", "1.00x",
           ms(med(rs, "empty_lag_s")), f"{med(rs, 'empty_peak_mb'):.0f}"],
-         ["10,000 messages", f"{med(rs, 'full_cpu_s'):.2f}", ratio(rs, "full_cpu_s", "empty_cpu_s"),
-          ms(med(rs, "full_lag_s")), f"{med(rs, 'full_peak_mb'):.0f}"]],
+         [f"{messages:,} messages", f"{med(rs, 'full_cpu_s'):.2f}",
+          ratio(rs, "full_cpu_s", "empty_cpu_s"), ms(med(rs, "full_lag_s")),
+          f"{med(rs, 'full_peak_mb'):.0f}"]],
     )  # fmt: skip
 
 
-MODES: dict[str, Callable[[], None]] = {
-    "paced": paced,
-    "startup": startup,
-    "panes": panes,
-    "resume": resume,
-}
+def llm() -> None:
+    exe = tmux_llm.llm_executable()
+    if exe is None:
+        print("\nllm: not installed (pip install llm in a venv, set BENCH_LLM to its llm): skipped")
+        return
+    rs = []
+    for _ in range(RUNS):
+        ours = paced_reply()
+        theirs = tmux_llm.reply(exe, 2000, delay=0.01, reasoning=200)
+        rs.append(ours | {f"llm_{k}": v for k, v in theirs.items()})
+    table(
+        "2,000 tokens at 100 tok/s after 200 reasoning tokens: glmchat beside simonw's llm "
+        f"({exe}) and the yardstick process, the same stream in the same round (target: "
+        "glmchat's CPU below llm's)",
+        ["", "CPU s", "ratio to the yardstick", "ratio to llm", "lag ms"],
+        [["glmchat, from Enter", f"{med(rs, 'cpu_s'):.2f}", ratio(rs, "cpu_s", "y_cpu_s"),
+          ratio(rs, "cpu_s", "llm_cpu_s"), ms(med(rs, "lag_s"))],
+         ["glmchat, whole process", f"{med(rs, 'cpu_whole_s'):.2f}",
+          ratio(rs, "cpu_whole_s", "y_cpu_s"), ratio(rs, "cpu_whole_s", "llm_cpu_s"), ""],
+         ["llm, whole process", f"{med(rs, 'llm_cpu_s'):.2f}", ratio(rs, "llm_cpu_s", "y_cpu_s"),
+          "1.00x", ms(med(rs, "llm_lag_s"))],
+         ["yardstick process", f"{med(rs, 'y_cpu_s'):.2f}", "1.00x",
+          ratio(rs, "y_cpu_s", "llm_cpu_s"), ms(med(rs, "y_lag_s"))]],
+    )  # fmt: skip
 
 
 def main() -> None:
-    args = sys.argv[1:]
-    if args == ["all"]:
+    mode, *args = sys.argv[1:] or ["4000", "20000"]
+    sizes = [int(a) for a in args]
+    if mode == "all":
         full_speed([4000, 20000])
-        for mode in MODES.values():
-            mode()
-    elif len(args) == 1 and args[0] in MODES:
-        MODES[args[0]]()
-    else:
-        full_speed([int(a) for a in args] or [4000, 20000])
+    if mode in ("paced", "all"):
+        paced()
+    if mode in ("startup", "all"):
+        startup()
+    if mode in ("panes", "all"):
+        panes()
+    if mode in ("resume", "all"):
+        resume(sizes or [1000, 10000])
+    if mode in ("resume-reply", "all"):
+        resume_reply(sizes[0] if sizes else 10000)
+    if mode in ("llm", "all"):
+        llm()
+    if mode.isdigit():
+        full_speed([int(mode), *sizes])
 
 
 if __name__ == "__main__":

@@ -40,9 +40,9 @@ def wait_for(text: str, timeout: float, not_before: float = 0.0) -> float:
     raise TimeoutError(f"{text!r} never appeared on the screen:\n{screen()}")
 
 
-def keys(*names: str) -> None:
+def keys(*names: str, check: bool = True) -> None:
     """Named keys (Enter, C-n, ...), one tmux call."""
-    tmux("send-keys", "-t", "bench", *names)
+    tmux("send-keys", "-t", "bench", *names, check=check)
 
 
 def type_text(text: str) -> None:
@@ -78,10 +78,14 @@ def launch(tmp: str, args: str = "") -> float:
         or str(Path(sys.executable).parent / "glmchat")
     )
     exports = " ".join(f"{k}={v}" for k, v in app_env(tmp).items())
+    return run_in_tmux(f"exec env TERM=xterm-256color {exports} {exe} {args}")
+
+
+def run_in_tmux(command: str) -> float:
+    """Run a shell command in a new 120x40 tmux session; returns the moment it was started."""
     started = time.perf_counter()
     tmux(
-        "-f", "/dev/null", "new-session", "-d", "-s", "bench", "-x", "120", "-y", "40",
-        f"exec env TERM=xterm-256color {exports} {exe} {args}",
+        "-f", "/dev/null", "new-session", "-d", "-s", "bench", "-x", "120", "-y", "40", command
     )  # fmt: skip
     return started
 
@@ -94,13 +98,31 @@ def stop() -> None:
     """Quit a wrapped app (a profiler records on the way out), then end the tmux server. The
     app may have quit already: then there is no server, and that is fine."""
     if os.environ.get("BENCH_APP"):
-        keys("C-q")
+        keys("C-q", check=False)
         time.sleep(3)
+    pid = tmux("display-message", "-p", "-t", "bench", "#{pane_pid}", check=False).strip()
     tmux("kill-server", check=False)
+    # A server just killed may still hold its socket (the next launch would fail on it), and
+    # the app may still be ending (its CPU would count in the next run).
+    deadline = time.perf_counter() + 10
+    while subprocess.run(["tmux", "-L", SOCKET, "ls"], capture_output=True).returncode == 0 or (
+        pid and _alive(int(pid))
+    ):
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"the tmux server {SOCKET} or the app (pid {pid}) would not stop")
+        time.sleep(0.05)
 
 
 def _stat(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie (an orphan may wait a while to be reaped)."""
+    try:
+        return _stat(pid)[0] != "Z"
+    except OSError:
+        return False
 
 
 def _tree(root: int) -> list[int]:
