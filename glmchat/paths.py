@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from pathlib import Path
-
-import platformdirs
 
 APP_NAME = "glmchat"
 CONFIG_DIR_ENV = "GLMCHAT_CONFIG_DIR"
@@ -19,16 +16,28 @@ def _from_env(name: str) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+# platformdirs is imported when a directory is first asked for, not by every command that
+# imports this module (it and what it imports cost a few ms of each start).
+
+
 def config_dir() -> Path:
     """The config directory: `GLMCHAT_CONFIG_DIR`, else the platform's user config dir."""
-    return _from_env(CONFIG_DIR_ENV) or Path(
-        platformdirs.user_config_dir(APP_NAME, appauthor=False)
-    )
+    found = _from_env(CONFIG_DIR_ENV)
+    if found is None:
+        import platformdirs
+
+        found = Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+    return found
 
 
 def data_dir() -> Path:
     """The data directory: `GLMCHAT_DATA_DIR`, else the platform's user data dir."""
-    return _from_env(DATA_DIR_ENV) or Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    found = _from_env(DATA_DIR_ENV)
+    if found is None:
+        import platformdirs
+
+        found = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    return found
 
 
 def config_path() -> Path:
@@ -49,7 +58,8 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
     The temporary file is created with O_EXCL and its final `mode` from the start, so a
     secret is never readable by others, not even for a moment; parents are created 0700."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    # os.urandom is what secrets.token_hex reads (without importing hmac and hashlib).
+    tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)
     try:
         try:

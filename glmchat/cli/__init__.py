@@ -3,20 +3,76 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from glmchat import __version__
 from glmchat.cli.errors import exit_status
 from glmchat.errors import GlmchatError
 from glmchat.terminal_text import terminal_safe_stdio
 
+# Each command's module, and the one line `glmchat --help` shows for it. A command's module is
+# imported, and its parser built, only when that command is chosen: building them all imported
+# the whole CLI (config, store, tools: 60 ms) before `--version`, `usage` or the chat screen.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "ask": ("glmchat.cli.ask", "one exchange, streamed to stdout"),
+    "sessions": (
+        "glmchat.cli.sessions",
+        "list, search, show, fork, export, import, rename or delete saved conversations",
+    ),
+    "config": ("glmchat.cli.config_cmd", "show or change settings and API keys"),
+    "models": (
+        "glmchat.cli.models",
+        "the models of a provider: context, max output, thinking, prices",
+    ),
+    "tools": ("glmchat.cli.tools_cmd", "list the tools the model is offered"),
+    "usage": ("glmchat.cli.usage_cmd", "tokens and cost by day, model or conversation"),
+    "serve": ("glmchat.cli.serve_cmd", "the chat app in a browser (textual-serve), behind a token"),
+}
+
+
+if TYPE_CHECKING:
+    _SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+else:  # generic only to the type checker
+    _SubParsers = argparse._SubParsersAction
+
+
+class _Commands(_SubParsers):
+    """Subcommands listed by name and help line, each filled in by its module's `register`
+    when argparse reaches it (so `glmchat CMD --help` still shows the command's own options)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._unbuilt: dict[str, str] = {}  # command -> module whose `register` builds it
+
+    def add_command(self, name: str, module: str, help: str) -> None:
+        self._unbuilt[name] = module
+        super().add_parser(name, help=help)  # a stand-in: a valid choice, a line in --help
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        # The module's real parser takes the stand-in's place (its help line stays listed).
+        self._name_parser_map.pop(name, None)
+        return super().add_parser(name, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        name = values[0] if isinstance(values, list) and values else None
+        module = self._unbuilt.pop(name, None) if isinstance(name, str) else None
+        if module is not None:
+            importlib.import_module(module).register(self)
+        super().__call__(parser, namespace, values, option_string)
+
 
 def build_parser() -> argparse.ArgumentParser:
-    from glmchat.cli import ask, config_cmd, models, serve_cmd, sessions, tools_cmd, usage_cmd
-
     parser = argparse.ArgumentParser(
         prog="glmchat",
         description="A fast terminal chat client for GLM-4.5 models.",
@@ -31,14 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="open a saved conversation (no ID: the most recent)",
     )
     parser.add_argument("-m", "--model", help="model as PROVIDER/MODEL for new conversations")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    ask.register(sub)
-    sessions.register(sub)
-    config_cmd.register(sub)
-    models.register(sub)
-    tools_cmd.register(sub)
-    usage_cmd.register(sub)
-    serve_cmd.register(sub)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", action=_Commands)
+    assert isinstance(sub, _Commands)
+    for name, (module, line) in COMMANDS.items():
+        sub.add_command(name, module, line)
     parser.set_defaults(func=run_tui)
     return parser
 

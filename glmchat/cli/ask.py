@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "ask",
-        help="one exchange, streamed to stdout",
         description="Send one prompt and stream the answer to stdout. PROMPT '-' reads the "
         "prompt from stdin; with PROMPT and piped stdin, both are sent: the instruction, then "
         "the piped text as a fenced block.",

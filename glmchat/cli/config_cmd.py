@@ -33,7 +33,6 @@ from glmchat.tools.base import McpServerConfig
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:  # noqa: SLF001
     parser = sub.add_parser(
         "config",
-        help="show or change settings and API keys",
         description="Show or change settings (config.toml) and API keys (credentials.toml).",
     )
     actions = parser.add_subparsers(dest="config_action", metavar="ACTION", required=True)

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "models",
-        help="the models of a provider: context, max output, thinking, prices",
         description="List a provider's models with their context window, maximum output, "
         "thinking behaviour and prices (USD per million tokens, with the date they were "
         "taken). OpenRouter's come from its live list, kept for a day.",

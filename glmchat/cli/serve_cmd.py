@@ -21,7 +21,6 @@ DEFAULT_PORT = 8080
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "serve",
-        help="the chat app in a browser (textual-serve), behind a token",
         description="Serve the chat app to a browser: each tab runs its own app with the same "
         "config, keys and conversations. Open the address printed (it carries a random token; "
         "any request without it is refused). Ctrl+C stops the server and every app it started.",

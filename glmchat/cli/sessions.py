@@ -30,7 +30,6 @@ _IMPORT_HELP = (
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "sessions",
-        help="list, search, show, fork, export, import, rename or delete saved conversations",
         description="Manage saved conversations. An ID may be any unique prefix of one.",
     )
     parser.set_defaults(func=lambda args: _usage(parser))

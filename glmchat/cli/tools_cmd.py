@@ -26,7 +26,6 @@ _NO_TOOLS = (
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:  # noqa: SLF001
     parser = sub.add_parser(
         "tools",
-        help="list the tools the model is offered",
         description="The tools the model is offered: built-ins, web search and MCP servers'.",
     )
     actions = parser.add_subparsers(dest="tools_action", metavar="ACTION", required=True)

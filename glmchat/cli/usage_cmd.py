@@ -19,7 +19,6 @@ _COLUMNS = ("answers", "input", "cached", "output", "reasoning", "cost")
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "usage",
-        help="tokens and cost by day, model or conversation",
         description="Sum the saved answers' tokens (input, cached, output, reasoning) and "
         "cost by local day, model or conversation. What was spent stays counted after a retry "
         "or a delete. A cost marked ~ was computed from the model's prices; one marked ≥ "
@@ -89,10 +88,17 @@ def run(args: argparse.Namespace) -> int:
 def _total(rows: list[UsageRow]) -> UsageRow:
     from glmchat.store.usage import UsageRow
 
-    total = UsageRow("total")
-    for row in rows:
-        total = total + row
-    return total
+    # One sum per column: adding rows one by one copies a row per row (10,000 conversations).
+    return UsageRow(
+        "total",
+        answers=sum(row.answers for row in rows),
+        priced=sum(row.priced for row in rows),
+        prompt_tokens=sum(row.prompt_tokens for row in rows),
+        cached_tokens=sum(row.cached_tokens for row in rows),
+        completion_tokens=sum(row.completion_tokens for row in rows),
+        reasoning_tokens=sum(row.reasoning_tokens for row in rows),
+        known_cost=sum(row.known_cost for row in rows),
+    )
 
 
 def _row_doc(row: UsageRow, by: str | None) -> dict[str, Any]:

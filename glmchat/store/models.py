@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
@@ -25,7 +25,7 @@ def now_iso() -> str:
 
 def new_id() -> str:
     """A fresh conversation id: 12 hex digits, short enough to type, a prefix is enough."""
-    return secrets.token_hex(6)
+    return os.urandom(6).hex()  # secrets.token_hex(6), without importing hashlib and hmac
 
 
 def qualified_model(provider: str | None, model: str | None) -> str | None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-from glmchat.backend.events import Message
 from glmchat.store import tree
 from glmchat.store.connection import StoreConnection
 from glmchat.store.database import AmbiguousIdError, NotFoundError
@@ -20,6 +20,9 @@ from glmchat.store.rows import (
 )
 from glmchat.store.search import search_fts, search_like
 from glmchat.store.usage import By, UsageRow, prompts_since, report, spent_since
+
+if TYPE_CHECKING:  # the backend's events load with the engine, not with the store
+    from glmchat.backend.events import Message
 
 
 class SessionReads(StoreConnection):
@@ -127,6 +130,8 @@ class SessionReads(StoreConnection):
 
         Rows with no text (an error before any answer, a cancelled empty one) are skipped;
         a partial or interrupted answer that has text is kept, as the user saw it."""
+        from glmchat.backend.events import Message
+
         branch = tree.path(self.get_conversation(conversation_id))
         return [
             Message(role=m.role, content=m.content)

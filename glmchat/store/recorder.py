@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from glmchat.backend.events import Usage
 from glmchat.store.models import CostSource, Status
 from glmchat.store.sessions import SessionStore
+
+if TYPE_CHECKING:  # the backend's events load with the engine, not with the store
+    from glmchat.backend.events import Usage
 
 
 class StreamRecorder:

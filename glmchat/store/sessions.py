@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from glmchat.backend.events import Usage
 from glmchat.store.database import NotFoundError, translate_error
 from glmchat.store.models import (
     ROLES,
@@ -28,6 +27,9 @@ from glmchat.store.rows import (
     message_params,
 )
 from glmchat.store.tree_edits import TreeEdits
+
+if TYPE_CHECKING:  # the backend's events load with the engine, not with the store
+    from glmchat.backend.events import Usage
 
 
 class _AtLeaf:
