@@ -59,6 +59,11 @@ def table(title: str, headers: list[str], rows: list[list[str]]) -> None:
     sys.stdout.flush()
 
 
+def saved(rs: list[Round], key: str = "complete") -> str:
+    """In how many rounds the reply was saved whole (as a complete answer) in the store."""
+    return f"{sum(r[key] >= 1 for r in rs)}/{len(rs)}"
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f}"
 
@@ -99,11 +104,11 @@ def paced() -> None:
         "the server's write of the last token to it on screen (yardstick: of the last write to "
         "its last byte read)",
         ["", "CPU from Enter s", "CPU whole s", "yardstick CPU s", "ratio (Enter)",
-         "ratio (whole)", "lag ms", "yardstick lag ms", "peak MB"],
+         "ratio (whole)", "lag ms", "yardstick lag ms", "peak MB", "saved whole"],
         [["glmchat", f"{med(rs, 'cpu_s'):.2f}", f"{med(rs, 'cpu_whole_s'):.2f}",
           f"{med(rs, 'y_cpu_s'):.2f}", ratio(rs, "cpu_s", "y_cpu_s"),
           ratio(rs, "cpu_whole_s", "y_cpu_s"), ms(med(rs, "lag_s")), ms(med(rs, "y_lag_s")),
-          f"{med(rs, 'peak_mb'):.0f}"]],
+          f"{med(rs, 'peak_mb'):.0f}", saved(rs)]],
     )  # fmt: skip
 
 
@@ -142,11 +147,10 @@ def panes() -> None:
         ["", "visible lag ms", "CPU s", "CPU ratio to one pane", "peak MB",
          "answers saved whole"],
         [["one pane", ms(med(rs, "one_lag_s")), f"{med(rs, 'one_cpu_s'):.2f}", "1.00x",
-          f"{med(rs, 'one_peak_mb'):.0f}",
-          f"{min(r['one_complete'] for r in rs):.0f}/1 (worst run)"],
+          f"{med(rs, 'one_peak_mb'):.0f}", f"{saved(rs, 'one_complete')} rounds"],
          ["ten panes", ms(med(rs, "ten_lag_s")), f"{med(rs, 'ten_cpu_s'):.2f}",
           ratio(rs, "ten_cpu_s", "one_cpu_s"), f"{med(rs, 'ten_peak_mb'):.0f}",
-          f"{min(r['ten_complete'] for r in rs):.0f}/10 (worst run)"]],
+          f"{min(r['ten_complete'] for r in rs):.0f}/10 (worst round)"]],
     )  # fmt: skip
 
 
@@ -188,12 +192,13 @@ def resume_reply(messages: int) -> None:
         f"2,000 tokens at 100 tok/s after 200 reasoning tokens into a resumed {messages:,}-"
         "message conversation (the oldest turns left out, as the app offers) beside into an "
         "empty one (target: the same)",
-        ["", "CPU from Enter s", "ratio", "lag ms", "peak MB"],
+        ["", "CPU from Enter s", "ratio", "lag ms", "peak MB", "saved whole"],
         [["empty conversation", f"{med(rs, 'empty_cpu_s'):.2f}", "1.00x",
-          ms(med(rs, "empty_lag_s")), f"{med(rs, 'empty_peak_mb'):.0f}"],
+          ms(med(rs, "empty_lag_s")), f"{med(rs, 'empty_peak_mb'):.0f}",
+          saved(rs, "empty_complete")],
          [f"{messages:,} messages", f"{med(rs, 'full_cpu_s'):.2f}",
           ratio(rs, "full_cpu_s", "empty_cpu_s"), ms(med(rs, "full_lag_s")),
-          f"{med(rs, 'full_peak_mb'):.0f}"]],
+          f"{med(rs, 'full_peak_mb'):.0f}", saved(rs, "full_complete")]],
     )  # fmt: skip
 
 
