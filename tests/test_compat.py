@@ -19,6 +19,7 @@ import pathlib
 import pkgutil
 import re
 import textwrap
+from typing import Any
 
 import pytest
 from markdown_it.rules_core import StateCore
@@ -45,7 +46,13 @@ from glmchat.tui.compat.rich_markdown import (
     references,
     references_ending_by,
 )
-from glmchat.tui.compat.textual_private import SettledBySizing, screen_rows, tabs_scroller
+from glmchat.tui.compat.textual_private import (
+    SettledBySizing,
+    paint_dirty_rows_only,
+    relabel_without_animation,
+    screen_rows,
+    tabs_scroller,
+)
 from glmchat.tui.markdown.blocks import split_blocks
 
 # Every kind of block rich renders, and the inline markup it styles.
@@ -374,6 +381,122 @@ async def test_screen_rows_reads_a_modal_over_the_screen_under_it() -> None:
         assert len(rows) == 5 and all(len(row) == 40 for row in rows)
         assert rows[0].startswith("under it all"), rows  # the background shows through
         assert any("in the modal" in row for row in rows), rows
+
+
+class _Nested(App[None]):
+    """Containers inside containers, a scrolled log with borders and padding, a widget cut by
+    the log's edge, a docked bar: what the chat screen is made of."""
+
+    CSS = """
+    #log { height: 1fr; border: round $primary; padding: 0 1; }
+    .item { height: 3; border: solid $secondary; }
+    #bar { dock: bottom; height: 1; background: $panel; }
+    """
+
+    def get_default_screen(self) -> Screen[None]:
+        screen: Screen[None] = Screen()
+        paint_dirty_rows_only(screen)
+        return screen
+
+    def compose(self) -> ComposeResult:
+        from textual.containers import Vertical, VerticalScroll
+        from textual.widgets import Static
+
+        with Vertical():
+            yield Static("top line", id="top")
+            with VerticalScroll(id="log"):
+                for i in range(30):
+                    yield Static(f"item {i} " * 3, classes="item")
+        yield Static("the bar", id="bar")
+
+
+def _chops(compositor: Any, crop: Any, rows: set[int], cls: type) -> list[Any]:
+    """The chops of a partial update, rendered through `cls`'s `_get_renders`."""
+    own = compositor.__class__
+    compositor.__class__ = cls
+    try:
+        chops = compositor._render_chops(crop, rows.__contains__)
+    finally:
+        compositor.__class__ = own
+    return [{cut: list(strip) if strip else None for cut, strip in line.items()} for line in chops]
+
+
+async def test_painting_only_the_dirty_rows_paints_what_textual_paints() -> None:
+    """ChatScreen's compositor asks widgets only for the dirty rows: the rows painted must be
+    exactly those Textual's own compositor paints, for every kind of dirty area."""
+    from textual._compositor import Compositor
+    from textual.geometry import Region
+
+    app = _Nested()
+    async with app.run_test(size=(50, 16)) as pilot:
+        log = app.query_one("#log")
+        log.scroll_to(y=7, animate=False)  # the first item shown is cut by the log's edge
+        await pilot.pause()
+        compositor = app.screen._compositor
+        assert type(compositor) is not Compositor
+        for crop in (
+            Region(0, 5, 50, 1),  # one row inside the log
+            Region(3, 2, 10, 1),  # part of the log's top border
+            Region(0, 4, 50, 6),  # a band across items
+            Region(0, 0, 50, 16),  # everything
+            Region(0, 15, 50, 1),  # the docked bar
+            Region(20, 8, 5, 3),  # a small box in the middle
+        ):
+            rows = set(range(crop.y, crop.bottom))
+            ours = _chops(compositor, crop, rows, type(compositor))
+            theirs = _chops(compositor, crop, rows, Compositor)
+            assert ours == theirs, crop
+
+
+async def test_painting_a_dirty_row_asks_each_widget_for_that_row_only() -> None:
+    from textual.geometry import Region
+
+    app = _Nested()
+    async with app.run_test(size=(50, 16)) as pilot:
+        await pilot.pause()
+        asked: list[int] = []
+        for widget in app.screen.walk_children(Widget, with_self=True):
+            original = widget.render_lines
+
+            def counting(crop: Region, original: Any = original) -> Any:
+                asked.append(crop.height)
+                return original(crop)
+
+            widget.render_lines = counting  # type: ignore[method-assign]
+        _chops(app.screen._compositor, Region(0, 5, 50, 1), {5}, type(app.screen._compositor))
+        assert asked and max(asked) == 1, asked  # Textual asks the screen for all 16 rows
+
+
+async def test_a_relabelled_tab_moves_the_underline_without_an_animation() -> None:
+    """A tab mark (a streaming answer) changes the label; Textual would slide the underline
+    for 0.3 s, a whole-screen frame at a time."""
+    from textual.widgets import Tab, Tabs
+    from textual.widgets._tabs import Underline
+
+    class Strips(App[None]):
+        def compose(self) -> ComposeResult:
+            for name in ("ours", "theirs"):
+                yield Tabs(Tab("first", id="a"), Tab("second", id="b"), id=name)
+
+    app = Strips()
+    async with app.run_test(size=(60, 8)) as pilot:
+        for tabs in app.query(Tabs):
+            tabs.active = "b"
+        await pilot.pause(0.5)
+        ours, theirs = app.query_one("#ours", Tabs), app.query_one("#theirs", Tabs)
+        relabel_without_animation(ours.query_one("#a", Tab), "● a much longer first label")
+        theirs.query_one("#a", Tab).label = "● a much longer first label"
+        await pilot.pause()
+        await pilot.pause()
+        underline, reference = ours.query_one(Underline), theirs.query_one(Underline)
+        assert not app.animator.is_being_animated(underline, "highlight_start")
+        assert app.animator.is_being_animated(reference, "highlight_start")  # Textual slides
+        await pilot.pause(0.5)
+        assert (underline.highlight_start, underline.highlight_end) == (
+            reference.highlight_start,
+            reference.highlight_end,
+        )
+        assert ours.query_one("#a", Tab).label.plain == "● a much longer first label"
 
 
 def test_no_module_outside_compat_uses_these_internals() -> None:

@@ -12,22 +12,39 @@ What it relies on, each checked by tests/test_compat.py:
   screen draws the screens under it from the context variable `textual._context.
   visible_screen_stack`, which the app sets to `App._background_screens` as it paints. Used by
   tests and benchmarks to read the screen as the user sees it.
+- a screen paints a partial update by asking every widget whose clip overlaps the dirty rows
+  for its lines (`Compositor._get_renders(crop)`, yielding `(region, clip, strips)` for the
+  part `region & clip`), then keeps only the dirty rows (`Compositor._render_chops`); the
+  screen's compositor is the `_compositor` attribute `Screen.__init__` sets.
+- a `Tab` whose label is set posts `Tab.Relabelled`, on which `Tabs` moves its underline with
+  an animation (`Tabs._highlight_active(animate=True)`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from textual._compositor import Compositor
 from textual._context import visible_screen_stack
 from textual.css.query import NoMatches
-from textual.geometry import Size
+from textual.geometry import Region, Size
+from textual.screen import Screen
+from textual.strip import Strip
 from textual.widget import Widget
-from textual.widgets import Tabs
+from textual.widgets import Tab, Tabs
 
 if TYPE_CHECKING:
     from textual.app import App
+    from textual.content import Content
 
-__all__ = ["SettledBySizing", "screen_rows", "tabs_scroller"]
+__all__ = [
+    "SettledBySizing",
+    "paint_dirty_rows_only",
+    "relabel_without_animation",
+    "screen_rows",
+    "tabs_scroller",
+]
 
 
 def screen_rows(app: App[Any]) -> list[str]:
@@ -43,6 +60,53 @@ def tabs_scroller(tabs: Tabs) -> Widget | None:
         return tabs.query_one("#tabs-scroll")
     except NoMatches:
         return None
+
+
+def relabel_without_animation(tab: Tab, label: Content | str) -> None:
+    """Set a tab's label and put the underline under the active tab at once.
+
+    A label change makes `Tabs` slide its underline for 0.3 s, about 18 frames of the whole
+    screen; a streaming pane's tab mark changes twice per answer."""
+    with tab.prevent(Tab.Relabelled):
+        tab.label = label
+    tabs = next((node for node in tab.ancestors if isinstance(node, Tabs)), None)
+    if tabs is not None:
+        tabs._highlight_active(animate=False)
+
+
+class _DirtyRowsCompositor(Compositor):
+    """Asks each widget only for its lines in the dirty rows.
+
+    Textual's partial update renders every widget that overlaps the dirty area whole when the
+    widget is wholly on screen (the screen, the tabs, the pane, the log: 40 rows each for a
+    one-row change), then discards the rows that are not dirty. Rows are cut here, not columns:
+    a widget's cached lines are whole lines, and cutting them would cost more than it saves."""
+
+    def _get_renders(
+        self, crop: Region | None = None
+    ) -> Iterable[tuple[Region, Region, list[Strip]]]:
+        if not crop:
+            yield from super()._get_renders(crop)
+            return
+        top, bottom = crop.y, crop.bottom
+        for widget, (region, clip) in self.visible_widgets.items():
+            y1 = max(clip.y, region.y, top)
+            y2 = min(clip.bottom, region.bottom, bottom)
+            x1 = max(clip.x, region.x)
+            x2 = min(clip.right, region.right)
+            if y2 <= y1 or x2 <= x1:
+                continue
+            rows = Region(x1, y1, x2 - x1, y2 - y1)
+            yield (
+                region,
+                rows,
+                widget.render_lines(Region(x1 - region.x, y1 - region.y, x2 - x1, y2 - y1)),
+            )
+
+
+def paint_dirty_rows_only(screen: Screen[Any]) -> None:
+    """Give a screen, before it is mounted, a compositor that renders only the dirty rows."""
+    screen._compositor = _DirtyRowsCompositor()
 
 
 class SettledBySizing:

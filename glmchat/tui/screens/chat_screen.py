@@ -7,12 +7,17 @@ from collections.abc import Callable
 from textual.binding import ActiveBinding
 from textual.screen import Screen
 
+from glmchat.tui.compat.textual_private import paint_dirty_rows_only
+
 
 class ChatScreen(Screen[None]):
     def __init__(self, key_for: Callable[[str], str], **kwargs: str) -> None:
         """`key_for`: a binding id's configured keys ("ctrl+y,f6"); KeyError for other ids."""
         super().__init__(**kwargs)
         self._key_for = key_for
+        # A streamed line dirties one row; every container under it was asked for all of its
+        # rows at each frame.
+        paint_dirty_rows_only(self)
 
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:

@@ -97,6 +97,7 @@ class StreamingMarkdown(SettledBySizing, Widget):
         self._painted = False
         self._painted_lines: dict[int, tuple[Line, RichStyle, Strip]] = {}
         self._stale_while_hidden = False
+        self._after_update: list[Callable[[], None]] = []
         if text:
             self._blocks.append(text)
             self._blocks.finish()
@@ -115,6 +116,14 @@ class StreamingMarkdown(SettledBySizing, Widget):
     def next_update_at(self) -> float:
         """The clock time before which newly appended text waits (the pace of updates)."""
         return self._next_update
+
+    def after_next_update(self, callback: Callable[[], None]) -> bool:
+        """Run `callback` right after the update that is due, so that what it changes on
+        screen is painted in the same frame; False (and not kept) if no update is due."""
+        if self._timer is None:
+            return False
+        self._after_update.append(callback)
+        return True
 
     def append(self, text: str) -> None:
         """Add text at the end; the screen catches up on the next timer tick."""
@@ -215,10 +224,17 @@ class StreamingMarkdown(SettledBySizing, Widget):
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
+        self._run_after_update()
 
     def _timer_fired(self) -> None:
         self._timer = None
         self._update()
+        self._run_after_update()
+
+    def _run_after_update(self) -> None:
+        callbacks, self._after_update = self._after_update, []
+        for callback in callbacks:
+            callback()
 
     def _highlight(self, strip: Strip, start: int, end: int) -> Strip:
         length = strip.cell_length

@@ -294,6 +294,13 @@ class AssistantMessage(SettledBySizing, Vertical, SelectableMessage, can_focus=T
     def thinking_seconds(self) -> float | None:
         return self._rounds[0].thinking_seconds
 
+    def live_view(self) -> StreamingMarkdown | None:
+        """The text view that deltas go to now (the answer, or the thinking before it)."""
+        one = self._round
+        if one.answer_started:
+            return one.answer
+        return one.thinking.body if one.thinking is not None else None
+
     def tick(self) -> None:
         """Refresh the live titles (thinking, running tools); called a few times a second."""
         one = self._round

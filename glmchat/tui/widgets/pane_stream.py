@@ -30,6 +30,7 @@ class PaneStream:
         self.pending_prompt: str | None = None
         self._tick_timer: Timer | None = None
         self._meter = StreamMeter()
+        self._blink: bool | None = None  # the prompt's cursor blink, paused while streaming
 
     def begin(self, exchange: Exchange) -> None:
         pane = self._pane
@@ -49,10 +50,18 @@ class PaneStream:
         pane.log_view.follow()
         self._meter.start()
         pane.update_status(rate=None, state="waiting")  # no speed before the first token
-        # Two status updates a second: each one is a frame of its own.
-        self._tick_timer = pane.set_interval(0.5, self.tick)
+        # Two status updates a second, painted with the text's next update when one is due.
+        self._tick_timer = pane.set_interval(0.5, self._tick_with_text)
+        # A blinking cursor is two frames a second of its own while the text streams.
+        self._blink, pane.prompt.cursor_blink = pane.prompt.cursor_blink, False
         pane.post_message(pane.Activity(pane, "streaming"))
         pane.run_stream(exchange, message)  # the pane's worker: it runs `draw`
+
+    def _tick_with_text(self) -> None:
+        message = self.message
+        view = message.live_view() if message is not None else None
+        if view is None or not view.after_next_update(self.tick):
+            self.tick()
 
     def tick(self) -> None:
         message = self.message
@@ -108,6 +117,8 @@ class PaneStream:
         if self._tick_timer is not None:
             self._tick_timer.stop()
             self._tick_timer = None
+        if self._blink is not None:
+            pane.prompt.cursor_blink, self._blink = self._blink, None
         error = result.error
         note = error.message if error else result.note
         if isinstance(error, AuthError):

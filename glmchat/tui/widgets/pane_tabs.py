@@ -11,7 +11,7 @@ from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import Static, Tab, TabbedContent, TabPane, Tabs
 
-from glmchat.tui.compat.textual_private import tabs_scroller
+from glmchat.tui.compat.textual_private import relabel_without_animation, tabs_scroller
 from glmchat.tui.literal import literal, one_line
 from glmchat.tui.widgets.chat_pane import ChatPane
 
@@ -133,7 +133,8 @@ class PaneTabs(TabbedContent):
             tab = self.get_tab(pane_id)
         except (NoMatches, ValueError):
             return
-        tab.label = tab_label(self._titles.get(pane_id, ""), self._marks.get(pane_id))
+        label = tab_label(self._titles.get(pane_id, ""), self._marks.get(pane_id))
+        relabel_without_animation(tab, label)
         self._overflow_later()
 
     # --- focus follows the shown tab -----------------------------------------------------
