@@ -72,6 +72,15 @@ class TurnTree:
                 best, newest = at, self._order[id(at)]
         return best
 
+    def find(self, message_id: int) -> Turn | None:
+        """The turn saved as message `message_id` (None: not in this tree, e.g. a system
+        row, or a message added by another process since it was read)."""
+        for siblings in self._children.values():
+            for turn in siblings:
+                if turn.message_id == message_id:
+                    return turn
+        return None
+
     @classmethod
     def from_stored(
         cls, messages: Iterable[StoredMessage], leaf: int | None
@@ -172,6 +181,19 @@ class Branches:
         leaf = self.tree.newest_leaf(siblings[to])
         self._show(self.tree.path_to(leaf))
         return True
+
+    def open_message(self, message_id: int) -> int | None:
+        """Show a branch that holds the saved message `message_id` (where a search hit
+        opens): the current one if it does, else the newest that does. Returns that
+        message's index in `turns`, or None when no turn of this conversation is that
+        message (nothing moves then)."""
+        self._check_idle()
+        turn = self.tree.find(message_id)
+        if turn is None:
+            return None
+        if not any(each is turn for each in self.turns):
+            self._show(self.tree.path_to(self.tree.newest_leaf(turn)))
+        return next(i for i, each in enumerate(self.turns) if each is turn)
 
     def undo_last_exchange(self) -> str | None:
         """Move the current leaf back to before the last prompt (the exchange stays, as a

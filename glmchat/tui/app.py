@@ -256,21 +256,24 @@ class GlmChatApp(AppServices):
         self._switch(1)
 
     def action_resume(self) -> None:
-        from glmchat.tui.screens.session_picker import SessionPicker
+        from glmchat.tui.screens.session_picker import Picked, SessionPicker
 
         if self.store is None:
             self.notify("The session store is not available.", severity="error")
             return
 
-        async def chosen(conversation_id: str | None) -> None:
-            if not conversation_id:
+        async def chosen(picked: Picked | None) -> None:
+            if picked is None:
                 return
             shown = self.active_pane
-            opened = [p for p in self.panes if p.conversation_id == conversation_id]
+            opened = [p for p in self.panes if p.conversation_id == picked.conversation_id]
             if opened:
-                self.show_pane(opened[0])
+                pane = opened[0]
+                self.show_pane(pane)
             else:
-                await self.open_pane(conversation_id, after=shown)
+                pane = await self.open_pane(picked.conversation_id, after=shown)
+            if picked.hit is not None:  # a search hit: on the branch that holds it
+                pane.branches.open_message(picked.hit)
             if shown is not None and shown not in opened and self._untouched(shown):
                 await self.close(shown)  # what was picked takes the empty tab's place
 

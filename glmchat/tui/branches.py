@@ -94,13 +94,14 @@ class PaneBranches:
         return editing is not None
 
     def send(self, text: str) -> tuple[Exchange, bool]:
-        """The exchange for a prompt sent from the box, and whether it is an edit (a new branch
-        from an earlier prompt) rather than a new prompt at the end. DoesNotFit passes through
-        with the edit still pending."""
+        """The exchange for a prompt sent from the box, and whether the log must show the path
+        again before the answer: an edit (a new branch from an earlier prompt), or a log that
+        shows a window away from the end (a branch opened at an earlier message). DoesNotFit
+        passes through with the edit still pending."""
         editing, self.editing = self.editing, None
         index = self.index_of(editing)
         if index is None:
-            return self.pane.engine.send(text), False
+            return self.pane.engine.send(text), not self.pane.log_view.at_end
         try:
             return self.pane.engine.edit(index, text), True
         except DoesNotFit:
@@ -141,6 +142,16 @@ class PaneBranches:
             pane.app.notify("No other version of this message.", timeout=3)
             return
         self.redraw(pane.engine.turns, keep=group_of(pane.engine.turns, index))
+
+    def open_message(self, message_id: int) -> None:
+        """Show the newest branch that holds a saved message (a search hit), with that
+        message shown and selected."""
+        pane = self.pane
+        if pane._busy():
+            return
+        index = pane.engine.open_message(message_id)
+        if index is not None:
+            self.redraw(pane.engine.turns, keep=group_of(pane.engine.turns, index))
 
     # --- the palette ---------------------------------------------------------------------
 
@@ -190,6 +201,7 @@ class PaneBranches:
         pane = self.pane
         log = pane.log_view
         shown = log.reset(exchanges(turns), keep=keep)
-        if keep is not None and shown is not None:
-            pane.call_after_refresh(shown.focus)
+        # After the new messages are painted: moving the selection is a second, smaller
+        # update (the footer's keys, the highlight).
+        pane.call_after_refresh(log.settle_focus, shown)
         pane.update_status()

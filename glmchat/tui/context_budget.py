@@ -58,18 +58,14 @@ def does_not_fit(pane: ChatPane, exc: DoesNotFit, text: str) -> None:
 
 
 def mark_left_out(pane: ChatPane) -> None:
-    """Dim the mounted messages whose turns are now left out. The log mounts only the last
-    messages, one per group of turns, so the i-th mounted one is group (groups - mounted + i)."""
-    from glmchat.tui.answer_rounds import exchanges
+    """Dim the mounted messages whose turns are now left out (each message knows its first
+    turn: the log mounts a window of them, not always the last ones)."""
     from glmchat.tui.widgets.messages import AssistantMessage, UserMessage
 
     engine = pane.engine
-    groups = exchanges(engine.turns)
-    widgets = [w for w in pane.log_view.children if isinstance(w, UserMessage | AssistantMessage)]
-    offset = len(groups) - len(widgets)
-    for i, widget in enumerate(widgets):
-        group = offset + i
-        widget.set_class(0 <= group < len(groups) and engine.left_out(groups[group][0]), LEFT_OUT)
+    for widget in pane.log_view.children:
+        if isinstance(widget, UserMessage | AssistantMessage) and widget.turn is not None:
+            widget.set_class(engine.left_out(widget.turn), LEFT_OUT)
     pane.app.notify(
         f"The oldest {engine.omit_before} turns are left out of what is sent (still here, dimmed).",
         timeout=6,

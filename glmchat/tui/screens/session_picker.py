@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from rich.table import Table
 from rich.text import Text
@@ -47,8 +47,16 @@ def session_row(row: Any, model_width: int) -> Table:
     return table
 
 
-class SessionPicker(ModalScreen[str | None]):
-    """Dismisses with the chosen conversation id, or None."""
+class Picked(NamedTuple):
+    """A conversation chosen in the picker, and the message its search hit is in (if any):
+    whoever opens it opens it on the branch that holds that message."""
+
+    conversation_id: str
+    hit: int | None = None
+
+
+class SessionPicker(ModalScreen[Picked | None]):
+    """Dismisses with the chosen conversation (Picked), or None."""
 
     CSS_PATH = "modals.tcss"
     AUTO_FOCUS = "#search"
@@ -107,19 +115,7 @@ class SessionPicker(ModalScreen[str | None]):
             self._choose(event.option.id)
 
     def _choose(self, conversation_id: str) -> None:
-        """Open it on the branch that holds the search hit: its newest leaf below the hit
-        becomes the conversation's current leaf (a title hit keeps the branch it had)."""
-        from glmchat.store import StoreError
-
-        hit = self._hits.get(conversation_id)
-        if hit is not None:
-            try:
-                self.store.set_current_leaf(
-                    conversation_id, self.store.newest_leaf(conversation_id, hit)
-                )
-            except StoreError as exc:  # opened on its own branch; the search still helped
-                self.app.notify(f"Could not open the branch of the hit: {exc}", severity="error")
-        self.dismiss(conversation_id)
+        self.dismiss(Picked(conversation_id, self._hits.get(conversation_id)))
 
     def action_focus_list(self) -> None:
         self.query_one("#sessions", OptionList).focus()

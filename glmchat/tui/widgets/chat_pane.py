@@ -233,7 +233,7 @@ class ChatPane(Vertical):
         for note in self.engine.take_notices():
             self.app.notify(note, timeout=8, markup=False)
         self._show_title()
-        if edited:  # a new branch from an earlier prompt: the log shows that path
+        if edited:  # an edit, or the log away from the end: it shows the path again
             self.branches.answer_on_new_branch(exchange)
             return
         turn = self.engine.turns[-2]  # the prompt's, before the answer's

@@ -44,3 +44,9 @@ class MessageLog(SettledBySizing, VerticalScroll):
         elif not overflows and self.is_anchored:
             self.anchor(False)
             self.scroll_to(y=0, animate=False, immediate=True)
+
+    def stop_following(self) -> None:
+        """Stay where the view is put (a branch shown from an earlier message)."""
+        self._follow = False
+        if self.is_anchored:
+            self.anchor(False)
