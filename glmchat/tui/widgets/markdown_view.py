@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from time import perf_counter
 from typing import Any
@@ -11,7 +12,6 @@ from rich.style import Style as RichStyle
 from textual.geometry import Region, Size
 from textual.selection import Selection
 from textual.strip import Strip
-from textual.timer import Timer
 from textual.types import NoActiveAppError
 from textual.widget import Widget
 
@@ -92,7 +92,7 @@ class StreamingMarkdown(SettledBySizing, Widget):
         """How many times the widget asked Textual to repaint (tests, benchmarks)."""
         self._clock = clock
         self._blocks = MarkdownBlocks(code_theme=code_theme, clock=clock)
-        self._timer: Timer | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._next_update = 0.0
         self._painted = False
         self._painted_lines: dict[int, tuple[Line, RichStyle, Strip]] = {}
@@ -213,20 +213,29 @@ class StreamingMarkdown(SettledBySizing, Widget):
     # Internals
 
     def _schedule(self) -> None:
-        if self._timer is not None or not self.is_mounted:
+        if self._timer is not None or self._stale_while_hidden or not self.is_mounted:
+            # Hidden, text only accumulates: the layout that shows the widget again renders it
+            # (get_content_height). Scheduling per token would run a timer per token.
             return
-        # Textual 8.2.8's one-shot timer never fires for a delay of 0 (it divides by the delay,
-        # and skips the tick when it starts late), hence the small floor.
         delay = max(0.002, self._next_update - self._clock())
-        self._timer = self.set_timer(delay, self._timer_fired, name="markdown-refresh")
+        # A bare event-loop timer that hands over to the widget's message loop: Textual's
+        # set_timer starts a task and wraps the callback in a new partial, whose signature
+        # Textual inspects every time: several times the cost of the update it runs.
+        self._timer = asyncio.get_running_loop().call_later(delay, self._timer_due)
 
     def _stop_timer(self) -> None:
         if self._timer is not None:
-            self._timer.stop()
+            self._timer.cancel()
             self._timer = None
         self._run_after_update()
 
+    def _timer_due(self) -> None:
+        if self._timer is not None and self.is_mounted:
+            self.call_next(self._timer_fired)
+
     def _timer_fired(self) -> None:
+        if self._timer is None:
+            return  # stopped after it was due
         self._timer = None
         self._update()
         self._run_after_update()
