@@ -65,7 +65,8 @@ def _resume_id(store: SessionStore, wanted: str | None) -> str | None:
     """The conversation `--resume [ID]` names (no ID: the most recent), None without it."""
     if wanted is None:
         return None
-    conversation = store.get_conversation(wanted) if wanted else store.most_recent()
-    if conversation is None:
+    # Only the id: the pane reads the conversation once, when it opens it.
+    conversation_id = store.resolve_id(wanted) if wanted else store.most_recent_id()
+    if conversation_id is None:
         raise CliError("no saved conversation to resume; run glmchat to start one")
-    return conversation.id
+    return conversation_id

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from glmchat.store import StoredMessage
 
 _ROOT = 0  # the children key of the roots (a Turn's key is its id(), never 0)
+_SHOWN = frozenset(("user", "assistant", "tool"))  # the roles the engine keeps as turns
 
 
 class TurnTree:
@@ -48,15 +49,18 @@ class TurnTree:
 
     def path_to(self, leaf: Turn | None) -> list[Turn]:
         """The turns from the root down to `leaf`, each numbered among its siblings."""
+        parents, children = self._parent, self._children  # local: once per turn of a path
         out: list[Turn] = []
         at = leaf
         while at is not None:
             out.append(at)
-            at = self.parent(at)
+            at = parents.get(id(at))
         out.reverse()
         for turn in out:
-            siblings = self.siblings(turn)
-            turn.siblings = (siblings.index(turn) + 1, len(siblings))
+            parent = parents.get(id(turn))
+            siblings = children.get(_ROOT if parent is None else id(parent), [turn])
+            count = len(siblings)
+            turn.siblings = (1, 1) if count == 1 else (siblings.index(turn) + 1, count)
         return out
 
     def newest_leaf(self, turn: Turn) -> Turn:
@@ -86,19 +90,32 @@ class TurnTree:
         cls, messages: Iterable[StoredMessage], leaf: int | None
     ) -> tuple[TurnTree, list[Turn]]:
         """The tree of a saved conversation and its current branch. A message the engine does
-        not show (a system row) passes its children to its own parent."""
+        not show (a system row) passes its children to its own parent.
+
+        `add` inlined: a resumed conversation is built whole before its first paint, so
+        this loop runs once per message ever saved in it."""
         tree = cls()
+        parents, children, order = tree._parent, tree._children, tree._order
         by_id: dict[int, Turn] = {}
         skipped: dict[int, int | None] = {}
         for m in messages:  # insertion order: parents first
             parent_id = m.parent_id
             while parent_id in skipped:
                 parent_id = skipped[parent_id]
-            if m.role not in ("user", "assistant", "tool"):
+            if m.role not in _SHOWN:
                 skipped[m.id] = parent_id
                 continue
             turn = turn_from_stored(m)
-            tree.add(turn, by_id.get(parent_id) if parent_id is not None else None)
+            parent = by_id.get(parent_id) if parent_id is not None else None
+            key = id(turn)
+            parents[key] = parent
+            order[key] = len(order)
+            siblings = children.get(_ROOT if parent is None else id(parent))
+            if siblings is None:
+                children[_ROOT if parent is None else id(parent)] = [turn]
+            else:
+                siblings.append(turn)
+            turn.parent_id = parent.message_id if parent is not None else None
             by_id[m.id] = turn
         while leaf in skipped:
             leaf = skipped[leaf]

@@ -18,7 +18,8 @@ from glmchat.engine.branches import Branches, TurnTree
 from glmchat.engine.events import SaveFailed
 from glmchat.engine.exchange import CHECKPOINT_SECONDS, Exchange
 from glmchat.engine.model_controls import ModelControls
-from glmchat.engine.turns import Turn, UsageTotals, history, usage_totals
+from glmchat.engine.settled_totals import SettledTotals
+from glmchat.engine.turns import Turn, UsageTotals, history
 from glmchat.tools.base import Toolbox, ToolSettings
 
 # Z.ai's server-side search (wire/TOOLS.md section 3.1): results come back on the final chunk.
@@ -98,6 +99,7 @@ class ConversationEngine(Branches, ModelControls):
         self.title = NEW_TITLE
         self.turns: list[Turn] = []  # the current branch: the path from the root to the leaf
         self.tree = TurnTree()
+        self._settled_totals = SettledTotals()  # usage_totals without a walk of every turn
         self.save_error: str | None = None  # lasting: this conversation is not fully saved
         self._pending_save_events: list[SaveFailed] = []
         self.running: Exchange | None = None
@@ -159,7 +161,7 @@ class ConversationEngine(Branches, ModelControls):
         return self.running is not None and self.running.result is None
 
     def usage_totals(self) -> UsageTotals:
-        return usage_totals(self.turns)
+        return self._settled_totals.of(self.turns)
 
     def set_model(self, provider: str, model: str) -> None:
         self.provider_name, self.model = provider, model

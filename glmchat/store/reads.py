@@ -118,11 +118,16 @@ class SessionReads(StoreConnection):
         return message_from_row(row)
 
     def most_recent(self) -> Conversation | None:
+        conversation_id = self.most_recent_id()
+        return self.get_conversation(conversation_id) if conversation_id else None
+
+    def most_recent_id(self) -> str | None:
+        """The id of the conversation updated last (none of its messages are read)."""
         with self._read() as conn:
             row = conn.execute(
                 "SELECT id FROM conversations ORDER BY updated DESC, seq DESC LIMIT 1"
             ).fetchone()
-        return self.get_conversation(row[0]) if row else None
+        return str(row[0]) if row else None
 
     def history(self, conversation_id: str) -> list[Message]:
         """The turns of the current branch to send back to the model: user and assistant

@@ -134,8 +134,14 @@ def message_from_row(row: Sequence[Any]) -> StoredMessage:
     """A StoredMessage from a row selected as MESSAGE_COLUMNS."""
     values = list(row)
     for at, decode in _MESSAGE_DECODERS:
-        values[at] = decode(values[at])
-    return StoredMessage(*values)
+        if values[at] is not None:
+            values[at] = decode(values[at])
+    # Filled in directly rather than through the frozen dataclass's __init__ (one
+    # object.__setattr__ per field): a resumed conversation is read whole, and this is more
+    # than half of the time of reading 10,000 messages. The row has every field, in order.
+    message = object.__new__(StoredMessage)
+    message.__dict__.update(zip(MESSAGE_FIELDS, values, strict=True))
+    return message
 
 
 def conversation_from_row(

@@ -151,7 +151,9 @@ class PaneBranches:
             return
         index = pane.engine.open_message(message_id)
         if index is not None:
-            self.redraw(pane.engine.turns, keep=group_of(pane.engine.turns, index))
+            # Shown, not selected: the prompt keeps the keys, to go on with the conversation.
+            turns = pane.engine.turns
+            self.redraw(turns, keep=group_of(turns, index), select=False)
 
     # --- the palette ---------------------------------------------------------------------
 
@@ -194,14 +196,16 @@ class PaneBranches:
 
     # --- drawing -------------------------------------------------------------------------
 
-    def redraw(self, turns: Sequence[Turn], *, keep: int | None = None) -> None:
+    def redraw(
+        self, turns: Sequence[Turn], *, keep: int | None = None, select: bool = True
+    ) -> None:
         """The log shows `turns` again (the history window is kept bounded); the message at
-        group `keep`, if given, is mounted and selected."""
+        group `keep`, if given, is mounted, shown, and selected unless `select` is False."""
         self.selected = None
         pane = self.pane
         log = pane.log_view
         shown = log.reset(exchanges(turns), keep=keep)
         # After the new messages are painted: moving the selection is a second, smaller
         # update (the footer's keys, the highlight).
-        pane.call_after_refresh(log.settle_focus, shown)
+        pane.call_after_refresh(log.settle_focus, shown if select else None)
         pane.update_status()
