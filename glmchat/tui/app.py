@@ -10,7 +10,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, TabPane
+from textual.widgets import TabPane
 
 from glmchat.config import BINDING_IDS, Settings
 from glmchat.credentials import CredentialStore
@@ -22,6 +22,7 @@ from glmchat.tui.export_file import export_to_file
 from glmchat.tui.screens.chat_screen import ChatScreen
 from glmchat.tui.warm_up import WARM_UP_STEPS, freeze_what_lives_on
 from glmchat.tui.widgets.chat_pane import ChatPane
+from glmchat.tui.widgets.key_footer import KeyFooter
 from glmchat.tui.widgets.pane_tabs import PaneTabs
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ class GlmChatApp(AppServices):
 
     def compose(self) -> ComposeResult:
         yield PaneTabs(id="tabs")
-        yield Footer()
+        yield KeyFooter()
 
     async def on_mount(self) -> None:
         # UI options that are pure style live in app.tcss behind these classes.
@@ -85,7 +86,9 @@ class GlmChatApp(AppServices):
         self.set_class(self.settings.ui.compact, "-compact")
         if self.settings.keys:
             self.set_keymap(dict(self.settings.keys))
-        await self.open_pane(self._resume)
+        # One first frame, with the pane in it: painting the empty tabs first cost a frame.
+        with self.batch_update():
+            await self.open_pane(self._resume)
         for warning in self.settings.warnings:
             self.notify(warning, severity="warning", timeout=8)
         self._warm_up_left = list(WARM_UP_STEPS)

@@ -75,9 +75,15 @@ class AppTools:
         """The servers' part of a status line: those starting, those that failed."""
         if not self.settings.servers:
             return ""
-        statuses = self.statuses()
-        starting = sum(s.state == "starting" for s in statuses)
-        failed = [s.name for s in statuses if s.state == "failed"]
+        if self.manager is None:
+            # Not started yet: every enabled one is starting. Said without the servers'
+            # module, which loads with them, after the first paint (this line is in it).
+            starting = sum(s.enabled for s in self.settings.servers)
+            failed: list[str] = []
+        else:
+            statuses = self.manager.statuses()
+            starting = sum(s.state == "starting" for s in statuses)
+            failed = [s.name for s in statuses if s.state == "failed"]
         parts = []
         if starting:
             parts.append(f"MCP starting {starting}")

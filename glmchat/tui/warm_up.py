@@ -23,17 +23,25 @@ def _build_tls_context() -> None:
     shared_ssl_context()
 
 
+def _compile_patterns() -> None:
+    from glmchat.token_estimate import estimate_tokens
+
+    estimate_tokens("字")
+
+
 def _render_a_sample() -> None:
     from glmchat.tui.widgets.markdown_view import warm_up
 
     warm_up()
 
 
-# The one-time costs of the first answer, each 5-40 ms, paid after the first paint: the HTTP
-# stack's imports, the TLS certificate store, the Markdown modules, a lexer and a first render.
+# The one-time costs of the first answer, each 3-40 ms, paid after the first paint: the HTTP
+# stack's imports, the TLS certificate store, the token estimate's pattern, the Markdown
+# modules, a lexer and a first render.
 WARM_UP_STEPS: tuple[Callable[[], None], ...] = (
     _import_http_stack,
     _build_tls_context,
+    _compile_patterns,
     _render_a_sample,
 )
 
@@ -41,5 +49,11 @@ WARM_UP_STEPS: tuple[Callable[[], None], ...] = (
 def freeze_what_lives_on() -> None:
     """Everything made so far (modules, widgets, styles: about 100,000 objects) lives as long as
     the app. Left to the garbage collector, each full collection walks all of them: 20-50 ms
-    pauses in the middle of a streaming answer. Frozen, it skips them."""
+    pauses in the middle of a streaming answer. Frozen, it skips them.
+
+    The launcher turns the collector off until the first paint (cli/launch.py): the first call
+    collects what start-up left behind (once, after the paint) and turns it back on."""
+    if not gc.isenabled():
+        gc.collect()
+        gc.enable()
     gc.freeze()

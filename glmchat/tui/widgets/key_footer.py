@@ -1,0 +1,47 @@
+"""The key bar at the bottom: Textual's Footer, rebuilt only when what it shows has changed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual.widgets import Footer
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+
+class KeyFooter(Footer):
+    """Textual's Footer rebuilds its keys (a dozen widgets, 15-40 ms) each time the screen's
+    bindings change, and start-up changes them three times before the first frame (the app's
+    keymap, the pane's mount, the prompt's focus) with the same keys shown each time: two
+    rebuilds for nothing on the way to the first paint. This one compares what it would show
+    with what it shows and rebuilds only for a difference."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._shown: tuple[object, ...] | None = None
+        self._ready = False  # Footer shows no keys until the screen first reports its bindings
+
+    def bindings_changed(self, screen: Screen[Any]) -> None:
+        self._ready = True
+        super().bindings_changed(screen)
+
+    def _what_it_would_show(self) -> tuple[object, ...]:
+        # Everything Footer.compose reads: each active binding (its keys, action, description,
+        # group, whether shown), whether it is enabled, its tooltip and its key as displayed.
+        bindings = tuple(
+            (key, active.binding, active.enabled, active.tooltip)
+            for key, active in self.screen.active_bindings.items()
+        )
+        keys = tuple(self.app.get_key_display(binding) for _, binding, _, _ in bindings)
+        return (self._ready, self.compact, self.show_command_palette, bindings, keys)
+
+    async def recompose(self) -> None:
+        if not self.is_attached:
+            await super().recompose()
+            return
+        shown = self._what_it_would_show()
+        if shown == self._shown:
+            return
+        await super().recompose()
+        self._shown = shown

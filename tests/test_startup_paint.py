@@ -1,0 +1,139 @@
+"""The way to the first paint: what runs and what loads before it, in a real terminal and in a
+fresh interpreter. Configured MCP servers start after it; the modules loaded before it are a
+set that must not grow."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from glmchat.config import save_value
+from tests.test_tui_pty import Terminal, _glmchat
+from tests.tui_helpers import API_KEY
+from tests.wire_server import WireServer
+
+MCP_SERVER = str(Path(__file__).with_name("mcp_server.py"))
+
+
+def _env() -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "GLMCHAT_CONFIG_DIR": os.environ["GLMCHAT_CONFIG_DIR"],
+        "GLMCHAT_DATA_DIR": os.environ["GLMCHAT_DATA_DIR"],
+        "ZAI_API_KEY": API_KEY,
+        "TERM": "xterm-256color",
+        "LANG": "C.UTF-8",
+    }
+
+
+def test_mcp_servers_start_after_the_first_paint(wire: WireServer, tmp_path: Path) -> None:
+    """A configured MCP server (the real SDK server of tests/mcp_server.py) is started by a
+    shell that writes the moment it was started; the first frame on the terminal (the status
+    bar) was there before it. Its SDK import and process start cost the first paint nothing."""
+    started = tmp_path / "started"
+    save_value("providers.zai.base_url", wire.url)
+    save_value("mcp.servers.probe.command", "/bin/sh")
+    script = f'date +%s.%N > "{started}"; exec "{sys.executable}" "{MCP_SERVER}"'
+    save_value("mcp.servers.probe.args", ",".join(["-c", script]))
+    term = Terminal(_glmchat(), _env())
+    try:
+        term.wait_for("thinking")  # the status bar: the first paint
+        painted = time.time()
+        deadline = time.monotonic() + 30
+        while not started.exists() or not started.read_text().strip():
+            assert time.monotonic() < deadline, f"the MCP server never started:\n{term.text}"
+            term.pump()
+        term.wait_for("tools")  # its tools joined: the server is the real one, and it is up
+        server_started = float(started.read_text())
+        assert server_started > painted, "an MCP server started before the first paint"
+        term.child.send("\x11")  # ctrl+q
+        assert term.wait_for_exit(timeout=10) == 0
+    finally:
+        if term.child.isalive():
+            term.child.terminate(force=True)
+
+
+# What glmchat has loaded when the first frame is on the screen (the app's warm-up, which runs
+# right after it, starts here): what a new pane needs to show itself, not what sending,
+# tools, budgets or costs need.
+NOT_BEFORE_THE_FIRST_PAINT = {
+    "glmchat.backend.openai_compat",
+    "glmchat.tools.mcp_servers",
+    "glmchat.tui.widgets.markdown_view",
+    "glmchat.cli.ask",
+    "glmchat.cli.config_cmd",
+    "glmchat.cli.sessions",
+    "glmchat.cli.models",
+    "glmchat.cli.tools_cmd",
+    "glmchat.cli.usage_cmd",
+    "glmchat.cli.serve_cmd",
+    "httpx",
+    "mcp",
+    "pydantic",
+    "markdown_it",
+    "pygments",
+}
+
+
+def test_what_loads_before_the_first_paint(tmp_path: Path) -> None:
+    """The launcher's own path (`glmchat` with no command), run headless, with an MCP server
+    configured: at the warm-up's first step, none of the modules above is loaded (starting the
+    servers imports glmchat.tools.mcp_servers first, then the SDK)."""
+    save_value("mcp.servers.probe.command", sys.executable)
+    save_value("mcp.servers.probe.args", MCP_SERVER)
+    code = textwrap.dedent(
+        """
+        import json, os, sys
+        from glmchat.tui import app as app_module
+
+        os.isatty = lambda fd: True  # the launcher's check; the app itself runs headless
+
+        class Probe(app_module.GlmChatApp):
+            CSS_PATH = os.path.join(os.path.dirname(app_module.__file__), "app.tcss")
+            def _warm_up(self) -> None:  # the first step after the first paint
+                if not self.probed:
+                    self.probed = sorted(sys.modules)
+                self.exit()
+
+        def run(self) -> None:
+            import asyncio
+
+            async def go() -> None:
+                self.probed = []
+                async with self.run_test(size=(120, 40)) as pilot:
+                    while not self.probed:
+                        await pilot.pause(0.05)
+                # Textual holds sys.stdout while it runs: write where the test reads.
+                sys.__stdout__.write(json.dumps(self.probed) + "\\n")
+
+            asyncio.run(go())
+
+        app_module.GlmChatApp = Probe
+        Probe.run = run
+        from glmchat.cli import main
+        main([])
+        """
+    )
+    env = dict(os.environ)
+    env.pop("TEXTUAL_DRIVER", None)
+    probe = tmp_path / "probe.py"  # a file: Textual finds app.tcss next to the app's source
+    probe.write_text(code)
+    proc = subprocess.run(
+        [sys.executable, str(probe)],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        check=False,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    loaded = set(json.loads(proc.stdout.strip().splitlines()[0]))
+    assert "glmchat.tui.app" in loaded
+    assert loaded & NOT_BEFORE_THE_FIRST_PAINT == set()
