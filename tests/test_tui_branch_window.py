@@ -207,3 +207,23 @@ async def test_a_search_hit_opens_its_branch_in_a_pane_already_open_on_it(
         await wait_for_stream(pilot)
         body = [m["content"] for m in zai.requests[0].json["messages"]]
         assert body == [*expected, "and another?"]
+
+
+async def test_later_messages_mounts_the_next_ones_below_until_the_end(zai: WireServer) -> None:
+    cid = long_conversation(61)
+    async with running(resume=cid) as pilot:
+        pane = active(pilot)
+        log = pane.log_view
+        await select_answer(pilot, 61)
+        await pilot.press("right_square_bracket", "left_square_bracket")
+        await wait_until(pilot, lambda: len(pane.turns) == 2 * EXCHANGES, "the long branch")
+        await pilot.pause(0.3)  # the window below the switched message, mounted in batches
+        assert (log.shown_from, log.shown_to) == (61, 61 + history.HISTORY_WINDOW)
+        assert len(shown(pilot)) == history.HISTORY_WINDOW
+        while log.query(LaterMessages):
+            before = len(shown(pilot))
+            log.query_one(LaterMessages).post_message(LaterMessages.Clicked())
+            await pilot.pause()
+            assert before < len(shown(pilot)) <= before + history.HISTORY_WINDOW
+        assert log.at_end and log.shown_to == 2 * EXCHANGES
+        assert shown(pilot)[-1].turn is pane.turns[-1]

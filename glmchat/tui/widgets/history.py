@@ -154,7 +154,7 @@ class HistoryLog(MessageLog):
     def settle_focus(self, shown: Widget | None) -> None:
         """After `reset`: select `shown` (if any), then remove the message that was
         selected before."""
-        if shown is not None and shown.is_attached:
+        if shown is not None and shown.is_attached and not shown._pruning:  # not reset again
             self.screen.set_focus(shown, scroll_visible=False)
         leaving, self._leaving = self._leaving, None
         if leaving is not None:
@@ -217,7 +217,9 @@ class HistoryLog(MessageLog):
         """The turn after the last to mount at once below `start`: enough to fill the
         screen."""
         lines, end = 0, start
-        while end < self._window_end and lines < self._screenful():
+        # One screen, not FIRST_PAINT_SCREENS: what is mounted below the view later moves
+        # nothing, so there is no margin to keep.
+        while end < self._window_end and lines < self._screenful() / FIRST_PAINT_SCREENS:
             lines += _lines(self._turns[end])
             end += 1
         return end
