@@ -102,11 +102,24 @@ def test_usage_imports_only_what_it_reads(tmp_path: Path, args: list[str]) -> No
     (tmp_path / "data").mkdir()
     from glmchat.store import SessionStore
 
-    SessionStore(tmp_path / "data" / "glmchat.db").close()  # a database to read
+    with SessionStore(tmp_path / "data" / "glmchat.db") as store:  # one answer to sum
+        cid = store.create_conversation(model="glm-4.5", provider="zai", thinking=True)
+        store.add_message(cid, "user", "hi", provider="zai", model="glm-4.5")
+        mid = store.begin_assistant(cid, model="glm-4.5", provider="zai", thinking=True)
+        usage = {"prompt_tokens": 100, "completion_tokens": 20}
+        store.finish_assistant(mid, content="hello", reasoning="", status="complete", usage=usage)
     loaded = _modules_after(["usage", *args], tmp_path)
     ours = {m for m in loaded if m.startswith("glmchat")}
     assert ours - USAGE_MODULES == set()
-    assert not loaded & {"textual", "httpx", "hashlib", "secrets", "platformdirs", "asyncio"}
+    assert not loaded & {
+        "textual",
+        "httpx",
+        "hashlib",
+        "secrets",
+        "platformdirs",
+        "asyncio",
+        "_strptime",
+    }
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

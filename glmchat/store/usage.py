@@ -145,7 +145,9 @@ def _day_rows(conn: sqlite3.Connection, bounds: list[tuple[str, str, str]]) -> l
 
 
 def _local_day(hour: str) -> date:
-    return datetime.strptime(hour, "%Y-%m-%dT%H").replace(tzinfo=UTC).astimezone().date()
+    # fromisoformat reads "2026-08-21T10" as strptime did, without importing _strptime,
+    # calendar and locale (3 ms of each `glmchat usage`).
+    return datetime.fromisoformat(hour).replace(tzinfo=UTC).astimezone().date()
 
 
 def spent_since(conn: sqlite3.Connection, since: datetime) -> float:
