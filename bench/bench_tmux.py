@@ -25,6 +25,7 @@ import shutil
 import statistics
 import sys
 from collections.abc import Callable
+from functools import partial
 
 from bench import tmux_llm
 from bench import tmux_runs as runs
@@ -38,6 +39,17 @@ Round = dict[str, float]
 def paced_reply(*, data: str | None = None, yardstick: bool = True) -> Round:
     """The paced reply of issue 14: 2,000 tokens at 100 tokens/s after 200 reasoning tokens."""
     return runs.reply(2000, delay=0.01, reasoning=200, data=data, yardstick=yardstick)
+
+
+def rounds(steps: dict[str, Callable[[], Round]]) -> list[Round]:
+    """RUNS rounds of the named steps, each round starting one step further on (no contender
+    is always first after a quiet spell, or always last), every key prefixed with its step."""
+    out = []
+    for i in range(RUNS):
+        names = list(steps)
+        names = names[i % len(names) :] + names[: i % len(names)]
+        out.append({f"{name}_{k}": v for name in names for k, v in steps[name]().items()})
+    return out
 
 
 def med(rounds: list[Round], key: str | Callable[[Round], float]) -> float:
@@ -115,13 +127,11 @@ def paced() -> None:
 def startup() -> None:
     server = ServerProcess(runs.stream(4000), splits=0)
     try:
-        rs = []
-        for _ in range(RUNS):
-            raw = read_stream(server.url)
-            rs.append(
-                {"plain": runs.first_paint(mcp=False), "mcp": runs.first_paint(mcp=True),
-                 "y_wall_s": raw.wall_s}
-            )  # fmt: skip
+        rs = rounds(
+            {"plain": lambda: {"s": runs.first_paint(mcp=False)},
+             "mcp": lambda: {"s": runs.first_paint(mcp=True)},
+             "y": lambda: {"wall_s": read_stream(server.url).wall_s}}
+        )  # fmt: skip
     finally:
         server.close()
     table(
@@ -129,17 +139,16 @@ def startup() -> None:
         "stream at full speed",
         ["", "first paint s", "yardstick wall s", "ratio"],
         [[label, f"{med(rs, key):.3f}", f"{med(rs, 'y_wall_s'):.3f}", ratio(rs, key, "y_wall_s")]
-         for label, key in [("no MCP server", "plain"), ("one MCP server (tests/mcp_server.py)",
-                                                         "mcp")]],
+         for label, key in [("no MCP server", "plain_s"),
+                            ("one MCP server (tests/mcp_server.py)", "mcp_s")]],
     )  # fmt: skip
 
 
 def panes() -> None:
-    rs = []
-    for _ in range(RUNS):
-        one = paced_reply(yardstick=False)
-        ten = runs.panes(10, 2000, delay=0.01, reasoning=200)
-        rs.append({f"one_{k}": v for k, v in one.items()} | {f"ten_{k}": v for k, v in ten.items()})
+    rs = rounds(
+        {"one": lambda: paced_reply(yardstick=False),
+         "ten": lambda: runs.panes(10, 2000, delay=0.01, reasoning=200)}
+    )  # fmt: skip
     table(
         "Ten panes each streaming 2,000 tokens at 100 tok/s after 200 reasoning tokens, the last "
         "opened visible, beside one pane alone: the visible pane's lag, the process tree's CPU "
@@ -157,12 +166,10 @@ def panes() -> None:
 def resume(sizes: list[int]) -> None:
     seeds = {n: runs.seed(n) for n in sizes}
     try:
-        rs = []
-        for _ in range(RUNS):
-            r: Round = {"fresh": runs.first_paint(mcp=False)}
-            for n, data in seeds.items():
-                r |= {f"{k}_{n}": v for k, v in runs.resume(data).items()}
-            rs.append(r)
+        steps = {"fresh": lambda: {"s": runs.first_paint(mcp=False)}}
+        for n, data in seeds.items():
+            steps[str(n)] = partial(runs.resume, data)
+        rs = rounds(steps)
     finally:
         for data in seeds.values():
             shutil.rmtree(data, ignore_errors=True)
@@ -170,9 +177,9 @@ def resume(sizes: list[int]) -> None:
         "Launch with --resume to the conversation's last line on screen, beside a fresh "
         "launch's first paint in the same round (target: at most 1.5x)",
         ["", "seconds", "ratio to a fresh first paint", "peak MB"],
-        [["fresh first paint", f"{med(rs, 'fresh'):.3f}", "1.00x", ""]]
-        + [[f"--resume, {n:,} messages", f"{med(rs, f'resume_s_{n}'):.3f}",
-            ratio(rs, f"resume_s_{n}", "fresh"), f"{med(rs, f'peak_mb_{n}'):.0f}"]
+        [["fresh first paint", f"{med(rs, 'fresh_s'):.3f}", "1.00x", ""]]
+        + [[f"--resume, {n:,} messages", f"{med(rs, f'{n}_resume_s'):.3f}",
+            ratio(rs, f"{n}_resume_s", "fresh_s"), f"{med(rs, f'{n}_peak_mb'):.0f}"]
            for n in seeds],
     )  # fmt: skip
 
@@ -180,12 +187,10 @@ def resume(sizes: list[int]) -> None:
 def resume_reply(messages: int) -> None:
     data = runs.seed(messages)
     try:
-        rs = []
-        for _ in range(RUNS):
-            empty = paced_reply(yardstick=False)
-            full = paced_reply(data=data, yardstick=False)
-            rs.append({f"empty_{k}": v for k, v in empty.items()}
-                      | {f"full_{k}": v for k, v in full.items()})  # fmt: skip
+        rs = rounds(
+            {"empty": lambda: paced_reply(yardstick=False),
+             "full": lambda: paced_reply(data=data, yardstick=False)}
+        )  # fmt: skip
     finally:
         shutil.rmtree(data, ignore_errors=True)
     table(
@@ -207,24 +212,20 @@ def llm() -> None:
     if exe is None:
         print("\nllm: not installed (pip install llm in a venv, set BENCH_LLM to its llm): skipped")
         return
-    rs = []
-    for _ in range(RUNS):
-        ours = paced_reply()
-        theirs = tmux_llm.reply(exe, 2000, delay=0.01, reasoning=200)
-        rs.append(ours | {f"llm_{k}": v for k, v in theirs.items()})
+    rs = rounds({"g": paced_reply, "llm": lambda: tmux_llm.reply(exe, 2000, 0.01, reasoning=200)})
     table(
         "2,000 tokens at 100 tok/s after 200 reasoning tokens: glmchat beside simonw's llm "
         f"({exe}) and the yardstick process, the same stream in the same round (target: "
         "glmchat's CPU below llm's)",
         ["", "CPU s", "ratio to the yardstick", "ratio to llm", "lag ms"],
-        [["glmchat, from Enter", f"{med(rs, 'cpu_s'):.2f}", ratio(rs, "cpu_s", "y_cpu_s"),
-          ratio(rs, "cpu_s", "llm_cpu_s"), ms(med(rs, "lag_s"))],
-         ["glmchat, whole process", f"{med(rs, 'cpu_whole_s'):.2f}",
-          ratio(rs, "cpu_whole_s", "y_cpu_s"), ratio(rs, "cpu_whole_s", "llm_cpu_s"), ""],
-         ["llm, whole process", f"{med(rs, 'llm_cpu_s'):.2f}", ratio(rs, "llm_cpu_s", "y_cpu_s"),
+        [["glmchat, from Enter", f"{med(rs, 'g_cpu_s'):.2f}", ratio(rs, "g_cpu_s", "g_y_cpu_s"),
+          ratio(rs, "g_cpu_s", "llm_cpu_s"), ms(med(rs, "g_lag_s"))],
+         ["glmchat, whole process", f"{med(rs, 'g_cpu_whole_s'):.2f}",
+          ratio(rs, "g_cpu_whole_s", "g_y_cpu_s"), ratio(rs, "g_cpu_whole_s", "llm_cpu_s"), ""],
+         ["llm, whole process", f"{med(rs, 'llm_cpu_s'):.2f}", ratio(rs, "llm_cpu_s", "g_y_cpu_s"),
           "1.00x", ms(med(rs, "llm_lag_s"))],
-         ["yardstick process", f"{med(rs, 'y_cpu_s'):.2f}", "1.00x",
-          ratio(rs, "y_cpu_s", "llm_cpu_s"), ms(med(rs, "y_lag_s"))]],
+         ["yardstick process", f"{med(rs, 'g_y_cpu_s'):.2f}", "1.00x",
+          ratio(rs, "g_y_cpu_s", "llm_cpu_s"), ms(med(rs, "g_y_lag_s"))]],
     )  # fmt: skip
 
 

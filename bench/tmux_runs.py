@@ -174,7 +174,10 @@ def panes(n: int, tokens: int, delay: float, reasoning: int) -> dict[str, float]
                 tmux.keys("C-n")
                 tmux.wait_for("New conversation", 5)  # the others are titled by now
             enter = _send(f"go {k}", resumed=False)
+            deadline = time.perf_counter() + 10
             while server.requests <= k:  # request k is pane k's: body k, marker k
+                if time.perf_counter() > deadline:
+                    raise TimeoutError(f"pane {k} sent nothing:\n{tmux.screen()}")
                 time.sleep(0.005)
         end = enter + (tokens + reasoning) * delay - 0.5
         shown_at = tmux.wait_for(marker(n - 1), 120, not_before=end)
