@@ -183,6 +183,15 @@ def main() -> None:
         empty.mkdir()
         runs = [_version(empty) for _ in range(5)]
         print(f"{'glmchat --version (process start alone)':<44} {statistics.median(runs):>10.1f}")
+        runs = [_interpreter() for _ in range(5)]
+        print(f"{'python -c pass (the interpreter alone)':<44} {statistics.median(runs):>10.1f}")
+
+
+def _interpreter() -> float:
+    """The floor under every new-process row: this interpreter starting and stopping."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    return (time.perf_counter() - start) * 1000
 
 
 def _version(data_dir: Path) -> float:

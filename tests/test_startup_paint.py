@@ -8,9 +8,9 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 from glmchat.config import save_value
 from tests.test_tui_pty import Terminal, _glmchat
@@ -81,49 +81,54 @@ NOT_BEFORE_THE_FIRST_PAINT = {
 }
 
 
-def test_what_loads_before_the_first_paint(tmp_path: Path) -> None:
-    """The launcher's own path (`glmchat` with no command), run headless, with an MCP server
-    configured: at the warm-up's first step, none of the modules above is loaded (starting the
-    servers imports glmchat.tools.mcp_servers first, then the SDK)."""
-    save_value("mcp.servers.probe.command", sys.executable)
-    save_value("mcp.servers.probe.args", MCP_SERVER)
-    code = textwrap.dedent(
-        """
-        import json, os, sys
-        from glmchat.tui import app as app_module
+PROBE = """
+import gc, json, os, sys
+from glmchat.tui import app as app_module
 
-        os.isatty = lambda fd: True  # the launcher's check; the app itself runs headless
+os.isatty = lambda fd: True  # the launcher's check; the app itself runs headless
 
-        class Probe(app_module.GlmChatApp):
-            CSS_PATH = os.path.join(os.path.dirname(app_module.__file__), "app.tcss")
-            def _warm_up(self) -> None:  # the first step after the first paint
-                if not self.probed:
-                    self.probed = sorted(sys.modules)
-                self.exit()
 
-        def run(self) -> None:
-            import asyncio
+class Probe(app_module.GlmChatApp):
+    CSS_PATH = os.path.join(os.path.dirname(app_module.__file__), "app.tcss")
+    probed: dict = {}
 
-            async def go() -> None:
-                self.probed = []
-                async with self.run_test(size=(120, 40)) as pilot:
-                    while not self.probed:
-                        await pilot.pause(0.05)
-                # Textual holds sys.stdout while it runs: write where the test reads.
-                sys.__stdout__.write(json.dumps(self.probed) + "\\n")
+    def _warm_up(self) -> None:  # called right after the first paint, then once per step
+        if not self.probed:
+            self.probed.update(modules=sorted(sys.modules), collector_on=gc.isenabled())
+        super()._warm_up()
+        if not self._warm_up_left and "after" not in self.probed:
+            self.probed["after"] = [gc.isenabled(), gc.get_freeze_count()]
+            self.exit()
 
-            asyncio.run(go())
 
-        app_module.GlmChatApp = Probe
-        Probe.run = run
-        from glmchat.cli import main
-        main([])
-        """
-    )
+def run(self) -> None:
+    import asyncio
+
+    async def go() -> None:
+        async with self.run_test(size=(120, 40)) as pilot:
+            while "after" not in self.probed:
+                await pilot.pause(0.05)
+        # Textual holds sys.stdout while it runs: write where the test reads.
+        sys.__stdout__.write(json.dumps(self.probed) + "\\n")
+
+    asyncio.run(go())
+
+
+app_module.GlmChatApp = Probe
+Probe.run = run
+from glmchat.cli import main
+
+main([])
+"""
+
+
+def _probe_the_launch(tmp_path: Path) -> dict[str, Any]:
+    """`glmchat` with no command, through the launcher, run headless: what was loaded and
+    whether the collector was on at the first paint, and its state after the warm-up."""
+    probe = tmp_path / "probe.py"  # a file: Textual finds app.tcss next to the app's source
+    probe.write_text(PROBE)
     env = dict(os.environ)
     env.pop("TEXTUAL_DRIVER", None)
-    probe = tmp_path / "probe.py"  # a file: Textual finds app.tcss next to the app's source
-    probe.write_text(code)
     proc = subprocess.run(
         [sys.executable, str(probe)],
         capture_output=True,
@@ -134,6 +139,24 @@ def test_what_loads_before_the_first_paint(tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
-    loaded = set(json.loads(proc.stdout.strip().splitlines()[0]))
+    found: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return found
+
+
+def test_what_loads_before_the_first_paint(tmp_path: Path) -> None:
+    """With an MCP server configured: at the first paint none of the modules above is loaded
+    (starting the servers imports glmchat.tools.mcp_servers first, then the SDK)."""
+    save_value("mcp.servers.probe.command", sys.executable)
+    save_value("mcp.servers.probe.args", MCP_SERVER)
+    loaded = set(_probe_the_launch(tmp_path)["modules"])
     assert "glmchat.tui.app" in loaded
     assert loaded & NOT_BEFORE_THE_FIRST_PAINT == set()
+
+
+def test_the_collector_is_off_until_the_warm_up_is_done(tmp_path: Path) -> None:
+    """The launcher turns the garbage collector off on the way to the first paint; the
+    warm-up's last step collects, freezes what lives on and turns it on again."""
+    probed = _probe_the_launch(tmp_path)
+    assert probed["collector_on"] is False
+    on, frozen = probed["after"]
+    assert on is True and frozen > 10_000

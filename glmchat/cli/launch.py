@@ -39,8 +39,8 @@ def launch(args: argparse.Namespace) -> int:
     _require_a_terminal()
     # Start-up makes some 70,000 tracked objects that live as long as the app (Textual's
     # modules, the styles, the widgets); the collector walked them again and again on the way
-    # to the first paint (25-40 ms). It is off until the app's warm-up, after that paint,
-    # collects once and freezes what lives on (tui/warm_up.py).
+    # to the first paint (25-40 ms). It is off until the last step of the app's warm-up,
+    # after that paint, which collects once and freezes what lives on (tui/warm_up.py).
     gc.disable()
     from glmchat import paths
     from glmchat.config import load_settings

@@ -4,6 +4,7 @@ gives the panes is in tui/app_services.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from textual import on
@@ -22,6 +23,7 @@ from glmchat.tui.export_file import export_to_file
 from glmchat.tui.screens.chat_screen import ChatScreen
 from glmchat.tui.warm_up import WARM_UP_STEPS, freeze_what_lives_on
 from glmchat.tui.widgets.chat_pane import ChatPane
+from glmchat.tui.widgets.history import BRANCH_END
 from glmchat.tui.widgets.key_footer import KeyFooter
 from glmchat.tui.widgets.pane_tabs import PaneTabs
 
@@ -86,9 +88,7 @@ class GlmChatApp(AppServices):
         self.set_class(self.settings.ui.compact, "-compact")
         if self.settings.keys:
             self.set_keymap(dict(self.settings.keys))
-        # One first frame, with the pane in it: painting the empty tabs first cost a frame.
-        with self.batch_update():
-            await self.open_pane(self._resume)
+        await self.open_pane(self._resume)
         for warning in self.settings.warnings:
             self.notify(warning, severity="warning", timeout=8)
         self._warm_up_left = list(WARM_UP_STEPS)
@@ -136,22 +136,31 @@ class GlmChatApp(AppServices):
     async def open_pane(
         self, conversation_id: str | None = None, *, after: ChatPane | None = None
     ) -> ChatPane:
-        conversation = None
+        conversation, rest = None, None
         if conversation_id and self.store is not None:
-            conversation = self.guard_store(self.store.get_conversation, conversation_id)
-        pane = ChatPane(self._engine_for(conversation))
+            # The end of its branch first, the rest after the first paint (Branches.read_whole).
+            end = self.guard_store(self.store.get_branch_end, conversation_id, BRANCH_END)
+            if end is not None:
+                conversation = end[0]
+                if not end[1]:
+                    rest = partial(self.guard_store, self.store.get_conversation, conversation.id)
+        pane = ChatPane(self._engine_for(conversation, rest))
         self._pane_count += 1
         pane_id = f"pane-{self._pane_count}"
         await self.tabs.add(pane, pane_id, after=self._tab_id(after) if after else None)
         self.tabs.show(pane_id)
         return pane
 
-    def _engine_for(self, conversation: Conversation | None) -> ConversationEngine:
+    def _engine_for(
+        self,
+        conversation: Conversation | None,
+        rest: Callable[[], Conversation | None] | None = None,
+    ) -> ConversationEngine:
         """The engine that runs a pane's conversation: a saved one, or a new one."""
         toolbox = self.tools.toolbox()
         if conversation is not None:
             return ConversationEngine.resume(
-                self.settings, self.store, self.client_for, conversation, toolbox=toolbox
+                self.settings, self.store, self.client_for, conversation, toolbox=toolbox, rest=rest
             )
         provider, model = self.settings.resolve_model(self._model)
         return ConversationEngine(

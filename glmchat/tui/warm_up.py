@@ -35,25 +35,35 @@ def _render_a_sample() -> None:
     warm_up()
 
 
-# The one-time costs of the first answer, each 3-40 ms, paid after the first paint: the HTTP
-# stack's imports, the TLS certificate store, the token estimate's pattern, the Markdown
-# modules, a lexer and a first render.
-WARM_UP_STEPS: tuple[Callable[[], None], ...] = (
-    _import_http_stack,
-    _build_tls_context,
-    _compile_patterns,
-    _render_a_sample,
-)
-
-
 def freeze_what_lives_on() -> None:
     """Everything made so far (modules, widgets, styles: about 100,000 objects) lives as long as
     the app. Left to the garbage collector, each full collection walks all of them: 20-50 ms
     pauses in the middle of a streaming answer. Frozen, it skips them.
 
-    The launcher turns the collector off until the first paint (cli/launch.py): the first call
-    collects what start-up left behind (once, after the paint) and turns it back on."""
+    While the launcher has the collector off (cli/launch.py), nothing is frozen: what start-up
+    left behind is collected first, by the last step."""
+    if gc.isenabled():
+        gc.freeze()
+
+
+def _collect_start_up_garbage() -> None:
+    # The launcher turned the collector off on the way to the first paint: one collection of
+    # what start-up and the steps above left behind, then the rest is frozen and the collector
+    # is on again. The last step, not the first: a collection holds the interpreter's lock for
+    # its 20-40 ms, and the first frame is still being written by Textual's writer thread.
     if not gc.isenabled():
         gc.collect()
         gc.enable()
-    gc.freeze()
+        gc.freeze()
+
+
+# The one-time costs of the first answer, each 3-40 ms, paid after the first paint: the HTTP
+# stack's imports, the TLS certificate store, the token estimate's pattern, the Markdown
+# modules, a lexer and a first render; then the garbage start-up left.
+WARM_UP_STEPS: tuple[Callable[[], None], ...] = (
+    _import_http_stack,
+    _build_tls_context,
+    _compile_patterns,
+    _render_a_sample,
+    _collect_start_up_garbage,
+)
