@@ -124,12 +124,12 @@ def _by_local_day(conn: sqlite3.Connection, start: str, end: str) -> list[UsageR
             return rows
     day, final = _local_day(first), _local_day(last)
     bounds = []
+    start = utc_hour(local_midnight(day))
     while day <= final:
         following = day + timedelta(days=1)
-        bounds.append(
-            (day.isoformat(), utc_hour(local_midnight(day)), utc_hour(local_midnight(following)))
-        )
-        day = following
+        end = utc_hour(local_midnight(following))  # the next day's start: computed once
+        bounds.append((day.isoformat(), start, end))
+        day, start = following, end
     return rows + _day_rows(conn, bounds)
 
 
