@@ -47,6 +47,7 @@ from glmchat.tui.compat.rich_markdown import (
     references_ending_by,
 )
 from glmchat.tui.compat.textual_private import (
+    GrowsInPlace,
     SettledBySizing,
     paint_dirty_rows_only,
     relabel_without_animation,
@@ -499,6 +500,61 @@ async def test_a_relabelled_tab_moves_the_underline_without_an_animation() -> No
             reference.highlight_end,
         )
         assert ours.query_one("#a", Tab).label.plain == "● a much longer first label"
+
+
+async def test_a_widget_that_grows_in_place_keeps_its_rendered_rows() -> None:
+    """Textual empties a widget's row cache on any size change; GrowsInPlace keeps the rows
+    that are still there, and they are what a render from scratch gives."""
+    from rich.segment import Segment
+    from textual.geometry import Region
+    from textual.strip import Strip
+
+    class Rows(GrowsInPlace, Widget):
+        DEFAULT_CSS = "Rows { height: auto; padding: 0 1; border-top: solid red; }"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.rows = [f"row {i}" for i in range(5)]
+            self.asked: list[int] = []
+
+        def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+            return len(self.rows)
+
+        def render_line(self, y: int) -> Strip:
+            self.asked.append(y)
+            return Strip([Segment(self.rows[y] if y < len(self.rows) else "")])
+
+        def grow(self, count: int) -> None:
+            old = len(self.rows)
+            self.rows += [f"row {i}" for i in range(old, old + count)]
+            self.refresh(Region(0, old, self.size.width, count), layout=True)
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Rows()
+
+    app = Host()
+    async with app.run_test(size=(40, 20)) as pilot:
+        rows = app.query_one(Rows)
+        await pilot.pause()
+        whole = rows.outer_size.height
+        rows.render_lines(Region(0, 0, 40, whole))
+        rows.asked.clear()
+        rows.grow(3)
+        await pilot.pause()
+        assert rows.outer_size.height == whole + 3
+        kept = rows.render_lines(Region(0, 0, 40, whole + 3))
+        assert sorted(rows.asked) == [5, 6, 7]  # only the new rows (content y)
+        rows._styles_cache.clear()
+        assert kept == rows.render_lines(Region(0, 0, 40, whole + 3))  # as rendered afresh
+        rows.styles.padding = (0, 1, 1, 1)  # a bottom padding depends on the height
+        await pilot.pause()
+        rows.render_lines(Region(0, 0, 40, rows.outer_size.height))
+        rows.asked.clear()
+        rows.grow(1)
+        await pilot.pause()
+        rows.render_lines(Region(0, 0, 40, rows.outer_size.height))
+        assert 0 in rows.asked  # left to Textual: everything again
 
 
 def test_no_module_outside_compat_uses_these_internals() -> None:

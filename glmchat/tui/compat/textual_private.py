@@ -16,6 +16,9 @@ What it relies on, each checked by tests/test_compat.py:
   for its lines (`Compositor._get_renders(crop)`, yielding `(region, clip, strips)` for the
   part `region & clip`), then keeps only the dirty rows (`Compositor._render_chops`); the
   screen's compositor is the `_compositor` attribute `Screen.__init__` sets.
+- a widget's rendered lines are kept by its `_styles_cache` (a `StylesCache`: `_cache`, a dict
+  of row to Strip, and `_dirty_lines`, the rows to render again), which `_size_updated`
+  empties, through `_set_dirty()`, whenever the widget's size changes.
 - a `Tab` whose label is set posts `Tab.Relabelled`, on which `Tabs` moves its underline with
   an animation (`Tabs._highlight_active(animate=True)`).
 """
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
     from textual.content import Content
 
 __all__ = [
+    "GrowsInPlace",
     "SettledBySizing",
     "paint_dirty_rows_only",
     "relabel_without_animation",
@@ -107,6 +111,38 @@ class _DirtyRowsCompositor(Compositor):
 def paint_dirty_rows_only(screen: Screen[Any]) -> None:
     """Give a screen, before it is mounted, a compositor that renders only the dirty rows."""
     screen._compositor = _DirtyRowsCompositor()
+
+
+class GrowsInPlace:
+    """Mixin for a Widget whose rows do not depend on its height: it keeps the rows it has
+    rendered when it only grows or shrinks.
+
+    Textual renders every row of a widget again after any change of its size. A streaming
+    answer grows a step at a time, and so does its message: each step re-rendered some 45 rows
+    of the two that had not changed. A bottom border or padding depends on the height, so a
+    widget with one is left to Textual."""
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        widget: Any = self
+        old: Size = widget._size
+        cache = widget._styles_cache
+        keep = (
+            size.width == old.width > 0
+            and size.height != old.height
+            and not widget.styles.gutter.bottom
+        )
+        if keep:
+            kept = {y: strip for y, strip in cache._cache.items() if y not in cache._dirty_lines}
+        changed: bool = super()._size_updated(  # type: ignore[misc]
+            size, virtual_size, container_size, layout=layout
+        )
+        if keep:
+            rows = {y: strip for y, strip in kept.items() if y < size.height}
+            cache._cache.update(rows)
+            cache._dirty_lines.difference_update(rows)
+        return changed
 
 
 class SettledBySizing:

@@ -15,7 +15,7 @@ from textual.strip import Strip
 from textual.types import NoActiveAppError
 from textual.widget import Widget
 
-from glmchat.tui.compat.textual_private import SettledBySizing
+from glmchat.tui.compat.textual_private import GrowsInPlace, SettledBySizing
 from glmchat.tui.markdown.incremental import Line, MarkdownBlocks
 
 __all__ = ["BURST_SLOWDOWN", "StreamingMarkdown", "warm_up"]
@@ -42,7 +42,7 @@ def warm_up() -> None:
     blocks.render(80)
 
 
-class StreamingMarkdown(SettledBySizing, Widget):
+class StreamingMarkdown(GrowsInPlace, SettledBySizing, Widget):
     """Markdown that can grow token by token, drawn with the Line API.
 
     `append` only buffers; a timer renders at most `refresh_rate` times a second (slower when
@@ -336,6 +336,8 @@ class StreamingMarkdown(SettledBySizing, Widget):
             if self._painted:
                 self.call_later(self.refresh)
         elif height != old_height:
-            self.refresh(layout=True)  # Textual repaints a widget whose size changed anyway
+            # The rows above `changed_from` are kept (GrowsInPlace); the layout moves them.
+            rows = max(1, height - changed_from, lines - changed_from)
+            self.refresh(Region(0, changed_from, width, rows), layout=True)
         else:
             self.refresh(Region(0, changed_from, width, max(1, lines - changed_from)))

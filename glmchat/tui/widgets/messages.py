@@ -20,7 +20,7 @@ from glmchat.engine.events import ToolCallUpdate, ToolState
 from glmchat.terminal_text import neutralize_controls
 from glmchat.token_estimate import estimate_tokens
 from glmchat.tui.answer_rounds import AnswerRound
-from glmchat.tui.compat.textual_private import SettledBySizing
+from glmchat.tui.compat.textual_private import GrowsInPlace, SettledBySizing
 from glmchat.tui.widgets.message_select import SelectableMessage, sibling_label
 from glmchat.tui.widgets.sources import Sources, cite
 from glmchat.tui.widgets.thinking_panel import ThinkingPanel, thinking_title
@@ -60,7 +60,7 @@ class _Round:
     answer_started: bool = False
 
 
-class AssistantMessage(SettledBySizing, Vertical, SelectableMessage, can_focus=True):
+class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessage, can_focus=True):
     """One answer: in a tool loop, several rounds (each model call's thinking, text and tool
     calls, in order), then the web search sources and a note. While streaming it takes deltas;
     finished, it is a few cached widgets."""
