@@ -48,10 +48,14 @@ class _Commands(_SubParsers):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._unbuilt: dict[str, str] = {}  # command -> module whose `register` builds it
+        # One empty parser stands in for every command not built yet (argparse checks a choice
+        # against the map's keys): a parser each cost a few gettext look-ups on disk (2 ms).
+        self._stand_in = argparse.ArgumentParser(add_help=False)
 
     def add_command(self, name: str, module: str, help: str) -> None:
         self._unbuilt[name] = module
-        super().add_parser(name, help=help)  # a stand-in: a valid choice, a line in --help
+        self._name_parser_map[name] = self._stand_in  # a valid choice
+        self._choices_actions.append(self._ChoicesPseudoAction(name, (), help))  # --help's line
 
     def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
         # The module's real parser takes the stand-in's place (its help line stays listed).
