@@ -5,8 +5,13 @@ stream from the same server in the same run, with the ratio of the two.
 The server runs in another process and writes one event at a time, as providers do. Keys go in
 with `tmux send-keys`; the screen is read with `tmux capture-pane` every 5 ms; CPU is the app's
 process tree (the app and any children, MCP servers included) from /proc, the yardstick's from
-its rusage. Each table gives medians of BENCH_RUNS (3) rounds; a ratio is the median of each
-round's own ratio.
+its rusage. CPU "from Enter" counts from the key that sends the prompt; "whole" is the process
+since launch, as the yardstick's is; both are read 0.5 s after the last token shows, so the end
+of the stream (saving, the last frames) is in them. Lag is from the server's write of the last
+token to that token on screen; the yardstick's from the server's last write to its last byte
+read (both clocks CLOCK_MONOTONIC). First paint is from `tmux new-session` (which starts tmux's
+server: 5-10 ms here) to the status bar on screen. Each table gives medians of BENCH_RUNS (3)
+rounds, each round running its contenders in turn; a ratio is the median of each round's own.
 
     python -m bench.bench_tmux [TOKENS...]  # full speed, 4,000 and 20,000 tokens (1 min)
     python -m bench.bench_tmux paced    # 2,000 tokens at 100 tok/s, 200 reasoning (2.5 min)
