@@ -94,9 +94,15 @@ def app_pid() -> int:
     return int(tmux("display-message", "-p", "-t", "bench", "#{pane_pid}").strip())
 
 
+def _serving() -> bool:
+    return subprocess.run(["tmux", "-L", SOCKET, "ls"], capture_output=True).returncode == 0
+
+
 def stop() -> None:
     """Quit a wrapped app (a profiler records on the way out), then end the tmux server. The
-    app may have quit already: then there is no server, and that is fine."""
+    app may have quit already, or the server been stopped: then there is nothing to do."""
+    if not _serving():
+        return
     if os.environ.get("BENCH_APP"):
         keys("C-q", check=False)
         time.sleep(3)
@@ -105,9 +111,7 @@ def stop() -> None:
     # A server just killed may still hold its socket (the next launch would fail on it), and
     # the app may still be ending (its CPU would count in the next run).
     deadline = time.perf_counter() + 10
-    while subprocess.run(["tmux", "-L", SOCKET, "ls"], capture_output=True).returncode == 0 or (
-        pid and _alive(int(pid))
-    ):
+    while _serving() or (pid and _alive(int(pid))):
         if time.perf_counter() > deadline:
             raise RuntimeError(f"the tmux server {SOCKET} or the app (pid {pid}) would not stop")
         time.sleep(0.05)
