@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import os
 import re
 import stat
@@ -12,8 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
-
-import tomli_w
 
 from glmchat.backend.providers import ProviderConfig
 from glmchat.config import ConfigError
@@ -62,6 +59,8 @@ class Secret:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):
             return NotImplemented
+        import hmac  # here: hmac and hashlib take 3 ms to import, on the chat screen's way up
+
         return hmac.compare_digest(self._value.encode(), other._value.encode())
 
     def __hash__(self) -> int:
@@ -212,6 +211,8 @@ class CredentialStore:
             self._warnings.append(f"{self.path}: could not restrict its mode: {exc.strerror}")
 
     def _write(self, doc: dict[str, Any]) -> None:
+        import tomli_w
+
         write_atomic(self.path, tomli_w.dumps(doc).encode("utf-8"), mode=0o600)
 
 

@@ -78,6 +78,9 @@ NOT_BEFORE_THE_FIRST_PAINT = {
     "pydantic",
     "markdown_it",
     "pygments",
+    "hashlib",
+    "importlib.resources",
+    "_strptime",
 }
 
 

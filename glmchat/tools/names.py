@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 
@@ -21,6 +20,10 @@ def sanitise(name: str) -> str:
 
 def _digest(*parts: str) -> str:
     # NUL cannot occur in a TOML key or a JSON-RPC tool name, so the parts cannot run together.
+    # hashlib is imported here, for a long name: the built-ins' names never need it, and it
+    # took 3 ms on the chat screen's way to its first paint.
+    import hashlib
+
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:_HASH_LEN]
 
 
