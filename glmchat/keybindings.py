@@ -7,7 +7,6 @@ as `ctrl+q` quitting with the prompt lost). Everything here is plain data and st
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 
 from glmchat.textual_names import (
@@ -96,6 +95,8 @@ def _one_key(text: str) -> str:
         if text not in RAW_CHARACTER_KEYS:
             base = character_key(base)
     elif base not in NAMED_KEYS and base not in character_names():
+        import difflib  # only for a key that is wrong: a good config never loads it
+
         known = sorted(NAMED_KEYS | character_names())
         close = difflib.get_close_matches(base, known, n=1, cutoff=0.7)
         hint = f' (did you mean "{close[0]}"?)' if close else f"; {_FORMAT_HINT}"

@@ -119,6 +119,7 @@ def test_usage_imports_only_what_it_reads(tmp_path: Path, args: list[str]) -> No
         "platformdirs",
         "asyncio",
         "_strptime",
+        "difflib",
     }
 
 
