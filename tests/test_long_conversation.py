@@ -1,6 +1,7 @@
-"""A long conversation costs what its window costs: resuming one reads its messages once and
-mounts and renders the same as a short one; the status bar's totals during a reply walk the
-last exchange, not the whole branch. Shapes are counted, never timed."""
+"""A long conversation costs what its window costs: resuming one reads the end of its branch
+before the first paint and the whole once after it, and mounts and renders the same as a
+short one; the status bar's totals during a reply walk the last exchange, not the whole
+branch. Shapes are counted, never timed."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from glmchat.engine.settled_totals import SettledTotals
 from glmchat.engine.turns import Turn, usage_totals
 from glmchat.store import SessionStore
 from glmchat.store import reads as store_reads
+from glmchat.tui.branches import PaneBranches
 from glmchat.tui.markdown.incremental import MarkdownBlocks
 from glmchat.tui.widgets import history
 from glmchat.tui.widgets.messages import AssistantMessage, UserMessage
@@ -59,6 +61,15 @@ async def resume_shape(
     with monkeypatch.context() as patch:
         rows = counting(patch, store_reads, "message_from_row")
         renders = counting(patch, MarkdownBlocks, "_render")
+        read_whole = PaneBranches.read_whole
+        before_whole: list[int] = []
+
+        def reading_whole(self: PaneBranches) -> None:
+            if not before_whole:
+                before_whole.append(len(rows))  # what the first paint read
+            read_whole(self)
+
+        patch.setattr(PaneBranches, "read_whole", reading_whole)
         zai.reply(Reply(chunks=stream(["the reply ", "streams ", "in."])))
         async with running(resume=cid) as pilot:
             pane = active(pilot)
@@ -69,6 +80,7 @@ async def resume_shape(
                 await pilot.pause(0.02)
             await pilot.pause(0.2)
             shape = {
+                "rows before the first paint": before_whole,
                 "rows read": len(rows),
                 "mounted": len(log.query(UserMessage)) + len(log.query(AssistantMessage)),
                 "renders": len(renders),
@@ -92,7 +104,11 @@ async def test_resuming_a_long_conversation_costs_what_a_short_one_does(
 ) -> None:
     short = await resume_shape(monkeypatch, zai, 100)
     long = await resume_shape(monkeypatch, zai, 1000)
-    assert short["rows read"] == 200 and long["rows read"] == 2000  # each message read once
+    # The first paint reads the end of the branch; the whole is read once, after it.
+    assert short["rows before the first paint"] == long["rows before the first paint"]
+    assert long["rows before the first paint"] == [history.BRANCH_END]
+    assert short["rows read"] == 200 + history.BRANCH_END
+    assert long["rows read"] == 2000 + history.BRANCH_END
     assert short["mounted"] == long["mounted"] == history.HISTORY_WINDOW
     assert short["renders"] == long["renders"] > 0
     assert short["whole branch sums"] == long["whole branch sums"] == 1

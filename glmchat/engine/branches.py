@@ -8,7 +8,7 @@ engine's half of it (the mixin's methods need the engine's `turns`, `save`, `sen
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from glmchat.engine.turns import Turn, turn_from_stored
@@ -16,7 +16,7 @@ from glmchat.engine.turns import Turn, turn_from_stored
 if TYPE_CHECKING:
     from glmchat.config import Settings
     from glmchat.engine.exchange import Exchange
-    from glmchat.store import StoredMessage
+    from glmchat.store import Conversation, StoredMessage
 
 _ROOT = 0  # the children key of the roots (a Turn's key is its id(), never 0)
 _SHOWN = frozenset(("user", "assistant", "tool"))  # the roles the engine keeps as turns
@@ -85,12 +85,20 @@ class TurnTree:
                     return turn
         return None
 
+    def turns(self) -> list[Turn]:
+        """Every turn of the tree."""
+        return [turn for siblings in self._children.values() for turn in siblings]
+
     @classmethod
     def from_stored(
-        cls, messages: Iterable[StoredMessage], leaf: int | None
+        cls,
+        messages: Iterable[StoredMessage],
+        leaf: int | None,
+        held: dict[int, Turn] | None = None,
     ) -> tuple[TurnTree, list[Turn]]:
         """The tree of a saved conversation and its current branch. A message the engine does
-        not show (a system row) passes its children to its own parent.
+        not show (a system row) passes its children to its own parent. `held`: turns already
+        made for some of the messages (by id), used instead of new ones.
 
         `add` inlined: a resumed conversation is built whole before its first paint, so
         this loop runs once per message ever saved in it."""
@@ -105,7 +113,7 @@ class TurnTree:
             if m.role not in _SHOWN:
                 skipped[m.id] = parent_id
                 continue
-            turn = turn_from_stored(m)
+            turn = (held and held.get(m.id)) or turn_from_stored(m)
             parent = by_id.get(parent_id) if parent_id is not None else None
             key = id(turn)
             parents[key] = parent
@@ -132,6 +140,7 @@ class Branches:
     # Provided by ConversationEngine.
     turns: list[Turn]
     tree: TurnTree
+    _rest: Callable[[], Conversation | None] | None  # the whole conversation, not read yet
     conversation_id: str | None
     omit_before: int
 
@@ -147,6 +156,22 @@ class Branches:
         settings: Settings
         thinking: bool
 
+    def read_whole(self) -> bool:
+        """Read the rest of a conversation opened from the end of its branch (`resume` with
+        `rest`): the whole tree, and the whole branch in `turns`; the turns held already are
+        kept (the log's messages show them). Returns whether there was anything to read.
+        Every move in the tree and every request reads it first (`_check_idle`)."""
+        rest, self._rest = self._rest, None
+        if rest is None:
+            return False
+        conversation = rest()
+        if conversation is None:  # the store failed (and said so): the end is all there is
+            return False
+        held = {t.message_id: t for t in self.tree.turns() if t.message_id is not None}
+        leaf = self.turns[-1].message_id if self.turns else conversation.current_leaf
+        self.tree, self.turns = TurnTree.from_stored(conversation.messages, leaf, held)
+        return True
+
     def regenerate(
         self, index: int, *, model: str | None = None, thinking: bool | None = None
     ) -> Exchange:
@@ -154,7 +179,7 @@ class Branches:
         first turn); it becomes the current branch. `model` ("PROVIDER/MODEL") and `thinking`
         change the conversation's settings first. Raises IndexError when no prompt precedes
         `turns[index]`."""
-        self._check_idle()
+        index = self._whole_index(index)
         prompt = self._prompt_at_or_before(index)
         if model is not None:
             provider, model_id = self.settings.resolve_model(model)
@@ -175,7 +200,7 @@ class Branches:
     def edit(self, index: int, text: str) -> Exchange:
         """Send `text` as a new version of the prompt `turns[index]` (its sibling), then its
         answer. On DoesNotFit nothing changes."""
-        self._check_idle()
+        index = self._whole_index(index)
         if self.turns[index].role != "user":
             raise ValueError(f"turn {index} is not a prompt")
         before = self.turns
@@ -189,7 +214,7 @@ class Branches:
     def switch_sibling(self, index: int, step: int) -> bool:
         """Show the sibling `step` away from `turns[index]` (no wrapping) and, below it, its
         most recent branch; returns whether anything moved."""
-        self._check_idle()
+        index = self._whole_index(index)
         turn = self.turns[index]
         siblings = self.tree.siblings(turn)
         to = siblings.index(turn) + step
@@ -236,6 +261,14 @@ class Branches:
         return result if isinstance(result, str) else None
 
     # --- helpers ------------------------------------------------------------------------
+
+    def _whole_index(self, index: int) -> int:
+        """Check that none is running and read the whole conversation (`_check_idle`); returns
+        where `turns[index]` is now (an index into the end of the branch, before it was read
+        whole: those turns are the last ones still)."""
+        before = len(self.turns)
+        self._check_idle()
+        return index + len(self.turns) - before
 
     def _prompt_at_or_before(self, index: int) -> int:
         for at in range(min(index, len(self.turns) - 1), -1, -1):

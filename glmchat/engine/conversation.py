@@ -100,6 +100,7 @@ class ConversationEngine(Branches, ModelControls):
         self.turns: list[Turn] = []  # the current branch: the path from the root to the leaf
         self.tree = TurnTree()
         self._settled_totals = SettledTotals()  # usage_totals without a walk of every turn
+        self._rest: Callable[[], Conversation | None] | None = None  # see read_whole
         self.save_error: str | None = None  # lasting: this conversation is not fully saved
         self._pending_save_events: list[SaveFailed] = []
         self.running: Exchange | None = None
@@ -120,9 +121,12 @@ class ConversationEngine(Branches, ModelControls):
         model: str | None = None,
         options: RequestOptions | None = None,
         toolbox: Toolbox | None = None,
+        rest: Callable[[], Conversation | None] | None = None,
     ) -> ConversationEngine:
         """A saved conversation; its own model unless `model` is given. A conversation with no
-        usable model (an import without one) takes the default model, as a new one would."""
+        usable model (an import without one) takes the default model, as a new one would.
+        `rest`: `conversation` holds only the end of its branch (store.get_branch_end), and
+        this reads the whole of it (see Branches.read_whole)."""
         if model is None and conversation.provider and conversation.model:
             model = f"{conversation.provider}/{conversation.model}"
             if conversation.provider not in settings.providers:
@@ -144,6 +148,7 @@ class ConversationEngine(Branches, ModelControls):
         engine.tree, engine.turns = TurnTree.from_stored(
             conversation.messages, conversation.current_leaf
         )
+        engine._rest = rest
         return engine
 
     # --- state ---------------------------------------------------------------------------
@@ -189,6 +194,8 @@ class ConversationEngine(Branches, ModelControls):
         (saving failed or is off)."""
         from glmchat.store import Conversation, StoredMessage
         from glmchat.store.models import new_id, now_iso
+
+        self.read_whole()
 
         stamp = now_iso()
         conversation_id = self.conversation_id or new_id()
@@ -358,8 +365,11 @@ class ConversationEngine(Branches, ModelControls):
         )
 
     def _check_idle(self) -> None:
+        """Before a request or a move in the tree: none running, and the whole conversation
+        read (one opened from the end of its branch is read whole first)."""
         if self.busy:
             raise RuntimeError("an exchange is still running")
+        self.read_whole()
 
     # --- saving --------------------------------------------------------------------------
 

@@ -100,6 +100,51 @@ class SessionReads(StoreConnection):
             messages = self._messages(conn, conversation_id)
         return conversation_from_row(row, messages)
 
+    def get_branch_end(self, id_or_prefix: str, count: int) -> tuple[Conversation, bool]:
+        """The conversation with only the end of its current branch: its last `count`
+        messages or so (from a prompt on: whole answers), with their siblings (for
+        `‹ 2/3 ›`); and whether those are all its messages. What a resumed conversation's
+        first paint needs, in O(count): the whole one is read after it (get_conversation)."""
+        with self._read() as conn:
+            conversation_id = self._resolve(conn, id_or_prefix)
+            row = conn.execute(
+                f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
+                (conversation_id,),
+            ).fetchone()
+            # The branch from its leaf up, `count` messages at most (each step an id lookup).
+            chain = conn.execute(
+                """
+                WITH RECURSIVE up(id, parent_id, role, n) AS (
+                    SELECT m.id, m.parent_id, m.role, 1 FROM messages m
+                    JOIN conversations c ON m.id = c.current_leaf WHERE c.id = ?
+                    UNION ALL
+                    SELECT m.id, m.parent_id, m.role, up.n + 1 FROM messages m
+                    JOIN up ON m.id = up.parent_id WHERE up.n < ?
+                )
+                SELECT id, parent_id, role FROM up ORDER BY n DESC
+                """,
+                (conversation_id, count),
+            ).fetchall()
+            if chain and chain[0][1] is not None:
+                # Cut short: start at a prompt, so the first answer shown is whole.
+                first = next((i for i, link in enumerate(chain) if link[2] == "user"), 0)
+                chain = chain[first:]
+            parents = {link[1] for link in chain}
+            ids = [link[0] for link in chain]
+            marks = ", ".join("?" for _ in ids)
+            parent_marks = ", ".join("?" for _ in parents - {None})
+            rows = conn.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND "
+                f"(id IN ({marks}) OR parent_id IN ({parent_marks})"
+                f"{' OR parent_id IS NULL' if None in parents else ''}) ORDER BY position",
+                (conversation_id, *ids, *(parents - {None})),
+            ).fetchall()
+            total = conn.execute(
+                "SELECT count(*) FROM messages WHERE conversation_id = ?", (conversation_id,)
+            ).fetchone()[0]
+        messages = tuple(message_from_row(m) for m in rows)
+        return conversation_from_row(row, messages), len(messages) == total
+
     @staticmethod
     def _messages(conn: sqlite3.Connection, conversation_id: str) -> tuple[StoredMessage, ...]:
         rows = conn.execute(

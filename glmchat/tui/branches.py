@@ -63,6 +63,7 @@ class PaneBranches:
     # --- the keys on a selected message --------------------------------------------------
 
     def act(self, message: SelectableMessage, what: str, step: int) -> None:
+        self.read_whole()  # indices below are into the whole branch
         index = self.index_of(message.turn)
         if index is None:
             self.pane.app.notify("This message is not on the branch shown any more.")
@@ -98,6 +99,7 @@ class PaneBranches:
         again before the answer: an edit (a new branch from an earlier prompt), or a log that
         shows a window away from the end (a branch opened at an earlier message). DoesNotFit
         passes through with the edit still pending."""
+        self.read_whole()  # indices below are into the whole branch
         editing, self.editing = self.editing, None
         index = self.index_of(editing)
         if index is None:
@@ -112,6 +114,7 @@ class PaneBranches:
         self, index: int | None = None, *, model: str | None = None, thinking: bool | None = None
     ) -> None:
         """A new answer beside the one at `index` (default: the selected or last answer)."""
+        self.read_whole()  # indices below are into the whole branch
         pane = self.pane
         if pane._busy():
             return
@@ -144,8 +147,9 @@ class PaneBranches:
         self.redraw(pane.engine.turns, keep=group_of(pane.engine.turns, index))
 
     def open_message(self, message_id: int) -> None:
-        """Show the newest branch that holds a saved message (a search hit), with that
-        message shown and selected."""
+        """Show a branch that holds a saved message (a search hit: the one shown if it
+        holds it, else the newest that does), with that message in view."""
+        self.read_whole()  # indices below are into the whole branch
         pane = self.pane
         if pane._busy():
             return
@@ -155,11 +159,21 @@ class PaneBranches:
             turns = pane.engine.turns
             self.redraw(turns, keep=group_of(turns, index), select=False)
 
+    def read_whole(self) -> None:
+        """After the first paint of a conversation opened from the end of its branch: read
+        the rest of it; the log's window stays on the same messages, now with every earlier
+        one above them, and the status bar counts the whole branch."""
+        pane = self.pane
+        if pane.engine.read_whole():
+            pane.log_view.rebase(exchanges(pane.engine.turns))
+            pane.update_status()
+
     # --- the palette ---------------------------------------------------------------------
 
     def undo(self) -> None:
         """Move back to before the last prompt (it stays as a branch); the prompt goes back
         in the box."""
+        self.read_whole()  # indices below are into the whole branch
         pane = self.pane
         if pane._busy():
             return
@@ -173,6 +187,7 @@ class PaneBranches:
     async def fork(self) -> None:
         """A new conversation from the path up to the selected (or last) message, in a new
         pane next to this one."""
+        self.read_whole()  # indices below are into the whole branch
         pane = self.pane
         turns = pane.engine.turns
         index = len(turns) - 1

@@ -122,6 +122,7 @@ class ChatPane(Vertical):
     def on_mount(self) -> None:
         self.update_status()
         self.query_one(PromptInput).focus()
+        self.log_view.after_first_paint(self.branches.read_whole)  # a resumed conversation
 
     @property
     def log_view(self) -> HistoryLog:

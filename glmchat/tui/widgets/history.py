@@ -25,6 +25,9 @@ HISTORY_WINDOW = 24
 # the rest of the window is mounted above them after the first paint, a few turns at a time,
 # while the view stays on the last message.
 FIRST_PAINT_SCREENS = 1.5
+# The messages of a saved conversation read before its first paint: the end of its branch,
+# enough for the window (see SessionReads.get_branch_end); the rest is read right after.
+BRANCH_END = 4 * HISTORY_WINDOW
 MOUNT_BATCH = 4
 MOUNT_PAUSE = 0.015  # seconds between batches: time for a layout and a frame
 
@@ -150,6 +153,34 @@ class HistoryLog(MessageLog):
             self.follow()
         self._schedule_batches()
         return shown
+
+    def after_first_paint(self, callback: Callable[[], object], tries: int = 40) -> None:
+        """Run `callback` once the log has been laid out and painted (or after `tries`
+        looks, in a pane that is not shown)."""
+        if self.size.height or tries <= 0:
+            self.call_after_refresh(callback)
+        else:
+            self.set_timer(MOUNT_PAUSE, lambda: self.after_first_paint(callback, tries - 1))
+
+    def rebase(self, turns: Groups) -> None:
+        """The same messages, now at the end of more turns (the rest of the conversation was
+        read after the first paint): the window keeps its place from the end."""
+        offset = len(turns) - len(self._turns)
+        if offset <= 0:
+            return
+        self._turns = turns
+        self.shown_from += offset
+        self.shown_to += offset
+        self._window_end += offset
+        self._window_start += offset
+        if self._window_end == len(turns):  # the last turns: the window of the last ones
+            self._window_start = min(self.shown_from, max(0, len(turns) - HISTORY_WINDOW))
+        markers = self.query_children(EarlierMessages)
+        if not markers and self.shown_from > 0:
+            self.mount(EarlierMessages(self._marker_text()), before=0)
+        self._update_marker()
+        if self._batches is None:
+            self._schedule_batches()
 
     def settle_focus(self, shown: Widget | None) -> None:
         """After `reset`: select `shown` (if any), then remove the message that was
