@@ -32,6 +32,7 @@ class PaneBranches:
         self.pane = pane
         self.selected: SelectableMessage | None = None  # the last message selected
         self.editing: Turn | None = None  # a prompt whose edit is in the prompt box
+        self.read = False  # whether the log was shown the whole conversation (read_whole)
 
     # --- which turn ----------------------------------------------------------------------
 
@@ -164,7 +165,9 @@ class PaneBranches:
         the rest of it; the log's window stays on the same messages, now with every earlier
         one above them, and the status bar counts the whole branch."""
         pane = self.pane
-        if pane.engine.read_whole():
+        # Once, even when the engine read it already (an export reads it too).
+        if pane.engine.read_whole() or not self.read:
+            self.read = True
             pane.log_view.rebase(exchanges(pane.engine.turns))
             pane.update_status()
 
