@@ -108,9 +108,10 @@ def report(
 def _by_local_day(conn: sqlite3.Connection, start: str, end: str) -> list[UsageRow]:
     """Sums per local day: each day is the range of UTC hours between its midnight and the
     next (daylight saving time included), looked up in the ledger's key."""
-    first, last = conn.execute(
-        "SELECT min(hour), max(hour) FROM usage_hours WHERE hour >= ? AND hour < ?", (start, end)
-    ).fetchone()
+    # Two look-ups in the key: asked for both at once, SQLite reads the whole range instead.
+    where = "FROM usage_hours WHERE hour >= ? AND hour < ?"
+    first = conn.execute(f"SELECT min(hour) {where}", (start, end)).fetchone()[0]
+    last = conn.execute(f"SELECT max(hour) {where}", (start, end)).fetchone()[0]
     if first is None:
         return []
     rows: list[UsageRow] = []
