@@ -75,3 +75,39 @@ def test_the_engine_reads_the_whole_before_a_move_and_keeps_its_turns(
     assert all(a is b for a, b in zip(engine.turns[-20:], held, strict=True))
     assert engine.turns[0].siblings == (1, 2)  # the roots, known now
     assert not engine.read_whole()  # read once
+
+
+def test_a_conversation_whose_rest_cannot_be_read_sends_nothing_on_its_end_alone(
+    store: SessionStore,
+) -> None:
+    """A cut history must never reach the model: while the whole cannot be read, a prompt,
+    a regeneration and a move in the tree are refused with a line that says so, and nothing is
+    saved; once the store reads it, they work."""
+    from glmchat.engine import HistoryUnavailable
+
+    cid, _ = branchy(store)
+    end, _ = store.get_branch_end(cid, 21)
+    failing = [True]
+
+    def rest() -> Any:
+        return None if failing[0] else store.get_conversation(cid)  # None: the store failed
+
+    clients: Any = lambda _provider: None  # noqa: E731 (no request is made)
+    engine = ConversationEngine.resume(load_settings(), store, clients, end, rest=rest)
+    before = len(store.get_conversation(cid).messages)  # type: ignore[union-attr]
+    for attempt in (
+        lambda: engine.send("a new question"),
+        lambda: engine.retry(),
+        lambda: engine.switch_sibling(1, 1),
+    ):
+        try:
+            attempt()
+        except HistoryUnavailable as exc:
+            assert "nothing was sent" in str(exc)
+        else:
+            raise AssertionError("a request on the end alone was made")
+    assert not engine.is_whole
+    assert len(store.get_conversation(cid).messages) == before  # type: ignore[union-attr]
+    failing[0] = False
+    assert engine.switch_sibling(1, 1)  # read now: the move is made
+    assert engine.is_whole and len(engine.turns) == 43

@@ -1,6 +1,11 @@
 """The conversation engine: one exchange at a time, for the TUI and `glmchat ask` (no Textual)."""
 
-from glmchat.engine.conversation import NEW_TITLE, ConversationEngine, RequestOptions
+from glmchat.engine.conversation import (
+    NEW_TITLE,
+    ConversationEngine,
+    HistoryUnavailable,
+    RequestOptions,
+)
 from glmchat.engine.events import (
     EngineEvent,
     ExchangeEnded,
@@ -17,6 +22,7 @@ __all__ = [
     "Exchange",
     "ExchangeEnded",
     "ExchangeResult",
+    "HistoryUnavailable",
     "RequestOptions",
     "SaveFailed",
     "Turn",

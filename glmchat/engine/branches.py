@@ -156,6 +156,11 @@ class Branches:
         settings: Settings
         thinking: bool
 
+    @property
+    def is_whole(self) -> bool:
+        """Whether the whole conversation is read (not only the end of its branch)."""
+        return self._rest is None
+
     def read_whole(self) -> bool:
         """Read the rest of a conversation opened from the end of its branch (`resume` with
         `rest`): the whole tree, and the whole branch in `turns`; the turns held already are
@@ -165,7 +170,8 @@ class Branches:
         if rest is None:
             return False
         conversation = rest()
-        if conversation is None:  # the store failed (and said so): the end is all there is
+        if conversation is None:  # the store failed (and said so): try again next time
+            self._rest = rest
             return False
         held = {t.message_id: t for t in self.tree.turns() if t.message_id is not None}
         leaf = self.turns[-1].message_id if self.turns else conversation.current_leaf

@@ -20,6 +20,7 @@ from glmchat.engine.exchange import CHECKPOINT_SECONDS, Exchange
 from glmchat.engine.model_controls import ModelControls
 from glmchat.engine.settled_totals import SettledTotals
 from glmchat.engine.turns import Turn, UsageTotals, history
+from glmchat.errors import GlmchatError
 from glmchat.tools.base import Toolbox, ToolSettings
 
 # Z.ai's server-side search (wire/TOOLS.md section 3.1): results come back on the final chunk.
@@ -52,6 +53,11 @@ class RequestOptions:
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None
+
+
+class HistoryUnavailable(GlmchatError):
+    """The rest of a conversation opened from the end of its branch could not be read: a
+    request or a move in the tree would work on a cut history, so none is made."""
 
 
 class ConversationEngine(Branches, ModelControls):
@@ -370,6 +376,13 @@ class ConversationEngine(Branches, ModelControls):
         if self.busy:
             raise RuntimeError("an exchange is still running")
         self.read_whole()
+        if self._rest is not None:
+            # Sending or moving on the end alone would cut the model's history silently.
+            raise HistoryUnavailable(
+                "Only the end of this conversation could be read from the store, so nothing "
+                "was sent or changed (the model would see a cut history). Try again; if it "
+                "keeps failing, check the database with `glmchat sessions list`."
+            )
 
     # --- saving --------------------------------------------------------------------------
 

@@ -64,7 +64,8 @@ class PaneBranches:
     # --- the keys on a selected message --------------------------------------------------
 
     def act(self, message: SelectableMessage, what: str, step: int) -> None:
-        self.read_whole()  # indices below are into the whole branch
+        if not self._whole():  # indices below are into the whole branch
+            return
         index = self.index_of(message.turn)
         if index is None:
             self.pane.app.notify("This message is not on the branch shown any more.")
@@ -99,8 +100,8 @@ class PaneBranches:
         """The exchange for a prompt sent from the box, and whether the log must show the path
         again before the answer: an edit (a new branch from an earlier prompt), or a log that
         shows a window away from the end (a branch opened at an earlier message). DoesNotFit
-        passes through with the edit still pending."""
-        self.read_whole()  # indices below are into the whole branch
+        and HistoryUnavailable pass through with the edit still pending."""
+        self.read_whole()  # indices below are into the whole branch (the engine checks)
         editing, self.editing = self.editing, None
         index = self.index_of(editing)
         if index is None:
@@ -115,7 +116,8 @@ class PaneBranches:
         self, index: int | None = None, *, model: str | None = None, thinking: bool | None = None
     ) -> None:
         """A new answer beside the one at `index` (default: the selected or last answer)."""
-        self.read_whole()  # indices below are into the whole branch
+        if not self._whole():  # indices below are into the whole branch
+            return
         pane = self.pane
         if pane._busy():
             return
@@ -150,7 +152,8 @@ class PaneBranches:
     def open_message(self, message_id: int) -> None:
         """Show a branch that holds a saved message (a search hit: the one shown if it
         holds it, else the newest that does), with that message in view."""
-        self.read_whole()  # indices below are into the whole branch
+        if not self._whole():  # indices below are into the whole branch
+            return
         pane = self.pane
         if pane._busy():
             return
@@ -160,23 +163,36 @@ class PaneBranches:
             turns = pane.engine.turns
             self.redraw(turns, keep=group_of(turns, index), select=False)
 
-    def read_whole(self) -> None:
+    def read_whole(self) -> bool:
         """After the first paint of a conversation opened from the end of its branch: read
         the rest of it; the log's window stays on the same messages, now with every earlier
-        one above them, and the status bar counts the whole branch."""
+        one above them, and the status bar counts the whole branch. False when the store
+        could not read it (the store's error was shown): the caller changes nothing."""
         pane = self.pane
         # Once, even when the engine read it already (an export reads it too).
         if pane.engine.read_whole() or not self.read:
             self.read = True
             pane.log_view.rebase(exchanges(pane.engine.turns))
             pane.update_status()
+        return pane.engine.is_whole
+
+    def _whole(self) -> bool:
+        if self.read_whole():
+            return True
+        self.pane.app.notify(
+            "Only the end of this conversation could be read, so nothing was changed: try again.",
+            severity="error",
+            markup=False,
+        )
+        return False
 
     # --- the palette ---------------------------------------------------------------------
 
     def undo(self) -> None:
         """Move back to before the last prompt (it stays as a branch); the prompt goes back
         in the box."""
-        self.read_whole()  # indices below are into the whole branch
+        if not self._whole():  # indices below are into the whole branch
+            return
         pane = self.pane
         if pane._busy():
             return
@@ -190,7 +206,8 @@ class PaneBranches:
     async def fork(self) -> None:
         """A new conversation from the path up to the selected (or last) message, in a new
         pane next to this one."""
-        self.read_whole()  # indices below are into the whole branch
+        if not self._whole():  # indices below are into the whole branch
+            return
         pane = self.pane
         turns = pane.engine.turns
         index = len(turns) - 1

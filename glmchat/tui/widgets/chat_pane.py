@@ -16,7 +16,7 @@ from textual.widgets import Static
 
 from glmchat.coding_plan import first_use_notice
 from glmchat.config import BINDING_IDS
-from glmchat.engine import ConversationEngine, Exchange, Turn
+from glmchat.engine import ConversationEngine, Exchange, HistoryUnavailable, Turn
 from glmchat.engine.budget import DoesNotFit
 from glmchat.engine.events import ApprovalRequest
 from glmchat.tools.base import Decision
@@ -229,6 +229,10 @@ class ChatPane(Vertical):
         except DoesNotFit as exc:  # not sent, nothing saved: the choice is the user's
             self._give_back(text)
             does_not_fit(self, exc, text)
+            return
+        except HistoryUnavailable as exc:  # not sent: the model would see a cut history
+            self._give_back(text)
+            self.app.notify(str(exc), severity="error", timeout=15, markup=False)
             return
         self.answer_stream.pending_prompt = text
         for note in self.engine.take_notices():
