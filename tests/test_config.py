@@ -752,12 +752,12 @@ def test_every_problem_is_reported_with_its_line_and_column_in_file_order() -> N
 
 def test_a_good_file_is_not_scanned_for_positions(monkeypatch: pytest.MonkeyPatch) -> None:
     """Positions cost a scan of the file; only a file with something to report pays it."""
-    from glmchat.config import loading
+    from glmchat import toml_positions  # imported by the loader when it has a problem to place
 
     def no_scan(text: str) -> dict[tuple[str, ...], tuple[int, int]]:
         raise AssertionError("scanned")
 
-    monkeypatch.setattr(loading, "key_positions", no_scan)
+    monkeypatch.setattr(toml_positions, "key_positions", no_scan)
     write_config('theme = "nord"\n[keys]\nsend = "ctrl+s"\n')
     assert load_settings().theme == "nord"
 

@@ -120,6 +120,7 @@ def test_usage_imports_only_what_it_reads(tmp_path: Path, args: list[str]) -> No
         "asyncio",
         "_strptime",
         "difflib",
+        "tomllib",  # no config.toml here: nothing to parse
     }
 
 

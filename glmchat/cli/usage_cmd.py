@@ -155,9 +155,11 @@ def _print_table(rows: list[UsageRow], total: UsageRow, by: str) -> None:
             ]
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    out = []
     for n, line in enumerate(lines):
         if n == len(lines) - 1:
-            print("  ".join("-" * w for w in widths))
+            out.append("  ".join("-" * w for w in widths))
         numbers = zip(line[1:], widths[1:], strict=True)
         cells = [line[0].ljust(widths[0])] + [cell.rjust(width) for cell, width in numbers]
-        print("  ".join(cells).rstrip())
+        out.append("  ".join(cells).rstrip())
+    print("\n".join(out))  # one write: each goes through the terminal-safe stream

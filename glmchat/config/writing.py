@@ -7,7 +7,6 @@ import copy
 import dataclasses
 import json
 import os
-import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -168,6 +167,8 @@ def save_value(key: str, raw_value: str, path: Path | None = None) -> Settings:
     # not a place in a file that is not written yet.
     build(new, path, {}, None, changed=key)
     # tomli_w is needed only here: loading the config (every start) never imports it.
+    import tomllib
+
     import tomli_w
 
     text = tomli_w.dumps(new)
