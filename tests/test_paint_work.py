@@ -77,6 +77,11 @@ async def test_a_background_pane_keeps_and_saves_its_answer_but_renders_nothing(
         await pilot.press("ctrl+n")
         await _settled(pilot)
         assert active(pilot) is not pane
+        sets: list[dict[str, Any]] = []
+        original_set = pane.status.set
+        pane.status.set = lambda **kw: sets.append(kw) or original_set(**kw)  # type: ignore[method-assign]
+        pane.answer_stream.tick()  # the half-second tick, while hidden: nothing to draw
+        assert sets == []
         MarkdownBlocks.render = counting  # type: ignore[method-assign]
         try:
             gate.set()

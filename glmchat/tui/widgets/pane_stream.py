@@ -65,8 +65,8 @@ class PaneStream:
 
     def tick(self) -> None:
         message = self.message
-        if message is None:
-            return
+        if message is None or self._pane.glm.active_pane is not self._pane:
+            return  # a background pane's titles and status are brought up to date when shown
         message.tick()
         rate, state = self._meter.reading(message.first_output_at)
         if self._pane.approval is not None:

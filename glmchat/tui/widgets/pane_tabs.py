@@ -149,6 +149,9 @@ class PaneTabs(TabbedContent):
             self._relabel(pane_id or "")
         self._focus_shown()
         self._overflow_later()
+        pane = self.chat_pane(pane_id or "")
+        if pane is not None:
+            pane.tick()  # a streaming answer's status and titles, not ticked while hidden
 
     @on(TabPane.Focused)
     def stray_focus(self, event: TabPane.Focused) -> None:
