@@ -372,11 +372,11 @@ async def _open_tabs_then_stop(served: Served, count: int, signum: int) -> None:
             for _ in range(count)
         ]
         for ws in sockets:
-            while True:  # the app's first frame: it is up, past the terminal guard
+            drawn = b""  # a frame may come in several messages: "Pal" in one, "ette" in the next
+            while b"Palette" not in drawn:  # the app's first frame: it is up, past the guard
                 message = await asyncio.wait_for(ws.receive(), START_TIMEOUT)
                 assert message.type == aiohttp.WSMsgType.BINARY, message
-                if b"Palette" in message.data:
-                    break
+                drawn = drawn[-64:] + message.data
         apps = served.apps
         assert len(apps) == count
         # Each tab's app is the server's own child running glmchat: `exec` left no shell.
