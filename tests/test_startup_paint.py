@@ -13,23 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from glmchat.config import save_value
-from tests.test_tui_pty import Terminal, _glmchat
-from tests.tui_helpers import API_KEY
+from tests.test_tui_pty import Terminal, _glmchat, terminal_env
 from tests.wire_server import WireServer
 
 MCP_SERVER = str(Path(__file__).with_name("mcp_server.py"))
-
-
-def _env() -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "GLMCHAT_CONFIG_DIR": os.environ["GLMCHAT_CONFIG_DIR"],
-        "GLMCHAT_DATA_DIR": os.environ["GLMCHAT_DATA_DIR"],
-        "ZAI_API_KEY": API_KEY,
-        "TERM": "xterm-256color",
-        "LANG": "C.UTF-8",
-    }
 
 
 def test_mcp_servers_start_after_the_first_paint(wire: WireServer, tmp_path: Path) -> None:
@@ -41,7 +28,7 @@ def test_mcp_servers_start_after_the_first_paint(wire: WireServer, tmp_path: Pat
     save_value("mcp.servers.probe.command", "/bin/sh")
     script = f'date +%s.%N > "{started}"; exec "{sys.executable}" "{MCP_SERVER}"'
     save_value("mcp.servers.probe.args", ",".join(["-c", script]))
-    term = Terminal(_glmchat(), _env())
+    term = Terminal(_glmchat(), terminal_env())
     try:
         term.wait_for("thinking")  # the status bar: the first paint
         painted = time.time()

@@ -33,6 +33,19 @@ def _glmchat() -> str:
     return which
 
 
+def terminal_env() -> dict[str, str]:
+    """What the app gets in a terminal: the test's own directories and key, nothing else."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "GLMCHAT_CONFIG_DIR": os.environ["GLMCHAT_CONFIG_DIR"],
+        "GLMCHAT_DATA_DIR": os.environ["GLMCHAT_DATA_DIR"],
+        "ZAI_API_KEY": API_KEY,
+        "TERM": "xterm-256color",
+        "LANG": "C.UTF-8",
+    }
+
+
 class Terminal:
     """A child process on a pty, with its output fed into a pyte screen."""
 
@@ -75,16 +88,7 @@ class Terminal:
 def test_glmchat_in_a_real_terminal_sends_a_prompt_and_quits(wire: WireServer) -> None:
     save_value("providers.zai.base_url", wire.url)
     wire.reply(Reply(chunks=stream(["The capital ", "of Burkina Faso is ", "Ouagadougou."])))
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "GLMCHAT_CONFIG_DIR": os.environ["GLMCHAT_CONFIG_DIR"],
-        "GLMCHAT_DATA_DIR": os.environ["GLMCHAT_DATA_DIR"],
-        "ZAI_API_KEY": API_KEY,
-        "TERM": "xterm-256color",
-        "LANG": "C.UTF-8",
-    }
-    term = Terminal(_glmchat(), env)
+    term = Terminal(_glmchat(), terminal_env())
     try:
         term.wait_for("thinking ON")  # the status bar: the app is up
         # One write, as a fast typist, a paste or `tmux send-keys TEXT Enter` delivers it: the

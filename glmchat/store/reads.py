@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from glmchat.store import tree
 from glmchat.store.connection import StoreConnection
@@ -89,14 +89,18 @@ class SessionReads(StoreConnection):
 
     # -- conversations and messages -----------------------------------------------------
 
+    def _conversation_row(self, conn: sqlite3.Connection, id_or_prefix: str) -> tuple[str, Any]:
+        """The conversation's id and row (an id or a unique prefix of one)."""
+        conversation_id = self._resolve(conn, id_or_prefix)
+        row = conn.execute(
+            f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?", (conversation_id,)
+        ).fetchone()
+        return conversation_id, row
+
     def get_conversation(self, id_or_prefix: str) -> Conversation:
         """The conversation with every branch (`tree.path` picks the current one)."""
         with self._read() as conn:
-            conversation_id = self._resolve(conn, id_or_prefix)
-            row = conn.execute(
-                f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
-                (conversation_id,),
-            ).fetchone()
+            conversation_id, row = self._conversation_row(conn, id_or_prefix)
             messages = self._messages(conn, conversation_id)
         return conversation_from_row(row, messages)
 
@@ -106,11 +110,7 @@ class SessionReads(StoreConnection):
         `‹ 2/3 ›`); and whether those are all its messages. What a resumed conversation's
         first paint needs, in O(count): the whole one is read after it (get_conversation)."""
         with self._read() as conn:
-            conversation_id = self._resolve(conn, id_or_prefix)
-            row = conn.execute(
-                f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
-                (conversation_id,),
-            ).fetchone()
+            conversation_id, row = self._conversation_row(conn, id_or_prefix)
             # The branch from its leaf up, `count` messages at most (each step an id lookup).
             chain = conn.execute(
                 """
