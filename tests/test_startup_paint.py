@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from glmchat.config import save_value
 from tests.test_tui_pty import Terminal, _glmchat, terminal_env
 from tests.wire_server import WireServer
@@ -150,3 +152,29 @@ def test_the_collector_is_off_until_the_warm_up_is_done(tmp_path: Path) -> None:
     assert probed["collector_on"] is False
     on, frozen = probed["after"]
     assert on is True and frozen > 10_000
+
+
+async def test_a_failing_warm_up_step_costs_nothing_but_its_head_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The warm-up only gets ahead of the first answer: a step that fails (a broken certificate
+    store, say) must neither take the app down nor leave the collector off for the session."""
+    import gc
+
+    from glmchat.tui import app as app_module
+    from glmchat.tui import warm_up
+    from tests.tui_helpers import running, wait_until
+
+    def broken() -> None:
+        raise OSError("no certificate store")
+
+    ran: list[str] = []
+    steps = (broken, lambda: ran.append("after"), *warm_up.WARM_UP_STEPS[-1:])
+    monkeypatch.setattr(app_module, "WARM_UP_STEPS", steps)
+    gc.disable()  # as the launcher leaves it
+    try:
+        async with running() as pilot:
+            await wait_until(pilot, lambda: gc.isenabled(), "the collector back on")
+            assert ran == ["after"] and pilot.app.is_running
+    finally:
+        gc.enable()

@@ -3,6 +3,7 @@ gives the panes is in tui/app_services.py)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -114,7 +115,12 @@ class GlmChatApp(AppServices):
     def _warm_up(self) -> None:
         freeze_what_lives_on()
         if self._warm_up_left:
-            self._warm_up_left.pop(0)()
+            step = self._warm_up_left.pop(0)
+            try:
+                step()
+            except Exception:  # only a head start: the first real use reports its own error,
+                # and the steps after it (the last turns the garbage collector back on) still run
+                logging.getLogger(__name__).debug("warm-up step %s failed", step, exc_info=True)
             self.call_later(self._warm_up)  # after the messages (keys) that came meanwhile
 
     @property

@@ -28,4 +28,10 @@ def export_to_file(app: GlmChatApp, pane: ChatPane, fmt: str) -> None:
     except OSError as exc:
         app.notify(f"Could not write {path}: {exc.strerror}", severity="error")
         return
-    app.notify(f"Exported to {path}")
+    if pane.engine.is_whole:
+        app.notify(f"Exported to {path}")
+    else:  # the store could read only the end of its branch (and said so)
+        app.notify(
+            f"Exported to {path}: only the end of the conversation, the rest could not be read.",
+            severity="warning",
+        )
