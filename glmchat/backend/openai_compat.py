@@ -14,12 +14,14 @@ import httpx
 from glmchat import __version__
 from glmchat.backend import errors as E
 from glmchat.backend.chunks import StreamState, final_events, parse_stream, parse_whole
+from glmchat.backend.compat_httpx import use_network_backend
 from glmchat.backend.dialects import build_body
 from glmchat.backend.events import ChatRequest, RetryScheduled, StreamEvent
 
 # `X as X` re-exports: the model listing lived here, and callers still import it from here.
 from glmchat.backend.model_list import fetch_model_list as fetch_model_list
 from glmchat.backend.model_list import list_models as list_models
+from glmchat.backend.network import AsyncioBackend
 from glmchat.backend.provider_errors import classify_error, parse_error_body
 from glmchat.backend.providers import ProviderConfig
 from glmchat.backend.response_body import (
@@ -35,6 +37,7 @@ CONNECT_TIMEOUT = 10.0
 MAX_ERROR_BODY = 64 * 1024
 # A server that ignores `stream: true` sends the whole answer at once; it is held in memory.
 MAX_WHOLE_BODY = 32 * 1024 * 1024
+NETWORK = AsyncioBackend()  # holds no state: one for every client
 
 
 class _HiddenKey:
@@ -87,9 +90,13 @@ class OpenAICompatClient:
             pool=connect_timeout,
         )
         self._own_client = client is None
-        self._client = client or httpx.AsyncClient(
-            timeout=timeout, follow_redirects=True, verify=shared_ssl_context()
-        )
+        if client is None:
+            client = httpx.AsyncClient(
+                timeout=timeout, follow_redirects=True, verify=shared_ssl_context()
+            )
+            # Reads in batches, at the pace the consumer draws (network.READ_PACE).
+            use_network_backend(client, NETWORK)
+        self._client = client
         self._timeout = timeout
         self._reasoning_refused = False  # the server refused reasoning sent back in history
 

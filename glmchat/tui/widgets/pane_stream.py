@@ -9,6 +9,7 @@ from textual.timer import Timer
 
 from glmchat.backend.errors import AuthError
 from glmchat.backend.events import ContentDelta, ReasoningDelta, RetryScheduled, Usage
+from glmchat.backend.network import READ_PACE, ReadPace
 from glmchat.engine import Exchange, ExchangeResult, SaveFailed
 from glmchat.engine.events import ApprovalRequest, RoundStarted, ToolCallUpdate
 from glmchat.tui.stream_meter import StreamMeter
@@ -16,6 +17,10 @@ from glmchat.tui.widgets.messages import AssistantMessage
 
 if TYPE_CHECKING:
     from glmchat.tui.widgets.chat_pane import ChatPane
+
+# A background pane's answer is read from the network this often (while it arrives slowly):
+# its text only accumulates until the pane is shown, so each read may as well bring many tokens.
+BACKGROUND_READ_INTERVAL = 0.25
 
 
 class PaneStream:
@@ -31,6 +36,8 @@ class PaneStream:
         self._tick_timer: Timer | None = None
         self._meter = StreamMeter()
         self._blink: bool | None = None  # the prompt's cursor blink, paused while streaming
+        # Network reads no more often than the pane draws (backend.network): see `_pace_reads`.
+        self.read_pace = ReadPace()
 
     def begin(self, exchange: Exchange) -> None:
         pane = self._pane
@@ -65,13 +72,21 @@ class PaneStream:
 
     def tick(self) -> None:
         message = self.message
-        if message is None or self._pane.glm.active_pane is not self._pane:
+        shown = self._pane.glm.active_pane is self._pane
+        self._pace_reads(shown)
+        if message is None or not shown:
             return  # a background pane's titles and status are brought up to date when shown
         message.tick()
         rate, state = self._meter.reading(message.first_output_at)
         if self._pane.approval is not None:
             state = "approve the tool call? y/a/n"
         self._pane.update_status(rate=rate, state=state)
+
+    def _pace_reads(self, shown: bool) -> None:
+        """A shown pane draws `refresh_rate` times a second: reading the network more often
+        would only wake the app for text that waits for the next update anyway."""
+        rate = self._pane.glm.settings.ui.refresh_rate
+        self.read_pace.interval = 1.0 / rate if shown else BACKGROUND_READ_INTERVAL
 
     def stop(self) -> bool:
         """Stop the answer being streamed (what arrived is kept and saved)."""
@@ -86,6 +101,9 @@ class PaneStream:
         pane = self._pane
         fold = pane.glm.settings.ui.fold_thinking_when_answer_starts
         uncounted = self._meter.uncounted
+        # The exchange's task, started by the first iteration, inherits the pace from here.
+        self._pace_reads(pane.glm.active_pane is pane)
+        READ_PACE.set(self.read_pace)
         try:
             async for event in exchange:
                 kind = type(event)
