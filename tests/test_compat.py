@@ -28,7 +28,7 @@ from rich.markdown import CodeBlock, HorizontalRule, Markdown, MarkdownElement, 
 from rich.segment import Segment
 from rich.syntax import Syntax
 from textual.app import App, ComposeResult
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widget import Widget
@@ -466,6 +466,139 @@ async def test_painting_a_dirty_row_asks_each_widget_for_that_row_only() -> None
             widget.render_lines = counting  # type: ignore[method-assign]
         _chops(app.screen._compositor, Region(0, 5, 50, 1), {5}, type(app.screen._compositor))
         assert asked and max(asked) == 1, asked  # Textual asks the screen for all 16 rows
+
+
+class _Terminal:
+    """What a terminal shows after the updates the app wrote: every cell's text and style."""
+
+    def __init__(self, width: int, height: int) -> None:
+        self.cells: list[list[tuple[str, Any]]] = [[(" ", None)] * width for _ in range(height)]
+        self.frames: list[set[int]] = []  # the rows each update wrote
+
+    def apply(self, update: Any) -> None:
+        from rich.segment import ControlType
+
+        if update is None:
+            return
+        console = Console(width=len(self.cells[0]), file=io.StringIO(), force_terminal=True)
+        x = y = 0
+        rows: set[int] = set()
+        for segment in update.__rich_console__(console, console.options):
+            if segment.control:
+                for code in segment.control:
+                    if code[0] == ControlType.CURSOR_MOVE_TO:
+                        x, y = code[1], code[2]
+                continue
+            if segment.text == "\n":
+                continue
+            for char in segment.text:
+                self.cells[y][x] = (char, segment.style)
+                rows.add(y)
+                x += 1
+        self.frames.append(rows)
+
+
+class _Growing(GrowsInPlace, Widget):
+    DEFAULT_CSS = "_Growing { height: auto; }"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows = ["answer row 0"]
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self.rows)
+
+    def render_line(self, y: int) -> Any:
+        from rich.segment import Segment
+        from textual.strip import Strip
+
+        return Strip([Segment(self.rows[y] if y < len(self.rows) else "")])
+
+    def grow(self, count: int) -> None:
+        from textual.geometry import Region
+
+        old = len(self.rows)
+        self.rows += [f"answer row {i}" for i in range(old, old + count)]
+        self.refresh(Region(0, old, self.size.width, count), layout=True)
+
+
+class _Log(App[None]):
+    """A chat log that follows a growing answer under finished messages, as glmchat's does."""
+
+    def get_default_screen(self) -> Screen[None]:
+        screen: Screen[None] = Screen()
+        paint_dirty_rows_only(screen)
+        return screen
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import Static
+
+        from glmchat.tui.widgets.message_log import MessageLog
+
+        with MessageLog():
+            for i in range(6):
+                yield Static(f"finished message {i}\nits second line", classes="done")
+            yield _Growing()
+        yield Static("status bar", id="bar")
+
+
+async def test_a_layout_frame_serves_the_repaints_of_what_it_paints() -> None:
+    """A height step lays out, and the layout's frame paints the log (the rows moved); the
+    grown widget and the log's scrollbar asked for a repaint of all of themselves while being
+    resized, which Textual painted again, the scrollbar in a frame of its own. The screen
+    must end exactly as Textual's own full render, in one frame per step."""
+    from glmchat.tui.widgets.message_log import MessageLog
+
+    app = _Log()
+    async with app.run_test(size=(40, 12)) as pilot:
+        terminal = _Terminal(40, 12)
+        display = app._display
+
+        def recording(screen: Any, update: Any) -> None:
+            terminal.apply(update)
+            display(screen, update)
+
+        app._display = recording  # type: ignore[method-assign,assignment]
+        app.screen.refresh()
+        await pilot.pause()
+        log, growing = app.query_one(MessageLog), app.query_one(_Growing)
+        log.follow()
+        await pilot.pause()
+        for step in range(6):
+            terminal.frames.clear()
+            growing.grow(4)
+            for _ in range(4):
+                await pilot.pause(0.02)
+            assert log.is_anchored and log.scroll_y == log.max_scroll_y > 0
+            shown = ["".join(char for char, _ in row) for row in terminal.cells]
+            assert shown == screen_rows(app), step  # what the terminal shows is the screen
+            assert len([rows for rows in terminal.frames if rows]) == 1, terminal.frames
+            growing.rows[-1] += " and more"  # the next update of the answer: its last row
+            growing.refresh(Region(0, len(growing.rows) - 1, 40, 1))
+            terminal.frames.clear()
+            await pilot.pause(0.02)
+            assert terminal.frames == [{10}], terminal.frames
+        # Cell by cell, styles too, against a full render from scratch.
+        app.screen._compositor._dirty_regions.add(app.screen.region)
+        fresh = _Terminal(40, 12)
+        fresh.apply(app.screen._compositor.render_update(full=True))
+        assert terminal.cells == fresh.cells
+
+
+async def test_a_repaint_outside_what_a_frame_painted_is_kept() -> None:
+    from textual.widgets import Static
+
+    app = _Nested()
+    async with app.run_test(size=(50, 16)) as pilot:
+        await pilot.pause()
+        compositor = app.screen._compositor
+        top, bar = app.query_one("#top", Static), app.query_one("#bar", Static)
+        top.refresh(Region(0, 0, 10, 1))
+        bar.refresh(Region(0, 0, 10, 1))
+        compositor._dirty_regions.add(top.region)  # a frame that paints the top line only
+        compositor.render_update()
+        assert not top._repaint_regions and not top._repaint_required  # served
+        assert bar._repaint_regions and bar._repaint_required  # still to paint
 
 
 async def test_a_relabelled_tab_moves_the_underline_without_an_animation() -> None:

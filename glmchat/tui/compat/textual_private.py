@@ -16,6 +16,13 @@ What it relies on, each checked by tests/test_compat.py:
   for its lines (`Compositor._get_renders(crop)`, yielding `(region, clip, strips)` for the
   part `region & clip`), then keeps only the dirty rows (`Compositor._render_chops`); the
   screen's compositor is the `_compositor` attribute `Screen.__init__` sets.
+- a widget's `refresh()` marks its rows dirty in its `_styles_cache` at once and keeps the
+  region in `_repaint_regions` (widget coordinates) with `_repaint_required` set; when the
+  widget is next idle it posts an `Update` that makes the screen paint those regions in a
+  frame (`Compositor.update_widgets`). A frame paints the compositor's `_dirty_regions`
+  (`Compositor.render_update`), rendering each dirty row afresh; a layout resizes widgets
+  (whose `_size_updated` refreshes them, and their scrollbars) after the reflow that marked
+  their whole changed area dirty, and paints in the same call.
 - a widget's rendered lines are kept by its `_styles_cache` (a `StylesCache`: `_cache`, a dict
   of row to Strip, and `_dirty_lines`, the rows to render again), which `_size_updated`
   empties, through `_set_dirty()`, whenever the widget's size changes.
@@ -106,6 +113,42 @@ class _DirtyRowsCompositor(Compositor):
                 rows,
                 widget.render_lines(Region(x1 - region.x, y1 - region.y, x2 - x1, y2 - y1)),
             )
+
+    def render_update(
+        self,
+        full: bool = False,
+        screen_stack: list[Screen[Any]] | None = None,
+        simplify: bool = False,
+    ) -> Any:
+        painted = [self.size.region] if full else list(self._dirty_regions)
+        update = super().render_update(full, screen_stack, simplify)
+        if painted:
+            self._forget_painted_requests(painted)
+        return update
+
+    def _forget_painted_requests(self, painted: list[Region]) -> None:
+        """Drop the repaint requests that this frame has just painted.
+
+        A layout resizes widgets after it has marked their changed area dirty, and a resized
+        widget (and its scrollbar, its thumb having moved) asks for a repaint of all of itself:
+        the layout's frame paints it, and then Textual painted the same rows again, in a frame
+        of its own for the scrollbar and with the next update for the rest (some 30 rows of a
+        growing answer every height step). A request whose rows are all inside what was just
+        painted has been served: the frame rendered them from the widget's current state."""
+        screen = self.size.region
+        for widget, (region, clip) in self.visible_widgets.items():
+            pending = widget._repaint_regions
+            if not pending:
+                continue
+            area = clip.intersection(screen)
+            offset = region.offset
+            if all(
+                any(done.contains_region(rows) for done in painted)
+                for rows in (area.intersection(dirty.translate(offset)) for dirty in pending)
+                if rows
+            ):
+                pending.clear()
+                widget._repaint_required = False
 
 
 def paint_dirty_rows_only(screen: Screen[Any]) -> None:
