@@ -19,9 +19,10 @@ from glmchat.backend import openai_compat
 from glmchat.backend.compat_httpx import use_network_backend
 from glmchat.backend.errors import NetworkError
 from glmchat.backend.events import ChatRequest, ContentDelta, Message
-from glmchat.backend.network import READ_PACE, AsyncioBackend, AsyncioStream, ReadPace
+from glmchat.backend.network import AsyncioBackend, AsyncioStream
 from glmchat.backend.openai_compat import OpenAICompatClient
 from glmchat.backend.providers import BUILTIN_PROVIDERS
+from glmchat.backend.read_pace import READ_PACE, ReadPace
 from tests.wire_server import FIXTURES, Reply, WireServer, sse_body, sse_event
 
 TLS = FIXTURES / "tls"

@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from glmchat.backend.network import READ_PACE, AsyncioStream
+from glmchat.backend.network import AsyncioStream
+from glmchat.backend.read_pace import READ_PACE
 from glmchat.tui.widgets.pane_stream import BACKGROUND_READ_INTERVAL
 from tests.tui_helpers import active, glm, running, saved, send, stream, wait_until
 from tests.wire_server import Reply, WireServer

@@ -63,6 +63,8 @@ NOT_BEFORE_THE_FIRST_PAINT = {
     "glmchat.cli.usage_cmd",
     "glmchat.cli.serve_cmd",
     "httpx",
+    "httpcore",
+    "glmchat.backend.network",
     "mcp",
     "pydantic",
     "markdown_it",

@@ -6,7 +6,7 @@ each token on its own, that is one wake-up, one scope and one trip through httpc
 per token, and most of a streamed answer's CPU outside drawing (issue 14). This backend:
 
 - hands over everything that has arrived, in one piece, and arms a timer only when it must wait;
-- reads at a pace (`ReadPace`, set by whoever consumes the stream, through `READ_PACE`): a pane
+- reads at a pace (`read_pace.ReadPace`, set by whoever consumes the stream): a pane
   that draws 12 times a second gains nothing from waking for each of 100 tokens a second. Between
   paced reads the socket is not read at all (the transport is paused), so the kernel gathers what
   arrives and the next read takes it in one system call. A read that brings a lot (a fast stream)
@@ -21,12 +21,13 @@ import asyncio
 import select
 import ssl
 from collections.abc import Iterable
-from contextvars import ContextVar
 from typing import Any
 
 import httpcore
 
-__all__ = ["READ_PACE", "AsyncioBackend", "ReadPace"]
+from glmchat.backend.read_pace import READ_PACE
+
+__all__ = ["AsyncioBackend", "AsyncioStream"]
 
 # Past this much unread data the transport stops reading until the reader catches up (the
 # kernel then holds the rest and TCP slows the server down): memory stays bounded.
@@ -36,21 +37,6 @@ HIGH_WATER = 256 * 1024
 # (whose batches cost nothing per event anyway) is read as fast as it comes.
 SLOW_READS = 3
 FAST_BATCH = 16 * 1024
-
-
-class ReadPace:
-    """How often the consumer of a stream wants network reads: `interval` seconds apart at the
-    least while the stream is slow, 0 for as soon as data arrives. Mutable: a pane going to the
-    background reads less often from its next read on."""
-
-    __slots__ = ("interval",)
-
-    def __init__(self, interval: float = 0.0) -> None:
-        self.interval = interval
-
-
-READ_PACE: ContextVar[ReadPace | None] = ContextVar("glmchat_read_pace", default=None)
-"""Set in the task that consumes a stream (tasks it starts inherit it); read per network read."""
 
 
 class _Connection(asyncio.Protocol):

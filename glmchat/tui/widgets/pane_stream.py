@@ -9,7 +9,7 @@ from textual.timer import Timer
 
 from glmchat.backend.errors import AuthError
 from glmchat.backend.events import ContentDelta, ReasoningDelta, RetryScheduled, Usage
-from glmchat.backend.network import READ_PACE, ReadPace
+from glmchat.backend.read_pace import READ_PACE, ReadPace
 from glmchat.engine import Exchange, ExchangeResult, SaveFailed
 from glmchat.engine.events import ApprovalRequest, RoundStarted, ToolCallUpdate
 from glmchat.tui.stream_meter import StreamMeter
