@@ -48,6 +48,7 @@ from glmchat.tui.compat.rich_markdown import (
 )
 from glmchat.tui.compat.textual_private import (
     GrowsInPlace,
+    HeightStepLayouts,
     SettledBySizing,
     paint_dirty_rows_only,
     relabel_without_animation,
@@ -498,7 +499,7 @@ class _Terminal:
         self.frames.append(rows)
 
 
-class _Growing(GrowsInPlace, Widget):
+class _Growing(GrowsInPlace, SettledBySizing, Widget):
     DEFAULT_CSS = "_Growing { height: auto; }"
 
     def __init__(self) -> None:
@@ -519,14 +520,23 @@ class _Growing(GrowsInPlace, Widget):
 
         old = len(self.rows)
         self.rows += [f"answer row {i}" for i in range(old, old + count)]
-        self.refresh(Region(0, old, self.size.width, count), layout=True)
+        self.refresh_height_step(Region(0, old, self.size.width, count))
+
+
+class _StepScreen(HeightStepLayouts, Screen[None]):
+    pass
 
 
 class _Log(App[None]):
     """A chat log that follows a growing answer under finished messages, as glmchat's does."""
 
+    def __init__(self, finished: int = 6, screen: type[Screen[None]] = Screen) -> None:
+        super().__init__()
+        self.finished = finished
+        self.screen_type = screen
+
     def get_default_screen(self) -> Screen[None]:
-        screen: Screen[None] = Screen()
+        screen = self.screen_type()
         paint_dirty_rows_only(screen)
         return screen
 
@@ -536,7 +546,7 @@ class _Log(App[None]):
         from glmchat.tui.widgets.message_log import MessageLog
 
         with MessageLog():
-            for i in range(6):
+            for i in range(self.finished):
                 yield Static(f"finished message {i}\nits second line", classes="done")
             yield _Growing()
         yield Static("status bar", id="bar")
@@ -583,6 +593,59 @@ async def test_a_layout_frame_serves_the_repaints_of_what_it_paints() -> None:
         fresh = _Terminal(40, 12)
         fresh.apply(app.screen._compositor.render_update(full=True))
         assert terminal.cells == fresh.cells
+
+
+async def test_a_layout_of_height_steps_alone_maps_what_is_in_view_as_textual_would() -> None:
+    """HeightStepLayouts: a layout asked for by height steps alone maps only what is in view
+    (Textual's path after a scroll); the widgets in view must get the places Textual's full
+    layout gives them, and the terminal must show the screen. Any other request with it lays
+    out everything."""
+    from textual._compositor import Compositor
+    from textual.widgets import Static
+
+    from glmchat.tui.widgets.message_log import MessageLog
+
+    app = _Log(finished=40, screen=_StepScreen)
+    async with app.run_test(size=(40, 12)) as pilot:
+        terminal = _Terminal(40, 12)
+        display = app._display
+
+        def recording(screen: Any, update: Any) -> None:
+            terminal.apply(update)
+            display(screen, update)
+
+        app._display = recording  # type: ignore[method-assign,assignment]
+        app.screen.refresh()
+        await pilot.pause()
+        log, growing = app.query_one(MessageLog), app.query_one(_Growing)
+        compositor = app.screen._compositor
+        log.follow()
+        await pilot.pause()
+
+        def check(step: int) -> None:
+            shown = ["".join(char for char, _ in row) for row in terminal.cells]
+            assert shown == screen_rows(app), step
+            ours = dict(compositor.visible_widgets)
+            Compositor.reflow(compositor, app.screen, compositor.size)  # Textual's own
+            assert dict(compositor.visible_widgets) == ours, step
+
+        for step in range(6):
+            growing.grow(4)
+            for _ in range(4):
+                await pilot.pause(0.02)
+            assert log.scroll_y == log.max_scroll_y > 0
+            assert compositor._visible_map is not None  # mapped in view only
+            assert len(compositor._visible_map) < 20  # of 40 finished messages and the rest
+            assert growing.size.height == len(growing.rows)
+            check(step)
+        # A step together with another change: everything is laid out.
+        app.query(".done").last().display = False
+        growing.grow(4)
+        for _ in range(4):
+            await pilot.pause(0.02)
+        assert compositor._visible_map is None
+        check(6)
+        assert len(app.query(Static)) == 41
 
 
 async def test_a_repaint_outside_what_a_frame_painted_is_kept() -> None:

@@ -101,3 +101,83 @@ async def test_a_background_pane_keeps_and_saves_its_answer_but_renders_nothing(
             assert message.answer.refresh_count >= refreshes
         finally:
             MarkdownBlocks.render = original  # type: ignore[method-assign]
+
+
+async def _widgets_sized_per_step(zai: WireServer, exchanges: int) -> list[int]:
+    """Stream a long answer below `exchanges` finished exchanges (with their reasoning) and
+    count the widgets each layout of its height steps sizes, once the answer fills the view.
+
+    A full layout sizes every mounted widget (Textual's reflow maps them all); one that maps
+    only what is in view sizes those."""
+    from textual.screen import Screen
+    from textual.widget import Widget
+
+    from glmchat import paths
+    from glmchat.store import SessionStore
+    from glmchat.tui.widgets.history import HISTORY_WINDOW
+
+    cid = None
+    if exchanges:
+        with SessionStore(paths.database_path()) as store:
+            cid = store.create_conversation(model="glm-4.5", provider="zai", thinking=True)
+            for i in range(exchanges):
+                store.add_message(cid, "user", f"question {i}")
+                mid = store.begin_assistant(cid, model="glm-4.5", provider="zai", thinking=True)
+                store.finish_assistant(
+                    mid,
+                    content=f"## Answer {i}\n\n" + "a line of the answer\n\n" * 6,
+                    reasoning="some thinking " * 10,
+                    status="complete",
+                )
+    lines = [f"line {i} of a long answer\n\n" for i in range(120)]
+    zai.reply(Reply(chunks=stream(lines), delay=0.01))
+    sized: list[int] = []
+    in_layout = [0]
+    layout, size_updated = Screen._refresh_layout, Widget._size_updated
+
+    def counting_layout(self: Screen[Any], *args: Any, **kwargs: Any) -> None:
+        in_layout[0] = 0
+        layout(self, *args, **kwargs)
+        sized.append(in_layout[0])
+
+    def counting_size(self: Widget, *args: Any, **kwargs: Any) -> bool:
+        in_layout[0] += 1
+        return size_updated(self, *args, **kwargs)
+
+    async with running(resume=cid) as pilot:
+        pane = active(pilot)
+        log = pane.log_view
+        await wait_until(
+            pilot,
+            lambda: len(log.children) >= min(2 * exchanges, HISTORY_WINDOW),
+            "the history window mounted",
+        )
+        await _settled(pilot)
+        Screen._refresh_layout = counting_layout  # type: ignore[method-assign]
+        Widget._size_updated = counting_size  # type: ignore[method-assign]
+        try:
+            await send(pilot, "a long one")
+            await wait_until(
+                pilot,
+                lambda: pane.streaming and "line 60 " in pane.streaming.text,
+                "the answer past a screenful",
+            )
+            sized.clear()
+            await wait_until(pilot, lambda: pane.streaming is None, "the end")
+        finally:
+            Screen._refresh_layout = layout  # type: ignore[method-assign]
+            Widget._size_updated = size_updated  # type: ignore[method-assign]
+        assert "line 119 of a long answer" in screen_text(glm(pilot))
+    return [count for count in sized if count]
+
+
+async def test_a_height_step_below_finished_turns_sizes_no_more_than_below_none(
+    zai: WireServer,
+) -> None:
+    """Item 4 of issue 14: a reply into a long conversation costs what one into an empty
+    conversation does. Each height step of the answer lays out; Textual maps every mounted
+    widget then (24 finished turns: some 140), though only what is in view can move."""
+    empty = await _widgets_sized_per_step(zai, 0)
+    history = await _widgets_sized_per_step(zai, 30)
+    assert len(empty) >= 4 and len(history) >= 4, (empty, history)
+    assert max(history) <= max(empty), (empty, history)

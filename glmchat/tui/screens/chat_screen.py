@@ -7,10 +7,10 @@ from collections.abc import Callable
 from textual.binding import ActiveBinding
 from textual.screen import Screen
 
-from glmchat.tui.compat.textual_private import paint_dirty_rows_only
+from glmchat.tui.compat.textual_private import HeightStepLayouts, paint_dirty_rows_only
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(HeightStepLayouts, Screen[None]):
     def __init__(self, key_for: Callable[[str], str], **kwargs: str) -> None:
         """`key_for`: a binding id's configured keys ("ctrl+y,f6"); KeyError for other ids."""
         super().__init__(**kwargs)

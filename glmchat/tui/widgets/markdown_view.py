@@ -336,8 +336,9 @@ class StreamingMarkdown(GrowsInPlace, SettledBySizing, Widget):
             if self._painted:
                 self.call_later(self.refresh)
         elif height != old_height:
-            # The rows above `changed_from` are kept (GrowsInPlace); the layout moves them.
+            # The rows above `changed_from` are kept (GrowsInPlace); the layout moves them, and
+            # maps only what is in view (HeightStepLayouts).
             rows = max(1, height - changed_from, lines - changed_from)
-            self.refresh(Region(0, changed_from, width, rows), layout=True)
+            self.refresh_height_step(Region(0, changed_from, width, rows))
         else:
             self.refresh(Region(0, changed_from, width, max(1, lines - changed_from)))
