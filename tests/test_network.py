@@ -54,9 +54,9 @@ class Counting(AsyncioBackend):
             backend.reads += 1
             return await read(max_bytes, timeout)
 
-        async def counted_pause(seconds: float) -> None:
+        async def counted_pause(seconds: float, watch: bool) -> None:
             backend.pauses += 1
-            await pause(seconds)
+            await pause(seconds, watch)
 
         async def watched_tls(*args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
             return self._watch(await start_tls(*args, **kwargs))
@@ -180,6 +180,31 @@ async def test_a_pane_that_changes_pace_mid_stream_is_read_at_the_new_pace(
     assert seen == n
     assert reads_unpaced >= 15
     assert backend.reads - reads_unpaced <= 15  # 60 more tokens over ~0.6 s, a few reads
+
+
+async def test_a_watched_stream_is_read_the_moment_its_body_ends(wire: WireServer) -> None:
+    """A shown pane's reader waits for its next tick, but not past the end of the answer."""
+    n = 12
+    wire.reply(Reply(body=events(n), splits=_event_splits(n), delay=0.01))
+    client, backend = counted_client(wire.url)
+    READ_PACE.set(ReadPace(30.0, watch=True))  # a tick that would never come during the test
+    async with client:
+        assert await asyncio.wait_for(answer(client), 10) == text_of(n)
+    assert backend.pauses == 1  # after the unpaced first reads: one wait, cut short by the end
+
+
+async def test_a_watched_stream_that_turns_fast_is_read_at_once(wire: WireServer) -> None:
+    n = 5_000
+    head = _event_splits(6)
+    rest = len(events(n)) - sum(head)
+    # Six slow events, then the rest 64 KiB at a time: a paced read waiting for a tick that
+    # never comes is woken by the first big slice, not by the end.
+    sizes = head + [64 * 1024] * (rest // (64 * 1024)) + [rest % (64 * 1024)]
+    wire.reply(Reply(body=events(n), splits=sizes, delay=0.02))
+    client, backend = counted_client(wire.url)
+    READ_PACE.set(ReadPace(30.0, watch=True))
+    async with client:
+        assert await asyncio.wait_for(answer(client), 10) == text_of(n)
 
 
 # --- timeouts, bodies, other sockets ---------------------------------------------------------

@@ -6,11 +6,12 @@ each token on its own, that is one wake-up, one scope and one trip through httpc
 per token, and most of a streamed answer's CPU outside drawing (issue 14). This backend:
 
 - hands over everything that has arrived, in one piece, and arms a timer only when it must wait;
-- reads at a pace (`read_pace.ReadPace`, set by whoever consumes the stream): a pane
-  that draws 12 times a second gains nothing from waking for each of 100 tokens a second. Between
-  paced reads the socket is not read at all (the transport is paused), so the kernel gathers what
-  arrives and the next read takes it in one system call. A read that brings a lot (a fast stream)
-  is followed at once by the next: pacing never slows a stream down, it only batches a slow one.
+- reads at a pace (`read_pace.ReadPace`, set by whoever consumes the stream): a pane that
+  draws 12 times a second gains nothing from waking for each of 100 tokens a second. Between
+  paced reads of a background pane the socket is not read at all (the transport is paused), so
+  the kernel gathers what arrives and the next read takes it in one system call; a shown pane's
+  reader wakes early for the end of the body. A stream that brings a lot per read is read as
+  fast as it comes: pacing never slows a stream down, it only batches a slow one.
 
 Timeouts and errors are httpcore's own exceptions, which httpx maps as it maps anyio's.
 """
@@ -29,6 +30,8 @@ from glmchat.backend.read_pace import READ_PACE
 
 __all__ = ["AsyncioBackend", "AsyncioStream"]
 
+# The last bytes of a chunked HTTP/1.1 body (the zero-length chunk, no trailers).
+_END_OF_CHUNKED_BODY = b"0\r\n\r\n"
 # Past this much unread data the transport stops reading until the reader catches up (the
 # kernel then holds the rest and TCP slows the server down): memory stays bounded.
 HIGH_WATER = 256 * 1024
@@ -50,6 +53,7 @@ class _Connection(asyncio.Protocol):
         self.error: BaseException | None = None
         self.reader: asyncio.Future[None] | None = None
         self.writer: asyncio.Future[None] | None = None
+        self.sleeper: asyncio.Future[None] | None = None  # a paced reader between reads
         self.paused = False  # reading paused by us
         self.write_paused = False
 
@@ -62,6 +66,12 @@ class _Connection(asyncio.Protocol):
         self.size += len(data)
         if self.reader is not None:
             self._wake_reader()
+        elif self.sleeper is not None and (
+            self.size >= FAST_BATCH or data.endswith(_END_OF_CHUNKED_BODY)
+        ):
+            # A paced reader waits for its next tick, but a lot has come (read it now, so
+            # the stream is never slowed down) or the body has ended (show the end at once).
+            self._wake_sleeper()
         elif self.size > HIGH_WATER and not self.paused:
             assert self.transport is not None
             self.paused = True
@@ -70,12 +80,14 @@ class _Connection(asyncio.Protocol):
     def eof_received(self) -> bool:
         self.ended = True
         self._wake_reader()
+        self._wake_sleeper()
         return False  # close the transport
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.ended = True
         self.error = exc
         self._wake_reader()
+        self._wake_sleeper()
         self.resume_writing()
 
     def pause_writing(self) -> None:
@@ -91,6 +103,11 @@ class _Connection(asyncio.Protocol):
         reader, self.reader = self.reader, None
         if reader is not None and not reader.done():
             reader.set_result(None)
+
+    def _wake_sleeper(self) -> None:
+        sleeper, self.sleeper = self.sleeper, None
+        if sleeper is not None and not sleeper.done():
+            sleeper.set_result(None)
 
 
 class AsyncioStream(httpcore.AsyncNetworkStream):
@@ -114,7 +131,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             if interval > 0 and self._slow >= SLOW_READS:
                 wait = self._next_read - loop.time()
                 if wait > 0:
-                    await self._pause(wait)
+                    assert pace is not None
+                    await self._pause(wait, pace.watch)
             if conn.paused:
                 conn.paused = False
                 self._transport.resume_reading()
@@ -136,14 +154,27 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         conn.size -= len(data)
         return data
 
-    async def _pause(self, seconds: float) -> None:
-        """Read nothing for `seconds`: what arrives meanwhile waits in the kernel, and the
-        next read takes it in one piece."""
+    async def _pause(self, seconds: float, watch: bool) -> None:
+        """Wait for the next paced read.
+
+        Watching (a stream someone is looking at), the event loop goes on taking what arrives
+        from the socket, and the read comes early when the body ends (the end is shown at
+        once) or a lot has come. Otherwise the socket is not read at all meanwhile: the kernel
+        gathers what arrives and the next read takes it in one system call, the least work."""
         conn = self._connection
-        if not conn.paused:
+        loop = asyncio.get_running_loop()
+        if not watch and not conn.paused:
             conn.paused = True
             self._transport.pause_reading()
-        await asyncio.sleep(seconds)
+        sleeper = loop.create_future()
+        if watch:
+            conn.sleeper = sleeper
+        timer = loop.call_later(seconds, _resolve, sleeper)
+        try:
+            await sleeper
+        finally:
+            conn.sleeper = None
+            timer.cancel()
 
     async def _arrival(
         self, conn: _Connection, loop: asyncio.AbstractEventLoop, timeout: float | None
@@ -287,6 +318,11 @@ def _set_options(
     sock = transport.get_extra_info("socket")
     for option in options or ():
         sock.setsockopt(*option)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _reason(exc: BaseException) -> str:

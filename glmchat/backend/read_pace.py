@@ -11,13 +11,16 @@ __all__ = ["READ_PACE", "ReadPace"]
 
 class ReadPace:
     """How often the consumer of a stream wants network reads: `interval` seconds apart at the
-    least while the stream is slow, 0 for as soon as data arrives. Mutable: a pane going to the
+    least while the stream is slow, 0 for as soon as data arrives. `watch`: someone is looking
+    at the stream, so its end is read the moment it arrives (at a little CPU per network
+    packet); otherwise nothing at all is done between reads. Mutable: a pane going to the
     background reads less often from its next read on."""
 
-    __slots__ = ("interval",)
+    __slots__ = ("interval", "watch")
 
-    def __init__(self, interval: float = 0.0) -> None:
+    def __init__(self, interval: float = 0.0, *, watch: bool = False) -> None:
         self.interval = interval
+        self.watch = watch
 
 
 READ_PACE: ContextVar[ReadPace | None] = ContextVar("glmchat_read_pace", default=None)

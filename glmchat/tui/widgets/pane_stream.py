@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 # A background pane's answer is read from the network this often (while it arrives slowly):
 # its text only accumulates until the pane is shown, so each read may as well bring many tokens.
 BACKGROUND_READ_INTERVAL = 0.25
+READ_SLACK = 0.005  # seconds a shown pane's reads trail its view's update interval
 
 
 class PaneStream:
@@ -84,9 +85,13 @@ class PaneStream:
 
     def _pace_reads(self, shown: bool) -> None:
         """A shown pane draws `refresh_rate` times a second: reading the network more often
-        would only wake the app for text that waits for the next update anyway."""
+        would only wake the app for text that waits for the next update anyway. A read comes
+        a little later than the view's next update is allowed, so the view shows each read's
+        text at once (read and update in step), not a frame later."""
         rate = self._pane.glm.settings.ui.refresh_rate
-        self.read_pace.interval = 1.0 / rate if shown else BACKGROUND_READ_INTERVAL
+        pace = self.read_pace
+        pace.interval = 1.0 / rate + READ_SLACK if shown else BACKGROUND_READ_INTERVAL
+        pace.watch = shown  # the end of a shown answer is shown the moment it arrives
 
     def stop(self) -> bool:
         """Stop the answer being streamed (what arrived is kept and saved)."""
