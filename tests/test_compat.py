@@ -662,6 +662,18 @@ async def test_a_repaint_outside_what_a_frame_painted_is_kept() -> None:
         compositor.render_update()
         assert not top._repaint_regions and not top._repaint_required  # served
         assert bar._repaint_regions and bar._repaint_required  # still to paint
+        # A request made while the frame paints is for what it has not painted.
+        render_line = top.render_line
+
+        def asking(y: int) -> Any:
+            top.refresh(Region(0, 0, 5, 1))
+            return render_line(y)
+
+        top.render_line = asking  # type: ignore[method-assign]
+        top.refresh(Region(0, 0, 10, 1))
+        compositor._dirty_regions.add(top.region)
+        compositor.render_update()
+        assert top._repaint_regions and top._repaint_required
 
 
 async def test_a_relabelled_tab_moves_the_underline_without_an_animation() -> None:

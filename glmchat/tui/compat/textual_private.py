@@ -163,20 +163,24 @@ class _DirtyRowsCompositor(Compositor):
         simplify: bool = False,
     ) -> Any:
         painted = [self.size.region] if full else list(self._dirty_regions)
+        served = self._requests_inside(painted) if painted else []
         update = super().render_update(full, screen_stack, simplify)
-        if painted:
-            self._forget_painted_requests(painted)
+        for widget, requests in served:
+            if widget._repaint_regions == requests:  # none made while painting
+                widget._repaint_regions.clear()
+                widget._repaint_required = False
         return update
 
-    def _forget_painted_requests(self, painted: list[Region]) -> None:
-        """Drop the repaint requests that this frame has just painted.
+    def _requests_inside(self, painted: list[Region]) -> list[tuple[Widget, set[Region]]]:
+        """The repaint requests that the frame about to paint `painted` serves.
 
         A layout resizes widgets after it has marked their changed area dirty, and a resized
         widget (and its scrollbar, its thumb having moved) asks for a repaint of all of itself:
         the layout's frame paints it, and then Textual painted the same rows again, in a frame
         of its own for the scrollbar and with the next update for the rest (some 30 rows of a
-        growing answer every height step). A request whose rows are all inside what was just
-        painted has been served: the frame rendered them from the widget's current state."""
+        growing answer every height step). A request whose rows are all inside what the frame
+        paints is served by it: the frame renders them from the widget's current state."""
+        served: list[tuple[Widget, set[Region]]] = []
         screen = self.size.region
         for widget, (region, clip) in self.visible_widgets.items():
             pending = widget._repaint_regions
@@ -189,8 +193,8 @@ class _DirtyRowsCompositor(Compositor):
                 for rows in (area.intersection(dirty.translate(offset)) for dirty in pending)
                 if rows
             ):
-                pending.clear()
-                widget._repaint_required = False
+                served.append((widget, set(pending)))
+        return served
 
 
 def paint_dirty_rows_only(screen: Screen[Any]) -> None:
