@@ -207,6 +207,27 @@ async def test_a_watched_stream_that_turns_fast_is_read_at_once(wire: WireServer
         assert await asyncio.wait_for(answer(client), 10) == text_of(n)
 
 
+async def test_a_reader_waiting_in_the_background_reads_at_once_when_brought_forward(
+    wire: WireServer,
+) -> None:
+    n = 40
+    wire.reply(Reply(body=events(n), splits=_event_splits(n), delay=0.01))
+    client, backend = counted_client(wire.url)
+    pace = ReadPace(30.0)  # a background pace whose next tick never comes in the test
+    READ_PACE.set(pace)
+    seen = 0
+    async with client:
+        async for event in client.stream(REQUEST):
+            if isinstance(event, ContentDelta):
+                seen += 1
+                if seen == 3:
+                    # The pane is shown again a little later, while its reader waits.
+                    later = asyncio.get_running_loop().call_later
+                    later(0.1, lambda: pace.change(0.05, watch=True))
+    assert seen == n
+    assert backend.pauses >= 2  # it waited in the background, then at the shown pace
+
+
 # --- timeouts, bodies, other sockets ---------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import httpcore
 
-from glmchat.backend.read_pace import READ_PACE
+from glmchat.backend.read_pace import READ_PACE, ReadPace
 
 __all__ = ["AsyncioBackend", "AsyncioStream"]
 
@@ -132,7 +132,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
                 wait = self._next_read - loop.time()
                 if wait > 0:
                     assert pace is not None
-                    await self._pause(wait, pace.watch)
+                    await self._pause(wait, pace)
             if conn.paused:
                 conn.paused = False
                 self._transport.resume_reading()
@@ -154,8 +154,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         conn.size -= len(data)
         return data
 
-    async def _pause(self, seconds: float, watch: bool) -> None:
-        """Wait for the next paced read.
+    async def _pause(self, seconds: float, pace: ReadPace) -> None:
+        """Wait for the next paced read (or for a sooner pace: `ReadPace.change`).
 
         Watching (a stream someone is looking at), the event loop goes on taking what arrives
         from the socket, and the read comes early when the body ends (the end is shown at
@@ -163,17 +163,19 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         gathers what arrives and the next read takes it in one system call, the least work."""
         conn = self._connection
         loop = asyncio.get_running_loop()
-        if not watch and not conn.paused:
+        if not pace.watch and not conn.paused:
             conn.paused = True
             self._transport.pause_reading()
         sleeper = loop.create_future()
-        if watch:
+        if pace.watch:
             conn.sleeper = sleeper
+        pace.waiting(sleeper)
         timer = loop.call_later(seconds, _resolve, sleeper)
         try:
             await sleeper
         finally:
             conn.sleeper = None
+            pace.done_waiting(sleeper)
             timer.cancel()
 
     async def _arrival(

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from glmchat.tui.widgets.chat_pane import ChatPane
 
 # A background pane's answer is read from the network this often (while it arrives slowly):
-# its text only accumulates until the pane is shown, so each read may as well bring many tokens.
-BACKGROUND_READ_INTERVAL = 0.25
+# its text only accumulates until the pane is shown (which reads at once), so each read may as
+# well bring many tokens.
+BACKGROUND_READ_INTERVAL = 0.5
 READ_SLACK = 0.005  # seconds a shown pane's reads trail its view's update interval
 
 
@@ -75,8 +76,13 @@ class PaneStream:
         message = self.message
         shown = self._pane.glm.active_pane is self._pane
         self._pace_reads(shown)
+        timer = self._tick_timer
+        if timer is not None:
+            # A background pane's titles and status are brought up to date when it is shown
+            # (PaneTabs.shown ticks it): till then its timer rests.
+            timer.resume() if shown else timer.pause()
         if message is None or not shown:
-            return  # a background pane's titles and status are brought up to date when shown
+            return
         message.tick()
         rate, state = self._meter.reading(message.first_output_at)
         if self._pane.approval is not None:
@@ -88,10 +94,12 @@ class PaneStream:
         would only wake the app for text that waits for the next update anyway. A read comes
         a little later than the view's next update is allowed, so the view shows each read's
         text at once (read and update in step), not a frame later."""
-        rate = self._pane.glm.settings.ui.refresh_rate
-        pace = self.read_pace
-        pace.interval = 1.0 / rate + READ_SLACK if shown else BACKGROUND_READ_INTERVAL
-        pace.watch = shown  # the end of a shown answer is shown the moment it arrives
+        if shown:
+            # The end of a shown answer is shown the moment it arrives (watch).
+            rate = self._pane.glm.settings.ui.refresh_rate
+            self.read_pace.change(1.0 / rate + READ_SLACK, watch=True)
+        else:
+            self.read_pace.change(BACKGROUND_READ_INTERVAL, watch=False)
 
     def stop(self) -> bool:
         """Stop the answer being streamed (what arrived is kept and saved)."""
