@@ -211,12 +211,12 @@ class HeightStepLayouts:
 
     Textual maps and sizes every mounted widget in each layout, on screen or not: a streaming
     answer's height step below a window of finished turns sized some 90 widgets, against 29
-    in an empty conversation, and took 2.7 times as long to map. When
-    the only widgets that asked for this layout are GrowsInPlace widgets that changed nothing
-    but their height (`refresh_height_step`) and are in view, nothing out of view can have
-    moved on screen: the layout maps what is in view, as Textual does after a scroll, and the
-    rest is mapped when something asks for it. Anything else (a mount, a widget shown or
-    hidden, a style, a new terminal size, a request on the screen) lays out everything."""
+    in an empty conversation, and took about three times as long to map. When the only
+    widgets that asked for this layout are GrowsInPlace widgets that changed nothing but their
+    height (`refresh_height_step`) and are in view, nothing out of view has moved on screen:
+    the layout maps what is in view, as Textual does after a scroll, and the rest is mapped
+    when something asks for it. Anything else (a mount, a widget shown or hidden, a style, a
+    new terminal size, a request on the screen itself) lays out everything."""
 
     _steps_settled_at = -1
 
