@@ -11,7 +11,11 @@ from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import Static, Tab, TabbedContent, TabPane, Tabs
 
-from glmchat.tui.compat.textual_private import relabel_without_animation, tabs_scroller
+from glmchat.tui.compat.textual_private import (
+    relabel_without_animation,
+    still_underline,
+    tabs_scroller,
+)
 from glmchat.tui.literal import literal, one_line
 from glmchat.tui.widgets.chat_pane import ChatPane
 
@@ -73,6 +77,7 @@ class PaneTabs(TabbedContent):
         # the keys move between tabs, and focus stays in the shown pane's prompt.
         tabs = self.query_one(Tabs)
         tabs.can_focus = False
+        still_underline(tabs)  # no 18-frame slide per new pane or switch
         # The tabs' scrolling strip: it scrolls (animated) when a tab is shown, and grows when
         # a tab is added or a title changes, after the layout that follows.
         self._scroller = tabs_scroller(tabs)
