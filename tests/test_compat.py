@@ -52,6 +52,7 @@ from glmchat.tui.compat.textual_private import (
     SettledBySizing,
     paint_dirty_rows_only,
     relabel_without_animation,
+    relabelled_in_place,
     screen_rows,
     tabs_scroller,
 )
@@ -646,6 +647,44 @@ async def test_a_layout_of_height_steps_alone_maps_what_is_in_view_as_textual_wo
         assert compositor._visible_map is None
         check(6)
         assert len(app.query(Static)) == 41
+
+
+async def test_a_relabelled_title_in_view_lays_out_what_is_in_view_as_textual_would() -> None:
+    """A live title (the thinking panel's, a few times a second) asks for a layout at every
+    label; said to be relabelled in place, that layout maps what is in view only, and gives
+    the places Textual's full layout gives."""
+    from textual._compositor import Compositor
+    from textual.widgets import Collapsible, Static
+
+    from glmchat.tui.widgets.message_log import MessageLog
+
+    class Panel(_Log):
+        def compose(self) -> ComposeResult:
+            with MessageLog():
+                for i in range(40):
+                    yield Static(f"finished message {i}\nits second line", classes="done")
+                yield Collapsible(Static("thinking so far"), title="Thinking… 0.0 s")
+
+    app = Panel(screen=_StepScreen)
+    async with app.run_test(size=(40, 12)) as pilot:
+        log, panel = app.query_one(MessageLog), app.query_one(Collapsible)
+        compositor = app.screen._compositor
+        log.follow()
+        await pilot.pause()
+        for tick in range(1, 12):
+            panel.title = f"Thinking… {tick * 0.3:.1f} s · ~{tick**3} tokens"
+            relabelled_in_place(panel)
+            for _ in range(3):
+                await pilot.pause(0.02)
+            assert compositor._visible_map is not None, tick  # mapped in view only
+            assert f"~{tick**3} tokens" in "\n".join(screen_rows(app))
+            ours = dict(compositor.visible_widgets)
+            Compositor.reflow(compositor, app.screen, compositor.size)  # Textual's own
+            assert dict(compositor.visible_widgets) == ours, tick
+        panel.title = "Thought for 3.3 s"  # not said to be in place: everything is laid out
+        for _ in range(3):
+            await pilot.pause(0.02)
+        assert compositor._visible_map is None
 
 
 async def test_a_repaint_outside_what_a_frame_painted_is_kept() -> None:

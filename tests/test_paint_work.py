@@ -105,7 +105,8 @@ async def test_a_background_pane_keeps_and_saves_its_answer_but_renders_nothing(
 
 async def _widgets_sized_per_step(zai: WireServer, exchanges: int) -> list[int]:
     """Stream a long answer below `exchanges` finished exchanges (with their reasoning) and
-    count the widgets each layout of its height steps sizes, once the answer fills the view.
+    count the widgets each layout of its height steps sizes, once the answer fills the view
+    (other layouts, a tab's mark or the status, may lay out everything).
 
     A full layout sizes every mounted widget (Textual's reflow maps them all); one that maps
     only what is in view sizes those."""
@@ -136,9 +137,12 @@ async def _widgets_sized_per_step(zai: WireServer, exchanges: int) -> list[int]:
     layout, size_updated = Screen._refresh_layout, Widget._size_updated
 
     def counting_layout(self: Screen[Any], *args: Any, **kwargs: Any) -> None:
+        asked = self._layout_widgets
+        leaves = set().union(*asked.values()) - asked.keys() if asked else set()
         in_layout[0] = 0
         layout(self, *args, **kwargs)
-        sized.append(in_layout[0])
+        if leaves and all(isinstance(leaf, StreamingMarkdown) for leaf in leaves):
+            sized.append(in_layout[0])  # a layout for the answer's height alone
 
     def counting_size(self: Widget, *args: Any, **kwargs: Any) -> bool:
         in_layout[0] += 1

@@ -51,7 +51,7 @@ from textual.geometry import Region, Size
 from textual.screen import Screen
 from textual.strip import Strip
 from textual.widget import Widget
-from textual.widgets import Tab, Tabs
+from textual.widgets import Collapsible, Tab, Tabs
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -62,6 +62,7 @@ __all__ = [
     "HeightStepLayouts",
     "SettledBySizing",
     "paint_dirty_rows_only",
+    "relabelled_in_place",
     "relabel_without_animation",
     "screen_rows",
     "tabs_scroller",
@@ -259,6 +260,21 @@ class HeightStepLayouts:
             compositor.in_view_only = False
             self._steps_settled_at = screen._layout_updates
             _layouts_done[0] += 1  # what widgets asked for before this is served
+            if in_view:
+                # A widget's new width sets its virtual size, which asks for a layout again
+                # (one that finds nothing to change): that one is still the same step.
+                for widget in leaves:
+                    if widget._layout_required:
+                        widget._layout_asked = (_layouts_done[0], "step")
+
+
+def relabelled_in_place(panel: Collapsible) -> None:
+    """Say that the title of `panel` was just relabelled and nothing else about it changed:
+    the layout the title asks for moves nothing else (HeightStepLayouts lays out what is in
+    view). A Collapsible's title is a one-line label of its own width; every label change lays
+    out (`Static.update`), and a live title changes a few times a second."""
+    title: Any = panel._title  # a Textual widget: the field is set on the instance
+    title._layout_asked = (_layouts_done[0], "step")
 
 
 class GrowsInPlace:

@@ -20,7 +20,11 @@ from glmchat.engine.events import ToolCallUpdate, ToolState
 from glmchat.terminal_text import neutralize_controls
 from glmchat.token_estimate import estimate_tokens
 from glmchat.tui.answer_rounds import AnswerRound
-from glmchat.tui.compat.textual_private import GrowsInPlace, SettledBySizing
+from glmchat.tui.compat.textual_private import (
+    GrowsInPlace,
+    SettledBySizing,
+    relabelled_in_place,
+)
 from glmchat.tui.widgets.message_select import SelectableMessage, sibling_label
 from glmchat.tui.widgets.sources import Sources, cite
 from glmchat.tui.widgets.thinking_panel import ThinkingPanel, thinking_title
@@ -307,6 +311,7 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
         if one.thinking is not None and not one.answer_started and one.thinking_started:
             seconds = time.monotonic() - one.thinking_started
             one.thinking.title = self._title(one, seconds, live=True)
+            relabelled_in_place(one.thinking)  # a layout of what is in view, not of the log
         for panel in one.tools:
             panel.tick()
 
