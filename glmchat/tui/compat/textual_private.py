@@ -31,6 +31,8 @@ What it relies on, each checked by tests/test_compat.py:
   `Compositor._arrange_root(root, size, visible_only=True)` maps only what is in view (what
   `reflow_visible`, Textual's path for a scroll, uses, leaving `_visible_map` set and
   `_full_map_invalidated` so the rest is mapped again when asked for).
+- a `Collapsible` shows its title in the widget its `_title` attribute holds (a
+  `CollapsibleTitle`), which lays out at every label (`Static.update`).
 - a widget's rendered lines are kept by its `_styles_cache` (a `StylesCache`: `_cache`, a dict
   of row to Strip, and `_dirty_lines`, the rows to render again), which `_size_updated`
   empties, through `_set_dirty()`, whenever the widget's size changes.
