@@ -228,6 +228,33 @@ async def test_a_reader_waiting_in_the_background_reads_at_once_when_brought_for
     assert backend.pauses >= 2  # it waited in the background, then at the shown pace
 
 
+async def test_a_new_request_on_a_kept_alive_connection_starts_unpaced() -> None:
+    """The pace learnt on one answer must not hold back the first bytes of the next."""
+    replies: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(100):
+            for _ in range(3):  # a slow answer: three small writes, apart
+                writer.write(b"x" + data[:1])
+                await writer.drain()
+                await asyncio.sleep(0.02)
+            await replies.put(data)
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        stream = await AsyncioBackend().connect_tcp("127.0.0.1", port)
+        READ_PACE.set(ReadPace(30.0))  # a pace that would hold a paced read past the test
+        for request in (b"1", b"2"):
+            await stream.write(request)
+            got = b""
+            while len(got) < 6:  # three reads at most, the third leaves the stream "slow"
+                got += await asyncio.wait_for(stream.read(1024), 10)
+            assert got == (b"x" + request) * 3
+            await replies.get()
+        await stream.aclose()
+
+
 # --- timeouts, bodies, other sockets ---------------------------------------------------------
 
 

@@ -199,6 +199,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         if not buffer:
             return
         conn = self._connection
+        self._slow = 0  # a new request on a kept-alive connection: its answer starts unpaced
         if conn.ended or self._transport.is_closing():
             raise httpcore.WriteError(_reason(conn.error) if conn.error else "connection closed")
         self._transport.write(buffer)
