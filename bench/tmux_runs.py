@@ -19,6 +19,7 @@ from bench.yardstick import read_stream
 FIRST_PAINT = "thinking"  # the status bar's "thinking ON": the first screen is drawn
 DOES_NOT_FIT = "does not fit the model"  # the dialog that offers to leave out old turns
 SEED_MARKER = "ZZ-SEED-ZZ"
+FIRST_THOUGHT = "I think"  # the reasoning's first words (see `stream`) in the thinking panel
 AFTER = 0.5  # CPU is read this long after the last token shows: the stream's end is included
 
 
@@ -78,6 +79,11 @@ def reply(
         time.sleep(settle)
         cpu0 = tmux.tree_cpu(pid)
         enter = _send("go", resumed=bool(data))
+        if reasoning:
+            # The stream itself, without what comes before its first token (in a resumed
+            # conversation: reading the rest of it, the does-not-fit dialog, leaving out turns).
+            tmux.wait_for(FIRST_THOUGHT, 30)
+            out["cpu_stream0"] = tmux.tree_cpu(pid)
         # A paced reply takes its events x delay: look only near its end.
         end = enter + (tokens + reasoning) * delay - 0.5
         shown_at = tmux.wait_for(marker(0), 120, not_before=end)
@@ -86,6 +92,8 @@ def reply(
         time.sleep(AFTER)
         whole = tmux.tree_cpu(pid)
         out["cpu_s"] = whole - cpu0
+        if reasoning:
+            out["cpu_stream_s"] = whole - out.pop("cpu_stream0")
         out["cpu_whole_s"] = whole
         out["peak_mb"] = tmux.peak_mb(pid)
         tmux.stop()
