@@ -138,7 +138,9 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
                 self._transport.resume_reading()
             if not conn.chunks and not conn.ended:
                 await self._arrival(conn, loop, timeout)
-            self._next_read = loop.time() + interval
+            if pace is not None:
+                # The pace as it is now: a pane shown during the wait reads at its new pace.
+                self._next_read = loop.time() + pace.interval
         chunks = conn.chunks
         if not chunks:
             if conn.error is not None:
