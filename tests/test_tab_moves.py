@@ -30,7 +30,9 @@ async def test_a_new_pane_and_a_switch_do_not_animate_the_underline() -> None:
             original(attribute, *args, **kwargs)
 
         underline.animate = recording  # type: ignore[method-assign]
-        for key in ("ctrl+n", "ctrl+n", "ctrl+pageup"):
+        # New panes, a switch, and closing the shown pane (its neighbour is shown, and the tabs
+        # after it move left).
+        for key in ("ctrl+n", "ctrl+n", "ctrl+pageup", "ctrl+w", "ctrl+n", "ctrl+pageup"):
             await pilot.press(key)
             await pilot.pause(0.1)
             tabs = app.query_one(Tabs)

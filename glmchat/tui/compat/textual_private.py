@@ -94,7 +94,12 @@ def still_underline(tabs: Tabs) -> None:
     move = tabs._highlight_active
 
     def at_once(animate: bool = True) -> None:
-        move(animate=False)
+        if animate:
+            # When the slide would have started: a tab removed (a pane closed) is laid out by
+            # then, and the underline goes under the shown tab's new place, not its old one.
+            tabs.set_timer(0.02, lambda: move(animate=False))
+        else:
+            move(animate=False)
 
     tabs._highlight_active = at_once  # type: ignore[method-assign]
 
