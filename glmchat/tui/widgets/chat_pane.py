@@ -385,9 +385,10 @@ class ChatPane(Vertical):
         fold = any(not p.collapsed for p in panels)
         anchored = self.log_view.is_vertical_scroll_end
         for panel in panels:
-            panel.collapsed = fold
+            panel.fold_in_place(fold)
         if anchored:
-            # Toggling a Collapsible scrolls it into view and releases the anchor.
+            # The content changed height: the log keeps to its end (and takes the anchor it
+            # drops while the content is shorter than the view).
             self.call_after_refresh(self.log_view.follow)
 
     def rename(self, title: str) -> None:
