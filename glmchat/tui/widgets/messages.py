@@ -269,7 +269,7 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
         one.thinking.body.finish()
         one.thinking.title = self._title(one, one.thinking_seconds, live=False)
         if fold:
-            one.thinking.collapsed = True
+            one.thinking.fold_in_place(True)
 
     def _close_round(self, one: _Round, *, fold: bool) -> None:
         self._close_thinking(one, fold=fold)

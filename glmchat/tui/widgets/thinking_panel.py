@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.content import Content
-from textual.widgets import Collapsible
 
 from glmchat.tui.literal import literal
+from glmchat.tui.widgets.fold_in_place import FoldsInPlace
 
 
 def thinking_title(seconds: float | None, tokens: int, *, exact: bool, live: bool) -> str:
@@ -21,7 +19,7 @@ def thinking_title(seconds: float | None, tokens: int, *, exact: bool, live: boo
     return f"Thought for {seconds:.1f} s · {count}"
 
 
-class ThinkingPanel(Collapsible):
+class ThinkingPanel(FoldsInPlace):
     """Reasoning in a foldable panel: open while it streams, folded when the answer starts."""
 
     DEFAULT_CSS = """
@@ -49,20 +47,6 @@ class ThinkingPanel(Collapsible):
 
         self.body = StreamingMarkdown(text, refresh_rate=refresh_rate, classes="thinking-body")
         super().__init__(self.body, title=literal(title), collapsed=collapsed)  # type: ignore[arg-type]
-
-    def fold_in_place(self, collapsed: bool) -> None:
-        """Fold or unfold without scrolling the panel into view, as a click on its title does:
-        Ctrl+O folds every panel, and a log that follows the newest text must go on following
-        (Collapsible's scroll happens after a refresh, whoever follows the log first)."""
-        if self.collapsed != collapsed:
-            self._in_place = True
-            self.collapsed = collapsed
-
-    def scroll_visible(self, *args: Any, **kwargs: Any) -> None:
-        if getattr(self, "_in_place", False):
-            self._in_place = False
-            return
-        super().scroll_visible(*args, **kwargs)
 
     def validate_title(self, title: str | Content) -> Content:
         # Titles are set as plain strings; Collapsible would read them as markup.

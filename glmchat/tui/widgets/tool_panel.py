@@ -7,10 +7,11 @@ import time
 
 from textual.binding import Binding
 from textual.content import Content
-from textual.widgets import Collapsible, Static
+from textual.widgets import Static
 
 from glmchat.engine.events import ToolCallUpdate, ToolState
 from glmchat.tui.literal import literal
+from glmchat.tui.widgets.fold_in_place import FoldsInPlace
 
 # A result shows this many lines until the user asks for all of it.
 RESULT_LINES = 6
@@ -119,7 +120,7 @@ class ApprovalQuestion(Static, can_focus=True):
     and n reach the pane's approval keys instead of being typed into the prompt."""
 
 
-class ToolPanel(Collapsible):
+class ToolPanel(FoldsInPlace):
     """One call: open while its arguments stream, it waits or it runs; folded when it ends."""
 
     DEFAULT_CSS = """
@@ -186,7 +187,7 @@ class ToolPanel(Collapsible):
         if update.state == "waiting":
             self.collapsed = False  # the question must show
         elif update.state in ENDED and before not in ENDED:
-            self.collapsed = True
+            self.fold_in_place(True)
 
     def ask(self, read_only: bool) -> None:
         """Show the approval question (the pane takes the keys)."""
