@@ -500,6 +500,19 @@ class _Terminal:
         self.frames.append(rows)
 
 
+def _recorded(app: Any, width: int, height: int) -> _Terminal:
+    """A terminal that receives every update the app writes from now on."""
+    terminal = _Terminal(width, height)
+    display = app._display
+
+    def recording(screen: Any, update: Any) -> None:
+        terminal.apply(update)
+        display(screen, update)
+
+    app._display = recording
+    return terminal
+
+
 class _Growing(GrowsInPlace, SettledBySizing, Widget):
     DEFAULT_CSS = "_Growing { height: auto; }"
 
@@ -562,14 +575,7 @@ async def test_a_layout_frame_serves_the_repaints_of_what_it_paints() -> None:
 
     app = _Log()
     async with app.run_test(size=(40, 12)) as pilot:
-        terminal = _Terminal(40, 12)
-        display = app._display
-
-        def recording(screen: Any, update: Any) -> None:
-            terminal.apply(update)
-            display(screen, update)
-
-        app._display = recording  # type: ignore[method-assign,assignment]
+        terminal = _recorded(app, 40, 12)
         app.screen.refresh()
         await pilot.pause()
         log, growing = app.query_one(MessageLog), app.query_one(_Growing)
@@ -608,14 +614,7 @@ async def test_a_layout_of_height_steps_alone_maps_what_is_in_view_as_textual_wo
 
     app = _Log(finished=40, screen=_StepScreen)
     async with app.run_test(size=(40, 12)) as pilot:
-        terminal = _Terminal(40, 12)
-        display = app._display
-
-        def recording(screen: Any, update: Any) -> None:
-            terminal.apply(update)
-            display(screen, update)
-
-        app._display = recording  # type: ignore[method-assign,assignment]
+        terminal = _recorded(app, 40, 12)
         app.screen.refresh()
         await pilot.pause()
         log, growing = app.query_one(MessageLog), app.query_one(_Growing)
