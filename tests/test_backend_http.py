@@ -268,6 +268,9 @@ async def test_connection_cut_mid_stream_keeps_partial(wire: WireServer) -> None
     assert result["error"].kind == "interrupted"
     assert result["reasoning"]  # what arrived is delivered
     assert len(wire.requests) == 1
+    # In the user's words, not the HTTP parser's.
+    message = result["error"].message
+    assert "(the server closed it)" in message and "peer" not in message
 
 
 async def test_retry_budget_honours_rate_limit_reset(wire: WireServer) -> None:

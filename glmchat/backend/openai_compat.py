@@ -256,7 +256,7 @@ class OpenAICompatClient:
                     raise error from None
                 return
             raise E.StreamInterrupted(
-                f"The connection to {name} broke before the answer ended ({_reason(exc)}). "
+                f"The connection to {name} broke before the answer ended ({_broken(exc)}). "
                 + (
                     "The partial answer is kept; retry for a complete one."
                     if state.text
@@ -357,6 +357,19 @@ def _refuses_reasoning(exc: E.ProviderError, body: dict[str, Any]) -> bool:
     sent = {key for m in body["messages"] for key in _REASONING_KEYS if key in m}
     words = exc.message.lower()
     return any(key in words for key in sent)
+
+
+# httpx's words for a connection that broke, in the user's: h11 says what the parser saw.
+_BROKEN = (
+    ("peer closed connection without sending complete message body", "the server closed it"),
+    ("server disconnected without sending a response", "the server closed it unanswered"),
+)
+
+
+def _broken(exc: BaseException) -> str:
+    text = _reason(exc)
+    lowered = text.lower()
+    return next((plain for words, plain in _BROKEN if words in lowered), text)
 
 
 def _reason(exc: BaseException) -> str:
