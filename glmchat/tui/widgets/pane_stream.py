@@ -80,7 +80,10 @@ class PaneStream:
         if timer is not None:
             # A background pane's titles and status are brought up to date when it is shown
             # (PaneTabs.shown ticks it): till then its timer rests.
-            timer.resume() if shown else timer.pause()
+            if shown:
+                timer.resume()
+            else:
+                timer.pause()
         if message is None or not shown:
             return
         message.tick()
