@@ -414,14 +414,26 @@ class _Nested(App[None]):
 
 
 def _chops(compositor: Any, crop: Any, rows: set[int], cls: type) -> list[Any]:
-    """The chops of a partial update, rendered through `cls`'s `_get_renders`."""
+    """What a partial update rendered through `cls`'s `_render_chops` writes: for each dirty
+    row, the pieces that reach into the dirty columns (the others are never written)."""
     own = compositor.__class__
     compositor.__class__ = cls
     try:
         chops = compositor._render_chops(crop, rows.__contains__)
     finally:
         compositor.__class__ = own
-    return [{cut: list(strip) if strip else None for cut, strip in line.items()} for line in chops]
+    written = []
+    for y in sorted(rows):
+        cuts = compositor.cuts[y]
+        ends = dict(zip(cuts, cuts[1:]))
+        written.append(
+            {
+                cut: list(strip) if strip else None
+                for cut, strip in chops[y].items()
+                if cut < crop.right and ends[cut] > crop.x
+            }
+        )
+    return written
 
 
 async def test_painting_only_the_dirty_rows_paints_what_textual_paints() -> None:
@@ -468,6 +480,39 @@ async def test_painting_a_dirty_row_asks_each_widget_for_that_row_only() -> None
             widget.render_lines = counting  # type: ignore[method-assign]
         _chops(app.screen._compositor, Region(0, 5, 50, 1), {5}, type(app.screen._compositor))
         assert asked and max(asked) == 1, asked  # Textual asks the screen for all 16 rows
+
+
+async def test_painting_asks_only_the_widgets_that_show_in_the_dirty_area() -> None:
+    """A widget wholly behind others in the dirty area (the screen, the containers behind a
+    message), or beside it (the log's border beside a dirty word), is not rendered: its
+    pieces would be thrown away."""
+    from textual.geometry import Region
+
+    app = _Nested()
+    async with app.run_test(size=(50, 16)) as pilot:
+        await pilot.pause()
+        asked: list[Widget] = []
+        for widget in app.screen.walk_children(Widget, with_self=True):
+            original = widget.render_lines
+
+            def counting(crop: Region, widget: Widget = widget, original: Any = original) -> Any:
+                asked.append(widget)
+                return original(crop)
+
+            widget.render_lines = counting  # type: ignore[method-assign]
+        compositor = app.screen._compositor
+        item = app.query(".item").first()
+        inside = item.content_region  # the item's text, inside its border
+        word = Region(inside.x + 1, inside.y, 6, 1)
+        _chops(compositor, word, {word.y}, type(compositor))
+        assert asked == [item], asked  # Textual: the screen, the Vertical, the log, the item
+        asked.clear()
+        # A dirty row across the whole screen: every widget with a cell in it, once.
+        row = Region(0, word.y, 50, 1)
+        _chops(compositor, row, {row.y}, type(compositor))
+        # The log's border and padding beside the item show; the screen and the Vertical
+        # are wholly behind the log.
+        assert asked == [item, app.query_one("#log")], asked
 
 
 class _Terminal:

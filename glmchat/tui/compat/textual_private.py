@@ -12,10 +12,12 @@ What it relies on, each checked by tests/test_compat.py:
   screen draws the screens under it from the context variable `textual._context.
   visible_screen_stack`, which the app sets to `App._background_screens` as it paints. Used by
   tests and benchmarks to read the screen as the user sees it.
-- a screen paints a partial update by asking every widget whose clip overlaps the dirty rows
-  for its lines (`Compositor._get_renders(crop)`, yielding `(region, clip, strips)` for the
-  part `region & clip`), then keeps only the dirty rows (`Compositor._render_chops`); the
-  screen's compositor is the `_compositor` attribute `Screen.__init__` sets.
+- a screen paints an update in `Compositor._render_chops(crop, is_rendered_line)`: for each
+  line, a dict of its cuts (`Compositor.cuts`, the last being the line's end) to the piece of
+  the front-most widget there, visiting `Compositor.visible_widgets` (widget -> (region,
+  clip)) front to back; a partial update writes only the pieces in the dirty spans
+  (`ChopsUpdate`). The screen's compositor is the `_compositor` attribute `Screen.__init__`
+  sets.
 - a widget's `refresh()` marks its rows dirty in its `_styles_cache` at once and keeps the
   region in `_repaint_regions` (widget coordinates) with `_repaint_required` set; when the
   widget is next idle it posts an `Update` that makes the screen paint those regions in a
@@ -43,8 +45,8 @@ What it relies on, each checked by tests/test_compat.py:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from textual._compositor import Compositor, CompositorMap, ReflowResult
 from textual._context import visible_screen_stack
@@ -117,33 +119,50 @@ def relabel_without_animation(tab: Tab, label: Content | str) -> None:
 
 
 class _DirtyRowsCompositor(Compositor):
-    """Asks each widget only for its lines in the dirty rows.
+    """Asks only the widgets that show in the dirty area, each only for its dirty rows.
 
     Textual's partial update renders every widget that overlaps the dirty area whole when the
     widget is wholly on screen (the screen, the tabs, the pane, the log: 40 rows each for a
     one-row change), then discards the rows that are not dirty. Rows are cut here, not columns:
     a widget's cached lines are whole lines, and cutting them would cost more than it saves."""
 
-    def _get_renders(
-        self, crop: Region | None = None
-    ) -> Iterable[tuple[Region, Region, list[Strip]]]:
-        if not crop:
-            yield from super()._get_renders(crop)
-            return
-        top, bottom = crop.y, crop.bottom
+    def _render_chops(
+        self, crop: Region, is_rendered_line: Callable[[int], bool]
+    ) -> Sequence[Mapping[int, Strip]]:
+        """Textual's `_render_chops`, asking only the widgets that show in the dirty area.
+
+        Textual paints front to back and keeps, for each cut of a line, the first widget's
+        piece: a widget behind others still rendered its rows, to be thrown away. Behind a
+        streaming answer that was the screen, the tabs, the pane, the log and the message, a
+        frame each, and every widget beside the dirty area in its rows (the scrollbar, the
+        footer's keys). Here a widget is asked for its lines only when one of its cells in
+        the dirty rows is still unpainted and inside the dirty columns; the chops come out
+        the same as Textual's (tests/test_compat.py compares whole screens)."""
+        cuts = self.cuts
+        chops: list[dict[int, Strip | None]] = [dict.fromkeys(cut_set[:-1]) for cut_set in cuts]
+        top, bottom, left, right = crop.y, crop.bottom, crop.x, crop.right
         for widget, (region, clip) in self.visible_widgets.items():
             y1 = max(clip.y, region.y, top)
             y2 = min(clip.bottom, region.bottom, bottom)
             x1 = max(clip.x, region.x)
             x2 = min(clip.right, region.right)
-            if y2 <= y1 or x2 <= x1:
+            if y2 <= y1 or x2 <= x1 or x2 <= left or x1 >= right:
                 continue
-            rows = Region(x1, y1, x2 - x1, y2 - y1)
-            yield (
-                region,
-                rows,
-                widget.render_lines(Region(x1 - region.x, y1 - region.y, x2 - x1, y2 - y1)),
+            rows = [y for y in range(y1, y2) if is_rendered_line(y)]
+            if not rows or not _uncovered(chops, cuts, rows, max(x1, left), min(x2, right)):
+                continue
+            strips = widget.render_lines(
+                Region(x1 - region.x, y1 - region.y, x2 - x1, y2 - y1)
             )
+            for y in rows:
+                strip = strips[y - y1]
+                chops_line = chops[y]
+                final_cuts = [cut for cut in cuts[y] if x2 >= cut >= x1]
+                pieces = strip.divide([cut - x1 for cut in final_cuts[1:]])
+                for cut, piece in zip(final_cuts, pieces):
+                    if chops_line.get(cut) is None:
+                        chops_line[cut] = piece
+        return cast("Sequence[Mapping[int, Strip]]", chops)
 
     in_view_only = False
     """Set by HeightStepLayouts for a reflow that only has height steps to lay out."""
@@ -217,6 +236,25 @@ class _DirtyRowsCompositor(Compositor):
             ):
                 served.append((widget, set(pending)))
         return served
+
+
+def _uncovered(
+    chops: list[dict[int, Strip | None]],
+    cuts: list[list[int]],
+    rows: list[int],
+    left: int,
+    right: int,
+) -> bool:
+    """Whether a piece of the columns `left` to `right` of any of `rows` is still unpainted
+    (a line's pieces start at its cuts; the last cut is the line's end)."""
+    for y in rows:
+        line, chops_line = cuts[y], chops[y]
+        for start, end in zip(line, line[1:]):
+            if start >= right:
+                break
+            if end > left and chops_line[start] is None:
+                return True
+    return False
 
 
 def paint_dirty_rows_only(screen: Screen[Any]) -> None:
