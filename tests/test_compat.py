@@ -425,7 +425,7 @@ def _chops(compositor: Any, crop: Any, rows: set[int], cls: type) -> list[Any]:
     written = []
     for y in sorted(rows):
         cuts = compositor.cuts[y]
-        ends = dict(zip(cuts, cuts[1:]))
+        ends = dict(zip(cuts, cuts[1:], strict=False))
         written.append(
             {
                 cut: list(strip) if strip else None

@@ -45,7 +45,7 @@ What it relies on, each checked by tests/test_compat.py:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from textual._compositor import Compositor, CompositorMap, ReflowResult
@@ -151,15 +151,13 @@ class _DirtyRowsCompositor(Compositor):
             rows = [y for y in range(y1, y2) if is_rendered_line(y)]
             if not rows or not _uncovered(chops, cuts, rows, max(x1, left), min(x2, right)):
                 continue
-            strips = widget.render_lines(
-                Region(x1 - region.x, y1 - region.y, x2 - x1, y2 - y1)
-            )
+            strips = widget.render_lines(Region(x1 - region.x, y1 - region.y, x2 - x1, y2 - y1))
             for y in rows:
                 strip = strips[y - y1]
                 chops_line = chops[y]
                 final_cuts = [cut for cut in cuts[y] if x2 >= cut >= x1]
                 pieces = strip.divide([cut - x1 for cut in final_cuts[1:]])
-                for cut, piece in zip(final_cuts, pieces):
+                for cut, piece in zip(final_cuts, pieces, strict=False):
                     if chops_line.get(cut) is None:
                         chops_line[cut] = piece
         return cast("Sequence[Mapping[int, Strip]]", chops)
@@ -249,7 +247,7 @@ def _uncovered(
     (a line's pieces start at its cuts; the last cut is the line's end)."""
     for y in rows:
         line, chops_line = cuts[y], chops[y]
-        for start, end in zip(line, line[1:]):
+        for start, end in zip(line, line[1:], strict=False):
             if start >= right:
                 break
             if end > left and chops_line[start] is None:

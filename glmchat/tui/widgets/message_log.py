@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from textual.containers import VerticalScroll
 from textual.geometry import Size
+from textual.scrollbar import ScrollBar
 
+from glmchat.tui.compat.row_scrollbar import row_scrollbar
 from glmchat.tui.compat.textual_private import SettledBySizing
 
 
@@ -22,6 +24,12 @@ class MessageLog(SettledBySizing, VerticalScroll):
         scrollbar-gutter: stable;
     }
     """
+
+    @property
+    def vertical_scrollbar(self) -> ScrollBar:
+        # Below a streaming answer the thumb moves at every step of its height: repaint only
+        # the rows of the bar that changed (compat.row_scrollbar).
+        return row_scrollbar(self)
 
     def follow(self) -> None:
         """Stick to the bottom from now on (until the user scrolls away)."""

@@ -1,0 +1,127 @@
+"""A vertical scrollbar that repaints only the rows that changed (relies on Textual internals).
+
+Textual repaints a scrollbar whole whenever its thumb moves: a render of the bar through Rich
+(a Style with mouse actions per kind of row, one Visual, one strip per row), then every row
+again through the widget's styles. Below a streaming answer the log's thumb moves at each step
+of the answer's height, and that whole repaint (about 2 ms for 33 rows) was the costliest
+widget of the frame. Between two positions only the rows at the thumb's ends change.
+
+What it relies on (Textual 8.2.8, checked by tests/test_compat.py):
+
+- `ScrollBar.render()` returns a `ScrollBarRender` whose `render_bar(size, virtual_size,
+  window_size, position, thickness, vertical, back_color, bar_color)` gives one Segment per row
+  of a vertical bar (`Segments.segments`), as its `__rich_console__` does with the widget's
+  height and width;
+- `Widget._render_content()` renders the whole widget into `_render_cache.lines`, which is what
+  `Widget.render_line(y)` returns, and a row's strip depends only on its segment, the widget's
+  width and its `visual_style`;
+- `Widget.vertical_scrollbar` creates the bar, hidden, and starts it with
+  `App._start_widget(parent, bar)`; the widget's `_vertical_scrollbar` holds it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.color import Color
+from rich.segment import Segment
+from textual.geometry import Region, Size
+from textual.scrollbar import ScrollBar, ScrollBarRender
+from textual.strip import Strip
+from textual.widget import Widget
+
+__all__ = ["RowScrollBar", "row_scrollbar"]
+
+_MAX_STRIPS = 64  # distinct rows kept: a bar has five kinds (track above/below, thumb, ends)
+
+
+class RowScrollBar(ScrollBar):
+    """A `ScrollBar` whose moves repaint the rows that differ from what is on screen. Each
+    kind of row is rendered through Textual once (for a width and style) and then reused."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rows: list[Segment] | None = None  # the bar now, one segment per row
+        self._rows_key: tuple[Size, object] | None = None  # what `_rows` was made for
+        self._shown: dict[int, Segment] = {}  # each row as last painted
+        self._strips: dict[tuple[Segment, int, object], Strip] = {}
+
+    def _current_rows(self) -> list[Segment] | None:
+        """The bar's rows as they should show now (None: not a vertical bar to do by rows)."""
+        size = self.size
+        key = (size, self.visual_style)
+        if self._rows is not None and key == self._rows_key:
+            return self._rows
+        self._rows = None
+        renderable = self.render()
+        if not (self.vertical and isinstance(renderable, ScrollBarRender)) or not (
+            size.width > 0 and size.height > 0
+        ):
+            return None
+        style = self.app.console.get_style(renderable.style)
+        bar = renderable.render_bar(
+            size=size.height,
+            virtual_size=renderable.virtual_size,
+            window_size=renderable.window_size,
+            position=renderable.position,
+            thickness=size.width,
+            vertical=True,
+            back_color=style.bgcolor or Color.parse("#555555"),
+            bar_color=style.color or Color.parse("bright_magenta"),
+        )
+        self._rows = list(bar.segments)
+        self._rows_key = key
+        return self._rows
+
+    def render_line(self, y: int) -> Strip:
+        rows = self._current_rows()
+        if rows is None or y >= len(rows):
+            return super().render_line(y)
+        row = rows[y]
+        key = (row, self.size.width, self._rows_key)
+        strip = self._strips.get(key)
+        if strip is None:
+            # A kind of row not seen at this width and style: render the bar as Textual does.
+            self._render_content()
+            strip = self._render_cache.lines[y]
+            if len(self._strips) >= _MAX_STRIPS:
+                self._strips.clear()
+            self._strips[key] = strip
+        self._shown[y] = row
+        return strip
+
+    def refresh(
+        self,
+        *regions: Region,
+        repaint: bool = True,
+        layout: bool = False,
+        recompose: bool = False,
+    ) -> Any:
+        old_key = self._rows_key
+        self._rows = None
+        if regions or not repaint or layout or recompose or not self.is_mounted:
+            return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+        rows = self._current_rows()
+        if rows is None or self._rows_key != old_key:
+            self._shown.clear()
+            return super().refresh()
+        shown = self._shown
+        if not shown:
+            return super().refresh()
+        changed = [y for y, row in enumerate(rows) if shown.get(y) != row]
+        if not changed:
+            return self  # the thumb moved less than an eighth of a row
+        width = self.size.width
+        return super().refresh(*(Region(0, y, width, 1) for y in changed))
+
+
+def row_scrollbar(widget: Widget) -> ScrollBar:
+    """`widget.vertical_scrollbar` made a `RowScrollBar` (what a widget's property returns)."""
+    existing: ScrollBar | None = widget._vertical_scrollbar
+    if existing is not None:
+        return existing
+    bar = RowScrollBar(vertical=True, name="vertical", thickness=widget.scrollbar_size_vertical)
+    widget._vertical_scrollbar = bar
+    bar.display = False
+    widget.app._start_widget(widget, bar)
+    return bar
