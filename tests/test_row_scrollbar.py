@@ -83,7 +83,8 @@ async def test_a_move_of_the_thumb_repaints_only_the_rows_that_changed() -> None
         bar.render_line = counting  # type: ignore[method-assign]
         rows.scroll_to(y=13, animate=False)  # the thumb moves by about a third of a row
         await pilot.pause()
-        assert 0 < len(asked) <= 4, asked  # the thumb's ends; Textual repaints all 20 rows
+        # The rows the old and new thumb cover (about 4 of 20); Textual repaints all 20.
+        assert 0 < len(asked) <= 6, asked
         asked.clear()
         rows.scroll_to(y=13, animate=False)
         await pilot.pause()

@@ -21,6 +21,7 @@ What it relies on (Textual 8.2.8, checked by tests/test_compat.py):
 
 from __future__ import annotations
 
+from math import ceil
 from typing import Any
 
 from rich.color import Color
@@ -43,8 +44,10 @@ class RowScrollBar(ScrollBar):
         super().__init__(*args, **kwargs)
         self._rows: list[Segment] | None = None  # the bar now, one segment per row
         self._rows_key: tuple[Size, object] | None = None  # what `_rows` was made for
-        self._shown: dict[int, Segment] = {}  # each row as last painted
-        self._strips: dict[tuple[Segment, int, object], Strip] = {}
+        # The look and thumb of the bar as last painted (see `refresh`), and of `_rows`.
+        self._painted: tuple[tuple[object, ...], tuple[int, int] | None] | None = None
+        self._rows_state: tuple[tuple[object, ...], tuple[int, int] | None] | None = None
+        self._strips: dict[tuple[Segment, object], Strip] = {}
 
     def _current_rows(self) -> list[Segment] | None:
         """The bar's rows as they should show now (None: not a vertical bar to do by rows)."""
@@ -71,6 +74,7 @@ class RowScrollBar(ScrollBar):
         )
         self._rows = list(bar.segments)
         self._rows_key = key
+        self._rows_state = (self._look(), self._thumb())
         return self._rows
 
     def render_line(self, y: int) -> Strip:
@@ -78,7 +82,7 @@ class RowScrollBar(ScrollBar):
         if rows is None or y >= len(rows):
             return super().render_line(y)
         row = rows[y]
-        key = (row, self.size.width, self._rows_key)
+        key = (row, self._rows_key)
         strip = self._strips.get(key)
         if strip is None:
             # A kind of row not seen at this width and style: render the bar as Textual does.
@@ -87,8 +91,28 @@ class RowScrollBar(ScrollBar):
             if len(self._strips) >= _MAX_STRIPS:
                 self._strips.clear()
             self._strips[key] = strip
-        self._shown[y] = row
+        self._painted = self._rows_state
         return strip
+
+    def _thumb(self) -> tuple[int, int] | None:
+        """Where the thumb starts and ends, in eighths of a row, as `ScrollBarRender.render_bar`
+        places it (None: no thumb); the rows outside it are track above or below it."""
+        size = self.size.height
+        virtual_size = ceil(self.window_virtual_size)
+        window = self.window_size if self.window_size < self.window_virtual_size else 0
+        window_size = ceil(window)
+        if not (window_size and size and virtual_size and size != virtual_size):
+            return None
+        bars = len(ScrollBarRender.VERTICAL_BARS)
+        thumb_size = max(1, window_size / (virtual_size / size))
+        position = (size - thumb_size) * (self.position / (virtual_size - window_size))
+        start = int(position * bars)
+        end = start + ceil(thumb_size * bars)
+        return max(0, start), max(0, end)
+
+    def _look(self) -> tuple[object, ...]:
+        """What else decides every row: the size, the colours (hovered, grabbed)."""
+        return (self.size, self.visual_style, self.mouse_over, self.grabbed is not None)
 
     def refresh(
         self,
@@ -97,22 +121,24 @@ class RowScrollBar(ScrollBar):
         layout: bool = False,
         recompose: bool = False,
     ) -> Any:
-        old_key = self._rows_key
         self._rows = None
         if regions or not repaint or layout or recompose or not self.is_mounted:
             return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
-        rows = self._current_rows()
-        if rows is None or self._rows_key != old_key:
-            self._shown.clear()
+        # Called for each of the bar's values a layout sets (size, window, position): only
+        # the arithmetic of the thumb here, the bar is rendered once, when it is painted.
+        painted, thumb = self._painted, self._thumb()
+        if painted is None or thumb is None or painted[1] is None or painted[0] != self._look():
             return super().refresh()
-        shown = self._shown
-        if not shown:
-            return super().refresh()
-        changed = [y for y, row in enumerate(rows) if shown.get(y) != row]
-        if not changed:
+        old = painted[1]
+        if old == thumb:
             return self  # the thumb moved less than an eighth of a row
-        width = self.size.width
-        return super().refresh(*(Region(0, y, width, 1) for y in changed))
+        bars = len(ScrollBarRender.VERTICAL_BARS)
+        first = min(old[0], thumb[0]) // bars
+        last = min(max(old[1], thumb[1]) // bars, self.size.height - 1)
+        if first > last:
+            return self
+        # Rows between the two thumbs change from track above to track below (or back).
+        return super().refresh(Region(0, first, self.size.width, last - first + 1))
 
 
 def row_scrollbar(widget: Widget) -> ScrollBar:
