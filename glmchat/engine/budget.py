@@ -77,21 +77,61 @@ class DoesNotFit(GlmchatError):
         self.omit_before = omit_before
 
 
+@dataclass(frozen=True, slots=True)
+class Fit:
+    """A request's estimated size, and the earliest exchange boundary from which its history
+    fits the window (None: not even the new prompt alone does)."""
+
+    tokens: int
+    start: int | None
+
+
+def fit_from_end(
+    turns: Sequence[Turn], start: int, fixed: int, window: int | None, *, whole: bool = True
+) -> Fit:
+    """The history of `turns` from `start` plus `fixed` tokens (the new prompt, the system
+    prompt, tools) against `window`, walked back from the newest exchange: what fits is
+    counted and no more. `whole`: add up the size of the rest too (the exact total, for the
+    message that says by how much it is over); each exchange's size is kept on its prompt's
+    turn, so what was counted once is never estimated again."""
+    total = fixed
+    fitting = len(turns) if window is None or fixed <= window else None
+    end = len(turns)
+    for at in range(len(turns) - 1, start - 1, -1):
+        if turns[at].role != "user":
+            continue
+        total += exchange_tokens(turns[at:end])
+        end = at
+        if window is None or total <= window:
+            fitting = at
+        elif not whole:
+            break
+    return Fit(total, fitting)
+
+
+def exchange_tokens(exchange: Sequence[Turn]) -> int:
+    """What one exchange (a prompt and what followed it) adds to a request, as `history`
+    sends it; kept on the prompt's turn with what it was counted from."""
+    key = tuple(_counted_from(turn) for turn in exchange)
+    kept = exchange[0].sent_tokens
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    tokens = sum(message_tokens(m) for m in history(exchange))
+    exchange[0].sent_tokens = (key, tokens)
+    return tokens
+
+
+def _counted_from(turn: Turn) -> tuple[object, ...]:
+    # Everything `history` reads of a turn; the same strings compare by identity, in O(1).
+    calls = repr(turn.tool_calls) if turn.tool_calls else None
+    return (turn.role, turn.content, turn.tool_call_id, calls)
+
+
 def fitting_start(turns: Sequence[Turn], start: int, fixed: int, window: int) -> int | None:
     """The earliest exchange boundary (a user turn at or after `start`) from which the history
-    of `turns` plus `fixed` tokens (the new prompt, the system prompt, tools) fits `window`;
-    None if none does. One pass over the turns, whatever their number."""
-    bounds = [i for i in range(start, len(turns)) if turns[i].role == "user"]
-    sizes = [
-        sum(message_tokens(m) for m in history(turns[b:end]))
-        for b, end in zip(bounds, [*bounds[1:], len(turns)][: len(bounds)], strict=True)
-    ]
-    total = fixed + sum(sizes)
-    for bound, size in zip(bounds, sizes, strict=True):
-        if total <= window:
-            return bound
-        total -= size
-    return len(turns) if total <= window else None
+    of `turns` plus `fixed` tokens fits `window`; None if none does. Walks back from the end
+    and stops where the window is full."""
+    return fit_from_end(turns, start, fixed, window, whole=False).start
 
 
 CARRY_CHARS = 2000  # of each turn carried into a fork: the gist, not the whole

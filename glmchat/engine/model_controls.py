@@ -4,13 +4,12 @@ effort, max_tokens within the model's output, and the context window as a budget
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from glmchat.backend.events import ChatRequest
 from glmchat.catalogue import ModelInfo, lookup
 from glmchat.engine import thinking_levels
-from glmchat.engine.budget import Budget, DoesNotFit, estimate_request, fitting_start
+from glmchat.engine.budget import Budget, DoesNotFit, estimate_request, fit_from_end
 from glmchat.engine.turns import Turn, UsageTotals
 
 if TYPE_CHECKING:
@@ -80,19 +79,21 @@ class ModelControls:
 
     def check_fit(self, prompt: str) -> Budget:
         """The request `prompt` would make, estimated against the model's window; raises
-        DoesNotFit (saying from which turn it would fit) when it is over."""
-        request = self.request_for(self.turns, prompt)
-        budget = Budget(estimate_request(request), self.model_info.context)
+        DoesNotFit (saying from which turn it would fit) when it is over. The history is
+        walked back from its newest exchange: a request that fits costs what it sends, not
+        what the whole conversation holds (sizes counted once are kept, see fit_from_end)."""
+        window = self.model_info.context
+        fixed = estimate_request(self.request_for((), prompt))  # prompt, system prompt, tools
+        fit = fit_from_end(self.turns, self.omit_before, fixed, window)
+        budget = Budget(fit.tokens, window)
         if budget.fits or budget.window is None:
             return budget
-        alone = estimate_request(replace(request, messages=request.messages[-1:]))
-        start = fitting_start(self.turns, self.omit_before, alone, budget.window)
         raise DoesNotFit(
             f"Not sent: the conversation is about {budget.tokens:,} tokens (an estimate), more "
             f"than {self.model}'s context window of {budget.window:,}; the provider would "
             "refuse it.",
             budget,
-            start,
+            fit.start,
         )
 
     def leave_out_before(self, index: int) -> None:

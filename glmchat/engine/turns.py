@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from glmchat.backend.events import Message, ToolCall
@@ -37,6 +37,9 @@ class Turn:
     # drawing `‹ 2/3 ›`.
     parent_id: int | None = None
     siblings: tuple[int, int] = (1, 1)
+    # On a prompt's turn: the tokens its exchange adds to a request, and what they were counted
+    # from (engine/budget.py), so that a long history is estimated once, not on every prompt.
+    sent_tokens: tuple[tuple[Any, ...], int] | None = field(default=None, repr=False, compare=False)
 
     @property
     def answered(self) -> bool:

@@ -132,8 +132,12 @@ class GlmChatApp(AppServices):
         pane = self.tabs.active_pane
         if pane is None:
             return None
-        found = pane.query(ChatPane)
-        return found.first() if found else None
+        # The tab's own child: asked on every streaming tick, and a query of the whole pane
+        # walked every mounted message's widgets (a resumed conversation's window: 5x the CPU).
+        for child in pane.children:
+            if isinstance(child, ChatPane):
+                return child
+        return None
 
     @property
     def panes(self) -> list[ChatPane]:
