@@ -170,11 +170,12 @@ async def test_a_pane_that_changes_pace_mid_stream_is_read_at_the_new_pace(
     pace = ReadPace(0.0)
     READ_PACE.set(pace)
     seen = 0
+    reads_unpaced = -1
     async with client:
         async for event in client.stream(REQUEST):
             if isinstance(event, ContentDelta):
-                seen += 1
-                if seen == 20:
+                seen += event.text.count(" ")  # tokens: a read's tokens come as one event
+                if seen >= 20 and reads_unpaced < 0:
                     reads_unpaced = backend.reads
                     pace.interval = 0.2  # the pane went to the background
     assert seen == n
@@ -219,8 +220,8 @@ async def test_a_reader_waiting_in_the_background_reads_at_once_when_brought_for
     async with client:
         async for event in _within(client.stream(REQUEST), 10):
             if isinstance(event, ContentDelta):
-                seen += 1
-                if seen == 3:
+                before, seen = seen, seen + event.text.count(" ")  # a read's tokens: one event
+                if before < 3 <= seen:
                     # The pane is shown again a little later, while its reader waits.
                     later = asyncio.get_running_loop().call_later
                     later(0.1, lambda: pace.change(0.05, watch=False))

@@ -14,7 +14,7 @@ import httpx
 from glmchat import __version__
 from glmchat.backend import errors as E
 from glmchat.backend.chunks import StreamState, final_events, parse_stream, parse_whole
-from glmchat.backend.compat_httpx import use_network_backend
+from glmchat.backend.compat_httpx import read_body_in_batches, use_network_backend
 from glmchat.backend.dialects import build_body
 from glmchat.backend.events import ChatRequest, RetryScheduled, StreamEvent
 
@@ -94,8 +94,10 @@ class OpenAICompatClient:
             client = httpx.AsyncClient(
                 timeout=timeout, follow_redirects=True, verify=shared_ssl_context()
             )
-            # Reads in batches, at the pace the consumer draws (network.READ_PACE).
+            # Reads in batches, at the pace the consumer draws (network.READ_PACE), and hands
+            # each read's chunks over in one piece.
             use_network_backend(client, NETWORK)
+            read_body_in_batches()
         self._client = client
         self._timeout = timeout
         self._reasoning_refused = False  # the server refused reasoning sent back in history
