@@ -157,8 +157,11 @@ class GlmChatApp(AppServices):
         pane = ChatPane(self._engine_for(conversation, rest))
         self._pane_count += 1
         pane_id = f"pane-{self._pane_count}"
-        await self.tabs.add(pane, pane_id, after=self._tab_id(after) if after else None)
-        self.tabs.show(pane_id)
+        # The pane, its widgets and its tab are mounted in steps: shown at the end, they are
+        # laid out once, not once a step.
+        with self.batch_update():
+            await self.tabs.add(pane, pane_id, after=self._tab_id(after) if after else None)
+            self.tabs.show(pane_id)
         return pane
 
     def _engine_for(

@@ -66,6 +66,7 @@ class PaneTabs(TabbedContent):
         self._titles: dict[str, str] = {}
         self._marks: dict[str, str] = {}
         self._scroller: Widget | None = None
+        self._hints: dict[str, str] = {}  # what each overflow hint shows ("" hidden)
 
     def compose(self) -> ComposeResult:
         yield from super().compose()
@@ -188,6 +189,7 @@ class PaneTabs(TabbedContent):
             return
         bar = tabs.region
         before = after = 0
+        shown = tabs.active_tab  # a query of its own: once, not once per tab
         for tab in tabs.query(Tab):
             region = tab.region
             if not region.width:
@@ -198,7 +200,7 @@ class PaneTabs(TabbedContent):
                 after += 1
             else:
                 continue
-            if tab is tabs.active_tab and self._scroller is not None:
+            if tab is shown and self._scroller is not None:
                 # Tabs scrolls a new tab into view before it is laid out, and a longer title
                 # widens it afterwards: either can leave the shown tab cut off.
                 self._scroller.scroll_to_center(tab, force=True)
@@ -206,6 +208,11 @@ class PaneTabs(TabbedContent):
         self._hint("#tabs-after", f"{after} ›" if after else "")
 
     def _hint(self, selector: str, text: str) -> None:
+        # Only a change is shown: each update of a hint (its width is its text's) is a layout
+        # of the whole screen, and this runs after every relabel, tab added and scroll.
+        if self._hints.get(selector) == text:
+            return
+        self._hints[selector] = text
         hint = self.query_one(selector, Static)
         hint.display = bool(text)
         if text:

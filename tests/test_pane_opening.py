@@ -1,0 +1,91 @@
+"""Opening a pane costs a bounded number of whole-screen layouts (the new pane and its tab are
+mounted and shown in one batch), and the tab bar's overflow hints are rewritten only when what
+they say changes. Counts, never wall time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from textual.screen import Screen
+from textual.widgets import Static, TabPane
+
+from tests.tui_helpers import active, glm, running, screen_lines
+
+
+@contextmanager
+def counted_layouts() -> Iterator[list[int]]:
+    """Whole-screen layouts done meanwhile (by any screen)."""
+    count = [0]
+    real = Screen._refresh_layout
+
+    def counting(self: Screen[Any], *args: Any, **kwargs: Any) -> None:
+        count[0] += 1
+        real(self, *args, **kwargs)
+
+    Screen._refresh_layout = counting  # type: ignore[method-assign]
+    try:
+        yield count
+    finally:
+        Screen._refresh_layout = real  # type: ignore[method-assign]
+
+
+async def settle(pilot: Any) -> None:
+    for _ in range(4):
+        await pilot.pause(0.05)
+
+
+@pytest.mark.parametrize("panes_before", [1, 4])
+async def test_opening_a_pane_lays_out_the_screen_at_most_twice(panes_before: int) -> None:
+    async with running() as pilot:
+        app = glm(pilot)
+        for _ in range(panes_before - 1):
+            await app.open_pane()
+        await settle(pilot)
+        with counted_layouts() as layouts:
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+        # One for the pane and its tab (mounted and shown together), one for the sizes that
+        # layout gave its widgets. Mounted piece by piece, each piece was a layout of its own.
+        assert layouts[0] <= 2
+        assert len(app.panes) == panes_before + 1
+        assert active(pilot) is app.panes[-1] and active(pilot).prompt.has_focus
+
+
+async def test_overflow_hints_are_rewritten_only_when_their_counts_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with running(size=(80, 24)) as pilot:
+        app = glm(pilot)
+        for i in range(8):
+            await app.open_pane()
+            active(pilot).rename(f"conversation number {i}")
+        await settle(pilot)
+        assert "‹" in screen_lines(app)[0]  # the bar overflows
+        # A background stream marks its tab (a relabel, after which the tabs out of view are
+        # counted again); each next relabel of the same tabs leaves the counts as they are.
+        tab_ids = [pane.parent.id for pane in app.panes[:3] if isinstance(pane.parent, TabPane)]
+        for tab_id in tab_ids:
+            app.tabs.set_activity(tab_id or "", "streaming")
+        await settle(pilot)
+        hints = set(app.tabs.query(".tab-overflow").results(Static))
+        updates: list[Static] = []
+        update = Static.update
+
+        def counted(self: Static, *args: Any, **kwargs: Any) -> None:
+            if self in hints:
+                updates.append(self)
+            update(self, *args, **kwargs)
+
+        monkeypatch.setattr(Static, "update", counted)
+        for tab_id in tab_ids:
+            app.tabs.set_activity(tab_id or "", "streaming")
+            await settle(pilot)
+        assert updates == []
+        await app.open_pane()  # one more tab out of view: the count changes, and shows
+        await settle(pilot)
+        assert updates
+        top = screen_lines(app)[0]
+        assert "‹ " in top, top
