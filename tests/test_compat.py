@@ -515,6 +515,53 @@ async def test_painting_asks_only_the_widgets_that_show_in_the_dirty_area() -> N
         assert asked == [item, app.query_one("#log")], asked
 
 
+def _written(update: Any) -> list[tuple[int, int, int, list[Any]]]:
+    """What a partial update writes: per dirty span, the segments of each piece in it."""
+    out = []
+    for y, x1, x2 in update.spans:
+        ends = dict(zip(update.chops[y], update.chop_ends[y], strict=False))
+        for x, strip in update.chops[y].items():
+            if x < x2 and ends[x] > x1:
+                assert strip is not None, (y, x)  # a piece written must have been painted
+                out.append((y, x1, x2, list(strip)))
+    return out
+
+
+async def test_a_partial_update_of_two_areas_writes_what_textual_writes() -> None:
+    """A word in the log and the docked bar's whole row: each row is judged by its own dirty
+    columns, so the log's border beside the word is not asked for, and what is written is
+    what Textual's compositor writes."""
+    from textual._compositor import Compositor
+
+    app = _Nested()
+    async with app.run_test(size=(50, 16)) as pilot:
+        await pilot.pause()
+        compositor = app.screen._compositor
+        item = app.query(".item").first()
+        inside = item.content_region
+        areas = [Region(inside.x + 1, inside.y, 6, 1), Region(0, 15, 50, 1)]
+        asked: list[Widget] = []
+        for widget in app.screen.walk_children(Widget, with_self=True):
+            original = widget.render_lines
+
+            def counting(crop: Region, widget: Widget = widget, original: Any = original) -> Any:
+                asked.append(widget)
+                return original(crop)
+
+            widget.render_lines = counting  # type: ignore[method-assign]
+        own = compositor.__class__
+        compositor._dirty_regions.update(areas)
+        ours = _written(compositor.render_update())
+        assert sorted(map(id, asked)) == sorted(map(id, [item, app.query_one("#bar")])), asked
+        compositor.__class__ = Compositor
+        try:
+            compositor._dirty_regions.update(areas)
+            theirs = _written(compositor.render_update())
+        finally:
+            compositor.__class__ = own
+        assert ours == theirs
+
+
 class _Terminal:
     """What a terminal shows after the updates the app wrote: every cell's text and style."""
 

@@ -40,6 +40,67 @@ async def test_a_callback_after_the_next_update_runs_right_after_it() -> None:
         assert seen == ["first words"]
 
 
+async def test_a_callback_can_wait_for_the_next_update_or_its_time() -> None:
+    """Text comes a network read at a time, and between two reads no update is due: a
+    status tick there waits for the next read's update, or its time if none comes."""
+    clock = ManualClock()
+    app = Host(refresh_rate=10, clock=clock)
+    async with app.run_test(size=(60, 10)) as pilot:
+        view: StreamingMarkdown = app.view
+        await pilot.pause()
+        seen: list[str] = []
+        assert view.after_next_update(lambda: seen.append(view.blocks.text), 30.0)
+        await pilot.pause()
+        assert seen == []  # nothing due yet: it waits
+        view.append("words")
+        await rendered(pilot, view)
+        assert seen == ["words"]  # with the next update, not 30 s later
+        assert view.after_next_update(lambda: seen.append("in time"), 0.05)
+        await pilot.pause(0.2)
+        assert seen == ["words", "in time"]  # no text came: when its time was up
+
+
+async def test_no_frame_paints_the_status_bar_alone_while_an_answer_streams(
+    zai: WireServer,
+) -> None:
+    """The status bar's half-second tick is painted with the text (each read's update), not in
+    a frame of its own between two reads."""
+    from textual.screen import Screen
+    from textual.widget import Widget
+
+    from glmchat.tui.widgets.status_bar import StatusBar
+
+    words = [f"word{i} " for i in range(150)]
+    zai.reply(Reply(chunks=stream(words), delay=0.01))  # 100 words a second, 1.5 s
+    frames: list[set[str]] = []  # the widgets each frame rendered
+    update, render_lines = Screen._on_timer_update, Widget.render_lines
+
+    def frame(self: Screen[Any]) -> None:
+        frames.append(set())
+        update(self)
+
+    def rendering(self: Widget, crop: Any) -> Any:
+        if frames:
+            frames[-1].add(type(self).__name__)
+        return render_lines(self, crop)
+
+    async with running() as pilot:
+        pane = active(pilot)
+        await send(pilot, "talk")
+        await wait_until(pilot, lambda: pane.streaming and pane.streaming.text, "text")
+        Screen._on_timer_update = frame  # type: ignore[method-assign]
+        Widget.render_lines = rendering  # type: ignore[method-assign]
+        try:
+            await wait_until(pilot, lambda: pane.streaming is None, "the end")
+        finally:
+            Screen._on_timer_update = update  # type: ignore[method-assign]
+            Widget.render_lines = render_lines  # type: ignore[method-assign]
+    status = StatusBar.__name__
+    with_status = [frame for frame in frames if status in frame]
+    assert len(with_status) >= 2, frames  # it ticked while streaming
+    assert all(len(frame) > 1 for frame in with_status), frames  # never alone
+
+
 async def test_the_prompt_cursor_holds_still_while_an_answer_streams(zai: WireServer) -> None:
     gate = threading.Event()
     zai.reply(Reply(chunks=stream(["one ", "two"], holds={1: gate}), delay=0.005))

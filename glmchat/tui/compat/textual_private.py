@@ -141,6 +141,9 @@ class _DirtyRowsCompositor(Compositor):
         cuts = self.cuts
         chops: list[dict[int, Strip | None]] = [dict.fromkeys(cut_set[:-1]) for cut_set in cuts]
         top, bottom, left, right = crop.y, crop.bottom, crop.x, crop.right
+        # A partial update writes each row's dirty columns only (a status line's row is whole,
+        # an answer's rows are the answer's): judged by row, not by the crop around them all.
+        columns, self._dirty_columns = self._dirty_columns or {}, None
         for widget, (region, clip) in self.visible_widgets.items():
             y1 = max(clip.y, region.y, top)
             y2 = min(clip.bottom, region.bottom, bottom)
@@ -149,7 +152,7 @@ class _DirtyRowsCompositor(Compositor):
             if y2 <= y1 or x2 <= x1 or x2 <= left or x1 >= right:
                 continue
             rows = [y for y in range(y1, y2) if is_rendered_line(y)]
-            if not rows or not _uncovered(chops, cuts, rows, max(x1, left), min(x2, right)):
+            if not rows or not _uncovered(chops, cuts, rows, x1, x2, columns, (left, right)):
                 continue
             strips = widget.render_lines(Region(x1 - region.x, y1 - region.y, x2 - x1, y2 - y1))
             for y in rows:
@@ -164,6 +167,9 @@ class _DirtyRowsCompositor(Compositor):
 
     in_view_only = False
     """Set by HeightStepLayouts for a reflow that only has height steps to lay out."""
+
+    _dirty_columns: dict[int, tuple[int, int]] | None = None
+    """For the partial update being painted: each dirty row's columns (see render_update)."""
 
     def reflow(self, parent: Widget, size: Size) -> ReflowResult:
         if not self.in_view_only:
@@ -203,6 +209,7 @@ class _DirtyRowsCompositor(Compositor):
     ) -> Any:
         painted = [self.size.region] if full else list(self._dirty_regions)
         served = self._requests_inside(painted) if painted else []
+        self._dirty_columns = None if full else _columns_by_row(painted)
         update = super().render_update(full, screen_stack, simplify)
         for widget, requests in served:
             if widget._repaint_regions == requests:  # none made while painting
@@ -240,12 +247,19 @@ def _uncovered(
     chops: list[dict[int, Strip | None]],
     cuts: list[list[int]],
     rows: list[int],
-    left: int,
-    right: int,
+    x1: int,
+    x2: int,
+    columns: dict[int, tuple[int, int]],
+    crop: tuple[int, int],
 ) -> bool:
-    """Whether a piece of the columns `left` to `right` of any of `rows` is still unpainted
-    (a line's pieces start at its cuts; the last cut is the line's end)."""
+    """Whether a widget spanning columns `x1` to `x2` shows in any of `rows`: a piece of its
+    span within the row's dirty columns (`columns`, else `crop`'s) is still unpainted (a
+    line's pieces start at its cuts; the last cut is the line's end)."""
     for y in rows:
+        left, right = columns.get(y, crop)
+        left, right = max(left, x1), min(right, x2)
+        if left >= right:
+            continue
         line, chops_line = cuts[y], chops[y]
         for start, end in zip(line, line[1:], strict=False):
             if start >= right:
@@ -253,6 +267,16 @@ def _uncovered(
             if end > left and chops_line[start] is None:
                 return True
     return False
+
+
+def _columns_by_row(regions: list[Region]) -> dict[int, tuple[int, int]]:
+    """For each row the regions cover, the columns from the leftmost to the rightmost."""
+    columns: dict[int, tuple[int, int]] = {}
+    for region in regions:
+        for y in range(region.y, region.bottom):
+            left, right = columns.get(y, (region.x, region.right))
+            columns[y] = (min(left, region.x), max(right, region.right))
+    return columns
 
 
 def paint_dirty_rows_only(screen: Screen[Any]) -> None:

@@ -98,6 +98,7 @@ class StreamingMarkdown(GrowsInPlace, SettledBySizing, Widget):
         self._painted_lines: dict[int, tuple[Line, RichStyle, Strip]] = {}
         self._stale_while_hidden = False
         self._after_update: list[Callable[[], None]] = []
+        self._after_update_timer: asyncio.TimerHandle | None = None  # the `wait` of that
         if text:
             self._blocks.append(text)
             self._blocks.finish()
@@ -117,11 +118,18 @@ class StreamingMarkdown(GrowsInPlace, SettledBySizing, Widget):
         """The clock time before which newly appended text waits (the pace of updates)."""
         return self._next_update
 
-    def after_next_update(self, callback: Callable[[], None]) -> bool:
-        """Run `callback` right after the update that is due, so that what it changes on
-        screen is painted in the same frame; False (and not kept) if no update is due."""
+    def after_next_update(self, callback: Callable[[], None], wait: float = 0.0) -> bool:
+        """Run `callback` right after the next update, so that what it changes on screen is
+        painted in the same frame. Without `wait`: only if an update is due (False, and not
+        kept, if none is). With it: the next update, due or not, or after `wait` seconds if
+        none comes by then (text arrives in reads, and between two reads no update is due:
+        a status tick of its own there was a frame of its own)."""
         if self._timer is None:
-            return False
+            if wait <= 0 or not self.is_mounted:
+                return False
+            if self._after_update_timer is None:
+                loop = asyncio.get_running_loop()
+                self._after_update_timer = loop.call_later(wait, self._after_update_due)
         self._after_update.append(callback)
         return True
 
@@ -241,9 +249,17 @@ class StreamingMarkdown(GrowsInPlace, SettledBySizing, Widget):
         self._run_after_update()
 
     def _run_after_update(self) -> None:
+        if self._after_update_timer is not None:
+            self._after_update_timer.cancel()
+            self._after_update_timer = None
         callbacks, self._after_update = self._after_update, []
         for callback in callbacks:
             callback()
+
+    def _after_update_due(self) -> None:
+        self._after_update_timer = None
+        if self.is_mounted:
+            self.call_next(self._run_after_update)
 
     def _highlight(self, strip: Strip, start: int, end: int) -> Strip:
         length = strip.cell_length

@@ -69,7 +69,10 @@ class PaneStream:
     def _tick_with_text(self) -> None:
         message = self.message
         view = message.live_view() if message is not None else None
-        if view is None or not view.after_next_update(self.tick):
+        # Text comes a read at a time and is drawn just after each read: wait for the next
+        # read's update (a frame anyway), not a frame of the status bar's own in between.
+        wait = 1.0 / self._pane.glm.settings.ui.refresh_rate + 2 * READ_SLACK
+        if view is None or not view.after_next_update(self.tick, wait):
             self.tick()
 
     def tick(self) -> None:
