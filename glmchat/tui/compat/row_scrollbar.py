@@ -6,7 +6,8 @@ again through the widget's styles. Below a streaming answer the log's thumb move
 of the answer's height, and that whole repaint (about 2 ms for 33 rows) was the costliest
 widget of the frame. Between two positions only the rows at the thumb's ends change.
 
-What it relies on (Textual 8.2.8, checked by tests/test_compat.py):
+What it relies on (Textual 8.2.8, checked by tests/test_row_scrollbar.py, which compares every
+position of the thumb, hovered and grabbed, with Textual's own bar):
 
 - `ScrollBar.render()` returns a `ScrollBarRender` whose `render_bar(size, virtual_size,
   window_size, position, thickness, vertical, back_color, bar_color)` gives one Segment per row
