@@ -33,8 +33,14 @@ def wordy_conversation(conversation_id: str, exchanges: int) -> str:
     estimate's own cache of texts cannot hide a walk of the whole conversation)."""
     rows = []
     for i in range(exchanges):
-        rows.append(message("user", f"question {i} " + "word " * 40, position=2 * i))
-        rows.append(message("assistant", f"answer {i} " + "word " * 40, position=2 * i + 1))
+        rows.append(message("user", f"question {i} " + "word " * 40, position=len(rows)))
+        if i % 5 == 1:  # a tool round: the call and its result go back with the answer
+            call = {"id": f"call-{i}", "name": "lookup", "arguments": f'{{"q": "{i}"}}'}
+            rows.append(message("assistant", "", position=len(rows), tool_calls=[call]))
+            rows.append(
+                message("tool", "found " * 30, position=len(rows), tool_call_id=f"call-{i}")
+            )
+        rows.append(message("assistant", f"answer {i} " + "word " * 40, position=len(rows)))
     return seed(conversation_id, "Wordy", rows)
 
 
@@ -94,6 +100,7 @@ def check(engine: ConversationEngine, prompt: str) -> DoesNotFit | int:
 @pytest.mark.parametrize("exchanges", [30, 300])
 def test_the_budget_says_what_the_whole_request_would(engine_for: Any, exchanges: int) -> None:
     engine = engine_for(exchanges)
+    assert any(m.role == "tool" for m in whole_request(engine, "and now?", 0).messages)
     refused = check(engine, "and now?")
     assert isinstance(refused, DoesNotFit)
     # The size said is the whole request's, and the start is the earliest that fits.

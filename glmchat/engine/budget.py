@@ -123,7 +123,9 @@ def exchange_tokens(exchange: Sequence[Turn]) -> int:
 
 def _counted_from(turn: Turn) -> tuple[object, ...]:
     # Everything `history` reads of a turn; the same strings compare by identity, in O(1).
-    calls = repr(turn.tool_calls) if turn.tool_calls else None
+    calls = turn.tool_calls and tuple(
+        (call.get("id"), call.get("name"), call.get("arguments")) for call in turn.tool_calls
+    )
     return (turn.role, turn.content, turn.tool_call_id, calls)
 
 
