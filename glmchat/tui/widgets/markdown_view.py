@@ -95,6 +95,7 @@ class StreamingMarkdown(GrowsInPlace, SettledBySizing, Widget):
         self._timer: asyncio.TimerHandle | None = None
         self._next_update = 0.0
         self._painted = False
+        self._width = 0  # the content width the last layout gave (size_settled)
         self._painted_lines: dict[int, tuple[Line, RichStyle, Strip]] = {}
         self._stale_while_hidden = False
         self._after_update: list[Callable[[], None]] = []
@@ -182,9 +183,13 @@ class StreamingMarkdown(GrowsInPlace, SettledBySizing, Widget):
             return lines
         return -(-lines // step) * step
 
+    def size_settled(self, virtual_size: Size) -> None:
+        # Kept for render_line: `size` looks the widget up on its screen (a walk up the DOM).
+        self._width = self.size.width
+
     def render_line(self, y: int) -> Strip:
         self._painted = True
-        width = self.size.width
+        width = self._width
         if width != self._blocks.width and width > 0:
             self._update(width, in_layout=True)
         blocks = self._blocks
