@@ -7,7 +7,11 @@ tests/test_network.py):
 - how httpcore hands an HTTP/1.1 body over: one piece per chunk of the chunked encoding. A
   provider writes each token as a chunk of its own, so a network read that brings fifty tokens
   went through httpcore's and httpx's iterators fifty times; `read_body_in_batches` hands over
-  all that one read brought in one piece."""
+  all that one read brought in one piece;
+- how h11 keeps a chunked body it has not parsed yet (`Connection._reader`, a `ChunkedReader`
+  with `_bytes_in_chunk`, `_bytes_to_discard` and `_reading_trailer`; `_receive_buffer._data`,
+  a bytearray; `chunk_header_re`): the whole chunks of a read are taken from there in one loop,
+  a third of the cost of one h11 event per chunk."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from typing import Any
 import h11
 import httpcore
 import httpx
+from h11._readers import ChunkedReader, chunk_header_re
 from httpcore._async.http11 import AsyncHTTP11Connection
 
 
@@ -45,20 +50,64 @@ async def _body_in_batches(
     while True:
         event: Any = await self._receive_event(timeout=timeout)  # an h11 event or sentinel
         if isinstance(event, h11.Data):
-            parts = [event.data]
-            broken: h11.RemoteProtocolError | None = None
-            try:
-                while isinstance(event := h11_state.next_event(), h11.Data):
-                    parts.append(event.data)
-            except h11.RemoteProtocolError as exc:
-                broken = exc
+            data, event, broken = rest_of_read(h11_state, event.data)
             # Every chunk before a broken one is handed over first, as httpcore does.
-            yield bytes(parts[0]) if len(parts) == 1 else b"".join(parts)
+            yield data
             if broken is not None:
                 raise httpcore.RemoteProtocolError(broken) from broken  # httpcore's mapping
         if isinstance(event, h11.EndOfMessage) or event is h11.PAUSED:
             return
         # NEED_DATA (the read is used up) or an event httpcore skips too: read on.
+
+
+def rest_of_read(
+    h11_state: h11.Connection, first: bytes
+) -> tuple[bytes, Any, h11.RemoteProtocolError | None]:
+    """`first` (a Data event's bytes) and the body bytes after it that h11 holds, joined; the
+    event that ended them (NEED_DATA, EndOfMessage...) and the protocol error, if one did."""
+    parts = [first]
+    try:
+        while True:
+            _whole_chunks(h11_state, parts)
+            event = h11_state.next_event()
+            if not isinstance(event, h11.Data):
+                break
+            parts.append(event.data)
+    except h11.RemoteProtocolError as exc:
+        return b"".join(parts), None, exc
+    return (bytes(first) if len(parts) == 1 else b"".join(parts)), event, None
+
+
+def _whole_chunks(h11_state: Any, parts: list[bytes]) -> None:
+    """Take the whole chunks at the front of h11's buffer as h11's ChunkedReader would, one
+    Data event each, but without the event: its header is matched with h11's own pattern, and
+    anything else (a chunk not all here, the last chunk, a malformed one) is left to h11."""
+    reader = h11_state._reader
+    if type(reader) is not ChunkedReader or reader._reading_trailer or reader._bytes_in_chunk:
+        return
+    buffer = h11_state._receive_buffer
+    data: bytearray = buffer._data
+    pos = 0
+    if reader._bytes_to_discard:  # the CRLF after the chunk h11 just gave
+        if reader._bytes_to_discard != b"\r\n" or data[:2] != b"\r\n":
+            return
+        pos = 2
+    taken = 0
+    while (eol := data.find(b"\r\n", pos)) >= 0:
+        header = chunk_header_re.fullmatch(data, pos, eol + 2)
+        if header is None:
+            break
+        size = int(header["chunk_size"], 16)
+        start = eol + 2
+        end = start + size
+        if size == 0 or data[end : end + 2] != b"\r\n":
+            break
+        parts.append(bytes(data[start:end]))
+        pos = taken = end + 2
+    if taken:
+        del data[:taken]
+        buffer._next_line_search = buffer._multiple_lines_search = 0
+        reader._bytes_to_discard = b""
 
 
 def read_body_in_batches() -> None:
