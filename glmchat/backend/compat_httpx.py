@@ -1,5 +1,5 @@
-"""The httpx and httpcore details glmchat relies on that are not public API (tripwires:
-tests/test_network.py):
+"""The httpx, httpcore and h11 details glmchat relies on that are not public API (tripwires:
+tests/test_network.py for the first, tests/test_body_batches.py for the others):
 
 - where a client keeps the connection pools of its transports, so that they reach the network
   through glmchat's backend. httpx takes a transport, not a network backend, and builds its
