@@ -560,6 +560,11 @@ async def test_a_partial_update_of_two_areas_writes_what_textual_writes() -> Non
         finally:
             compositor.__class__ = own
         assert ours == theirs
+        # The columns are for that update only: a later render (a modal's background, a
+        # screenshot) is asked of every widget again.
+        assert compositor._dirty_columns is None
+        whole = compositor._render_chops(compositor.size.region, lambda y: True)
+        assert all(None not in line.values() for line in whole)
 
 
 class _Terminal:

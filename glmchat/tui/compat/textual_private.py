@@ -210,7 +210,10 @@ class _DirtyRowsCompositor(Compositor):
         painted = [self.size.region] if full else list(self._dirty_regions)
         served = self._requests_inside(painted) if painted else []
         self._dirty_columns = None if full else _columns_by_row(painted)
-        update = super().render_update(full, screen_stack, simplify)
+        try:
+            update = super().render_update(full, screen_stack, simplify)
+        finally:
+            self._dirty_columns = None  # nothing painted (no dirty area): not for a later render
         for widget, requests in served:
             if widget._repaint_regions == requests:  # none made while painting
                 widget._repaint_regions.clear()
