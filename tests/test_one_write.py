@@ -8,7 +8,7 @@ from typing import Any
 from textual.app import App
 
 from glmchat.tui.app import GlmChatApp
-from glmchat.tui.compat.one_write import in_one_write
+from glmchat.tui.compat.one_write import FramesInOneWrite, in_one_write
 
 
 class _Driver:
@@ -68,7 +68,8 @@ def test_textual_displays_through_its_drivers_write_alone() -> None:
     assert "self._driver.write(" in source and "self._driver.write(SYNC_START)" in begin
     assert "self._driver.write(SYNC_END)" in end
     assert "await" not in source  # synchronous: no other write can come in between
-    assert "in_one_write" in inspect.getsource(GlmChatApp._display)
+    assert issubclass(GlmChatApp, FramesInOneWrite)
+    assert GlmChatApp._display is FramesInOneWrite._display
 
 
 def test_a_real_frame_through_the_app_is_one_write() -> None:

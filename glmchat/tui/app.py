@@ -20,7 +20,7 @@ from glmchat.engine import NEW_TITLE, ConversationEngine
 from glmchat.tui.app_services import AppServices
 from glmchat.tui.app_tools import AppTools
 from glmchat.tui.commands import ChatCommands
-from glmchat.tui.compat.one_write import in_one_write
+from glmchat.tui.compat.one_write import FramesInOneWrite
 from glmchat.tui.export_file import export_to_file
 from glmchat.tui.screens.chat_screen import ChatScreen
 from glmchat.tui.warm_up import WARM_UP_STEPS, freeze_what_lives_on
@@ -37,7 +37,7 @@ def _binding(binding_id: str, action: str, description: str, **kw: Any) -> Bindi
     return Binding(BINDING_IDS[binding_id], action, description, id=binding_id, **kw)
 
 
-class GlmChatApp(AppServices):
+class GlmChatApp(FramesInOneWrite, AppServices):  # each frame in one write (compat)
     CSS_PATH = "app.tcss"
     TITLE = "glmchat"
     COMMANDS = App.COMMANDS | {ChatCommands}
@@ -112,10 +112,6 @@ class GlmChatApp(AppServices):
 
     def _tools_failed(self, line: str) -> None:
         self.notify(line, severity="error", timeout=10)
-
-    def _display(self, screen: Screen[Any], renderable: Any) -> None:
-        # A frame in one write to the terminal, not three (compat.one_write).
-        in_one_write(self, partial(super()._display, screen, renderable))
 
     def _warm_up(self) -> None:
         freeze_what_lives_on()

@@ -14,9 +14,10 @@ renderable)` writes only through `self._driver.write(text)`, synchronously, and 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-__all__ = ["in_one_write"]
+__all__ = ["FramesInOneWrite", "in_one_write"]
 
 
 def in_one_write(app: Any, display: Callable[[], None]) -> None:
@@ -33,3 +34,10 @@ def in_one_write(app: Any, display: Callable[[], None]) -> None:
         del driver.write
         if pieces:
             driver.write("".join(pieces))
+
+
+class FramesInOneWrite:
+    """Mixin for the App: each frame is displayed in one write."""
+
+    def _display(self, screen: Any, renderable: Any) -> None:
+        in_one_write(self, partial(super()._display, screen, renderable))  # type: ignore[misc]
