@@ -463,23 +463,30 @@ async def test_painting_only_the_dirty_rows_paints_what_textual_paints() -> None
             assert ours == theirs, crop
 
 
+def _asked(app: App[Any]) -> list[tuple[Widget, Region]]:
+    """From now on, each widget of the screen asked for lines, and the crop it was asked for."""
+    asked: list[tuple[Widget, Region]] = []
+    for widget in app.screen.walk_children(Widget, with_self=True):
+        original = widget.render_lines
+
+        def counting(crop: Region, widget: Widget = widget, original: Any = original) -> Any:
+            asked.append((widget, crop))
+            return original(crop)
+
+        widget.render_lines = counting  # type: ignore[method-assign]
+    return asked
+
+
 async def test_painting_a_dirty_row_asks_each_widget_for_that_row_only() -> None:
     from textual.geometry import Region
 
     app = _Nested()
     async with app.run_test(size=(50, 16)) as pilot:
         await pilot.pause()
-        asked: list[int] = []
-        for widget in app.screen.walk_children(Widget, with_self=True):
-            original = widget.render_lines
-
-            def counting(crop: Region, original: Any = original) -> Any:
-                asked.append(crop.height)
-                return original(crop)
-
-            widget.render_lines = counting  # type: ignore[method-assign]
+        asked = _asked(app)
         _chops(app.screen._compositor, Region(0, 5, 50, 1), {5}, type(app.screen._compositor))
-        assert asked and max(asked) == 1, asked  # Textual asks the screen for all 16 rows
+        heights = [crop.height for _, crop in asked]
+        assert heights and max(heights) == 1, heights  # Textual asks the screen for all 16 rows
 
 
 async def test_painting_asks_only_the_widgets_that_show_in_the_dirty_area() -> None:
@@ -491,27 +498,21 @@ async def test_painting_asks_only_the_widgets_that_show_in_the_dirty_area() -> N
     app = _Nested()
     async with app.run_test(size=(50, 16)) as pilot:
         await pilot.pause()
-        asked: list[Widget] = []
-        for widget in app.screen.walk_children(Widget, with_self=True):
-            original = widget.render_lines
-
-            def counting(crop: Region, widget: Widget = widget, original: Any = original) -> Any:
-                asked.append(widget)
-                return original(crop)
-
-            widget.render_lines = counting  # type: ignore[method-assign]
+        recorded = _asked(app)
         compositor = app.screen._compositor
         item = app.query(".item").first()
         inside = item.content_region  # the item's text, inside its border
         word = Region(inside.x + 1, inside.y, 6, 1)
         _chops(compositor, word, {word.y}, type(compositor))
+        asked = [widget for widget, _ in recorded]
         assert asked == [item], asked  # Textual: the screen, the Vertical, the log, the item
-        asked.clear()
+        recorded.clear()
         # A dirty row across the whole screen: every widget with a cell in it, once.
         row = Region(0, word.y, 50, 1)
         _chops(compositor, row, {row.y}, type(compositor))
         # The log's border and padding beside the item show; the screen and the Vertical
         # are wholly behind the log.
+        asked = [widget for widget, _ in recorded]
         assert asked == [item, app.query_one("#log")], asked
 
 
@@ -540,18 +541,11 @@ async def test_a_partial_update_of_two_areas_writes_what_textual_writes() -> Non
         item = app.query(".item").first()
         inside = item.content_region
         areas = [Region(inside.x + 1, inside.y, 6, 1), Region(0, 15, 50, 1)]
-        asked: list[Widget] = []
-        for widget in app.screen.walk_children(Widget, with_self=True):
-            original = widget.render_lines
-
-            def counting(crop: Region, widget: Widget = widget, original: Any = original) -> Any:
-                asked.append(widget)
-                return original(crop)
-
-            widget.render_lines = counting  # type: ignore[method-assign]
+        recorded = _asked(app)
         own = compositor.__class__
         compositor._dirty_regions.update(areas)
         ours = _written(compositor.render_update())
+        asked = [widget for widget, _ in recorded]
         assert sorted(map(id, asked)) == sorted(map(id, [item, app.query_one("#bar")])), asked
         compositor.__class__ = Compositor
         try:
