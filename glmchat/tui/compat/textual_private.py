@@ -57,6 +57,8 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Collapsible, Tab, Tabs
 
+from glmchat.tui.compat.one_write import terse
+
 if TYPE_CHECKING:
     from textual.app import App
     from textual.content import Content
@@ -211,7 +213,7 @@ class _DirtyRowsCompositor(Compositor):
         served = self._requests_inside(painted) if painted else []
         self._dirty_columns = None if full else _columns_by_row(painted)
         try:
-            update = super().render_update(full, screen_stack, simplify)
+            update = terse(super().render_update(full, screen_stack, simplify))
         finally:
             self._dirty_columns = None  # nothing painted (no dirty area): not for a later render
         for widget, requests in served:
