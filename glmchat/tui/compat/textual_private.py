@@ -173,9 +173,14 @@ class _DirtyRowsCompositor(Compositor):
     _dirty_columns: dict[int, tuple[int, int]] | None = None
     """For the partial update being painted: each dirty row's columns (see render_update)."""
 
+    _on_screen: dict[Widget, tuple[Region, Region]] | None = None
+    """Where each widget was when the last frame was painted (`visible_widgets` then)."""
+
     def reflow(self, parent: Widget, size: Size) -> ReflowResult:
         if not self.in_view_only:
-            return super().reflow(parent, size)
+            result = super().reflow(parent, size)
+            self._dirty_what_left(size)
+            return result
         # Map what is in view only, as Textual does after a scroll (reflow_visible), and say
         # which widgets changed size so that the screen sizes them as after a full reflow.
         old_map: CompositorMap | None = self._visible_map
@@ -220,7 +225,25 @@ class _DirtyRowsCompositor(Compositor):
             if widget._repaint_regions == requests:  # none made while painting
                 widget._repaint_regions.clear()
                 widget._repaint_required = False
+        if update is not None:
+            self._on_screen = self.visible_widgets
         return update
+
+    def _dirty_what_left(self, size: Size) -> None:
+        """After a full reflow: mark dirty where a widget was painted and no longer is.
+
+        Textual marks what changed between its last full map and the new one. After layouts
+        that mapped only what is in view (`in_view_only`, and Textual's own after a scroll),
+        that last full map is rebuilt lazily from the widgets as they are when someone asks
+        for it: a toast removed in between was never in it, and its rows stayed on the
+        terminal. What the last frame painted is the old map that counts."""
+        shown = self._on_screen
+        if not shown or size.region in self._dirty_regions:
+            return
+        now = self.visible_widgets
+        for widget, (region, clip) in shown.items():
+            if now.get(widget) != (region, clip) and (area := clip.intersection(region)):
+                self._dirty_regions.add(area)
 
     def _requests_inside(self, painted: list[Region]) -> list[tuple[Widget, set[Region]]]:
         """The repaint requests that the frame about to paint `painted` serves.
