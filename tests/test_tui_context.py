@@ -176,3 +176,26 @@ async def test_escape_keeps_the_prompt_for_editing(zai: WireServer) -> None:
         await wait_until(pilot, lambda: not isinstance(pilot.app.screen, ContextFull), "closed")
         assert pane.prompt.text == "and now?" and zai.requests == []
         assert pane.engine.omit_before == 0
+
+
+async def test_the_choice_wraps_its_text_in_the_dialog_instead_of_cutting_it() -> None:
+    """Found by QA: the dialog's labels were as wide as their text and cut at its edge."""
+    from textual.app import App
+
+    from tests.tui_helpers import screen_lines
+
+    message = (
+        "Not sent: the conversation is about 31,513 tokens (an estimate), more than the "
+        "12,000 that zai/glm-4.5 takes with room for its answer. Leave out the oldest turns, "
+        "fork, or edit the prompt."
+    )
+    for width in (80, 50):
+        app: App[None] = App()
+        async with app.run_test(size=(width, 24)) as pilot:
+            app.push_screen(ContextFull(message, can_leave_out=True))
+            await pilot.pause()
+            shown = " ".join(" ".join(line.split()) for line in screen_lines(app))
+            for words in (message, "stops sending the oldest. A fork starts a new"):
+                # Every word is there, across the wrapped lines, and none is cut.
+                wrapped = " ".join(words.split())
+                assert all(word in shown.split() for word in wrapped.split()), (width, shown)
