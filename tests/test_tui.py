@@ -514,6 +514,9 @@ async def test_first_run_asks_for_a_key_then_sends_the_prompt(
         await pilot.pause()
         assert isinstance(app.screen, KeyPrompt)
         assert "API key for Z.ai" in screen_text(app)
+        # No key in the environment: the rule is said as a rule, once.
+        said = " ".join(screen_text(app).replace("│", " ").split())  # across wrapped lines
+        assert said.count("wins over") == 1 and "ZAI_API_KEY in the environment wins" in said
         assert not wire.requests
         await pilot.press(*"sk-typed-1234")
         await pilot.pause()

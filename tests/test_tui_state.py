@@ -371,3 +371,16 @@ async def test_notes_name_the_keys_as_configured(zai: WireServer) -> None:
         log = " ".join(region_text(pane.log_view).split())
         assert "f2 → Set API key" in log and "retry: f2 → Retry last answer" in log, log
         assert "ctrl+p →" not in log
+
+
+async def test_the_key_dialog_states_the_environment_rule_once(zai: WireServer) -> None:
+    """Found by QA: with the key from ZAI_API_KEY, the dialog said that the environment wins
+    twice (the rule, then how it applies now); without it, the rule is said once."""
+    zai.reply(fixture_reply("zai_error_401"))
+    async with running() as pilot:
+        await send(pilot, "hi")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, KeyPrompt), "the dialog")
+        await pilot.pause()
+        shown = " ".join(screen_text(pilot.app).replace("│", " ").split())  # lines joined
+        assert shown.count("wins over") == 1, shown
+        assert "comes from ZAI_API_KEY in the environment" in shown

@@ -34,14 +34,15 @@ class KeyPrompt(ModalScreen[bool]):
             yield Label(Text(f"API key for {p.display_name}"), classes="dialog-title")
             if self.reason:
                 yield Static(Text(neutralize_controls(self.reason), style="bold red"))
+            shadow = self._environment_key()
+            # The rule once: in general, or (below) as it applies now.
+            rule = "" if shadow else f"; {p.api_key_env} in the environment wins over it"
             yield Static(
                 Text(
                     f"glmchat needs a key to talk to {p.display_name} ({p.base_url}). It is saved "
-                    f"in credentials.toml (mode 0600); {p.api_key_env} in the environment wins "
-                    "over it."
+                    f"in credentials.toml (mode 0600){rule}."
                 )
             )
-            shadow = self._environment_key()
             if shadow:
                 # A saved key would change nothing while this variable is set.
                 yield Static(
