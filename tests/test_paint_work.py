@@ -238,3 +238,18 @@ async def test_a_height_step_below_finished_turns_sizes_no_more_than_below_none(
     history = await _widgets_sized_per_step(zai, 30)
     assert len(empty) >= 4 and len(history) >= 4, (empty, history)
     assert max(history) <= max(empty), (empty, history)
+
+
+async def test_the_status_stops_waiting_with_the_first_words(zai: WireServer) -> None:
+    """Found by QA: the status said "waiting for the answer" for up to half a second (its tick)
+    while the first words were already on screen."""
+    gate = threading.Event()
+    zai.reply(Reply(chunks=stream(["first ", "words", " then more"], holds={2: gate})))
+    async with running() as pilot:
+        pane = active(pilot)
+        await send(pilot, "talk")
+        await wait_until(pilot, lambda: pane.streaming and pane.streaming.text, "the words")
+        await pilot.pause(0.15)  # a frame or two; the half-second tick is not due yet
+        assert pane.status.info.state != "waiting", pane.status.info
+        gate.set()
+        await wait_until(pilot, lambda: pane.streaming is None, "the end")

@@ -123,6 +123,7 @@ class PaneStream:
         # The exchange's task, started by the first iteration, inherits the pace from here.
         self._pace_reads(pane.glm.active_pane is pane)
         READ_PACE.set(self.read_pace)
+        waiting = True  # the status says so until the first words (then it ticks)
         try:
             async for event in exchange:
                 kind = type(event)
@@ -146,6 +147,9 @@ class PaneStream:
                     message.start_round()
                 elif kind is Usage:
                     message.round_usage(event.reasoning_tokens)  # type: ignore[union-attr]
+                if waiting and message.first_output_at is not None:
+                    waiting = False
+                    self._tick_with_text()  # "streaming" with the first words, not 0.5 s on
         finally:
             self._end(message, exchange.result or exchange.cancel())
 
