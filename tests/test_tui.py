@@ -57,7 +57,12 @@ async def test_thinking_streams_open_then_folds_when_the_answer_starts(zai: Wire
             "the live thinking title",
         )
         assert not panel.collapsed
-        assert "seventeen by twenty-three." in screen_text(pilot.app)
+        # Drawn at the view's next update (the title may show before the last words do).
+        await wait_until(
+            pilot,
+            lambda: "seventeen by twenty-three." in screen_text(pilot.app),
+            "the reasoning drawn",
+        )
         thought.set()  # the first words of the answer arrive
         await wait_until(pilot, lambda: panel.collapsed, "the panel to fold")
         await pilot.pause(0.1)
