@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
 from glmchat.tui.markdown.incremental import MarkdownBlocks
@@ -53,10 +54,18 @@ async def test_a_callback_after_the_next_update_runs_right_after_it() -> None:
 
 
 async def test_no_frame_paints_the_status_bar_alone_while_an_answer_streams(
-    zai: WireServer,
+    zai: WireServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The status bar's half-second tick is painted with the text (each read's update), not in
     a frame of its own between two reads."""
+    # Its fallback (text stalled for two reads: tick alone) is for a stalled stream; a loaded
+    # test machine can delay a read that long, so it is put out of reach here.
+    after_next_update = StreamingMarkdown.after_next_update
+
+    def patient(self: StreamingMarkdown, callback: Any, wait: float = 0.0) -> bool:
+        return after_next_update(self, callback, 5.0 if wait else 0.0)
+
+    monkeypatch.setattr(StreamingMarkdown, "after_next_update", patient)
     from textual.screen import Screen
     from textual.widget import Widget
 
@@ -248,8 +257,10 @@ async def test_the_status_stops_waiting_with_the_first_words(zai: WireServer) ->
     async with running() as pilot:
         pane = active(pilot)
         await send(pilot, "talk")
-        await wait_until(pilot, lambda: pane.streaming and pane.streaming.text, "the words")
-        await pilot.pause(0.15)  # a frame or two; the half-second tick is not due yet
-        assert pane.status.info.state != "waiting", pane.status.info
+        timer = pane.answer_stream._tick_timer
+        assert timer is not None
+        timer.pause()  # no half-second tick: only the first words can end the waiting
+        await wait_until(pilot, lambda: pane.status.info.state != "waiting", "not waiting")
+        assert pane.streaming is not None and pane.streaming.text
         gate.set()
         await wait_until(pilot, lambda: pane.streaming is None, "the end")

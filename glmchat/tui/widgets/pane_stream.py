@@ -70,8 +70,10 @@ class PaneStream:
         message = self.message
         view = message.live_view() if message is not None else None
         # Text comes a read at a time and is drawn just after each read: wait for the next
-        # read's update (a frame anyway), not a frame of the status bar's own in between.
-        wait = 1.0 / self._pane.glm.settings.ui.refresh_rate + 2 * READ_SLACK
+        # read's update (a frame anyway), not a frame of the status bar's own in between. Up
+        # to two read intervals (a busy machine delays a read), then it ticks alone: the text
+        # has stalled, and the status (a countdown, the speed) must still move.
+        wait = 2.0 / self._pane.glm.settings.ui.refresh_rate + READ_SLACK
         if view is None or not view.after_next_update(self.tick, wait):
             self.tick()
 
