@@ -4,7 +4,7 @@ Textual repaints a scrollbar whole whenever its thumb moves: a render of the bar
 (a Style with mouse actions per kind of row, one Visual, one strip per row), then every row
 again through the widget's styles. Below a streaming answer the log's thumb moves at each step
 of the answer's height, and that whole repaint (about 2 ms for 33 rows) was the costliest
-widget of the frame. Between two positions only the rows at the thumb's ends change.
+widget of the frame. Between two positions only the rows from the old thumb to the new one change.
 
 What it relies on (Textual 8.2.8, checked by tests/test_row_scrollbar.py, which compares every
 position of the thumb, hovered and grabbed, with Textual's own bar):
