@@ -1,15 +1,20 @@
-"""Two processes on one database, and a process killed mid-stream."""
+"""Two processes on one database, several creating it at once, and a process killed
+mid-stream."""
 
 from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
-from glmchat.store import SessionStore
+import pytest
+
+from glmchat.store import SessionStore, StoreError, database
 
 _WRITER = """
 import sys, time
@@ -69,6 +74,84 @@ def test_two_processes_write_at_once_without_errors(tmp_path: Path):
             assert {m.status for m in own.messages} == {"complete"}
         check = store._conn.execute("PRAGMA integrity_check").fetchone()[0]
         assert check == "ok"
+
+
+def _holding_a_write_lock(path: Path) -> sqlite3.Connection:
+    """Another process's connection to a database not yet in WAL mode, in the middle of a
+    write (as a glmchat creating the same new database is, while it migrates)."""
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("CREATE TABLE held (x)")
+    return other
+
+
+def test_opening_a_new_database_waits_while_another_process_writes_it(tmp_path: Path):
+    # SQLite refuses the switch to WAL at once, without its busy handler, while another
+    # connection holds a write lock: two browser tabs of `glmchat serve` starting together
+    # had one app fail with "locked for over 10 s" in no time at all.
+    path = tmp_path / "glmchat.db"
+    other = _holding_a_write_lock(path)
+    release = threading.Timer(0.3, other.execute, ("COMMIT",))
+    release.start()
+    try:
+        with SessionStore(path) as store:
+            assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert store.list_conversations() == []
+    finally:
+        release.join()
+        other.close()
+
+
+def test_a_lock_held_past_the_busy_timeout_is_reported_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(database, "BUSY_TIMEOUT", 0.2)
+    path = tmp_path / "glmchat.db"
+    other = _holding_a_write_lock(path)
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreError) as caught:
+            SessionStore(path)
+        assert time.monotonic() - started >= 0.2  # it waited, as the message says
+    finally:
+        other.close()
+    message = str(caught.value)
+    assert message == (
+        f"cannot open {path}: another process has held it locked for over 0.2 s. "
+        "Close other glmchat instances and try again"
+    )
+
+
+_OPENER = """
+import sys, time
+from pathlib import Path
+from glmchat.store import SessionStore
+
+path, start_at = sys.argv[1:3]
+while time.time() < float(start_at):
+    time.sleep(0.001)
+with SessionStore(Path(path)) as store:
+    store.create_conversation(model="glm-4.5", provider="zai", thinking=False)
+"""
+
+
+def test_several_processes_create_one_database_together(tmp_path: Path):
+    path = tmp_path / "data" / "glmchat.db"
+    start_at = time.time() + 1.0
+    openers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPENER, str(path), str(start_at)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    for opener in openers:
+        _out, err = opener.communicate(timeout=60)
+        assert opener.returncode == 0 and err == "", err
+    with SessionStore(path) as store:
+        assert len(store.list_conversations()) == 4
 
 
 _STREAMER = """

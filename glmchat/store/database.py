@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import Literal
 
@@ -141,7 +142,7 @@ def connect(path: Path, mode: AccessMode = "rw") -> sqlite3.Connection:
             )
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _use_wal(conn)
         # NORMAL is durable against a crashed or killed process in WAL mode, which is the
         # case that matters for a streaming answer; only a power cut may lose the last commit.
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -156,6 +157,31 @@ def connect(path: Path, mode: AccessMode = "rw") -> sqlite3.Connection:
         conn.close()
         raise translate_error(path, exc, "open") from exc
     return conn
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Put the database in WAL mode, waiting up to BUSY_TIMEOUT for other processes.
+
+    WAL is a property of the file: once set, there is nothing to do and no lock to take. The
+    switch itself needs the whole database, and SQLite answers "database is locked" at once,
+    without its busy handler, when another process holds a write lock then (several glmchat
+    processes creating a new database together: two browser tabs of `glmchat serve`, two
+    terminals opened at login): so it is retried here until the busy timeout."""
+    if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+        return
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    pause = 0.002
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = getattr(exc, "sqlite_errorname", "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+            left = deadline - time.monotonic()
+            if not busy or left <= 0:
+                raise
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, 0.1)
 
 
 def _connect_read_only(path: Path, mode: AccessMode) -> sqlite3.Connection:
