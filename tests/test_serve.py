@@ -422,6 +422,62 @@ def test_a_broken_message_from_a_tab_ends_that_tab_only(served: Served) -> None:
     assert line.startswith("glmchat: a browser tab's connection failed: JSONDecodeError(")
 
 
+async def _tab_text(port: int, token: str) -> str:
+    """Everything a new tab is sent until nothing more comes (its app drew or gave up)."""
+    import aiohttp
+
+    received = b""
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(f"ws://127.0.0.1:{port}/ws?token={token}") as ws:
+            while True:
+                try:
+                    message = await asyncio.wait_for(ws.receive(), 3 if received else START_TIMEOUT)
+                except TimeoutError:
+                    return received.decode()
+                if message.type != aiohttp.WSMsgType.BINARY:
+                    return received.decode()
+                received += message.data
+
+
+def test_an_app_that_cannot_start_says_why_in_its_tab(served: Served, db_path: Path) -> None:
+    # Before, the tab stayed blank: the reason went only to the server's output.
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    db_path.write_bytes(b"not a database at all")
+    shown = asyncio.run(_tab_text(served.port, served.token))
+    assert shown == (
+        f"glmchat: {db_path} is not a glmchat database (not an SQLite file). Move it aside or "
+        "set GLMCHAT_DATA_DIR to another directory; glmchat leaves it untouched\r\n"
+        "\r\n"
+        "glmchat did not start. Fix what it says, then reload this page.\r\n"
+    )
+    # Fixed, a reload (a new tab) starts the app; the server went on meanwhile.
+    db_path.rename(db_path.with_name("damaged.db"))
+    assert "Palette" in asyncio.run(_tab_text(served.port, served.token))
+
+
+@pytest.mark.parametrize(
+    ("app", "shown"),
+    [
+        ("import sys; sys.exit(3)", "glmchat ended before it started (exit status 3)"),
+        # Its output is text on the page: no escape code of it reaches the tab's terminal.
+        (
+            "import sys; sys.stderr.write('boom \\x1b[2J\\x1b]0;title\\x07 end\\n'); sys.exit(1)",
+            "boom \\x1b[2J\\x1b]0;title\\x07 end\r\n\r\nglmchat did not start.",
+        ),
+    ],
+)
+def test_a_tab_shows_its_failed_app_as_plain_text(tmp_path: Path, app: str, shown: str) -> None:
+    proc, port = _serve_stand_in(app, tmp_path / "unused")
+    try:
+        text = asyncio.run(_tab_text(port, "t" * 43))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=STOP_TIMEOUT)
+    assert shown in text
+    assert "\x1b" not in text and "\x07" not in text
+    assert text.endswith("glmchat did not start. Fix what it says, then reload this page.\r\n")
+
+
 # Stand-in apps for the server's side of an app's life: each announces itself as a Textual
 # app does, then behaves badly in its own way when asked to quit.
 LINGERING_APP = """

@@ -24,6 +24,7 @@ from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
 from glmchat.serve.gate import token_gate
+from glmchat.terminal_text import neutralize_controls
 
 # How long an app has to quit as closing its tab would make it (saving what streamed)
 # before it is killed.
@@ -34,14 +35,72 @@ class PortInUse(OSError):
     """The address is taken by another server."""
 
 
+# How much of a failed app's stderr the tab is shown: its last lines, as a terminal shows them.
+SHOWN_ERROR_LINES = 20
+
+
+class _KeptStream:
+    """An app's stderr as textual-serve reads it, keeping what was read (the last 64 KiB)."""
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self._reader = reader
+        self.kept = bytearray()
+
+    async def read(self, n: int = -1) -> bytes:
+        data = await self._reader.read(n)
+        self.kept += data
+        del self.kept[: -64 * 1024]
+        return data
+
+
 class ServedApp(AppService):
     """One browser tab's app process, kept so that the server can end it."""
 
     process: Process | None = None
+    _stderr: _KeptStream | None = None
+    _spoke = False  # the app has sent the tab something: it started
 
     async def _open_app_process(self, width: int = 80, height: int = 24) -> Process:
-        self.process = await super()._open_app_process(width, height)
-        return self.process
+        self.process = process = await super()._open_app_process(width, height)
+        if process.stderr is not None:
+            self._stderr = _KeptStream(process.stderr)
+            process.stderr = self._stderr  # type: ignore[assignment]
+        return process
+
+    async def on_data(self, payload: bytes) -> None:
+        self._spoke = True
+        await super().on_data(payload)
+
+    async def on_meta(self, data: bytes) -> None:
+        self._spoke = True
+        await super().on_meta(data)
+
+    async def run(self) -> None:
+        await super().run()
+        if not self._spoke:
+            # It ended before its first frame (a damaged database, a store it may not write):
+            # the tab would stay blank, the reason only in the server's output. Show it there.
+            if self.process is not None:  # its output has ended; its exit status comes next
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.process.wait(), 2.0)
+            with contextlib.suppress(Exception):  # the tab may have gone already
+                await self.remote_write_bytes(self.failure_text().encode())
+
+    def failure_text(self) -> str:
+        """What the tab shows when its app did not start: the app's own last lines (glmchat's
+        one-line errors), then what to do."""
+        said = self._stderr.kept.decode("utf-8", "replace") if self._stderr else ""
+        lines = [neutralize_controls(line) for line in said.splitlines() if line.strip()]
+        shown = lines[-SHOWN_ERROR_LINES:]
+        if not shown:
+            code = self.process.returncode if self.process else None
+            status = "unknown" if code is None else str(code)
+            shown = [
+                f"glmchat ended before it started (exit status {status}) and said nothing; "
+                "run `glmchat` in a terminal to see why"
+            ]
+        shown += ["", "glmchat did not start. Fix what it says, then reload this page."]
+        return "\r\n".join(shown) + "\r\n"
 
     async def end(self, grace: float) -> None:
         """Ask the app to quit; kill it if it has not within `grace` seconds."""
