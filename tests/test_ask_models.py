@@ -90,3 +90,22 @@ def test_a_long_conversation_continued_is_stopped_before_the_400(wire: WireServe
     proc = ask("-c", "--base-url", wire.url, "third")
     assert proc.returncode == 1 and "Not sent" in proc.stderr
     assert len(wire.requests) == 2
+
+
+def test_room_is_kept_in_the_window_for_the_answer(wire: WireServer) -> None:
+    # About 750 tokens fit a window of 1,000, but would leave the model less than its quarter
+    # (no max_tokens set) to answer in: GLM would stop at once. With --max-tokens 100 it fits.
+    add_config('[models."zai/glm-4.5"]\ncontext = 1000\n')
+    prompt = "word " * 600
+    proc = ask("--no-save", "-m", "zai/glm-4.5", "--base-url", wire.url, prompt)
+    assert proc.returncode == 1 and wire.requests == []
+    assert (
+        "Not sent: the conversation is about 754 tokens (an estimate), which leaves less than "
+        "the 250 kept for the answer in glm-4.5's context window of 1,000." in proc.stderr
+    )
+    wire.reply(Reply(body=ANSWER))
+    proc = ask(
+        "--no-save", "--max-tokens", "100", "-m", "zai/glm-4.5", "--base-url", wire.url, prompt
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert wire.requests[0].json["max_tokens"] == 100

@@ -64,3 +64,16 @@ def test_budget_shares() -> None:
     assert Budget(80, 100).near_limit and Budget(80, 100).fits
     assert not Budget(101, 100).fits and Budget(10**9, None).fits
     assert Budget(10, None).share is None and not Budget(79, 100).near_limit
+
+
+def test_room_is_kept_for_the_answer() -> None:
+    # max_tokens when set, else ANSWER_ROOM; never above the model's output nor a quarter of
+    # the window.
+    assert budget.answer_room(200_000, None, 98_304) == budget.ANSWER_ROOM
+    assert budget.answer_room(200_000, 20_000, 98_304) == 20_000
+    assert budget.answer_room(200_000, None, 1_000) == 1_000
+    assert budget.answer_room(200_000, 150_000, None) == 50_000
+    assert budget.answer_room(8_000, None, None) == 2_000
+    # A request that fills the window leaves the model nothing to answer with.
+    assert Budget(96, 100, room=4).fits and not Budget(97, 100, room=4).fits
+    assert Budget(97, 100, room=4).share == 0.97

@@ -27,6 +27,7 @@ from tests.tui_helpers import active, message, running, seed, send, stream, wait
 from tests.wire_server import Reply, WireServer
 
 WINDOW = 3000  # tokens: about a dozen of the exchanges below
+LIMIT = WINDOW - WINDOW // 4  # what the request may fill: a quarter is kept for the answer
 
 
 def wordy_conversation(conversation_id: str, exchanges: int) -> str:
@@ -86,7 +87,7 @@ def reference_start(engine: ConversationEngine, prompt: str) -> int | None:
     """The earliest prompt from which the plain request fits, by trying each one."""
     starts = [i for i, turn in enumerate(engine.turns) if turn.role == "user"]
     for start in [*starts, len(engine.turns)]:
-        if estimate_request(whole_request(engine, prompt, start)) <= WINDOW:
+        if estimate_request(whole_request(engine, prompt, start)) <= LIMIT:
             return start
     return None
 
@@ -111,7 +112,7 @@ def test_the_budget_says_what_the_whole_request_would(engine_for: Any, exchanges
     engine.leave_out_before(refused.omit_before)
     fits = check(engine, "and now?")
     left = estimate_request(whole_request(engine, "and now?", refused.omit_before))
-    assert fits == left <= WINDOW
+    assert fits == left <= LIMIT
     # A prompt too long for the window alone: nothing can be left out to make it fit.
     alone = check(engine, "word " * 4 * WINDOW)
     assert isinstance(alone, DoesNotFit) and alone.omit_before is None

@@ -15,6 +15,10 @@ from glmchat.token_estimate import estimate_tokens
 
 # Near this share of the window the status bar warns.
 NEAR_LIMIT = 0.8
+# Tokens of the window kept for the answer when no max_tokens is set. The answer and its
+# thinking count against the same window as the request: one that fills the window leaves the
+# model no room, and GLM stops at once (`model_context_window_exceeded`).
+ANSWER_ROOM = 4096
 # Tokens each message costs beyond its text (role markers of the chat template).
 MESSAGE_OVERHEAD = 4
 
@@ -45,12 +49,24 @@ def estimate_request(request: ChatRequest) -> int:
     return tokens
 
 
+def answer_room(window: int, max_tokens: int | None, max_output: int | None) -> int:
+    """Tokens of `window` kept for the answer: max_tokens when set, else ANSWER_ROOM; never
+    more than the model's maximum output, nor a quarter of the window (a small local model's
+    window still takes a prompt)."""
+    room = ANSWER_ROOM if max_tokens is None else max_tokens
+    if max_output:
+        room = min(room, max_output)
+    return max(0, min(room, window // 4))
+
+
 @dataclass(frozen=True, slots=True)
 class Budget:
-    """A request's estimated size against the model's window (None: the window is unknown)."""
+    """A request's estimated size against the model's window (None: the window is unknown),
+    and the room kept in it for the answer."""
 
     tokens: int
     window: int | None
+    room: int = 0
 
     @property
     def share(self) -> float | None:
@@ -58,7 +74,7 @@ class Budget:
 
     @property
     def fits(self) -> bool:
-        return self.window is None or self.tokens <= self.window
+        return self.window is None or self.tokens + self.room <= self.window
 
     @property
     def near_limit(self) -> bool:

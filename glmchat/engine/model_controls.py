@@ -9,17 +9,25 @@ from typing import TYPE_CHECKING
 from glmchat.backend.events import ChatRequest
 from glmchat.catalogue import ModelInfo, lookup
 from glmchat.engine import thinking_levels
-from glmchat.engine.budget import Budget, DoesNotFit, estimate_request, fit_from_end
+from glmchat.engine.budget import (
+    Budget,
+    DoesNotFit,
+    answer_room,
+    estimate_request,
+    fit_from_end,
+)
 from glmchat.engine.turns import Turn, UsageTotals
 
 if TYPE_CHECKING:
     from glmchat.config import Settings
+    from glmchat.engine.conversation import RequestOptions
 
 
 class ModelControls:
     """Mixed into ConversationEngine, whose state it reads and sets."""
 
     settings: Settings
+    options: RequestOptions
     provider_name: str
     model: str
     thinking: bool
@@ -82,16 +90,24 @@ class ModelControls:
         DoesNotFit (saying from which turn it would fit) when it is over. The history is
         walked back from its newest exchange: a request that fits costs what it sends, not
         what the whole conversation holds (sizes counted once are kept, see fit_from_end)."""
-        window = self.model_info.context
+        info = self.model_info
+        window = info.context
         fixed = estimate_request(self.request_for((), prompt))  # prompt, system prompt, tools
-        fit = fit_from_end(self.turns, self.omit_before, fixed, window)
-        budget = Budget(fit.tokens, window)
-        if budget.fits or budget.window is None:
+        if window is None:
+            return Budget(fit_from_end(self.turns, self.omit_before, fixed, None).tokens, None)
+        room = answer_room(window, self.options.max_tokens, info.max_output)
+        fit = fit_from_end(self.turns, self.omit_before, fixed, window - room)
+        budget = Budget(fit.tokens, window, room)
+        if budget.fits:
             return budget
+        over = (
+            "more than"
+            if budget.tokens > window
+            else f"which leaves less than the {room:,} kept for the answer in"
+        )
         raise DoesNotFit(
-            f"Not sent: the conversation is about {budget.tokens:,} tokens (an estimate), more "
-            f"than {self.model}'s context window of {budget.window:,}; the provider would "
-            "refuse it.",
+            f"Not sent: the conversation is about {budget.tokens:,} tokens (an estimate), "
+            f"{over} {self.model}'s context window of {window:,}.",
             budget,
             fit.start,
         )
