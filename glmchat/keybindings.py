@@ -29,6 +29,9 @@ BINDING_IDS: dict[str, str] = {
     "close_pane": "ctrl+w",
     "prev_pane": "ctrl+pageup",
     "next_pane": "ctrl+pagedown",
+    # Scroll the conversation a page while typing (the prompt box would move its cursor).
+    "scroll_up": "pageup",
+    "scroll_down": "pagedown",
     "resume": "ctrl+r",
     "fold_thinking": "ctrl+o",
     "copy_answer": "ctrl+y",

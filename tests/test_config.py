@@ -264,6 +264,8 @@ def test_binding_ids_are_the_documented_set() -> None:
         "close_pane": "ctrl+w",
         "prev_pane": "ctrl+pageup",
         "next_pane": "ctrl+pagedown",
+        "scroll_up": "pageup",
+        "scroll_down": "pagedown",
         "resume": "ctrl+r",
         "fold_thinking": "ctrl+o",
         "copy_answer": "ctrl+y",

@@ -336,7 +336,16 @@ async def test_the_thinking_toggle_says_it_holds_for_the_pane(zai: WireServer) -
 FOOTER_IDS = [
     i
     for i in BINDING_IDS
-    if i not in ("newline", "prev_pane", "next_pane", "select_prev", "select_next")
+    if i
+    not in (
+        "newline",
+        "prev_pane",
+        "next_pane",
+        "scroll_up",
+        "scroll_down",
+        "select_prev",
+        "select_next",
+    )
     and i not in TYPED_KEYS_ALLOWED
 ]
 

@@ -115,8 +115,9 @@ class ChatPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(literal(self.title), id="title")
-        yield HistoryLog(exchanges(self.engine.turns), self._widget_for, id="log")
-        yield PromptInput(id="prompt")
+        log = HistoryLog(exchanges(self.engine.turns), self._widget_for, id="log")
+        yield log
+        yield PromptInput(id="prompt", scrolls=log)
         yield StatusBar(id="status")
 
     def on_mount(self) -> None:

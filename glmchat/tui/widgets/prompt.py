@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import TextArea
 
 
@@ -14,6 +15,10 @@ class PromptInput(TextArea):
     BINDINGS = [
         Binding("enter", "submit", "Send", id="send"),
         Binding("ctrl+j,shift+enter", "newline", "Newline", show=False, id="newline"),
+        # A chat's PageUp/PageDown read the conversation, as in every chat app; in a prompt of
+        # a few lines, TextArea's own (the cursor a page up) would do next to nothing.
+        Binding("pageup", "scroll_log(-1)", "Scroll up", show=False, id="scroll_up"),
+        Binding("pagedown", "scroll_log(1)", "Scroll down", show=False, id="scroll_down"),
     ]
 
     DEFAULT_CSS = """
@@ -38,7 +43,9 @@ class PromptInput(TextArea):
         def control(self) -> PromptInput:
             return self.prompt
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, *, scrolls: Widget | None = None, **kwargs: object) -> None:
+        self.scrolls = scrolls
+        """What PageUp and PageDown scroll: the pane's conversation."""
         super().__init__(
             soft_wrap=True,
             show_line_numbers=False,
@@ -69,6 +76,18 @@ class PromptInput(TextArea):
                 self._submit()
             else:
                 self.insert("\n")
+
+    def action_scroll_log(self, pages: int) -> None:
+        """Scroll the conversation by a page, up when `pages` is negative. Scrolling up
+        leaves the bottom, so a streaming answer stops pulling the view down; back at the
+        bottom, the view follows it again (Textual's anchor)."""
+        log = self.scrolls
+        if log is None:
+            return
+        if pages < 0:
+            log.scroll_page_up(animate=False)
+        else:
+            log.scroll_page_down(animate=False)
 
     def action_submit(self) -> None:
         self._submit()
