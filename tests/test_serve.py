@@ -337,6 +337,12 @@ def test_the_printed_address_opens_the_page_and_its_assets(served: Served) -> No
     # The page's own URLs carry no token: the cookie opens them.
     assert f'data-session-websocket-url="ws://127.0.0.1:{served.port}/ws"' in page.text
     assert 'src="/static/js/textual.js"' in page.text
+    # Nothing from another site (textual-serve's template loads a Google web font), and the
+    # browser is told so: no other origin, no framing by another page.
+    assert re.findall(r'(?:src|href)="(?:https?:)?//', page.text) == []
+    assert "googleapis" not in page.text
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
     cookie = cookie_of(served)
     for path in ("/static/js/textual.js", "/static/css/xterm.css"):
         assert httpx.get(served.base + path, headers={"Cookie": cookie}).status_code == 200
@@ -623,6 +629,11 @@ def test_textual_serve_is_as_glmchat_serve_relies_on_it() -> None:
     template = (Path(inspect.getfile(Server)).parent / "templates" / "app_index.html").read_text()
     for name in ("app_websocket_url", "config.static.url", "font_size", "application.name"):
         assert "{{ " + name in template, name
+    # The one outside request the served page leaves out is still the template's only one.
+    from glmchat.serve.server import _WEB_FONT
+
+    assert len(_WEB_FONT.findall(template)) == 1
+    assert re.findall(r'(?:src|href)="(?:https?:)?//', _WEB_FONT.sub("", template)) == []
 
 
 # --- the page in a real browser --------------------------------------------------------------
@@ -685,11 +696,22 @@ def test_the_page_in_a_real_browser_chats_with_the_loopback_server(
             page.add_init_script(KEEP_TERMINAL)
 
             def refuse_outside(route) -> None:  # noqa: ANN001
-                # The page asks Google for a font: no request leaves the loopback.
+                # No request may leave the loopback (textual-serve's own page asks Google for a
+                # font; glmchat's leaves that out).
                 outside.append(route.request.url)
                 route.abort()
 
             page.route(lambda url: urlsplit(url).hostname != "127.0.0.1", refuse_outside)
+            # Whatever the page's own policy blocks shows as a console error.
+            blocked: list[str] = []
+            page.on(
+                "console",
+                lambda message: (
+                    blocked.append(message.text)
+                    if "Content Security Policy" in message.text
+                    else None
+                ),
+            )
             page.goto(served.url)
 
             def screen() -> str:
@@ -723,7 +745,7 @@ def test_the_page_in_a_real_browser_chats_with_the_loopback_server(
                 shutil.copy(tmp_path / "serve.png", ROOT / "docs" / "serve.png")
         finally:
             browser.close()
-    assert all(urlsplit(url).hostname != "127.0.0.1" for url in outside)
+    assert outside == [] and blocked == []
     [request] = zai.requests
     assert request.headers["authorization"] == f"Bearer {API_KEY}"
     assert request.json["messages"][-1] == {

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import re
 import signal
 import sys
 from asyncio.subprocess import Process
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp_jinja2
+import jinja2
 from aiohttp import web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
@@ -117,6 +119,41 @@ class ServedApp(AppService):
             await process.wait()
 
 
+# The page's one request to another site: textual-serve's template loads a web font from
+# Google, which would tell Google of every page opened (and wait on it offline). Without it the
+# page uses the browser's monospace font.
+_WEB_FONT = re.compile(
+    r'\s*<link\s+rel="stylesheet"\s+href="https://fonts\.googleapis\.com/[^"]*"\s*/>'
+)
+
+# The page may load only from this server, and no other page may frame it (it gives full access
+# to the API keys). Its template has inline scripts and styles.
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'none'"
+)
+
+
+class _OwnFontsOnly(jinja2.BaseLoader):
+    """textual-serve's templates, without the link to Google's web fonts."""
+
+    def __init__(self, loader: jinja2.BaseLoader | None) -> None:
+        assert loader is not None
+        self.loader = loader
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        source, filename, uptodate = self.loader.get_source(environment, template)
+        return _WEB_FONT.sub("", source), filename, uptodate
+
+
+async def _page_policy(request: web.Request, response: web.StreamResponse) -> None:
+    if response.content_type == "text/html":
+        response.headers["Content-Security-Policy"] = PAGE_POLICY
+
+
 class GlmchatServer(Server):
     """textual-serve's Server, quiet, with URLs taken from the request and its apps tracked."""
 
@@ -138,6 +175,9 @@ class GlmchatServer(Server):
         app = await self._make_app()
         # First in the chain: nothing (not even the page's template) runs before the token check.
         app.middlewares.insert(0, token_gate(self.token))
+        env = aiohttp_jinja2.get_env(app)
+        env.loader = _OwnFontsOnly(env.loader)
+        app.on_response_prepare.append(_page_policy)
         return app
 
     async def on_startup(self, app: web.Application) -> None:
