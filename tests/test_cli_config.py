@@ -233,6 +233,51 @@ def test_set_invalid_is_one_line_exit_2(
     assert not paths.config_path().exists()
 
 
+@pytest.mark.parametrize("key", ['models."zai/glm-4.5".context', "models.zai/glm-4.5.context"])
+def test_set_a_models_table_quoted_or_not(capsys: pytest.CaptureFixture[str], key: str) -> None:
+    # A model's name has dots of its own: the field is what follows the last one.
+    code, out, err = run(capsys, "set", key, "1000")
+    assert (code, err) == (0, "")
+    code, _, err = run(capsys, "set", key.replace("context", "price_output"), "2.5")
+    assert (code, err) == (0, "")
+    doc = tomllib.loads(paths.config_path().read_text(encoding="utf-8"))
+    assert doc == {"models": {"zai/glm-4.5": {"context": 1000, "price_output": 2.5}}}
+    from glmchat.catalogue import lookup
+    from glmchat.config import load_settings
+
+    info = lookup(load_settings(), "zai", "glm-4.5")
+    assert info.context == 1000 and info.price_output == 2.5
+    # An empty value removes the key, and the table with its last key.
+    for field in ("context", "price_output"):
+        assert run(capsys, "set", key.replace("context", field), "")[0] == 0
+    assert tomllib.loads(paths.config_path().read_text(encoding="utf-8")) == {}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        (
+            "models.zai/glm-4.5.contxt",
+            "5",
+            'unknown model setting "contxt" (did you mean "context"?)',
+        ),
+        ("models.nope/x.context", "5", 'unknown provider "nope"'),
+        ("models.glm-4.5.context", "5", 'write models."PROVIDER/MODEL".FIELD'),
+        ('models."zai/glm-4.5"', "5", 'write models."PROVIDER/MODEL".FIELD'),
+        ("models.zai/glm-4.5.context", "big", "expected a whole number from 1 to 100000000"),
+        ("models.zai/glm-4.5.thinking", "maybe", "models.zai/glm-4.5.thinking: expected one of"),
+    ],
+)
+def test_set_a_models_table_refuses_in_one_line(
+    capsys: pytest.CaptureFixture[str], key: str, value: str, message: str
+) -> None:
+    code, out, err = run(capsys, "set", key, value)
+    assert code == 2 and out == ""
+    assert err.startswith("glmchat: ") and err.count("\n") == 1
+    assert message in err, err
+    assert not paths.config_path().exists()
+
+
 def _another_value(declared: Declared) -> tuple[str, object]:
     """A valid value other than the default, as typed after `config set KEY` and as loaded."""
     rule = declared.rule

@@ -47,8 +47,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None: 
     p = actions.add_parser(
         "set",
         help="set one setting in config.toml",
-        description="Set KEY (like thinking, ui.compact, keys.send, providers.NAME.base_url) "
-        'to VALUE. An empty VALUE ("") removes the key, restoring its default.',
+        description="Set KEY (like thinking, ui.compact, keys.send, providers.NAME.base_url, "
+        'models."zai/glm-4.5".context) to VALUE. An empty VALUE ("") removes the key, restoring '
+        "its default.",
     )
     p.add_argument("key", metavar="KEY")
     p.add_argument("value", metavar="VALUE")

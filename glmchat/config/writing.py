@@ -24,6 +24,7 @@ from glmchat.config.rules import (
 from glmchat.config.settings import (
     KEYS_RULE,
     MCP_SERVER_RULES,
+    MODEL_RULES,
     PROVIDER_RULES,
     SECTIONS,
     SETTINGS,
@@ -57,6 +58,8 @@ def _locate(
 ) -> tuple[list[str], Rule, bool]:
     """The document path of a dotted key, its rule, and whether it may be left unset; or
     ConfigError suggesting a known key."""
+    if key.startswith("models."):
+        return _locate_model(key)
     parts = key.split(".")
     declared: Declared | None = SETTINGS.get(key)
     if declared is not None:
@@ -80,6 +83,30 @@ def _locate(
         hint = did_you_mean(key, _known_dotted_keys(providers, servers))
         raise ConfigError(f'unknown key "{key}"{hint}; see config.example.toml')
     return parts, found, False
+
+
+def _locate_model(key: str) -> tuple[list[str], Rule, bool]:
+    """`models."PROVIDER/MODEL".FIELD`, quoted as in TOML or not: a model's name has dots of
+    its own (glm-4.5), so the field is what follows the last one."""
+    rest = key[len("models.") :]
+    if rest.startswith('"'):
+        end = rest.find('"', 1)
+        name, field = rest[1:end], rest[end + 1 :] if end > 0 else ""
+        field = field[1:] if field.startswith(".") else ""
+    else:
+        name, _, field = rest.rpartition(".")
+    provider, slash, model = name.partition("/")
+    if not (provider and slash and model and field):
+        raise ConfigError(
+            f'{key}: write models."PROVIDER/MODEL".FIELD, like models."zai/glm-4.5".context'
+        )
+    rule = MODEL_RULES.get(field)
+    if rule is None:
+        hint = did_you_mean(field, list(MODEL_RULES))
+        raise ConfigError(
+            f'{key}: unknown model setting "{field}"{hint}; known: {", ".join(MODEL_RULES)}'
+        )
+    return ["models", name, field], rule, False
 
 
 _TRUE = {"true", "on", "yes", "1"}
