@@ -320,3 +320,44 @@ async def test_no_hint_while_every_tab_fits() -> None:
         await _settled(pilot)
         top = screen_lines(pilot.app)[0]
         assert "‹" not in top and "›" not in top
+
+
+def _hints_as_drawn(app: Any) -> tuple[int, int]:
+    """The tabs cut off on each side of the bar as laid out now (what the hints should say)."""
+    from textual.widgets import Tab, Tabs
+
+    tabs = app.tabs.query_one(Tabs)
+    bar = tabs.region
+    regions = [tab.region for tab in tabs.query(Tab) if tab.region.width]
+    return (
+        sum(1 for r in regions if r.x < bar.x),
+        sum(1 for r in regions if r.x >= bar.x and r.right > bar.right),
+    )
+
+
+def _hints_shown(app: Any) -> tuple[int, int]:
+    top = screen_lines(app)[0]
+    before = re.search(r"‹ (\d+)", top)
+    after = re.search(r"(\d+) ›", top)
+    return (int(before.group(1)) if before else 0, int(after.group(1)) if after else 0)
+
+
+async def test_the_hints_follow_tabs_closed_and_opened() -> None:
+    # Found by QA: after closing tabs, `‹ 2` stayed over a bar with one tab cut off (the hints
+    # were counted before the tab left the bar).
+    async with running(size=(80, 24)) as pilot:
+        app = glm(pilot)
+        for i in range(9):
+            await pilot.press("ctrl+n")
+            await pilot.pause()
+            active(pilot).rename(f"conversation number {i}")
+        for _ in range(5):
+            await pilot.press("ctrl+pageup")
+        await _settled(pilot)
+        seen = []
+        for key in ["ctrl+w"] * 7 + ["ctrl+n"] * 3 + ["ctrl+w"] * 2:
+            await pilot.press(key)
+            await _settled(pilot)
+            assert _hints_shown(app) == _hints_as_drawn(app), (key, screen_lines(app)[0])
+            seen.append(_hints_shown(app))
+        assert any(before for before, _ in seen) and (0, 0) in seen  # both kinds were shown

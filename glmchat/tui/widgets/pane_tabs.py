@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
-from textual.await_complete import AwaitComplete
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.widget import Widget
@@ -67,6 +66,8 @@ class PaneTabs(TabbedContent):
         self._marks: dict[str, str] = {}
         self._scroller: Widget | None = None
         self._hints: dict[str, str] = {}  # what each overflow hint shows ("" hidden)
+        self._laid_out: tuple[float, int, int, int] = (-1.0, -1, -1, -1)  # when last counted
+        self._tab_ends: tuple[Widget, Widget] | None = None  # the first and last tab then
 
     def compose(self) -> ComposeResult:
         yield from super().compose()
@@ -85,21 +86,30 @@ class PaneTabs(TabbedContent):
         if self._scroller is not None:
             self.watch(self._scroller, "scroll_x", self._overflow_later, init=False)
             self.watch(self._scroller, "virtual_size", self._overflow_later, init=False)
+        # After every layout of the screen: a tab closed, opened or relabelled moves the others
+        # in the layout that follows, which none of the above may announce (Textual sets the
+        # strip's size without its watchers in some layouts, and a callback "after the
+        # refresh" can run before that layout). O(1) unless the strip moved.
+        self.screen.screen_layout_refresh_signal.subscribe(self, self._after_layout, immediate=True)
 
     # --- panes ---------------------------------------------------------------------------
 
-    def add(self, pane: ChatPane, pane_id: str, *, after: str | None = None) -> AwaitComplete:
+    # The overflow hints are counted once the tab is in (or out of) the bar: counted before,
+    # they were left stale where nothing else changed afterwards (closing tabs while others
+    # stream left `‹ 2` over a bar with one tab cut off). The strip's size does not tell:
+    # Textual sets it without its watchers in some layouts.
+    async def add(self, pane: ChatPane, pane_id: str, *, after: str | None = None) -> None:
         self._titles[pane_id] = pane.title
         tab = TabPane(tab_label(pane.title), pane, id=pane_id)
+        await (self.add_pane(tab, after=after) if after else self.add_pane(tab))
         self._overflow_later()
-        return self.add_pane(tab, after=after) if after else self.add_pane(tab)
 
     # Not `remove`: that is Widget.remove(), which Textual calls to remove this widget itself.
-    def close_pane(self, pane_id: str) -> AwaitComplete:
+    async def close_pane(self, pane_id: str) -> None:
         self._titles.pop(pane_id, None)
         self._marks.pop(pane_id, None)
+        await self.remove_pane(pane_id)
         self._overflow_later()
-        return self.remove_pane(pane_id)
 
     def show(self, pane_id: str) -> None:
         """Show a pane and put the focus in its prompt (or its tool call's question), in the same
@@ -176,6 +186,17 @@ class PaneTabs(TabbedContent):
     def on_resize(self) -> None:
         self._overflow_later()
 
+    def _after_layout(self, _screen: object) -> None:
+        scroller = self._scroller
+        if scroller is None or not self._tab_ends:
+            return
+        first, last = self._tab_ends
+        # The tabs' own places too: they can settle a layout after the strip's size does.
+        laid_out = (scroller.scroll_x, scroller.virtual_size.width, first.region.x, last.region.x)
+        if laid_out != self._laid_out:
+            self._laid_out = laid_out
+            self._show_overflow()
+
     def _overflow_later(self, *_: object) -> None:
         if self.is_mounted:
             self.call_after_refresh(self._show_overflow)
@@ -190,7 +211,9 @@ class PaneTabs(TabbedContent):
         bar = tabs.region
         before = after = 0
         shown = tabs.active_tab  # a query of its own: once, not once per tab
-        for tab in tabs.query(Tab):
+        every = list(tabs.query(Tab))
+        self._tab_ends = (every[0], every[-1]) if every else None
+        for tab in every:
             region = tab.region
             if not region.width:
                 continue  # not laid out yet
