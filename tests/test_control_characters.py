@@ -8,8 +8,10 @@ sequences, C1, DEL, bidi overrides and isolates) is shown as its `\\xNN` / `\\uX
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import pytest
+from textual import events
 
 from glmchat.terminal_text import StreamNeutralizer, TerminalSafeStream, neutralize_controls
 from glmchat.tui.markdown.incremental import MarkdownBlocks
@@ -17,7 +19,7 @@ from glmchat.tui.widgets.messages import AssistantMessage, UserMessage
 from tests.test_cli_terminal_safety import KINDS as CLI_KINDS
 from tests.test_cli_terminal_safety import RAW, assert_inert
 from tests.test_markdown_view import CONSOLE, plain, reference, rendered
-from tests.tui_helpers import active, message, region_text, running, seed
+from tests.tui_helpers import active, message, region_text, running, screen_lines, seed
 
 KINDS = {
     **CLI_KINDS,
@@ -106,3 +108,74 @@ async def test_prompt_and_answer_show_the_same_text_the_same_way() -> None:
         assert_inert(text.replace("\n", ""))
         for visible in ("harmless\\x0dEVIL", "\\x1b[2J", "\\x9b2J", "\\u202edcba", "x\\x7fy"):
             assert visible in " ".join(text.split()).replace(" ", ""), (visible, text)
+
+
+async def _into_the_prompt_by_editing(pilot: Any, hostile: str) -> Any:
+    await pilot.press("alt+up", "alt+up", "e")  # the stored prompt, put back to edit
+    await pilot.pause()
+    return active(pilot).prompt
+
+
+async def _pasted_into_the_prompt(pilot: Any, hostile: str) -> Any:
+    prompt = active(pilot).prompt
+    pilot.app.post_message(events.Paste(hostile))  # as the driver sends it
+    await pilot.pause()
+    return prompt
+
+
+async def _set_as_the_prompts_text(pilot: Any, hostile: str) -> Any:
+    prompt = active(pilot).prompt
+    prompt.text = hostile  # how a fork's carried-over turns arrive
+    await pilot.pause()
+    return prompt
+
+
+async def _pasted_into_the_pickers_search(pilot: Any, hostile: str) -> Any:
+    from textual.widgets import Input
+
+    await pilot.press("ctrl+r")
+    await pilot.pause()
+    search = pilot.app.screen.query_one("#search", Input)
+    pilot.app.post_message(events.Paste(hostile))  # as the driver sends it
+    await pilot.pause()
+    return search
+
+
+async def _typed_over_by_code(pilot: Any, hostile: str) -> Any:
+    from textual.widgets import Input
+
+    await pilot.press("ctrl+r")
+    await pilot.pause()
+    search = pilot.app.screen.query_one("#search", Input)
+    search.value = hostile
+    await pilot.pause()
+    return search
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        _into_the_prompt_by_editing,
+        _pasted_into_the_prompt,
+        _set_as_the_prompts_text,
+        _pasted_into_the_pickers_search,
+        _typed_over_by_code,
+    ],
+)
+async def test_text_boxes_hold_and_show_controls_as_visible_text(entry: Any) -> None:
+    """Found by QA: a stored prompt put back in the box to edit (and a fork's carried turns,
+    a paste) reached the terminal raw from the text box: it set the window title and cleared
+    the screen. Every way into a text box follows the one rule."""
+    hostile = " ".join(v for k, v in KINDS.items() if "\r\n" not in v)  # the box's first line
+    seed(
+        "c0de00000002",
+        "Controls",
+        [message("user", hostile, position=0), message("assistant", "an answer", position=1)],
+    )
+    async with running(resume="c0de00000002") as pilot:
+        box = await entry(pilot, hostile)
+        held = box.text if hasattr(box, "text") else box.value
+        assert held == neutralize_controls(hostile), held
+        assert_inert("".join(screen_lines(pilot.app)))
+        if box is active(pilot).prompt:  # the box shows its start; an Input, its end
+            assert "\\x1b]0;PWNED\\x07" in "".join(screen_lines(pilot.app))

@@ -14,6 +14,7 @@ from glmchat.backend.errors import ProviderError
 from glmchat.backend.providers import ProviderConfig
 from glmchat.terminal_text import neutralize_controls
 from glmchat.tui.glm_app import glm_app
+from glmchat.tui.widgets.safe_entry import SafeInput
 
 
 class KeyPrompt(ModalScreen[bool]):
@@ -53,7 +54,7 @@ class KeyPrompt(ModalScreen[bool]):
                         style="bold yellow",
                     )
                 )
-            yield Input(placeholder="paste the key", password=True, id="key")
+            yield SafeInput(placeholder="paste the key", password=True, id="key")
             yield Static("", id="key-status")
             with Horizontal(classes="buttons"):
                 yield Button("Save", variant="primary", id="save")

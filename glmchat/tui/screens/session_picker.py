@@ -16,6 +16,7 @@ from textual.widgets.option_list import Option
 
 from glmchat.terminal_text import neutralize_controls
 from glmchat.tui.literal import literal
+from glmchat.tui.widgets.safe_entry import SafeInput
 
 MODEL_WIDTH = 24  # the model column's widest; longer names end in "…"
 
@@ -73,7 +74,7 @@ class SessionPicker(ModalScreen[Picked | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog picker"):
             yield Label("Resume a conversation", classes="dialog-title")
-            yield Input(placeholder="search titles, prompts and answers", id="search")
+            yield SafeInput(placeholder="search titles, prompts and answers", id="search")
             yield OptionList(id="sessions")
 
     def on_mount(self) -> None:

@@ -11,6 +11,7 @@ from textual.widgets import Input, Label
 
 from glmchat.terminal_text import neutralize_controls
 from glmchat.tui.literal import literal
+from glmchat.tui.widgets.safe_entry import SafeInput
 
 
 class TextPrompt(ModalScreen[str | None]):
@@ -26,7 +27,7 @@ class TextPrompt(ModalScreen[str | None]):
         with Vertical(classes="dialog"):
             yield Label(literal(self.title_text), classes="dialog-title")
             # The value is stored text (a title): shown with its control characters visible.
-            yield Input(value=neutralize_controls(self.value), id="value")
+            yield SafeInput(value=neutralize_controls(self.value), id="value")
 
     @on(Input.Submitted)
     def submit(self, event: Input.Submitted) -> None:

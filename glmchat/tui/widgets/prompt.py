@@ -8,10 +8,11 @@ from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import TextArea
+
+from glmchat.tui.widgets.safe_entry import SafeTextArea
 
 
-class PromptInput(TextArea):
+class PromptInput(SafeTextArea):
     BINDINGS = [
         Binding("enter", "submit", "Send", id="send"),
         Binding("ctrl+j,shift+enter", "newline", "Newline", show=False, id="newline"),

@@ -1,0 +1,54 @@
+"""Text boxes that never pass a control character to the terminal.
+
+Textual's TextArea and Input draw their text as it is: an ESC in it reaches the terminal as an
+escape sequence (a window title set, the screen cleared, colours changed), a bidi override
+reorders the line. Text gets into them from many places: a stored prompt put back for editing
+(edit, undo, edit last), a fork's carried-over turns (model output), a title to rename, a paste.
+So the boxes themselves clean every text that enters, by the rule every other text on the screen
+follows (glmchat.terminal_text): CRLF becomes LF, any other control its visible `\\x1b` spelling.
+What the box shows is then exactly what it holds, and what is sent."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.document._document import EditResult
+from textual.document._edit import Edit
+from textual.widgets import Input, TextArea
+
+from glmchat.terminal_text import neutralize_controls
+
+__all__ = ["SafeInput", "SafeTextArea"]
+
+
+class SafeTextArea(TextArea):
+    """A TextArea whose every edit (typing, paste, insert, replace) and loaded text is cleaned."""
+
+    def __init__(self, text: str = "", **kwargs: object) -> None:
+        super().__init__(neutralize_controls(text), **kwargs)  # type: ignore[arg-type]
+
+    def edit(self, edit: Edit) -> EditResult:
+        edit.text = neutralize_controls(edit.text)
+        return super().edit(edit)
+
+    def load_text(self, text: str) -> None:
+        super().load_text(neutralize_controls(text))
+
+
+class SafeInput(Input):
+    """An Input whose inserted, replaced and assigned text is cleaned."""
+
+    def insert(self, text: str, index: int) -> None:
+        super().insert(neutralize_controls(text), index)
+
+    def replace(self, text: str, start: int, end: int) -> None:
+        super().replace(neutralize_controls(text), start, end)
+
+    def _on_paste(self, event: events.Paste) -> None:
+        # Textual runs this, then Input's own (each class's handler in turn), which keeps the
+        # first line: cleaned first, a bare CR or another control no longer ends that line and
+        # drops what follows it.
+        event.text = neutralize_controls(event.text)
+
+    def validate_value(self, value: str) -> str:
+        # Every other way in (`value=`, the constructor): the cursor is placed after this.
+        return neutralize_controls(value)
