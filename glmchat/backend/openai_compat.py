@@ -148,6 +148,7 @@ class OpenAICompatClient:
                     yield event
                 return
             except E.ProviderError as exc:
+                self._hide_key(exc)
                 if not state.text and _refuses_reasoning(exc, body):
                     # Some servers refuse a reasoning field on messages (wire/TOOLS.md 8.7):
                     # ask once more without it, and never send it to this client's server
@@ -323,6 +324,24 @@ class OpenAICompatClient:
             metadata=metadata,
         )
 
+    def _hide_key(self, error: E.ProviderError) -> None:
+        """Mask this client's key wherever the provider's words quote it ("invalid key
+        sk-…"): an error is shown, saved with the answer, exported and printed by `ask`."""
+        if self._api_key is None:
+            return
+        key = self._api_key.value
+        # A Z.ai key is "ID.SECRET": either half alone is quoted too.
+        quoted = [key, *(part for part in key.split(".") if len(part) >= 12 and part != key)]
+        message = error.message
+        if not any(secret in message for secret in quoted):
+            return
+        from glmchat.credentials import mask  # only on this rare path
+
+        for secret in quoted:
+            message = message.replace(secret, mask(secret))
+        error.message = message
+        error.args = (message, *error.args[1:])
+
     # ------------------------------------------------------------------ models
 
     async def model_list(self) -> Any:
@@ -340,7 +359,9 @@ class OpenAICompatClient:
                 provider=self.provider.name,
             ) from None
         if response.status_code >= 400:
-            raise self._http_error(response, response.content[:MAX_ERROR_BODY])
+            error = self._http_error(response, response.content[:MAX_ERROR_BODY])
+            self._hide_key(error)
+            raise error
         try:
             return response.json()
         except ValueError:
