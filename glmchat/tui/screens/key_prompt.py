@@ -94,11 +94,15 @@ class KeyPrompt(ModalScreen[bool]):
 
     def _store(self, key: str) -> None:
         from glmchat.config import ConfigError
+        from glmchat.errors import GlmchatError
 
         try:
             glm_app(self).credentials.set(self.provider.name, key)
         except (ConfigError, OSError) as exc:
-            self._status(f"Could not save the key: {exc}", "bold red")
+            # glmchat's own errors (an unwritable file's included) are a sentence naming the
+            # file and what to do; a bare OSError reads "[Errno N] ..." with a temporary name.
+            why = str(exc) if isinstance(exc, GlmchatError) else exc.strerror or str(exc)
+            self._status(f"Could not save the key: {why}", "bold red")
             return
         self.dismiss(True)
 
