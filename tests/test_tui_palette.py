@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from glmchat.config import save_value
+from glmchat.tui.commands import ChatCommands
 from glmchat.tui.screens.key_prompt import KeyPrompt
 from glmchat.tui.screens.text_prompt import TextPrompt
 from tests.tui_helpers import (
@@ -122,3 +123,28 @@ async def test_escape_cancels_the_key_modal_and_keeps_the_prompt(wire: WireServe
         assert not isinstance(app.screen, KeyPrompt)
         assert active(pilot).prompt.text == "keep me"
     assert not wire.requests
+
+
+async def test_every_catalogued_model_can_be_switched_to_and_regenerated_with(
+    zai: WireServer,
+) -> None:
+    """Found by QA: the palette offered only the GLM-4.5 family each provider's config names,
+    not the catalogue's later models (GLM-4.6 to 5.x) nor a `[models]` table's."""
+    from tests.test_tui_context import add_config
+
+    add_config('[models."zai/glm-9-preview"]\ncontext = 500000\n')
+    zai.reply(Reply(chunks=stream(["one"])), Reply(chunks=stream(["two"])))
+    async with running() as pilot:
+        pane = active(pilot)
+        await send(pilot, "a")
+        await wait_for_stream(pilot)
+        titles = [title for title, _, _ in ChatCommands(pilot.app.screen)._commands()]
+        for model in ("zai/glm-5.3", "zai/glm-4.6", "bigmodel/glm-5", "zai/glm-9-preview"):
+            assert f"Switch model: {model}" in titles, model
+            assert f"Regenerate with model: {model}" in titles, model
+        assert "Switch model: openrouter/z-ai/glm-4.7" in titles
+        await run_command(pilot, "Switch model: zai/glm-5.3")
+        await send(pilot, "b")
+        await wait_for_stream(pilot)
+        assert pane.engine.model == "glm-5.3"
+    assert [r.json["model"] for r in zai.requests] == ["glm-4.5", "glm-5.3"]

@@ -2,7 +2,7 @@
 `tool_stream` support and prices, as shipped data (models.toml), config.toml overrides and
 OpenRouter's live list. Nothing is read until the first lookup."""
 
-from glmchat.catalogue.lookup import lookup
+from glmchat.catalogue.lookup import known_models, lookup
 from glmchat.catalogue.model_info import (
     DEFAULT_EFFORTS,
     THINKING_KINDS,
@@ -17,5 +17,6 @@ __all__ = [
     "ModelInfo",
     "ModelOverride",
     "Thinking",
+    "known_models",
     "lookup",
 ]

@@ -7,9 +7,10 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from glmchat.catalogue.model_info import DEFAULT_EFFORTS, ModelInfo, ModelOverride
-from glmchat.catalogue.shipped import family_of, shipped_info
+from glmchat.catalogue.shipped import family_models, family_of, shipped_info
 
 if TYPE_CHECKING:
+    from glmchat.backend.providers import ProviderConfig
     from glmchat.config import Settings
 
 # What a live OpenRouter entry may replace in a shipped one: its limits and its prices. The
@@ -23,6 +24,18 @@ _LIVE_FIELDS = (
     "price_date",
     "price_source",
 )
+
+
+def known_models(settings: Settings, provider: ProviderConfig) -> list[str]:
+    """The model ids known for `provider` without asking it: its family's in the shipped
+    catalogue (GLM-4.5 to 5.x on Z.ai, BigModel, the coding plan, OpenRouter), those its
+    config names, and those a `[models."PROVIDER/MODEL"]` table adds; in that order, once."""
+    family = family_of(provider.name, provider.dialect)
+    overridden = (
+        name.partition("/")[2] for name in settings.models if name.startswith(f"{provider.name}/")
+    )
+    shipped = family_models(family) if family else ()
+    return list(dict.fromkeys([*shipped, *provider.models, *overridden]))
 
 
 def lookup(

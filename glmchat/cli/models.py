@@ -70,16 +70,15 @@ def _models(
     settings: Settings, provider: ProviderConfig, base_url: str | None
 ) -> tuple[list[ModelInfo], list[str]]:
     """The models to show and the notes that go with them (where the figures came from)."""
-    from glmchat.catalogue import lookup
-    from glmchat.catalogue.shipped import family_models, family_of
+    from glmchat.catalogue import known_models, lookup
+    from glmchat.catalogue.shipped import family_of
 
     family = family_of(provider.name, provider.dialect)
     configured = [*provider.models, *_overridden(settings, provider.name)]
     if family == "openrouter":
         return _openrouter(settings, provider, configured, base_url or provider.base_url)
     if base_url is None and family == "zai":
-        ids = [*family_models("zai"), *configured]
-        return [lookup(settings, provider.name, m) for m in dict.fromkeys(ids)], []
+        return [lookup(settings, provider.name, m) for m in known_models(settings, provider)], []
     ids = _server_ids(provider, base_url) or configured
     return [lookup(settings, provider.name, m) for m in dict.fromkeys(ids)], []
 
@@ -94,9 +93,8 @@ def _openrouter(
 ) -> tuple[list[ModelInfo], list[str]]:
     """OpenRouter's GLM models from its live list (kept a day); if it cannot be read, the
     shipped catalogue's, with a note saying so."""
-    from glmchat.catalogue import lookup
+    from glmchat.catalogue import known_models, lookup
     from glmchat.catalogue.openrouter_live import CacheUnusable, read_cache
-    from glmchat.catalogue.shipped import family_models
 
     notes: list[str] = []
     try:
@@ -114,8 +112,8 @@ def _openrouter(
                     f"Showing {shown}.",
                 )
             )
-            ids = [*family_models("openrouter"), *configured]
-            return [lookup(settings, provider.name, m) for m in dict.fromkeys(ids)], notes
+            ids = known_models(settings, provider)
+            return [lookup(settings, provider.name, m) for m in ids], notes
     by_id = {info.model: info for info in live if _is_glm(info.model)}
     ids = [*sorted(by_id), *(m for m in configured if m not in by_id)]
     # The live figures over the catalogue's (thinking stays the catalogue's), config over both.

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
+from glmchat.catalogue import known_models
 from glmchat.tui.glm_app import glm_app
 from glmchat.tui.literal import literal
 
@@ -54,7 +55,7 @@ class ChatCommands(Provider):
                 )
             )
         for name, provider in app.settings.providers.items():
-            for model in provider.models:
+            for model in known_models(app.settings, provider):
                 out.append(
                     (
                         f"Switch model: {name}/{model}",
@@ -111,7 +112,7 @@ def _branch_commands(
         ("Undo last exchange", branches.undo, "it stays as a branch; the prompt goes back"),
     ]
     for name, provider in app.settings.providers.items():
-        for model in provider.models:
+        for model in known_models(app.settings, provider):
             out.append(
                 (
                     f"Regenerate with model: {name}/{model}",
