@@ -8,7 +8,7 @@ import asyncio
 import signal
 import sys
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from glmchat.backend.events import ContentDelta, ReasoningDelta, RetryScheduled
 from glmchat.cli.ask_tools import AskTools, TerminalApprovals, activity_line
@@ -95,19 +95,27 @@ class AskRun:
         return self.result() if self.results else None
 
     def result(self) -> ExchangeResult:
-        """The run's outcome as one exchange's: the last answer, every call, usage summed."""
+        """The run's outcome as one exchange's: the last answer, every call, usage and cost
+        summed over every model call (a repair round is one more)."""
+        from glmchat.costs import Cost, CostSource, add_costs
         from glmchat.engine.exchange import add_usage
 
         last = self.results[-1]
         if len(self.results) == 1:
             return last
         usage = None
+        cost: Cost | None = None
         for result in self.results:
             usage = add_usage(usage, result.usage)
+            source = cast("CostSource | None", result.cost_source)
+            cost = add_costs(cost, Cost(result.cost, source))
+        assert cost is not None
         return replace(
             last,
             reasoning="\n\n".join(r.reasoning for r in self.results if r.reasoning),
             usage=usage,
+            cost=cost.usd,
+            cost_source=cost.source,
             tool_calls=tuple(call for r in self.results for call in r.tool_calls),
             web_search=tuple(item for r in self.results for item in r.web_search),
         )

@@ -393,8 +393,9 @@ class Exchange:
 
 
 def add_usage(a: Usage | None, b: Usage | None) -> Usage | None:
-    """Two rounds' usage as one exchange's: counts add up (a count neither sent stays None);
-    the context is the last round's."""
+    """Two rounds' usage as one exchange's: every count adds up, the total too (a count
+    neither sent stays None). Each round's own usage, whose total is the context it used, is
+    on its saved message."""
     if a is None or b is None:
         return a or b
 
@@ -405,7 +406,7 @@ def add_usage(a: Usage | None, b: Usage | None) -> Usage | None:
     return Usage(
         prompt_tokens=plus(a.prompt_tokens, b.prompt_tokens),
         completion_tokens=plus(a.completion_tokens, b.completion_tokens),
-        total_tokens=b.total_tokens,
+        total_tokens=plus(a.total_tokens, b.total_tokens),
         cached_tokens=plus(a.cached_tokens, b.cached_tokens),
         reasoning_tokens=plus(a.reasoning_tokens, b.reasoning_tokens),
         cost=cost,
