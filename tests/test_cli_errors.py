@@ -177,3 +177,26 @@ def test_glmchat_debug_shows_the_traceback_of_the_installed_command(tmp_path: Pa
     assert quiet.returncode == loud.returncode == 1
     assert "Traceback" not in quiet.stderr and quiet.stderr.count("\n") == 1
     assert "Traceback (most recent call last)" in loud.stderr and "KeyError: 'deep'" in loud.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["ask", "-c", "--session", "x", "hi"], "glmchat ask: argument --session: not allowed"),
+        (["sessions", "list", "--limit", "0"], "glmchat sessions list: argument --limit:"),
+        (["nosuch"], "glmchat: argument COMMAND: invalid choice: 'nosuch'"),
+        (["sessions", "fork"], "glmchat sessions fork: the following arguments are required"),
+        (["usage", "--by", "planet"], "glmchat usage: argument --by: invalid choice"),
+        (["--no-such-flag"], "glmchat: unrecognized arguments: --no-such-flag"),
+    ],
+)
+def test_a_command_line_mistake_is_one_line_and_status_2(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Found by QA: argparse printed its whole usage block before the error.
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith(said), err
+    assert err.rstrip().endswith("--help)")
