@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 from glmchat.backend import errors as E
 
+# Said only where no tool loop ran the calls: the tools are off (or none is configured).
 TOOL_NOTE = (
-    "The model asked to call a tool, which glmchat does not run yet; "
-    "the call is listed but was not run."
+    "The model asked to call a tool, but tools are off here (`ask --tools`, or Tools… in the "
+    "chat's palette); the call is listed but was not run."
 )
 
 
