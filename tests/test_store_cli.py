@@ -246,3 +246,20 @@ def test_sessions_list_json_in_a_real_process(store: SessionStore, data_dir: Pat
     assert result.stderr == ""
     [item] = json.loads(result.stdout)
     assert item["id"] == cid and item["title"] == "from a subprocess" and item["messages"] == 2
+
+
+def test_list_keeps_wide_titles_inside_the_terminal(
+    capsys: pytest.CaptureFixture[str], store: SessionStore, monkeypatch: pytest.MonkeyPatch
+):
+    # Found by QA: titles were cut by characters, so a CJK title (two cells a character)
+    # ran past a 120-column terminal and wrapped.
+    from rich.cells import cell_len
+
+    monkeypatch.setenv("COLUMNS", "120")
+    _add(store, "漢字の題名" * 16, "answer")  # 80 characters, 160 cells
+    _add(store, "emoji 🚀 " * 20, "answer")
+    code, out, _ = _run(capsys, "sessions", "list", "--search", "answer")
+    assert code == 0
+    for line in out.splitlines():
+        assert cell_len(line) <= 120, line
+    assert "漢字の題名漢字" in out and "…" in out

@@ -11,10 +11,11 @@ import shlex
 import sys
 from collections.abc import Iterable, Mapping
 
-from rich.cells import cell_len, set_cell_size
+from rich.cells import cell_len
 
 from glmchat import paths
 from glmchat.backend.providers import BUILTIN_PROVIDERS, ProviderConfig
+from glmchat.cli.cells import clip
 from glmchat.cli.errors import CliError, exit_status
 from glmchat.config import (
     BINDING_IDS,
@@ -117,12 +118,6 @@ def _key_status(provider: ProviderConfig, found: KeyLookup | None) -> str:
 # A longer value (a system prompt) is cut in the table, so the source column stays aligned;
 # `config show --json` has it whole.
 _VALUE_CELLS = 40
-
-
-def _clip(text: str, cells: int) -> str:
-    if cell_len(text) <= cells:
-        return text
-    return set_cell_size(text, cells - 1) + "…"
 
 
 def _columns(rows: list[tuple[str, ...]]) -> list[str]:
@@ -228,7 +223,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     print(f"settings ({settings.path})")
     for line in _columns(
-        [(key, _clip(_toml_value(value), _VALUE_CELLS), f"({src})") for key, value, src in rows]
+        [(key, clip(_toml_value(value), _VALUE_CELLS), f"({src})") for key, value, src in rows]
     ):
         print(line)
     print(f"providers (keys from the environment or {store.path})")

@@ -9,6 +9,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from glmchat.cli.cells import clip
 from glmchat.cli.errors import CliError
 from glmchat.store import (
     Conversation,
@@ -124,12 +125,6 @@ def _local_time(stamp: str) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def _clip(text: str, width: int) -> str:
-    if width <= 1:
-        return ""
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def run_list(args: argparse.Namespace) -> int:
     store = open_store()
     try:
@@ -172,14 +167,14 @@ def run_list(args: argparse.Namespace) -> int:
             cell.rjust(width) if i == 3 else cell.ljust(width)
             for i, (cell, width) in enumerate(zip(cells[:4], widths, strict=True))
         )
-        return f"{left}  {_clip(cells[4], title_width)}".rstrip()
+        return f"{left}  {clip(cells[4], title_width)}".rstrip()
 
     print(line(header))
     indent = " " * (sum(widths) + 2 * 4)
     for summary, row in zip(found, rows, strict=True):
         print(line(row))
         if summary.snippet:
-            print(indent + _clip(neutralize_controls(summary.snippet), title_width))
+            print(indent + clip(neutralize_controls(summary.snippet), title_width))
     return 0
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from rich.cells import cell_len, set_cell_size
+from rich.cells import cell_len
 
+from glmchat.cli.cells import clip
 from glmchat.terminal_text import dumps_json
 
 if TYPE_CHECKING:
@@ -129,11 +130,6 @@ async def _entries(settings: ToolSettings, timeout: float) -> list[dict[str, Any
         await manager.aclose()
 
 
-def _clip(text: str, cells: int) -> str:
-    text = " ".join(text.split())
-    return text if cell_len(text) <= cells else set_cell_size(text, cells - 1) + "…"
-
-
 def _print_table(entries: list[dict[str, Any]]) -> None:
     rows = [("NAME", "SOURCE", "READ-ONLY", "STATE", "DESCRIPTION")]
     notes: list[str] = []
@@ -153,7 +149,7 @@ def _print_table(entries: list[dict[str, Any]]) -> None:
                 entry["source"],
                 "yes" if entry["read_only"] else "no",
                 entry["state"] or "-",
-                _clip(entry["description"] or "", _DESCRIPTION_CELLS),
+                clip(" ".join((entry["description"] or "").split()), _DESCRIPTION_CELLS),
             )
         )
     if len(rows) > 1:
