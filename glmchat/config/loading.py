@@ -217,7 +217,9 @@ def build(
         else:
             report.error(("default_model",) if "default_model" in doc else None, str(exc))
     if report.errors:
-        raise ConfigError("\n".join(report.lines(report.errors)))
+        # Every problem of the file at once, in its order: an unknown key too (a misspelt one
+        # is often why a value is missing), so that one edit fixes them all.
+        raise ConfigError("\n".join(report.lines(report.errors + report.warnings)))
     return dataclasses.replace(settings, warnings=tuple(report.lines(report.warnings)))
 
 
