@@ -263,3 +263,16 @@ def test_list_keeps_wide_titles_inside_the_terminal(
     for line in out.splitlines():
         assert cell_len(line) <= 120, line
     assert "漢字の題名漢字" in out and "…" in out
+
+
+def test_search_results_are_listed_most_recent_first(
+    capsys: pytest.CaptureFixture[str], store: SessionStore
+):
+    # DESIGN.md: `sessions list --json` is most recent first; a search picks the best matches
+    # (found by QA: it listed them in ranked order).
+    best = _add(store, "whales whales whales", "whales everywhere, whales")
+    newer = _add(store, "a question about the sea", "one whales mention")
+    code, out, _ = _run(capsys, "sessions", "list", "--search", "whales", "--json")
+    assert code == 0 and [i["id"] for i in json.loads(out)] == [newer, best]
+    code, out, _ = _run(capsys, "sessions", "list", "--search", "whales")
+    assert out.index(newer) < out.index(best)

@@ -131,7 +131,7 @@ def run_list(args: argparse.Namespace) -> int:
         if args.search and not store.fts_enabled and not args.json:
             print(
                 "glmchat: note: this SQLite has no FTS5; using plain substring search "
-                "(newest first, not ranked)",
+                "(the newest matches, not the best)",
                 file=sys.stderr,
             )
         found = store.list_conversations(
@@ -139,6 +139,9 @@ def run_list(args: argparse.Namespace) -> int:
         )
     finally:
         store.close()
+    # The best matches (a search ranks them), listed as every list is: most recent first
+    # (DESIGN.md). The picker in the chat keeps the ranked order.
+    found.sort(key=lambda summary: summary.updated, reverse=True)
     if args.json:
         print(dumps_json([s.as_dict() for s in found], indent=2))
         return 0
