@@ -169,3 +169,34 @@ def test_export_replaces_a_file_atomically_and_privately(
     assert target.read_text().startswith("# a title")
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
     assert os.stat(target).st_mode & 0o777 == 0o600
+
+
+def test_an_export_imported_back_as_a_copy_is_not_counted_as_spent_again(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Found by QA: importing one's own export doubled `usage` (and the budget it feeds); a
+    # copy costs nothing new, as a fork does not. A conversation new to this database counts.
+    paid = document(
+        messages=[
+            {"role": "user", "content": "q", "started": "2026-01-02T03:04:05.000Z"},
+            {
+                "role": "assistant",
+                "content": "a",
+                "finished": "2026-01-02T03:05:00.000Z",
+                "usage": {"prompt_tokens": 100, "completion_tokens": 20},
+                "cost": 0.5,
+            },
+        ]
+    )
+
+    def totals() -> tuple[int, float]:
+        code, out, _ = run(capsys, "usage", "--by", "conversation", "--json")
+        rows = json.loads(out)["rows"]
+        return sum(r["answers"] for r in rows), sum(r["cost"] or 0 for r in rows)
+
+    assert import_docs(capsys, tmp_path, paid)[0] == 0
+    assert totals() == (1, 0.5)
+    code, out, _ = import_docs(capsys, tmp_path, paid)  # the same id: stored as a copy
+    assert code == 0 and "already exists" in out
+    assert totals() == (1, 0.5)
+    assert run(capsys, "sessions", "list", "--json")[1].count('"id"') == 2  # both are there

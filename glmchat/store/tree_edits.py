@@ -153,6 +153,11 @@ class TreeEdits(SessionReads):
                 conn.execute(
                     "UPDATE conversations SET current_leaf = ? WHERE id = ?", (leaf, stored_id)
                 )
+                if stored_id != conv.id:
+                    # A copy of a conversation this database holds (an export imported back,
+                    # as a fork is a copy): its answers were paid for once, and the usage
+                    # ledger, which `usage` and the budget read, already counts them.
+                    conn.execute("DELETE FROM usage_hours WHERE conversation_id = ?", (stored_id,))
                 results.append((conv.id, stored_id))
         return results
 
