@@ -124,6 +124,11 @@ def connect(path: Path, mode: AccessMode = "rw") -> sqlite3.Connection:
         ) from exc
     if existed and path.is_dir():
         raise StoreError(f"{path} is a directory, not a database. Move it aside")
+    if not existed:
+        # Private from the start: SQLite gives the -wal and -shm files, which hold
+        # conversation text too, the mode of the database file (else 0644 under umask 022).
+        with contextlib.suppress(OSError):  # SQLite then says what is wrong, its own way
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     try:
         # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so that writers queue on
         # the busy timeout instead of failing on a lock upgrade mid-transaction.

@@ -23,15 +23,20 @@ def export_to_file(app: GlmChatApp, pane: ChatPane, fmt: str) -> None:
     suffix = "md" if fmt == "markdown" else "json"
     path = Path.cwd() / f"glmchat-{conversation.id}.{suffix}"
     text = export.to_markdown(conversation) if fmt == "markdown" else export.to_json(conversation)
+    from glmchat.paths import write_atomic
+
     try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        app.notify(f"Could not write {path}: {exc.strerror}", severity="error")
+        # Private (0600), like `sessions export -o` and the database: it is the whole
+        # conversation. Atomic, so an export over an older one is never half written.
+        write_atomic(path, text.encode("utf-8"))
+    except OSError as exc:  # a FileWriteError: names the file and what to do
+        app.notify(f"Export failed: {exc}", severity="error", markup=False)
         return
     if pane.engine.is_whole:
-        app.notify(f"Exported to {path}")
+        app.notify(f"Exported to {path}", markup=False)
     else:  # the store could read only the end of its branch (and said so)
         app.notify(
             f"Exported to {path}: only the end of the conversation, the rest could not be read.",
             severity="warning",
+            markup=False,
         )
