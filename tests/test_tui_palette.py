@@ -148,3 +148,20 @@ async def test_every_catalogued_model_can_be_switched_to_and_regenerated_with(
         await wait_for_stream(pilot)
         assert pane.engine.model == "glm-5.3"
     assert [r.json["model"] for r in zai.requests] == ["glm-4.5", "glm-5.3"]
+
+
+async def test_a_model_that_always_thinks_is_offered_its_lowest_effort_not_thinking_off(
+    zai: WireServer,
+) -> None:
+    # Found by QA: on GLM-5.3 the palette offered "Regenerate with thinking off", which sent
+    # its lowest effort without a word.
+    zai.reply(Reply(chunks=stream(["one"])), Reply(chunks=stream(["two"])))
+    async with running(model="zai/glm-5.3") as pilot:
+        await send(pilot, "a")
+        await wait_for_stream(pilot)
+        titles = [title for title, _, _ in ChatCommands(pilot.app.screen)._commands()]
+        assert "Regenerate with the lowest effort (low)" in titles
+        assert not any("thinking off" in title or "thinking on" in title for title in titles)
+        await run_command(pilot, "Regenerate with the lowest effort (low)")
+        await wait_for_stream(pilot)
+    assert zai.requests[-1].json["reasoning_effort"] == "low"

@@ -102,9 +102,15 @@ def _branch_commands(
     model or thinking mode, fork from the selected message, undo the last exchange."""
     branches = pane.branches
     thinking = not pane.engine.thinking
+    info = pane.engine.model_info
+    if info.always_thinks:
+        # It never stops thinking: "off" is its lowest effort (as `ask --no-think` says).
+        switch = f"the lowest effort ({info.efforts[0] if info.efforts else 'low'})"
+    else:
+        switch = f"thinking {'on' if thinking else 'off'}"
     out: list[tuple[str, Callable[[], object], str]] = [
         (
-            f"Regenerate with thinking {'on' if thinking else 'off'}",
+            f"Regenerate with {switch}",
             partial(branches.regenerate, thinking=thinking),
             "a new answer beside the selected (or last) one",
         ),
