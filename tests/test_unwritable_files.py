@@ -205,3 +205,23 @@ async def test_the_key_dialog_says_which_file_and_what_to_do(
         assert isinstance(app.screen, KeyPrompt)
         assert app.screen.query_one("#key").value == "sk-typed-12345678"  # type: ignore[attr-defined]
     assert not credentials.exists()
+
+
+def test_an_export_that_cannot_be_written_is_one_line(
+    fail_writes: Callable[[int, str], None],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    # `sessions export -o` said only "Read-only file system", without what to do.
+    from glmchat.store import SessionStore
+
+    with SessionStore(paths.database_path()) as store:
+        cid = store.create_conversation(model="glm-4.5", provider="zai", thinking=False)
+        store.add_message(cid, "user", "hello")
+    target = tmp_path / "out.md"
+    fail_writes(errno.ENOSPC, "write")
+    assert main(["sessions", "export", cid, "-o", str(target)]) == 2
+    err = capsys.readouterr().err
+    said = f"cannot write {target}: no space left on the device. Free some space and try again"
+    assert err == f"glmchat: {said}\n"
+    assert not target.exists() and not list(tmp_path.glob("*.tmp"))

@@ -250,8 +250,8 @@ def run_export(args: argparse.Namespace) -> int:
     try:
         # Atomic, and private (0600) like the database: an export holds the whole conversation.
         paths.write_atomic(target, text.encode("utf-8"))
-    except OSError as exc:
-        raise CliError(f"cannot write {target}: {exc.strerror or exc}", 2) from exc
+    except paths.FileWriteError as exc:  # one line: the file, what went wrong, what to do
+        raise CliError(str(exc), 2) from exc
     print(f"exported {conv_id} to {target}", file=sys.stderr)
     return 0
 
