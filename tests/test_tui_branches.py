@@ -186,9 +186,10 @@ async def test_a_remapped_regenerate_key_works_on_a_selected_answer(zai: WireSer
     async with running() as pilot:
         await send(pilot, "question 1")
         await wait_for_stream(pilot)
-        await pilot.press("alt+up", "r")  # r is no longer regenerate
+        await pilot.press("alt+up", "r")  # r is no longer regenerate: it is typed
         assert len(zai.requests) == 1
-        await pilot.press("g")
+        assert active(pilot).prompt.text == "r" and active(pilot).prompt.has_focus
+        await pilot.press("alt+up", "g")
         await wait_until(pilot, lambda: len(zai.requests) == 2, "the regenerate request")
         await wait_for_stream(pilot)
 
@@ -254,3 +255,88 @@ async def test_a_search_hit_on_another_branch_opens_that_branch(zai: WireServer)
         pane = active(pilot)
         assert [t.content for t in pane.turns] == ["name a colour", "zebra-striped teal"]
         assert "‹ 1/2 ›" in region_text(pane.log_view)
+
+
+# --- where the selection goes after an action on it --------------------------------------------
+
+
+def footer_keys(pilot: Pilot[Any]) -> set[str]:
+    """The ids of the selection's bindings the footer offers now."""
+    return {
+        active_binding.binding.id or ""
+        for active_binding in pilot.app.screen.active_bindings.values()
+        if active_binding.enabled
+    }
+
+
+async def test_regenerate_keeps_the_selection_on_the_new_version(zai: WireServer) -> None:
+    zai.reply(*answers(2, "answer 2, again", "answer 2, third", "answer 1, again"))
+    async with running() as pilot:
+        pane = active(pilot)
+        await send(pilot, "alpha")
+        await wait_for_stream(pilot)
+        await send(pilot, "beta")
+        await wait_for_stream(pilot)
+        await pilot.press("alt+up", "r")
+        await wait_until(pilot, lambda: len(zai.requests) == 3, "the regenerate request")
+        await wait_for_stream(pilot)
+        await pilot.pause()
+        # The selection is on the new version, not on "alpha" (the log's first message).
+        focused = pilot.app.focused
+        assert isinstance(focused, AssistantMessage) and focused.text == "answer 2, again"
+        assert focused is messages_shown(pilot)[-1] and focused.versions == (2, 2)
+        assert {"regenerate", "prev_sibling"} <= footer_keys(pilot)
+        assert "edit_message" not in footer_keys(pilot)
+        await pilot.press("e")  # an answer has no edit: e is typed, "alpha" is not loaded
+        assert pane.prompt.text == "e" and pane.prompt.has_focus
+        pane.prompt.clear()
+        await pilot.press("alt+up")  # the last message: the new version
+        assert pilot.app.focused is focused
+        # r again acts on the version selected: a third one beside it, selected in turn.
+        await pilot.press("r")
+        await wait_until(pilot, lambda: len(zai.requests) == 4, "the second regenerate")
+        await wait_for_stream(pilot)
+        await pilot.pause()
+        focused = pilot.app.focused
+        assert isinstance(focused, AssistantMessage) and focused.versions == (3, 3)
+        assert sent(zai, 3) == sent(zai, 1)  # still the path to "beta"
+        # [ goes back a version and the selection stays with the message switched.
+        await pilot.press("left_square_bracket")
+        await wait_until(pilot, lambda: "‹ 2/3 ›" in region_text(pane.log_view), "version 2")
+        await pilot.pause()
+        focused = pilot.app.focused
+        assert isinstance(focused, AssistantMessage) and focused.text == "answer 2, again"
+        # An earlier answer: its new version is selected, the branch below it goes.
+        await pilot.press("alt+up", "alt+up")
+        assert isinstance(pilot.app.focused, AssistantMessage)
+        assert pilot.app.focused.text == "answer 1"
+        await pilot.press("r")
+        await wait_until(pilot, lambda: len(zai.requests) == 5, "regenerating answer 1")
+        await wait_for_stream(pilot)
+        await pilot.pause()
+        focused = pilot.app.focused
+        assert isinstance(focused, AssistantMessage) and focused.text == "answer 1, again"
+        assert [t.content for t in pane.turns] == ["alpha", "answer 1, again"]
+
+
+async def test_undo_with_a_message_selected_gives_the_box_the_focus(zai: WireServer) -> None:
+    zai.reply(*answers(2))
+    async with running() as pilot:
+        pane = active(pilot)
+        await send(pilot, "alpha")
+        await wait_for_stream(pilot)
+        await send(pilot, "beta")
+        await wait_for_stream(pilot)
+        for presses in (1, 4):  # the last answer (undone with it), then "alpha" (kept)
+            await pilot.press(*["alt+up"] * presses)
+            assert isinstance(pilot.app.focused, SelectableMessage)
+            pane.branches.undo()
+            await pilot.pause()
+            await pilot.pause()
+            # The prompt comes back to the box, which has the focus: never a message.
+            assert pilot.app.focused is pane.prompt
+            if presses == 1:
+                assert pane.prompt.text == "beta"
+                pane.prompt.clear()
+                await send(pilot, "beta")  # the same again, as the new last exchange
+                await wait_for_stream(pilot)

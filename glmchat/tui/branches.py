@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from textual.widget import Widget
+
 from glmchat.engine import Exchange, Turn
 from glmchat.engine.budget import DoesNotFit
 from glmchat.tui.answer_rounds import exchanges
@@ -134,10 +136,17 @@ class PaneBranches:
         self.answer_on_new_branch(exchange)
 
     def answer_on_new_branch(self, exchange: Exchange) -> None:
-        """The path up to the new answer is drawn again, then the answer streams below it."""
-        turns = self.pane.engine.turns
-        self.redraw(turns[:-1])
-        self.pane._begin_answer(exchange)
+        """The path up to the new answer is drawn again, then the answer streams below it.
+        A selection in the log (`r` on an answer, the palette over it) moves to the new
+        answer: the version just asked for is what `[`, `]` and `r` act on next."""
+        pane = self.pane
+        selected = pane.log_view.selection()
+        self._draw(pane.engine.turns[:-1], keep=None)
+        pane._begin_answer(exchange)
+        new = pane.streaming if selected is not None else None
+        if new is not None and isinstance(selected, SelectableMessage):
+            new.clicked = selected.clicked  # selected as the old one was (message_select.py)
+        pane.call_after_refresh(pane.log_view.settle_focus, new, pane.prompt)
 
     def switch(self, index: int, step: int) -> None:
         """The previous / next version of the message at `index`, and the branch below it."""
@@ -236,11 +245,15 @@ class PaneBranches:
     ) -> None:
         """The log shows `turns` again (the history window is kept bounded); the message at
         group `keep`, if given, is mounted, shown, and selected unless `select` is False."""
-        self.selected = None
         pane = self.pane
-        log = pane.log_view
-        shown = log.reset(exchanges(turns), keep=keep)
+        shown = self._draw(turns, keep=keep)
         # After the new messages are painted: moving the selection is a second, smaller
-        # update (the footer's keys, the highlight).
-        pane.call_after_refresh(log.settle_focus, shown if select else None)
-        pane.update_status()
+        # update (the footer's keys, the highlight). With nothing to select, the box takes
+        # the keys: the focus never falls to whichever message Textual would pick.
+        pane.call_after_refresh(pane.log_view.settle_focus, shown if select else None, pane.prompt)
+
+    def _draw(self, turns: Sequence[Turn], *, keep: int | None) -> Widget | None:
+        self.selected = None
+        shown = self.pane.log_view.reset(exchanges(turns), keep=keep)
+        self.pane.update_status()
+        return shown

@@ -361,6 +361,7 @@ class ChatPane(Vertical):
     def action_select_last(self) -> None:
         messages = [w for w in self.log_view.children if isinstance(w, SelectableMessage)]
         if messages:
+            messages[-1].clicked = False  # with the keyboard: the letter keys act on it
             self.screen.set_focus(messages[-1])  # now: the next key press starts from it
             messages[-1].scroll_visible(animate=False)
 

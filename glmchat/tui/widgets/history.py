@@ -182,12 +182,21 @@ class HistoryLog(MessageLog):
         if self._batches is None:
             self._schedule_batches()
 
-    def settle_focus(self, shown: Widget | None) -> None:
+    def selection(self) -> Widget | None:
+        """The message of this log that has the focus (the selection), if any."""
+        focused = self.screen.focused
+        return focused if focused is not None and focused.parent is self else None
+
+    def settle_focus(self, shown: Widget | None, instead: Widget | None = None) -> None:
         """After `reset`: select `shown` (if any), then remove the message that was
-        selected before."""
+        selected before. Without `shown`, a selection that had to go leaves the focus to
+        `instead` (the prompt box): removed, it would move to a neighbour Textual picks (the
+        log's first message), an unrelated one for the keys that act on the selection."""
+        leaving, self._leaving = self._leaving, None
         if shown is not None and shown.is_attached and not shown._pruning:  # not reset again
             self.screen.set_focus(shown, scroll_visible=False)
-        leaving, self._leaving = self._leaving, None
+        elif leaving is not None and leaving is self.screen.focused and instead is not None:
+            self.screen.set_focus(instead, scroll_visible=False)
         if leaving is not None:
             leaving.remove()
 

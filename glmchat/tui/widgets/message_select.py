@@ -3,15 +3,22 @@
 A message is selected by giving it the focus (alt+up / alt+down from the prompt or another
 message, or a click): the focus is what Textual routes keys by, so `e`, `r`, `[` and `]` reach
 the selected message and never the prompt, where they are typed. The actions are the pane's
-(tui/branches.py); a message only says which one was asked for."""
+(tui/branches.py); a message only says which one was asked for.
+
+Only a selection made with the keyboard takes those keys. A click anywhere on a message (its
+text, a thinking or tool panel's header, a result) selects it for the palette's commands, but
+someone who clicks and then types is writing: after a click, and for any key that is not one of
+the selection's, what is typed (or pasted) goes to the prompt box, which takes the focus back."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from textual import events
 from textual.binding import Binding
 from textual.message import Message as TMessage
 from textual.widget import Widget
+from textual.widgets import TextArea
 
 from glmchat.config import BINDING_IDS
 from glmchat.engine import Turn
@@ -45,6 +52,8 @@ class SelectableMessage(Widget):
     ]
 
     turn: Turn | None = None
+    # Selected by a click, not with the keyboard: the letter keys are typed, not actions.
+    clicked = False
 
     @dataclass
     class Act(TMessage):
@@ -63,6 +72,8 @@ class SelectableMessage(Widget):
         # Only what applies to this kind of message is offered (and shown in the footer).
         if action != "act":
             return True
+        if self.clicked:
+            return False  # not offered either: the footer shows what the keys do now
         what = parameters[0]
         if what == "edit":
             return self.is_prompt
@@ -77,6 +88,50 @@ class SelectableMessage(Widget):
     def on_focus(self) -> None:
         self.post_message(self.Selected(self))
 
+    def focus_on_click(self) -> bool:
+        self._select_by_click()
+        return False  # focused here, once marked (the footer reads `clicked`)
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        # From anywhere in the message: a panel's header or a result takes the focus on a
+        # click of its own (Textual focuses the nearest focusable widget), and keys would
+        # then bubble up to this message's bindings. The click still folds or unfolds it.
+        self._select_by_click()
+
+    def _select_by_click(self) -> None:
+        self.clicked = True
+        if self.screen.focused is not self:
+            self.screen.set_focus(self, scroll_visible=False)
+        self.refresh_bindings()
+
+    def on_key(self, event: events.Key) -> None:
+        # Here, before the bindings (they are looked up once the key has bubbled up to the
+        # app): a key that types text and is not one of the keys active here goes to the box.
+        if not event.is_printable:
+            return
+        active = self.screen.active_bindings.get(event.key)
+        if active is not None and active.enabled:
+            return
+        event.stop()
+        event.prevent_default()
+        self._type_in_prompt(event.character or "")
+
+    def on_paste(self, event: events.Paste) -> None:
+        event.stop()
+        self._type_in_prompt(event.text)
+
+    def _type_in_prompt(self, text: str) -> None:
+        """The text goes in the box next to the log (the pane's prompt), which takes the
+        focus at once: the keys that follow in the same burst are typed there in turn."""
+        log = self.parent
+        pane = log.parent if log is not None else None
+        boxes = pane.query_children(TextArea) if isinstance(pane, Widget) else None
+        if not boxes:
+            return
+        box = boxes.first()
+        self.screen.set_focus(box)
+        box.insert(text)
+
     def action_select(self, step: int) -> None:
         """Move the selection to the previous / next message of the log (stays at the ends)."""
         parent = self.parent
@@ -87,6 +142,7 @@ class SelectableMessage(Widget):
         if 0 <= index < len(messages):
             # At once, not after the queued messages (focus()): under key repeat each press
             # moves one step from where the last one landed.
+            messages[index].clicked = False  # with the keyboard: the letter keys act
             self.screen.set_focus(messages[index])
             messages[index].scroll_visible(animate=False)
 
