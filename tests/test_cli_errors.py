@@ -188,6 +188,9 @@ def test_glmchat_debug_shows_the_traceback_of_the_installed_command(tmp_path: Pa
         (["sessions", "fork"], "glmchat sessions fork: the following arguments are required"),
         (["usage", "--by", "planet"], "glmchat usage: argument --by: invalid choice"),
         (["--no-such-flag"], "glmchat: unrecognized arguments: --no-such-flag"),
+        # An empty ID (`--session "$ID"`, ID unset) quietly started a new conversation.
+        (["ask", "--session", "", "hi"], "glmchat ask: argument --session: an ID is needed"),
+        (["ask", "--session", " ", "hi"], "glmchat ask: argument --session: an ID is needed"),
     ],
 )
 def test_a_command_line_mistake_is_one_line_and_status_2(

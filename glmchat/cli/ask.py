@@ -44,7 +44,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="continue the most recent conversation",
     )
-    saved.add_argument("--session", metavar="ID", help="continue the conversation ID")
+    saved.add_argument(
+        "--session", metavar="ID", type=_session_id, help="continue the conversation ID"
+    )
     p.add_argument("--no-save", action="store_true", help="save nothing")
     tools = p.add_mutually_exclusive_group()
     tools.add_argument(
@@ -280,6 +282,15 @@ def _open_store(*, required: bool) -> Any:
             file=sys.stderr,
         )
     return store
+
+
+def _session_id(text: str) -> str:
+    # An empty ID (`--session "$ID"` with ID unset) would quietly start a new conversation.
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "an ID is needed (`glmchat sessions list` shows them; -c continues the latest)"
+        )
+    return text.strip()
 
 
 def _find_conversation(store: Any, args: argparse.Namespace) -> Any:
