@@ -600,3 +600,34 @@ def test_the_tui_does_not_start_with_a_broken_keys_table() -> None:
         f'glmchat: {path}:3:1: keys.send: "ctrl+q" is already the key of quit (its default); '
         "pick another key, or give keys.quit another key too"
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [
+        ('["list_dir", "read_file"]', ["list_dir", "read_file"]),  # as config.example.toml has it
+        ("['list_dir']", ["list_dir"]),
+        ("list_dir, read_file", ["list_dir", "read_file"]),
+        ("[]", []),
+    ],
+)
+def test_set_a_list_as_toml_or_with_commas(
+    capsys: pytest.CaptureFixture[str], value: str, stored: list[str]
+) -> None:
+    # Found by QA: the TOML list form was read as one name, '["list_dir"]', and refused.
+    code, _, err = run(capsys, "set", "tools.builtin", value)
+    assert (code, err) == (0, "")
+    doc = tomllib.loads(paths.config_path().read_text(encoding="utf-8"))
+    assert doc == {"tools": {"builtin": stored}}
+
+
+@pytest.mark.parametrize("value", ['["list_dir", 3]', "[nope", '{"a": 1}'])
+def test_set_a_list_that_is_not_one_is_one_line(
+    capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    code, out, err = run(capsys, "set", "tools.builtin", value)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "tools.builtin: expected names separated by commas (a,b) or a TOML list" in err or (
+        value.startswith("{") and "unknown name" in err
+    )
+    assert not paths.config_path().exists()

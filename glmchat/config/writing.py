@@ -135,6 +135,8 @@ def _parse_raw(key: str, f: Rule, raw: str, optional: bool) -> Any:
                 f"{key}: expected {kind} {value_range(f)}, got {show_value(raw)}"
             ) from None
     if f.kind in ("str_list", "choice_list"):
+        if text.startswith("["):
+            return _toml_list(key, text)  # as config.toml writes it: ["list_dir", "read_file"]
         return [item.strip() for item in text.split(",") if item.strip()]
     if f.kind in ("str_table", "table"):
         try:
@@ -146,6 +148,21 @@ def _parse_raw(key: str, f: Rule, raw: str, optional: bool) -> Any:
             raise ConfigError(f"{key}: expected a JSON object, like {like}, got {show_value(raw)}")
         return value
     return raw if f.kind == "text" else text
+
+
+def _toml_list(key: str, text: str) -> list[str]:
+    import tomllib
+
+    try:
+        value = tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(
+            f'{key}: expected names separated by commas (a,b) or a TOML list (["a", "b"]), '
+            f"got {show_value(text)}"
+        )
+    return [item.strip() for item in value if item.strip()]
 
 
 def parse_setting(key: str, raw: str, label: str | None = None) -> Any:
