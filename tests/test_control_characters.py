@@ -130,23 +130,23 @@ async def _set_as_the_prompts_text(pilot: Any, hostile: str) -> Any:
     return prompt
 
 
-async def _pasted_into_the_pickers_search(pilot: Any, hostile: str) -> Any:
+async def _pickers_search(pilot: Any) -> Any:
     from textual.widgets import Input
 
     await pilot.press("ctrl+r")
     await pilot.pause()
-    search = pilot.app.screen.query_one("#search", Input)
+    return pilot.app.screen.query_one("#search", Input)
+
+
+async def _pasted_into_the_pickers_search(pilot: Any, hostile: str) -> Any:
+    search = await _pickers_search(pilot)
     pilot.app.post_message(events.Paste(hostile))  # as the driver sends it
     await pilot.pause()
     return search
 
 
 async def _typed_over_by_code(pilot: Any, hostile: str) -> Any:
-    from textual.widgets import Input
-
-    await pilot.press("ctrl+r")
-    await pilot.pause()
-    search = pilot.app.screen.query_one("#search", Input)
+    search = await _pickers_search(pilot)
     search.value = hostile
     await pilot.pause()
     return search

@@ -291,13 +291,18 @@ async def test_tabs_mark_a_background_failure_until_shown(zai: WireServer) -> No
         assert _tab_text(pilot, pane) == "this will break"
 
 
+async def _nine_more_named_panes(pilot: Pilot[Any]) -> None:
+    """Ten tabs of some 25 columns each: three fit in 80."""
+    for i in range(9):
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        active(pilot).rename(f"conversation number {i}")
+
+
 async def test_tabs_out_of_view_are_counted_on_each_side() -> None:
     async with running(size=(80, 24)) as pilot:
         app = glm(pilot)
-        for i in range(9):
-            await pilot.press("ctrl+n")
-            await pilot.pause()
-            active(pilot).rename(f"conversation number {i}")
+        await _nine_more_named_panes(pilot)
         await _settled(pilot)
         top = screen_lines(app)[0]
         assert re.search(r"‹ \d+", top) and not re.search(r"\d+ ›", top), top
@@ -347,10 +352,7 @@ async def test_the_hints_follow_tabs_closed_and_opened() -> None:
     # were counted before the tab left the bar).
     async with running(size=(80, 24)) as pilot:
         app = glm(pilot)
-        for i in range(9):
-            await pilot.press("ctrl+n")
-            await pilot.pause()
-            active(pilot).rename(f"conversation number {i}")
+        await _nine_more_named_panes(pilot)
         for _ in range(5):
             await pilot.press("ctrl+pageup")
         await _settled(pilot)
