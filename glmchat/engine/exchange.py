@@ -212,6 +212,8 @@ class Exchange:
 
     def _streaming_update(self, delta: ToolCallDelta) -> ToolCallUpdate:
         """A call's arguments as they stream in (the first id and name win)."""
+        if not self._streaming_calls:  # the round's first call: its thinking is over
+            self.recorder.output_started()
         call = self._streaming_calls.setdefault(delta.index, ["", "", ""])
         call[0] = call[0] or (delta.id or "")
         call[1] = call[1] or (delta.name or "")

@@ -42,6 +42,7 @@ class StreamRecorder:
         self._dirty = False
         self._first_reasoning: float | None = None
         self._first_content: float | None = None
+        self._first_call: float | None = None  # the first tool call's first fragment
         self.checkpoints = 0  # how many checkpoint writes were made (for tests and stats)
         self.finished = False
 
@@ -71,6 +72,12 @@ class StreamRecorder:
         self._dirty = True
         self.tick()
 
+    def output_started(self) -> None:
+        """The model's first tool call began: its thinking ends there, not when the round is
+        closed (after the calls waited for the user and ran)."""
+        if self._first_call is None and self._first_reasoning is not None:
+            self._first_call = self._clock()
+
     def tick(self) -> bool:
         """Checkpoint if there is unsaved text and the interval has passed; returns whether
         it wrote. Safe to call often, e.g. from a timer while the stream is quiet."""
@@ -95,7 +102,8 @@ class StreamRecorder:
         out = {"total_seconds": round(now - self._started, 3)}
         if self._first_reasoning is not None:
             out["first_reasoning_seconds"] = round(self._first_reasoning - self._started, 3)
-            thinking_end = self._first_content if self._first_content is not None else now
+            ends = [t for t in (self._first_content, self._first_call) if t is not None]
+            thinking_end = min(ends, default=now)
             out["thinking_seconds"] = round(thinking_end - self._first_reasoning, 3)
         if self._first_content is not None:
             out["first_content_seconds"] = round(self._first_content - self._started, 3)

@@ -23,12 +23,28 @@ class StreamMeter:
         self.uncounted: list[str] = []
         self._out_tokens = 0
         self._retry: tuple[RetryScheduled, float] | None = None  # and its deadline
+        # Time the model was not streaming (tools ran, or waited for the user): not speed.
+        self._paused_at: float | None = None
+        self._paused_for = 0.0
 
     def start(self) -> None:
-        """A new answer: nothing counted, no retry announced."""
+        """A new answer: nothing counted, no retry announced, no pause."""
         self.uncounted.clear()
         self._out_tokens = 0
         self._retry = None
+        self._paused_at = None
+        self._paused_for = 0.0
+
+    def pause(self) -> None:
+        """The model's call is over and tools take over: the speed holds still."""
+        if self._paused_at is None:
+            self._paused_at = self._clock()
+
+    def resume(self) -> None:
+        """The model is called again: the speed counts from where it held."""
+        if self._paused_at is not None:
+            self._paused_for += self._clock() - self._paused_at
+            self._paused_at = None
 
     def retry_scheduled(self, event: RetryScheduled) -> None:
         self._retry = (event, self._clock() + event.delay)
@@ -49,6 +65,9 @@ class StreamMeter:
             self._out_tokens += estimate_tokens("".join(self.uncounted))
             self.uncounted.clear()
         rate = None
-        if first is not None and now - first >= MIN_RATE_SECONDS:
-            rate = self._out_tokens / (now - first)
+        if first is not None:
+            held = now if self._paused_at is None else self._paused_at
+            streamed = held - first - self._paused_for
+            if streamed >= MIN_RATE_SECONDS:
+                rate = self._out_tokens / streamed
         return rate, state

@@ -308,7 +308,10 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
     def tick(self) -> None:
         """Refresh the live titles (thinking, running tools); called a few times a second."""
         one = self._round
-        if one.thinking is not None and not one.answer_started and one.thinking_started:
+        # Live until the round's first text or tool call (`_close_thinking`): a call that
+        # then waits for the user, or runs, is not the model thinking.
+        thinking = one.thinking_seconds is None and not one.answer_started
+        if one.thinking is not None and thinking and one.thinking_started:
             seconds = time.monotonic() - one.thinking_started
             one.thinking.title = self._title(one, seconds, live=True)
             relabelled_in_place(one.thinking)  # a layout of what is in view, not of the log

@@ -142,10 +142,13 @@ class PaneStream:
                 elif kind is SaveFailed:
                     pane.not_saved.say(event.message)  # type: ignore[union-attr]
                 elif kind is ToolCallUpdate:
+                    if event.state != "streaming":  # type: ignore[union-attr]
+                        self._meter.pause()  # the model's call is over: the tools' turn
                     pane.pane_tools.update(message, event, fold)  # type: ignore[arg-type]
                 elif kind is ApprovalRequest:
                     pane.pane_tools.ask(message, event)  # type: ignore[arg-type]
                 elif kind is RoundStarted:
+                    self._meter.resume()
                     message.start_round()
                 elif kind is Usage:
                     message.round_usage(event.reasoning_tokens)  # type: ignore[union-attr]
