@@ -158,3 +158,27 @@ async def test_a_selected_message_sends_other_typed_keys_to_the_box(zai: WireSer
         await pilot.press(*"what now")
         assert pane.prompt.text == "what now" and pane.prompt.has_focus
         assert len(zai.requests) == 1
+
+
+async def test_typing_after_a_click_never_answers_a_waiting_tool_call(
+    zai: WireServer, tmp_path: Path
+) -> None:
+    """y, a and n answer the approval question; after a click in the log they are text."""
+    root = tmp_path / "files"
+    root.mkdir()
+    (root / "notes.txt").write_text(NOTES, encoding="utf-8")
+    save_value("tools.builtin", "read_file")
+    save_value("tools.allowed_dirs", str(root))
+    zai.reply(*tool_loop())
+    async with running() as pilot:
+        pane = active(pilot)
+        await send(pilot, "read notes.txt")
+        await wait_until(pilot, lambda: pane.approval is not None, "the approval question")
+        await pilot.pause()
+        [prompt] = pane.query(UserMessage)
+        await type_after_click(pilot, prompt, "yes")
+        assert pane.prompt.text == "yes"
+        assert pane.approval is not None and not pane.approval.future.done()
+        await pilot.press("escape")  # still answered from the box: denied
+        await wait_for_stream(pilot)
+        assert pane.prompt.text == "yes"

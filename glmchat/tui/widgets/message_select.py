@@ -104,10 +104,17 @@ class SelectableMessage(Widget):
             self.screen.set_focus(self, scroll_visible=False)
         self.refresh_bindings()
 
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        # After a click, a key that types text is the user's text: Textual then skips the
+        # bindings of the pane and the app for it (a waiting tool call's y, a and n), as it
+        # does for a text box; this message's own are off (check_action).
+        return self.clicked and character is not None and character.isprintable()
+
     def on_key(self, event: events.Key) -> None:
         # Here, before the bindings (they are looked up once the key has bubbled up to the
         # app): a key that types text and is not one of the keys active here goes to the box.
-        if not event.is_printable:
+        # Not from a part that has keys of its own (a tool's approval question takes y, a, n).
+        if not event.is_printable or self.screen.focused is not self:
             return
         active = self.screen.active_bindings.get(event.key)
         if active is not None and active.enabled:
