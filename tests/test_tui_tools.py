@@ -24,6 +24,7 @@ from glmchat.tools.base import ToolOutput, ToolSpec
 from glmchat.tui.answer_rounds import answer_rounds, exchanges
 from glmchat.tui.app_tools import AppTools
 from glmchat.tui.screens.tools_picker import ToolsPicker
+from glmchat.tui.widgets import prompt as prompt_module
 from glmchat.tui.widgets.messages import AssistantMessage, UserMessage
 from glmchat.tui.widgets.tool_panel import RESULT_LINES, ToolPanel
 from tests.tui_helpers import (
@@ -354,8 +355,11 @@ async def test_escape_while_a_tool_runs_cancels_it(zai: WireServer) -> None:
 
 
 async def test_panes_wait_each_for_their_own_answer_and_mark_their_tabs(
-    zai: WireServer, files: Path
+    zai: WireServer, files: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Keys right after typing are typing (test_keys_typed_meanwhile_never_answer): here the
+    # user has paused since.
+    monkeypatch.setattr(prompt_module, "TYPING_PAUSE", 0.0)
     read = ("c1", "read_file", json.dumps({"path": "notes.txt"}))
     zai.reply(tool_round(read), tool_round(read), answer("Second denied."), answer("First read."))
     async with running() as pilot:
@@ -384,6 +388,32 @@ async def test_panes_wait_each_for_their_own_answer_and_mark_their_tabs(
         assert not app.tabs.get_tab(first_tab).label.plain.startswith("?")
         assert [p.state for p in first.query(ToolPanel)] == ["ok"]
         assert [p.state for p in second.query(ToolPanel)] == ["denied"]
+
+
+async def test_keys_typed_meanwhile_never_answer(zai: WireServer, files: Path) -> None:
+    """Found by a helper: the question takes the focus when it appears, so a user typing a
+    follow-up answered it with their next y, a or n ("a" allowed the tool for good), and
+    enter in the box approved instead of being the box's. Keys within a second of the last
+    one typed are typing; enter in the box is the box's; escape still denies."""
+    call = ("c1", "read_file", json.dumps({"path": "notes.txt"}))
+    zai.reply(tool_round(call), answer("It says hi."))
+    async with running() as pilot:
+        pane = active(pilot)
+        await ask_and_wait(pilot, "What is in notes.txt?")
+        assert pane.focus_target.has_focus  # the question took the focus
+        await pilot.press("m", "a", "y", "b", "e", "enter", "n")  # a follow-up, typed on
+        await pilot.pause()
+        assert pane.approval is not None and not pane.approval.future.done()
+        assert pane.prompt.text == "mayben"  # enter in the box, while busy, sent nothing
+        assert pane.prompt.has_focus
+        assert [p.state for p in panels(pilot)] == ["waiting"]
+        pane.prompt._typed_at = float("-inf")  # a pause: the user reads the question
+        await pilot.press("enter")  # in the box: the box's, not an approval
+        assert pane.approval is not None and not pane.approval.future.done()
+        await pilot.press("alt+up", "y")  # to the question (the answer), then y: allowed
+        await wait_for_stream(pilot)
+        assert [p.state for p in panels(pilot)] == ["ok"]
+        assert "mayben" in pane.prompt.text  # nothing typed was lost
 
 
 # --- resume --------------------------------------------------------------------------------------

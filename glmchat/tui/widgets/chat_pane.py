@@ -43,14 +43,15 @@ if TYPE_CHECKING:
 
 class ChatPane(Vertical):
     # While a tool call waits for approval these keys answer it. Its question takes the focus
-    # (the prompt keeps its text); from the prompt, where y, a and n are typed, enter and escape
-    # still answer. Otherwise the keys do what they always do.
+    # (the prompt keeps its text). In the prompt y, a and n are typed and enter is the box's;
+    # escape denies from anywhere. Keys that come while the user is typing are typing: they go
+    # to the box, never answer (PromptInput.typing). Otherwise the keys do what they always do.
     BINDINGS = [
-        Binding("y", "approve('once')", "Allow once", priority=True),
-        Binding("enter", "approve('once')", "Allow once", show=False, priority=True),
-        Binding("a", "approve('always')", "Always allow", priority=True),
-        Binding("n", "approve('deny')", "Deny", priority=True),
-        Binding("escape", "approve('deny')", "Deny", show=False, priority=True),
+        Binding("y", "answer('y')", "Allow once", priority=True),
+        Binding("enter", "answer('enter')", "Allow once", show=False, priority=True),
+        Binding("a", "answer('a')", "Always allow", priority=True),
+        Binding("n", "answer('n')", "Deny", priority=True),
+        Binding("escape", "answer('escape')", "Deny", show=False, priority=True),
         # From the prompt, the selection starts at the last message (tui/branches.py).
         Binding(BINDING_IDS["select_prev"], "select_last", "Select", show=False, id="select_prev"),
         # While an earlier prompt's edit is in the box, the stop key makes it a new prompt.
@@ -306,16 +307,42 @@ class ChatPane(Vertical):
         return self.pane_tools.focus_target
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "approve":
-            return self.pane_tools.waiting
+        if action == "answer":
+            # Enter in the box is the box's: a follow-up typed meanwhile must not approve.
+            return self.pane_tools.waiting and not (
+                parameters == ("enter",) and self.prompt.has_focus
+            )
         if action == "cancel_edit":
             return self.branches.editing is not None and self.streaming is None
         return True
 
-    def action_approve(self, decision: Decision) -> None:
+    def action_answer(self, key: str) -> None:
         """y / enter: run it once; a: run this tool without asking for the rest of this
-        conversation; n / escape: refuse (the model is told; a second escape stops it all)."""
-        self.pane_tools.answered(decision)
+        conversation; n / escape: refuse (the model is told; a second escape stops it all).
+
+        A key that comes while the user is typing (the question took the focus mid-word) is
+        part of what they type: it goes to the box, which takes the focus back, and the call
+        goes on waiting. Escape always answers: a denial runs nothing."""
+        prompt = self.prompt
+        if key != "escape" and prompt.typing():
+            if key == "enter":
+                self.screen.set_focus(prompt)
+            else:
+                prompt.take_typing(key)
+            self.app.notify(
+                f"The tool call still waits: {self._key('select_prev')}, then "
+                "y, a or n; escape denies.",
+                timeout=6,
+            )
+            return
+        decisions: dict[str, Decision] = {
+            "y": "once",
+            "enter": "once",
+            "a": "always",
+            "n": "deny",
+            "escape": "deny",
+        }
+        self.pane_tools.answered(decisions[key])
 
     # --- actions -----------------------------------------------------------------------
 

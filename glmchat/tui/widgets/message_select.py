@@ -18,10 +18,10 @@ from textual import events
 from textual.binding import Binding
 from textual.message import Message as TMessage
 from textual.widget import Widget
-from textual.widgets import TextArea
 
 from glmchat.config import BINDING_IDS
 from glmchat.engine import Turn
+from glmchat.tui.widgets.prompt import type_into_prompt
 
 
 def sibling_label(position: int, count: int) -> str:
@@ -130,14 +130,7 @@ class SelectableMessage(Widget):
     def _type_in_prompt(self, text: str) -> None:
         """The text goes in the box next to the log (the pane's prompt), which takes the
         focus at once: the keys that follow in the same burst are typed there in turn."""
-        log = self.parent
-        pane = log.parent if log is not None else None
-        boxes = pane.query_children(TextArea) if isinstance(pane, Widget) else None
-        if not boxes:
-            return
-        box = boxes.first()
-        self.screen.set_focus(box)
-        box.insert(text)
+        type_into_prompt(self, text)
 
     def action_select(self, step: int) -> None:
         """Move the selection to the previous / next message of the log (stays at the ends)."""

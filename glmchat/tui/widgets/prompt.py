@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from time import monotonic
 
 from textual import events
 from textual.binding import Binding
@@ -10,6 +11,10 @@ from textual.message import Message
 from textual.widget import Widget
 
 from glmchat.tui.widgets.safe_entry import SafeTextArea
+
+# Seconds after a key typed in the box during which any key is taken as more typing. Longer
+# than the gap between two keys of one word, shorter than reading a question and answering it.
+TYPING_PAUSE = 1.0
 
 
 class PromptInput(SafeTextArea):
@@ -46,6 +51,7 @@ class PromptInput(SafeTextArea):
 
     def __init__(self, *, scrolls: Widget | None = None, **kwargs: object) -> None:
         self.scrolls = scrolls
+        self._typed_at = float("-inf")  # when a key last typed text here (monotonic)
         """What PageUp and PageDown scroll: the pane's conversation."""
         super().__init__(
             soft_wrap=True,
@@ -65,6 +71,7 @@ class PromptInput(SafeTextArea):
         # lookup costs about 0.2 ms, so a key that types text (which `[keys]` never binds:
         # see glmchat.keybindings.types_text) goes straight to TextArea.
         if event.is_printable:
+            self._typed_at = monotonic()
             return
         active = self.screen.active_bindings.get(event.key)
         if active is None or active.node is not self:
@@ -77,6 +84,21 @@ class PromptInput(SafeTextArea):
                 self._submit()
             else:
                 self.insert("\n")
+
+    def on_paste(self) -> None:
+        self._typed_at = monotonic()
+
+    def take_typing(self, text: str) -> None:
+        """Text the user typed while the focus was elsewhere (a message, a tool call's
+        question): it goes in here, which takes the focus for the keys that follow."""
+        self.screen.set_focus(self)
+        self.insert(text)
+        self._typed_at = monotonic()
+
+    def typing(self) -> bool:
+        """Whether the user typed (or pasted) here within the last TYPING_PAUSE seconds: a
+        key that comes now is more of their text, whatever else took the focus meanwhile."""
+        return monotonic() - self._typed_at < TYPING_PAUSE
 
     def action_scroll_log(self, pages: int) -> None:
         """Scroll the conversation by a page, up when `pages` is negative. Scrolling up
@@ -104,3 +126,12 @@ class PromptInput(SafeTextArea):
         if text.strip():
             self.clear()
             self.post_message(self.Submitted(self, text))
+
+
+def type_into_prompt(widget: Widget, text: str) -> None:
+    """`text`, typed while `widget` (inside a pane) had the focus, into that pane's prompt."""
+    for node in widget.ancestors:
+        boxes = node.query_children(PromptInput)
+        if boxes:
+            boxes.first().take_typing(text)
+            return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+from textual import events
 from textual.binding import Binding
 from textual.content import Content
 from textual.widgets import Static
@@ -12,6 +13,7 @@ from textual.widgets import Static
 from glmchat.engine.events import ToolCallUpdate, ToolState
 from glmchat.tui.literal import literal
 from glmchat.tui.widgets.fold_in_place import FoldsInPlace
+from glmchat.tui.widgets.prompt import type_into_prompt
 
 # A result shows this many lines until the user asks for all of it.
 RESULT_LINES = 6
@@ -117,7 +119,19 @@ class FoldedText(Static, can_focus=True):
 
 class ApprovalQuestion(Static, can_focus=True):
     """The question of a call waiting for approval. It takes the focus while it asks, so y, a
-    and n reach the pane's approval keys instead of being typed into the prompt."""
+    and n reach the pane's approval keys instead of being typed into the prompt; any other key
+    that types text is the user's text, and goes to the prompt (so do y, a and n while the user
+    is typing: ChatPane.action_answer)."""
+
+    def on_key(self, event: events.Key) -> None:
+        if not event.is_printable:
+            return
+        active = self.screen.active_bindings.get(event.key)
+        if active is not None and active.enabled:
+            return  # one of the pane's answers
+        event.stop()
+        event.prevent_default()
+        type_into_prompt(self, event.character or "")
 
 
 class ToolPanel(FoldsInPlace):
