@@ -401,6 +401,9 @@ async def test_keys_typed_meanwhile_never_answer(zai: WireServer, files: Path) -
         pane = active(pilot)
         await ask_and_wait(pilot, "What is in notes.txt?")
         assert pane.focus_target.has_focus  # the question took the focus
+        # Its answers are offered, not the keys of a selected message (found by a helper).
+        footer = screen_text(glm(pilot)).splitlines()[-1]
+        assert "Allow once" in footer and "Regenerate" not in footer and "Edit" not in footer
         await pilot.press("m", "a", "y", "b", "e", "enter", "n")  # a follow-up, typed on
         await pilot.pause()
         assert pane.approval is not None and not pane.approval.future.done()

@@ -74,6 +74,8 @@ class SelectableMessage(Widget):
             return True
         if self.clicked:
             return False  # not offered either: the footer shows what the keys do now
+        if self.screen.focused is not self:
+            return False  # a part of it has the focus (a tool call's question): not a selection
         what = parameters[0]
         if what == "edit":
             return self.is_prompt
