@@ -330,7 +330,10 @@ class OpenAICompatClient:
         if self._api_key is None:
             return
         key = self._api_key.value
-        # A Z.ai key is "ID.SECRET": either half alone is quoted too.
+        # A Z.ai key is "ID.SECRET": either half alone is quoted too. A string this short is
+        # no key anyone issues, and would match ordinary words.
+        if len(key) < 8:
+            return
         quoted = [key, *(part for part in key.split(".") if len(part) >= 12 and part != key)]
         message = error.message
         if not any(secret in message for secret in quoted):
