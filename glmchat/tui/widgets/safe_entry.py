@@ -11,9 +11,8 @@ What the box shows is then exactly what it holds, and what is sent."""
 from __future__ import annotations
 
 from textual import events
-from textual.document._document import EditResult
-from textual.document._edit import Edit
 from textual.widgets import Input, TextArea
+from textual.widgets.text_area import Edit, EditResult
 
 from glmchat.terminal_text import neutralize_controls
 
@@ -43,7 +42,7 @@ class SafeInput(Input):
     def replace(self, text: str, start: int, end: int) -> None:
         super().replace(neutralize_controls(text), start, end)
 
-    def _on_paste(self, event: events.Paste) -> None:
+    def on_paste(self, event: events.Paste) -> None:
         # Textual runs this, then Input's own (each class's handler in turn), which keeps the
         # first line: cleaned first, a bare CR or another control no longer ends that line and
         # drops what follows it.
