@@ -104,3 +104,29 @@ def test_glmchat_in_a_real_terminal_sends_a_prompt_and_quits(wire: WireServer) -
     assert status == 0
     [request] = wire.requests
     assert request.json["messages"] == [{"role": "user", "content": "capital?"}]
+
+
+def test_a_paste_with_escape_codes_and_a_byte_that_is_not_utf8(wire: WireServer) -> None:
+    """Found by QA: a bracketed paste holding an escape character (a log with colours) became
+    key presses, its newline an Enter that sent the first line at once; one byte that is not
+    UTF-8 ended the app (traceback, exit 0, the draft lost)."""
+    save_value("providers.zai.base_url", wire.url)
+    term = Terminal(_glmchat(), terminal_env())
+    try:
+        term.wait_for("thinking ON")
+        pasted = "log: \x1b[31mERROR\x1b[0m disk full\nnext line\x1b]0;PWNED\x07 end"
+        term.child.send("\x1b[200~" + pasted + "\x1b[201~")
+        term.wait_for("next line")
+        term.child.send(b"\xff")  # a byte no UTF-8 text holds
+        term.child.send(" kept")
+        term.wait_for("end\ufffd kept")
+        shown = term.text
+        assert "log: \\x1b[31mERROR\\x1b[0m disk full" in shown
+        assert "next line\\x1b]0;PWNED\\x07 end" in shown
+        assert wire.requests == []  # nothing was sent: a paste is text, not keys
+        term.child.send("\x11")
+        status = term.wait_for_exit(timeout=5)
+    finally:
+        if term.child.isalive():
+            term.child.terminate(force=True)
+    assert status == 0

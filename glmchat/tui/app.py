@@ -21,6 +21,7 @@ from glmchat.tui.app_services import AppServices
 from glmchat.tui.app_tools import AppTools
 from glmchat.tui.commands import ChatCommands
 from glmchat.tui.compat.one_write import FramesInOneWrite
+from glmchat.tui.compat.terminal_input import install as install_terminal_input
 from glmchat.tui.export_file import export_to_file
 from glmchat.tui.screens.chat_screen import ChatScreen
 from glmchat.tui.warm_up import WARM_UP_STEPS, freeze_what_lives_on
@@ -67,6 +68,7 @@ class GlmChatApp(FramesInOneWrite, AppServices):  # each frame in one write (com
         model: str | None = None,
     ) -> None:
         super().__init__(settings, store=store, credentials=credentials)
+        install_terminal_input()  # pastes with escape codes, bytes that are not UTF-8 (compat)
         self._resume = resume
         self._model = model
         self._pane_count = 0
