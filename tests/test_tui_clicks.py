@@ -123,6 +123,15 @@ async def test_a_clicked_message_is_selected_but_letters_are_typed(zai: WireServ
         await pilot.pause()
         assert pane.prompt.text == "rerun it" and len(zai.requests) == 2
         pane.prompt.clear()
+        # A fast typist's burst, all its keys routed to the message before the first is
+        # handled (found by QA: only the first letter reached the box).
+        await pilot.click(text)
+        await pilot.pause()
+        for character in "hello":
+            pilot.app.post_message(events.Key(character, character))
+        await pilot.pause()
+        assert pane.prompt.text == "hello" and len(zai.requests) == 2
+        pane.prompt.clear()
         # A prompt: e would load it into the box (an edit); typed, it stays text.
         await type_after_click(pilot, prompt, "explain")
         assert pane.prompt.text == "explain" and pane.branches.editing is None

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual import events
 from textual.pilot import Pilot
 
 from glmchat.config import save_value
@@ -391,10 +392,12 @@ async def test_panes_wait_each_for_their_own_answer_and_mark_their_tabs(
 
 
 async def test_keys_typed_meanwhile_never_answer(zai: WireServer, files: Path) -> None:
-    """Found by a helper: the question takes the focus when it appears, so a user typing a
-    follow-up answered it with their next y, a or n ("a" allowed the tool for good), and
-    enter in the box approved instead of being the box's. Keys within a second of the last
-    one typed are typing; enter in the box is the box's; escape still denies."""
+    """Found by a helper, then by QA: the question takes the focus when it appears, so a user
+    typing a follow-up answered it: with their next y, a or n ("a" allowing the tool for
+    good), with the first letter of a word after a pause ("and also..."), and with enter in
+    the prompt. Typing is text: a y, a or n followed at once by another key, and any key
+    within a second of the last one typed, go to the prompt, in order; enter in the prompt is
+    the prompt's; escape denies; a lone key answers."""
     call = ("c1", "read_file", json.dumps({"path": "notes.txt"}))
     zai.reply(tool_round(call), answer("It says hi."))
     async with running() as pilot:
@@ -404,19 +407,38 @@ async def test_keys_typed_meanwhile_never_answer(zai: WireServer, files: Path) -
         # Its answers are offered, not the keys of a selected message (found by a helper).
         footer = screen_text(glm(pilot)).splitlines()[-1]
         assert "Allow once" in footer and "Regenerate" not in footer and "Edit" not in footer
-        await pilot.press("m", "a", "y", "b", "e", "enter", "n")  # a follow-up, typed on
-        await pilot.pause()
+        await pilot.press(*"and also")  # after a pause: the first letter would answer "always"
+        await pilot.pause(0.5)
         assert pane.approval is not None and not pane.approval.future.done()
-        assert pane.prompt.text == "mayben"  # enter in the box, while busy, sent nothing
-        assert pane.prompt.has_focus
-        assert [p.state for p in panels(pilot)] == ["waiting"]
-        pane.prompt._typed_at = float("-inf")  # a pause: the user reads the question
+        assert pane.prompt.text == "and also" and pane.prompt.has_focus
         await pilot.press("enter")  # in the box: the box's, not an approval
         assert pane.approval is not None and not pane.approval.future.done()
-        await pilot.press("alt+up", "y")  # to the question (the answer), then y: allowed
+        pane.prompt.clear()
+        pane.prompt._typed_at = float("-inf")  # a pause: the user reads the question
+        await pilot.press("alt+up", "y")  # to the answer, then a lone y: allowed
         await wait_for_stream(pilot)
         assert [p.state for p in panels(pilot)] == ["ok"]
-        assert "mayben" in pane.prompt.text  # nothing typed was lost
+
+
+async def test_a_burst_at_the_question_is_typed_in_order(zai: WireServer, files: Path) -> None:
+    call = ("c1", "read_file", json.dumps({"path": "notes.txt"}))
+    zai.reply(tool_round(call), answer("Then I cannot tell."))
+    async with running() as pilot:
+        pane = active(pilot)
+        await ask_and_wait(pilot, "read it")
+        # One read of a fast typist's keys: all queued before the first is handled (pressed
+        # one by one, each would be handled before the next arrives).
+        for character in "typing on now":  # y, n among them
+            pilot.app.post_message(
+                events.Key("space" if character == " " else character, character)
+            )
+        await pilot.pause(0.5)
+        assert pane.prompt.text == "typing on now"  # not "ytping", nothing answered
+        assert pane.approval is not None and not pane.approval.future.done()
+        await pilot.press("escape")  # denies from the prompt too
+        await wait_for_stream(pilot)
+        assert [p.state for p in panels(pilot)] == ["denied"]
+        assert pane.prompt.text == "typing on now"
 
 
 # --- resume --------------------------------------------------------------------------------------

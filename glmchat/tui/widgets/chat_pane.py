@@ -19,7 +19,6 @@ from glmchat.config import BINDING_IDS
 from glmchat.engine import ConversationEngine, Exchange, HistoryUnavailable, Turn
 from glmchat.engine.budget import DoesNotFit
 from glmchat.engine.events import ApprovalRequest
-from glmchat.tools.base import Decision
 from glmchat.tui.answer_rounds import exchanges
 from glmchat.tui.branches import PaneBranches
 from glmchat.tui.context_budget import does_not_fit, model_fields
@@ -33,6 +32,7 @@ from glmchat.tui.widgets.pane_stream import PaneStream
 from glmchat.tui.widgets.pane_tools import PaneTools
 from glmchat.tui.widgets.prompt import PromptInput
 from glmchat.tui.widgets.status_bar import StatusBar, money_fields
+from glmchat.tui.widgets.tool_panel import ApprovalQuestion
 from glmchat.tui.widgets.turn_widgets import widget_for
 
 if TYPE_CHECKING:
@@ -42,15 +42,15 @@ if TYPE_CHECKING:
 
 
 class ChatPane(Vertical):
-    # While a tool call waits for approval these keys answer it. Its question takes the focus
-    # (the prompt keeps its text). In the prompt y, a and n are typed and enter is the box's;
-    # escape denies from anywhere. Keys that come while the user is typing are typing: they go
-    # to the box, never answer (PromptInput.typing). Otherwise the keys do what they always do.
+    # While a tool call waits for approval these keys answer it, from its question (which
+    # takes the focus; it passes every key that types text through PaneTools.key_at_question)
+    # or a message selected with the keyboard. In the prompt y, a and n are typed and enter is
+    # the box's; escape denies from anywhere. Typing never answers: see PaneTools.
     BINDINGS = [
-        Binding("y", "answer('y')", "Allow once", priority=True),
-        Binding("enter", "answer('enter')", "Allow once", show=False, priority=True),
-        Binding("a", "answer('a')", "Always allow", priority=True),
-        Binding("n", "answer('n')", "Deny", priority=True),
+        Binding("y", "answer('y')", "Allow once"),
+        Binding("enter", "answer('enter')", "Allow once", show=False),
+        Binding("a", "answer('a')", "Always allow"),
+        Binding("n", "answer('n')", "Deny"),
         Binding("escape", "answer('escape')", "Deny", show=False, priority=True),
         # From the prompt, the selection starts at the last message (tui/branches.py).
         Binding(BINDING_IDS["select_prev"], "select_last", "Select", show=False, id="select_prev"),
@@ -319,30 +319,13 @@ class ChatPane(Vertical):
     def action_answer(self, key: str) -> None:
         """y / enter: run it once; a: run this tool without asking for the rest of this
         conversation; n / escape: refuse (the model is told; a second escape stops it all).
+        Escape always answers: a denial runs nothing; the others never while the user types."""
+        self.pane_tools.key_answers(key)
 
-        A key that comes while the user is typing (the question took the focus mid-word) is
-        part of what they type: it goes to the box, which takes the focus back, and the call
-        goes on waiting. Escape always answers: a denial runs nothing."""
-        prompt = self.prompt
-        if key != "escape" and prompt.typing():
-            if key == "enter":
-                self.screen.set_focus(prompt)
-            else:
-                prompt.take_typing(key)
-            self.app.notify(
-                f"The tool call still waits: {self._key('select_prev')}, then "
-                "y, a or n; escape denies.",
-                timeout=6,
-            )
-            return
-        decisions: dict[str, Decision] = {
-            "y": "once",
-            "enter": "once",
-            "a": "always",
-            "n": "deny",
-            "escape": "deny",
-        }
-        self.pane_tools.answered(decisions[key])
+    @on(ApprovalQuestion.Typed)
+    def key_at_question(self, event: ApprovalQuestion.Typed) -> None:
+        event.stop()
+        self.pane_tools.key_at_question(event.character)
 
     # --- actions -----------------------------------------------------------------------
 

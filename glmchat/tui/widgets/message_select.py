@@ -21,7 +21,7 @@ from textual.widget import Widget
 
 from glmchat.config import BINDING_IDS
 from glmchat.engine import Turn
-from glmchat.tui.widgets.prompt import type_into_prompt
+from glmchat.tui.widgets.prompt import PromptInput, type_into_prompt
 
 
 def sibling_label(position: int, count: int) -> str:
@@ -115,11 +115,18 @@ class SelectableMessage(Widget):
     def on_key(self, event: events.Key) -> None:
         # Here, before the bindings (they are looked up once the key has bubbled up to the
         # app): a key that types text and is not one of the keys active here goes to the box.
-        # Not from a part that has keys of its own (a tool's approval question takes y, a, n).
-        if not event.is_printable or self.screen.focused is not self:
+        # Not from a part that has keys of its own (a tool's approval question takes its own).
+        # The keys of one read are all routed here before the first is handled, and the first
+        # gives the box the focus: the rest follow it there, in order (found by QA: a burst
+        # after a click kept only its first letter).
+        if not event.is_printable:
             return
-        active = self.screen.active_bindings.get(event.key)
-        if active is not None and active.enabled:
+        focused = self.screen.focused
+        if focused is self:
+            active = self.screen.active_bindings.get(event.key)
+            if active is not None and active.enabled:
+                return
+        elif not isinstance(focused, PromptInput):
             return
         event.stop()
         event.prevent_default()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from textual.timer import Timer
 from textual.widget import Widget
 
 from glmchat.engine.events import ApprovalRequest, ToolCallUpdate
@@ -14,6 +15,19 @@ if TYPE_CHECKING:
     from glmchat.tui.widgets.chat_pane import ChatPane
 
 
+# How long a lone y, a or n at a waiting question waits for another key before it answers:
+# another key this soon makes it the first letter of a word ("and also...", "now..."), which
+# goes to the prompt. Longer than the gap between two keys of a word, short beside reading.
+ANSWER_WAIT = 0.35
+ANSWERS: dict[str, Decision] = {
+    "y": "once",
+    "enter": "once",
+    "a": "always",
+    "n": "deny",
+    "escape": "deny",
+}
+
+
 class PaneTools:
     """The pane draws; this keeps its tool state: one call at most waits for the user per pane
     (the engine runs one exchange at a time), and its question takes the keys."""
@@ -22,6 +36,9 @@ class PaneTools:
         self._pane = pane
         self.approval: ApprovalRequest | None = None  # a tool call waiting for the user
         self._question: Widget | None = None  # its question, which takes the keys
+        self._pending = ""  # a lone y, a or n at the question, waiting for ANSWER_WAIT
+        self._pending_timer: Timer | None = None
+        self._told = False  # the user was told, once per question, how to answer it
 
     # --- what is on offer ----------------------------------------------------------------
 
@@ -85,9 +102,65 @@ class PaneTools:
             return question
         return self._pane.prompt
 
+    # --- the keys: typing never answers ------------------------------------------------
+
+    def key_at_question(self, character: str) -> None:
+        """A key that types text, pressed while the question has the focus. A lone y, a or n
+        answers once no other key follows within ANSWER_WAIT; with another key it is typing,
+        as is any key within a second of the last one typed in the prompt: the prompt gets it
+        (and the focus), and the call goes on waiting."""
+        pending = self._take_pending()
+        prompt = self._pane.prompt
+        if not pending and character in "yan" and not prompt.typing():
+            self._pending = character
+            self._pending_timer = self._pane.set_timer(ANSWER_WAIT, self._answer_pending)
+            return
+        self._to_prompt(pending + character)
+
+    def key_answers(self, key: str) -> None:
+        """An answer key from a binding: escape, enter at the question, or y, a, n on a
+        message selected with the keyboard."""
+        pending = self._take_pending()
+        if key == "escape":
+            if pending:
+                self._to_prompt(pending)
+            self.answered(ANSWERS[key])
+        elif pending or self._pane.prompt.typing():
+            self._to_prompt(pending if key == "enter" else pending + key)
+        else:
+            self.answered(ANSWERS[key])
+
+    def _answer_pending(self) -> None:
+        key = self._take_pending()
+        if key and self.waiting:
+            self.answered(ANSWERS[key])
+
+    def _take_pending(self) -> str:
+        pending, self._pending = self._pending, ""
+        if self._pending_timer is not None:
+            self._pending_timer.stop()
+            self._pending_timer = None
+        return pending
+
+    def _to_prompt(self, text: str) -> None:
+        pane = self._pane
+        if text:
+            pane.prompt.take_typing(text)
+        else:
+            pane.screen.set_focus(pane.prompt)
+        if not self._told and self.waiting:
+            self._told = True
+            pane.app.notify(
+                f"Typed into the box; the tool call still waits: {pane._key('select_prev')}, "
+                "then y, a or n (escape denies).",
+                timeout=6,
+            )
+
     def answered(self, decision: Decision | None) -> None:
         """The user answered (None: the call no longer waits); the keys go back to the pane."""
         pane = self._pane
+        self._take_pending()
+        self._told = False
         request, self.approval = self.approval, None
         question, self._question = self._question, None
         if request is None:

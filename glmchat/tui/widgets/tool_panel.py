@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 
 from textual import events
 from textual.binding import Binding
 from textual.content import Content
+from textual.message import Message
 from textual.widgets import Static
 
 from glmchat.engine.events import ToolCallUpdate, ToolState
@@ -118,20 +120,25 @@ class FoldedText(Static, can_focus=True):
 
 
 class ApprovalQuestion(Static, can_focus=True):
-    """The question of a call waiting for approval. It takes the focus while it asks, so y, a
-    and n reach the pane's approval keys instead of being typed into the prompt; any other key
-    that types text is the user's text, and goes to the prompt (so do y, a and n while the user
-    is typing: ChatPane.action_answer)."""
+    """The question of a call waiting for approval. It takes the focus while it asks; every key
+    that types text is handed to the pane as it comes, in order (PaneTools.key_at_question
+    decides whether it answers or is the user's text); enter and escape reach the pane's
+    bindings."""
+
+    @dataclass
+    class Typed(Message):
+        character: str
 
     def on_key(self, event: events.Key) -> None:
-        if not event.is_printable:
+        if not event.is_printable or not event.character:
             return
-        active = self.screen.active_bindings.get(event.key)
-        if active is not None and active.enabled:
-            return  # one of the pane's answers
         event.stop()
         event.prevent_default()
-        type_into_prompt(self, event.character or "")
+        self.post_message(self.Typed(event.character))
+
+    def on_paste(self, event: events.Paste) -> None:
+        event.stop()
+        type_into_prompt(self, event.text)
 
 
 class ToolPanel(FoldsInPlace):
