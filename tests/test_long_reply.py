@@ -195,3 +195,24 @@ async def test_a_streaming_tick_does_not_walk_the_mounted_history(
         # Whatever is looked up while the answer streams (the pane shown, a tab) is found
         # without going through the messages above it.
         assert [node for node in walked if id(node) in history] == []
+
+
+def test_regenerating_an_answer_is_held_to_the_same_budget(engine_for: Any) -> None:
+    """Found by QA: r, the palette's retry and regenerate sent the whole history with no
+    check, where a new prompt was refused; a refusal changes nothing, not even the model."""
+    engine_for(1)  # the fixture's config: glm-4.5's window of WINDOW tokens
+    add_config('[models."zai/glm-4.5-air"]\ncontext = 3000\n')
+    settings = load_settings()
+    with SessionStore(paths.database_path()) as store:
+        cid = wordy_conversation("00300000beef", 30)
+        engine = ConversationEngine.resume(settings, store, {}.get, store.get_conversation(cid))  # type: ignore[arg-type]
+        shown = list(engine.turns)
+        last = len(engine.turns) - 1
+        for kwargs in ({}, {"model": "zai/glm-4.5-air"}, {"thinking": False}):
+            with pytest.raises(DoesNotFit) as refused:
+                engine.regenerate(last, **kwargs)
+            assert refused.value.omit_before is not None
+            assert engine.turns == shown and (engine.model, engine.thinking) == ("glm-4.5", True)
+        with pytest.raises(DoesNotFit):
+            engine.retry()
+        assert engine.turns == shown and engine.running is None

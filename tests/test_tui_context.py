@@ -199,3 +199,21 @@ async def test_the_choice_wraps_its_text_in_the_dialog_instead_of_cutting_it() -
                 # Every word is there, across the wrapped lines, and none is cut.
                 wrapped = " ".join(words.split())
                 assert all(word in shown.split() for word in wrapped.split()), (width, shown)
+
+
+async def test_retry_and_regenerate_are_held_to_the_window(zai: WireServer) -> None:
+    """Found by QA: r and the palette's retry sent a request over the window, where a new
+    prompt was refused; they say so and send nothing."""
+    add_config('[models."zai/glm-4.5"]\ncontext = 3000\n')
+    conversation_id = _long_conversation()
+    async with running(resume=conversation_id) as pilot:
+        pane = active(pilot)
+        await pilot.press("alt+up", "r")
+        await wait_until(
+            pilot, lambda: "Not sent" in " ".join(n.message for n in pilot.app._notifications), "r"
+        )
+        await pane.retry()
+        await pilot.pause()
+        said = [n.message for n in pilot.app._notifications if "Not sent" in n.message]
+        assert len(said) == 2 and "context window of 3,000" in said[0]
+        assert zai.requests == [] and len(pane.engine.turns) == 24

@@ -8,13 +8,15 @@ engine's half of it (the mixin's methods need the engine's `turns`, `save`, `sen
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from glmchat.engine.budget import DoesNotFit
 from glmchat.engine.turns import Turn, turn_from_stored
 
 if TYPE_CHECKING:
     from glmchat.config import Settings
+    from glmchat.engine.budget import Budget
     from glmchat.engine.exchange import Exchange
     from glmchat.store import Conversation, StoredMessage
 
@@ -152,9 +154,12 @@ class Branches:
         def _check_idle(self) -> None: ...
         def set_model(self, provider: str, model: str) -> None: ...
         def leave_out_before(self, index: int) -> None: ...
+        def check_fit(self, prompt: str, history: Sequence[Turn] | None = None) -> Budget: ...
 
         settings: Settings
         thinking: bool
+        provider_name: str
+        model: str
 
     @property
     def is_whole(self) -> bool:
@@ -187,11 +192,21 @@ class Branches:
         `turns[index]`."""
         index = self._whole_index(index)
         prompt = self._prompt_at_or_before(index)
+        before = (self.provider_name, self.model, self.thinking)
         if model is not None:
             provider, model_id = self.settings.resolve_model(model)
             self.set_model(provider.name, model_id)
         if thinking is not None:
             self.thinking = thinking
+        try:
+            # The same budget as a new prompt's (found by QA: r and retry sent a request
+            # over the window, which the provider refuses): with the model it will go to.
+            self.check_fit(self.turns[prompt].content, self.turns[:prompt])
+        except DoesNotFit:
+            if (self.provider_name, self.model) != before[:2]:
+                self.set_model(*before[:2])
+            self.thinking = before[2]
+            raise
         self._show(self.turns[: prompt + 1])
         return self._answer()
 

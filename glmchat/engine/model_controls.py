@@ -85,7 +85,7 @@ class ModelControls:
 
     # --- the context window ----------------------------------------------------------------
 
-    def check_fit(self, prompt: str) -> Budget:
+    def check_fit(self, prompt: str, history: Sequence[Turn] | None = None) -> Budget:
         """The request `prompt` would make, estimated against the model's window; raises
         DoesNotFit (saying from which turn it would fit) when it is over. The history is
         walked back from its newest exchange: a request that fits costs what it sends, not
@@ -94,9 +94,11 @@ class ModelControls:
         window = info.context
         fixed = estimate_request(self.request_for((), prompt))  # prompt, system prompt, tools
         if window is None:
-            return Budget(fit_from_end(self.turns, self.omit_before, fixed, None).tokens, None)
+            turns = self.turns if history is None else history
+            return Budget(fit_from_end(turns, self.omit_before, fixed, None).tokens, None)
         room = answer_room(window, self.options.max_tokens, info.max_output)
-        fit = fit_from_end(self.turns, self.omit_before, fixed, window - room)
+        turns = self.turns if history is None else history
+        fit = fit_from_end(turns, self.omit_before, fixed, window - room)
         budget = Budget(fit.tokens, window, room)
         if budget.fits:
             return budget

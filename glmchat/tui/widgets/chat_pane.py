@@ -356,7 +356,11 @@ class ChatPane(Vertical):
         """A new answer to the last prompt, beside the last one (which is kept)."""
         if self._busy():
             return
-        exchange = self.engine.retry()
+        try:
+            exchange = self.engine.retry()
+        except DoesNotFit as exc:  # held to the window as a new prompt is
+            self.app.notify(str(exc), severity="warning", timeout=10)
+            return
         if exchange is None:
             self.app.notify("Nothing to retry.")
             return
