@@ -188,6 +188,12 @@ def test_glmchat_debug_shows_the_traceback_of_the_installed_command(tmp_path: Pa
         (["sessions", "fork"], "glmchat sessions fork: the following arguments are required"),
         (["usage", "--by", "planet"], "glmchat usage: argument --by: invalid choice"),
         (["--no-such-flag"], "glmchat: unrecognized arguments: --no-such-flag"),
+        # Named by the subcommand whose arguments they are (found by QA: "glmchat: ...").
+        (["ask", "--bogus", "hi"], "glmchat ask: unrecognized arguments: --bogus"),
+        (["ask", "hi", "extra"], "glmchat ask: unrecognized arguments: extra"),
+        (["sessions", "list", "--bogus"], "glmchat sessions list: unrecognized arguments"),
+        (["config", "show", "--x"], "glmchat config show: unrecognized arguments: --x"),
+        (["sessions"], "glmchat sessions: the following arguments are required: COMMAND"),
         # An empty ID (`--session "$ID"`, ID unset) quietly started a new conversation.
         (["ask", "--session", "", "hi"], "glmchat ask: argument --session: an ID is needed"),
         (["ask", "--session", " ", "hi"], "glmchat ask: argument --session: an ID is needed"),

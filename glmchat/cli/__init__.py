@@ -41,7 +41,27 @@ else:  # generic only to the type checker
     _SubParsers = argparse._SubParsersAction
 
 
-class _Commands(_SubParsers):
+class _Reporting(_SubParsers):
+    """Subcommands whose unknown arguments are reported by the subcommand's own parser
+    (`glmchat sessions list: unrecognized arguments: --bogus`), not by the top level's
+    ("glmchat: ...", which named the wrong command and its --help)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        super().__call__(parser, namespace, values, option_string)
+        extras = getattr(namespace, argparse._UNRECOGNIZED_ARGS_ATTR, None)
+        name = values[0] if isinstance(values, list) and values else None
+        chosen = self._name_parser_map.get(name) if isinstance(name, str) else None
+        if extras and chosen is not None:
+            chosen.error(f"unrecognized arguments: {' '.join(extras)}")
+
+
+class _Commands(_Reporting):
     """Subcommands listed by name and help line, each filled in by its module's `register`
     when argparse reaches it (so `glmchat CMD --help` still shows the command's own options)."""
 
@@ -80,6 +100,10 @@ class _Parser(argparse.ArgumentParser):
     """argparse's parser, whose usage errors are one line like every other error of glmchat
     (argparse prints the whole usage block first); `--help` still shows it. Subcommands'
     parsers are of this class too (argparse makes them of their parent's)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", "parsers", _Reporting)  # the subcommands' own subcommands
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")

@@ -33,11 +33,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "sessions",
         description="Manage saved conversations. An ID may be any unique prefix of one.",
     )
-    parser.set_defaults(func=lambda args: _usage(parser))
-    commands = parser.add_subparsers(dest="sessions_command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="sessions_command", metavar="COMMAND", required=True)
 
     listing = commands.add_parser("list", help="saved conversations, most recent first")
-    listing.add_argument("--search", metavar="TEXT", help="full-text search, best match first")
+    listing.add_argument(
+        "--search", metavar="TEXT", help="full-text search: the best matches, most recent first"
+    )
     listing.add_argument(
         "--reasoning", action="store_true", help="with --search, also search the thinking"
     )
@@ -83,11 +84,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     remove = commands.add_parser("rm", help="delete a conversation")
     remove.add_argument("id", metavar="ID")
     remove.set_defaults(func=run_rm)
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return 2
 
 
 def _positive_int(text: str) -> int:
