@@ -31,6 +31,22 @@ def mask(key: str) -> str:
     return f"{prefix}…{key[-4:]}"
 
 
+def key_problem(key: str) -> str | None:
+    """Why `key` cannot be an API key, or None. Providers issue keys of printable ASCII without
+    spaces (letters, digits, `-`, `_`, `.`): anything else is a paste gone wrong, such as one
+    with terminal codes in it (shown by the key box as `\\x1b`), never to be saved."""
+    if not key:
+        return "no API key given"
+    if any(ch.isspace() for ch in key):
+        return "the API key contains whitespace; give the key alone"
+    if any(not ("!" <= ch <= "~") or ch == "\\" for ch in key):
+        return (
+            "the API key holds characters no key has (control codes, non-ASCII or a "
+            "backslash, as a paste with terminal codes does); give the key alone"
+        )
+    return None
+
+
 class Secret:
     """A key that prints masked everywhere (repr, str, f-strings, tracebacks' locals)."""
 
@@ -156,6 +172,8 @@ class CredentialStore:
         value = (key.reveal() if isinstance(key, Secret) else key).strip()
         if not value:
             raise CredentialsError("refusing to store an empty API key")
+        if (problem := key_problem(value)) is not None:
+            raise CredentialsError(f"refusing to store the key: {problem}")
         doc = self._read()  # a corrupt file raises here, before anything is written
         doc.setdefault("providers", {}).setdefault(provider_name, {})["api_key"] = value
         self._write(doc)

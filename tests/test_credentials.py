@@ -21,6 +21,7 @@ from glmchat.credentials import (
     MissingKeyError,
     Secret,
     env_names,
+    key_problem,
     mask,
     require_key,
 )
@@ -272,3 +273,28 @@ def test_require_key() -> None:
     assert require_key(OLLAMA, store) == Secret("ollama-key-123456")
     store.set("zai", KEY)
     assert require_key(ZAI, store) == Secret(KEY)
+
+
+@pytest.mark.parametrize(
+    ("key", "ok"),
+    [
+        ("sk-abc123_XYZ", True),
+        ("0123456789abcdef0123456789abcdef.AbCdEfGhIjKlMnOp", True),
+        ("sk-abc\x1b[31mdef", False),  # a paste with terminal codes
+        ("sk-abc\\x1b[31mdef", False),  # the same as the key box shows it
+        ("sk abc", False),
+        ("sk-\u00e9t\u00e9", False),
+        ("", False),
+    ],
+)
+def test_what_can_be_an_api_key(key: str, ok: bool, isolated: Path) -> None:
+    # Found by QA: a pasted key with terminal codes in it was saved as it was.
+    assert (key_problem(key) is None) is ok
+    store = CredentialStore()
+    if ok:
+        store.set("zai", key)
+        assert store.get(ZAI) is not None
+    else:
+        with pytest.raises(CredentialsError):
+            store.set("zai", key)
+        assert not paths.credentials_path().exists()

@@ -25,7 +25,14 @@ from glmchat.config import (
     load_settings,
     save_value,
 )
-from glmchat.credentials import CredentialStore, KeyLookup, Secret, env_names, mask
+from glmchat.credentials import (
+    CredentialStore,
+    KeyLookup,
+    Secret,
+    env_names,
+    key_problem,
+    mask,
+)
 from glmchat.sentences import join_sentences
 from glmchat.terminal_text import dumps_json
 from glmchat.tools.base import McpServerConfig
@@ -280,8 +287,8 @@ def _read_key(provider: str) -> str:
     key = key.strip()
     if not key:
         raise CliError(f"no API key given; pipe it in, like: glmchat config set-key {provider}", 2)
-    if any(ch.isspace() for ch in key):
-        raise CliError("the API key contains whitespace; give the key alone", 2)
+    if (problem := key_problem(key)) is not None:
+        raise CliError(problem, 2)
     return key
 
 

@@ -12,6 +12,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from glmchat.backend.errors import ProviderError
 from glmchat.backend.providers import ProviderConfig
+from glmchat.credentials import key_problem
 from glmchat.terminal_text import neutralize_controls
 from glmchat.tui.glm_app import glm_app
 from glmchat.tui.widgets.safe_entry import SafeInput
@@ -82,6 +83,13 @@ class KeyPrompt(ModalScreen[bool]):
             return None
         if any(c.isspace() for c in key):
             self._status("A key has no spaces in it; check what was pasted.", "bold red")
+            return None
+        if key_problem(key) is not None:
+            self._status(
+                "A key is letters, digits and a few marks only; this holds other characters "
+                "(terminal codes in the paste?). Paste the key alone.",
+                "bold red",
+            )
             return None
         return key
 
