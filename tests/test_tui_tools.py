@@ -413,6 +413,9 @@ async def test_keys_typed_meanwhile_never_answer(zai: WireServer, files: Path) -
         assert pane.prompt.text == "and also" and pane.prompt.has_focus
         await pilot.press("enter")  # in the box: the box's, not an approval
         assert pane.approval is not None and not pane.approval.future.done()
+        # ...which says how to answer (escape would deny, not stop; found by QA).
+        said = [n.message for n in pilot.app._notifications]
+        assert any(m.startswith("A tool call waits for you: alt+up, then y") for m in said)
         pane.prompt.clear()
         pane.prompt._typed_at = float("-inf")  # a pause: the user reads the question
         await pilot.press("alt+up", "y")  # to the answer, then a lone y: allowed

@@ -345,6 +345,13 @@ class ChatPane(Vertical):
         return turn.content, "the last answer"
 
     def _busy(self) -> bool:
+        if self.pane_tools.waiting:  # escape would deny the call, not stop the answer
+            self.app.notify(
+                f"A tool call waits for you: {self._key('select_prev')}, then y, a or n "
+                f"({self._key('stop')} denies).",
+                severity="warning",
+            )
+            return True
         if self.streaming is not None:
             self.app.notify(
                 f"Still answering: press {self._key('stop')} first.", severity="warning"
