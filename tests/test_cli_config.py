@@ -631,3 +631,26 @@ def test_set_a_list_that_is_not_one_is_one_line(
         value.startswith("{") and "unknown name" in err
     )
     assert not paths.config_path().exists()
+
+
+def test_a_table_may_be_given_as_toml_and_a_bad_one_is_not_echoed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Found by QA: the TOML form was refused, and the refusal quoted the value (a header or an
+    # environment table holds secrets).
+    assert run(capsys, "set", "mcp.servers.s.command", "echo")[0] == 0
+    code, _, err = run(capsys, "set", "mcp.servers.s.env", '{API_KEY = "secret-token-123456"}')
+    assert (code, err) == (0, "")
+    doc = tomllib.loads(paths.config_path().read_text(encoding="utf-8"))
+    assert doc["mcp"]["servers"]["s"]["env"] == {"API_KEY": "secret-token-123456"}
+    code, _, err = run(capsys, "set", "mcp.servers.s.env", '{API_KEY = "secret-token-123456"')
+    assert code == 2 and "secret" not in err and "a TOML inline table" in err
+
+
+def test_show_lists_the_models_tables(capsys: pytest.CaptureFixture[str]) -> None:
+    # Found by QA: a [models] table set with `config set` was nowhere in `config show`.
+    assert run(capsys, "set", "models.zai/glm-4.5.context", "65536")[0] == 0
+    code, out, _ = run(capsys, "show")
+    assert code == 0 and "zai/glm-4.5  context=65536" in out
+    code, out, _ = run(capsys, "show", "--json")
+    assert json.loads(out)["models"] == {"zai/glm-4.5": {"context": 65536}}

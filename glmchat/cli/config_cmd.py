@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import json
 import os
@@ -15,6 +16,7 @@ from rich.cells import cell_len
 
 from glmchat import paths
 from glmchat.backend.providers import BUILTIN_PROVIDERS, ProviderConfig
+from glmchat.catalogue import ModelOverride
 from glmchat.cli.cells import clip
 from glmchat.cli.errors import CliError, exit_status
 from glmchat.config import (
@@ -223,6 +225,7 @@ def cmd_show(args: argparse.Namespace) -> int:
                 name: _mcp_server_doc(server, settings.sources.get(f"mcp.servers.{name}", "file"))
                 for name, server in settings.mcp_servers.items()
             },
+            "models": {name: _model_fields(override) for name, override in settings.models.items()},
             "warnings": warnings,
         }
         print(dumps_json(doc, indent=2))
@@ -255,7 +258,21 @@ def cmd_show(args: argparse.Namespace) -> int:
             ]
         ):
             print(line)
+    if settings.models:
+        print("models (config.toml's figures over the catalogue's; glmchat models shows them all)")
+        for line in _columns(
+            [
+                (name, " ".join(f"{k}={_toml_value(v)}" for k, v in _model_fields(o).items()))
+                for name, o in settings.models.items()
+            ]
+        ):
+            print(line)
     return 0
+
+
+def _model_fields(override: ModelOverride) -> dict[str, object]:
+    """The fields a `[models."PROVIDER/MODEL"]` table sets."""
+    return {k: v for k, v in dataclasses.asdict(override).items() if v is not None}
 
 
 def cmd_set(args: argparse.Namespace) -> int:

@@ -142,12 +142,25 @@ def _parse_raw(key: str, f: Rule, raw: str, optional: bool) -> Any:
         try:
             value = json.loads(text)
         except ValueError:
-            value = None
+            value = _toml_table(text)  # as config.toml writes it: {X-Title = "glmchat"}
         if not isinstance(value, dict):
             like = '{"X-Title": "glmchat"}'
-            raise ConfigError(f"{key}: expected a JSON object, like {like}, got {show_value(raw)}")
+            # Not the value itself: a table of headers or environment holds secrets.
+            raise ConfigError(
+                f"{key}: expected a JSON object, like {like}, or a TOML inline table, "
+                'like {X-Title = "glmchat"}'
+            )
         return value
     return raw if f.kind == "text" else text
+
+
+def _toml_table(text: str) -> Any:
+    import tomllib
+
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        return None
 
 
 def _toml_list(key: str, text: str) -> list[str]:
