@@ -264,6 +264,7 @@ def test_set_a_models_table_quoted_or_not(capsys: pytest.CaptureFixture[str], ke
         ("models.nope/x.context", "5", 'unknown provider "nope"'),
         ("models.glm-4.5.context", "5", 'write models."PROVIDER/MODEL".FIELD'),
         ('models."zai/glm-4.5"', "5", 'write models."PROVIDER/MODEL".FIELD'),
+        ("models.zai/glm-4.5", "5", 'write models."PROVIDER/MODEL".FIELD'),
         ("models.zai/glm-4.5.context", "big", "expected a whole number from 1 to 100000000"),
         ("models.zai/glm-4.5.thinking", "maybe", "models.zai/glm-4.5.thinking: expected one of"),
     ],

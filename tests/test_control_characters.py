@@ -179,3 +179,12 @@ async def test_text_boxes_hold_and_show_controls_as_visible_text(entry: Any) -> 
         assert_inert("".join(screen_lines(pilot.app)))
         if box is active(pilot).prompt:  # the box shows its start; an Input, its end
             assert "\\x1b]0;PWNED\\x07" in "".join(screen_lines(pilot.app))
+
+
+def test_an_unknown_finish_reason_is_spelt_by_the_rule() -> None:
+    # Found by QA: it was spelt as JSON does (\u001b), unlike everywhere else.
+    from glmchat.backend.finish import finish_rule
+
+    note = finish_rule("eos\x1b[2J\x07").note
+    assert '"eos\\x1b[2J\\x07"' in note
+    assert_inert(note) and "\\u001b" not in note

@@ -6,10 +6,10 @@ and `model_context_window_exceeded`; OpenRouter normalises to `stop`, `length`, 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from glmchat.backend import errors as E
+from glmchat.terminal_text import neutralize_controls
 
 # Said only where no tool loop ran the calls: the tools are off (or none is configured).
 TOOL_NOTE = (
@@ -89,12 +89,13 @@ def finish_rule(reason: str | None) -> FinishRule:
         return FINISH_RULES["stop"]
     rule = FINISH_RULES.get(reason)
     if rule is None:
+        # Control characters the server put in it are spelt out as everywhere else (`\x1b`).
+        shown = neutralize_controls(reason[:60])
         rule = FinishRule(
             reason,
             None,
-            # json.dumps escapes whatever control characters the server put in the reason.
-            f"The provider ended the answer with finish_reason {json.dumps(reason[:60])}, which "
-            "glmchat does not know; the answer may be incomplete.",
+            f'The provider ended the answer with finish_reason "{shown}", which glmchat does '
+            "not know; the answer may be incomplete.",
         )
     return rule
 

@@ -96,7 +96,8 @@ def _locate_model(key: str) -> tuple[list[str], Rule, bool]:
     else:
         name, _, field = rest.rpartition(".")
     provider, slash, model = name.partition("/")
-    if not (provider and slash and model and field):
+    # `models.zai/glm-4.5`, no field: the last dot is the model's own ("5" is no field).
+    if not (provider and slash and model and field) or not field.isidentifier():
         raise ConfigError(
             f'{key}: write models."PROVIDER/MODEL".FIELD, like models."zai/glm-4.5".context'
         )
