@@ -16,6 +16,7 @@ from textual import events
 from glmchat.terminal_text import StreamNeutralizer, TerminalSafeStream, neutralize_controls
 from glmchat.tui.markdown.incremental import MarkdownBlocks
 from glmchat.tui.widgets.messages import AssistantMessage, UserMessage
+from glmchat.tui.widgets.safe_entry import box_text
 from tests.test_cli_terminal_safety import KINDS as CLI_KINDS
 from tests.test_cli_terminal_safety import RAW, assert_inert
 from tests.test_markdown_view import CONSOLE, plain, reference, rendered
@@ -153,20 +154,22 @@ async def _typed_over_by_code(pilot: Any, hostile: str) -> Any:
 
 
 @pytest.mark.parametrize(
-    "entry",
+    ("entry", "held"),
     [
-        _into_the_prompt_by_editing,
-        _pasted_into_the_prompt,
-        _set_as_the_prompts_text,
-        _pasted_into_the_pickers_search,
-        _typed_over_by_code,
+        (_into_the_prompt_by_editing, box_text),
+        (_pasted_into_the_prompt, box_text),
+        (_set_as_the_prompts_text, box_text),
+        # A one-line box: a paste's first line; any other text, its line ends as spaces.
+        (_pasted_into_the_pickers_search, lambda text: box_text(text).splitlines()[0]),
+        (_typed_over_by_code, lambda text: box_text(text).replace("\n", " ")),
     ],
 )
-async def test_text_boxes_hold_and_show_controls_as_visible_text(entry: Any) -> None:
+async def test_text_boxes_hold_and_show_controls_as_visible_text(entry: Any, held: Any) -> None:
     """Found by QA: a stored prompt put back in the box to edit (and a fork's carried turns,
     a paste) reached the terminal raw from the text box: it set the window title and cleared
-    the screen. Every way into a text box follows the one rule."""
-    hostile = " ".join(v for k, v in KINDS.items() if "\r\n" not in v)  # the box's first line
+    the screen. Every way into a text box follows the one rule (in a box, a CR is a line end:
+    terminals paste line breaks as CR)."""
+    hostile = " ".join(KINDS.values())
     seed(
         "c0de00000002",
         "Controls",
@@ -174,8 +177,8 @@ async def test_text_boxes_hold_and_show_controls_as_visible_text(entry: Any) -> 
     )
     async with running(resume="c0de00000002") as pilot:
         box = await entry(pilot, hostile)
-        held = box.text if hasattr(box, "text") else box.value
-        assert held == neutralize_controls(hostile), held
+        holds = box.text if hasattr(box, "text") else box.value
+        assert holds == held(hostile), holds
         assert_inert("".join(screen_lines(pilot.app)))
         if box is active(pilot).prompt:  # the box shows its start; an Input, its end
             assert "\\x1b]0;PWNED\\x07" in "".join(screen_lines(pilot.app))
@@ -188,3 +191,10 @@ def test_an_unknown_finish_reason_is_spelt_by_the_rule() -> None:
     note = finish_rule("eos\x1b[2J\x07").note
     assert '"eos\\x1b[2J\\x07"' in note
     assert_inert(note) and "\\u001b" not in note
+
+
+def test_in_a_box_every_line_end_is_one() -> None:
+    # Found by QA: terminals paste line breaks as CR, which the box showed as `\x0d` and sent
+    # so; a key pasted with its line end was refused.
+    assert box_text("one\rtwo\r\nthree\nfour") == "one\ntwo\nthree\nfour"
+    assert box_text("a\x1b[31mb\x85c") == "a\\x1b[31mb\\x85c"

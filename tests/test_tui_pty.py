@@ -114,7 +114,8 @@ def test_a_paste_with_escape_codes_and_a_byte_that_is_not_utf8(wire: WireServer)
     term = Terminal(_glmchat(), terminal_env())
     try:
         term.wait_for("thinking ON")
-        pasted = "log: \x1b[31mERROR\x1b[0m disk full\nnext line\x1b]0;PWNED\x07 end"
+        # Line breaks as terminals paste them: CR.
+        pasted = "log: \x1b[31mERROR\x1b[0m disk full\rnext line\x1b]0;PWNED\x07 end"
         term.child.send("\x1b[200~" + pasted + "\x1b[201~")
         term.wait_for("next line")
         term.child.send(b"\xff")  # a byte no UTF-8 text holds
@@ -123,6 +124,7 @@ def test_a_paste_with_escape_codes_and_a_byte_that_is_not_utf8(wire: WireServer)
         shown = term.text
         assert "log: \\x1b[31mERROR\\x1b[0m disk full" in shown
         assert "next line\\x1b]0;PWNED\\x07 end" in shown
+        assert "\\x0d" not in shown  # a line break, not its spelling
         assert wire.requests == []  # nothing was sent: a paste is text, not keys
         term.child.send("\x11")
         status = term.wait_for_exit(timeout=5)

@@ -5,8 +5,9 @@ escape sequence (a window title set, the screen cleared, colours changed), a bid
 reorders the line. Text gets into them from many places: a stored prompt put back for editing
 (edit, undo, edit last), a fork's carried-over turns (model output), a title to rename, a paste.
 So the boxes themselves clean every text that enters, by the rule every other text on the screen
-follows (glmchat.terminal_text): CRLF becomes LF, any other control its visible `\\x1b` spelling.
-What the box shows is then exactly what it holds, and what is sent."""
+follows (glmchat.terminal_text): any control becomes its visible `\\x1b` spelling, except that in a
+box a CR is a line end, as LF and CRLF are (terminals paste line breaks as CR). What the box
+shows is then exactly what it holds, and what is sent."""
 
 from __future__ import annotations
 
@@ -16,38 +17,50 @@ from textual.widgets.text_area import Edit, EditResult
 
 from glmchat.terminal_text import neutralize_controls
 
-__all__ = ["SafeInput", "SafeTextArea"]
+__all__ = ["SafeInput", "SafeTextArea", "box_text"]
+
+
+def box_text(text: str) -> str:
+    """`text` as a box holds it: every line end LF, every other control spelt out."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return neutralize_controls(text)
+
+
+def _line_text(text: str) -> str:
+    # A one-line box: a line end in what is put in it (not a paste: see on_paste) is a space.
+    return box_text(text).replace("\n", " ")
 
 
 class SafeTextArea(TextArea):
     """A TextArea whose every edit (typing, paste, insert, replace) and loaded text is cleaned."""
 
     def __init__(self, text: str = "", **kwargs: object) -> None:
-        super().__init__(neutralize_controls(text), **kwargs)  # type: ignore[arg-type]
+        super().__init__(box_text(text), **kwargs)  # type: ignore[arg-type]
 
     def edit(self, edit: Edit) -> EditResult:
-        edit.text = neutralize_controls(edit.text)
+        edit.text = box_text(edit.text)
         return super().edit(edit)
 
     def load_text(self, text: str) -> None:
-        super().load_text(neutralize_controls(text))
+        super().load_text(box_text(text))
 
 
 class SafeInput(Input):
     """An Input whose inserted, replaced and assigned text is cleaned."""
 
     def insert(self, text: str, index: int) -> None:
-        super().insert(neutralize_controls(text), index)
+        super().insert(_line_text(text), index)
 
     def replace(self, text: str, start: int, end: int) -> None:
-        super().replace(neutralize_controls(text), start, end)
+        super().replace(_line_text(text), start, end)
 
     def on_paste(self, event: events.Paste) -> None:
         # Textual runs this, then Input's own (each class's handler in turn), which keeps the
-        # first line: cleaned first, a bare CR or another control no longer ends that line and
-        # drops what follows it.
-        event.text = neutralize_controls(event.text)
+        # first line: cleaned first, only a line end ends it (a key pasted with its line end
+        # is the key), and no other control drops what follows it.
+        event.text = box_text(event.text).strip("\n")
 
     def validate_value(self, value: str) -> str:
         # Every other way in (`value=`, the constructor): the cursor is placed after this.
-        return neutralize_controls(value)
+        return _line_text(value)
