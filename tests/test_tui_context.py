@@ -216,4 +216,5 @@ async def test_retry_and_regenerate_are_held_to_the_window(zai: WireServer) -> N
         await pilot.pause()
         said = [n.message for n in pilot.app._notifications if "Not sent" in n.message]
         assert len(said) == 2 and "context window of 3,000" in said[0]
+        assert "Send a new prompt to leave out the oldest turns or fork" in said[0]
         assert zai.requests == [] and len(pane.engine.turns) == 24

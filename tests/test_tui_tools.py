@@ -418,6 +418,20 @@ async def test_keys_typed_meanwhile_never_answer(zai: WireServer, files: Path) -
         assert any(m.startswith("A tool call waits for you: alt+up, then y") for m in said)
         pane.prompt.clear()
         pane.prompt._typed_at = float("-inf")  # a pause: the user reads the question
+        # From the answer selected with the keyboard, the same (found by QA: "yes please"
+        # answered with its y, or lost it in a burst; the footer offered r, [ and ]).
+        await pilot.press("alt+up")
+        offered = {b.binding.id for b in pilot.app.screen.active_bindings.values()}
+        assert not {"regenerate", "prev_sibling", "next_sibling"} & offered
+        for character in "yes please":
+            pilot.app.post_message(
+                events.Key("space" if character == " " else character, character)
+            )
+        await pilot.pause(0.5)
+        assert pane.prompt.text == "yes please"
+        assert pane.approval is not None and not pane.approval.future.done()
+        pane.prompt.clear()
+        pane.prompt._typed_at = float("-inf")
         await pilot.press("alt+up", "y")  # to the answer, then a lone y: allowed
         await wait_for_stream(pilot)
         assert [p.state for p in panels(pilot)] == ["ok"]

@@ -12,6 +12,7 @@ from textual.widget import Widget
 from glmchat.engine import Exchange, Turn
 from glmchat.engine.budget import DoesNotFit
 from glmchat.tui.answer_rounds import exchanges
+from glmchat.tui.context_budget import cannot_regenerate
 from glmchat.tui.widgets.message_select import SelectableMessage
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ class PaneBranches:
         try:
             exchange = pane.engine.regenerate(index, model=model, thinking=thinking)
         except DoesNotFit as exc:
-            pane.app.notify(str(exc), severity="warning", timeout=10)
+            cannot_regenerate(pane, exc)
             return
         self.answer_on_new_branch(exchange)
 

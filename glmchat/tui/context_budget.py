@@ -57,6 +57,17 @@ def does_not_fit(pane: ChatPane, exc: DoesNotFit, text: str) -> None:
     pane.app.push_screen(ContextFull(str(exc), can_leave_out=exc.omit_before is not None), chosen)
 
 
+def cannot_regenerate(pane: ChatPane, exc: DoesNotFit) -> None:
+    """A regenerate or retry over the window: why, and what to do instead (no prompt of the
+    user's is at stake, so no dialog: a new prompt offers to leave out turns or fork)."""
+    pane.app.notify(
+        f"{exc} Send a new prompt to leave out the oldest turns or fork, or regenerate with a "
+        "model whose window is larger (palette).",
+        severity="warning",
+        timeout=10,
+    )
+
+
 def mark_left_out(pane: ChatPane) -> None:
     """Dim the mounted messages whose turns are now left out (each message knows its first
     turn: the log mounts a window of them, not always the last ones)."""

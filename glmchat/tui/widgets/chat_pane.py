@@ -21,7 +21,7 @@ from glmchat.engine.budget import DoesNotFit
 from glmchat.engine.events import ApprovalRequest
 from glmchat.tui.answer_rounds import exchanges
 from glmchat.tui.branches import PaneBranches
-from glmchat.tui.context_budget import does_not_fit, model_fields
+from glmchat.tui.context_budget import cannot_regenerate, does_not_fit, model_fields
 from glmchat.tui.glm_app import glm_app
 from glmchat.tui.literal import literal
 from glmchat.tui.widgets.history import HistoryLog
@@ -366,7 +366,7 @@ class ChatPane(Vertical):
         try:
             exchange = self.engine.retry()
         except DoesNotFit as exc:  # held to the window as a new prompt is
-            self.app.notify(str(exc), severity="warning", timeout=10)
+            cannot_regenerate(self, exc)
             return
         if exchange is None:
             self.app.notify("Nothing to retry.")

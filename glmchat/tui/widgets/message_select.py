@@ -13,6 +13,7 @@ the selection's, what is typed (or pasted) goes to the prompt box, which takes t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from textual import events
 from textual.binding import Binding
@@ -72,7 +73,7 @@ class SelectableMessage(Widget):
         # Only what applies to this kind of message is offered (and shown in the footer).
         if action != "act":
             return True
-        if self.clicked:
+        if self.clicked or self._waiting_tools() is not None:
             return False  # not offered either: the footer shows what the keys do now
         if self.screen.focused is not self:
             return False  # a part of it has the focus (a tool call's question): not a selection
@@ -121,6 +122,14 @@ class SelectableMessage(Widget):
         # after a click kept only its first letter).
         if not event.is_printable:
             return
+        tools = self._waiting_tools()
+        if tools is not None and event.character:
+            # A tool call waits: its keys decide, as at its question (a lone y, a or n
+            # answers; the first letter of a word is typed, in order with the rest).
+            event.stop()
+            event.prevent_default()
+            tools.key_at_question(event.character)
+            return
         focused = self.screen.focused
         if focused is self:
             active = self.screen.active_bindings.get(event.key)
@@ -135,6 +144,12 @@ class SelectableMessage(Widget):
     def on_paste(self, event: events.Paste) -> None:
         event.stop()
         self._type_in_prompt(event.text)
+
+    def _waiting_tools(self) -> Any:
+        """The pane's tool state when one of its calls waits for the user, else None."""
+        log = self.parent
+        tools = getattr(log.parent if log is not None else None, "pane_tools", None)
+        return tools if tools is not None and tools.waiting else None
 
     def _type_in_prompt(self, text: str) -> None:
         """The text goes in the box next to the log (the pane's prompt), which takes the
