@@ -67,3 +67,17 @@ def test_a_byte_that_is_not_utf8_is_replaced() -> None:
     decode = linux_driver.getincrementaldecoder("utf-8")().decode
     assert decode(b"ok \xff then \xe2\x82", final=False) == "ok \ufffd then "
     assert decode(b"\xac", final=True) == "\u20ac"
+
+
+def test_an_end_mark_inside_the_pasted_text_stays_text() -> None:
+    # Found by QA: tmux pastes the text's own ESC[201~ as it is, which ended the paste early;
+    # the rest came as keys and its CR sent the prompt. Another end mark in the same read,
+    # with no start mark between, shows the first one was text.
+    own = PASTE_START + "abc" + PASTE_END + "def\rxyz" + PASTE_END + "k"
+    assert guarded_paste_text([own]) == (PASTE_START + "abc\\x1b[201~def\rxyz" + PASTE_END + "k")
+    got = _events([own])
+    assert [e.text for e in got if isinstance(e, events.Paste)] == ["abc\\x1b[201~def\rxyz"]
+    assert [e.key for e in got if isinstance(e, events.Key)] == ["k"]
+    # Two pastes in one read stay two.
+    two = PASTE_START + "a" + PASTE_END + PASTE_START + "b" + PASTE_END
+    assert guarded_paste_text([two]) == two

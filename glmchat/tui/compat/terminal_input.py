@@ -77,7 +77,7 @@ class PasteGuard:
                 out.append(text[at:])
                 break
             out.append(text[at:esc])
-            if text.startswith(PASTE_END, esc):
+            if text.startswith(PASTE_END, esc) and not self._pasted_end_mark(text, esc):
                 out.append(PASTE_END)
                 at = esc + len(PASTE_END)
                 self.in_paste = False
@@ -88,6 +88,17 @@ class PasteGuard:
                 out.append("\\x1b")
                 at = esc + 1
         return "".join(out)
+
+    @staticmethod
+    def _pasted_end_mark(text: str, at: int) -> bool:
+        """Whether the end mark at `at` is part of the pasted text: another one follows in
+        the same read with no start mark between (a terminal that does not strip the marks
+        from what it pastes, as tmux does not, sends the text's own first)."""
+        later = text.find(PASTE_END, at + len(PASTE_END))
+        if later < 0:
+            return False
+        start = text.find(PASTE_START, at + len(PASTE_END))
+        return start < 0 or start > later
 
 
 def guarded_paste_text(chunks: Iterable[str]) -> str:
