@@ -132,9 +132,12 @@ def _guard_pastes() -> None:
 def install() -> None:
     """Make the terminal's input safe, for this process's app (idempotent)."""
     _guard_pastes()
-    from textual.drivers import linux_driver
-
-    setattr(linux_driver, "getincrementaldecoder", _lenient_decoder)  # noqa: B010
+    try:
+        from textual.drivers import linux_driver  # not on Windows (no termios)
+    except ImportError:
+        pass
+    else:
+        setattr(linux_driver, "getincrementaldecoder", _lenient_decoder)  # noqa: B010
     # `glmchat serve` runs each tab's app with the web driver (named in TEXTUAL_DRIVER).
     if "web_driver" in os.environ.get("TEXTUAL_DRIVER", "") or "textual.drivers.web_driver" in (
         sys.modules
