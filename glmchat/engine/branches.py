@@ -192,7 +192,7 @@ class Branches:
         `turns[index]`."""
         index = self._whole_index(index)
         prompt = self._prompt_at_or_before(index)
-        before = (self.provider_name, self.model, self.thinking)
+        was_provider, was_model, was_thinking = self.provider_name, self.model, self.thinking
         if model is not None:
             provider, model_id = self.settings.resolve_model(model)
             self.set_model(provider.name, model_id)
@@ -202,10 +202,10 @@ class Branches:
             # The same budget as a new prompt's (found by QA: r and retry sent a request
             # over the window, which the provider refuses): with the model it will go to.
             self.check_fit(self.turns[prompt].content, self.turns[:prompt])
-        except DoesNotFit:
-            if (self.provider_name, self.model) != before[:2]:
-                self.set_model(*before[:2])
-            self.thinking = before[2]
+        except DoesNotFit:  # nothing changes, not even the model
+            if (self.provider_name, self.model) != (was_provider, was_model):
+                self.set_model(was_provider, was_model)
+            self.thinking = was_thinking
             raise
         self._show(self.turns[: prompt + 1])
         return self._answer()

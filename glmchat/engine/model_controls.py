@@ -92,12 +92,11 @@ class ModelControls:
         what the whole conversation holds (sizes counted once are kept, see fit_from_end)."""
         info = self.model_info
         window = info.context
+        turns = self.turns if history is None else history  # the history before `prompt`
         fixed = estimate_request(self.request_for((), prompt))  # prompt, system prompt, tools
         if window is None:
-            turns = self.turns if history is None else history
             return Budget(fit_from_end(turns, self.omit_before, fixed, None).tokens, None)
         room = answer_room(window, self.options.max_tokens, info.max_output)
-        turns = self.turns if history is None else history
         fit = fit_from_end(turns, self.omit_before, fixed, window - room)
         budget = Budget(fit.tokens, window, room)
         if budget.fits:

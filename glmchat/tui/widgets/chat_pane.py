@@ -346,11 +346,7 @@ class ChatPane(Vertical):
 
     def _busy(self) -> bool:
         if self.pane_tools.waiting:  # escape would deny the call, not stop the answer
-            self.app.notify(
-                f"A tool call waits for you: {self._key('select_prev')}, then y, a or n "
-                f"({self._key('stop')} denies).",
-                severity="warning",
-            )
+            self.app.notify(self.pane_tools.how_to_answer(), severity="warning")
             return True
         if self.streaming is not None:
             self.app.notify(

@@ -139,22 +139,17 @@ class SelectableMessage(Widget):
             return
         event.stop()
         event.prevent_default()
-        self._type_in_prompt(event.character or "")
+        type_into_prompt(self, event.character or "")
 
     def on_paste(self, event: events.Paste) -> None:
         event.stop()
-        self._type_in_prompt(event.text)
+        type_into_prompt(self, event.text)
 
     def _waiting_tools(self) -> Any:
         """The pane's tool state when one of its calls waits for the user, else None."""
         log = self.parent
         tools = getattr(log.parent if log is not None else None, "pane_tools", None)
         return tools if tools is not None and tools.waiting else None
-
-    def _type_in_prompt(self, text: str) -> None:
-        """The text goes in the box next to the log (the pane's prompt), which takes the
-        focus at once: the keys that follow in the same burst are typed there in turn."""
-        type_into_prompt(self, text)
 
     def action_select(self, step: int) -> None:
         """Move the selection to the previous / next message of the log (stays at the ends)."""

@@ -150,11 +150,15 @@ class PaneTools:
             pane.screen.set_focus(pane.prompt)
         if not self._told and self.waiting:
             self._told = True
-            pane.app.notify(
-                f"Typed into the box; the tool call still waits: {pane._key('select_prev')}, "
-                "then y, a or n (escape denies).",
-                timeout=6,
-            )
+            pane.app.notify(f"Typed into the box. {self.how_to_answer()}", timeout=6)
+
+    def how_to_answer(self) -> str:
+        """What to press to answer the waiting call, with the keys as configured."""
+        pane = self._pane
+        return (
+            f"A tool call waits for you: {pane._key('select_prev')}, then y, a or n "
+            f"({pane._key('stop')} denies)."
+        )
 
     def answered(self, decision: Decision | None) -> None:
         """The user answered (None: the call no longer waits); the keys go back to the pane."""
