@@ -577,6 +577,33 @@ async def test_streamed_while_hidden_shows_everything_when_shown() -> None:
         assert any("word29" in line for line in screen_lines(app))
 
 
+async def test_text_given_as_a_hidden_pane_is_shown_again_is_drawn() -> None:
+    """A pane shown again is displayed before its next layout gives its widgets a size: text
+    appended and finished in between (a background answer drawn when its tab is shown) is
+    drawn by that layout, not left behind the height Textual kept."""
+
+    class Tabs(App[None]):
+        def compose(self) -> ComposeResult:
+            with VerticalScroll(id="pane"):
+                yield StreamingMarkdown(id="answer")
+
+    app = Tabs()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one("#pane", VerticalScroll)
+        answer = app.query_one("#answer", StreamingMarkdown)
+        answer.append("first words\n\n")
+        await pilot.pause(0.1)
+        pane.display = False
+        await pilot.pause(0.1)
+        pane.display = True
+        assert answer.size.width == 0  # shown, not laid out yet
+        for n in range(30):
+            answer.append(f"word{n} ")
+        answer.finish()
+        await pilot.pause(0.1)
+        assert any("word29" in line for line in screen_lines(app))
+
+
 def test_lines_are_plain_rich_segments() -> None:
     blocks = MarkdownBlocks(console=CONSOLE)
     blocks.append("# T\n")

@@ -3,6 +3,7 @@ and work done for panes nobody sees. Never wall time."""
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -11,6 +12,7 @@ from textual.pilot import Pilot
 
 from glmchat.tui.markdown.incremental import MarkdownBlocks
 from glmchat.tui.widgets.markdown_view import StreamingMarkdown
+from glmchat.tui.widgets.messages import ThinkingPanel
 from tests.test_stream_shape import Host, ManualClock, rendered
 from tests.tui_helpers import active, glm, running, saved, screen_text, send, stream, wait_until
 from tests.wire_server import Reply, WireServer
@@ -151,18 +153,59 @@ async def test_a_background_pane_keeps_and_saves_its_answer_but_renders_nothing(
             await _settled(pilot)
             hidden_renders = renders.get(id(message.answer.blocks), 0)
             refreshes = message.answer.refresh_count
-            # The text is all there, and saved, though nothing was drawn.
-            assert message.answer.text == "".join(words)
+            # Saved whole; kept for the pane, not given to its widgets (not even the end).
             assert saved(pane.engine.conversation_id)[-1].content == "".join(words)
+            assert message.answer.text == "word0 "
+            assert message.streaming  # its end waits too
             assert hidden_renders == 0
             await pilot.press("ctrl+pageup")
             await _settled(pilot)
             assert active(pilot) is pane
             await wait_until(pilot, lambda: "word59" in screen_text(app), "the answer shown")
+            assert message.answer.text == "".join(words)
+            assert not message.streaming
             assert renders.get(id(message.answer.blocks), 0) > 0
             assert message.answer.refresh_count >= refreshes
         finally:
             MarkdownBlocks.render = original  # type: ignore[method-assign]
+
+
+async def test_a_background_answer_is_drawn_when_shown_with_the_times_it_had(
+    zai: WireServer,
+) -> None:
+    """A hidden pane mounts nothing for its answer (no thinking panel, no text): each event
+    waits with the moment it arrived and is drawn when the pane is shown, so the thinking
+    time is the model's (about 0.6 s here), not the time until the user looked (2 s on)."""
+    start, think = threading.Event(), threading.Event()
+    reasoning = ["Let me ", "think ", "this over. "]
+    zai.reply(
+        Reply(chunks=stream(["The answer."], reasoning, holds={0: start, 3: think}), delay=0.002)
+    )
+    async with running() as pilot:
+        app = glm(pilot)
+        pane = active(pilot)
+        await send(pilot, "think first")
+        await wait_until(pilot, lambda: pane.streaming is not None, "the answer begins")
+        message = pane.streaming
+        assert message is not None
+        await pilot.press("ctrl+n")
+        await _settled(pilot)
+        assert active(pilot) is not pane
+        start.set()
+        await pilot.pause(0.6)
+        think.set()
+        await wait_until(pilot, lambda: pane.streaming is None, "the end")
+        assert saved(pane.engine.conversation_id)[-1].content == "The answer."
+        assert not message.query(ThinkingPanel) and message.text == ""  # nothing drawn
+        await pilot.pause(1.5)
+        await pilot.press("ctrl+pageup")
+        await _settled(pilot)
+        assert active(pilot) is pane
+        await wait_until(pilot, lambda: "The answer." in screen_text(app), "the answer shown")
+        panel = message.query_one(ThinkingPanel)
+        assert panel.body.text == "".join(reasoning)
+        seconds = float(re.match(r"Thought for (\d+\.\d) s", str(panel.title)).group(1))  # type: ignore[union-attr]
+        assert 0.5 <= seconds < 1.5, panel.title
 
 
 async def _widgets_sized_per_step(zai: WireServer, exchanges: int) -> list[int]:

@@ -295,16 +295,15 @@ class StreamingMarkdown(GrowsInPlace, SettledBySizing, Widget):
         if width is None:
             if not self.is_mounted:
                 return
-            if not self._is_displayed():
-                # Hidden (a collapsed panel, a background tab): render nothing now. One layout
-                # request makes the layout after it is shown again ask for our height, and
+            if not self._is_displayed() or self.size.width <= 0:
+                # Hidden (a collapsed panel, a background tab), or shown but not laid out
+                # again yet: render nothing now. One layout request makes the layout after it
+                # is shown ask for our height (not the height Textual kept from before), and
                 # get_content_height catches up then.
                 if not self._stale_while_hidden:
                     self._stale_while_hidden = True
                     self.refresh(layout=True)
                 return
-            if self.size.width <= 0:
-                return  # not laid out yet; the first layout calls get_content_height
             width = self.size.width
         blocks = self._blocks
         if width == blocks.width and not blocks.dirty and not blocks.waiting:

@@ -6,7 +6,8 @@ modules; they are imported from here too, where the log's messages have always c
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -134,6 +135,7 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
         self._sources: Sources | None = None
         self._note = Static("", classes="note")
         self._note.display = False
+        self._as_of: float | None = None  # see `as_of`
 
     def _round_from(self, saved: AnswerRound, *, first: bool) -> _Round:
         from glmchat.tui.widgets.markdown_view import StreamingMarkdown
@@ -175,10 +177,23 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
 
     # --- streaming ---------------------------------------------------------------------
 
+    @contextmanager
+    def as_of(self, moment: float) -> Iterator[None]:
+        """What is done inside arrived at `moment` (time.monotonic): a hidden pane's answer is
+        drawn when the pane is shown, each event timed as it arrived (PaneStream)."""
+        self._as_of = moment
+        try:
+            yield
+        finally:
+            self._as_of = None
+
+    def _now(self) -> float:
+        return time.monotonic() if self._as_of is None else self._as_of
+
     def add_reasoning(self, text: str) -> None:
         one = self._round
         if one.thinking is None:
-            one.thinking_started = time.monotonic()
+            one.thinking_started = self._now()
             if self.first_output_at is None:
                 self.first_output_at = one.thinking_started
             one.thinking = ThinkingPanel(
@@ -187,7 +202,7 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
             one.thinking.body.height_step = STREAM_HEIGHT_STEP
             self.mount(one.thinking, before=self._after_thinking(one))
         elif one.thinking_started is None:
-            one.thinking_started = time.monotonic()
+            one.thinking_started = self._now()
         one.uncounted.append(text)
         one.thinking.body.append(text)
 
@@ -200,7 +215,7 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
     def _start_answer(self, one: _Round, fold_thinking: bool) -> None:
         one.answer_started = True
         if self.first_output_at is None:
-            self.first_output_at = time.monotonic()
+            self.first_output_at = self._now()
         self._close_thinking(one, fold=fold_thinking)
         if one.answer is None:
             from glmchat.tui.widgets.markdown_view import StreamingMarkdown
@@ -225,7 +240,7 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
             return panel
         one = self._round
         if self.first_output_at is None:
-            self.first_output_at = time.monotonic()
+            self.first_output_at = self._now()
         self._close_thinking(one, fold=fold_thinking)
         panel = ToolPanel(update)
         self._panels[update.key] = panel
@@ -265,7 +280,7 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
         if one.thinking is None or one.thinking_started is None:
             return
         if one.thinking_seconds is None:
-            one.thinking_seconds = time.monotonic() - one.thinking_started
+            one.thinking_seconds = self._now() - one.thinking_started
         one.thinking.body.finish()
         one.thinking.title = self._title(one, one.thinking_seconds, live=False)
         if fold:

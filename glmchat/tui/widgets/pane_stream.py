@@ -3,6 +3,9 @@ draws the engine's events, and what the end shows (a note, budget lines, a refus
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.timer import Timer
@@ -40,6 +43,9 @@ class PaneStream:
         self._blink: bool | None = None  # the prompt's cursor blink, paused while streaming
         # Network reads no more often than the pane draws (backend.network): see `_pace_reads`.
         self.read_pace = ReadPace()
+        # What a hidden pane's answers received, to draw when it is shown (`draw`): each
+        # step with its message and the moment it arrived.
+        self._backlog: list[tuple[AssistantMessage, float, Callable[[], None]]] = []
 
     def begin(self, exchange: Exchange) -> None:
         pane = self._pane
@@ -80,6 +86,8 @@ class PaneStream:
     def tick(self) -> None:
         message = self.message
         shown = self._pane.glm.active_pane is self._pane
+        if shown:
+            self.catch_up()
         self._pace_reads(shown)
         timer = self._tick_timer
         if timer is not None:
@@ -118,10 +126,15 @@ class PaneStream:
 
     async def draw(self, exchange: Exchange, message: AssistantMessage) -> None:
         """Draw the engine's events; the engine saves them. Leaving early (the pane closed,
-        the app quit) cancels the exchange, which saves what arrived."""
+        the app quit) cancels the exchange, which saves what arrived.
+
+        A hidden pane draws nothing: its events wait in `_backlog`, with the moment each
+        arrived, and are drawn when the pane is shown (`catch_up`). Mounting a hidden answer's
+        panels and retitling them laid out the whole screen each time, for nothing on it."""
         pane = self._pane
         fold = pane.glm.settings.ui.fold_thinking_when_answer_starts
         uncounted = self._meter.uncounted
+        backlog = self._backlog
         # The exchange's task, started by the first iteration, inherits the pace from here.
         self._pace_reads(pane.glm.active_pane is pane)
         READ_PACE.set(self.read_pace)
@@ -129,34 +142,49 @@ class PaneStream:
         try:
             async for event in exchange:
                 kind = type(event)
-                if kind is ContentDelta:
+                if kind is ContentDelta or kind is ReasoningDelta:
                     uncounted.append(event.text)  # type: ignore[union-attr]
-                    message.add_content(event.text, fold_thinking=fold)  # type: ignore[union-attr]
-                elif kind is ReasoningDelta:
-                    uncounted.append(event.text)  # type: ignore[union-attr]
-                    message.add_reasoning(event.text)  # type: ignore[union-attr]
                 elif kind is RetryScheduled:
                     # The client sleeps before the next try; the tick shows the countdown.
                     self._meter.retry_scheduled(event)  # type: ignore[arg-type]
                     self.tick()
+                    continue
                 elif kind is SaveFailed:
                     pane.not_saved.say(event.message)  # type: ignore[union-attr]
+                    continue
                 elif kind is ToolCallUpdate:
                     if event.state != "streaming":  # type: ignore[union-attr]
                         self._meter.pause()  # the model's call is over: the tools' turn
-                    pane.pane_tools.update(message, event, fold)  # type: ignore[arg-type]
-                elif kind is ApprovalRequest:
-                    pane.pane_tools.ask(message, event)  # type: ignore[arg-type]
+                    pane.pane_tools.call_moved(event)  # type: ignore[arg-type]
                 elif kind is RoundStarted:
                     self._meter.resume()
-                    message.start_round()
-                elif kind is Usage:
-                    message.round_usage(event.reasoning_tokens)  # type: ignore[union-attr]
+                elif kind is ApprovalRequest:
+                    # The question is asked on its call's panel, drawn first; the tab says so.
+                    self.catch_up()
+                    pane.pane_tools.ask(message, event)  # type: ignore[arg-type]
+                    continue
+                if backlog or pane.glm.active_pane is not pane:
+                    step = partial(_draw, message, event, fold)
+                    backlog.append((message, time.monotonic(), step))
+                    continue
+                _draw(message, event, fold)
                 if waiting and message.first_output_at is not None:
                     waiting = False
                     self._tick_with_text()  # "streaming" with the first words, not 0.5 s on
         finally:
             self._end(message, exchange.result or exchange.cancel())
+
+    def catch_up(self) -> None:
+        """Draw what the answer received while the pane was hidden, each event as of the
+        moment it arrived (thinking times, the first words)."""
+        backlog = self._backlog
+        if not backlog:
+            return
+        steps = backlog[:]
+        backlog.clear()
+        for message, moment, step in steps:
+            with message.as_of(moment):
+                step()
 
     def _end(self, message: AssistantMessage, result: ExchangeResult) -> None:
         pane = self._pane
@@ -171,12 +199,17 @@ class PaneStream:
             note = f"{error.message} Or here: {pane._key('command_palette')} → Set API key."
         usage = result.usage
         pane.pane_tools.answered(None)
-        message.finish(
+        finish = partial(
+            message.finish,
             status=result.status,
             error=note,
             reasoning_tokens=usage.reasoning_tokens if usage else None,
             web_search=result.web_search,
         )
+        if self._backlog or pane.glm.active_pane is not pane:
+            self._backlog.append((message, time.monotonic(), finish))  # drawn when shown
+        else:
+            finish()
         self.message = None
         self.exchange = None
         pane.spending = result.spending
@@ -193,3 +226,18 @@ class PaneStream:
         if isinstance(error, AuthError) and pane.is_active():
             # The key was refused: ask for another right away; the prompt waits in the box.
             pane.offer_key_dialog(reason=error.message)
+
+
+def _draw(message: AssistantMessage, event: object, fold: bool) -> None:
+    """One of the engine's events on the answer it belongs to."""
+    kind = type(event)
+    if kind is ContentDelta:
+        message.add_content(event.text, fold_thinking=fold)  # type: ignore[attr-defined]
+    elif kind is ReasoningDelta:
+        message.add_reasoning(event.text)  # type: ignore[attr-defined]
+    elif kind is ToolCallUpdate:
+        message.tool_update(event, fold_thinking=fold)  # type: ignore[arg-type]
+    elif kind is RoundStarted:
+        message.start_round()
+    elif kind is Usage:
+        message.round_usage(event.reasoning_tokens)  # type: ignore[attr-defined]

@@ -71,8 +71,9 @@ class PaneTools:
 
     # --- one call waiting for the user ---------------------------------------------------
 
-    def update(self, message: AssistantMessage, update: ToolCallUpdate, fold: bool) -> None:
-        message.tool_update(update, fold_thinking=fold)
+    def call_moved(self, update: ToolCallUpdate) -> None:
+        """A call's progress (its panel follows it, PaneStream): a call no longer waiting
+        is not asked about any more."""
         approval = self.approval
         if approval is not None and approval.call.key == update.key and update.state != "waiting":
             self.answered(None)  # answered elsewhere, or the exchange stopped
