@@ -319,6 +319,46 @@ async def test_tabs_out_of_view_are_counted_on_each_side() -> None:
         assert "‹" in screen_lines(app)[0]
 
 
+async def test_a_new_count_is_a_repaint_not_a_layout(monkeypatch: Any) -> None:
+    """Once the bar is full, every tab opened changes a count: a hint of its own width laid
+    out the whole screen at each change (twice per tab: the new tab is counted before it is
+    scrolled into view, then after). Now the counts are taken once the tab is in view, and a
+    new count repaints the hint's cells."""
+    from glmchat.tui.widgets.pane_tabs import OverflowHint
+
+    asked: list[str] = []
+    shown: list[str] = []
+    refresh, show = OverflowHint.refresh, OverflowHint.show
+
+    def counting_refresh(self: OverflowHint, *regions: Any, **kw: Any) -> Any:
+        if kw.get("layout"):
+            asked.append(str(self.id))
+        return refresh(self, *regions, **kw)
+
+    def counting_show(self: OverflowHint, text: str) -> None:
+        shown.append(f"{self.id} {text}")
+        show(self, text)
+
+    monkeypatch.setattr(OverflowHint, "refresh", counting_refresh)
+    monkeypatch.setattr(OverflowHint, "show", counting_show)
+    async with running(size=(80, 24)) as pilot:
+        app = glm(pilot)
+        await _nine_more_named_panes(pilot)
+        await _settled(pilot)
+        asked.clear()
+        shown.clear()
+        for n in range(3):
+            await pilot.press("ctrl+n")
+            await _settled(pilot)
+            active(pilot).rename(f"more {n}")
+            await _settled(pilot)
+            assert re.search(r"‹ \d+", screen_lines(app)[0])
+        assert asked == []  # the display stayed as it was: no layout
+        before = [line for line in shown if line.startswith("tabs-before")]
+        assert len(before) == 3, shown  # one new count per tab, none in between
+        assert not [line for line in shown if line.startswith("tabs-after ") and "›" in line]
+
+
 async def test_no_hint_while_every_tab_fits() -> None:
     async with running() as pilot:
         await _three_panes(pilot)

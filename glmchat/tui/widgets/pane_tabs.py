@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.widget import Widget
-from textual.widgets import Static, Tab, TabbedContent, TabPane, Tabs
+from textual.widgets import Tab, TabbedContent, TabPane, Tabs
 
 from glmchat.tui.compat.textual_private import (
     relabel_without_animation,
@@ -46,10 +46,10 @@ class PaneTabs(TabbedContent):
     PaneTabs {
         layers: base overlay;
     }
-    PaneTabs > .tab-overflow {
+    PaneTabs > OverflowHint {
         layer: overlay;
         height: 1;
-        width: auto;
+        width: 7;
         padding: 0 1;
         background: $panel;
         color: $text-accent;
@@ -57,7 +57,7 @@ class PaneTabs(TabbedContent):
         display: none;
     }
     PaneTabs > #tabs-before { dock: left; }
-    PaneTabs > #tabs-after { dock: right; }
+    PaneTabs > #tabs-after { dock: right; content-align-horizontal: right; }
     """
 
     def __init__(self, **kwargs: object) -> None:
@@ -71,8 +71,8 @@ class PaneTabs(TabbedContent):
 
     def compose(self) -> ComposeResult:
         yield from super().compose()
-        yield Static(id="tabs-before", classes="tab-overflow")
-        yield Static(id="tabs-after", classes="tab-overflow")
+        yield OverflowHint(id="tabs-before")
+        yield OverflowHint(id="tabs-after")
 
     def on_mount(self) -> None:
         # The tab bar takes no focus (a click on a tab focused it, and typing went nowhere):
@@ -213,6 +213,7 @@ class PaneTabs(TabbedContent):
         shown = tabs.active_tab  # a query of its own: once, not once per tab
         every = list(tabs.query(Tab))
         self._tab_ends = (every[0], every[-1]) if every else None
+        scrolling = False
         for tab in every:
             region = tab.region
             if not region.width:
@@ -227,16 +228,38 @@ class PaneTabs(TabbedContent):
                 # Tabs scrolls a new tab into view before it is laid out, and a longer title
                 # widens it afterwards: either can leave the shown tab cut off.
                 self._scroller.scroll_to_center(tab, force=True)
+                # The counts are taken again once it has scrolled (`_after_layout`); shown
+                # now, they would change twice per new tab. A tab wider than the bar never
+                # fits: its counts are shown as they are.
+                scrolling = region.width <= bar.width
+        if scrolling:
+            return
         self._hint("#tabs-before", f"‹ {before}" if before else "")
         self._hint("#tabs-after", f"{after} ›" if after else "")
 
     def _hint(self, selector: str, text: str) -> None:
-        # Only a change is shown: each update of a hint (its width is its text's) is a layout
-        # of the whole screen, and this runs after every relabel, tab added and scroll.
+        # Only a change is shown: this runs after every relabel, tab added and scroll.
         if self._hints.get(selector) == text:
             return
         self._hints[selector] = text
-        hint = self.query_one(selector, Static)
-        hint.display = bool(text)
-        if text:
-            hint.update(literal(text))
+        hint = self.query_one(selector, OverflowHint)
+        hint.display = bool(text)  # a layout, but only when the bar starts or stops overflowing
+        hint.show(text)
+
+
+class OverflowHint(Widget):
+    """How many tabs are cut off on one side of the bar (`‹ 3`). Of a fixed width, so a new
+    count is a repaint of its cells: a Static's update lays out the whole screen, and the count
+    changes with each tab opened once the bar is full (twice: the new tab is laid out, then
+    scrolled into view)."""
+
+    def __init__(self, *, id: str) -> None:
+        super().__init__(id=id)
+        self._text = Content("")
+
+    def show(self, text: str) -> None:
+        self._text = literal(text)
+        self.refresh()
+
+    def render(self) -> Content:
+        return self._text
