@@ -193,6 +193,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         session_id = engine.conversation_id if writable is not None else None
         doc = _result(session_id, engine.full_model, result)
+        if printer.sources.sources:
+            doc["sources"] = printer.sources.as_json()
         if schema is not None:
             _with_schema(doc, ask_run, problem)
         print(dumps_json(doc))

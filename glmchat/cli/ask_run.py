@@ -10,7 +10,8 @@ import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
-from glmchat.backend.events import ContentDelta, ReasoningDelta, RetryScheduled
+from glmchat.backend.events import ContentDelta, ReasoningDelta, RetryScheduled, WebSearchResults
+from glmchat.cli.ask_sources import AskSources
 from glmchat.cli.ask_tools import AskTools, TerminalApprovals, activity_line
 from glmchat.engine.events import (
     ApprovalRequest,
@@ -123,6 +124,8 @@ class AskRun:
     async def _exchange(self, prompt: str) -> ExchangeResult:
         exchange = self.exchange = self.engine.send(prompt)
         show = self.printer
+        if self.results:  # a --schema repair: another model call
+            show.sources.new_call()
         try:
             async for event in exchange:
                 kind = type(event)
@@ -132,6 +135,8 @@ class AskRun:
                     show.reasoning(event.text)  # type: ignore[union-attr]
                 elif kind is ToolCallUpdate:
                     show.tool(event)  # type: ignore[arg-type]
+                elif kind is WebSearchResults:
+                    show.sources.add(event.results)  # type: ignore[union-attr]
                 elif kind is RoundStarted:
                     show.new_round()
                 elif kind is ApprovalRequest:
@@ -184,10 +189,14 @@ class Printer:
         self.wrote_reasoning = False
         self.last = ""
         self._apart = False  # a new round's text starts a paragraph of its own
+        self.sources = AskSources()
 
     def content(self, text: str) -> None:
         if self.hold_answer:
             return
+        text = self.sources.cite(text)
+        if not text:
+            return  # a citation's start, held for the next piece
         self.break_line()
         if self._apart:
             self._apart = False
@@ -214,7 +223,15 @@ class Printer:
             print(line, file=sys.stderr, flush=True)
 
     def new_round(self) -> None:
+        self._flush_held()
+        self.sources.new_call()
         self._apart = True
+
+    def _flush_held(self) -> None:
+        if held := self.sources.flush():
+            self.break_line()
+            sys.stdout.write(held)
+            self.last = held
 
     def break_line(self) -> None:
         """End a line of reasoning on stderr before anything else is written."""
@@ -225,6 +242,10 @@ class Printer:
 
     def end(self) -> None:
         self.break_line()
-        if not self.hold_answer and self.last and not self.last.endswith("\n"):
-            sys.stdout.write("\n")
+        if not self.hold_answer:
+            self._flush_held()
+            if self.last and not self.last.endswith("\n"):
+                sys.stdout.write("\n")
+            if self.sources.sources:  # after the answer, as a list of its own
+                sys.stdout.write(("\n" if self.last else "") + self.sources.block() + "\n")
         sys.stdout.flush()

@@ -224,6 +224,7 @@ class ConversationEngine(Branches, ModelControls):
                 timings=turn.timings,
                 cost=turn.cost,
                 cost_source=turn.cost_source,  # type: ignore[arg-type]
+                web_search=turn.web_search,
             )
             for position, turn in enumerate(self.turns)
         )

@@ -34,6 +34,7 @@ from glmchat.engine.events import (
 from glmchat.engine.spending import after_answer
 from glmchat.engine.tool_runs import ToolRunner
 from glmchat.engine.turns import Turn
+from glmchat.web_sources import kept_results
 
 if TYPE_CHECKING:
     from glmchat.engine.conversation import ConversationEngine
@@ -72,7 +73,8 @@ class Exchange:
         self._calls: tuple[ToolCall, ...] = ()  # this round's, whole
         self._details: tuple[dict[str, Any], ...] = ()
         self._reasoning_before: list[str] = []  # earlier rounds' reasoning
-        self._web_search: tuple[dict[str, Any], ...] = ()
+        self._web_search: tuple[dict[str, Any], ...] = ()  # every round's
+        self._round_search: tuple[dict[str, Any], ...] = ()  # this round's, saved with its row
         self._streaming_calls: dict[int, list[str]] = {}  # index -> [id, name, arguments]
         structured = engine.structured
         # Structured output through a forced tool: that tool's call is the answer, not a call.
@@ -163,6 +165,7 @@ class Exchange:
         put = self._queue.put_nowait
         client = self.engine.clients(self.engine.provider_name)
         self._calls, self._details, self._finish_reason = (), (), None
+        self._round_search = ()
         self._streaming_calls.clear()
         # `type(event)` once and `is` per branch, not isinstance chains: this runs per network
         # read. mypy does not narrow on `kind is X`, so each branch casts (no run-time check).
@@ -188,7 +191,9 @@ class Exchange:
                     put(update)
                 continue
             elif kind is WebSearchResults:
-                self._web_search += cast(WebSearchResults, event).results
+                found = cast(WebSearchResults, event).results
+                self._web_search += found
+                self._round_search += found
             # Finish and ToolCallDelta went on above: the rest are engine events as they are.
             put(cast("EngineEvent", event))
 
@@ -248,12 +253,21 @@ class Exchange:
         records = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]
         usage = self._usage.as_dict() if self._usage else None
         cost = self._round_cost()
-        self._save_row(status="complete", usage=usage, error=None, tool_calls=records, cost=cost)
+        search = kept_results(self._round_search)
+        self._save_row(
+            status="complete",
+            usage=usage,
+            error=None,
+            tool_calls=records,
+            cost=cost,
+            web_search=search,
+        )
         turn = self.turn
         turn.content, turn.reasoning = self.recorder.content, self.recorder.reasoning
         turn.status, turn.finish_reason, turn.usage = "complete", self._finish_reason, usage
         turn.timings, turn.tool_calls = self.recorder.timings(), records
         turn.cost, turn.cost_source = cost.usd, cost.source
+        turn.web_search = search
         self._total_cost = add_costs(self._total_cost, cost)
         if self.recorder.reasoning:
             self._reasoning_before.append(self.recorder.reasoning)
@@ -287,6 +301,7 @@ class Exchange:
         error: str | None,
         tool_calls: list[dict[str, Any]] | None = None,
         cost: Cost | None = None,
+        web_search: list[dict[str, str]] | None = None,
     ) -> None:
         if self.recorder.store is None:
             self.recorder.finished = True
@@ -302,6 +317,7 @@ class Exchange:
                 tool_calls=tool_calls,
                 cost=cost.usd if cost else None,
                 cost_source=cost.source if cost else None,
+                web_search=web_search,
             )
         except StoreError as exc:
             self.engine.saving_failed(str(exc))
@@ -357,12 +373,14 @@ class Exchange:
         # The row keeps the calls it made, run or not (a cancelled round's were run).
         records = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in self._calls]
         cost = self._round_cost()
+        search = kept_results(self._round_search)
         self._save_row(
             status=status,
             usage=usage,
             error=error.message if error else None,
             tool_calls=records or None,
             cost=cost,
+            web_search=search,
         )
         total_cost = add_costs(self._total_cost, cost) or cost
         turn = self.turn
@@ -371,6 +389,7 @@ class Exchange:
         turn.finish_reason, turn.usage, turn.timings = self._finish_reason, usage, timings
         turn.tool_calls = records or None
         turn.cost, turn.cost_source = cost.usd, cost.source
+        turn.web_search = search
         self.result = ExchangeResult(
             status=status,
             content=content,

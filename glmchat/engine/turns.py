@@ -32,6 +32,8 @@ class Turn:
     tool_call_id: str | None = None
     cost: float | None = None  # an answer's, in USD (None: unknown); glmchat/costs.py
     cost_source: str | None = None
+    # An answer's: the web search results its model call received (glmchat/web_sources.py).
+    web_search: list[dict[str, str]] | None = None
     # The tree (engine/branches.py): the stored id of the turn this one follows (None: a root
     # or never saved), and this turn's 1-based place among its siblings and their count, for
     # drawing `‹ 2/3 ›`.
@@ -63,6 +65,7 @@ def turn_from_stored(m: StoredMessage) -> Turn:
         cost=m.cost,
         cost_source=m.cost_source,
         parent_id=m.parent_id,
+        web_search=m.web_search,
     )
 
 

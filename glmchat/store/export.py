@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import Field, fields
 from typing import Any
 
 from glmchat.store import tree
 from glmchat.store.models import Conversation, StoredMessage, qualified_model
 from glmchat.store.rows import CONVERSATION_FIELDS
-from glmchat.terminal_text import dumps_json
+from glmchat.terminal_text import dumps_json, neutralize_controls
 
 FORMAT = "glmchat-conversation"
 # 2: the conversation tree (each message's `id` and `parent`, the conversation's
@@ -157,7 +158,8 @@ def _message_markdown(m: StoredMessage) -> list[str]:
         lines += ["<details><summary>Thinking</summary>", "", m.reasoning.strip(), "", "</details>"]
         lines.append("")
     if m.content:
-        lines += [m.content.rstrip(), ""]
+        lines += [_cited(m).rstrip(), ""]
+    lines += _sources_markdown(m.web_search or ())
     for call in m.tool_calls or ():
         lines += [f"*Calls tool* `{call.get('name', '?')}` with:", ""]
         lines += _fenced(str(call.get("arguments", "")), "json")
@@ -166,6 +168,39 @@ def _message_markdown(m: StoredMessage) -> list[str]:
         detail = f": {m.error}" if m.error else ""
         lines += [f"> *{note}{detail}*", ""]
     return lines + _cost_line(m)
+
+
+def _cited(m: StoredMessage) -> str:
+    """The answer's text with its `[ref_N]` citations numbered as its sources are."""
+    if not m.web_search:
+        return m.content
+    from glmchat.web_sources import cite  # only for an answer that searched
+
+    return cite(m.content, m.web_search)
+
+
+def _sources_markdown(results: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The web search results an answer's `[N]` citations name: `[N] title — <link>`."""
+    if not results:
+        return []
+    from glmchat.web_sources import source_link, source_title
+
+    lines = ["**Sources**", ""]
+    for number, item in enumerate(results, 1):
+        # Each line a list item of plain text: a title cannot start a heading, a link or a
+        # tag, and a link only becomes one when it is a web address.
+        title = _MARKDOWN_SPECIAL.sub(r"\\\g<0>", neutralize_controls(source_title(item)))
+        link = neutralize_controls(source_link(item))
+        if _WEB_ADDRESS.fullmatch(link):
+            title += f" — <{link}>"
+        elif link:
+            title += " — " + _MARKDOWN_SPECIAL.sub(r"\\\g<0>", link)
+        lines.append(f"- [{number}] {title}")
+    return [*lines, ""]
+
+
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*_\[\]<>#|!~&]")
+_WEB_ADDRESS = re.compile(r"https?://[^\s<>]+")
 
 
 def _tool_markdown(m: StoredMessage) -> list[str]:

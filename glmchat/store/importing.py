@@ -229,6 +229,7 @@ _JSON_TYPES: dict[str, type] = {
     "bool | None": bool,
     "dict[str, Any] | None": dict,
     "list[dict[str, Any]] | None": list,
+    "list[dict[str, str]] | None": list,  # web search results, trimmed as they are stored
     "float | None": float,  # read by _amount: a cost
 }
 _KIND_NAMES = {

@@ -208,6 +208,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "CREATE INDEX messages_parent ON messages (parent_id)",
     ),
+    # 6: an answer's web search results (a JSON list), which its `[ref_N]` citations name.
+    ("ALTER TABLE messages ADD COLUMN web_search TEXT",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

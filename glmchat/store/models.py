@@ -78,6 +78,10 @@ class StoredMessage:
     # The message this one answers or follows (None: a root). A conversation is a tree: a
     # regenerated answer or an edited prompt is a sibling of the one it replaces on screen.
     parent_id: int | None = None
+    # An assistant row: the Z.ai web search results its model call received, the few fields
+    # glmchat/web_sources.py keeps ({"refer", "title", "link", ...}); its `[ref_N]` citations
+    # name them.
+    web_search: list[dict[str, str]] | None = None
 
 
 @dataclass(frozen=True)

@@ -119,9 +119,10 @@ class StreamRecorder:
         tool_calls: list[dict[str, Any]] | None = None,
         cost: float | None = None,
         cost_source: CostSource | None = None,
+        web_search: list[dict[str, str]] | None = None,
     ) -> None:
-        """Write the final text and status (complete, partial, cancelled or error), and what
-        the answer cost."""
+        """Write the final text and status (complete, partial, cancelled or error), what the
+        answer cost, and the web search results its citations name."""
         self.finished = True
         self._dirty = False
         if self.store is None or self.message_id is None:
@@ -138,6 +139,7 @@ class StreamRecorder:
             tool_calls=tool_calls,
             cost=cost,
             cost_source=cost_source,
+            web_search=web_search,
         )
 
 

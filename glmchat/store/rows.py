@@ -42,6 +42,22 @@ def _loads_list(text: str | None) -> list[Any] | None:
     return value if isinstance(value, list) else None
 
 
+def _dumps_sources(value: list[dict[str, str]] | None) -> str | None:
+    # Only what glmchat keeps of a result, whatever the caller holds (an import, say). Loaded
+    # here, not with the store: only a row with sources needs it.
+    if value is None:
+        return None
+    from glmchat.web_sources import kept_results
+
+    return _dumps_list(kept_results(value))
+
+
+def _loads_sources(text: str | None) -> list[dict[str, str]] | None:
+    from glmchat.web_sources import kept_results
+
+    return kept_results(_loads_list(text))  # a hand-edited cell: odd items are left out
+
+
 def _bool_to_int(value: bool | None) -> int | None:
     return None if value is None else int(value)
 
@@ -55,6 +71,7 @@ _CODECS: dict[str, Codec] = {
     "bool | None": (_bool_to_int, _int_to_bool),
     "dict[str, Any] | None": (_dumps, _loads),
     "list[dict[str, Any]] | None": (_dumps_list, _loads_list),
+    "list[dict[str, str]] | None": (_dumps_sources, _loads_sources),
 }
 
 

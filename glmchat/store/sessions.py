@@ -230,6 +230,7 @@ class SessionStore(TreeEdits):
         tool_calls: list[dict[str, Any]] | None = None,
         cost: float | None = None,
         cost_source: CostSource | None = None,
+        web_search: list[dict[str, str]] | None = None,
     ) -> None:
         _check(status, STATUSES, "status")
         if usage is not None and not isinstance(usage, dict):
@@ -248,6 +249,7 @@ class SessionStore(TreeEdits):
                 "tool_calls": tool_calls,
                 "cost": cost,
                 "cost_source": cost_source if cost is not None else None,
+                "web_search": web_search,
             }
         )
         with self._write() as conn:

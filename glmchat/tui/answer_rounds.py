@@ -3,12 +3,13 @@ model calls of a tool loop with their reasoning, text and tool calls) as one mes
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, get_args
 
 from glmchat.engine.events import ToolCallUpdate, ToolState
 from glmchat.engine.turns import Turn
+from glmchat.web_sources import cite, numbered_rounds
 
 _STATES: frozenset[str] = frozenset(get_args(ToolState))
 
@@ -22,6 +23,7 @@ class AnswerRound:
     reasoning_seconds: float | None = None
     reasoning_tokens: int | None = None  # the provider's count, if it sent one
     calls: tuple[ToolCallUpdate, ...] = ()
+    web_search: Sequence[Mapping[str, Any]] = ()  # the results its citations name
 
 
 def exchanges(turns: Sequence[Turn]) -> list[tuple[Turn, ...]]:
@@ -61,6 +63,7 @@ def answer_rounds(turns: Sequence[Turn]) -> list[AnswerRound]:
                 reasoning_seconds=(turn.timings or {}).get("thinking_seconds"),
                 reasoning_tokens=tokens if isinstance(tokens, int) and tokens > 0 else None,
                 calls=tuple(calls),
+                web_search=turn.web_search or (),
             )
         )
     # A tool row whose call is not on any assistant row (an edited database): shown, not lost.
@@ -79,9 +82,22 @@ def answer_rounds(turns: Sequence[Turn]) -> list[AnswerRound]:
                 last.reasoning_seconds,
                 last.reasoning_tokens,
                 last.calls + extra,
+                last.web_search,
             )
         )
     return rounds
+
+
+def cited(rounds: Sequence[AnswerRound]) -> tuple[list[AnswerRound], list[Mapping[str, Any]]]:
+    """The rounds with their `[ref_N]` citations numbered, and the answer's sources: every
+    round's results in order, a later round's numbered on from the earlier ones'."""
+    sources, firsts = numbered_rounds([each.web_search for each in rounds])
+    if not sources:
+        return list(rounds), []
+    return [
+        replace(each, content=cite(each.content, each.web_search, first))
+        for each, first in zip(rounds, firsts, strict=True)
+    ], sources
 
 
 def _call(key: tuple[int, int], call: dict[str, Any], row: Turn | None) -> ToolCallUpdate:

@@ -20,7 +20,7 @@ from textual.widgets import Static
 from glmchat.engine.events import ToolCallUpdate, ToolState
 from glmchat.terminal_text import neutralize_controls
 from glmchat.token_estimate import estimate_tokens
-from glmchat.tui.answer_rounds import AnswerRound
+from glmchat.tui.answer_rounds import AnswerRound, cited
 from glmchat.tui.compat.textual_private import (
     GrowsInPlace,
     SettledBySizing,
@@ -119,7 +119,9 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
         self.code_theme = code_theme
         if not rounds:
             rounds = [AnswerRound(content, reasoning, reasoning_seconds, reasoning_tokens)]
-        self._saved = list(rounds)
+        # A saved answer's sources, shown as they were when it was streamed.
+        rounds, sources = cited(rounds)
+        self._saved = rounds
         self._rounds: list[_Round] = []
         self._panels: dict[tuple[int, int], ToolPanel] = {}
         for index, saved in enumerate(self._saved):
@@ -132,7 +134,7 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
         self.first_output_at: float | None = None  # monotonic time of the first delta
         self._status = status
         self._error = error
-        self._sources: Sources | None = None
+        self._sources: Sources | None = Sources(sources) if sources else None
         self._note = Static("", classes="note")
         self._note.display = False
         self._as_of: float | None = None  # see `as_of`
@@ -169,6 +171,8 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
             if one.answer is not None:
                 yield one.answer
             yield from one.tools
+        if self._sources is not None:
+            yield self._sources
         yield self._note
 
     def on_mount(self) -> None:

@@ -3,7 +3,6 @@ citations numbered to match."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,46 +10,16 @@ from textual.content import Content
 from textual.widgets import Static
 
 from glmchat.tui.literal import literal
+from glmchat.web_sources import cite, source_link, source_numbers, source_title
 
-# The model cites a result by its `refer` ("ref_1"): `[ref_1]`, sometimes in full-width
-# brackets or with spaces around the name.
-_CITATION = re.compile(r"[\[【]\s*(ref_\d+)\s*[\]】]")
-
-
-def source_numbers(results: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    """Each result's `refer` -> its number in the list (1, 2, ...), in the order received."""
-    numbers: dict[str, int] = {}
-    for number, item in enumerate(results, 1):
-        refer = item.get("refer")
-        if isinstance(refer, str) and refer not in numbers:
-            numbers[refer] = number
-    return numbers
-
-
-def cite(text: str, results: Sequence[Mapping[str, Any]]) -> str:
-    """`text` with each `[ref_N]` of a known result written `[N]`; others are left as written."""
-    numbers = source_numbers(results)
-    if not numbers or "ref_" not in text:
-        return text
-
-    def number(match: re.Match[str]) -> str:
-        found = numbers.get(match.group(1))
-        return match.group(0) if found is None else f"[{found}]"
-
-    return _CITATION.sub(number, text)
-
-
-def _field(item: Mapping[str, Any], name: str) -> str:
-    value = item.get(name)
-    return " ".join(value.split()) if isinstance(value, str) else ""
+__all__ = ["Sources", "cite", "source_numbers", "sources_content"]
 
 
 def sources_content(results: Sequence[Mapping[str, Any]]) -> Content:
     """`Sources` and one line per result: `[N] title — link` (all literal)."""
     text = literal("Sources", "bold")
     for number, item in enumerate(results, 1):
-        title = _field(item, "title") or _field(item, "media") or "(untitled)"
-        link = _field(item, "link")
+        title, link = source_title(item), source_link(item)
         text += literal(f"\n[{number}] ", "bold") + literal(title)
         if link:
             text += literal(f" — {link}", "$text-accent")
