@@ -94,8 +94,12 @@ def to_markdown(conv: Conversation) -> str:
     if conv.system_prompt:
         lines += ["## System prompt", "", conv.system_prompt, ""]
     branch = tree.path(conv)
+    first_source = 1  # an answer's sources are numbered on across its tool rounds, as shown
     for m in branch:
-        lines += _message_markdown(m)
+        if m.role == "user":
+            first_source = 1
+        lines += _message_markdown(m, first_source)
+        first_source += len(m.web_search or ())
     lines += _other_branches(conv, branch)
     return "\n".join(lines).rstrip() + "\n"
 
@@ -143,7 +147,7 @@ def _cost_line(m: StoredMessage) -> list[str]:
     return [f"*Cost: {format_usd(m.cost)} ({how})*", ""]
 
 
-def _message_markdown(m: StoredMessage) -> list[str]:
+def _message_markdown(m: StoredMessage, first_source: int = 1) -> list[str]:
     if m.role == "tool":
         return _tool_markdown(m)
     if m.role == "user":
@@ -158,8 +162,8 @@ def _message_markdown(m: StoredMessage) -> list[str]:
         lines += ["<details><summary>Thinking</summary>", "", m.reasoning.strip(), "", "</details>"]
         lines.append("")
     if m.content:
-        lines += [_cited(m).rstrip(), ""]
-    lines += _sources_markdown(m.web_search or ())
+        lines += [_cited(m, first_source).rstrip(), ""]
+    lines += _sources_markdown(m.web_search or (), first_source)
     for call in m.tool_calls or ():
         lines += [f"*Calls tool* `{call.get('name', '?')}` with:", ""]
         lines += _fenced(str(call.get("arguments", "")), "json")
@@ -170,23 +174,23 @@ def _message_markdown(m: StoredMessage) -> list[str]:
     return lines + _cost_line(m)
 
 
-def _cited(m: StoredMessage) -> str:
+def _cited(m: StoredMessage, first: int) -> str:
     """The answer's text with its `[ref_N]` citations numbered as its sources are."""
     if not m.web_search:
         return m.content
     from glmchat.web_sources import cite  # only for an answer that searched
 
-    return cite(m.content, m.web_search)
+    return cite(m.content, m.web_search, first)
 
 
-def _sources_markdown(results: Sequence[Mapping[str, Any]]) -> list[str]:
+def _sources_markdown(results: Sequence[Mapping[str, Any]], first: int) -> list[str]:
     """The web search results an answer's `[N]` citations name: `[N] title — <link>`."""
     if not results:
         return []
     from glmchat.web_sources import source_link, source_title
 
     lines = ["**Sources**", ""]
-    for number, item in enumerate(results, 1):
+    for number, item in enumerate(results, first):
         # Each line a list item of plain text: a title cannot start a heading, a link or a
         # tag, and a link only becomes one when it is a web address.
         title = _MARKDOWN_SPECIAL.sub(r"\\\g<0>", neutralize_controls(source_title(item)))

@@ -1,0 +1,356 @@
+"""Z.ai web search sources kept with their answer: saved with each round's assistant row (and
+read calmly whatever shape they come in), shown numbered by `glmchat ask` (plain and --json),
+on a resumed conversation in the TUI, in markdown and JSON exports, and through an import."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from glmchat import paths
+from glmchat.cli import main
+from glmchat.store import SessionStore, parse_documents, to_json, to_markdown
+from glmchat.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from glmchat.store.tree import path
+from glmchat.web_sources import CONTENT_MAX
+from tests.test_ask_cli import ask
+from tests.tui_helpers import message, running, screen_text, seed
+from tests.wire_server import Reply, WireServer, fixture_reply, sidecar, sse_body, sse_data
+
+RESULTS: list[dict[str, str]] = sidecar("zai_web_search_stream")["expected_extra"]["web_search"]
+KEPT = [{name: value for name, value in r.items() if value} for r in RESULTS]  # no empty icon
+ANSWER = "Tomorrow in Tokyo: sunny, 14–21 °C [1]; clouds later [2]."
+SOURCE_LINES = [
+    "[1] Tokyo weather — 10-day forecast — https://weather.example.com/tokyo",
+    "[2] 東京の天気 — https://tenki.example.jp/tokyo",
+]
+USAGE = {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25}
+
+
+def web_search_on(extra: str = "") -> None:
+    config = paths.config_path()
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f"[tools]\nweb_search = true\n{extra}")
+
+
+def result(refer: str, title: str, link: str, **more: Any) -> dict[str, Any]:
+    return {"refer": refer, "title": title, "link": link, **more}
+
+
+def chunk(delta: dict[str, Any], **top: Any) -> bytes:
+    choice: dict[str, Any] = {"index": 0, "delta": {"role": "assistant", **delta}}
+    if "finish_reason" in top:
+        choice["finish_reason"] = top.pop("finish_reason")
+    return sse_data({"id": "x", "model": "glm-4.7", "choices": [choice], **top})
+
+
+def searched(text: str, results: list[Any], *, call: tuple[str, str] | None = None) -> Reply:
+    """One model call that searched: its text, an optional tool call, then the results on the
+    final chunk (where Z.ai sends them), split so citations arrive in pieces."""
+    events = [chunk({"content": text})]
+    finish = "stop"
+    if call is not None:
+        finish = "tool_calls"
+        events.append(
+            chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "id": call[0],
+                            "index": 0,
+                            "type": "function",
+                            "function": {"name": "list_dir", "arguments": call[1]},
+                        }
+                    ]
+                }
+            )
+        )
+    events.append(chunk({"content": ""}, finish_reason=finish, usage=USAGE, web_search=results))
+    return Reply(body=sse_body(*events), splits=6)
+
+
+def latest() -> Any:
+    with SessionStore(paths.database_path()) as store:
+        conversation = store.most_recent()
+        assert conversation is not None
+        return conversation
+
+
+# --- ask -------------------------------------------------------------------------------------
+
+
+def test_ask_numbers_the_citations_as_it_prints_and_lists_the_sources_after(
+    wire: WireServer,
+) -> None:
+    web_search_on()
+    wire.reply(fixture_reply("zai_web_search_stream", splits=7))  # `[ref_1]` cut in pieces
+    proc = ask("--base-url", wire.url, "Weather in Tokyo tomorrow?")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"{ANSWER}\n\nSources\n" + "\n".join(SOURCE_LINES) + "\n"
+    assert wire.requests[0].json["tools"][0]["type"] == "web_search"
+    # Saved with the answer's row, as received; its text as the model wrote it.
+    answer = latest().messages[-1]
+    assert answer.web_search == KEPT
+    assert "[ref_1]" in answer.content
+
+
+def test_ask_json_has_the_sources(wire: WireServer) -> None:
+    web_search_on()
+    wire.reply(fixture_reply("zai_web_search_stream", splits=7))
+    proc = ask("--json", "--base-url", wire.url, "Weather in Tokyo tomorrow?")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert {"session_id", "model", "content", "reasoning", "finish_reason", "usage", "error"} <= (
+        doc.keys()
+    )
+    assert doc["content"] == sidecar("zai_web_search_stream")["expected"]["content"]
+    assert doc["sources"] == [
+        {
+            "number": n,
+            "refer": r["refer"],
+            "title": r["title"],
+            "link": r["link"],
+            "media": r["media"],
+            "publish_date": r["publish_date"],
+        }
+        for n, r in enumerate(RESULTS, 1)
+    ]
+
+
+def test_hostile_results_are_saved_trimmed_and_shown_harmless(wire: WireServer) -> None:
+    web_search_on()
+    hostile = {
+        "refer": "ref_1",
+        "title": "Red\x1b[31m\nalert\x07",
+        "link": "https://ok.example/\x1b]8;;https://evil.example\x07",
+        "content": "x" * 10_000,
+        "media": 5,
+        "icon": {"nested": ["deep"]},
+        "secret": "dropped",
+    }
+    wire.reply(searched("Look [ref_1] and [ ref_2 ].", [hostile, {"refer": ["odd"]}]))
+    proc = ask("--base-url", wire.url, "Search it")
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b" not in proc.stdout and "\x07" not in proc.stdout
+    # Controls are shown, not obeyed; the odd result keeps its number.
+    assert proc.stdout.startswith("Look [1] and [2].\n\nSources\n[1] Red\\x1b[31m alert\\x07")
+    assert proc.stdout.endswith("[2] (untitled)\n")
+    [kept, odd] = latest().messages[-1].web_search
+    assert set(kept) == {"refer", "title", "link", "content"}  # strings of the known fields
+    assert len(kept["content"]) == CONTENT_MAX and kept["title"] == hostile["title"]
+    assert odd == {}
+
+
+def test_each_round_keeps_its_own_results_numbered_on_everywhere(
+    wire: WireServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A tool loop that searched in two rounds: each round's citations name its own results
+    (`ref_1` twice), numbered on across the answer by ask, the saved rows, the resumed TUI and
+    the markdown export alike."""
+    root = tmp_path / "files"
+    root.mkdir()
+    web_search_on(f'builtin = ["list_dir"]\nallowed_dirs = [{json.dumps(str(root))}]\n')
+    first = [result("ref_1", "Alpha", "https://a.example")]
+    second = [result("ref_1", "Beta", "https://b.example"), result("ref_2", "Gamma", "")]
+    wire.reply(
+        searched("First [ref_1].", first, call=("c1", json.dumps({"path": str(root)}))),
+        searched("Then [ref_1] and 【ref_2】.", second),
+    )
+    proc = ask("--yes", "--base-url", wire.url, "Two searches")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (
+        "First [1].\n\nThen [2] and [3].\n\n"
+        "Sources\n[1] Alpha — https://a.example\n[2] Beta — https://b.example\n[3] Gamma\n"
+    )
+    conversation = latest()
+    rows = [m for m in conversation.messages if m.role == "assistant"]
+    assert [m.web_search for m in rows] == [
+        first,
+        [second[0], {"refer": "ref_2", "title": "Gamma"}],
+    ]
+
+    markdown = to_markdown(conversation)
+    assert "First [1].\n\n**Sources**\n\n- [1] Alpha — <https://a.example>\n" in markdown
+    assert "Then [2] and [3].\n\n**Sources**\n\n- [2] Beta — <https://b.example>\n- [3] Gamma" in (
+        markdown
+    )
+    assert main(["sessions", "export", conversation.id, "--format", "markdown"]) == 0
+    assert capsys.readouterr().out == markdown
+
+
+async def test_a_resumed_answer_shows_its_citations_and_sources_as_streamed(
+    wire: WireServer, zai: WireServer
+) -> None:
+    """Streamed live, then resumed: the same numbered citations and Sources list."""
+    web_search_on()
+    wire.reply(fixture_reply("zai_web_search_stream", splits=29))
+    proc = ask("--base-url", wire.url, "Weather in Tokyo tomorrow?")
+    assert proc.returncode == 0, proc.stderr
+    async with running(resume=latest().id) as pilot:
+        screen = screen_text(pilot.app)
+    assert ANSWER in screen and "[ref_" not in screen
+    assert "Sources" in screen
+    for line in SOURCE_LINES:
+        assert line in screen
+
+
+async def test_resume_shows_a_tool_loops_sources_numbered_on(zai: WireServer) -> None:
+    first = [result("ref_1", "Alpha", "https://a.example")]
+    second = [result("ref_1", "Beta", "https://b.example")]
+    cid = seed(
+        "aaaa00000001",
+        "two searches",
+        [
+            message("user", "Two searches"),
+            message(
+                "assistant",
+                "First [ref_1].",
+                position=1,
+                web_search=first,
+                tool_calls=[{"id": "c1", "name": "list_dir", "arguments": "{}"}],
+            ),
+            message(
+                "tool",
+                "notes.txt",
+                position=2,
+                tool_call_id="c1",
+                tool_calls=[{"id": "c1", "name": "list_dir", "status": "ok"}],
+            ),
+            message("assistant", "Then [ref_1].", position=3, web_search=second),
+        ],
+    )
+    async with running(resume=cid) as pilot:
+        screen = screen_text(pilot.app)
+    assert "First [1]." in screen and "Then [2]." in screen
+    assert "[1] Alpha — https://a.example" in screen
+    assert "[2] Beta — https://b.example" in screen
+
+
+async def test_a_hand_edited_cell_costs_its_sources_not_the_conversation(
+    zai: WireServer,
+) -> None:
+    cid = seed(
+        "aaaa00000002",
+        "edited",
+        [message("user", "q"), message("assistant", "A [ref_1].", position=1)],
+    )
+    with sqlite3.connect(paths.database_path()) as conn:
+        conn.execute(
+            "UPDATE messages SET web_search = ? WHERE role = 'assistant'",
+            ('[1, "x", {"refer": "ref_1", "title": 3, "link": "https://l.example"}]',),
+        )
+    with SessionStore(paths.database_path()) as store:
+        [_, answer] = store.get_conversation(cid).messages
+    assert answer.web_search == [{"refer": "ref_1", "link": "https://l.example"}]
+    async with running(resume=cid) as pilot:
+        screen = screen_text(pilot.app)
+    assert "A [1]." in screen and "[1] (untitled) — https://l.example" in screen
+
+
+# --- the store -------------------------------------------------------------------------------
+
+
+def test_a_schema_5_database_is_upgraded_in_place(tmp_path: Path) -> None:
+    db = tmp_path / "glmchat.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    for statements in MIGRATIONS[:5]:
+        for statement in statements:
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 5")
+    conn.execute(
+        "INSERT INTO conversations (id, title, created, updated) VALUES "
+        "('aaaaaaaaaaaa', 'old', '2026-08-20T10:00:00.000Z', '2026-08-20T10:00:00.000Z')"
+    )
+    conn.execute(
+        "INSERT INTO messages (conversation_id, position, role, content) VALUES "
+        "('aaaaaaaaaaaa', 0, 'user', 'q'), ('aaaaaaaaaaaa', 1, 'assistant', 'old answer')"
+    )
+    conn.close()
+    with SessionStore(db) as store:
+        assert store._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+        old = store.get_conversation("aaaaaaaaaaaa")
+        assert [m.content for m in old.messages] == ["q", "old answer"]
+        assert old.messages[1].web_search is None
+        mid = store.begin_assistant("aaaaaaaaaaaa", model="glm-4.7", provider="zai", thinking=False)
+        store.finish_assistant(
+            mid, content="new [ref_1]", reasoning="", status="complete", web_search=RESULTS
+        )
+        assert store.get_conversation("aaaaaaaaaaaa").messages[-1].web_search == KEPT
+
+
+# --- exports and imports ---------------------------------------------------------------------
+
+
+def test_json_export_carries_the_sources_and_an_import_round_trips_them(
+    zai: WireServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cid = seed(
+        "aaaa00000003",
+        "weather",
+        [
+            message("user", "Weather?"),
+            message(
+                "assistant",
+                sidecar("zai_web_search_stream")["expected"]["content"],
+                position=1,
+                web_search=RESULTS,
+            ),
+        ],
+    )
+    with SessionStore(paths.database_path()) as store:
+        conversation = store.get_conversation(cid)
+    document = json.loads(to_json(conversation))
+    assert document["messages"][1]["web_search"] == KEPT
+    assert document["messages"][0]["web_search"] is None
+    markdown = to_markdown(conversation)
+    assert ANSWER in markdown
+    assert "- [1] Tokyo weather — 10-day forecast — <https://weather.example.com/tokyo>" in markdown
+
+    exported = tmp_path / "weather.json"
+    assert main(["sessions", "export", cid, "--format", "json", "-o", str(exported)]) == 0
+    document["id"] = "bbbb00000003"  # stored as a new conversation
+    document["messages"][1]["web_search"] = [
+        *RESULTS,
+        "junk",
+        {"refer": "ref_3", "title": "T", "extra": {"x": 1}},
+    ]
+    exported.write_text(json.dumps(document))
+    assert main(["sessions", "import", str(exported)]) == 0
+    capsys.readouterr()
+    with SessionStore(paths.database_path()) as store:
+        [*_, answer] = path(store.get_conversation("bbbb00000003"))
+    assert answer.web_search == [*KEPT, {"refer": "ref_3", "title": "T"}]
+
+
+def test_an_import_with_sources_of_the_wrong_kind_is_refused_in_one_line() -> None:
+    doc = {
+        "format": "glmchat-conversation",
+        "version": 2,
+        "id": "cccc00000001",
+        "messages": [{"role": "assistant", "content": "a", "web_search": {"refer": "ref_1"}}],
+    }
+    with pytest.raises(Exception, match='"web_search" must be a list; nothing imported'):
+        parse_documents(json.dumps(doc))
+
+
+# --- ask's numbering, piece by piece -----------------------------------------------------------
+
+
+def test_ask_numbers_a_citation_cut_across_pieces_and_gives_back_what_it_held() -> None:
+    from glmchat.cli.ask_sources import AskSources
+
+    sources = AskSources()
+    assert sources.cite("sunny [re") == "sunny "
+    assert sources.cite("f_2] and [") == "[2] and "  # before the results: by its name
+    sources.add([result("ref_1", "A", "a"), result("ref_2", "B", "b")])
+    assert sources.cite("ref_1] or [ref_7]") == "[1] or [ref_7]"  # names no result
+    assert sources.cite("[ref_1") == ""
+    assert sources.flush() == "[ref_1"  # the answer ended without closing it
+    sources.new_call()
+    sources.add([result("ref_1", "C", "c")])
+    assert sources.cite("[ref_1].") == "[3]."
+    assert [s["number"] for s in sources.as_json()] == [1, 2, 3]
