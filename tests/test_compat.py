@@ -57,6 +57,7 @@ from glmchat.tui.compat.textual_private import (
     tabs_scroller,
 )
 from glmchat.tui.markdown.blocks import split_blocks
+from tests.tui_helpers import screen_lines
 
 # Every kind of block rich renders, and the inline markup it styles.
 SAMPLE = (
@@ -837,6 +838,41 @@ async def test_a_relabelled_tab_moves_the_underline_without_an_animation() -> No
             reference.highlight_end,
         )
         assert ours.query_one("#a", Tab).label.plain == "● a much longer first label"
+
+
+async def test_a_tab_mark_for_another_is_a_repaint_not_a_layout() -> None:
+    """`● title` becoming `✓ title` (a background answer ended) keeps the tab's width: the tab
+    repaints; Textual laid out the whole screen at every label. A label of another width still
+    lays out, and every label shows."""
+    from textual.widgets import Tab, Tabs
+
+    from glmchat.tui.literal import literal
+
+    class Strip_(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Tabs(Tab("● first", id="a"), Tab("second", id="b"))
+
+    app = Strip_()
+    async with app.run_test(size=(60, 8)) as pilot:
+        await pilot.pause()
+        tab = app.query_one("#a", Tab)
+        asked: list[bool] = []
+        original = tab.refresh
+
+        def counting(*regions: Any, **kw: Any) -> Any:
+            asked.append(bool(kw.get("layout")))
+            return original(*regions, **kw)
+
+        tab.refresh = counting  # type: ignore[method-assign]
+        relabel_without_animation(tab, literal("✓ first"))
+        await pilot.pause()
+        assert asked and not any(asked)  # repainted, not laid out
+        assert tab.label.plain == "✓ first"
+        assert "✓ first" in "\n".join(screen_lines(app))
+        relabel_without_animation(tab, literal("first"))
+        await pilot.pause()
+        assert any(asked)  # narrower: laid out
+        assert tab.label.plain == "first"
 
 
 async def test_a_widget_that_grows_in_place_keeps_its_rendered_rows() -> None:

@@ -38,9 +38,10 @@ What it relies on, each checked by tests/test_compat.py:
 - a widget's rendered lines are kept by its `_styles_cache` (a `StylesCache`: `_cache`, a dict
   of row to Strip, and `_dirty_lines`, the rows to render again), which `_size_updated`
   empties, through `_set_dirty()`, whenever the widget's size changes.
-- a `Tab` whose label is set posts `Tab.Relabelled`, on which `Tabs` moves its underline with
-  an animation (`Tabs._highlight_active(animate=True)`); `Tabs` calls its own
-  `_highlight_active` for every move of the underline (a new tab, a switch, a relabel).
+- a `Tab` keeps its label in `_label` and shows it as a `Static` (whose `update` takes
+  `layout=False`); a `Tab` whose label is set posts `Tab.Relabelled`, on which `Tabs` moves
+  its underline with an animation (`Tabs._highlight_active(animate=True)`); `Tabs` calls its
+  own `_highlight_active` for every move of the underline (a new tab, a switch, a relabel).
 """
 
 from __future__ import annotations
@@ -50,18 +51,18 @@ from typing import TYPE_CHECKING, Any, cast
 
 from textual._compositor import Compositor, CompositorMap, ReflowResult
 from textual._context import visible_screen_stack
+from textual.content import Content
 from textual.css.query import NoMatches
 from textual.geometry import Region, Size
 from textual.screen import Screen
 from textual.strip import Strip
 from textual.widget import Widget
-from textual.widgets import Collapsible, Tab, Tabs
+from textual.widgets import Collapsible, Static, Tab, Tabs
 
 from glmchat.tui.compat.one_write import terse
 
 if TYPE_CHECKING:
     from textual.app import App
-    from textual.content import Content
 
 __all__ = [
     "GrowsInPlace",
@@ -112,7 +113,15 @@ def relabel_without_animation(tab: Tab, label: Content | str) -> None:
     """Set a tab's label and put the underline under the active tab at once.
 
     A label change makes `Tabs` slide its underline for 0.3 s, about 18 frames of the whole
-    screen; a streaming pane's tab mark changes twice per answer."""
+    screen; a streaming pane's tab mark changes twice per answer. A label as wide as the one it
+    replaces (a mark for another: `● title` to `✓ title`) is a repaint of the tab, not a layout
+    of the screen (`Tab.label` lays out at every change)."""
+    content = Content.from_text(label)
+    if content.cell_length == tab.label.cell_length:
+        if content != tab.label:
+            tab._label = content  # what `Tab.label` sets, less the layout and the message
+            Static.update(tab, content, layout=False)
+        return
     with tab.prevent(Tab.Relabelled):
         tab.label = label
     tabs = next((node for node in tab.ancestors if isinstance(node, Tabs)), None)
