@@ -350,6 +350,7 @@ def test_ask_numbers_a_citation_cut_across_pieces_and_gives_back_what_it_held() 
     assert sources.cite("ref_1] or [ref_7]") == "[1] or [ref_7]"  # names no result
     assert sources.cite("[ref_1") == ""
     assert sources.flush() == "[ref_1"  # the answer ended without closing it
+    assert sources.cite("[" + " " * 40) == "[" + " " * 40  # too long to be a citation
     sources.new_call()
     sources.add([result("ref_1", "C", "c")])
     assert sources.cite("[ref_1].") == "[3]."

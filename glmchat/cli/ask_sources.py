@@ -46,8 +46,10 @@ class AskSources:
         citation's start held back for the next piece (`flush` gives it back)."""
         text = self._held + text
         self._held = ""
-        start = _CITATION_START.search(text)
-        if start is not None and len(text) - start.start() <= _HELD_MAX:
+        # Only the end can be held: look there, not through the whole piece.
+        tail = len(text) - _HELD_MAX
+        start = _CITATION_START.search(text, max(tail, 0))
+        if start is not None:
             text, self._held = text[: start.start()], text[start.start() :]
         if "ref_" not in text:
             return text
