@@ -18,7 +18,15 @@ from glmchat.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from glmchat.store.tree import path
 from glmchat.web_sources import CONTENT_MAX
 from tests.test_ask_cli import ask
-from tests.tui_helpers import message, running, screen_text, seed
+from tests.tui_helpers import (
+    active,
+    message,
+    running,
+    screen_text,
+    seed,
+    send,
+    wait_for_stream,
+)
 from tests.wire_server import Reply, WireServer, fixture_reply, sidecar, sse_body, sse_data
 
 RESULTS: list[dict[str, str]] = sidecar("zai_web_search_stream")["expected_extra"]["web_search"]
@@ -34,7 +42,8 @@ USAGE = {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25}
 def web_search_on(extra: str = "") -> None:
     config = paths.config_path()
     config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(f"[tools]\nweb_search = true\n{extra}")
+    before = config.read_text() if config.exists() else ""  # the `zai` fixture's base_url
+    config.write_text(f"{before}\n[tools]\nweb_search = true\n{extra}")
 
 
 def result(refer: str, title: str, link: str, **more: Any) -> dict[str, Any]:
@@ -196,6 +205,23 @@ async def test_a_resumed_answer_shows_its_citations_and_sources_as_streamed(
     assert "Sources" in screen
     for line in SOURCE_LINES:
         assert line in screen
+
+
+async def test_a_live_answers_turn_keeps_its_sources_for_branches_and_exports(
+    zai: WireServer,
+) -> None:
+    """The engine's turn holds the results as the row does: a branch switch rebuilds the
+    answer from it, and the TUI's export of an unsaved pane writes it."""
+    web_search_on()
+    zai.reply(fixture_reply("zai_web_search_stream", splits=29))
+    async with running() as pilot:
+        await send(pilot, "Weather in Tokyo tomorrow?")
+        await wait_for_stream(pilot)
+        engine = active(pilot).engine
+        assert engine.turns[-1].web_search == KEPT
+        snapshot = engine.snapshot()
+    assert json.loads(to_json(snapshot))["messages"][-1]["web_search"] == KEPT
+    assert SOURCE_LINES[0].replace(" — https", " — <https") + ">" in to_markdown(snapshot)
 
 
 async def test_resume_shows_a_tool_loops_sources_numbered_on(zai: WireServer) -> None:
