@@ -391,6 +391,50 @@ async def test_panes_wait_each_for_their_own_answer_and_mark_their_tabs(
         assert [p.state for p in second.query(ToolPanel)] == ["denied"]
 
 
+async def test_a_call_asked_while_its_pane_is_hidden_is_asked_when_shown(
+    zai: WireServer, files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hidden pane draws nothing of its answer until shown, but a call that waits for the
+    user is asked at once: its tab says so, and the question is on its call's panel, after
+    the thinking before it, when the pane is shown."""
+    monkeypatch.setattr(prompt_module, "TYPING_PAUSE", 0.0)
+    gate = threading.Event()
+    round_ = tool_round(("c1", "read_file", json.dumps({"path": "notes.txt"})))
+
+    def held() -> Iterator[bytes]:
+        while not gate.wait(0.05):
+            yield b": waiting\n\n"
+        assert round_.body is not None
+        yield round_.body
+
+    zai.reply(Reply(chunks=held, delay=0.002), answer("It says hi."))
+    async with running() as pilot:
+        app = glm(pilot)
+        first = active(pilot)
+        await send(pilot, "read it")
+        first_tab = app.tabs.active
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: app.tabs.active != first_tab, "the new pane")
+        gate.set()
+        await wait_until(pilot, lambda: first.approval is not None, "the question")
+        await pilot.pause()
+        assert app.tabs.get_tab(first_tab).label.plain.startswith("? ")
+        message = first.streaming
+        assert message is not None
+        assert [p.state for p in message.query(ToolPanel)] == ["waiting"]
+        await pilot.press("ctrl+pageup")
+        await wait_until(pilot, lambda: app.tabs.active == first_tab, "the first pane")
+        assert first.focus_target.has_focus
+        assert "I need a tool." in message.reasoning_text  # drawn before the question
+        await pilot.pause(0.6)  # a live title would tick meanwhile
+        assert message.thinking is not None
+        assert str(message.thinking.title).startswith("Thought for ")  # over with the call
+        await pilot.press("y")
+        await wait_for_stream(pilot, first)
+        assert [p.state for p in first.query(ToolPanel)] == ["ok"]
+        assert "It says hi." in screen_text(app)
+
+
 async def test_keys_typed_meanwhile_never_answer(zai: WireServer, files: Path) -> None:
     """Found by a helper, then by QA: the question takes the focus when it appears, so a user
     typing a follow-up answered it: with their next y, a or n ("a" allowing the tool for
