@@ -224,6 +224,35 @@ async def test_a_live_answers_turn_keeps_its_sources_for_branches_and_exports(
     assert SOURCE_LINES[0].replace(" — https", " — <https") + ">" in to_markdown(snapshot)
 
 
+async def test_a_live_tool_loop_numbers_each_rounds_citations_as_resume_does(
+    zai: WireServer, tmp_path: Path
+) -> None:
+    """Streamed in the TUI, a tool loop that searched twice: round two's `[ref_1]` is its own
+    first result, `[2]`, not round one's; the same on screen live and resumed."""
+    root = tmp_path / "files"
+    root.mkdir()
+    web_search_on(
+        f'builtin = ["list_dir"]\nallowed_dirs = [{json.dumps(str(root))}]\napprove = "all"\n'
+    )
+    first = [result("ref_1", "Alpha", "https://a.example")]
+    second = [result("ref_1", "Beta", "https://b.example")]
+    zai.reply(
+        searched("First [ref_1].", first, call=("c1", json.dumps({"path": str(root)}))),
+        searched("Then [ref_1].", second),
+    )
+    async with running() as pilot:
+        await send(pilot, "Two searches")
+        await wait_for_stream(pilot)
+        await pilot.pause()
+        live = screen_text(pilot.app)
+        cid = active(pilot).engine.conversation_id
+    assert "First [1]." in live and "Then [2]." in live, live
+    assert "[1] Alpha — https://a.example" in live and "[2] Beta — https://b.example" in live
+    async with running(resume=cid) as pilot:
+        resumed = screen_text(pilot.app)
+    assert "First [1]." in resumed and "Then [2]." in resumed
+
+
 async def test_resume_shows_a_tool_loops_sources_numbered_on(zai: WireServer) -> None:
     first = [result("ref_1", "Alpha", "https://a.example")]
     second = [result("ref_1", "Beta", "https://b.example")]

@@ -27,10 +27,11 @@ from glmchat.tui.compat.textual_private import (
     relabelled_in_place,
 )
 from glmchat.tui.widgets.message_select import SelectableMessage, sibling_label
-from glmchat.tui.widgets.sources import Sources, cite
+from glmchat.tui.widgets.sources import Sources
 from glmchat.tui.widgets.thinking_panel import ThinkingPanel, thinking_title
 from glmchat.tui.widgets.tool_panel import OPEN_STATES, ToolPanel
 from glmchat.tui.widgets.user_message import UserMessage
+from glmchat.web_sources import cite, numbered_rounds
 
 if TYPE_CHECKING:
     from glmchat.tui.widgets.markdown_view import StreamingMarkdown
@@ -63,6 +64,7 @@ class _Round:
     # per token; the provider's figure replaces the estimate when it arrives.
     uncounted: list[str] = field(default_factory=list)
     answer_started: bool = False
+    web_search: list[Mapping[str, Any]] = field(default_factory=list)  # what it cites
 
 
 class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessage, can_focus=True):
@@ -265,6 +267,10 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
     def tool_panels(self) -> list[ToolPanel]:
         return list(self._panels.values())
 
+    def round_sources(self, results: Sequence[Mapping[str, Any]]) -> None:
+        """Web search results for the model call being streamed: its citations name them."""
+        self._round.web_search.extend(results)
+
     def round_usage(self, reasoning_tokens: int | None) -> None:
         """The provider's usage for the model call being streamed."""
         if reasoning_tokens:
@@ -346,7 +352,8 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
         web_search: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         """The answer ended. `reasoning_tokens` is the exchange's count (it titles the thinking
-        of a one-round answer); `web_search` results become numbered sources."""
+        of a one-round answer); the web search results become numbered sources: each round's
+        as `round_sources` gave them, else `web_search` (the exchange's) as the last round's."""
         self.streaming = False
         for panel in self._panels.values():
             if panel.state in OPEN_STATES:  # the exchange ended around it: it never ran
@@ -356,20 +363,24 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
         if reasoning_tokens and len(self._rounds) == 1 and not one.exact_tokens:
             one.exact_tokens = reasoning_tokens
         self._close_round(one, fold=True)
-        if web_search:
-            self.show_sources(web_search)
+        if web_search and not any(each.web_search for each in self._rounds):
+            one.web_search.extend(web_search)
+        self._show_sources()
         self._status = status
         self._error = error
         self._show_status()
 
-    def show_sources(self, results: Sequence[Mapping[str, Any]]) -> None:
-        """Number the answer's `[ref_N]` citations and list the sources under it."""
-        for each in self._rounds:
+    def _show_sources(self) -> None:
+        """Number the answer's `[ref_N]` citations, each round's against its own results (a
+        later round's numbered on), and list the sources under it, as a resumed answer is."""
+        sources, firsts = numbered_rounds([each.web_search for each in self._rounds])
+        if not sources or self._sources is not None:
+            return
+        for each, first in zip(self._rounds, firsts, strict=True):
             if each.answer is not None and "ref_" in each.answer.text:
-                each.answer.set_text(cite(each.answer.text, results))
-        if self._sources is None:
-            self._sources = Sources(results)
-            self.mount(self._sources, before=self._note)
+                each.answer.set_text(cite(each.answer.text, each.web_search, first))
+        self._sources = Sources(sources)
+        self.mount(self._sources, before=self._note)
 
     def _show_status(self) -> None:
         text: Text | None = None

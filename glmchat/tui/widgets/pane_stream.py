@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING
 from textual.timer import Timer
 
 from glmchat.backend.errors import AuthError
-from glmchat.backend.events import ContentDelta, ReasoningDelta, RetryScheduled, Usage
+from glmchat.backend.events import (
+    ContentDelta,
+    ReasoningDelta,
+    RetryScheduled,
+    Usage,
+    WebSearchResults,
+)
 from glmchat.backend.read_pace import READ_PACE, ReadPace
 from glmchat.engine import Exchange, ExchangeResult, SaveFailed
 from glmchat.engine.events import ApprovalRequest, RoundStarted, ToolCallUpdate
@@ -241,3 +247,5 @@ def _draw(message: AssistantMessage, event: object, fold: bool) -> None:
         message.start_round()
     elif kind is Usage:
         message.round_usage(event.reasoning_tokens)  # type: ignore[attr-defined]
+    elif kind is WebSearchResults:
+        message.round_sources(event.results)  # type: ignore[attr-defined]
