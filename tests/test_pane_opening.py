@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 from textual.screen import Screen
-from textual.widgets import Static, TabPane
+from textual.widgets import TabPane
 
+from glmchat.tui.widgets.pane_tabs import OverflowHint
 from tests.tui_helpers import active, glm, running, screen_lines
 
 
@@ -70,16 +71,14 @@ async def test_overflow_hints_are_rewritten_only_when_their_counts_change(
         for tab_id in tab_ids:
             app.tabs.set_activity(tab_id or "", "streaming")
         await settle(pilot)
-        hints = set(app.tabs.query(".tab-overflow").results(Static))
-        updates: list[Static] = []
-        update = Static.update
+        updates: list[OverflowHint] = []
+        show = OverflowHint.show
 
-        def counted(self: Static, *args: Any, **kwargs: Any) -> None:
-            if self in hints:
-                updates.append(self)
-            update(self, *args, **kwargs)
+        def counted(self: OverflowHint, text: str) -> None:
+            updates.append(self)
+            show(self, text)
 
-        monkeypatch.setattr(Static, "update", counted)
+        monkeypatch.setattr(OverflowHint, "show", counted)
         for tab_id in tab_ids:
             app.tabs.set_activity(tab_id or "", "streaming")
             await settle(pilot)
