@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -289,6 +289,48 @@ async def test_tabs_mark_a_background_failure_until_shown(zai: WireServer) -> No
         await pilot.press("ctrl+pageup")
         await _settled(pilot)
         assert _tab_text(pilot, pane) == "this will break"
+
+
+async def test_a_background_failure_gives_its_prompt_back_without_the_keys(
+    zai: WireServer,
+) -> None:
+    """Found by QA: an answer that failed in a background pane gave its prompt back with the
+    focus; keys typed in the shown pane went to the hidden one, and an Enter sent the failed
+    prompt again. The prompt waits in its box; the keys stay where the user is; and nothing
+    hidden takes the focus (a deferred focus, a folded panel)."""
+    gate = threading.Event()
+
+    def refused() -> Iterator[bytes]:
+        gate.wait(10)
+        yield b'{"error": {"message": "bad request", "code": "1214"}}'
+
+    zai.reply(Reply(chunks=refused, status=400))
+    async with running() as pilot:
+        app = glm(pilot)
+        first = active(pilot)
+        await send(pilot, "fail me")
+        await pilot.press("ctrl+n")
+        await _settled(pilot)
+        second = active(pilot)
+        assert second is not first and second.prompt.has_focus
+        focused: list[object] = []
+        app.screen.watch(app.screen, "focused", lambda now: focused.append(now), init=False)
+        gate.set()
+        await wait_for_stream(pilot, first)
+        await _settled(pilot)
+        assert first.prompt.text == "fail me"  # given back, in its own box
+        assert second.prompt.has_focus
+        await pilot.press("o", "k")
+        assert second.prompt.text == "ok" and first.prompt.text == "fail me"
+        first.prompt.focus()  # anything asking for a hidden widget's focus
+        await _settled(pilot)
+        assert second.prompt.has_focus
+        assert first.prompt not in focused  # not even for a moment
+        await pilot.press("ctrl+pageup")
+        await _settled(pilot)
+        assert active(pilot) is first and first.prompt.has_focus
+        assert len(zai.requests) == 1
+        assert app.screen.focused is first.prompt
 
 
 async def _nine_more_named_panes(pilot: Pilot[Any]) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from textual.binding import ActiveBinding
 from textual.screen import Screen
+from textual.widget import Widget
 
 from glmchat.tui.compat.textual_private import HeightStepLayouts, paint_dirty_rows_only
 
@@ -18,6 +19,21 @@ class ChatScreen(HeightStepLayouts, Screen[None]):
         # A streamed line dirties one row; every container under it was asked for all of its
         # rows at each frame.
         paint_dirty_rows_only(self)
+
+    def set_focus(
+        self, widget: Widget | None, scroll_visible: bool = True, from_app_focus: bool = False
+    ) -> None:
+        """The keys belong to what is on screen: a widget that is not displayed (in a pane in
+        the background, a folded panel) never takes the focus, not even for a moment. A
+        failed answer in a background pane gave its prompt back with the focus, and keys
+        typed in the shown pane meanwhile went there (an Enter sent the failed prompt again)."""
+        node = widget
+        while node is not None and node is not self:
+            if not node.display:
+                return
+            parent = node.parent
+            node = parent if isinstance(parent, Widget) else None
+        super().set_focus(widget, scroll_visible, from_app_focus)
 
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:
