@@ -66,3 +66,38 @@ async def test_the_shown_pane_reads_at_its_refresh_rate_and_a_hidden_one_rarely(
         )
         assert saved(pane.engine.conversation_id)[-1].content == "".join(words)
         assert app.active_pane is not pane
+
+
+async def test_a_hidden_pane_reads_its_thinking_as_often_as_a_shown_one(
+    zai: WireServer, reads: list[float]
+) -> None:
+    """Found by QA: a hidden pane read everything twice a second, so the end of thinking (the
+    first words) was seen up to half a second late, and that late figure was the saved and
+    shown thinking time (a tool loop's rounds waited as long). Before its text a hidden pane
+    reads as a shown one does; its text, rarely."""
+    start = threading.Event()
+    thinking = [f"t{i} " for i in range(30)]
+    words = [f"w{i} " for i in range(60)]
+    zai.reply(Reply(chunks=stream(words, thinking, holds={0: start}), delay=0.01))
+    async with running() as pilot:
+        app = glm(pilot)
+        pane = active(pilot)
+        fast = 1 / app.settings.ui.refresh_rate + READ_SLACK
+        await send(pilot, "think, then talk")
+        await wait_until(pilot, lambda: pane.streaming is not None, "the answer begins")
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: app.active_pane is not pane, "another pane")
+        timer = pane.answer_stream._tick_timer
+        assert timer is not None
+        await wait_until(pilot, lambda: not timer._active.is_set(), "the hidden tick (its pace)")
+        hidden_from = len(reads)
+        start.set()
+        await wait_until(pilot, lambda: pane.streaming is None, "the end")
+        hidden = reads[hidden_from:]
+        thought = hidden[: hidden.index(BACKGROUND_READ_INTERVAL)]
+        assert len(thought) >= 2 and set(thought) == {fast}  # the thinking, read as if shown
+        text = hidden[len(thought) :]
+        assert text.count(BACKGROUND_READ_INTERVAL) >= 1
+        assert len(text) <= 8  # 60 words over 0.6 s: a few reads, not one per word
+        row = saved(pane.engine.conversation_id)[-1]
+        assert row.content == "".join(words) and row.reasoning == "".join(thinking)

@@ -27,9 +27,11 @@ from glmchat.tui.widgets.messages import AssistantMessage
 if TYPE_CHECKING:
     from glmchat.tui.widgets.chat_pane import ChatPane
 
-# A background pane's answer is read from the network this often (while it arrives slowly):
-# its text only accumulates until the pane is shown (which reads at once), so each read may as
-# well bring many tokens.
+# A background pane's answer text is read from the network this often (while it arrives
+# slowly): it only accumulates until the pane is shown (which reads at once), so each read may
+# as well bring many tokens. Before the text (waiting, thinking, a tool call) it is read as
+# often as a shown pane's: the reads time the end of thinking (the saved thinking time) and the
+# end of a round (a tool loop's next call waits for it).
 BACKGROUND_READ_INTERVAL = 0.5
 READ_SLACK = 0.005  # seconds a shown pane's reads trail its view's update interval
 
@@ -49,6 +51,7 @@ class PaneStream:
         self._blink: bool | None = None  # the prompt's cursor blink, paused while streaming
         # Network reads no more often than the pane draws (backend.network): see `_pace_reads`.
         self.read_pace = ReadPace()
+        self._text_flowing = False  # the answer's text is arriving (not thinking, not a call)
         # What a hidden pane's answers received, to draw when it is shown (`draw`): each
         # step with its message and the moment it arrived.
         self._backlog: list[tuple[AssistantMessage, float, Callable[[], None]]] = []
@@ -67,6 +70,7 @@ class PaneStream:
         message.turn = exchange.turn
         self.message = message
         self.exchange = exchange
+        self._text_flowing = False
         pane.log_view.mount(message)
         pane.log_view.follow()
         self._meter.start()
@@ -115,13 +119,21 @@ class PaneStream:
         """A shown pane draws `refresh_rate` times a second: reading the network more often
         would only wake the app for text that waits for the next update anyway. A read comes
         a little later than the view's next update is allowed, so the view shows each read's
-        text at once (read and update in step), not a frame later."""
+        text at once (read and update in step), not a frame later. A hidden pane reads its
+        text less often (BACKGROUND_READ_INTERVAL), and the rest as a shown pane does."""
+        rate = self._pane.glm.settings.ui.refresh_rate
         if shown:
             # The end of a shown answer is shown the moment it arrives (watch).
-            rate = self._pane.glm.settings.ui.refresh_rate
             self.read_pace.change(1.0 / rate + READ_SLACK, watch=True)
-        else:
+        elif self._text_flowing:
             self.read_pace.change(BACKGROUND_READ_INTERVAL, watch=False)
+        else:
+            self.read_pace.change(1.0 / rate + READ_SLACK, watch=False)
+
+    def _text_arriving(self, flowing: bool) -> None:
+        if flowing is not self._text_flowing:
+            self._text_flowing = flowing
+            self._pace_reads(self._pane.glm.active_pane is self._pane)
 
     def stop(self) -> bool:
         """Stop the answer being streamed (what arrived is kept and saved)."""
@@ -148,8 +160,14 @@ class PaneStream:
         try:
             async for event in exchange:
                 kind = type(event)
-                if kind is ContentDelta or kind is ReasoningDelta:
+                if kind is ContentDelta:
                     uncounted.append(event.text)  # type: ignore[union-attr]
+                    if not self._text_flowing:
+                        self._text_arriving(True)
+                elif kind is ReasoningDelta:
+                    uncounted.append(event.text)  # type: ignore[union-attr]
+                    if self._text_flowing:
+                        self._text_arriving(False)
                 elif kind is RetryScheduled:
                     # The client sleeps before the next try; the tick shows the countdown.
                     self._meter.retry_scheduled(event)  # type: ignore[arg-type]
@@ -162,8 +180,10 @@ class PaneStream:
                     if event.state != "streaming":  # type: ignore[union-attr]
                         self._meter.pause()  # the model's call is over: the tools' turn
                     pane.pane_tools.call_moved(event)  # type: ignore[arg-type]
+                    self._text_arriving(False)
                 elif kind is RoundStarted:
                     self._meter.resume()
+                    self._text_arriving(False)
                 elif kind is ApprovalRequest:
                     # The question is asked on its call's panel, drawn first; the tab says so.
                     self.catch_up()
