@@ -435,6 +435,43 @@ async def test_a_call_asked_while_its_pane_is_hidden_is_asked_when_shown(
         assert "It says hi." in screen_text(app)
 
 
+async def test_a_call_waiting_in_a_tab_out_of_view_shows_on_the_bar(
+    zai: WireServer, files: Path
+) -> None:
+    """Found by QA: a call asked in a tab scrolled out of the tab bar was nowhere to be seen
+    (the bar said `‹ 8`). The count of the tabs out of view on that side carries the mark that
+    most needs the user (`? ‹ 8`), and a notification says which conversation waits."""
+    gate = threading.Event()
+    round_ = tool_round(("c1", "read_file", json.dumps({"path": "notes.txt"})))
+
+    def held() -> Iterator[bytes]:
+        while not gate.wait(0.05):
+            yield b": waiting\n\n"
+        assert round_.body is not None
+        yield round_.body
+
+    zai.reply(Reply(chunks=held, delay=0.002), answer("It says hi."))
+    async with running(size=(80, 24)) as pilot:
+        app = glm(pilot)
+        first = active(pilot)
+        await send(pilot, "read the notes")
+        for n in range(8):
+            await pilot.press("ctrl+n")
+            await pilot.pause()
+            active(pilot).rename(f"conversation number {n}")
+        await pilot.pause()
+        top = screen_text(app).splitlines()[0]
+        assert "‹" in top and "?" not in top, top
+        gate.set()
+        await wait_until(pilot, lambda: first.approval is not None, "the question")
+        await wait_until(pilot, lambda: "? ‹" in screen_text(app).splitlines()[0], "the mark")
+        said = [str(n.message) for n in app._notifications]
+        assert any("“read the notes” waits for your answer" in line for line in said), said
+        first.approval.answer("deny")  # type: ignore[union-attr]
+        await wait_for_stream(pilot, first)
+        await wait_until(pilot, lambda: "?" not in screen_text(app).splitlines()[0], "cleared")
+
+
 async def test_keys_typed_meanwhile_never_answer(zai: WireServer, files: Path) -> None:
     """Found by a helper, then by QA: the question takes the focus when it appears, so a user
     typing a follow-up answered it: with their next y, a or n ("a" allowing the tool for

@@ -28,6 +28,7 @@ MARKS: dict[str, tuple[str, str]] = {
     "unseen": ("✓", "bold $text-success"),
     "failed": ("✗", "bold $text-error"),
 }
+MARK_ORDER = ["approval", "failed", "unseen", "streaming"]  # what a hidden tab out of view shows
 
 
 def tab_label(title: str, mark: str | None = None) -> Content:
@@ -49,7 +50,7 @@ class PaneTabs(TabbedContent):
     PaneTabs > OverflowHint {
         layer: overlay;
         height: 1;
-        width: 7;
+        width: 8;
         padding: 0 1;
         background: $panel;
         color: $text-accent;
@@ -65,7 +66,8 @@ class PaneTabs(TabbedContent):
         self._titles: dict[str, str] = {}
         self._marks: dict[str, str] = {}
         self._scroller: Widget | None = None
-        self._hints: dict[str, str] = {}  # what each overflow hint shows ("" hidden)
+        # What each overflow hint shows: its count ("" hidden) and a mark of a tab it counts.
+        self._hints: dict[str, tuple[str, str | None]] = {}
         self._laid_out: tuple[float, int, int, int] = (-1.0, -1, -1, -1)  # when last counted
         self._tab_ends: tuple[Widget, Widget] | None = None  # the first and last tab then
 
@@ -210,6 +212,8 @@ class PaneTabs(TabbedContent):
             return
         bar = tabs.region
         before = after = 0
+        marks: tuple[list[str], list[str]] = ([], [])  # of the tabs cut off on each side
+        marked = self._marked_tabs()
         shown = tabs.active_tab  # a query of its own: once, not once per tab
         every = list(tabs.query(Tab))
         self._tab_ends = (every[0], every[-1]) if every else None
@@ -220,10 +224,14 @@ class PaneTabs(TabbedContent):
                 continue  # not laid out yet
             if region.x < bar.x:
                 before += 1
+                side = marks[0]
             elif region.right > bar.right:
                 after += 1
+                side = marks[1]
             else:
                 continue
+            if mark := marked.get(tab):
+                side.append(mark)
             if tab is shown and self._scroller is not None:
                 # Tabs scrolls a new tab into view before it is laid out, and a longer title
                 # widens it afterwards: either can leave the shown tab cut off.
@@ -234,17 +242,36 @@ class PaneTabs(TabbedContent):
                 scrolling = region.width <= bar.width
         if scrolling:
             return
-        self._hint("#tabs-before", f"‹ {before}" if before else "")
-        self._hint("#tabs-after", f"{after} ›" if after else "")
+        self._hint("#tabs-before", f"‹ {before}" if before else "", _urgent(marks[0]), first=True)
+        self._hint("#tabs-after", f"{after} ›" if after else "", _urgent(marks[1]), first=False)
 
-    def _hint(self, selector: str, text: str) -> None:
+    def _marked_tabs(self) -> dict[Widget, str]:
+        marked: dict[Widget, str] = {}
+        for pane_id, mark in self._marks.items():
+            try:
+                marked[self.get_tab(pane_id)] = mark
+            except (NoMatches, ValueError):
+                pass  # closed meanwhile
+        return marked
+
+    def _hint(self, selector: str, count: str, mark: str | None, *, first: bool) -> None:
         # Only a change is shown: this runs after every relabel, tab added and scroll.
-        if self._hints.get(selector) == text:
+        if self._hints.get(selector) == (count, mark):
             return
-        self._hints[selector] = text
+        self._hints[selector] = (count, mark)
         hint = self.query_one(selector, OverflowHint)
-        hint.display = bool(text)  # a layout, but only when the bar starts or stops overflowing
+        hint.display = bool(count)  # a layout, but only when the bar starts or stops overflowing
+        text = literal(count)
+        if mark is not None:
+            # What a tab out of view says: a tool call that waits for the user above all.
+            badge = Content.styled(*MARKS[mark])
+            text = Content.assemble(*((badge, " ", text) if first else (text, " ", badge)))
         hint.show(text)
+
+
+def _urgent(marks: list[str]) -> str | None:
+    """The mark that most needs the user among tabs out of view."""
+    return min(marks, key=MARK_ORDER.index, default=None)
 
 
 class OverflowHint(Widget):
@@ -257,8 +284,8 @@ class OverflowHint(Widget):
         super().__init__(id=id)
         self._text = Content("")
 
-    def show(self, text: str) -> None:
-        self._text = literal(text)
+    def show(self, text: Content) -> None:
+        self._text = text
         self.refresh()
 
     def render(self) -> Content:

@@ -8,7 +8,9 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from glmchat.engine.events import ApprovalRequest, ToolCallUpdate
+from glmchat.terminal_text import neutralize_controls
 from glmchat.tools.base import Decision
+from glmchat.tui.literal import one_line
 from glmchat.tui.widgets.messages import AssistantMessage
 
 if TYPE_CHECKING:
@@ -88,6 +90,16 @@ class PaneTools:
             pane.screen.set_focus(self._question)
         pane.refresh_bindings()
         pane.post_message(pane.Activity(pane, "approval"))
+        if not pane.is_active():
+            # The tab says so too, but it may be out of view (or behind a dialog).
+            name = one_line(request.call.title or request.call.name, 40)
+            title = one_line(pane.title, 40)
+            pane.app.notify(
+                neutralize_controls(f"“{title}” waits for your answer: run {name}?"),
+                title="Tool call",
+                severity="warning",
+                markup=False,
+            )
         pane.tick()
 
     @property
