@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -560,6 +561,40 @@ async def test_a_failed_send_keeps_the_prompt_and_shows_the_error(zai: WireServe
         assert "It works now." in region_text(pane.log_view)
     # The failed exchange is not sent again: the prompt goes once.
     assert zai.requests[1].json["messages"] == [{"role": "user", "content": "will this work?"}]
+
+
+async def test_a_key_refused_in_a_background_pane_is_asked_for_when_it_is_shown(
+    zai: WireServer,
+) -> None:
+    """Found by QA: the dialog that asks for a new key opened only if the refused pane was on
+    screen; one refused in the background never asked. It asks when the pane is shown (not
+    over the pane the user is in), once."""
+    gate = threading.Event()
+    refused = fixture_reply("zai_error_401")
+
+    def held() -> Iterator[bytes]:
+        gate.wait(10)
+        assert refused.body is not None
+        yield refused.body
+
+    zai.reply(Reply(chunks=held, status=refused.status, headers=refused.headers))
+    async with running() as pilot:
+        pane = active(pilot)
+        await send(pilot, "will this work?")
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: active(pilot) is not pane, "another pane")
+        gate.set()
+        await wait_for_stream(pilot, pane)
+        await pilot.pause()
+        assert not isinstance(pilot.app.screen, KeyPrompt)  # not over the pane in use
+        await pilot.press("ctrl+pageup")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, KeyPrompt), "the dialog")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert pane.prompt.text == "will this work?"
+        await pilot.press("ctrl+pagedown", "ctrl+pageup")
+        await pilot.pause()
+        assert not isinstance(pilot.app.screen, KeyPrompt)  # asked once
 
 
 async def test_hostile_markup_and_escapes_are_shown_literally(zai: WireServer) -> None:

@@ -52,6 +52,7 @@ class PaneStream:
         # Network reads no more often than the pane draws (backend.network): see `_pace_reads`.
         self.read_pace = ReadPace()
         self._text_flowing = False  # the answer's text is arriving (not thinking, not a call)
+        self._key_refused: str | None = None  # why, until the key dialog has been offered
         # What a hidden pane's answers received, to draw when it is shown (`draw`): each
         # step with its message and the moment it arrived.
         self._backlog: list[tuple[AssistantMessage, float, Callable[[], None]]] = []
@@ -98,6 +99,7 @@ class PaneStream:
         shown = self._pane.glm.active_pane is self._pane
         if shown:
             self.catch_up()
+            self._ask_for_key()
         self._pace_reads(shown)
         timer = self._tick_timer
         if timer is not None:
@@ -249,9 +251,17 @@ class PaneStream:
             # Nothing came back: give the prompt back so the user can edit and resend.
             pane._give_back(self.pending_prompt)
         self.pending_prompt = None
-        if isinstance(error, AuthError) and pane.is_active():
-            # The key was refused: ask for another right away; the prompt waits in the box.
-            pane.offer_key_dialog(reason=error.message)
+        if isinstance(error, AuthError):
+            # The key was refused: ask for another right away (in a pane in the background,
+            # when it is shown: `tick`); the prompt waits in the box.
+            self._key_refused = error.message
+            self._ask_for_key()
+
+    def _ask_for_key(self) -> None:
+        reason = self._key_refused
+        if reason is not None and self._pane.is_active():
+            self._key_refused = None
+            self._pane.offer_key_dialog(reason=reason)
 
 
 def _draw(message: AssistantMessage, event: object, fold: bool) -> None:
