@@ -182,9 +182,7 @@ def test_resize_while_streaming() -> None:
     assert_same(blocks, text, 100)
 
 
-@given(
-    text=st.text(alphabet="ab\r\n\x1b\x00\x9b\x7f\u202e[]", max_size=40), cut=st.integers(0, 40)
-)
+@given(text=st.text(alphabet="ab\r\n\x1b\x00\x9b\x7f\u202e[]", max_size=40), cut=st.integers(0, 40))
 def test_neutralizing_is_the_same_in_pieces(text: str, cut: int) -> None:
     blocks = MarkdownBlocks(console=CONSOLE)
     blocks.append(text[:cut])
@@ -550,15 +548,18 @@ async def test_hidden_in_collapsed_collapsible_does_no_work() -> None:
         assert widget_lines(thoughts) == reference_text(thoughts.text, width)
 
 
+class OnePane(App[None]):
+    """An answer in a pane that can be hidden, as a background tab's."""
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="pane"):
+            yield StreamingMarkdown(id="answer")
+
+
 async def test_streamed_while_hidden_shows_everything_when_shown() -> None:
     """A background tab: the pane is display: none while its answer streams and finishes."""
 
-    class Tabs(App[None]):
-        def compose(self) -> ComposeResult:
-            with VerticalScroll(id="pane"):
-                yield StreamingMarkdown(id="answer")
-
-    app = Tabs()
+    app = OnePane()
     async with app.run_test(size=(80, 24)) as pilot:
         pane = app.query_one("#pane", VerticalScroll)
         answer = app.query_one("#answer", StreamingMarkdown)
@@ -582,12 +583,7 @@ async def test_text_given_as_a_hidden_pane_is_shown_again_is_drawn() -> None:
     appended and finished in between (a background answer drawn when its tab is shown) is
     drawn by that layout, not left behind the height Textual kept."""
 
-    class Tabs(App[None]):
-        def compose(self) -> ComposeResult:
-            with VerticalScroll(id="pane"):
-                yield StreamingMarkdown(id="answer")
-
-    app = Tabs()
+    app = OnePane()
     async with app.run_test(size=(80, 24)) as pilot:
         pane = app.query_one("#pane", VerticalScroll)
         answer = app.query_one("#answer", StreamingMarkdown)

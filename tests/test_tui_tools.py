@@ -79,6 +79,19 @@ def tool_round(*calls: tuple[str, str, str], reasoning: str = "I need a tool. ")
     )
 
 
+def held_read_round(gate: threading.Event) -> Reply:
+    """A model call that asks to read notes.txt once `gate` is set (SSE comments till then)."""
+    round_ = tool_round(("c1", "read_file", json.dumps({"path": "notes.txt"})))
+
+    def held() -> Iterator[bytes]:
+        while not gate.wait(0.05):
+            yield b": waiting\n\n"
+        assert round_.body is not None
+        yield round_.body
+
+    return Reply(chunks=held, delay=0.002)
+
+
 def answer(text: str) -> Reply:
     return Reply(
         body=sse_body(
@@ -399,15 +412,7 @@ async def test_a_call_asked_while_its_pane_is_hidden_is_asked_when_shown(
     the thinking before it, when the pane is shown."""
     monkeypatch.setattr(prompt_module, "TYPING_PAUSE", 0.0)
     gate = threading.Event()
-    round_ = tool_round(("c1", "read_file", json.dumps({"path": "notes.txt"})))
-
-    def held() -> Iterator[bytes]:
-        while not gate.wait(0.05):
-            yield b": waiting\n\n"
-        assert round_.body is not None
-        yield round_.body
-
-    zai.reply(Reply(chunks=held, delay=0.002), answer("It says hi."))
+    zai.reply(held_read_round(gate), answer("It says hi."))
     async with running() as pilot:
         app = glm(pilot)
         first = active(pilot)
@@ -442,15 +447,7 @@ async def test_a_call_waiting_in_a_tab_out_of_view_shows_on_the_bar(
     (the bar said `‹ 8`). The count of the tabs out of view on that side carries the mark that
     most needs the user (`? ‹ 8`), and a notification says which conversation waits."""
     gate = threading.Event()
-    round_ = tool_round(("c1", "read_file", json.dumps({"path": "notes.txt"})))
-
-    def held() -> Iterator[bytes]:
-        while not gate.wait(0.05):
-            yield b": waiting\n\n"
-        assert round_.body is not None
-        yield round_.body
-
-    zai.reply(Reply(chunks=held, delay=0.002), answer("It says hi."))
+    zai.reply(held_read_round(gate), answer("It says hi."))
     async with running(size=(80, 24)) as pilot:
         app = glm(pilot)
         first = active(pilot)
