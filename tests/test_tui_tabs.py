@@ -410,15 +410,22 @@ async def test_no_hint_while_every_tab_fits() -> None:
 
 
 def _hints_as_drawn(app: Any) -> tuple[int, int]:
-    """The tabs cut off on each side of the bar as laid out now (what the hints should say)."""
+    """The tabs cut off on each side of the bar as laid out now (what the hints should say):
+    beyond its ends, or under a hint shown there (found by QA: short tabs vanished under them
+    uncounted, a `?` among them)."""
     from textual.widgets import Tab, Tabs
+
+    from glmchat.tui.widgets.pane_tabs import HINT_WIDTH
 
     tabs = app.tabs.query_one(Tabs)
     bar = tabs.region
     regions = [tab.region for tab in tabs.query(Tab) if tab.region.width]
+    top = screen_lines(app)[0]
+    left = bar.x + (HINT_WIDTH if "‹" in top else 0)
+    right = bar.right - (HINT_WIDTH if "›" in top else 0)
     return (
-        sum(1 for r in regions if r.x < bar.x),
-        sum(1 for r in regions if r.x >= bar.x and r.right > bar.right),
+        sum(1 for r in regions if r.x < left),
+        sum(1 for r in regions if r.x >= left and r.right > right),
     )
 
 
@@ -427,6 +434,44 @@ def _hints_shown(app: Any) -> tuple[int, int]:
     before = re.search(r"‹ (\d+)", top)
     after = re.search(r"(\d+) ›", top)
     return (int(before.group(1)) if before else 0, int(after.group(1)) if after else 0)
+
+
+async def test_short_tabs_under_a_hint_are_counted_with_their_marks() -> None:
+    """Found by QA at 60x20 with titles like `p5`: a whole tab fit under a hint, was not
+    counted, and its `?` was nowhere. A tab under a hint is out of view: counted, its mark
+    carried; every tab is either counted or wholly between the hints."""
+    async with running(size=(60, 20)) as pilot:
+        app = glm(pilot)
+        active(pilot).rename("p1")
+        for n in range(2, 17):
+            await pilot.press("ctrl+n")
+            await pilot.pause()
+            active(pilot).rename(f"p{n}")
+        await _settled(pilot)
+        fifth = app.panes[4].parent
+        assert isinstance(fifth, TabPane) and fifth.id
+        app.tabs.set_activity(fifth.id, "approval")
+        for _ in range(16):
+            await pilot.press("ctrl+pagedown")
+            await _settled(pilot)
+            top = screen_lines(app)[0]
+            assert _hints_shown(app) == _hints_as_drawn(app), top
+            if "? p5" not in top:  # out of view: a hint carries its mark
+                assert "? ‹" in top or "› ?" in top, top
+
+
+async def test_a_wide_title_is_cut_by_cells() -> None:
+    """Found by QA: tab titles were cut by characters, so a CJK title took twice the width."""
+    from glmchat.tui.widgets.pane_tabs import TITLE_WIDTH
+
+    async with running() as pilot:
+        app = glm(pilot)
+        pane = active(pilot)
+        pane.rename("東京の天気について教えてください、明日は晴れますか")
+        await _settled(pilot)
+        tab = app.tabs.get_tab(_tab_id(pane))
+        assert tab.label.cell_length <= TITLE_WIDTH
+        assert tab.label.plain.endswith("…")
 
 
 async def test_the_hints_follow_tabs_closed_and_opened() -> None:

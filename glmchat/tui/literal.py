@@ -9,6 +9,7 @@ visible, so no escape sequence reaches the terminal either. Build every such wid
 
 from __future__ import annotations
 
+from rich.cells import cell_len, set_cell_size
 from textual.content import Content
 
 from glmchat.terminal_text import neutralize_controls
@@ -21,6 +22,10 @@ def literal(text: str, style: str = "") -> Content:
 
 
 def one_line(text: str, width: int, placeholder: str = "Untitled") -> str:
-    """`text` on one line (runs of whitespace become one space), cut to `width` with `…`."""
+    """`text` on one line (runs of whitespace become one space), cut to `width` terminal cells
+    with `…` (a wide character, CJK or most emoji, takes two)."""
     text = " ".join(text.split()) or placeholder
-    return text if len(text) <= width else text[: width - 1] + "…"
+    if cell_len(text) <= width:
+        return text
+    # set_cell_size pads with a space where a wide character would straddle the edge.
+    return set_cell_size(text, width - 1).rstrip(" ") + "…"

@@ -29,6 +29,7 @@ MARKS: dict[str, tuple[str, str]] = {
     "failed": ("✗", "bold $text-error"),
 }
 MARK_ORDER = ["approval", "failed", "unseen", "streaming"]  # what a hidden tab out of view shows
+HINT_WIDTH = 8  # cells of an overflow hint (`? ‹ 12` and its padding)
 
 
 def tab_label(title: str, mark: str | None = None) -> Content:
@@ -50,7 +51,6 @@ class PaneTabs(TabbedContent):
     PaneTabs > OverflowHint {
         layer: overlay;
         height: 1;
-        width: 8;
         padding: 0 1;
         background: $panel;
         color: $text-accent;
@@ -211,39 +211,35 @@ class PaneTabs(TabbedContent):
         except NoMatches:
             return
         bar = tabs.region
-        before = after = 0
-        marks: tuple[list[str], list[str]] = ([], [])  # of the tabs cut off on each side
-        marked = self._marked_tabs()
         shown = tabs.active_tab  # a query of its own: once, not once per tab
-        every = list(tabs.query(Tab))
+        every = [tab for tab in tabs.query(Tab) if tab.region.width]  # laid out
         self._tab_ends = (every[0], every[-1]) if every else None
-        scrolling = False
-        for tab in every:
-            region = tab.region
-            if not region.width:
-                continue  # not laid out yet
-            if region.x < bar.x:
-                before += 1
-                side = marks[0]
-            elif region.right > bar.right:
-                after += 1
-                side = marks[1]
-            else:
-                continue
-            if mark := marked.get(tab):
-                side.append(mark)
-            if tab is shown and self._scroller is not None:
-                # Tabs scrolls a new tab into view before it is laid out, and a longer title
-                # widens it afterwards: either can leave the shown tab cut off.
-                self._scroller.scroll_to_center(tab, force=True)
-                # The counts are taken again once it has scrolled (`_after_layout`); shown
-                # now, they would change twice per new tab. A tab wider than the bar never
-                # fits: its counts are shown as they are.
-                scrolling = region.width <= bar.width
-        if scrolling:
-            return
-        self._hint("#tabs-before", f"‹ {before}" if before else "", _urgent(marks[0]), first=True)
-        self._hint("#tabs-after", f"{after} ›" if after else "", _urgent(marks[1]), first=False)
+        # The hints cover the ends of the bar: a tab under one is out of view too. Counted
+        # with the whole bar first, then with what the hints that will show leave of it.
+        left, right = bar.x, bar.right
+        for _ in range(3):
+            before = [tab for tab in every if tab.region.x < left]
+            after = [tab for tab in every if tab.region.right > right and tab not in before]
+            view = (
+                bar.x + HINT_WIDTH if before else bar.x,
+                bar.right - HINT_WIDTH if after else bar.right,
+            )
+            if view == (left, right):
+                break
+            left, right = view
+        if shown in before or shown in after:
+            assert shown is not None and self._scroller is not None
+            # Tabs scrolls a new tab into view before it is laid out, and a longer title
+            # widens it afterwards: either can leave the shown tab cut off.
+            self._scroller.scroll_to_center(shown, force=True)
+            # The counts are taken again once it has scrolled (`_after_layout`); shown now,
+            # they would change twice per new tab. A tab wider than the view between the
+            # hints never fits: its counts are shown as they are.
+            if shown.region.width <= right - left:
+                return
+        marked = self._marked_tabs()
+        self._hint("#tabs-before", before, marked, first=True)
+        self._hint("#tabs-after", after, marked, first=False)
 
     def _marked_tabs(self) -> dict[Widget, str]:
         marked: dict[Widget, str] = {}
@@ -254,7 +250,11 @@ class PaneTabs(TabbedContent):
                 pass  # closed meanwhile
         return marked
 
-    def _hint(self, selector: str, count: str, mark: str | None, *, first: bool) -> None:
+    def _hint(
+        self, selector: str, tabs: list[Tab], marked: dict[Widget, str], *, first: bool
+    ) -> None:
+        count = (f"‹ {len(tabs)}" if first else f"{len(tabs)} ›") if tabs else ""
+        mark = _urgent([marked[tab] for tab in tabs if tab in marked])
         # Only a change is shown: this runs after every relabel, tab added and scroll.
         if self._hints.get(selector) == (count, mark):
             return
@@ -282,6 +282,7 @@ class OverflowHint(Widget):
 
     def __init__(self, *, id: str) -> None:
         super().__init__(id=id)
+        self.styles.width = HINT_WIDTH  # what PaneTabs counts as covered
         self._text = Content("")
 
     def show(self, text: Content) -> None:
