@@ -16,6 +16,7 @@ from glmchat.cli import main
 from glmchat.store import SessionStore, parse_documents, to_json, to_markdown
 from glmchat.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from glmchat.store.tree import path
+from glmchat.tui.widgets.sources import Sources
 from glmchat.web_sources import CONTENT_MAX
 from tests.test_ask_cli import ask
 from tests.tui_helpers import (
@@ -410,3 +411,55 @@ def test_ask_numbers_a_citation_cut_across_pieces_and_gives_back_what_it_held() 
     sources.add([result("ref_1", "C", "c")])
     assert sources.cite("[ref_1].") == "[3]."
     assert [s["number"] for s in sources.as_json()] == [1, 2, 3]
+
+
+def _repeated_search() -> Reply:
+    """Results on the first chunk, then the whole list again, grown, on the final one (Z.ai
+    sends them once; a repeat is the call's results so far)."""
+    one = result("ref_1", "One", "https://one.example")
+    two = result("ref_2", "Two", "https://two.example")
+    return Reply(
+        body=sse_body(
+            chunk({"content": "A [ref_1]."}, web_search=[one]),
+            chunk({"content": " B [ref_2]."}),
+            chunk({"content": ""}, finish_reason="stop", usage=USAGE, web_search=[one, two]),
+        ),
+        splits=7,
+    )
+
+
+def test_a_repeated_search_replaces_the_first_in_ask_and_the_store(wire: WireServer) -> None:
+    """Found by QA: a second `web_search` in one stream was added to the first (sources
+    One, One, Two; `B [3]` saved). It replaces it."""
+    web_search_on()
+    wire.reply(_repeated_search())
+    proc = ask("--base-url", wire.url, "Search twice")
+    assert proc.returncode == 0, proc.stderr
+    # `B [ref_2]` was printed while only One was known, so it stays as the model wrote it.
+    assert proc.stdout.endswith(
+        "\n\nSources\n[1] One — https://one.example\n[2] Two — https://two.example\n"
+    )
+    saved_sources = latest().messages[-1].web_search
+    assert [item["title"] for item in saved_sources] == ["One", "Two"]
+
+
+async def test_a_live_answer_shows_its_sources_as_saved(zai: WireServer) -> None:
+    """Found by QA: live, the TUI showed the results as they came (150 of them, a repeat
+    added to the first); resumed, as saved (100, the repeat replacing). The same live."""
+    web_search_on()
+    many = [result(f"ref_{n}", f"Result {n}", f"https://r{n}.example") for n in range(1, 151)]
+    zai.reply(searched("See [ref_1], [ref_120].", many), _repeated_search())
+    async with running() as pilot:
+        await send(pilot, "Search a lot")
+        await wait_for_stream(pilot)
+        await pilot.pause()
+        message = active(pilot).log_view.children[-1]
+        sources = message.query_one(Sources)
+        assert len(sources.results) == 100
+        assert "See [1], [ref_120]." in message.text  # 120 was not kept: left as written
+        await send(pilot, "Search twice")
+        await wait_for_stream(pilot)
+        await pilot.pause()
+        message = active(pilot).log_view.children[-1]
+        assert [r["title"] for r in message.query_one(Sources).results] == ["One", "Two"]
+        assert "A [1]. B [2]." in message.text

@@ -35,7 +35,8 @@ class AskSources:
             self._calls.append([])
 
     def add(self, results: Sequence[Mapping[str, Any]]) -> None:
-        self._calls[-1].extend(kept_results(list(results)) or ())
+        """The call's results so far (a repeat from the provider replaces them)."""
+        self._calls[-1] = kept_results(list(results)) or []
 
     @property
     def sources(self) -> list[dict[str, str]]:

@@ -191,9 +191,11 @@ class Exchange:
                     put(update)
                 continue
             elif kind is WebSearchResults:
+                # Each is the call's whole results so far (a repeat replaces the last).
                 found = cast(WebSearchResults, event).results
-                self._web_search += found
-                self._round_search += found
+                earlier = len(self._web_search) - len(self._round_search)
+                self._web_search = self._web_search[:earlier] + found
+                self._round_search = found
             # Finish and ToolCallDelta went on above: the rest are engine events as they are.
             put(cast("EngineEvent", event))
 

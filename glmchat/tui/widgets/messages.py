@@ -31,7 +31,7 @@ from glmchat.tui.widgets.sources import Sources
 from glmchat.tui.widgets.thinking_panel import ThinkingPanel, thinking_title
 from glmchat.tui.widgets.tool_panel import OPEN_STATES, ToolPanel
 from glmchat.tui.widgets.user_message import UserMessage
-from glmchat.web_sources import cite, numbered_rounds
+from glmchat.web_sources import cite, kept_results, numbered_rounds
 
 if TYPE_CHECKING:
     from glmchat.tui.widgets.markdown_view import StreamingMarkdown
@@ -268,8 +268,9 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
         return list(self._panels.values())
 
     def round_sources(self, results: Sequence[Mapping[str, Any]]) -> None:
-        """Web search results for the model call being streamed: its citations name them."""
-        self._round.web_search.extend(results)
+        """Web search results for the model call being streamed (all of them so far: a repeat
+        replaces them), kept as they are saved: its citations name them."""
+        self._round.web_search = list(kept_results(results) or ())
 
     def round_usage(self, reasoning_tokens: int | None) -> None:
         """The provider's usage for the model call being streamed."""
@@ -364,7 +365,7 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
             one.exact_tokens = reasoning_tokens
         self._close_round(one, fold=True)
         if web_search and not any(each.web_search for each in self._rounds):
-            one.web_search.extend(web_search)
+            one.web_search = list(kept_results(web_search) or ())
         self._show_sources()
         self._status = status
         self._error = error
