@@ -463,3 +463,25 @@ async def test_a_live_answer_shows_its_sources_as_saved(zai: WireServer) -> None
         message = active(pilot).log_view.children[-1]
         assert [r["title"] for r in message.query_one(Sources).results] == ["One", "Two"]
         assert "A [1]. B [2]." in message.text
+
+
+async def test_ctrl_y_copies_the_whole_answer_as_shown(zai: WireServer, tmp_path: Path) -> None:
+    """Found by QA: ctrl+y copied the last round's text with the model's raw `[ref_1]`, while
+    the log showed every round's text with numbered citations. It copies what is shown."""
+    root = tmp_path / "files"
+    root.mkdir()
+    web_search_on(
+        f'builtin = ["list_dir"]\nallowed_dirs = [{json.dumps(str(root))}]\napprove = "all"\n'
+    )
+    first = [result("ref_1", "Alpha", "https://a.example")]
+    second = [result("ref_1", "Beta", "https://b.example")]
+    zai.reply(
+        searched("First [ref_1].", first, call=("c1", json.dumps({"path": str(root)}))),
+        searched("Then [ref_1].", second),
+    )
+    async with running() as pilot:
+        await send(pilot, "Two searches")
+        await wait_for_stream(pilot)
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        assert pilot.app.clipboard == "First [1].\n\nThen [2]."

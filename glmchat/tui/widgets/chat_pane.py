@@ -19,7 +19,7 @@ from glmchat.config import BINDING_IDS
 from glmchat.engine import ConversationEngine, Exchange, HistoryUnavailable, Turn
 from glmchat.engine.budget import DoesNotFit
 from glmchat.engine.events import ApprovalRequest
-from glmchat.tui.answer_rounds import exchanges
+from glmchat.tui.answer_rounds import answer_rounds, cited, exchanges
 from glmchat.tui.branches import PaneBranches
 from glmchat.tui.context_budget import cannot_regenerate, does_not_fit, model_fields
 from glmchat.tui.glm_app import glm_app
@@ -336,13 +336,17 @@ class ChatPane(Vertical):
         return None
 
     def answer_text(self) -> tuple[str, str] | None:
-        """The answer to copy, and what it is: the one streaming, else the last one."""
+        """The answer to copy, and what it is: the one streaming, else the last one, as the
+        log shows it (a tool loop's text from every round, web search citations numbered)."""
         if self.streaming is not None:
+            self.answer_stream.catch_up()
             return self.streaming.text, "the partial answer"
-        turn = self.last_turn("assistant")
-        if turn is None or not turn.content:
+        answers = [group for group in exchanges(self.engine.turns) if group[0].role != "user"]
+        if not answers:
             return None
-        return turn.content, "the last answer"
+        rounds, _ = cited(answer_rounds(answers[-1]))
+        text = "\n\n".join(each.content for each in rounds if each.content)
+        return (text, "the last answer") if text else None
 
     def _busy(self) -> bool:
         if self.pane_tools.waiting:  # escape would deny the call, not stop the answer
