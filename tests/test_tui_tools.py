@@ -469,6 +469,34 @@ async def test_a_call_waiting_in_a_tab_out_of_view_shows_on_the_bar(
         await wait_until(pilot, lambda: "?" not in screen_text(app).splitlines()[0], "cleared")
 
 
+async def test_no_blank_rows_between_a_rounds_text_and_its_call(
+    zai: WireServer, files: Path
+) -> None:
+    """Found by QA: while a call waited for approval, about 7 blank rows stood between the
+    round's text and its panel (the rows a streaming answer keeps for lines to come)."""
+    call = _call(0, "c1", "read_file", json.dumps({"path": "notes.txt"}))
+    zai.reply(
+        Reply(
+            body=sse_body(
+                sse_event({"content": "Let me check the notes first."}),
+                sse_event({"tool_calls": [call]}),
+                sse_event({"content": ""}, finish_reason="tool_calls", usage=USAGE),
+            )
+        ),
+        answer("Done."),
+    )
+    async with running() as pilot:
+        pane = active(pilot)
+        await ask_and_wait(pilot, "read it")
+        await pilot.pause()
+        lines = screen_text(glm(pilot)).splitlines()
+        text = next(i for i, line in enumerate(lines) if "Let me check the notes" in line)
+        panel = next(i for i, line in enumerate(lines) if "read_file" in line and i > text)
+        assert panel - text <= 2, "\n".join(lines[text : panel + 1])
+        pane.approval.answer("deny")  # type: ignore[union-attr]
+        await wait_for_stream(pilot, pane)
+
+
 async def test_keys_typed_meanwhile_never_answer(zai: WireServer, files: Path) -> None:
     """Found by a helper, then by QA: the question takes the focus when it appears, so a user
     typing a follow-up answered it: with their next y, a or n ("a" allowing the tool for

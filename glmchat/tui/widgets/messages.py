@@ -248,6 +248,11 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
         if self.first_output_at is None:
             self.first_output_at = self._now()
         self._close_thinking(one, fold=fold_thinking)
+        if one.answer is not None and one.answer.height_step > 1:
+            # The round's text stops growing here (a panel follows it): no blank rows kept
+            # for lines to come between the text and the call.
+            one.answer.height_step = 1
+            one.answer.refresh(layout=True)
         panel = ToolPanel(update)
         self._panels[update.key] = panel
         one.tools.append(panel)
