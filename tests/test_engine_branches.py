@@ -175,3 +175,26 @@ async def test_without_a_store_the_tree_lives_in_the_engine(
     doc = to_document(snapshot)
     assert [(m["id"], m["parent"]) for m in doc["messages"]][:2] == [(1, None), (2, 1)]
     assert doc["current_leaf"] == 6
+
+
+async def test_an_unsaved_tool_loop_exports_its_calls_under_one_id(
+    zai: WireServer, engine_for: Any
+) -> None:
+    """Found by QA: the export of what the engine holds (saving failed) lost the tool calls
+    (a result headed `Tool tool: ok`, an import that sent three answers in a row and no
+    results), and each export of it had a new id."""
+    from glmchat.store import parse_documents, to_document, to_json, to_markdown
+
+    zai.reply(tool_round(("c1", "add", '{"a": 2, "b": 3}')), answer("5"))
+    engine = engine_for(adder())
+    engine.store = None
+    await run(engine.send("2 + 3?"))
+    first, second = engine.snapshot(), engine.snapshot()
+    assert first.id == second.id
+    doc = to_document(first)
+    calls = [m["tool_calls"] for m in doc["messages"]]
+    assert calls[1] == [{"id": "c1", "name": "add", "arguments": '{"a": 2, "b": 3}'}]
+    assert doc["messages"][2]["tool_call_id"] == "c1"
+    assert "add" in to_markdown(first)
+    [imported] = parse_documents(to_json(first))
+    assert [m.tool_call_id for m in imported.messages if m.role == "tool"] == ["c1"]

@@ -108,6 +108,7 @@ class ConversationEngine(Branches, ModelControls):
         self._settled_totals = SettledTotals()  # usage_totals without a walk of every turn
         self._rest: Callable[[], Conversation | None] | None = None  # see read_whole
         self.save_error: str | None = None  # lasting: this conversation is not fully saved
+        self._export_id: str | None = None  # an unsaved conversation's id in its exports
         self._pending_save_events: list[SaveFailed] = []
         self.running: Exchange | None = None
         # Set by a front-end that wants one JSON document per answer (`ask --schema`): every
@@ -204,7 +205,10 @@ class ConversationEngine(Branches, ModelControls):
         self.read_whole()
 
         stamp = now_iso()
-        conversation_id = self.conversation_id or new_id()
+        # Unsaved: one id for every export of it (a markdown and a JSON export agree).
+        if self.conversation_id is None and self._export_id is None:
+            self._export_id = new_id()
+        conversation_id = self.conversation_id or self._export_id or new_id()
         # The current branch as a chain, numbered by place: an unsaved turn has no id.
         messages = tuple(
             StoredMessage(
@@ -225,6 +229,8 @@ class ConversationEngine(Branches, ModelControls):
                 cost=turn.cost,
                 cost_source=turn.cost_source,  # type: ignore[arg-type]
                 web_search=turn.web_search,
+                tool_calls=turn.tool_calls,
+                tool_call_id=turn.tool_call_id,
             )
             for position, turn in enumerate(self.turns)
         )
