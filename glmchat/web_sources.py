@@ -22,6 +22,15 @@ RESULTS_MAX = 100  # results kept for one model call
 # The model cites a result by its `refer`: `[ref_1]`, sometimes in full-width brackets or with
 # spaces around the name.
 CITATION = re.compile(r"[\[【]\s*(ref_\d+)\s*[\]】]")
+# Code is the model's code, not a citation (`table[ref_1]`): a fenced block (to its closing
+# fence, or to the end of a text still streaming) or an inline code span (within its
+# paragraph: an unclosed backtick scans no further), taken whole first.
+_CODE_OR_CITATION = re.compile(
+    r"(?P<code>^[ \t]{0,3}(?P<fence>`{3,}|~{3,})[^\n]*.*?(?:\n[ \t]{0,3}(?P=fence)[`~]*[ \t]*$|\Z)"
+    r"|(?P<ticks>`+)(?!`)(?:[^\n]|\n(?![ \t]*\n))+?(?<!`)(?P=ticks)(?!`))"
+    r"|" + CITATION.pattern,
+    re.MULTILINE | re.DOTALL,
+)
 
 Source = dict[str, str]
 
@@ -65,10 +74,12 @@ def cite(text: str, results: Sequence[Mapping[str, Any]], first: int = 1) -> str
         return text
 
     def number(match: re.Match[str]) -> str:
-        found = numbers.get(match.group(1))
+        if match.group("code") is not None:
+            return match.group(0)
+        found = numbers.get(match.group(match.lastindex or 0))
         return match.group(0) if found is None else f"[{found}]"
 
-    return CITATION.sub(number, text)
+    return _CODE_OR_CITATION.sub(number, text)
 
 
 def numbered_rounds(

@@ -485,3 +485,19 @@ async def test_ctrl_y_copies_the_whole_answer_as_shown(zai: WireServer, tmp_path
         await pilot.press("ctrl+y")
         await pilot.pause()
         assert pilot.app.clipboard == "First [1].\n\nThen [2]."
+
+
+def test_citations_in_code_are_the_models_code() -> None:
+    """Found by QA: `table[ref_1]` in a code block was renumbered too. Code spans and fenced
+    blocks (closed, or still open at the end) are left as written; the text around them is
+    cited."""
+    from glmchat.web_sources import cite
+
+    results = [{"refer": "ref_1"}, {"refer": "ref_2"}]
+    assert cite("Code `x[ref_1]` but [ref_1].", results) == "Code `x[ref_1]` but [1]."
+    fenced = "```python\ntable[ref_1]\n```\nthen 【ref_2】."
+    assert cite(fenced, results) == "```python\ntable[ref_1]\n```\nthen [2]."
+    assert cite("~~~\n[ref_1]\n~~~~\n[ref_1]", results) == "~~~\n[ref_1]\n~~~~\n[1]"
+    assert cite("```\nopen [ref_2]", results) == "```\nopen [ref_2]"
+    assert cite("``a [ref_1] b`` [ref_2]", results) == "``a [ref_1] b`` [2]"
+    assert cite("a lone ` and [ref_1]", results) == "a lone ` and [1]"
