@@ -33,6 +33,7 @@ _CODE_OR_CITATION = re.compile(
 )
 
 Source = dict[str, str]
+_REF = re.compile(r"ref_([0-9]{1,6})")
 
 
 def kept_results(value: Any) -> list[Source] | None:
@@ -54,7 +55,22 @@ def kept_results(value: Any) -> list[Source] | None:
         out.append(kept)
         if len(out) == RESULTS_MAX:
             break
-    return out or None
+    return _in_named_order(out) or None
+
+
+def _in_named_order(results: list[Source]) -> list[Source]:
+    """Results named `ref_1` to `ref_N` in another order are put in that order: Z.ai names its
+    Nth result `ref_N`, and `ask` numbers a citation printed before its results arrive by its
+    name, so the list must agree. Any other naming keeps the order received."""
+    places: list[int] = []
+    for item in results:
+        named = _REF.fullmatch(item.get("refer", ""))
+        if named is None:
+            return results
+        places.append(int(named.group(1)))
+    if sorted(places) != list(range(1, len(results) + 1)) or places == sorted(places):
+        return results
+    return [item for _, item in sorted(zip(places, results, strict=True), key=lambda p: p[0])]
 
 
 def source_numbers(results: Sequence[Mapping[str, Any]], first: int = 1) -> dict[str, int]:

@@ -501,3 +501,21 @@ def test_citations_in_code_are_the_models_code() -> None:
     assert cite("```\nopen [ref_2]", results) == "```\nopen [ref_2]"
     assert cite("``a [ref_1] b`` [ref_2]", results) == "``a [ref_1] b`` [2]"
     assert cite("a lone ` and [ref_1]", results) == "a lone ` and [1]"
+
+
+def test_results_named_out_of_order_are_numbered_as_ask_prints_them(wire: WireServer) -> None:
+    """Found by QA: with results sent as [ref_2, ref_1], `ask` printed `[1]` for ref_1 (by its
+    name: the results came after the text) over a Sources list whose [1] was ref_2. Results
+    named ref_1..ref_N are kept in that order, everywhere."""
+    web_search_on()
+    out_of_order = [result("ref_2", "Second", "https://2.example"), result("ref_1", "First", "")]
+    wire.reply(searched("A [ref_1] and B [ref_2].", out_of_order))
+    proc = ask("--base-url", wire.url, "Order")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (
+        "A [1] and B [2].\n\nSources\n[1] First\n[2] Second — https://2.example\n"
+    )
+    saved_sources = latest().messages[-1].web_search
+    assert [item["refer"] for item in saved_sources] == ["ref_1", "ref_2"]
+    markdown = to_markdown(latest())
+    assert "A [1] and B [2]." in markdown and "- [1] First" in markdown
