@@ -225,11 +225,9 @@ async def test_a_live_answers_turn_keeps_its_sources_for_branches_and_exports(
     assert SOURCE_LINES[0].replace(" — https", " — <https") + ">" in to_markdown(snapshot)
 
 
-async def test_a_live_tool_loop_numbers_each_rounds_citations_as_resume_does(
-    zai: WireServer, tmp_path: Path
-) -> None:
-    """Streamed in the TUI, a tool loop that searched twice: round two's `[ref_1]` is its own
-    first result, `[2]`, not round one's; the same on screen live and resumed."""
+def two_searching_rounds(zai: WireServer, tmp_path: Path) -> None:
+    """A tool loop (list_dir allowed without asking) whose two model calls each searched:
+    "First [ref_1]." citing Alpha, then "Then [ref_1]." citing Beta."""
     root = tmp_path / "files"
     root.mkdir()
     web_search_on(
@@ -241,6 +239,14 @@ async def test_a_live_tool_loop_numbers_each_rounds_citations_as_resume_does(
         searched("First [ref_1].", first, call=("c1", json.dumps({"path": str(root)}))),
         searched("Then [ref_1].", second),
     )
+
+
+async def test_a_live_tool_loop_numbers_each_rounds_citations_as_resume_does(
+    zai: WireServer, tmp_path: Path
+) -> None:
+    """Streamed in the TUI, a tool loop that searched twice: round two's `[ref_1]` is its own
+    first result, `[2]`, not round one's; the same on screen live and resumed."""
+    two_searching_rounds(zai, tmp_path)
     async with running() as pilot:
         await send(pilot, "Two searches")
         await wait_for_stream(pilot)
@@ -468,17 +474,7 @@ async def test_a_live_answer_shows_its_sources_as_saved(zai: WireServer) -> None
 async def test_ctrl_y_copies_the_whole_answer_as_shown(zai: WireServer, tmp_path: Path) -> None:
     """Found by QA: ctrl+y copied the last round's text with the model's raw `[ref_1]`, while
     the log showed every round's text with numbered citations. It copies what is shown."""
-    root = tmp_path / "files"
-    root.mkdir()
-    web_search_on(
-        f'builtin = ["list_dir"]\nallowed_dirs = [{json.dumps(str(root))}]\napprove = "all"\n'
-    )
-    first = [result("ref_1", "Alpha", "https://a.example")]
-    second = [result("ref_1", "Beta", "https://b.example")]
-    zai.reply(
-        searched("First [ref_1].", first, call=("c1", json.dumps({"path": str(root)}))),
-        searched("Then [ref_1].", second),
-    )
+    two_searching_rounds(zai, tmp_path)
     async with running() as pilot:
         await send(pilot, "Two searches")
         await wait_for_stream(pilot)
