@@ -419,7 +419,7 @@ def _hints_as_drawn(app: Any) -> tuple[int, int]:
 
     tabs = app.tabs.query_one(Tabs)
     bar = tabs.region
-    regions = [tab.region for tab in tabs.query(Tab) if tab.region.width]
+    regions = [tab.content_region for tab in tabs.query(Tab) if tab.region.width]  # labels
     top = screen_lines(app)[0]
     left = bar.x + (HINT_WIDTH if "‹" in top else 0)
     right = bar.right - (HINT_WIDTH if "›" in top else 0)

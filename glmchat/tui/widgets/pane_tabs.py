@@ -218,8 +218,9 @@ class PaneTabs(TabbedContent):
         # with the whole bar first, then with what the hints that will show leave of it.
         left, right = bar.x, bar.right
         for _ in range(3):
-            before = [tab for tab in every if tab.region.x < left]
-            after = [tab for tab in every if tab.region.right > right and tab not in before]
+            # A tab's label, not its padding: a label wholly in view is not counted.
+            before = [tab for tab in every if tab.content_region.x < left]
+            after = [tab for tab in every if tab.content_region.right > right and tab not in before]
             view = (
                 bar.x + HINT_WIDTH if before else bar.x,
                 bar.right - HINT_WIDTH if after else bar.right,
@@ -235,7 +236,7 @@ class PaneTabs(TabbedContent):
             # The counts are taken again once it has scrolled (`_after_layout`); shown now,
             # they would change twice per new tab. A tab wider than the view between the
             # hints never fits: its counts are shown as they are.
-            if shown.region.width <= right - left:
+            if shown.content_region.width <= right - left:
                 return
         marked = self._marked_tabs()
         self._hint("#tabs-before", before, marked, first=True)
