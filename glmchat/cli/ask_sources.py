@@ -9,7 +9,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from glmchat.terminal_text import neutralize_controls
-from glmchat.web_sources import CITATION, kept_results, source_link, source_title
+from glmchat.web_sources import (
+    CITATION,
+    RESULTS_MAX,
+    kept_results,
+    source_link,
+    source_title,
+)
 
 # The end of a piece of text that may be the start of a citation the next piece ends ("[ref",
 # "【 ref_1"): held back until it is one or is not. A run of spaces is not held for ever.
@@ -64,14 +70,13 @@ class AskSources:
     def _number(self, match: re.Match[str]) -> str:
         first = len(self.sources) - len(self._calls[-1]) + 1
         refer = match.group(1)
-        results = self._calls[-1]
-        if not results:  # not here yet: Z.ai names its Nth result `ref_N`
-            place = int(refer[4:])
-            return f"[{first + place - 1}]" if place > 0 else match.group(0)
-        for number, item in enumerate(results, first):
+        for number, item in enumerate(self._calls[-1], first):
             if item.get("refer") == refer:
                 return f"[{number}]"
-        return match.group(0)  # names no result: left as written
+        # Not here yet (results come after the text, or grow when sent again): Z.ai names its
+        # Nth result `ref_N`. One past those kept can never be listed: left as written.
+        place = int(refer[4:])
+        return f"[{first + place - 1}]" if 0 < place <= RESULTS_MAX else match.group(0)
 
     def block(self) -> str:
         """`Sources` and one line per result, `[N] title — link`, for after the answer."""
