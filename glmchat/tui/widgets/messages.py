@@ -355,11 +355,10 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
         status: str,
         error: str | None = None,
         reasoning_tokens: int | None = None,
-        web_search: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         """The answer ended. `reasoning_tokens` is the exchange's count (it titles the thinking
-        of a one-round answer); the web search results become numbered sources: each round's
-        as `round_sources` gave them, else `web_search` (the exchange's) as the last round's."""
+        of a one-round answer); each round's web search results (`round_sources`) become
+        numbered sources."""
         self.streaming = False
         for panel in self._panels.values():
             if panel.state in OPEN_STATES:  # the exchange ended around it: it never ran
@@ -369,8 +368,6 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
         if reasoning_tokens and len(self._rounds) == 1 and not one.exact_tokens:
             one.exact_tokens = reasoning_tokens
         self._close_round(one, fold=True)
-        if web_search and not any(each.web_search for each in self._rounds):
-            one.web_search = list(kept_results(web_search) or ())
         self._show_sources()
         self._status = status
         self._error = error

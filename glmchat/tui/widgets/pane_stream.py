@@ -232,7 +232,6 @@ class PaneStream:
             status=result.status,
             error=note,
             reasoning_tokens=usage.reasoning_tokens if usage else None,
-            web_search=result.web_search,
         )
         if self._backlog or pane.glm.active_pane is not pane:
             self._backlog.append((message, time.monotonic(), finish))  # drawn when shown
