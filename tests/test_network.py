@@ -15,7 +15,7 @@ import httpcore
 import httpx
 import pytest
 
-from glmchat.backend import openai_compat
+from glmchat.backend import network, openai_compat
 from glmchat.backend.compat_httpx import use_network_backend
 from glmchat.backend.errors import NetworkError
 from glmchat.backend.events import ChatRequest, ContentDelta, Message
@@ -368,6 +368,53 @@ async def test_tls_streams_in_paced_batches(tls_server: tuple[str, list[bytes]])
         assert await answer(client) == text_of(40)
     assert backend.connections == 1
     assert backend.reads <= 15  # 40 writes over ~0.4 s, read a tenth of a second apart
+
+
+def _buffers_lent(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The identity of each buffer a connection lends the transport for one socket read."""
+    lent: list[int] = []
+    get_buffer = network._Connection.get_buffer
+
+    def watched(self: network._Connection, sizehint: int) -> memoryview:
+        buffer = get_buffer(self, sizehint)
+        lent.append(id(buffer.obj))
+        return buffer
+
+    monkeypatch.setattr(network._Connection, "get_buffer", watched)
+    return lent
+
+
+async def test_socket_reads_land_in_one_buffer_per_connection(
+    wire: WireServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read handed over as a new bytes object costs a 256 KiB allocation per packet (asyncio's
+    max_size), mapped and unmapped for each token: every read goes into the connection's own
+    buffer instead, and each event still arrives whole and in order."""
+    lent = _buffers_lent(monkeypatch)
+    n = 40
+    wire.reply(Reply(body=events(n), splits=_event_splits(n), delay=0.005))
+    client, _ = counted_client(wire.url)
+    async with client:
+        assert await answer(client) == text_of(n)
+    assert len(lent) >= n // 2  # one lend per socket read: packets came one by one
+    assert len(set(lent)) == 1
+    assert len(network._Connection()._buffer) <= 64 * 1024
+
+
+async def test_tls_reads_land_in_one_buffer_too(
+    tls_server: tuple[str, list[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lent = _buffers_lent(monkeypatch)
+    url, _ = tls_server
+    trusting = httpx.AsyncClient(
+        verify=ssl.create_default_context(cafile=str(TLS / "localhost.pem"))
+    )
+    client = OpenAICompatClient(BUILTIN_PROVIDERS["zai"], "k", base_url=url, client=trusting)
+    use_network_backend(trusting, AsyncioBackend())
+    async with trusting:
+        assert await answer(client) == text_of(40)
+    assert len(lent) >= 10
+    assert len(set(lent)) == 1
 
 
 async def test_an_untrusted_certificate_is_one_clear_line(

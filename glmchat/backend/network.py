@@ -40,12 +40,17 @@ HIGH_WATER = 256 * 1024
 # (whose batches cost nothing per event anyway) is read as fast as it comes.
 SLOW_READS = 3
 FAST_BATCH = 16 * 1024
+# The most one socket read takes. A plain Protocol gets each read as a new bytes object of
+# asyncio's max_size (256 KiB), which the allocator maps and unmaps for every packet: 10 us
+# a token when a provider writes each on its own, against 1 us into a buffer of our own.
+RECEIVE_BUFFER = 64 * 1024
 
 
-class _Connection(asyncio.Protocol):
+class _Connection(asyncio.BufferedProtocol):
     """What arrived on one connection, and who waits for it."""
 
     def __init__(self) -> None:
+        self._buffer = memoryview(bytearray(RECEIVE_BUFFER))
         self.transport: asyncio.Transport | None = None
         self.chunks: list[bytes] = []
         self.size = 0
@@ -60,6 +65,12 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(self._buffer[:nbytes].tobytes())
 
     def data_received(self, data: bytes) -> None:
         self.chunks.append(data)
