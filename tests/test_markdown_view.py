@@ -378,6 +378,33 @@ def test_huge_code_block_and_long_lines() -> None:
     assert len(lines) > 10_000 + 50_000 // 80
 
 
+def test_a_fence_typing_its_language_looks_up_only_whole_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each unknown lexer name costs pygments a scan of the installed plugins: an open fence
+    whose language is still arriving ("p", "py", "pyt"...) has no code to colour yet."""
+    asked: list[str] = []
+    lookup = rich_markdown.get_lexer_by_name
+
+    def counted(name: str, **options: object) -> object:
+        asked.append(name)
+        return lookup(name, **options)
+
+    monkeypatch.setattr(rich_markdown, "get_lexer_by_name", counted)
+    rich_markdown._lexer.cache_clear()
+    text = "Code:\n\n```python\ndef f(x):\n    return x\n```\n\nafter\n"
+    blocks = MarkdownBlocks(console=CONSOLE)
+    for end in range(len(text)):
+        blocks.append(text[end])
+        blocks.render(60)
+        if 8 <= end <= 18:  # the fence's opening line: as rich renders that much text
+            assert rendered(blocks, 60) == reference(text[: end + 1], 60)
+    blocks.finish()
+    blocks.render(60)
+    assert_same(blocks, text, 60)
+    assert set(asked) <= {"python", "text"}
+
+
 def test_code_theme_is_used() -> None:
     text = DOCUMENTS["fences"]
     for theme in ("monokai", "github-dark"):

@@ -112,7 +112,10 @@ class _CodeBlock(CodeBlock):
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         code = str(self.text).rstrip()
-        yield Syntax(code, _lexer(self.lexer_name), theme=self.theme, word_wrap=True, padding=1)
+        # An open fence with no code yet may still be typing its language ("py", "pyt"...):
+        # each unknown name costs pygments a scan of the installed plugins. Nothing to colour.
+        lexer = _lexer(self.lexer_name if code else "text")
+        yield Syntax(code, lexer, theme=self.theme, word_wrap=True, padding=1)
 
 
 class _BlockMarkdown(Markdown):
