@@ -69,3 +69,15 @@ def test_tools_load_the_mcp_sdk_and_http_only_when_used(module: str) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == ""
+
+
+def test_httpx_command_line_client_is_never_loaded() -> None:
+    """httpx imports its command-line client (click, rich.progress) whenever click is
+    installed, as the MCP SDK makes it: 20 ms of every start-up for a command never run."""
+    code = (
+        "import sys, glmchat.backend.openai_compat, httpx\n"
+        "print(sorted(m for m in ('click', 'rich.progress') if m in sys.modules), "
+        "callable(httpx.main), httpx.AsyncClient is not None)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[] True True"
