@@ -7,17 +7,21 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual.app import App
+from textual.filter import LineFilter
 from textual.notifications import SeverityLevel
 
 from glmchat.backend.providers import ProviderConfig
 from glmchat.config import Settings
 from glmchat.credentials import CredentialStore
 from glmchat.terminal_text import neutralize_controls
+from glmchat.tui.literal import NoControlCharacters
 
 if TYPE_CHECKING:  # imported when the first answer needs it: httpx takes 20 ms to import
     from glmchat.backend.openai_compat import OpenAICompatClient
 
 T = TypeVar("T")
+
+_NO_CONTROLS = NoControlCharacters()  # one instance: filtered lines are cached by filter
 
 
 class AppServices(App[int]):
@@ -30,6 +34,11 @@ class AppServices(App[int]):
         self.credentials = credentials
         self._clients: dict[str, OpenAICompatClient] = {}  # one per provider, by name
         self._store_warned = False
+
+    def get_line_filters(self) -> list[LineFilter]:
+        """Textual's filters, then the last fence: no control character reaches the terminal
+        from any widget's text (see `NoControlCharacters`)."""
+        return [*super().get_line_filters(), _NO_CONTROLS]
 
     def notify(
         self,

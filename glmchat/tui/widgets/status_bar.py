@@ -15,6 +15,7 @@ from textual.widget import Widget
 
 from glmchat.coding_plan import plan_line
 from glmchat.costs import format_usd
+from glmchat.terminal_text import neutralize_controls
 
 if TYPE_CHECKING:
     from glmchat.engine.spending import Spending
@@ -134,7 +135,12 @@ def _context_field(info: StatusInfo) -> _Field:
 
 def render_info(info: StatusInfo, width: int | None = None) -> Text:
     """The line for `info`, fitted to `width` cells (None: every field in full)."""
-    fields = _fields(info)
+    # Model and provider names, states and server lines come from the config, the store or an
+    # import: each shown as written (control characters as `\xNN`), measured as shown.
+    fields = [
+        replace(field, long=neutralize_controls(field.long), short=neutralize_controls(field.short))
+        for field in _fields(info)
+    ]
     forms = [field.long for field in fields]
 
     def total() -> int:
