@@ -7,7 +7,6 @@ import dataclasses
 import getpass
 import json
 import os
-import re
 import shlex
 import sys
 from collections.abc import Iterable, Mapping
@@ -33,8 +32,8 @@ from glmchat.credentials import (
     Secret,
     env_names,
     key_problem,
-    mask,
 )
+from glmchat.secret_values import mask_args, mask_setting, mask_text
 from glmchat.sentences import join_sentences
 from glmchat.terminal_text import dumps_json
 from glmchat.tools.base import McpServerConfig
@@ -153,27 +152,18 @@ def _toml_value(value: object) -> str:
     return str(value)
 
 
-# Header and environment names whose values are credentials, shown masked like API keys.
-_SECRET_NAME = re.compile(r"auth|key|token|secret|passw|cookie|session|credential", re.IGNORECASE)
-
-
-def _masked(value: str) -> str:
-    # "Bearer sk-…" keeps its scheme word, so the masked value still says what kind it is.
-    scheme, space, credential = value.partition(" ")
-    return f"{scheme} {mask(credential)}" if space and credential else mask(value)
-
-
 def _masked_table(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
-    return {name: _masked(value) if _SECRET_NAME.search(name) else value for name, value in pairs}
+    return {name: mask_setting(name, value) for name, value in pairs}
 
 
 def _mcp_server_doc(server: McpServerConfig, source: str) -> dict[str, object]:
+    # Shown as secret_values masks them: the text table and this JSON show the same.
     return {
         "transport": server.transport,
-        "command": server.command,
-        "args": list(server.args),
+        "command": server.command and mask_text(server.command),
+        "args": mask_args(server.args),
         "env": _masked_table(server.env),
-        "url": server.url,
+        "url": server.url and mask_text(server.url),
         "headers": _masked_table(server.headers),
         "enabled": server.enabled,
         "approve": server.approve,
@@ -183,10 +173,10 @@ def _mcp_server_doc(server: McpServerConfig, source: str) -> dict[str, object]:
 
 def _mcp_server_line(server: McpServerConfig) -> str:
     if server.url:
-        where = server.url
+        where = mask_text(server.url)
         extra = _masked_table(server.headers)
     else:
-        where = shlex.join([server.command or "", *server.args])
+        where = shlex.join([mask_text(server.command or ""), *mask_args(server.args)])
         extra = _masked_table(server.env)
     shown = " ".join(f"{name}={value}" for name, value in extra.items())
     return f"{where} {shown}".rstrip()

@@ -12,11 +12,12 @@ import logging
 import math
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from typing import IO, TYPE_CHECKING, Any, Literal
 
+from glmchat.secret_values import mask_text, secrets_in
 from glmchat.tools.base import McpServerConfig, ToolOutput
 from glmchat.tools.mcp_end_watch import watched
 
@@ -61,8 +62,11 @@ def _aside(text: str) -> str:
     return f" ({text})" if text else ""
 
 
-def _one_line(text: str) -> str:
-    text = " ".join(text.split())
+def _one_line(text: str, secrets: Collection[str]) -> str:
+    """A message about a server for the user or the model, with the server's secrets masked:
+    it may quote its URL (a token in the query) or a stderr line that echoes a setting. Masked
+    before it is cut, so no secret is left half shown."""
+    text = mask_text(" ".join(text.split()), secrets)
     return text if len(text) <= _REASON_LEN else text[: _REASON_LEN - 1] + "…"
 
 
@@ -78,6 +82,16 @@ class _Server:
     stderr: IO[str] | None = None  # a stdio server's stderr, for the reason it failed
     scope: Any = None  # the anyio cancel scope of its life
     http_refusal: str | None = None  # an HTTP server's last error status ("HTTP 401 ...")
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """What a message about this server must not show (only failures ask)."""
+        config = self.config
+        return secrets_in(
+            texts=[config.url or "", config.command or ""],
+            pairs=[*config.env, *config.headers],
+            args=config.args,
+        )
 
     def stderr_tail(self) -> str:
         """The last non-empty line the server wrote on stderr, or ""."""
@@ -223,7 +237,9 @@ class McpManager:
                 self._set(server, "failed", self._reason(server, failure))
             else:
                 tail = server.stderr_tail()
-                self._set(server, "failed", _one_line(f"stopped on its own{_aside(tail)}"))
+                self._set(
+                    server, "failed", _one_line(f"stopped on its own{_aside(tail)}", server.secrets)
+                )
         finally:
             if server.stderr is not None:
                 server.stderr.close()
@@ -246,7 +262,7 @@ class McpManager:
             reason = f"{config.url} answered {server.http_refusal}{hint}"
         else:
             reason = f"{type(leaf).__name__}: {leaf}" if str(leaf) else type(leaf).__name__
-        return _one_line(f"{reason}{_aside(tail)}")
+        return _one_line(f"{reason}{_aside(tail)}", server.secrets)
 
     async def call(self, server_name: str, tool: str, arguments: dict[str, Any]) -> ToolOutput:
         """Run `tool` on a ready server. A server's failure is error text for the model, never
@@ -267,14 +283,16 @@ class McpManager:
                 tail = server.stderr_tail()
                 return ToolOutput(
                     _one_line(
-                        f'MCP server "{server_name}" stopped while running {tool}{_aside(tail)}'
+                        f'MCP server "{server_name}" stopped while running {tool}{_aside(tail)}',
+                        server.secrets,
                     ),
                     is_error=True,
                 )
-            return ToolOutput(_one_line(f"{tool}: {exc.message}"), is_error=True)
+            return ToolOutput(_one_line(f"{tool}: {exc.message}", server.secrets), is_error=True)
         except Exception as exc:
             log.debug("MCP tool %s on %s failed", tool, server_name, exc_info=True)
-            return ToolOutput(_one_line(f"{tool}: {type(exc).__name__}: {exc}"), is_error=True)
+            message = f"{tool}: {type(exc).__name__}: {exc}"
+            return ToolOutput(_one_line(message, server.secrets), is_error=True)
         return flatten_result(result)
 
     async def aclose(self) -> None:

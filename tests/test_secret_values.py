@@ -1,0 +1,288 @@
+"""Secrets in MCP server settings never shown unmasked: the rule (secret-looking names; URL
+userinfo, query and fragment values, in any value or message) and every place that shows a
+server's settings or a message built from them: `config show` (text and --json), `tools list`
+(text and --json) and `ask`'s warning line, with a real unreachable URL on the loopback."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+
+import pytest
+
+from glmchat import paths
+from glmchat.cli import main
+from glmchat.secret_values import mask_args, mask_setting, mask_text, secret_name
+from glmchat.tools.base import McpServerConfig
+from glmchat.tools.mcp_servers import McpManager
+from tests.test_ask_cli import ask
+from tests.wire_server import WireServer
+
+# Every secret in these tests holds SECRET; none may appear in what is shown.
+KEY = "sk-SECRET-0123456789abcdefWXYZ"  # key-length: shown as sk-…WXYZ
+
+
+def write_config(text: str) -> None:
+    path = paths.config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- the rule ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        # userinfo: the password goes, user and host stay; a lone userinfo is often a token
+        ("https://user:SECRET-pass@mcp.example.com/mcp", "https://user:****@mcp.example.com/mcp"),
+        (f"https://{KEY}@github.com/o/r.git", "https://sk-…WXYZ@github.com/o/r.git"),
+        ("postgres://u:SECRET-dburl@db:5432/app", "postgres://u:****@db:5432/app"),
+        # every query value goes, the names stay
+        (
+            "https://h/mcp?api_key=SECRET-q&token=SECRET-t&profile=me",
+            "https://h/mcp?api_key=****&token=****&profile=****",
+        ),
+        (f"https://h/mcp?key={KEY}", "https://h/mcp?key=sk-…WXYZ"),
+        ("https://h/mcp?SECRETBARE", "https://h/mcp?****"),
+        ("https://h/mcp?empty=&x", "https://h/mcp?empty=&****"),
+        # fragments too (OAuth's implicit flow puts the token there)
+        (
+            "https://h/cb#access_token=SECRET-frag&state=1",
+            "https://h/cb#access_token=****&state=****",
+        ),
+        ("https://h/p?a=SECRET-1#b=SECRET-2", "https://h/p?a=****#b=****"),
+        # a URL inside a longer value or message, ending a sentence
+        (
+            "cannot reach https://u:SECRET-p@127.0.0.1:9/mcp?k=SECRET-v: refused.",
+            "cannot reach https://u:****@127.0.0.1:9/mcp?k=****: refused.",
+        ),
+        ("--url=https://h/mcp?token=SECRET-arg", "--url=https://h/mcp?token=****"),
+        ("(see https://h/x?t=SECRET-paren)", "(see https://h/x?t=****)"),
+        # outside URLs: NAME=value with a secret-looking name, and a Bearer credential
+        ("the server said: token=SECRET-free, retry", "the server said: token=****, retry"),
+        ("Authorization: Bearer SECRET-bearer-value", "Authorization: Bearer ****"),
+        # nothing to hide: untouched
+        ("https://mcp.example.com/api/mcp", "https://mcp.example.com/api/mcp"),
+        ("plain words: mode=fast, Basic auth", "plain words: mode=fast, Basic auth"),
+        ("/usr/bin/uvx", "/usr/bin/uvx"),
+        ("", ""),
+    ],
+)
+def test_text_masks_urls_pairs_and_credentials(value: str, shown: str) -> None:
+    assert mask_text(value) == shown
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "GITHUB_PAT",
+        "GITHUB_PERSONAL_ACCESS_TOKEN",
+        "OPENAI_API_KEY",
+        "APIKEY",
+        "apiKey",
+        "X-Api-Key",
+        "Authorization",
+        "Proxy-Authorization",
+        "Cookie",
+        "CLIENT_SECRET",
+        "DB_PASSWORD",
+        "DB_PASS",
+        "DB_PWD",
+        "PGPASSWORD",
+        "SENTRY_DSN",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "PRIVATE_KEY_PEM",
+        "BEARER",
+        "URL_SIG",
+        "--api-key",
+        "--token",
+    ],
+)
+def test_secret_looking_names(name: str) -> None:
+    assert secret_name(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["PATH", "HOME", "MODE", "DATABASE_URL", "PASSAGE", "X-Title", "--url", "LANG"]
+)
+def test_ordinary_names(name: str) -> None:
+    assert not secret_name(name)
+
+
+def test_settings_mask_by_name_or_by_value() -> None:
+    assert mask_setting("GITHUB_PAT", "ghp_SECRET_0123456789abcdWXYZ") == "ghp…WXYZ"
+    assert mask_setting("Authorization", f"Bearer {KEY}") == "Bearer sk-…WXYZ"
+    assert mask_setting("X-Api-Key", "SECRET-short") == "****"
+    assert mask_setting("DATABASE_URL", "postgres://u:SECRET@h/db") == "postgres://u:****@h/db"
+    assert mask_setting("MODE", "fast") == "fast"
+
+
+def test_args_mask_secret_flags_their_values_and_urls() -> None:
+    args = [
+        "mcp-remote",
+        "https://h/sse?api_key=SECRET-1",
+        "--header",
+        "Authorization: Bearer SECRET-2-bearer",
+        "--token",
+        "SECRET-3",
+        "--api-key=SECRET-4",
+        "GITHUB_PAT=SECRET-5",
+        "--verbose",
+        "--port",
+        "8080",
+    ]
+    assert mask_args(args) == [
+        "mcp-remote",
+        "https://h/sse?api_key=****",
+        "--header",
+        "Authorization: Bearer ****",
+        "--token",
+        "****",
+        "--api-key=****",
+        "GITHUB_PAT=****",
+        "--verbose",
+        "--port",
+        "8080",
+    ]
+
+
+# --- config show ---------------------------------------------------------------------------
+
+QA_CONFIG = (
+    "[mcp.servers.web]\n"
+    'url = "https://user:SECRET-pass@127.0.0.1:9/mcp?api_key=SECRET-q&token=SECRET-t"\n'
+    'headers = { Authorization = "Bearer SECRET-bearer", Referer = '
+    '"https://h/?sig=SECRET-ref" }\n'
+    "[mcp.servers.db]\n"
+    'command = "uvx"\n'
+    'args = ["db-server", "--url=postgres://u:SECRET-arg@h/db", "--token", "SECRET-flag"]\n'
+    'env = { GITHUB_PAT = "SECRET-pat", DATABASE_URL = "postgres://u:SECRET-dburl@h/db", '
+    'MODE = "fast" }\n'
+)
+
+
+def test_config_show_masks_every_secret(capsys: pytest.CaptureFixture[str]) -> None:
+    write_config(QA_CONFIG)
+    assert main(["config", "show"]) == 0
+    out = capsys.readouterr().out
+    assert "SECRET" not in out
+    section = out.partition("mcp servers")[2].splitlines()[1:]
+    assert section[0].split() == [
+        "web",
+        "on",
+        "https://user:****@127.0.0.1:9/mcp?api_key=****&token=****",
+        "Authorization=Bearer",
+        "****",
+        "Referer=https://h/?sig=****",
+    ]
+    assert section[1].split() == [
+        "db",
+        "on",
+        "uvx",
+        "db-server",
+        "'--url=postgres://u:****@h/db'",
+        "--token",
+        "'****'",
+        "GITHUB_PAT=****",
+        "DATABASE_URL=postgres://u:****@h/db",
+        "MODE=fast",
+    ]
+
+    assert main(["config", "show", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "SECRET" not in out
+    servers = json.loads(out)["mcp_servers"]
+    assert servers["web"]["url"] == "https://user:****@127.0.0.1:9/mcp?api_key=****&token=****"
+    assert servers["db"]["args"] == ["db-server", "--url=postgres://u:****@h/db", "--token", "****"]
+    assert servers["db"]["env"] == {
+        "GITHUB_PAT": "****",
+        "DATABASE_URL": "postgres://u:****@h/db",
+        "MODE": "fast",
+    }
+
+
+# --- a server's failure, in every front-end -------------------------------------------------
+
+
+def unreachable_config() -> tuple[str, str]:
+    """An HTTP server with credentials in its URL on a loopback port nobody listens on, and a
+    stdio server that fails echoing its secret environment value on stderr."""
+    url = f"http://user:SECRET-pass@127.0.0.1:{free_port()}/mcp?api_key=SECRET-q&token=SECRET-t"
+    echo = "import os, sys; sys.exit('bad token ' + os.environ['MY_PAT'])"
+    config = (
+        "[mcp.servers.web]\n"
+        f"url = {json.dumps(url)}\n"
+        "[mcp.servers.echo]\n"
+        f"command = {json.dumps(sys.executable)}\n"
+        f"args = ['-c', {json.dumps(echo)}]\n"
+        'env = { MY_PAT = "SECRET-echoed" }\n'
+    )
+    return config, url.replace("SECRET-pass", "****").replace("=SECRET-q", "=****").replace(
+        "=SECRET-t", "=****"
+    )
+
+
+async def test_the_failure_reason_is_masked_at_its_source() -> None:
+    port = free_port()
+    url = f"http://u:SECRET-pass@127.0.0.1:{port}/mcp?token=SECRET-t"
+    servers = [
+        McpServerConfig(name="web", url=url),
+        McpServerConfig(
+            name="echo",
+            command=sys.executable,
+            args=("-c", "import os, sys; sys.exit('bad token ' + os.environ['MY_PAT'])"),
+            env=(("MY_PAT", "SECRET-echoed"),),
+        ),
+    ]
+    manager = McpManager(servers, start_timeout=10)
+    await manager.start_all()
+    try:
+        web, echo = manager.statuses()
+        assert web.state == echo.state == "failed"
+        shown = f"http://u:****@127.0.0.1:{port}/mcp?token=****"
+        assert web.reason and web.reason.startswith(f"cannot reach {shown}: ")
+        assert echo.reason and "bad token ****" in echo.reason
+        for status in (web, echo):  # the TUI's notification and ask's warning are line()
+            assert "SECRET" not in status.line()
+    finally:
+        await manager.aclose()
+
+
+def test_tools_list_shows_the_reason_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    config, shown = unreachable_config()
+    write_config(config)
+    assert main(["tools", "list", "--timeout", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "SECRET" not in out
+    assert f'MCP server "web" failed: cannot reach {shown}' in out
+    assert "bad token ****" in out
+
+    assert main(["tools", "list", "--json", "--timeout", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "SECRET" not in out
+    reasons = {entry["server"]: entry["reason"] for entry in json.loads(out)}
+    assert reasons["web"].startswith(f"cannot reach {shown}")
+    assert "bad token ****" in reasons["echo"]
+
+
+def test_asks_warning_line_is_masked(wire: WireServer) -> None:
+    from tests.test_ask_tools import answer
+
+    config, shown = unreachable_config()
+    write_config(config)
+    wire.reply(answer("ok"))
+    proc = ask("--no-save", "--base-url", wire.url, "hi")
+    assert proc.returncode == 0, proc.stderr
+    assert "SECRET" not in proc.stderr + proc.stdout
+    warnings = proc.stderr.splitlines()
+    assert any(f"cannot reach {shown}" in line for line in warnings), warnings
+    assert any("bad token ****" in line for line in warnings), warnings
