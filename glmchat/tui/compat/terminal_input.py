@@ -1,6 +1,6 @@
 """What the terminal sends, made safe before Textual reads it (relies on Textual internals).
 
-Two defects of Textual 8.2.8's input path, both found by QA:
+Three defects of Textual 8.2.8's input path, all found by QA:
 
 - **A paste holding an escape character became key presses.** Inside a bracketed paste
   (`ESC[200~` ... `ESC[201~`) the parser (`textual._xterm_parser.XTermParser.parse`) still
@@ -12,10 +12,18 @@ Two defects of Textual 8.2.8's input path, both found by QA:
 - **One byte that is not UTF-8 ended the app** with a traceback and exit status 0, the draft
   lost (Textual issue #6456): the drivers decode their input strictly. Here they decode it with
   `errors="replace"`: the byte is one U+FFFD.
+- **Alt+Backspace closed the pane**, and the draft with it: Textual decodes `ESC DEL` (what
+  most terminals send for it) as ctrl+w, which is glmchat's close-pane key (a priority binding,
+  so no text box saw it), and `ESC BS` (other terminals, or ESC ctrl+h) as a plain backspace.
+  Here both are `alt+backspace`, the key a kitty-protocol terminal reports, which every text box
+  takes as "delete the previous word", as readline does. Textual's Input binds that key to
+  deleting the word to the *right*; here it deletes the one on the left, as TextArea's does.
 
-What it relies on (checked by tests/test_terminal_input.py): the Linux and web drivers build
-their decoder with their module's `getincrementaldecoder`, and feed the decoded text to
-`XTermParser.feed(data)` (`data` "" meaning the end), which parses it in order.
+What it relies on (checked by tests/test_terminal_input.py and tests/test_word_delete.py): the
+Linux and web drivers build their decoder with their module's `getincrementaldecoder`, and feed
+the decoded text to `XTermParser.feed(data)` (`data` "" meaning the end), which parses it in
+order, naming keys with `XTermParser._sequence_to_key_events(sequence, alt)`; a widget class's
+bindings are `_merge_bindings()` of its bases' BINDINGS, kept in `_merged_bindings`.
 """
 
 from __future__ import annotations
@@ -27,13 +35,17 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from textual import events
 from textual._xterm_parser import XTermParser
+from textual.binding import Binding
 
-__all__ = ["guarded_paste_text", "install"]
+__all__ = ["ALT_BACKSPACE", "guarded_paste_text", "install"]
 
 PASTE_START = "\x1b[200~"
 PASTE_END = "\x1b[201~"
 ESC = "\x1b"
+# What terminals send for alt+backspace: ESC then DEL (most), or ESC then BS (ESC ctrl+h).
+ALT_BACKSPACE = frozenset({ESC + "\x7f", ESC + "\x08"})
 
 
 def _lenient_decoder(encoding: str) -> Callable[[], codecs.IncrementalDecoder]:
@@ -129,9 +141,52 @@ def _guard_pastes() -> None:
     XTermParser.feed = guarded_feed  # type: ignore[method-assign]
 
 
+def _alt_backspace_is_a_key() -> None:
+    keys = XTermParser._sequence_to_key_events
+    if getattr(keys, "_glmchat_alt_backspace", False):
+        return
+
+    def sequence_to_key_events(
+        self: XTermParser, sequence: str, alt: bool = False
+    ) -> Iterable[events.Key]:
+        # `alt`: a sequence the parser did not know, reissued a character at a time, an ESC
+        # marking the next one as alt'd (Textual names an alt'd DEL or BS plain backspace).
+        if sequence in ALT_BACKSPACE or (alt and sequence in ("\x7f", "\x08")):
+            yield events.Key("alt+backspace", None)
+            return
+        yield from keys(self, sequence, alt)
+
+    sequence_to_key_events._glmchat_alt_backspace = True  # type: ignore[attr-defined]
+    XTermParser._sequence_to_key_events = sequence_to_key_events  # type: ignore[method-assign]
+
+
+def _inputs_delete_the_word_left() -> None:
+    from textual.widgets import Input
+
+    if getattr(Input, "_glmchat_word_left", False):
+        return
+    wrong = "delete_right_word"  # bound to ctrl+backspace and alt+backspace
+    kept = [b for b in Input.BINDINGS if not (isinstance(b, Binding) and b.action == wrong)]
+    Input.BINDINGS = [
+        *kept,
+        Binding("ctrl+backspace,alt+backspace", "delete_left_word", show=False),
+        # Its only key was the one above; TextArea's for the same action.
+        Binding("alt+delete", "delete_right_word", show=False),
+    ]
+    Input._glmchat_word_left = True  # type: ignore[attr-defined]
+    # The classes made so far (the app's own boxes, the palette's) merged the old list.
+    classes: list[type[Input]] = [Input]
+    while classes:
+        cls = classes.pop()
+        cls._merged_bindings = cls._merge_bindings()
+        classes.extend(cls.__subclasses__())
+
+
 def install() -> None:
     """Make the terminal's input safe, for this process's app (idempotent)."""
     _guard_pastes()
+    _alt_backspace_is_a_key()
+    _inputs_delete_the_word_left()
     try:
         from textual.drivers import linux_driver  # not on Windows (no termios)
     except ImportError:
