@@ -12,6 +12,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from glmchat.backend.errors import ProviderError
+from glmchat.cli.cells import aligned
 from glmchat.cli.errors import CliError
 from glmchat.sentences import join_sentences
 from glmchat.terminal_text import dumps_json
@@ -219,11 +220,7 @@ def _table(infos: list[ModelInfo]) -> str:
         )
         for info in infos
     ]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in [header, *rows]
-    ]
+    lines = aligned([header, *rows])
     lines.append("Prices: USD per million tokens (input, cached input, output); ? = not known.")
     notes = sorted({info.price_source for info in infos if info.price_source})
     lines.extend(f"  {note}" for note in notes)

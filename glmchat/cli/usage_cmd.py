@@ -7,6 +7,7 @@ import sys
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from glmchat.cli.cells import aligned
 from glmchat.cli.errors import CliError
 from glmchat.terminal_text import dumps_json, neutralize_controls
 
@@ -154,12 +155,5 @@ def _print_table(rows: list[UsageRow], total: UsageRow, by: str) -> None:
                 _cost(row),
             ]
         )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
-    out = []
-    for n, line in enumerate(lines):
-        if n == len(lines) - 1:
-            out.append("  ".join("-" * w for w in widths))
-        numbers = zip(line[1:], widths[1:], strict=True)
-        cells = [line[0].ljust(widths[0])] + [cell.rjust(width) for cell, width in numbers]
-        out.append("  ".join(cells).rstrip())
+    out = aligned(lines, right=range(1, len(lines[0])), rule_before_last=True)
     print("\n".join(out))  # one write: each goes through the terminal-safe stream
