@@ -1,13 +1,15 @@
 """Secrets in MCP server settings never shown unmasked: the rule (secret-looking names; URL
 userinfo, query and fragment values, in any value or message) and every place that shows a
 server's settings or a message built from them: `config show` (text and --json), `tools list`
-(text and --json) and `ask`'s warning line, with a real unreachable URL on the loopback."""
+(text and --json), `ask`'s warning line and the chat's notice, with a real unreachable URL on
+the loopback."""
 
 from __future__ import annotations
 
 import json
 import socket
 import sys
+from typing import Any
 
 import pytest
 
@@ -286,3 +288,28 @@ def test_asks_warning_line_is_masked(wire: WireServer) -> None:
     warnings = proc.stderr.splitlines()
     assert any(f"cannot reach {shown}" in line for line in warnings), warnings
     assert any("bad token ****" in line for line in warnings), warnings
+
+
+async def test_the_chats_notice_is_masked(zai: WireServer) -> None:
+    from tests.tui_helpers import build_app, running, screen_text, wait_until
+
+    config, shown = unreachable_config()
+    path = paths.config_path()
+    path.write_text(path.read_text(encoding="utf-8") + config, encoding="utf-8")
+    app = build_app()
+    toasts: list[str] = []
+    real_notify = app.notify
+
+    def notify(message: str, **kw: Any) -> None:
+        toasts.append(message)
+        real_notify(message, **kw)
+
+    app.notify = notify  # type: ignore[method-assign]
+    async with running(app) as pilot:
+        await wait_until(pilot, lambda: len(toasts) >= 2, "both servers' failure notices")
+        await pilot.pause()
+        screen = screen_text(app)
+    said = "\n".join(toasts)
+    assert "SECRET" not in said + screen
+    assert f'MCP server "web" failed: cannot reach {shown}' in said
+    assert "bad token ****" in said
