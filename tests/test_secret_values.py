@@ -313,3 +313,20 @@ async def test_the_chats_notice_is_masked(zai: WireServer) -> None:
     assert "SECRET" not in said + screen
     assert f'MCP server "web" failed: cannot reach {shown}' in said
     assert "bad token ****" in said
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        '[mcp.servers.web]\nurl = "ftp://u:HDRSECRET-pw@h/mcp?token=HDRSECRET-t"\n',
+        '[providers.zai]\nbase_url = "ftp://HDRSECRET-tok@h/v4?key=HDRSECRET-k"\n',
+    ],
+)
+def test_a_rejected_value_is_quoted_masked(
+    setting: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A config error quotes the bad value: a URL's password or token was quoted whole."""
+    write_config(setting)
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert "expected" in err and "HDRSECRET" not in err and "****" in err

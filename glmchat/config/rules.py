@@ -56,7 +56,10 @@ def show_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        text = json.dumps(value, ensure_ascii=False)
+        # A bad value may hold a secret (a URL's password or token): never echoed whole.
+        from glmchat.secret_values import mask_text  # it imports credentials, which imports us
+
+        text = json.dumps(mask_text(value), ensure_ascii=False)
         return text if len(text) <= 40 else text[:36] + '…"'
     if isinstance(value, dict):
         return "a table"
