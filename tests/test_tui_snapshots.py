@@ -128,7 +128,8 @@ def test_thinking_while_it_streams(snap_compare: Snap, keyed: None, app_for: Any
 
 def test_error_on_an_answer(snap_compare: Snap, keyed: None, app_for: Any) -> None:
     """A failed answer: under the prompt, the provider's error in the error colour with the
-    hint "retry: ctrl+p → Retry last answer"."""
+    hint "retry: ctrl+p → Retry last answer"; the prompt is back in the box (it is not sent
+    again: tests/test_fork_at_prompt.py)."""
     seed(
         "e440e4400001",
         "Summarise this",

@@ -169,6 +169,10 @@ def run(args: argparse.Namespace) -> int:
         if store is not None:
             store.close()
         return refused
+    if conversation is not None and not args.json:
+        from glmchat.cli.branch_end import say_branch_end
+
+        say_branch_end(engine.turns)  # a prompt with no answer at the end of the branch
     printer = Printer(
         json_mode=args.json, show_thinking=args.show_thinking, hold_answer=schema is not None
     )

@@ -79,12 +79,15 @@ def history(turns: Sequence[Turn]) -> tuple[Message, ...]:
     """What is sent back to the model: each exchange that got an answer, never reasoning.
 
     An exchange is a prompt and what followed it: tool-call rounds (the assistant's calls and
-    one tool result per call) and the answer. It is sent only when its last answer has text
+    one tool result per call) and the answer. It is sent when its last answer has text
     (complete, partial or stopped by the user: the user saw that text). A prompt whose answer
-    failed or was stopped before any text is left out with all that followed it: the user asks
-    again, and the model must not see the same prompt twice. A prompt with no answer row (the
-    process died before the request) is left out too, so two user turns never follow each
-    other. Tool calls go back only with a result for every call, as the protocol wants."""
+    failed or was stopped before any text is left out with all that followed it: its error
+    shows it was not answered, the prompt is given back to ask again (`unanswered`), and the
+    model must not see the same prompt twice. A prompt with no answer row at all was never
+    asked (a fork or an import that ends on it, or a process that died before the request):
+    it is shown like any other, so it is sent like any other, even when the next turn is a
+    user turn too (found by QA: a fork at a prompt dropped it silently). Tool calls go back
+    only with a result for every call, as the protocol wants."""
     out: list[Message] = []
     start = 0
     while start < len(turns):
@@ -98,10 +101,12 @@ def history(turns: Sequence[Turn]) -> tuple[Message, ...]:
 
 def _exchange_messages(exchange: Sequence[Turn]) -> list[Message]:
     prompt, rest = exchange[0], exchange[1:]
-    answers = [turn for turn in rest if turn.role == "assistant"]
-    if prompt.role != "user" or not prompt.content.strip() or not answers:
+    if prompt.role != "user" or not prompt.content.strip():
         return []
-    if not answers[-1].answered:
+    if not rest:  # never asked: see `history`
+        return [Message("user", prompt.content)]
+    answers = [turn for turn in rest if turn.role == "assistant"]
+    if not answers or not answers[-1].answered:
         return []
     results = {turn.tool_call_id: turn for turn in rest if turn.role == "tool"}
     out = [Message("user", prompt.content)]
@@ -120,6 +125,18 @@ def _exchange_messages(exchange: Sequence[Turn]) -> list[Message]:
         elif turn.answered:
             out.append(Message("assistant", turn.content))
     return out
+
+
+def unanswered(turns: Sequence[Turn]) -> Turn | None:
+    """The last exchange's prompt when `history` leaves that exchange out: its answer failed
+    or was stopped before any text. A front-end gives it back (the TUI's box, a line from
+    `ask`), since the branch shows it but the next request will not hold it."""
+    for at in range(len(turns) - 1, -1, -1):
+        if turns[at].role == "user":
+            exchange = turns[at:]
+            left_out = bool(exchange[0].content.strip()) and not _exchange_messages(exchange)
+            return exchange[0] if left_out else None
+    return None
 
 
 @dataclass(frozen=True, slots=True)

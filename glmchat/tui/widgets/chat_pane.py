@@ -124,6 +124,7 @@ class ChatPane(Vertical):
     def on_mount(self) -> None:
         self.update_status()
         self.query_one(PromptInput).focus()
+        self.answer_stream.give_back_unanswered()  # opened on a failed exchange
         self.log_view.after_first_paint(self.branches.read_whole)  # a resumed conversation
 
     @property
@@ -236,7 +237,6 @@ class ChatPane(Vertical):
             self._give_back(text)
             self.app.notify(str(exc), severity="error", timeout=15, markup=False)
             return
-        self.answer_stream.pending_prompt = text
         for note in self.engine.take_notices():
             self.app.notify(note, timeout=8, markup=False)
         self._show_title()

@@ -21,6 +21,7 @@ from glmchat.backend.events import (
 from glmchat.backend.read_pace import READ_PACE, ReadPace
 from glmchat.engine import Exchange, ExchangeResult, SaveFailed
 from glmchat.engine.events import ApprovalRequest, RoundStarted, ToolCallUpdate
+from glmchat.engine.turns import unanswered
 from glmchat.tui.stream_meter import StreamMeter
 from glmchat.tui.widgets.messages import AssistantMessage
 
@@ -44,8 +45,6 @@ class PaneStream:
         self._pane = pane
         self.message: AssistantMessage | None = None
         self.exchange: Exchange | None = None
-        # The prompt of the answer in flight: given back to the box if nothing comes back.
-        self.pending_prompt: str | None = None
         self._tick_timer: Timer | None = None
         self._meter = StreamMeter()
         self._blink: bool | None = None  # the prompt's cursor blink, paused while streaming
@@ -246,15 +245,21 @@ class PaneStream:
         pane.post_message(pane.Activity(pane, "failed" if error is not None else "done"))
         if not pane.is_attached:
             return
-        if error is not None and not result.content and self.pending_prompt:
-            # Nothing came back: give the prompt back so the user can edit and resend.
-            pane._give_back(self.pending_prompt)
-        self.pending_prompt = None
+        self.give_back_unanswered()
         if isinstance(error, AuthError):
             # The key was refused: ask for another right away (in a pane in the background,
             # when it is shown: `tick`); the prompt waits in the box.
             self._key_refused = error.message
             self._ask_for_key()
+
+    def give_back_unanswered(self) -> None:
+        """The last prompt goes back in the box when the next request will leave it out (its
+        answer failed or was stopped before any text: engine/turns.py `unanswered`), when
+        its answer ends and when the conversation is opened again; never twice."""
+        pane = self._pane
+        left = unanswered(pane.engine.turns)
+        if left is not None and left.content not in pane.prompt.text:
+            pane._give_back(left.content)
 
     def _ask_for_key(self) -> None:
         reason = self._key_refused
