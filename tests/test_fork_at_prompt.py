@@ -252,3 +252,20 @@ async def test_tui_stop_before_any_text_gives_the_prompt_back(zai: WireServer) -
     finally:
         gate.set()
     assert sent(zai) == [("user", "stop me")]
+
+
+async def test_tui_a_failed_retry_gives_the_prompt_back_once(zai: WireServer) -> None:
+    zai.reply(*(fixture_reply("zai_error_429_1113") for _ in range(3)))
+    async with running() as pilot:
+        pane = active(pilot)
+        await send(pilot, "try me")
+        await wait_for_stream(pilot)
+        assert pane.prompt.text == "try me"
+        await pane.retry()  # the prompt still in the box: not twice
+        await wait_for_stream(pilot)
+        assert pane.prompt.text == "try me"
+        pane.prompt.clear()
+        await pane.retry()  # a retry is not a prompt from the box: it comes back all the same
+        await wait_for_stream(pilot)
+        assert pane.prompt.text == "try me"
+    assert len(zai.requests) == 3
