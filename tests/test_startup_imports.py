@@ -40,6 +40,7 @@ USAGE_MODULES = {
     "glmchat.store",
     "glmchat.store.connection",
     "glmchat.store.database",
+    "glmchat.store.drafts",
     "glmchat.store.export",
     "glmchat.store.importing",
     "glmchat.store.migrations",

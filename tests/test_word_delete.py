@@ -120,7 +120,9 @@ def test_alt_backspace_in_a_real_terminal(wire: WireServer) -> None:
         term.child.send("lines")
         term.wait_for("keep these lines")
         assert "New conversation" in term.text  # the pane is still there
-        term.child.send("\x11")
+        term.child.send("\x11")  # ctrl+q: the prompt would be lost (tests/test_drafts.py)
+        term.wait_for("Unsent prompt")
+        term.child.send("\x11")  # again: quit
         assert term.wait_for_exit(timeout=5) == 0
     finally:
         if term.child.isalive():

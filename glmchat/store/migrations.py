@@ -210,6 +210,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 6: an answer's web search results (a JSON list), which its `[ref_N]` citations name.
     ("ALTER TABLE messages ADD COLUMN web_search TEXT",),
+    # 7: a conversation's unsent prompt, kept when its pane closes or the app quits (a table
+    # of its own: writing a draft must not touch `updated`, the order of the conversations).
+    (
+        """
+        CREATE TABLE drafts (
+            conversation_id TEXT PRIMARY KEY REFERENCES conversations(id) ON DELETE CASCADE,
+            text TEXT NOT NULL,
+            saved TEXT NOT NULL
+        )
+        """,
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -6,6 +6,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from glmchat.store.database import NotFoundError, translate_error
+from glmchat.store.drafts import Drafts
 from glmchat.store.models import (
     ROLES,
     STATUSES,
@@ -42,9 +43,10 @@ class _AtLeaf:
 AT_LEAF = _AtLeaf()
 
 
-class SessionStore(TreeEdits):
+class SessionStore(TreeEdits, Drafts):
     """Conversations and their messages: every write and read of them. Writing messages and
-    settings is here; reads are in reads.py, branch and import edits in tree_edits.py."""
+    settings is here; reads are in reads.py, branch and import edits in tree_edits.py, unsent
+    prompts in drafts.py."""
 
     def create_conversation(
         self,

@@ -261,13 +261,27 @@ class GlmChatApp(FramesInOneWrite, AppServices):  # each frame in one write (com
         await self.open_pane()
 
     async def action_close_pane(self) -> None:
+        from glmchat.tui.screens.drop_draft import unless_a_draft_is_lost
+
         pane = self.active_pane
-        if pane is None:
+        if pane is not None:  # its unsent prompt stays with its conversation (on unmount)
+            await unless_a_draft_is_lost(self, [pane], partial(self._close_pane, pane))
+
+    async def _close_pane(self, pane: ChatPane) -> None:
+        if not pane.is_attached:
             return
         pane.stop()  # the worker saves the partial answer as it is cancelled
         if len(self.panes) == 1:
             await self.open_pane()
         await self.close(pane)
+
+    async def action_quit(self) -> None:
+        from glmchat.tui.screens.drop_draft import unless_a_draft_is_lost
+
+        await unless_a_draft_is_lost(self, self.panes, self._quit_now, quitting=True)
+
+    async def _quit_now(self) -> None:
+        self.exit()
 
     def _switch(self, step: int) -> None:
         # From the tab shown now, which `show` sets at once: presses faster than a frame each

@@ -28,6 +28,7 @@ from glmchat.tui.widgets.history import HistoryLog
 from glmchat.tui.widgets.message_select import SelectableMessage
 from glmchat.tui.widgets.messages import AssistantMessage, UserMessage
 from glmchat.tui.widgets.not_saved import NotSaved
+from glmchat.tui.widgets.pane_draft import PaneDraft
 from glmchat.tui.widgets.pane_stream import PaneStream
 from glmchat.tui.widgets.pane_tools import PaneTools
 from glmchat.tui.widgets.prompt import PromptInput
@@ -81,6 +82,7 @@ class ChatPane(Vertical):
         self.branches = PaneBranches(self)
         self.answer_stream = PaneStream(self)
         self.not_saved = NotSaved(self)
+        self.draft = PaneDraft(self)
 
     # What the app and the tests read of the conversation, from the engine that holds it.
     @property
@@ -126,6 +128,10 @@ class ChatPane(Vertical):
         self.query_one(PromptInput).focus()
         self.answer_stream.give_back_unanswered()  # opened on a failed exchange
         self.log_view.after_first_paint(self.branches.read_whole)  # a resumed conversation
+        self.draft.restore(self.prompt)
+
+    def on_unmount(self) -> None:
+        self.draft.keep()  # closed, or the app quitting: the unsent prompt stays with it
 
     @property
     def log_view(self) -> HistoryLog:
@@ -237,6 +243,7 @@ class ChatPane(Vertical):
             self._give_back(text)
             self.app.notify(str(exc), severity="error", timeout=15, markup=False)
             return
+        self.draft.sent()
         for note in self.engine.take_notices():
             self.app.notify(note, timeout=8, markup=False)
         self._show_title()

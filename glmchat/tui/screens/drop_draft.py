@@ -1,0 +1,83 @@
+"""The question before closing a pane, or quitting, would lose a prompt never sent: one in a
+conversation not saved yet, which has nothing to keep it with (tui/widgets/pane_draft.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label
+
+if TYPE_CHECKING:
+    from glmchat.tui.app import GlmChatApp
+    from glmchat.tui.widgets.chat_pane import ChatPane
+
+
+class DropDraft(ModalScreen[bool]):
+    """Dismissed with True (close or quit, losing the prompt) or False (keep it)."""
+
+    CSS_PATH = "modals.tcss"
+    BINDINGS = [
+        Binding("escape,n", "choose(False)", "Keep it"),
+        Binding("y", "choose(True)", "Lose it", show=False),
+    ]
+
+    def __init__(self, *, quitting: bool, panes: int = 1) -> None:
+        super().__init__()
+        self.quitting = quitting
+        self.panes = panes
+
+    def compose(self) -> ComposeResult:
+        if self.quitting:
+            where = "This pane's" if self.panes == 1 else f"{self.panes} panes'"
+            what, act = f"{where} prompt was never sent", "Quit (y)"
+            lose = "quitting loses it"
+        else:
+            what, act = "This pane's prompt was never sent", "Close (y)"
+            lose = "closing the pane loses it"
+        with Vertical(classes="dialog"):
+            yield Label("Unsent prompt", classes="dialog-title")
+            yield Label(f"{what}, and its conversation is not saved yet: {lose}.")
+            yield Label(
+                "A prompt in a saved conversation is kept, and comes back when you open it.",
+                classes="hint",
+            )
+            with Horizontal(classes="buttons"):
+                yield Button("Keep it (esc)", id="keep", variant="primary")
+                yield Button(act, id="lose")
+
+    @on(Button.Pressed)
+    def pressed(self, event: Button.Pressed) -> None:
+        self.action_choose(event.button.id == "lose")
+
+    def action_choose(self, lose: bool) -> None:
+        self.dismiss(lose)
+
+
+async def unless_a_draft_is_lost(
+    app: GlmChatApp,
+    panes: Sequence[ChatPane],
+    then: Callable[[], Awaitable[None]],
+    *,
+    quitting: bool = False,
+) -> None:
+    """Run `then` (close these panes, quit) now, or after asking if it would lose a prompt.
+    Keeping it shows the pane that holds it. Quitting while asked to quit: quit."""
+    at_risk = [pane for pane in panes if pane.draft.at_risk()]
+    screen = app.screen
+    if not at_risk or (quitting and isinstance(screen, DropDraft) and screen.quitting):
+        await then()
+        return
+
+    async def chosen(lose: bool | None) -> None:
+        if lose:
+            await then()
+        elif at_risk[0].is_attached:
+            app.show_pane(at_risk[0])
+
+    app.push_screen(DropDraft(quitting=quitting, panes=len(at_risk)), chosen)
