@@ -160,8 +160,13 @@ async def test_regenerate_adds_a_version_and_brackets_switch_back_and_forth(
         assert "answer 2" in log and "answer 2, again" not in log and "question 3" not in log
         assert [t.content for t in pane.turns][-1] == "answer 2"
         assert isinstance(pilot.app.focused, AssistantMessage)  # the selection stays on it
-        await pilot.press("left_square_bracket")  # no version before the first
+        # No version before the first: the key is not offered there, so it is typed.
+        await pilot.press("left_square_bracket")
         assert [t.content for t in pane.turns][-1] == "answer 2"
+        assert pane.prompt.text == "[" and pane.prompt.has_focus
+        pane.prompt.clear()
+        await pilot.press("alt+up")  # answer 2 again, the last message
+        assert isinstance(pilot.app.focused, AssistantMessage)
         await pilot.press("right_square_bracket")
         await wait_until(pilot, lambda: "‹ 2/2 ›" in region_text(pane.log_view), "version 2")
         log = region_text(pane.log_view)

@@ -401,11 +401,6 @@ class ChatPane(Vertical):
     def _selected(self, event: SelectableMessage.Selected) -> None:
         self.branches.selected = event.message
 
-    @on(SelectableMessage.Act)
-    def _act(self, event: SelectableMessage.Act) -> None:
-        event.stop()
-        self.branches.act(event.message, event.what, event.step)
-
     def fold_all(self) -> None:
         from glmchat.tui.widgets.messages import ThinkingPanel
 

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from textual.app import ComposeResult
 from textual.widgets import Footer
+
+from glmchat.tui.compat.keys import PALETTE_KEY_CLASS, FooterKey
 
 if TYPE_CHECKING:
     from textual.screen import Screen
+
+_PALETTE_ACTIONS = ("command_palette", "app.command_palette")
 
 
 class KeyFooter(Footer):
@@ -25,6 +30,32 @@ class KeyFooter(Footer):
     def bindings_changed(self, screen: Screen[Any]) -> None:
         self._ready = True
         super().bindings_changed(screen)
+
+    def compose(self) -> ComposeResult:
+        # Footer finds the palette's key under App.COMMAND_PALETTE_BINDING ("ctrl+p"), the
+        # default key, not the key `[keys]` gives it: remapped, the hint was gone (found by
+        # QA), and another action given ctrl+p would have been shown there instead. Here it
+        # is found by its action, under whichever key it has now.
+        if not self._ready:
+            return
+        for widget in super().compose():
+            if not widget.has_class(PALETTE_KEY_CLASS):
+                yield widget
+        if not (self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE):
+            return
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            if binding.action in _PALETTE_ACTIONS:
+                yield FooterKey(
+                    binding.key,
+                    self.app.get_key_display(binding),
+                    binding.description,
+                    binding.action,
+                    classes=PALETTE_KEY_CLASS,
+                    disabled=not active.enabled,
+                    tooltip=binding.tooltip or binding.description,
+                )
+                return  # its first key (ChatScreen orders them as configured)
 
     def _what_it_would_show(self) -> tuple[object, ...]:
         # Everything Footer.compose reads: each active binding (its keys, action, description,

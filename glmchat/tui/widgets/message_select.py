@@ -22,6 +22,7 @@ from textual.widget import Widget
 
 from glmchat.config import BINDING_IDS
 from glmchat.engine import Turn
+from glmchat.tui.key_order import hand_on, park, unpark
 from glmchat.tui.widgets.prompt import PromptInput, type_into_prompt
 
 
@@ -57,15 +58,6 @@ class SelectableMessage(Widget):
     clicked = False
 
     @dataclass
-    class Act(TMessage):
-        """`what` ("edit", "regenerate", "sibling") asked for on `message`; `step` ±1 for
-        "sibling"."""
-
-        message: SelectableMessage
-        what: str
-        step: int
-
-    @dataclass
     class Selected(TMessage):
         message: SelectableMessage
 
@@ -82,7 +74,11 @@ class SelectableMessage(Widget):
             return self.is_prompt
         if what == "regenerate":
             return not self.is_prompt
-        return True
+        # A version key only where it leads to another version: not on a message that has
+        # none, nor past the first or the last (found by QA: offered, it only said so).
+        position, count = self.turn.siblings if self.turn is not None else (1, 1)
+        step = parameters[1]
+        return isinstance(step, int) and 1 <= position + step <= count
 
     @property
     def is_prompt(self) -> bool:
@@ -90,6 +86,7 @@ class SelectableMessage(Widget):
 
     def on_focus(self) -> None:
         self.post_message(self.Selected(self))
+        unpark(self)
 
     def focus_on_click(self) -> bool:
         self._select_by_click()
@@ -113,17 +110,17 @@ class SelectableMessage(Widget):
         # does for a text box; this message's own are off (check_action).
         return self.clicked and character is not None and character.isprintable()
 
-    def on_key(self, event: events.Key) -> None:
+    async def on_key(self, event: events.Key) -> None:
         # Here, before the bindings (they are looked up once the key has bubbled up to the
         # app): a key that types text and is not one of the keys active here goes to the box.
         # Not from a part that has keys of its own (a tool's approval question takes its own).
-        # The keys of one read are all routed here before the first is handled, and the first
-        # gives the box the focus: the rest follow it there, in order (found by QA: a burst
+        # The keys of one read are all routed to where the focus was before the first is
+        # handled (tui/key_order.py): this message's own keys act here, at once, and a key
+        # queued behind one that moved the focus (to another message, or to the box) follows
+        # the focus, in order (found by QA: `alt+up ]` in one read typed the `]`; a burst
         # after a click kept only its first letter).
-        if not event.is_printable:
-            return
         tools = self._waiting_tools()
-        if tools is not None and event.character:
+        if tools is not None and event.is_printable and event.character:
             # A tool call waits: its keys decide, as at its question (a lone y, a or n
             # answers; the first letter of a word is typed, in order with the rest).
             event.stop()
@@ -132,10 +129,23 @@ class SelectableMessage(Widget):
             return
         focused = self.screen.focused
         if focused is self:
+            if self._replaced():
+                park(self, event)  # for the new version, once it has the focus
+                return
             active = self.screen.active_bindings.get(event.key)
             if active is not None and active.enabled:
-                return
-        elif not isinstance(focused, PromptInput):
+                if active.node is self:
+                    event.stop()
+                    event.prevent_default()
+                    await self.run_action(active.binding.action)
+                return  # a key of the pane's or the app's: on to their bindings
+        elif not (isinstance(focused, PromptInput) and event.is_printable):
+            # Typing into the box is done here, at once, as if it had the focus already.
+            # Any other key follows the focus if it left (else, from a part of this message
+            # that has the focus, it goes on to the bindings).
+            hand_on(self, event)
+            return
+        if not event.is_printable:
             return
         event.stop()
         event.prevent_default()
@@ -145,10 +155,20 @@ class SelectableMessage(Widget):
         event.stop()
         type_into_prompt(self, event.text)
 
+    def _pane_part(self, name: str) -> Any:
+        """One of the pane's parts (its `pane_tools`, its `branches`); None outside a pane."""
+        log = self.parent
+        return getattr(log.parent if log is not None else None, name, None)
+
+    def _replaced(self) -> bool:
+        """Whether the branch shown no longer holds this message (a key showed another
+        version of it, or of one above it): it goes once the new one is painted."""
+        branches = self._pane_part("branches")
+        return branches is not None and branches.index_of(self.turn) is None
+
     def _waiting_tools(self) -> Any:
         """The pane's tool state when one of its calls waits for the user, else None."""
-        log = self.parent
-        tools = getattr(log.parent if log is not None else None, "pane_tools", None)
+        tools = self._pane_part("pane_tools")
         return tools if tools is not None and tools.waiting else None
 
     def action_select(self, step: int) -> None:
@@ -166,4 +186,10 @@ class SelectableMessage(Widget):
             messages[index].scroll_visible(animate=False)
 
     def action_act(self, what: str, step: int) -> None:
-        self.post_message(self.Act(self, what, step))
+        """`what` ("edit", "regenerate", "sibling"; `step` ±1 for "sibling") on this message,
+        done by the pane's branches. At once, not in a message to the pane: the keys after
+        this one in the same read are handled next, and must find the box filled (an edit)
+        or this message replaced (a new version: tui/key_order.py parks them meanwhile)."""
+        branches = self._pane_part("branches")
+        if branches is not None:
+            branches.act(self, what, step)

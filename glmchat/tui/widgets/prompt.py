@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widget import Widget
 
+from glmchat.tui.key_order import MOVES_FOCUS, hand_on, unpark
 from glmchat.tui.widgets.safe_entry import SafeTextArea
 
 # Seconds after a key typed in the box during which any key is taken as more typing. Longer
@@ -53,6 +54,7 @@ class PromptInput(SafeTextArea):
         self.scrolls = scrolls
         self._typed_at = float("-inf")  # when a key last typed text here (monotonic)
         """What PageUp and PageDown scroll: the pane's conversation."""
+        self._left_by_key = False  # a key here gave the focus away (tui/key_order.py)
         super().__init__(
             soft_wrap=True,
             show_line_numbers=False,
@@ -61,7 +63,7 @@ class PromptInput(SafeTextArea):
             **kwargs,  # type: ignore[arg-type]
         )
 
-    def on_key(self, event: events.Key) -> None:
+    async def on_key(self, event: events.Key) -> None:
         # Send and newline are handled here, in this widget's own queue, so they keep their
         # place among the keys typed just before them: a burst like "hello\r" arrives in one
         # read, and a binding that runs at the app (priority) or after the key bubbles up
@@ -70,10 +72,19 @@ class PromptInput(SafeTextArea):
         # The screen's active bindings are the ones with the `[keys]` remapping applied; a
         # lookup costs about 0.2 ms, so a key that types text (which `[keys]` never binds:
         # see glmchat.keybindings.types_text) goes straight to TextArea.
+        if self._left_by_key and hand_on(self, event):
+            return  # queued behind a key that moved the focus away: it follows the focus
         if event.is_printable:
             self._typed_at = monotonic()
             return
         active = self.screen.active_bindings.get(event.key)
+        if active is not None and active.enabled and active.binding.id in MOVES_FOCUS:
+            # To the messages, at once: the keys after it in the same read follow the focus.
+            event.stop()
+            event.prevent_default()
+            self._left_by_key = True
+            await self.app.run_action(active.binding.action, active.node)
+            return
         if active is None or active.node is not self:
             return
         action = active.binding.action
@@ -84,6 +95,10 @@ class PromptInput(SafeTextArea):
                 self._submit()
             else:
                 self.insert("\n")
+
+    def on_focus(self) -> None:
+        self._left_by_key = False
+        unpark(self)
 
     def on_paste(self) -> None:
         self._typed_at = monotonic()

@@ -1,0 +1,25 @@
+"""What glmchat relies on in how Textual 8.2.8 routes keys and draws the key bar (checked by
+tests/test_selection_burst.py and tests/test_footer_keys.py):
+
+- the app hands a key to the focused widget with `Widget._forward_event(key)`, which marks it
+  as routed (`is_forwarded`): bubbling back up to the app, it is looked up in the bindings
+  and not routed again;
+- `Footer.compose` draws the palette's key as a `FooterKey` (from `textual.widgets._footer`)
+  with the class `-command-palette`, found under `App.COMMAND_PALETTE_BINDING`.
+"""
+
+from __future__ import annotations
+
+from textual import events
+from textual.widget import Widget
+from textual.widgets._footer import FooterKey
+
+__all__ = ["PALETTE_KEY_CLASS", "FooterKey", "route_key"]
+
+PALETTE_KEY_CLASS = "-command-palette"
+
+
+def route_key(widget: Widget, key: events.Key) -> None:
+    """Give `widget` a key as the app does with the key it reads: the app's priority bindings
+    have had it already."""
+    widget._forward_event(key)

@@ -1,0 +1,60 @@
+"""Keys that arrive together keep their order across a focus move.
+
+Textual's app routes each key to the widget that has the focus when the app reads it, and the
+keys of one terminal read are all routed before the first is handled. A key that moves the
+focus (alt+up from the prompt, alt+down between messages) therefore leaves the keys after it
+in the queue of the widget it left: there they were typed into the prompt or taken by the
+wrong message (found by QA: `alt+up ]` in one read typed `]`). The widgets the focus moves
+between run such a key at once, in their own queue, and hand each key still queued behind it
+to the widget that has the focus now, in order. A message replaced by a key (a new version
+shown) keeps the focus until its replacement is painted: the keys behind that one are parked
+and go to whichever widget takes the focus next.
+"""
+
+from __future__ import annotations
+
+from weakref import WeakKeyDictionary
+
+from textual import events
+from textual.screen import Screen
+from textual.widget import Widget
+
+from glmchat.tui.compat.keys import route_key
+
+# The bindings that move the focus between the prompt and the messages (their ids).
+MOVES_FOCUS: frozenset[str] = frozenset({"select_prev", "select_next"})
+
+# Keys waiting for the focus to land, by screen (weak: a closed screen drops its own).
+_parked: WeakKeyDictionary[Screen[object], list[events.Key]] = WeakKeyDictionary()
+
+
+def focus_left(widget: Widget) -> bool:
+    """Whether the focus is outside `widget` (neither it nor a part of it has it)."""
+    focused = widget.screen.focused
+    return focused is None or (focused is not widget and widget not in focused.ancestors)
+
+
+def hand_on(widget: Widget, event: events.Key) -> bool:
+    """Send `event`, routed to `widget`, to where the focus is now if it left `widget`;
+    whether it did. The app has checked its priority bindings for the key already: the copy
+    goes on as a key the app has routed."""
+    if not focus_left(widget):
+        return False
+    event.stop()
+    event.prevent_default()
+    target = widget.screen.focused or widget.screen  # as the app routes a key
+    route_key(target, events.Key(event.key, event.character))
+    return True
+
+
+def park(widget: Widget, event: events.Key) -> None:
+    """Keep `event` for the widget that takes the focus next (see `unpark`)."""
+    event.stop()
+    event.prevent_default()
+    _parked.setdefault(widget.screen, []).append(events.Key(event.key, event.character))
+
+
+def unpark(widget: Widget) -> None:
+    """`widget` has just taken the focus: the parked keys are its, in the order they came."""
+    for key in _parked.pop(widget.screen, ()):
+        route_key(widget, key)

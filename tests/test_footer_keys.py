@@ -1,0 +1,103 @@
+"""The key bar shows each key as `[keys]` has it, the palette's too, and a message's version
+keys only where they lead to another version (found by QA: `command_palette = "f2"` lost the
+palette's hint; `[ ‹ Version  ] Version ›` were offered on messages with no other version)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.pilot import Pilot
+
+from glmchat.config import save_value
+from glmchat.keybindings import BINDING_IDS
+from glmchat.tui.compat.keys import PALETTE_KEY_CLASS, FooterKey
+from glmchat.tui.widgets.key_footer import KeyFooter
+from tests.test_selection_burst import branched
+from tests.tui_helpers import active, running, screen_lines
+from tests.wire_server import WireServer
+
+# A key for every binding id, none of them a default or a key the prompt box binds.
+FRESH = [f"ctrl+f{n}" for n in range(1, 13)] + [f"shift+f{n}" for n in range(1, 13)]
+REMAP = dict(zip(BINDING_IDS, FRESH, strict=False))
+
+
+def shown(pilot: Pilot[Any]) -> list[tuple[str, str, bool]]:
+    """(key, description, whether it is the palette's) for each key the footer shows."""
+    footer = pilot.app.query_one(KeyFooter)
+    return [
+        (key.key, key.description, key.has_class(PALETTE_KEY_CLASS))
+        for key in footer.query(FooterKey)
+    ]
+
+
+async def footers(pilot: Pilot[Any], select_prev: str) -> list[list[tuple[str, str, bool]]]:
+    """The footer with the box focused, then with answer 0 (‹ 1/2 ›), then question 0."""
+    seen = [shown(pilot)]
+    for presses in (5, 1):
+        for _ in range(presses):
+            await pilot.press(select_prev)
+        await pilot.pause()
+        seen.append(shown(pilot))
+    return seen
+
+
+async def test_every_key_shown_follows_its_remapping(zai: WireServer) -> None:
+    conversation = branched()
+    async with running(resume=conversation) as pilot:
+        default = await footers(pilot, BINDING_IDS["select_prev"])
+    for binding_id, key in REMAP.items():
+        save_value(f"keys.{binding_id}", key)
+    async with running(resume=conversation) as pilot:
+        remapped = await footers(pilot, REMAP["select_prev"])
+        footer_line = screen_lines(pilot.app)[-1]
+        palette = pilot.app.get_key_display(
+            next(
+                b.binding
+                for b in pilot.app.screen.active_bindings.values()
+                if b.binding.id == "command_palette"
+            )
+        )
+    for before, after in zip(default, remapped, strict=True):
+        assert sorted((d, p) for _, d, p in after) == sorted((d, p) for _, d, p in before)
+        assert all(key in FRESH for key, _, _ in after), after
+    assert (BINDING_IDS["command_palette"], "Palette", True) in default[0]
+    assert (REMAP["command_palette"], "Palette", True) in remapped[0]
+    assert f"{palette} Palette" in footer_line
+
+
+async def test_the_palette_key_is_its_own_even_when_ctrl_p_is_another_keys(
+    zai: WireServer,
+) -> None:
+    save_value("keys.command_palette", "f2")
+    save_value("keys.fold_thinking", "ctrl+p")
+    async with running() as pilot:
+        keys = shown(pilot)
+        assert [(k, d) for k, d, palette in keys if palette] == [("f2", "Palette")]
+        assert ("ctrl+p", "Fold", False) in keys
+
+
+def versions_offered(pilot: Pilot[Any]) -> set[str]:
+    return {d for _, d, _ in shown(pilot) if "Version" in d}
+
+
+async def test_version_keys_are_offered_only_where_another_version_is(
+    zai: WireServer,
+) -> None:
+    async with running(resume=branched()) as pilot:
+        pane = active(pilot)
+        await pilot.press("alt+up")  # answer 2: no other version
+        await pilot.pause()
+        assert versions_offered(pilot) == set()
+        await pilot.press("alt+up")  # question 2: none either
+        await pilot.pause()
+        assert versions_offered(pilot) == set()
+        await pilot.press("alt+up", "alt+up", "alt+up")  # answer 0, ‹ 1/2 ›
+        await pilot.pause()
+        assert versions_offered(pilot) == {"Version ›"}
+        await pilot.press("right_square_bracket")  # ‹ 2/2 ›
+        await pilot.pause()
+        assert [t.content for t in pane.engine.turns][-1] == "other answer 0"
+        assert versions_offered(pilot) == {"‹ Version"}
+        # Not offered, the key is typed (as any key that is not the selection's).
+        await pilot.press("right_square_bracket")
+        assert pane.prompt.text == "]" and pane.prompt.has_focus
