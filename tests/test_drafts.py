@@ -213,3 +213,18 @@ def test_a_draft_does_not_reorder_the_conversations() -> None:
         before = [(c.id, c.updated) for c in store.list_conversations()]
         store.save_draft("bbbb00000002", "later")
         assert [(c.id, c.updated) for c in store.list_conversations()] == before
+
+
+async def test_a_draft_joins_a_failed_prompt_given_back_without_repeating_it() -> None:
+    """A conversation whose last answer failed gives its prompt back to the box as it opens;
+    a draft kept from that box holds it already."""
+    failed = [message("user", "Feed it?"), message("assistant", "", status="error")]
+    seed(ID, "Sourdough starter", failed)
+    with SessionStore(paths.database_path()) as store:
+        store.save_draft(ID, "Feed it?\nAnd how often?")
+    async with running(resume=ID) as pilot:
+        assert active(pilot).prompt.text == "Feed it?\nAnd how often?"
+    with SessionStore(paths.database_path()) as store:
+        store.save_draft(ID, "Something else")
+    async with running(resume=ID) as pilot:
+        assert active(pilot).prompt.text == "Feed it?\nSomething else"
