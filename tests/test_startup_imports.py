@@ -17,6 +17,7 @@ COMMAND_MODULES = {module for module, _ in COMMANDS.values()}
 # Everything `glmchat usage` may load of glmchat: the command, config, the store, the plan.
 USAGE_MODULES = {
     "glmchat",
+    "glmchat.cli.cells",  # the table's columns, measured as shown
     "glmchat.backend",
     "glmchat.backend.providers",
     "glmchat.catalogue",
