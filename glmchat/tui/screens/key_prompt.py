@@ -6,7 +6,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
@@ -23,6 +23,8 @@ class KeyPrompt(ModalScreen[bool]):
 
     CSS_PATH = "modals.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    # Below 30 rows the dialog drops its blank lines and its buttons' borders (modals.tcss).
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
 
     def __init__(self, provider: ProviderConfig, *, reason: str | None = None) -> None:
         """`reason`: why the key is asked for again (the provider refused the one in use)."""
@@ -32,29 +34,32 @@ class KeyPrompt(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         p = self.provider
-        with Vertical(classes="dialog"):
+        with Vertical(classes="dialog", id="key-dialog"):
             yield Label(Text(f"API key for {p.display_name}"), classes="dialog-title")
-            if self.reason:
-                yield Static(Text(neutralize_controls(self.reason), style="bold red"))
-            shadow = self._environment_key()
-            # The rule once: in general, or (below) as it applies now.
-            rule = "" if shadow else f"; {p.api_key_env} in the environment wins over it"
-            yield Static(
-                Text(
-                    f"glmchat needs a key to talk to {p.display_name} ({p.base_url}). It is saved "
-                    f"in credentials.toml (mode 0600){rule}."
-                )
-            )
-            if shadow:
-                # A saved key would change nothing while this variable is set.
+            # The text scrolls in what a small terminal leaves once the box and the buttons
+            # are shown (found by QA: at 60x20 the buttons were cut off).
+            with VerticalScroll(id="key-text"):
+                if self.reason:
+                    yield Static(Text(neutralize_controls(self.reason), style="bold red"))
+                shadow = self._environment_key()
+                # The rule once: in general, or (below) as it applies now.
+                rule = "" if shadow else f"; {p.api_key_env} in the environment wins over it"
                 yield Static(
                     Text(
-                        f"The key in use comes from {shadow} in the environment, which wins "
-                        "over a saved key: change or unset it there for the key saved here "
-                        "to be used.",
-                        style="bold yellow",
+                        f"glmchat needs a key to talk to {p.display_name} ({p.base_url}). It is "
+                        f"saved in credentials.toml (mode 0600){rule}."
                     )
                 )
+                if shadow:
+                    # A saved key would change nothing while this variable is set.
+                    yield Static(
+                        Text(
+                            f"The key in use comes from {shadow} in the environment, which wins "
+                            "over a saved key: change or unset it there for the key saved here "
+                            "to be used.",
+                            style="bold yellow",
+                        )
+                    )
             yield SafeInput(placeholder="paste the key", password=True, id="key")
             yield Static("", id="key-status")
             with Horizontal(classes="buttons"):
