@@ -164,7 +164,9 @@ class SelectableMessage(Widget):
         """Whether the branch shown no longer holds this message (a key showed another
         version of it, or of one above it): it goes once the new one is painted."""
         branches = self._pane_part("branches")
-        return branches is not None and branches.index_of(self.turn) is None
+        if branches is None or self.turn is None:
+            return False
+        return branches.index_of(self.turn) is None
 
     def _waiting_tools(self) -> Any:
         """The pane's tool state when one of its calls waits for the user, else None."""
