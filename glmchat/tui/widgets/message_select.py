@@ -3,7 +3,8 @@
 A message is selected by giving it the focus (alt+up / alt+down from the prompt or another
 message, or a click): the focus is what Textual routes keys by, so `e`, `r`, `[` and `]` reach
 the selected message and never the prompt, where they are typed. The actions are the pane's
-(tui/branches.py); a message only says which one was asked for.
+(tui/branches.py); a message asks for one at once, in order with the keys after it
+(tui/key_order.py).
 
 Only a selection made with the keyboard takes those keys. A click anywhere on a message (its
 text, a thinking or tool panel's header, a result) selects it for the palette's commands, but
