@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -171,6 +172,24 @@ def test_show_thinking_shows_tool_activity(wire: WireServer, files: Path) -> Non
     assert done.startswith("[tool] list_dir ok in ") and done.endswith(f"{files}:")
     assert lines[0] == "I should look. "  # reasoning first, on a line of its own
     assert proc.stdout == "Two entries.\n"
+
+
+def test_a_tool_line_starts_a_line_after_a_rounds_text(wire: WireServer, files: Path) -> None:
+    """Found by QA: on a terminal (stdout and stderr one screen) a round's text that ended
+    mid-line had the `[tool]` line glued to it (`...evil[tool] list_dir {`). The answer itself
+    is unchanged: the line break is the one the next round's paragraph starts with anyway."""
+    wire.reply(tool_round(list_call(files), text="Looking."), answer("Two entries."))
+    env = dict(os.environ, ZAI_API_KEY="sk-zai-secret-9876")
+    args = ["ask", "--no-save", "--yes", "--show-thinking", "--base-url", wire.url, "look"]
+    together = subprocess.run(
+        [GLMCHAT, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, env=env, timeout=30,
+    )  # fmt: skip
+    assert together.returncode == 0, together.stdout
+    assert "Looking.\n[tool] list_dir {" in together.stdout
+    wire.reply(tool_round(list_call(files), text="Looking."), answer("Two entries."))
+    apart = ask("--no-save", "--yes", "--show-thinking", "--base-url", wire.url, "look")
+    assert apart.stdout == "Looking.\n\nTwo entries.\n"
 
 
 def test_tool_lines_say_how_a_refused_call_ended(wire: WireServer, files: Path) -> None:

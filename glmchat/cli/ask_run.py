@@ -220,6 +220,12 @@ class Printer:
         line = activity_line(update)
         if line is not None:
             self.break_line()
+            if self.last and not self.last.endswith("\n"):
+                # On a terminal both streams are one screen: the line starts a line of its own.
+                # The answer is unchanged: the next round starts a paragraph with it anyway.
+                sys.stdout.write("\n")
+                sys.stdout.flush()
+                self.last = "\n"
             print(line, file=sys.stderr, flush=True)
 
     def new_round(self) -> None:
