@@ -55,7 +55,7 @@ class NoControlCharacters(LineFilter):
 
     def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
         search = _CONTROL.search
-        if not any(search(segment.text) for segment in segments):
+        if not search("".join([segment.text for segment in segments])):  # one scan per line
             return segments
         kept: list[Segment] = []
         for segment in segments:
