@@ -13,6 +13,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
+from glmchat.tui.literal import literal
+
 if TYPE_CHECKING:
     from glmchat.tui.app import GlmChatApp
     from glmchat.tui.widgets.chat_pane import ChatPane
@@ -42,7 +44,7 @@ class DropDraft(ModalScreen[bool]):
             lose = "closing the pane loses it"
         with Vertical(classes="dialog"):
             yield Label("Unsent prompt", classes="dialog-title")
-            yield Label(f"{what}, and its conversation is not saved yet: {lose}.")
+            yield Label(literal(f"{what}, and its conversation is not saved yet: {lose}."))
             yield Label(
                 "A prompt in a saved conversation is kept, and comes back when you open it.",
                 classes="hint",
