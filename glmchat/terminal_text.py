@@ -102,7 +102,7 @@ class TerminalSafeStream:
         self._raw.flush()
 
     def isatty(self) -> bool:
-        return True
+        return _is_terminal(self._raw)  # stderr is wrapped on a pipe too: it says what it is
 
     def __getattr__(self, name: str) -> Any:
         # fileno, encoding, errors...; never `buffer`, which would bypass the neutralising.
@@ -120,13 +120,18 @@ def _is_terminal(stream: TextIO | None) -> bool:
 
 @contextmanager
 def terminal_safe_stdio() -> Iterator[None]:
-    """While inside, whatever is printed to a stdout or stderr that is a terminal is
-    neutralised; pipes and files get the exact text. The one chokepoint for command-line
-    output: a subcommand needs no care of its own for stored or remote text."""
+    """While inside, whatever is printed to stderr, and to a stdout that is a terminal, is
+    neutralised; a piped or redirected stdout gets the exact text. The one chokepoint for
+    command-line output: a subcommand needs no care of its own for stored, remote or typed text.
+
+    stderr is neutralised even when it is not a terminal: it is read by a person (error lines
+    quoting what was typed, notes, --show-thinking's reasoning), and a piped stderr usually still
+    ends on one (`2>&1 | less -R`, `| tee`, ssh or docker exec without a tty, a CI log). Only
+    stdout carries output that must stay exact (an answer into a file, an export, JSON)."""
     saved = sys.stdout, sys.stderr
     if _is_terminal(sys.stdout) and not isinstance(sys.stdout, TerminalSafeStream):
         sys.stdout = TerminalSafeStream(sys.stdout)
-    if _is_terminal(sys.stderr) and not isinstance(sys.stderr, TerminalSafeStream):
+    if sys.stderr is not None and not isinstance(sys.stderr, TerminalSafeStream):
         sys.stderr = TerminalSafeStream(sys.stderr)
     try:
         yield
