@@ -9,7 +9,9 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from glmchat.cli.cells import clip
+from rich.cells import cell_len
+
+from glmchat.cli.cells import aligned, clip
 from glmchat.cli.errors import CliError
 from glmchat.store import (
     Conversation,
@@ -113,6 +115,15 @@ def open_store(*, writing: bool = False) -> SessionStore:
     return store
 
 
+_TITLE_MIN = 20  # cells a list's title keeps however long the model names are
+
+
+def _one_line(text: str) -> str:
+    """`text` as one line of a table: controls spelled out (`\\x1b`), whitespace runs (a line
+    break, a tab) one space."""
+    return " ".join(neutralize_controls(text).split())
+
+
 def _local_time(stamp: str) -> str:
     try:
         moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
@@ -144,36 +155,35 @@ def run_list(args: argparse.Namespace) -> int:
     if not found:
         print("no matching conversations" if args.search else "no saved conversations")
         return 0
-    # Cells are measured as they will be shown: a control character takes four columns
-    # (`\x1b`) once neutralised, and the columns must still line up.
+    # Measured in terminal cells as shown (a control character is `\x1b`, four cells; CJK two
+    # each), so the columns line up and a line fits the terminal: a long model name is cut to
+    # leave the title _TITLE_MIN cells, and the title (or a search's snippet under it) is cut to
+    # what is left.
+    total = shutil.get_terminal_size((100, 24)).columns
+    header = ("ID", "UPDATED", "MODEL", "MSGS")
     rows = [
         (
-            s.id,
-            neutralize_controls(_local_time(s.updated)),
-            neutralize_controls(s.full_model or ""),
+            _one_line(s.id),
+            _one_line(_local_time(s.updated)),
+            _one_line(s.full_model or ""),
             str(s.message_count),
-            neutralize_controls(" ".join((s.title or "(untitled)").split())),
         )
         for s in found
     ]
-    header = ("ID", "UPDATED", "MODEL", "MSGS", "TITLE")
-    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) for i in range(4)]
-    total = shutil.get_terminal_size((100, 24)).columns
-    title_width = max(20, total - sum(widths) - 2 * 4)
-
-    def line(cells: tuple[str, ...]) -> str:
-        left = "  ".join(
-            cell.rjust(width) if i == 3 else cell.ljust(width)
-            for i, (cell, width) in enumerate(zip(cells[:4], widths, strict=True))
-        )
-        return f"{left}  {clip(cells[4], title_width)}".rstrip()
-
-    print(line(header))
-    indent = " " * (sum(widths) + 2 * 4)
-    for summary, row in zip(found, rows, strict=True):
-        print(line(row))
+    others = sum(max(cell_len(row[i]) for row in (header, *rows)) for i in (0, 1, 3))
+    model_width = max(len("MODEL"), total - others - _TITLE_MIN - 2 * 4)
+    rows = [(id_, at, clip(model, model_width), n) for id_, at, model, n in rows]
+    indent = others + max(cell_len(row[2]) for row in (header, *rows)) + 2 * 4
+    title_width = max(_TITLE_MIN, total - indent)
+    titles = [clip(_one_line(s.title or "") or "(untitled)", title_width) for s in found]
+    lines = aligned(
+        [(*header, "TITLE"), *((*r, t) for r, t in zip(rows, titles, strict=True))], right=[3]
+    )
+    print(lines[0])
+    for summary, line in zip(found, lines[1:], strict=True):
+        print(line)
         if summary.snippet:
-            print(indent + clip(neutralize_controls(summary.snippet), title_width))
+            print(" " * indent + clip(_one_line(summary.snippet), title_width))
     return 0
 
 
