@@ -7,16 +7,15 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
 from glmchat.tui.literal import literal
+from glmchat.tui.screens.dialog import Dialog
 
 
-class ContextFull(ModalScreen[str | None]):
+class ContextFull(Dialog[str | None]):
     """Dismissed with "leave", "fork", or None (the prompt stays in the box)."""
 
-    CSS_PATH = "modals.tcss"
     BINDINGS = [
         Binding("escape", "choose('')", "Cancel"),
         Binding("l", "choose('leave')", "Leave out oldest", show=False),

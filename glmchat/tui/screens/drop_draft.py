@@ -10,20 +10,19 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
 from glmchat.tui.literal import literal
+from glmchat.tui.screens.dialog import Dialog
 
 if TYPE_CHECKING:
     from glmchat.tui.app import GlmChatApp
     from glmchat.tui.widgets.chat_pane import ChatPane
 
 
-class DropDraft(ModalScreen[bool]):
+class DropDraft(Dialog[bool]):
     """Dismissed with True (close or quit, losing the prompt) or False (keep it)."""
 
-    CSS_PATH = "modals.tcss"
     BINDINGS = [
         Binding("escape,n", "choose(False)", "Keep it"),
         Binding("y", "choose(True)", "Lose it", show=False),

@@ -7,7 +7,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from glmchat.backend.errors import ProviderError
@@ -15,16 +14,14 @@ from glmchat.backend.providers import ProviderConfig
 from glmchat.credentials import key_problem
 from glmchat.terminal_text import neutralize_controls
 from glmchat.tui.glm_app import glm_app
+from glmchat.tui.screens.dialog import Dialog
 from glmchat.tui.widgets.safe_entry import SafeInput
 
 
-class KeyPrompt(ModalScreen[bool]):
+class KeyPrompt(Dialog[bool]):
     """Dismisses with True once a key is saved, False when cancelled."""
 
-    CSS_PATH = "modals.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
-    # Below 30 rows the dialog drops its blank lines and its buttons' borders (modals.tcss).
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
 
     def __init__(self, provider: ProviderConfig, *, reason: str | None = None) -> None:
         """`reason`: why the key is asked for again (the provider refused the one in use)."""

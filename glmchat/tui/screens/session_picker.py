@@ -10,12 +10,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from glmchat.terminal_text import neutralize_controls
 from glmchat.tui.literal import literal
+from glmchat.tui.screens.dialog import Dialog
 from glmchat.tui.widgets.safe_entry import SafeInput
 
 MODEL_WIDTH = 24  # the model column's widest; longer names end in "…"
@@ -56,10 +56,9 @@ class Picked(NamedTuple):
     hit: int | None = None
 
 
-class SessionPicker(ModalScreen[Picked | None]):
+class SessionPicker(Dialog[Picked | None]):
     """Dismisses with the chosen conversation (Picked), or None."""
 
-    CSS_PATH = "modals.tcss"
     AUTO_FOCUS = "#search"
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),

@@ -6,16 +6,15 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
 from glmchat.terminal_text import neutralize_controls
 from glmchat.tui.literal import literal
+from glmchat.tui.screens.dialog import Dialog
 from glmchat.tui.widgets.safe_entry import SafeInput
 
 
-class TextPrompt(ModalScreen[str | None]):
-    CSS_PATH = "modals.tcss"
+class TextPrompt(Dialog[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, title: str, value: str = "") -> None:

@@ -12,12 +12,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from glmchat.tools.base import Toolbox
 from glmchat.tui.literal import literal
+from glmchat.tui.screens.dialog import Dialog
 
 if TYPE_CHECKING:
     from glmchat.tools.mcp_servers import ServerStatus
@@ -95,11 +95,10 @@ def toggle(toolbox: Toolbox, key: str) -> None:
             toolbox.disabled -= names
 
 
-class ToolsPicker(ModalScreen[None]):
+class ToolsPicker(Dialog[None]):
     """Tools for one pane; every toggle takes effect at once (the next request offers the
     tools left on)."""
 
-    CSS_PATH = "modals.tcss"
     AUTO_FOCUS = "#tools"
     BINDINGS = [Binding("escape", "close", "Close")]
 

@@ -1,0 +1,13 @@
+"""What every modal dialog of the app shares: its style sheet (modals.tcss), and a class for a
+terminal under 30 rows, where a dialog drops its blank lines and its text scrolls between its
+title and its buttons, which stay on screen (found by QA: at 60x14 the unsent-prompt and the
+context dialogs showed no buttons)."""
+
+from __future__ import annotations
+
+from textual.screen import ModalScreen, ScreenResultType
+
+
+class Dialog(ModalScreen[ScreenResultType]):
+    CSS_PATH = "modals.tcss"
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
