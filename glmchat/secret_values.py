@@ -1,14 +1,18 @@
 """Which parts of a configured value may be a secret, and the value shown with them masked.
 
 One rule for every place an MCP server's settings, or a message built from them, is shown:
-- a value under a secret-looking name (`GITHUB_PAT`, `Authorization`, `--api-key`) is masked
-  whole (an `Authorization` value keeps its scheme word: `Bearer sk-…abcd`);
-- in any other value or message, every URL keeps its scheme, host and path, but not its
-  userinfo's password (a lone userinfo, often a token, is masked whole) nor any query or
-  fragment value (the names stay); `NAME=value` with a secret-looking NAME and `Bearer xyz`
+- a value under a secret-looking name (`GITHUB_PAT`, `PGPASS`, `Authorization`, `--api-key`,
+  and the short flags `-k` and `-t`) is masked whole (an `Authorization` value keeps its scheme
+  word: `Bearer ****`);
+- in any other value or message, every URL keeps its scheme and host, but not its userinfo's
+  password (a lone userinfo, often a token, is masked whole), any query or fragment value (the
+  names stay), nor a path segment that looks like a token (a webhook's, or a run of 12 or more
+  letters and digits holding both); `NAME=value` with a secret-looking NAME and `Bearer xyz`
   are masked too.
-A key-length secret is masked as API keys are (`sk-…abcd`); a shorter one, like most passwords,
-is `****` whole: its first and last characters would be half of it."""
+A key-length secret that is one key-like word is masked as API keys are (`sk-…abcd`). Anything
+else is `****` whole: a shorter one (its first and last characters would be half of it), a
+header's value or a credential after its scheme word (`Bearer ****`), a cookie (`a=b; c=d`),
+and a setting's secret quoted by a message."""
 
 from __future__ import annotations
 
@@ -17,31 +21,76 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from glmchat.credentials import mask
 
-Span = tuple[int, int]
+# (start, stop, whole): `whole` when the secret may not show even its ends (see above).
+Span = tuple[int, int, bool]
 _KEY_LENGTH = 20
+_KEY_LIKE = re.compile(r"[\w.~+/-]+")  # one word of key characters: no `=`, `;` nor space
 
-# Names that hold credentials. Long words match anywhere in the name (`X-Api-Key`, `apiKey`);
-# short ones only as a whole word of it, so PATH is not a PAT nor PASSAGE a pass.
+# Names that hold credentials. Long words match anywhere in the name (`X-Api-Key`, `apiKey`,
+# `XAPIKEY`), but AUTHOR (`GIT_AUTHOR_NAME`) is not auth.
 _SECRET_IN_NAME = re.compile(
-    r"auth|key|token|secret|passw|cookie|session|credential|bearer|private|signature|cert",
+    r"auth(?!or(?!i))|key|token|secret|passw|cookie|session|credential|bearer|private|"
+    r"signature|cert",
     re.IGNORECASE,
 )
+# Short ones as a whole word of the name (`DB_PASS`), or glued to one end of a word
+# (`PGPASS`, `MYSQLPWD`, `GHPAT`, `PASSPHRASE`, `TOTP`): PATH is not a PAT, as no glued one
+# starts a word with it; the English words that glue one are listed (COMPASS, PASSAGE).
 _SECRET_WORDS = frozenset({"pat", "pass", "pwd", "pw", "dsn", "sig", "jwt", "otp", "sas"})
+_GLUED_END = ("pass", "pwd", "pw", "pat", "dsn", "sig", "jwt", "otp")
+_GLUED_START = ("pass", "pwd", "jwt", "otp")
+_ORDINARY_WORDS = frozenset(
+    {
+        *("passage", "passages", "passenger", "passengers", "passive", "passport", "passover"),
+        *("passthrough", "passthru", "passing", "passed", "passes", "passable"),
+        *("compass", "encompass", "bypass", "surpass", "trespass", "overpass", "underpass"),
+        *("compat", "oldpwd"),
+    }
+)
+# The shell's working directories, not passwords (MYSQL_PWD is one).
+_ORDINARY_NAMES = frozenset({"pwd", "oldpwd"})
 _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+# Short flags that hold a key or token in the tools MCP servers are run with (`-k KEY`,
+# `-t TOKEN`). Not `-p`: there it is npx's --package, docker's --publish or a server's --port,
+# and masking it would hide what runs; a password goes in a long flag or the environment.
+_SECRET_SHORT_FLAGS = frozenset({"-k", "-t"})
 
 # A URL anywhere in a text; a sentence's closing punctuation after it is not part of it.
 _URL = re.compile(r"(?<![\w.+-])[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>`]*[^\s\"'<>`.,;:!?)\]}]")
 _PAIR = re.compile(r"(?<![\w.-])(-{0,2}[A-Za-z_][\w.-]*)=([^\s&;,\"']+)")
+# A path segment with a run like this may be a token (Slack's, a UUID's last group, an API key).
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9]{12,}")
+# Webhook URLs whose path after this prefix is the credential, whatever its segments look like.
+_WEBHOOK_PATHS = {
+    "hooks.slack.com": "/services/",
+    "discord.com": "/api/webhooks/",
+    "discordapp.com": "/api/webhooks/",
+    "hooks.zapier.com": "/hooks/catch/",
+}
 _SCHEME_CREDENTIAL = re.compile(r"\b(?:bearer|basic)\s+([A-Za-z0-9._~+/=-]{8,})", re.IGNORECASE)
 # An argument that is a name with its value: `--token=x`, `TOKEN=x`, `Authorization: Bearer x`.
-_ARG_PAIR = re.compile(r"(-{0,2}[A-Za-z_][\w.-]*)(?:=|:[ \t]*)(.*)", re.DOTALL)
+_ARG_PAIR = re.compile(r"(-{0,2}[A-Za-z_][\w.-]*)(=|:[ \t]*)(.*)", re.DOTALL)
 
 
 def secret_name(name: str) -> bool:
     """Whether a setting, header, environment variable or flag of this name holds a secret."""
+    if name.lower() in _ORDINARY_NAMES:
+        return False
     if _SECRET_IN_NAME.search(name):
         return True
-    return any(word.lower() in _SECRET_WORDS for word in _WORD.findall(name))
+    return any(_secret_word(word.lower()) for word in _WORD.findall(name))
+
+
+def _secret_word(word: str) -> bool:
+    if word in _SECRET_WORDS:
+        return True
+    glued = word.endswith(_GLUED_END) or word.startswith(_GLUED_START)
+    return glued and word not in _ORDINARY_WORDS
+
+
+def _secret_flag(name: str) -> bool:
+    """A flag's or an argument's name (`--token`, `-k`, `GITHUB_PAT` in `GITHUB_PAT=x`)."""
+    return name in _SECRET_SHORT_FLAGS or secret_name(name)
 
 
 def mask_text(text: str, known: Iterable[str] = ()) -> str:
@@ -50,13 +99,15 @@ def mask_text(text: str, known: Iterable[str] = ()) -> str:
     text = _masked(text, _text_spans(text))
     for secret in sorted(set(known), key=len, reverse=True):
         if len(secret) >= 4:  # a shorter one would mask ordinary words
-            text = text.replace(secret, _hidden(secret))
+            text = text.replace(secret, "****")  # it may be a header's: no part of it
     return text
 
 
-def mask_setting(name: str, value: str) -> str:
-    """An environment or header value, shown under its name."""
-    return _masked(value, _setting_spans(name, value))
+def mask_setting(name: str, value: str, *, header: bool = False) -> str:
+    """An environment or header value, shown under its name. A header's value never shows a
+    part of itself: it may be a cookie or a credential of any shape."""
+    spans = _setting_spans(name, value)
+    return _masked(value, [(a, b, True) for a, b, _ in spans] if header else spans)
 
 
 def mask_args(args: Sequence[str]) -> list[str]:
@@ -74,40 +125,44 @@ def secrets_in(
     may quote one outside any URL or pair (a server's stderr, say)."""
     found: set[str] = set()
     for text in texts:
-        found.update(text[a:b] for a, b in _text_spans(text))
+        found.update(text[a:b] for a, b, _ in _text_spans(text))
     for name, value in pairs:
-        found.update(value[a:b] for a, b in _setting_spans(name, value))
+        found.update(value[a:b] for a, b, _ in _setting_spans(name, value))
     for arg, spans in _arg_spans(args):
-        found.update(arg[a:b] for a, b in spans)
+        found.update(arg[a:b] for a, b, _ in spans)
     return frozenset(found)
 
 
-def _hidden(secret: str) -> str:
-    return mask(secret) if len(secret) >= _KEY_LENGTH else "****"
+def _hidden(secret: str, whole: bool) -> str:
+    if whole or len(secret) < _KEY_LENGTH or not _KEY_LIKE.fullmatch(secret):
+        return "****"
+    return mask(secret)
 
 
 def _masked(text: str, spans: Iterable[Span]) -> str:
-    merged: list[list[int]] = []
-    for start, stop in sorted(spans):  # a pair's value may hold a URL with spans of its own
+    merged: list[Span] = []
+    for start, stop, whole in sorted(spans):  # a pair's value may hold a URL's spans
         if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], stop)
+            last = merged[-1]
+            merged[-1] = (last[0], max(last[1], stop), last[2] or whole)
         else:
-            merged.append([start, stop])
+            merged.append((start, stop, whole))
     out: list[str] = []
     end = 0
-    for start, stop in merged:
-        out += [text[end:start], _hidden(text[start:stop])]
+    for start, stop, whole in merged:
+        out += [text[end:start], _hidden(text[start:stop], whole)]
         end = stop
     out.append(text[end:])
     return "".join(out)
 
 
 def _credential_span(value: str) -> Span:
-    """All of a secret value but its scheme word: "Bearer sk-…" says what kind it is."""
+    """All of a secret value but its scheme word: "Bearer ****" says what kind it is (and a
+    credential after a scheme word is a header's, shown as no part of itself)."""
     scheme, space, credential = value.partition(" ")
     if space and credential and scheme.isalpha():
-        return (len(scheme) + 1, len(value))
-    return (0, len(value))
+        return (len(scheme) + 1, len(value), True)
+    return (0, len(value), False)
 
 
 def _setting_spans(name: str, value: str) -> list[Span]:
@@ -121,34 +176,36 @@ def _arg_spans(args: Sequence[str]) -> Iterator[tuple[str, list[Span]]]:
     for arg in args:
         if after_secret_flag and arg and not arg.startswith("-"):
             yield arg, [_credential_span(arg)]
-        elif (pair := _ARG_PAIR.fullmatch(arg)) and pair[2] and secret_name(pair[1]):
-            start = pair.start(2)
-            yield arg, [(start + a, start + b) for a, b in [_credential_span(pair[2])]]
+        elif (pair := _ARG_PAIR.fullmatch(arg)) and pair[3] and _secret_flag(pair[1]):
+            start, header = pair.start(3), pair[2] != "="  # `Name: value` is a header
+            a, b, whole = _credential_span(pair[3])
+            yield arg, [(start + a, start + b, whole or header)]
         else:
             yield arg, _text_spans(arg)
-        after_secret_flag = arg.startswith("-") and "=" not in arg and secret_name(arg)
+        after_secret_flag = arg.startswith("-") and "=" not in arg and _secret_flag(arg)
 
 
 def _text_spans(text: str) -> list[Span]:
     spans: list[Span] = []
     urls = [(m.start(), m.end()) for m in _URL.finditer(text)]
     for start, end in urls:
-        spans += [(start + a, start + b) for a, b in _url_spans(text[start:end])]
+        spans += [(start + a, start + b, whole) for a, b, whole in _url_spans(text[start:end])]
 
     def outside_urls(at: int) -> bool:
         return not any(start <= at < end for start, end in urls)
 
     for pair in _PAIR.finditer(text):
         if secret_name(pair[1]) and outside_urls(pair.start()):
-            spans.append(pair.span(2))
+            spans.append((*pair.span(2), False))
     for found in _SCHEME_CREDENTIAL.finditer(text):
         if outside_urls(found.start()):
-            spans.append(found.span(1))
-    return [(a, b) for a, b in spans if b > a]
+            spans.append((*found.span(1), True))  # a header's credential
+    return [span for span in spans if span[1] > span[0]]
 
 
 def _url_spans(url: str) -> list[Span]:
-    """The userinfo's password (or a lone userinfo) and every query and fragment value."""
+    """The userinfo's password (or a lone userinfo), every token-like path segment and every
+    query and fragment value."""
     start = url.index("://") + 3
     ends = [i for i in (url.find(c, start) for c in "/?#") if i >= 0]
     end = min(ends, default=len(url))
@@ -156,14 +213,39 @@ def _url_spans(url: str) -> list[Span]:
     at = url.rfind("@", start, end)
     if at >= 0:
         colon = url.find(":", start, at)
-        spans.append((colon + 1, at) if colon >= 0 else (start, at))
+        spans.append((colon + 1, at, False) if colon >= 0 else (start, at, False))
     fragment = url.find("#", end)
     query = url.find("?", end, fragment if fragment >= 0 else len(url))
+    path_end = min((i for i in (query, fragment) if i >= 0), default=len(url))
+    host = url[max(at + 1, start) : end].rpartition(":")[0] or url[max(at + 1, start) : end]
+    spans += _path_spans(url, host.lower(), end, path_end)
     if query >= 0:
         spans += _pair_spans(url, query + 1, fragment if fragment >= 0 else len(url))
     if fragment >= 0:
         spans += _pair_spans(url, fragment + 1, len(url))
     return spans
+
+
+def _path_spans(url: str, host: str, start: int, stop: int) -> list[Span]:
+    """Each segment of the path `url[start:stop]` that looks like a token: all of a webhook's
+    after its host's fixed prefix, and any other holding a run of 12 or more letters and
+    digits with both in it (`/mcp/a1B2c3D4e5F6`); `/api/paas/v4` or `/my-project-2024` stay."""
+    path = url[start:stop]
+    prefix = next(
+        (p for h, p in _WEBHOOK_PATHS.items() if host == h or host.endswith("." + h)), None
+    )
+    secret_from = len(prefix) if prefix and path.startswith(prefix) else len(path) + 1
+    spans: list[Span] = []
+    at = 0
+    for segment in path.split("/"):
+        if segment and (at >= secret_from or _token_like(segment)):
+            spans.append((start + at, start + at + len(segment), False))
+        at += len(segment) + 1
+    return spans
+
+
+def _token_like(segment: str) -> bool:
+    return any(not run.isdigit() and not run.isalpha() for run in _TOKEN_RUN.findall(segment))
 
 
 def _pair_spans(url: str, start: int, stop: int) -> list[Span]:
@@ -173,6 +255,6 @@ def _pair_spans(url: str, start: int, stop: int) -> list[Span]:
         amp = url.find("&", start, stop)
         piece_end = stop if amp < 0 else amp
         eq = url.find("=", start, piece_end)
-        spans.append((eq + 1 if eq >= 0 else start, piece_end))
+        spans.append((eq + 1 if eq >= 0 else start, piece_end, False))
         start = piece_end + 1
     return spans

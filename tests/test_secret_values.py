@@ -77,6 +77,10 @@ def free_port() -> int:
         ("plain words: mode=fast, Basic auth", "plain words: mode=fast, Basic auth"),
         ("/usr/bin/uvx", "/usr/bin/uvx"),
         ("", ""),
+        # a credential after its scheme word is a header's: no part of it shows
+        (f"Authorization: Bearer {KEY}", "Authorization: Bearer ****"),
+        # a NAME=value pair, NAME glued to a short secret word
+        ("PGPASS=SECRET-pg failed", "PGPASS=**** failed"),
     ],
 )
 def test_text_masks_urls_pairs_and_credentials(value: str, shown: str) -> None:
@@ -107,6 +111,25 @@ def test_text_masks_urls_pairs_and_credentials(value: str, shown: str) -> None:
         "URL_SIG",
         "--api-key",
         "--token",
+        # a short secret word glued to one end of a word of the name
+        "PGPASS",
+        "SMTPPASS",
+        "pgPass",
+        "MYSQL_PWD",
+        "MYSQLPWD",
+        "GHPAT",
+        "GITHUBPAT",
+        "SENTRYDSN",
+        "URLSIG",
+        "TOTP",
+        "PASSPHRASE",
+        "PASSCODE",
+        "JWTSIGNER",
+        "--pgpass",
+        # long secret words anywhere
+        "XAPIKEY",
+        "SECRETKEY",
+        "AUTHORIZATION",
     ],
 )
 def test_secret_looking_names(name: str) -> None:
@@ -114,7 +137,15 @@ def test_secret_looking_names(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["PATH", "HOME", "MODE", "DATABASE_URL", "PASSAGE", "X-Title", "--url", "LANG"]
+    "name",
+    [
+        *("PATH", "HOME", "MODE", "DATABASE_URL", "PASSAGE", "X-Title", "--url", "LANG"),
+        # English words glued to a short secret word, and the shell's directories
+        *("COMPASS", "BYPASS", "NO_PROXY_BYPASS", "PASSENGER", "PASSTHROUGH", "PASSPORT_ID"),
+        *("PATTERN", "PATCH_DIR", "PYTHONPATH", "COMPAT_MODE", "PWD", "OLDPWD"),
+        *("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "AUTHORS_FILE"),
+        *("-p", "-t", "-k"),  # a short flag's name alone is no secret name (see the args)
+    ],
 )
 def test_ordinary_names(name: str) -> None:
     assert not secret_name(name)
@@ -122,7 +153,16 @@ def test_ordinary_names(name: str) -> None:
 
 def test_settings_mask_by_name_or_by_value() -> None:
     assert mask_setting("GITHUB_PAT", "ghp_SECRET_0123456789abcdWXYZ") == "ghp…WXYZ"
-    assert mask_setting("Authorization", f"Bearer {KEY}") == "Bearer sk-…WXYZ"
+    assert mask_setting("Authorization", f"Bearer {KEY}") == "Bearer ****"
+    assert mask_setting("GITHUB_PAT", KEY) == "sk-…WXYZ"
+    # a cookie never shows its ends (the first would be its name, the last its value's)
+    cookie = "session=SECRET0123456789abcET08; theme=dark"
+    assert mask_setting("SESSION_COOKIE", cookie) == "****"
+    assert mask_setting("Cookie", cookie, header=True) == "****"
+    # a header's value is no part of itself, whatever its name or shape
+    assert mask_setting("X-Api-Key", KEY, header=True) == "****"
+    assert mask_setting("Authorization", f"Bearer {KEY}", header=True) == "Bearer ****"
+    assert mask_setting("X-Title", "glmchat", header=True) == "glmchat"
     assert mask_setting("X-Api-Key", "SECRET-short") == "****"
     assert mask_setting("DATABASE_URL", "postgres://u:SECRET@h/db") == "postgres://u:****@h/db"
     assert mask_setting("MODE", "fast") == "fast"
@@ -141,6 +181,15 @@ def test_args_mask_secret_flags_their_values_and_urls() -> None:
         "--verbose",
         "--port",
         "8080",
+        "--header",
+        f"X-Api-Key: {KEY}",
+        "-k",
+        "SECRET-6",
+        "-t",
+        "SECRET-7",
+        "-k=SECRET-8",
+        "--pgpass",
+        "SECRET-9",
     ]
     assert mask_args(args) == [
         "mcp-remote",
@@ -154,21 +203,88 @@ def test_args_mask_secret_flags_their_values_and_urls() -> None:
         "--verbose",
         "--port",
         "8080",
+        "--header",
+        "X-Api-Key: ****",
+        "-k",
+        "****",
+        "-t",
+        "****",
+        "-k=****",
+        "--pgpass",
+        "****",
     ]
+
+
+def test_p_is_a_port_or_a_package_not_a_password() -> None:
+    """`-p` is npx's --package, docker's --publish and many servers' --port: masking it would
+    hide what runs. (A password belongs in a long flag or the environment, both masked.)"""
+    npx = ["-y", "-p", "@scope/mcp-server@1.2", "mcp-server"]
+    docker = ["run", "-i", "--rm", "-p", "8080:80", "-t", "-e", "GITHUB_PAT", "img"]
+    assert mask_args(npx) == npx
+    assert mask_args(docker) == docker
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        # a webhook's path after its fixed prefix is its credential
+        (
+            "https://hooks.slack.com/services/T000/B000/SECRET",
+            "https://hooks.slack.com/services/****/****/****",
+        ),
+        (
+            "https://discord.com/api/webhooks/1234/SECRET-hook",
+            "https://discord.com/api/webhooks/****/****",
+        ),
+        (
+            "https://hooks.zapier.com/hooks/catch/12/SECRET/",
+            "https://hooks.zapier.com/hooks/catch/****/****/",
+        ),
+        # elsewhere, a segment with a long run of letters and digits mixed
+        ("https://h/mcp/PATHSECRET02", "https://h/mcp/****"),
+        ("https://h:8443/mcp/PATHSECRET02/sse?x=1", "https://h:8443/mcp/****/sse?x=****"),
+        ("https://h/s/zz9SECRETc2VjcmV0LXRva2VuLTAx/mcp", "https://h/s/zz9…LTAx/mcp"),
+        (
+            "https://h/b/123e4567-e89b-12d3-a456-SECRET174000",
+            "https://h/b/123…4000",
+        ),
+        ("see https://h/mcp/PATHSECRET02.", "see https://h/mcp/****."),
+        # ordinary paths stay readable
+        ("https://open.bigmodel.cn/api/paas/v4", "https://open.bigmodel.cn/api/paas/v4"),
+        ("https://api.z.ai/api/coding/paas/v4", "https://api.z.ai/api/coding/paas/v4"),
+        (
+            "https://api.z.ai/api/mcp/web_search_prime/mcp",
+            "https://api.z.ai/api/mcp/web_search_prime/mcp",
+        ),
+        ("https://h/v1/mcp", "https://h/v1/mcp"),
+        (
+            "https://h/@modelcontextprotocol/server-everything",
+            "https://h/@modelcontextprotocol/server-everything",
+        ),
+        ("https://h/my-project-2024-final/v2", "https://h/my-project-2024-final/v2"),
+        ("https://h/builds/202401011200", "https://h/builds/202401011200"),
+        ("https://h/docs/IncomingWebhookGuide", "https://h/docs/IncomingWebhookGuide"),
+        ("https://slack.com/services/T000", "https://slack.com/services/T000"),
+    ],
+)
+def test_a_token_like_path_segment_is_masked(url: str, shown: str) -> None:
+    assert mask_text(url) == shown
 
 
 # --- config show ---------------------------------------------------------------------------
 
 QA_CONFIG = (
     "[mcp.servers.web]\n"
-    'url = "https://user:SECRET-pass@127.0.0.1:9/mcp?api_key=SECRET-q&token=SECRET-t"\n'
+    'url = "https://user:SECRET-pass@127.0.0.1:9/mcp/PATHSECRET02?api_key=SECRET-q&token=SECRET-t"\n'
     'headers = { Authorization = "Bearer SECRET-bearer", Referer = '
-    '"https://h/?sig=SECRET-ref" }\n'
+    '"https://h/?sig=SECRET-ref", Cookie = "session=SECRET0123456789abcdET08" }\n'
     "[mcp.servers.db]\n"
     'command = "uvx"\n'
-    'args = ["db-server", "--url=postgres://u:SECRET-arg@h/db", "--token", "SECRET-flag"]\n'
+    'args = ["db-server", "--url=postgres://u:SECRET-arg@h/db", "--token", "SECRET-flag", '
+    '"-k", "SECRET-k"]\n'
     'env = { GITHUB_PAT = "SECRET-pat", DATABASE_URL = "postgres://u:SECRET-dburl@h/db", '
-    'MODE = "fast" }\n'
+    'MODE = "fast", PGPASS = "SECRET-pg", '
+    'HOOK = "https://hooks.slack.com/services/T000/B000/SECRET" }\n'
 )
 
 
@@ -181,10 +297,11 @@ def test_config_show_masks_every_secret(capsys: pytest.CaptureFixture[str]) -> N
     assert section[0].split() == [
         "web",
         "on",
-        "https://user:****@127.0.0.1:9/mcp?api_key=****&token=****",
+        "https://user:****@127.0.0.1:9/mcp/****?api_key=****&token=****",
         "Authorization=Bearer",
         "****",
         "Referer=https://h/?sig=****",
+        "Cookie=****",
     ]
     assert section[1].split() == [
         "db",
@@ -194,21 +311,36 @@ def test_config_show_masks_every_secret(capsys: pytest.CaptureFixture[str]) -> N
         "'--url=postgres://u:****@h/db'",
         "--token",
         "'****'",
+        "-k",
+        "'****'",
         "GITHUB_PAT=****",
         "DATABASE_URL=postgres://u:****@h/db",
         "MODE=fast",
+        "PGPASS=****",
+        "HOOK=https://hooks.slack.com/services/****/****/****",
     ]
 
     assert main(["config", "show", "--json"]) == 0
     out = capsys.readouterr().out
     assert "SECRET" not in out
     servers = json.loads(out)["mcp_servers"]
-    assert servers["web"]["url"] == "https://user:****@127.0.0.1:9/mcp?api_key=****&token=****"
-    assert servers["db"]["args"] == ["db-server", "--url=postgres://u:****@h/db", "--token", "****"]
-    assert servers["db"]["env"] == {
+    web, db = servers["web"], servers["db"]
+    assert web["url"] == "https://user:****@127.0.0.1:9/mcp/****?api_key=****&token=****"
+    assert web["headers"]["Cookie"] == "****"
+    assert db["args"] == [
+        "db-server",
+        "--url=postgres://u:****@h/db",
+        "--token",
+        "****",
+        "-k",
+        "****",
+    ]
+    assert db["env"] == {
         "GITHUB_PAT": "****",
         "DATABASE_URL": "postgres://u:****@h/db",
         "MODE": "fast",
+        "PGPASS": "****",
+        "HOOK": "https://hooks.slack.com/services/****/****/****",
     }
 
 
@@ -218,7 +350,10 @@ def test_config_show_masks_every_secret(capsys: pytest.CaptureFixture[str]) -> N
 def unreachable_config() -> tuple[str, str]:
     """An HTTP server with credentials in its URL on a loopback port nobody listens on, and a
     stdio server that fails echoing its secret environment value on stderr."""
-    url = f"http://user:SECRET-pass@127.0.0.1:{free_port()}/mcp?api_key=SECRET-q&token=SECRET-t"
+    port = free_port()
+    url = (
+        f"http://user:SECRET-pass@127.0.0.1:{port}/mcp/PATHSECRET02?api_key=SECRET-q&token=SECRET-t"
+    )
     echo = "import os, sys; sys.exit('bad token ' + os.environ['MY_PAT'])"
     config = (
         "[mcp.servers.web]\n"
@@ -228,14 +363,12 @@ def unreachable_config() -> tuple[str, str]:
         f"args = ['-c', {json.dumps(echo)}]\n"
         'env = { MY_PAT = "SECRET-echoed" }\n'
     )
-    return config, url.replace("SECRET-pass", "****").replace("=SECRET-q", "=****").replace(
-        "=SECRET-t", "=****"
-    )
+    return config, f"http://user:****@127.0.0.1:{port}/mcp/****?api_key=****&token=****"
 
 
 async def test_the_failure_reason_is_masked_at_its_source() -> None:
     port = free_port()
-    url = f"http://u:SECRET-pass@127.0.0.1:{port}/mcp?token=SECRET-t"
+    url = f"http://u:SECRET-pass@127.0.0.1:{port}/mcp/PATHSECRET02?token=SECRET-t"
     servers = [
         McpServerConfig(name="web", url=url),
         McpServerConfig(
@@ -250,7 +383,7 @@ async def test_the_failure_reason_is_masked_at_its_source() -> None:
     try:
         web, echo = manager.statuses()
         assert web.state == echo.state == "failed"
-        shown = f"http://u:****@127.0.0.1:{port}/mcp?token=****"
+        shown = f"http://u:****@127.0.0.1:{port}/mcp/****?token=****"
         assert web.reason and web.reason.startswith(f"cannot reach {shown}: ")
         assert echo.reason and "bad token ****" in echo.reason
         for status in (web, echo):  # the TUI's notification and ask's warning are line()
@@ -330,3 +463,19 @@ def test_a_rejected_value_is_quoted_masked(
     assert main(["config", "show"]) == 2
     err = capsys.readouterr().err
     assert "expected" in err and "HDRSECRET" not in err and "****" in err
+
+
+async def test_a_reason_cut_to_its_length_stays_well_formed() -> None:
+    """A long stderr line is cut to fit the one-line reason: the aside around it, and a quote
+    or bracket it opened, are closed after the "…" (the cut dropped the `)`)."""
+    say = "import sys; sys.exit('auth failed (for \"' + 'x' * 400 + '\")')"
+    manager = McpManager([McpServerConfig(name="long", command=sys.executable, args=("-c", say))])
+    await manager.start_all()
+    try:
+        (status,) = manager.statuses()
+        reason = status.reason or ""
+        assert status.state == "failed"
+        assert reason.startswith('exited while starting (auth failed (for "xxx'), reason
+        assert reason.endswith('xxx…"))') and len(reason) <= 300, reason
+    finally:
+        await manager.aclose()

@@ -152,8 +152,8 @@ def _toml_value(value: object) -> str:
     return str(value)
 
 
-def _masked_table(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
-    return {name: mask_setting(name, value) for name, value in pairs}
+def _masked_table(pairs: Iterable[tuple[str, str]], *, header: bool = False) -> dict[str, str]:
+    return {name: mask_setting(name, value, header=header) for name, value in pairs}
 
 
 def _mcp_server_doc(server: McpServerConfig, source: str) -> dict[str, object]:
@@ -164,7 +164,7 @@ def _mcp_server_doc(server: McpServerConfig, source: str) -> dict[str, object]:
         "args": mask_args(server.args),
         "env": _masked_table(server.env),
         "url": server.url and mask_text(server.url),
-        "headers": _masked_table(server.headers),
+        "headers": _masked_table(server.headers, header=True),
         "enabled": server.enabled,
         "approve": server.approve,
         "source": source,
@@ -174,7 +174,7 @@ def _mcp_server_doc(server: McpServerConfig, source: str) -> dict[str, object]:
 def _mcp_server_line(server: McpServerConfig) -> str:
     if server.url:
         where = mask_text(server.url)
-        extra = _masked_table(server.headers)
+        extra = _masked_table(server.headers, header=True)
     else:
         where = shlex.join([mask_text(server.command or ""), *mask_args(server.args)])
         extra = _masked_table(server.env)

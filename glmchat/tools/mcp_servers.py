@@ -67,7 +67,29 @@ def _one_line(text: str, secrets: Collection[str]) -> str:
     it may quote its URL (a token in the query) or a stderr line that echoes a setting. Masked
     before it is cut, so no secret is left half shown."""
     text = mask_text(" ".join(text.split()), secrets)
-    return text if len(text) <= _REASON_LEN else text[: _REASON_LEN - 1] + "…"
+    return text if len(text) <= _REASON_LEN else _cut(text, _REASON_LEN)
+
+
+_CLOSERS = {"(": ")", "[": "]", "{": "}", '"': '"'}
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, ending in "…" and closing every bracket and
+    quote the cut left open: `exited while starting (auth failed …)`, not an aside without
+    its end."""
+    room = limit - 1
+    while True:
+        kept = text[:room]
+        expected: list[str] = []  # the closers still owed, innermost last
+        for char in kept:
+            if expected and char == expected[-1]:
+                expected.pop()
+            elif char in _CLOSERS:
+                expected.append(_CLOSERS[char])
+        tail = "…" + "".join(reversed(expected))
+        if len(kept) + len(tail) <= limit or room <= 0:
+            return kept + tail
+        room -= len(kept) + len(tail) - limit
 
 
 @dataclass
