@@ -56,7 +56,7 @@ DIALOGS: dict[str, tuple[Callable[[GlmChatApp], Screen[Any]], tuple[str, ...]]] 
 }
 
 
-@pytest.mark.parametrize("size", [(60, 14), (60, 17), (60, 20)])
+@pytest.mark.parametrize("size", [(60, 14), (60, 17), (60, 20), (60, 40)])
 @pytest.mark.parametrize("name", list(DIALOGS))
 async def test_a_dialog_keeps_its_buttons_on_a_short_terminal(
     name: str, size: tuple[int, int]
