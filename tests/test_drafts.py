@@ -6,6 +6,7 @@ not saved yet, has nothing to keep it with: closing its pane or quitting asks fi
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from tests.tui_helpers import (
     running,
     screen_text,
     seed,
+    send,
     stream,
     wait_for_stream,
     wait_until,
@@ -215,16 +217,104 @@ def test_a_draft_does_not_reorder_the_conversations() -> None:
         assert [(c.id, c.updated) for c in store.list_conversations()] == before
 
 
-async def test_a_draft_joins_a_failed_prompt_given_back_without_repeating_it() -> None:
-    """A conversation whose last answer failed gives its prompt back to the box as it opens;
-    a draft kept from that box holds it already."""
+def _kept_long_ago(conversation_id: str = ID) -> None:
+    """As if the draft had been kept before the conversation's last answer failed (an `ask`
+    elsewhere failed since, or the app died before its box was kept)."""
+    with SessionStore(paths.database_path()) as store:
+        store._conn.execute(
+            "UPDATE drafts SET saved = '2000-01-01T00:00:00.000Z' WHERE conversation_id = ?",
+            (conversation_id,),
+        )
+
+
+async def test_a_draft_kept_before_a_prompt_failed_joins_it_without_repeating_it() -> None:
+    """A conversation whose last answer failed after its draft was kept: the prompt is given
+    back, the draft after it (unless it holds the prompt already)."""
     failed = [message("user", "Feed it?"), message("assistant", "", status="error")]
     seed(ID, "Sourdough starter", failed)
     with SessionStore(paths.database_path()) as store:
         store.save_draft(ID, "Feed it?\nAnd how often?")
+    _kept_long_ago()
     async with running(resume=ID) as pilot:
         assert active(pilot).prompt.text == "Feed it?\nAnd how often?"
     with SessionStore(paths.database_path()) as store:
         store.save_draft(ID, "Something else")
+    _kept_long_ago()
     async with running(resume=ID) as pilot:
         assert active(pilot).prompt.text == "Feed it?\nSomething else"
+
+
+async def test_a_draft_kept_after_a_prompt_failed_is_the_box_as_left() -> None:
+    failed = [message("user", "Feed it?"), message("assistant", "", status="error")]
+    seed(ID, "Sourdough starter", failed)
+    for kept in ("Something else", "  \n", "Feed it? Twice"):
+        with SessionStore(paths.database_path()) as store:
+            store.save_draft(ID, kept)
+        async with running(resume=ID) as pilot:
+            assert active(pilot).prompt.text == kept.strip()
+
+
+async def test_a_failed_prompt_given_back_stays_as_the_box_was_left(zai: WireServer) -> None:
+    """Found by QA: edited or cleared, the failed prompt came back (joined to the edit) on
+    every open. Sent again, edited or cleared: the box reopens as it was left."""
+    _seed()
+    error = {"error": {"code": "1214", "message": "The request is not valid."}}
+    zai.reply(Reply(body=json.dumps(error).encode(), status=400))
+    async with running(resume=ID) as pilot:
+        pane = active(pilot)
+        await send(pilot, "question alpha")
+        await wait_for_stream(pilot)
+        assert pane.prompt.text == "question alpha"  # given back
+        await pilot.press(*["backspace"] * 5, *"beta")
+        assert pane.prompt.text == "question beta"
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert not pilot.app.is_running
+    async with running(resume=ID) as pilot:
+        assert active(pilot).prompt.text == "question beta"
+        active(pilot).prompt.clear()
+        await pilot.press("ctrl+w")  # closing the pane keeps the box as quitting does
+        await pilot.pause()
+    for _ in range(2):
+        async with running(resume=ID) as pilot:
+            assert active(pilot).prompt.text == ""
+            assert "question alpha" in screen_text(pilot.app)  # still shown, as failed
+    assert zai.requests[-1].json["messages"][-1]["content"] == "question alpha"
+
+
+async def test_quitting_asks_over_the_pane_that_holds_the_prompt() -> None:
+    """Found by QA: on a saved pane, with a new pane's prompt in a tab in the background, the
+    question said "this pane" over the saved one. It is asked over the pane it is about."""
+    _seed()
+    async with running(resume=ID) as pilot:
+        app = glm(pilot)
+        saved = active(pilot)
+        saved.prompt.insert("kept with the starter")  # a saved conversation: not at risk
+        await pilot.press("ctrl+n")
+        drafted = active(pilot)
+        drafted.prompt.insert("not saved anywhere")
+        app.show_pane(saved)
+        await pilot.pause()
+        assert active(pilot) is saved
+        await pilot.press("ctrl+q")
+        await wait_until(pilot, lambda: isinstance(app.screen, DropDraft), "the question")
+        assert app.active_pane is drafted
+        text = " ".join(screen_text(app).split())
+        assert "The prompt in this pane was never sent" in text and "quitting loses it" in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.is_running and active(pilot) is drafted
+
+
+async def test_quitting_with_prompts_in_several_new_panes_counts_the_others() -> None:
+    async with running() as pilot:
+        app = glm(pilot)
+        active(pilot).prompt.insert("first")
+        for text in ("second", "third"):
+            await pilot.press("ctrl+n")
+            active(pilot).prompt.insert(text)
+        await pilot.press("ctrl+q")
+        await wait_until(pilot, lambda: isinstance(app.screen, DropDraft), "the question")
+        text = " ".join(screen_text(app).split())
+        assert "The prompts in this pane and 2 others were never sent" in text, text
+        assert "quitting loses them" in text

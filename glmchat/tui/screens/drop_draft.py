@@ -34,16 +34,22 @@ class DropDraft(Dialog[bool]):
         self.panes = panes
 
     def compose(self) -> ComposeResult:
-        if self.quitting:
-            where = "This pane's" if self.panes == 1 else f"{self.panes} panes'"
-            what, act = f"{where} prompt was never sent", "Quit (y)"
-            lose = "quitting loses it"
+        # The pane that holds the prompt is the one shown behind the dialog (found by QA: it
+        # said "this pane" over another pane, the prompt in a tab in the background).
+        if self.panes == 1:
+            what = "The prompt in this pane was never sent, and its conversation is not"
         else:
-            what, act = "This pane's prompt was never sent", "Close (y)"
-            lose = "closing the pane loses it"
+            others = self.panes - 1
+            what = (
+                f"The prompts in this pane and {others} other{'s' if others > 1 else ''} were "
+                "never sent, and their conversations are not"
+            )
+        lose = "quitting loses" if self.quitting else "closing the pane loses"
+        it = "it" if self.panes == 1 else "them"
+        act = "Quit (y)" if self.quitting else "Close (y)"
         with Vertical(classes="dialog"):
             yield Label("Unsent prompt", classes="dialog-title")
-            yield Label(literal(f"{what}, and its conversation is not saved yet: {lose}."))
+            yield Label(literal(f"{what} saved yet: {lose} {it}."))
             yield Label(
                 "A prompt in a saved conversation is kept, and comes back when you open it.",
                 classes="hint",
@@ -67,13 +73,16 @@ async def unless_a_draft_is_lost(
     *,
     quitting: bool = False,
 ) -> None:
-    """Run `then` (close these panes, quit) now, or after asking if it would lose a prompt.
-    Keeping it shows the pane that holds it. Quitting while asked to quit: quit."""
+    """Run `then` (close these panes, quit) now, or after asking if it would lose a prompt,
+    over a pane that holds one (the shown one if it does). Keeping it shows that pane.
+    Quitting while asked to quit: quit."""
     at_risk = [pane for pane in panes if pane.draft.at_risk()]
     screen = app.screen
     if not at_risk or (quitting and isinstance(screen, DropDraft) and screen.quitting):
         await then()
         return
+    if app.active_pane not in at_risk and at_risk[0].is_attached:
+        app.show_pane(at_risk[0])  # the question is about the pane behind it
 
     async def chosen(lose: bool | None) -> None:
         if lose:

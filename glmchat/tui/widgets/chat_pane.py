@@ -126,8 +126,8 @@ class ChatPane(Vertical):
     def on_mount(self) -> None:
         self.update_status()
         self.query_one(PromptInput).focus()
-        self.answer_stream.give_back_unanswered()  # opened on a failed exchange
         self.log_view.after_first_paint(self.branches.read_whole)  # a resumed conversation
+        # Its draft, and a prompt whose answer failed (unless the box was kept since).
         self.draft.restore(self.prompt)
 
     def on_unmount(self) -> None:

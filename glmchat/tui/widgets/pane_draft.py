@@ -1,11 +1,19 @@
 """A pane's unsent prompt (its draft): kept with its conversation when the pane goes (closed,
-the app quitting), put back in the box when the conversation opens again, forgotten once sent.
-A new conversation is saved with its first prompt: until then there is nothing to keep a draft
-with, and the app asks before closing or quitting would drop it (`at_risk`)."""
+the app quitting or its terminal closed), put back in the box when the conversation opens
+again, forgotten once sent. A new conversation is saved with its first prompt: until then there
+is nothing to keep a draft with, and the app asks before closing or quitting would drop it
+(`at_risk`).
+
+A prompt whose answer failed is given back to the box (engine/turns.py `unanswered`). Once the
+user had that box, what it held when the pane went is the truth: sent again, edited or cleared,
+the prompt does not come back (found by QA: it was joined back in on every open). It is given
+back again only when nothing was kept since it failed (an `ask` elsewhere, a crash)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from glmchat.engine.turns import unanswered
 
 if TYPE_CHECKING:
     from glmchat.tui.widgets.chat_pane import ChatPane
@@ -17,34 +25,48 @@ class PaneDraft:
         self._pane = pane
         # Held, not queried: when the pane unmounts, its children have gone before it.
         self._box: PromptInput | None = None
-        self._kept = ""  # what the store holds for this conversation
+        self._kept: str | None = None  # what the store holds for this conversation (None: none)
 
     def restore(self, box: PromptInput) -> None:
-        """On mount: the conversation's kept draft into the box (after what is there)."""
+        """On mount: the prompt given back (unless the box was kept since it failed), then the
+        conversation's kept draft."""
         self._box = box
         pane = self._pane
         store = pane.glm.store
-        if pane.conversation_id is None or store is None:
-            return
-        self._kept = pane.glm.guard_store(store.draft, pane.conversation_id) or ""
+        left = unanswered(pane.engine.turns)
+        kept = None
+        if pane.conversation_id is not None and store is not None:
+            since = left.message_id if left is not None else None
+            kept = pane.glm.guard_store(store.kept_draft, pane.conversation_id, since)
+        self._kept = kept.text if kept is not None else None
+        if left is not None and (kept is None or left.message_id is None or not kept.current):
+            pane.answer_stream.give_back_unanswered()
         if not self._kept:
             return
         there = box.text
-        # The box may hold the last prompt given back (its answer failed); the draft, kept
-        # from this box, usually holds it already.
-        if there.strip() and there not in self._kept:
-            box.text = f"{there}\n{self._kept}"
-        else:
-            box.text = self._kept
+        # A draft kept before the prompt failed: the prompt, then the draft (unless it holds it).
+        box.text = (
+            f"{there}\n{self._kept}" if there.strip() and there not in self._kept else self._kept
+        )
         box.move_cursor(box.document.end)
 
     def keep(self) -> None:
-        """The pane is going: what its box holds becomes the conversation's draft."""
-        self._save(self._box.text if self._box is not None else "")
+        """The pane is going: what its box holds becomes the conversation's draft. With a
+        prompt that would be given back, even an empty box is kept (emptied on purpose)."""
+        text = self._box.text if self._box is not None else ""
+        text = text if text.strip() else ""
+        if unanswered(self._pane.engine.turns) is not None:
+            self._write(text)  # kept after the failure, always: see the module's docstring
+        elif text:
+            if text != self._kept:
+                self._write(text)
+        elif self._kept is not None:
+            self._forget()
 
     def sent(self) -> None:
         """A prompt was sent: the kept draft is not one any more."""
-        self._save("")
+        if self._kept is not None:
+            self._forget()
 
     def at_risk(self) -> bool:
         """Text in the box that closing the pane would lose: nothing to keep it with."""
@@ -52,12 +74,18 @@ class PaneDraft:
         text = self._box.text if self._box is not None else ""
         return bool(text.strip()) and (pane.conversation_id is None or pane.glm.store is None)
 
-    def _save(self, text: str) -> None:
-        if not text.strip():
-            text = ""
+    def _write(self, text: str) -> None:
         pane = self._pane
         store = pane.glm.store
-        if text == self._kept or pane.conversation_id is None or store is None:
+        if pane.conversation_id is None or store is None:
             return
         pane.glm.guard_store(store.save_draft, pane.conversation_id, text)
         self._kept = text
+
+    def _forget(self) -> None:
+        pane = self._pane
+        store = pane.glm.store
+        if pane.conversation_id is None or store is None:
+            return
+        pane.glm.guard_store(store.forget_draft, pane.conversation_id)
+        self._kept = None

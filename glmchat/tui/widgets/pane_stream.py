@@ -255,7 +255,8 @@ class PaneStream:
     def give_back_unanswered(self) -> None:
         """The last prompt goes back in the box when the next request will leave it out (its
         answer failed or was stopped before any text: engine/turns.py `unanswered`), when
-        its answer ends and when the conversation is opened again; never twice."""
+        its answer ends and when the conversation is opened again (unless the box was kept
+        since: pane_draft.py); never twice."""
         pane = self._pane
         left = unanswered(pane.engine.turns)
         if left is not None and left.content not in pane.prompt.text:
