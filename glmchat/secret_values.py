@@ -7,8 +7,8 @@ One rule for every place an MCP server's settings, or a message built from them,
 - in any other value or message, every URL keeps its scheme and host, but not its userinfo's
   password (a lone userinfo, often a token, is masked whole), any query or fragment value (the
   names stay), nor a path segment that looks like a token (a webhook's, or a run of 12 or more
-  letters and digits holding both); `NAME=value` with a secret-looking NAME and `Bearer xyz`
-  are masked too.
+  letters and digits holding both); `NAME=value` and `Name: value` with a secret-looking name
+  (a cookie's value to the line's end) and `Bearer xyz` are masked too.
 A key-length secret that is one key-like word is masked as API keys are (`sk-…abcd`). Anything
 else is `****` whole: a shorter one (its first and last characters would be half of it), a
 header's value or a credential after its scheme word (`Bearer ****`), a cookie (`a=b; c=d`),
@@ -58,6 +58,13 @@ _SECRET_SHORT_FLAGS = frozenset({"-k", "-t"})
 # A URL anywhere in a text; a sentence's closing punctuation after it is not part of it.
 _URL = re.compile(r"(?<![\w.+-])[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>`]*[^\s\"'<>`.,;:!?)\]}]")
 _PAIR = re.compile(r"(?<![\w.-])(-{0,2}[A-Za-z_][\w.-]*)=([^\s&;,\"']+)")
+# `Name: ` before a value in a message (a header line, a server's "token: xyz"): a cookie's
+# value runs to the line's end (`a=b; c=d`) less the sentence's closing punctuation; another's is
+# its first word after any scheme word.
+_HEADER_NAME = re.compile(r"(?<![\w.-])([A-Za-z][\w-]*):[ \t]*")
+_HEADER_WORD = re.compile(r"(?:(?:bearer|basic|token|digest)[ \t]+)?([^\s&;,\"')\]}]+)", re.I)
+_NOT_HEADERS = ("Error", "Exception", "Warning")
+_LINE_END = re.compile(r"[)\]}\"'.,\s]*(?:[\r\n]|$)")
 # A path segment with a run like this may be a token (Slack's, a UUID's last group, an API key).
 _TOKEN_RUN = re.compile(r"[A-Za-z0-9]{12,}")
 # Webhook URLs whose path after this prefix is the credential, whatever its segments look like.
@@ -197,6 +204,15 @@ def _text_spans(text: str) -> list[Span]:
     for pair in _PAIR.finditer(text):
         if secret_name(pair[1]) and outside_urls(pair.start()):
             spans.append((*pair.span(2), False))
+    for header in _HEADER_NAME.finditer(text):
+        name = header[1]  # not an exception's (`KeyError: MY_PAT` names what is missing)
+        if secret_name(name) and not name.endswith(_NOT_HEADERS) and outside_urls(header.start()):
+            start = header.end()
+            if "cookie" in name.lower():
+                line_end = _LINE_END.search(text, start)
+                spans.append((start, line_end.start() if line_end else len(text), True))
+            elif word := _HEADER_WORD.match(text, start):
+                spans.append((*word.span(1), True))
     for found in _SCHEME_CREDENTIAL.finditer(text):
         if outside_urls(found.start()):
             spans.append((*found.span(1), True))  # a header's credential

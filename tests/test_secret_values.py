@@ -81,6 +81,14 @@ def free_port() -> int:
         (f"Authorization: Bearer {KEY}", "Authorization: Bearer ****"),
         # a NAME=value pair, NAME glued to a short secret word
         ("PGPASS=SECRET-pg failed", "PGPASS=**** failed"),
+        # `Name: value`: a cookie's runs to the line's end, another's is one word
+        ("error: sent Cookie: a=SECRET-1; b=SECRET-2.", "error: sent Cookie: ****."),
+        ("(Set-Cookie: sid=SECRET-c)\nnext", "(Set-Cookie: ****)\nnext"),
+        ("invalid token: SECRET-tok, retry", "invalid token: ****, retry"),
+        (f"X-Api-Key: {KEY}\nnext", "X-Api-Key: ****\nnext"),
+        ("Authorization: token SECRET-gh", "Authorization: token ****"),
+        ("KeyError: MY_PAT", "KeyError: MY_PAT"),
+        ("error: auth failed", "error: auth failed"),
     ],
 )
 def test_text_masks_urls_pairs_and_credentials(value: str, shown: str) -> None:
@@ -183,6 +191,7 @@ def test_args_mask_secret_flags_their_values_and_urls() -> None:
         "8080",
         "--header",
         f"X-Api-Key: {KEY}",
+        "--header=Cookie: session=SECRET0123456789abcET08",
         "-k",
         "SECRET-6",
         "-t",
@@ -205,6 +214,7 @@ def test_args_mask_secret_flags_their_values_and_urls() -> None:
         "8080",
         "--header",
         "X-Api-Key: ****",
+        "--header=Cookie: ****",
         "-k",
         "****",
         "-t",
