@@ -89,3 +89,19 @@ def test_a_tab_title_is_cut_as_shown() -> None:
         assert cell_len(shown) <= TITLE_WIDTH
         assert cell_len(one_line(title, TITLE_WIDTH)) <= TITLE_WIDTH
         assert _no_controls([label.plain])
+
+
+async def test_a_streaming_answer_is_cleaned_at_its_source_not_fenced_per_line() -> None:
+    """The answer's text is cleaned as it arrives (`\\x1b` shown); the fence, which would check
+    each new line of a streaming answer again, is left to every other widget."""
+    from glmchat.tui.widgets.markdown_view import StreamingMarkdown
+
+    async with running() as pilot:
+        app = glm(pilot)
+        answer = StreamingMarkdown(f"answer {HOSTILE}")
+        await app.screen.mount(answer)
+        await pilot.pause()
+        assert not any(isinstance(f, NoControlCharacters) for f in answer.get_line_filters())
+        assert any(isinstance(f, NoControlCharacters) for f in app.get_line_filters())
+        rows = [strip.text for strip in answer.render_lines(answer.region.reset_offset)]
+        assert any(SHOWN in row for row in rows) and _no_controls(rows)
