@@ -19,6 +19,7 @@ from glmchat.credentials import CredentialStore
 from glmchat.engine import NEW_TITLE, ConversationEngine
 from glmchat.tui.app_services import AppServices
 from glmchat.tui.app_tools import AppTools
+from glmchat.tui.closed_terminal import end_on_signals
 from glmchat.tui.commands import ChatCommands
 from glmchat.tui.compat.one_write import FramesInOneWrite
 from glmchat.tui.compat.terminal_input import install as install_terminal_input
@@ -73,6 +74,7 @@ class GlmChatApp(FramesInOneWrite, AppServices):  # each frame in one write (com
         self._model = model
         self._pane_count = 0
         self._warm_up_left: list[Callable[[], None]] = []  # see _warm_up
+        self._signals_off: Callable[[], None] = lambda: None
         self.tools = AppTools(settings, changed=self._tools_changed, failed=self._tools_failed)
         if settings.theme:
             self.theme = settings.theme if settings.theme in self.available_themes else self.theme
@@ -92,6 +94,7 @@ class GlmChatApp(FramesInOneWrite, AppServices):  # each frame in one write (com
         self.set_class(self.settings.ui.compact, "-compact")
         if self.settings.keys:
             self.set_keymap(dict(self.settings.keys))
+        self._signals_off = end_on_signals(self)  # a closed terminal keeps the drafts
         await self.open_pane(self._resume)
         for warning in self.settings.warnings:
             self.notify(warning, severity="warning", timeout=8)
@@ -410,5 +413,6 @@ class GlmChatApp(FramesInOneWrite, AppServices):  # each frame in one write (com
             self.notify(f"Model: {provider}/{model}", timeout=2)
 
     async def on_unmount(self) -> None:
+        self._signals_off()
         await self.tools.aclose()  # MCP servers: their processes end with the app
         await self.close_clients()
