@@ -396,7 +396,9 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
             )
             self._note.set_classes("note")
         elif self._status == "cancelled":
-            text = Text("■ stopped; the partial answer is kept")
+            # Stopped before any text, there is no partial answer to keep (found by QA).
+            kept = "; the partial answer is kept" if self.text.strip() else " before any answer"
+            text = Text(f"■ stopped{kept}")
             self._note.set_classes("note")
         if text is not None:
             if self._error and self._status in ("partial", "error"):
