@@ -59,3 +59,38 @@ async def test_a_resumed_answer_stopped_before_any_text_says_so() -> None:
     async with running(resume="aaaa00000001") as pilot:
         shown = region_text(active(pilot).log_view)
         assert "■ stopped before any answer" in shown and PARTIAL not in shown, shown
+
+
+def test_ask_stopped_before_any_text_says_so(wire: WireServer) -> None:
+    """`ask`'s line (and its --json error) for an answer stopped before any text: no partial
+    answer is claimed kept."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from tests.test_ask_cli import GLMCHAT
+
+    for json_mode in (False, True):
+        gate = threading.Event()
+        wire.reply(Reply(chunks=stream(["never seen"], holds={0: gate}), delay=0.005))
+        before = len(wire.requests)
+        args = [GLMCHAT, "ask", "--no-save", "--base-url", wire.url, "stop me"]
+        proc = subprocess.Popen(
+            args + (["--json"] if json_mode else []),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=dict(os.environ, ZAI_API_KEY="sk-x"), text=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 20
+            while len(wire.requests) == before and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.2)
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=20)
+        finally:
+            gate.set()
+        assert proc.returncode == 6
+        said = json.loads(out)["error"]["message"] if json_mode else err
+        assert "no answer had arrived" in said and PARTIAL not in said, said

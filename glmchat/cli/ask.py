@@ -319,7 +319,8 @@ def _result(session_id: str | None, model: str, outcome: ExchangeResult) -> dict
     if outcome.cancelled and error is None:
         error = {
             "kind": "interrupted",
-            "message": "Stopped by the user; the partial answer is kept.",
+            "message": "Stopped by the user; "
+            + ("the partial answer is kept." if outcome.content else "no answer had arrived."),
             "http_status": None,
             "code": None,
             "retryable": True,
@@ -368,9 +369,8 @@ def _exit_status(outcome: ExchangeResult) -> int:
         print(f"glmchat: {outcome.error.message}", file=sys.stderr)
         return exit_status(outcome.error)
     if outcome.cancelled:
-        print(
-            "glmchat: stopped before the answer ended; the partial answer is kept.", file=sys.stderr
-        )
+        kept = "the partial answer is kept" if outcome.content else "no answer had arrived"
+        print(f"glmchat: stopped before the answer ended; {kept}.", file=sys.stderr)
         return EXIT_STATUS_BY_KIND["interrupted"]  # as the JSON says
     if outcome.note:
         print(f"glmchat: note: {outcome.note}", file=sys.stderr)
