@@ -47,7 +47,10 @@ DIALOGS: dict[str, tuple[Callable[[GlmChatApp], Screen[Any]], tuple[str, ...]]] 
         lambda app: ContextFull(TOO_LONG, can_leave_out=True),
         ("The conversation does not", "Leave out oldest (l)", "Fork (f)", "Cancel (esc)"),
     ),
-    "rename": (lambda app: TextPrompt("Rename conversation", "Sourdough"), ("Rename", "Sourdough")),
+    "rename": (
+        lambda app: TextPrompt("Rename conversation", "Sourdough"),
+        ("Rename", "Sourdough", "enter to save · escape to cancel"),
+    ),
     "sessions": (
         lambda app: SessionPicker(app.store),
         ("Resume a conversation", "search titles", "No conversations found"),

@@ -27,6 +27,8 @@ class TextPrompt(Dialog[str | None]):
             yield Label(literal(self.title_text), classes="dialog-title")
             # The value is stored text (a title): shown with its control characters visible.
             yield SafeInput(value=neutralize_controls(self.value), id="value")
+            # The footer behind a modal shows the chat's keys: say this dialog's own.
+            yield Label("enter to save · escape to cancel", classes="hint")
 
     @on(Input.Submitted)
     def submit(self, event: Input.Submitted) -> None:
