@@ -66,7 +66,8 @@ def test_a_request_over_the_window_is_not_sent(wire: WireServer) -> None:
     assert wire.requests == []
     assert proc.stderr.count("\n") == 1
     assert "Not sent" in proc.stderr and "context window of 1,000" in proc.stderr
-    assert "an estimate" in proc.stderr and "new conversation" in proc.stderr
+    # The prompt alone is over: a new conversation would not help (tests/test_prompt_too_long.py).
+    assert "an estimate" in proc.stderr and "Shorten it" in proc.stderr
     # Nothing was saved: no conversation half made.
     store = SessionStore(paths.database_path())
     assert store.list_conversations() == []
@@ -100,7 +101,7 @@ def test_room_is_kept_in_the_window_for_the_answer(wire: WireServer) -> None:
     proc = ask("--no-save", "-m", "zai/glm-4.5", "--base-url", wire.url, prompt)
     assert proc.returncode == 1 and wire.requests == []
     assert (
-        "Not sent: the conversation is about 754 tokens (an estimate), which leaves less than "
+        "Not sent: the prompt alone is about 754 tokens (an estimate), which leaves less than "
         "the 250 kept for the answer in glm-4.5's context window of 1,000." in proc.stderr
     )
     wire.reply(Reply(body=ANSWER))

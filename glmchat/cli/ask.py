@@ -222,6 +222,8 @@ def _does_not_fit(engine: Any, prompt: str, args: argparse.Namespace) -> int | N
             "Start a new conversation (leave out -c/--session), or pick a model with a larger "
             "window (`glmchat models`); in the chat, the oldest turns can be left out."
         )
+        if exc.omit_before is None:  # no history makes room: the prompt alone is over
+            hint = "Shorten it, or pick a model with a larger window (`glmchat models`)."
         if args.json:
             error = {
                 "kind": "context_length",

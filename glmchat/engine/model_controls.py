@@ -93,7 +93,8 @@ class ModelControls:
         info = self.model_info
         window = info.context
         turns = self.turns if history is None else history  # the history before `prompt`
-        fixed = estimate_request(self.request_for((), prompt))  # prompt, system prompt, tools
+        alone = self.request_for((), prompt)
+        fixed = estimate_request(alone)  # prompt, system prompt, tools
         if window is None:
             return Budget(fit_from_end(turns, self.omit_before, fixed, None).tokens, None)
         room = answer_room(window, self.options.max_tokens, info.max_output)
@@ -101,13 +102,21 @@ class ModelControls:
         budget = Budget(fit.tokens, window, room)
         if budget.fits:
             return budget
+        # No history left out or carried into a fork makes room when the prompt alone is over
+        # (found by QA: the dialog offered a fork that was over again, in a loop): say so.
+        what, size = "the conversation", budget.tokens
+        if fit.start is None:
+            size = fixed
+            what = "the prompt alone"
+            if alone.system or alone.tools:
+                what = "the prompt with the system prompt and the tools"
         over = (
             "more than"
-            if budget.tokens > window
+            if size > window
             else f"which leaves less than the {room:,} kept for the answer in"
         )
         raise DoesNotFit(
-            f"Not sent: the conversation is about {budget.tokens:,} tokens (an estimate), "
+            f"Not sent: {what} is about {size:,} tokens (an estimate), "
             f"{over} {self.model}'s context window of {window:,}.",
             budget,
             fit.start,

@@ -42,7 +42,9 @@ def marked(widget: W, engine: ConversationEngine, first: Turn) -> W:
 
 def does_not_fit(pane: ChatPane, exc: DoesNotFit, text: str) -> None:
     """The prompt went back to the box; offer to leave out the oldest turns (then send) or to
-    fork into a new conversation that starts from the last few turns' text."""
+    fork into a new conversation that starts from the last few turns' text. When the prompt
+    alone is over the window (`omit_before` None) neither would help: the dialog says so, and
+    the prompt stays in the box to be shortened."""
 
     def chosen(choice: str | None) -> None:
         if choice == "leave" and exc.omit_before is not None:
@@ -50,19 +52,25 @@ def does_not_fit(pane: ChatPane, exc: DoesNotFit, text: str) -> None:
             mark_left_out(pane)
             pane.prompt.text = ""
             pane.send(text)
-        elif choice == "fork":
+        elif choice == "fork" and exc.omit_before is not None:
             pane.prompt.text = ""
             pane.run_worker(_fork(pane, text), exit_on_error=False)
 
-    pane.app.push_screen(ContextFull(str(exc), can_leave_out=exc.omit_before is not None), chosen)
+    can_fork = exc.omit_before is not None
+    dialog = ContextFull(str(exc), can_leave_out=can_fork, can_fork=can_fork)
+    pane.app.push_screen(dialog, chosen)
 
 
 def cannot_regenerate(pane: ChatPane, exc: DoesNotFit) -> None:
     """A regenerate or retry over the window: why, and what to do instead (no prompt of the
     user's is at stake, so no dialog: a new prompt offers to leave out turns or fork)."""
+    instead = (
+        "Send a new prompt to leave out the oldest turns or fork"
+        if exc.omit_before is not None
+        else "Edit the prompt shorter"  # nothing left out or forked makes room for it
+    )
     pane.app.notify(
-        f"{exc} Send a new prompt to leave out the oldest turns or fork, or regenerate with a "
-        "model whose window is larger (palette).",
+        f"{exc} {instead}, or regenerate with a model whose window is larger (palette).",
         severity="warning",
         timeout=10,
     )
@@ -87,8 +95,22 @@ async def _fork(pane: ChatPane, text: str) -> None:
     old = pane.engine
     new = await pane.glm.open_pane(after=pane)
     new.set_model(old.provider_name, old.model)
-    new.prompt.text = carry_over(old.title, _recent(old.turns), text)
+    new.prompt.text = _carried(new.engine, old.title, _recent(old.turns), text)
     new.prompt.move_cursor(new.prompt.document.end)
+
+
+def _carried(engine: ConversationEngine, title: str, turns: Sequence[Turn], text: str) -> str:
+    """The fork's first prompt, with as many of the last turns as fit the window with it (a
+    fork that is over again would only offer to fork again); the prompt alone fits, or no
+    fork would have been offered."""
+    for first in range(len(turns)):
+        carried = carry_over(title, turns[first:], text)
+        try:
+            engine.check_fit(carried)
+        except DoesNotFit:
+            continue
+        return carried
+    return text
 
 
 def _recent(turns: Sequence[Turn]) -> Sequence[Turn]:

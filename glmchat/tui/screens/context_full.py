@@ -1,5 +1,7 @@
 """The choice when a prompt would not fit the model's context window: leave out the oldest
-turns, fork into a new conversation, or keep editing."""
+turns, fork into a new conversation, or keep editing. When the prompt alone is over the window
+neither helps (found by QA: a fork carried it over again, in a loop): the dialog says so and
+offers only to edit it."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from glmchat.tui.screens.dialog import Dialog
 
 
 class ContextFull(Dialog[str | None]):
-    """Dismissed with "leave", "fork", or None (the prompt stays in the box)."""
+    """Dismissed with "leave", "fork", or None (the prompt stays in the box). `can_fork`:
+    False when the prompt alone is over the window (then nothing can be left out either)."""
 
     BINDINGS = [
         Binding("escape", "choose('')", "Cancel"),
@@ -22,12 +25,16 @@ class ContextFull(Dialog[str | None]):
         Binding("f", "choose('fork')", "Fork", show=False),
     ]
 
-    def __init__(self, message: str, *, can_leave_out: bool) -> None:
+    def __init__(self, message: str, *, can_leave_out: bool, can_fork: bool = True) -> None:
         super().__init__()
         self.message = message
-        self.can_leave_out = can_leave_out
+        self.can_leave_out = can_leave_out and can_fork
+        self.can_fork = can_fork
 
     def compose(self) -> ComposeResult:
+        if not self.can_fork:
+            yield from self._too_long()
+            return
         with Vertical(classes="dialog"):
             yield Label("The conversation does not fit the model", classes="dialog-title")
             yield Label(literal(self.message))
@@ -42,11 +49,25 @@ class ContextFull(Dialog[str | None]):
                 yield Button("Fork (f)", id="fork")
                 yield Button("Cancel (esc)", id="cancel")
 
+    def _too_long(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("The prompt is too long for the model", classes="dialog-title")
+            yield Label(literal(self.message))
+            yield Label(
+                "Shorten it (it stays in the box), or pick a model with a larger window "
+                "(palette: Switch model).",
+                classes="hint",
+            )
+            with Horizontal(classes="buttons"):
+                yield Button("Edit the prompt (esc)", id="cancel", variant="primary")
+
     @on(Button.Pressed)
     def pressed(self, event: Button.Pressed) -> None:
         self.action_choose("" if event.button.id == "cancel" else event.button.id or "")
 
     def action_choose(self, choice: str) -> None:
-        if choice == "leave" and not self.can_leave_out:
+        if (choice == "leave" and not self.can_leave_out) or (
+            choice == "fork" and not self.can_fork
+        ):
             return
         self.dismiss(choice or None)
