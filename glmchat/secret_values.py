@@ -26,27 +26,46 @@ Span = tuple[int, int, bool]
 _KEY_LENGTH = 20
 _KEY_LIKE = re.compile(r"[\w.~+/-]+")  # one word of key characters: no `=`, `;` nor space
 
-# Names that hold credentials. Long words match anywhere in the name (`X-Api-Key`, `apiKey`,
-# `XAPIKEY`), but AUTHOR (`GIT_AUTHOR_NAME`) is not auth.
+# Names that hold credentials. Long words match anywhere in the name (`XAUTHTOKEN`), but
+# AUTHOR (`GIT_AUTHOR_NAME`) is not auth.
 _SECRET_IN_NAME = re.compile(
-    r"auth(?!or(?!i))|key|token|secret|passw|cookie|session|credential|bearer|private|"
-    r"signature|cert",
+    r"auth(?!or(?!i))|apikey|accesskey|token|secret|passw|cookie|session|credential|bearer|"
+    r"private|signature|cert",
     re.IGNORECASE,
 )
-# Short ones as a whole word of the name (`DB_PASS`), or glued to one end of a word
-# (`PGPASS`, `MYSQLPWD`, `GHPAT`, `PASSPHRASE`, `TOTP`): PATH is not a PAT, as no glued one
-# starts a word with it; the English words that glue one are listed (COMPASS, PASSAGE).
-_SECRET_WORDS = frozenset({"pat", "pass", "pwd", "pw", "dsn", "sig", "jwt", "otp", "sas"})
-_GLUED_END = ("pass", "pwd", "pw", "pat", "dsn", "sig", "jwt", "otp")
+# Short ones as a whole word of the name (`DB_PASS`, `X-Api-Key`), or glued to one end of a
+# word (`PGPASS`, `MYSQLPWD`, `GHPAT`, `SSHKEY`, `PASSPHRASE`, `TOTP`): PATH is not a PAT nor
+# KEYBOARD a key, as no glued one starts a word with them; the English words that glue one are
+# listed (COMPASS, PASSAGE, MONKEY).
+_SECRET_WORDS = frozenset(
+    {"pat", "pass", "pwd", "pw", "dsn", "sig", "jwt", "otp", "sas", "key", "keys"}
+)
+_GLUED_END = ("pass", "pwd", "pw", "pat", "dsn", "sig", "jwt", "otp", "key", "keys")
 _GLUED_START = ("pass", "pwd", "jwt", "otp")
 _ORDINARY_WORDS = frozenset(
     {
         *("passage", "passages", "passenger", "passengers", "passive", "passport", "passover"),
         *("passthrough", "passthru", "passing", "passed", "passes", "passable"),
         *("compass", "encompass", "bypass", "surpass", "trespass", "overpass", "underpass"),
-        *("compat", "oldpwd"),
+        *("compat", "oldpwd", "monkey", "donkey", "turkey", "hockey", "jockey", "whiskey"),
+        *("lackey", "hotkey", "hotkeys", "turnkey", "monkeys", "donkeys"),
     }
 )
+# A name's last word that says its value is about a secret, not one: where it is
+# (`KEY_FILE`, `TOKEN_URL`), how long it lasts (`TOKEN_TTL`), what it is called or its kind.
+# The value still goes through the value rules (a URL's password, a token-shaped word).
+_QUALIFIERS = frozenset(
+    {
+        *("file", "files", "path", "dir", "directory", "folder", "url", "uri", "endpoint"),
+        *("host", "port", "ttl", "timeout", "expiry", "expires", "expiration", "lifetime"),
+        *("age", "length", "len", "size", "count", "limit", "name", "names", "type", "kind"),
+        *("format", "mode", "enabled", "disabled", "required", "algorithm", "alg", "version"),
+        *("scope", "scopes", "location", "region", "issuer", "audience", "domain", "id", "ids"),
+    }
+)
+# An ID is a secret after these: a session's, a Vault secret's, an access key's (AWS).
+_SECRET_IDS = ("key", "keys", "session", "secret")
+_PASS_THROUGH = re.compile(r"pass[\W_]*thr(?:ough|u)", re.IGNORECASE)
 # The shell's working directories, not passwords (MYSQL_PWD is one).
 _ORDINARY_NAMES = frozenset({"pwd", "oldpwd"})
 _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
@@ -77,15 +96,45 @@ _WEBHOOK_PATHS = {
 _SCHEME_CREDENTIAL = re.compile(r"\b(?:bearer|basic)\s+([A-Za-z0-9._~+/=-]{8,})", re.IGNORECASE)
 # An argument that is a name with its value: `--token=x`, `TOKEN=x`, `Authorization: Bearer x`.
 _ARG_PAIR = re.compile(r"(-{0,2}[A-Za-z_][\w.-]*)(=|:[ \t]*)(.*)", re.DOTALL)
+# A flag and the word after it in a message (`-k xyz`, `--api-key xyz`), masked as in arguments.
+_FLAG_VALUE = re.compile(r"(?<![\w-])(-{1,2}[A-Za-z][\w.-]*)[ \t]+(?!-)([^\s\"'`;,]+)")
+# curl's `-u user:password` (`--user`, `--proxy-user`, `-U`; `-uuser:password` glued); not
+# docker's `-u 1000:1000`, a user and group id.
+_USER_FLAGS = ("-u", "-U", "--user", "--proxy-user")
+_USER_PAIR = re.compile(
+    r"(?<![\w-])(?:-[uU][ \t]*|--(?:proxy-)?user(?:[ \t]+|=))([^\s:\"'`]+):([^\s\"'`;,]+)"
+)
+_USER_ARG = re.compile(r"([^\s:\"'`]+):(\S+)")
+# Tokens of a well-known shape (GitHub, Slack, OpenAI and Anthropic, Stripe, AWS, Google,
+# GitLab, Hugging Face, npm, PyPI, a JWT), whatever name or word stands before them.
+_KNOWN_TOKEN = re.compile(
+    r"(?<![\w-])(?:gh[pousr]_[A-Za-z0-9]{16,}|github_pat_\w{16,}|xox[abposr]-[A-Za-z0-9-]{8,}"
+    r"|xapp-[A-Za-z0-9-]{8,}|sk-(?=[\w-]*\d)[\w-]{16,}|[sr]k_(?:live|test)_[A-Za-z0-9]{8,}"
+    r"|whsec_[A-Za-z0-9]{16,}|(?:AKIA|ASIA)[A-Z0-9]{16}|AIza[\w-]{30,}|ya29\.[\w-]{16,}"
+    r"|glpat-[\w-]{16,}|hf_[A-Za-z0-9]{24,}|npm_[A-Za-z0-9]{30,}|pypi-[\w-]{40,}"
+    r"|eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]*)",
+    re.ASCII,
+)
+# A word of a message outside its URLs (base64's `+/=` in it; a sentence's `.` after it not);
+# one that looks like a token (see _token_like) is masked, a path's or host's part by part.
+_WORD_OF_TEXT = re.compile(r"(?<![\w~+/.-])[\w~+/.-]*[A-Za-z0-9]=*", re.ASCII)
+_PART = re.compile(r"[^/.]+")
+_PATH_START = ("/", "./", "../", "~/")
+_OPENERS = {")": "(", "]": "[", "}": "{"}
 
 
 def secret_name(name: str) -> bool:
     """Whether a setting, header, environment variable or flag of this name holds a secret."""
     if name.lower() in _ORDINARY_NAMES:
         return False
+    name = _PASS_THROUGH.sub("_", name)  # PASS_THROUGH passes something on: no password
+    words = [word.lower() for word in _WORD.findall(name)]
+    if len(words) > 1 and words[-1] in _QUALIFIERS:
+        if not (words[-1] in ("id", "ids") and words[-2].endswith(_SECRET_IDS)):
+            return False
     if _SECRET_IN_NAME.search(name):
         return True
-    return any(_secret_word(word.lower()) for word in _WORD.findall(name))
+    return any(_secret_word(word) for word in words)
 
 
 def _secret_word(word: str) -> bool:
@@ -179,7 +228,7 @@ def _setting_spans(name: str, value: str) -> list[Span]:
 
 
 def _arg_spans(args: Sequence[str]) -> Iterator[tuple[str, list[Span]]]:
-    after_secret_flag = False
+    after_secret_flag = after_user_flag = False
     for arg in args:
         if after_secret_flag and arg and not arg.startswith("-"):
             yield arg, [_credential_span(arg)]
@@ -187,9 +236,12 @@ def _arg_spans(args: Sequence[str]) -> Iterator[tuple[str, list[Span]]]:
             start, header = pair.start(3), pair[2] != "="  # `Name: value` is a header
             a, b, whole = _credential_span(pair[3])
             yield arg, [(start + a, start + b, whole or header)]
+        elif after_user_flag and (user := _USER_ARG.fullmatch(arg)):
+            yield arg, _text_spans(arg) + _password_spans(user)
         else:
             yield arg, _text_spans(arg)
         after_secret_flag = arg.startswith("-") and "=" not in arg and _secret_flag(arg)
+        after_user_flag = arg in _USER_FLAGS
 
 
 def _text_spans(text: str) -> list[Span]:
@@ -201,9 +253,20 @@ def _text_spans(text: str) -> list[Span]:
     def outside_urls(at: int) -> bool:
         return not any(start <= at < end for start, end in urls)
 
+    closes = _closers(text)
     for pair in _PAIR.finditer(text):
         if secret_name(pair[1]) and outside_urls(pair.start()):
-            spans.append((*pair.span(2), False))
+            spans.append((pair.start(2), _value_end(closes, *pair.span(2)), False))
+    for flag in _FLAG_VALUE.finditer(text):
+        if _secret_flag(flag[1]) and outside_urls(flag.start()):
+            spans.append((flag.start(2), _value_end(closes, *flag.span(2)), False))
+    for user in _USER_PAIR.finditer(text):
+        if outside_urls(user.start()):
+            spans += _password_spans(user, closes)
+    spans += [(*token.span(), False) for token in _KNOWN_TOKEN.finditer(text)]
+    for found in _WORD_OF_TEXT.finditer(text):
+        if outside_urls(found.start()) and _token_like(found[0]):
+            spans += _token_spans(found[0], found.start())
     for header in _HEADER_NAME.finditer(text):
         name = header[1]  # not an exception's (`KeyError: MY_PAT` names what is missing)
         if secret_name(name) and not name.endswith(_NOT_HEADERS) and outside_urls(header.start()):
@@ -212,11 +275,60 @@ def _text_spans(text: str) -> list[Span]:
                 line_end = _LINE_END.search(text, start)
                 spans.append((start, line_end.start() if line_end else len(text), True))
             elif word := _HEADER_WORD.match(text, start):
-                spans.append((*word.span(1), True))
+                spans.append((word.start(1), _value_end(closes, *word.span(1)), True))
     for found in _SCHEME_CREDENTIAL.finditer(text):
         if outside_urls(found.start()):
             spans.append((*found.span(1), True))  # a header's credential
     return [span for span in spans if span[1] > span[0]]
+
+
+def _closers(text: str) -> dict[int, int]:
+    """Where each closing bracket or quote (`"`, `` ` ``) of `text` is, and where the one it
+    closes is: a value in a message ends before the `)` of an aside opened before it."""
+    closes: dict[int, int] = {}
+    stack: list[tuple[str, int]] = []
+    quotes: dict[str, int] = {}
+    for at, char in enumerate(text):
+        if char in "([{":
+            stack.append((char, at))
+        elif char in _OPENERS:
+            opener = _OPENERS[char]
+            inner = next((i for i in range(len(stack) - 1, -1, -1) if stack[i][0] == opener), -1)
+            if inner >= 0:
+                closes[at] = stack[inner][1]
+                del stack[inner:]
+        elif char in '"`':
+            if char in quotes:
+                closes[at] = quotes.pop(char)
+            else:
+                quotes[char] = at
+    return closes
+
+
+def _value_end(closes: dict[int, int], start: int, stop: int) -> int:
+    """The end of the value `start:stop`: before a bracket or quote in it that closes one
+    opened before it (its own, as in `f(x)`, stay)."""
+    return next((at for at in range(start, stop) if closes.get(at, start) < start), stop)
+
+
+def _password_spans(user: re.Match[str], closes: dict[int, int] | None = None) -> list[Span]:
+    """The password of a `user:password` match, unless both are numbers (a user and group id)."""
+    if user[1].isdigit() and user[2].isdigit():
+        return []
+    start, stop = user.span(2)
+    return [(start, _value_end(closes, start, stop) if closes else stop, False)]
+
+
+def _token_spans(word: str, offset: int) -> list[Span]:
+    """A token-like word of a message: a path or a host name part by part (only the token-like
+    parts go), anything else whole (base64 holds `/` and `+`)."""
+    if not word.startswith(_PATH_START) and "." not in word:
+        return [(offset, offset + len(word), False)]
+    return [
+        (offset + p.start(), offset + p.end(), False)
+        for p in _PART.finditer(word)
+        if _token_like(p[0])
+    ]
 
 
 def _url_spans(url: str) -> list[Span]:

@@ -489,3 +489,189 @@ async def test_a_reason_cut_to_its_length_stays_well_formed() -> None:
         assert reason.endswith('xxx…"))') and len(reason) <= 300, reason
     finally:
         await manager.aclose()
+
+
+# --- token shapes, user:password, flags in text, names, closing brackets (QA, third pass) ----
+
+GHP = "ghp_SECRETfghijklmnopqrstuvwxyz0123456789"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        # well-known token shapes, wherever they stand: a plain argument, a value, a message
+        (GHP, "ghp…6789"),
+        (f"token {GHP} rejected", "token ghp…6789 rejected"),
+        (f"GH={GHP}", "GH=ghp…6789"),
+        ("gho_SECRET1234567890abcdefghij", "gho…ghij"),
+        ("github_pat_11SECRET0_abcdefghijklmnopqrstuv", "git…stuv"),
+        ("xoxb-123456789012-SECRETdefghij", "xox…ghij"),
+        ("xoxp-1234-SECRET", "****"),  # short: no part of it
+        ("sk-proj-ABCSECRET1234567890XYZ", "sk-…0XYZ"),
+        ("key sk-ant-api03-SECRET_abc123-xyz0.", "key sk-…xyz0."),
+        ("AKIASECRET0123456789", "AKI…6789"),
+        ("AIzaSyASECRET-0123456789abcdefghijklmnop", "AIz…mnop"),
+        ("sk_live_SECRET0123456789abcd", "sk_…abcd"),
+        ("rk_live_SECRET01", "****"),
+        ("glpat-SECRET0123456789ab", "glp…89ab"),
+        ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJTRUNSRVQifQ.SECRETsig", "eyJ…Tsig"),
+        ("https://h/hook/xoxb-1234-SECRET-abc", "https://h/hook/xox…-abc"),
+        # any long word holding a run of 12+ mixed letters and digits, as in a URL's path
+        ("invalid key a1B2c3SECRET9x, retry", "invalid key ****, retry"),
+        ("bad key SECRETb2c3d4e5f6a7b8c9d0e1f2a3b4.", "bad key SEC…a3b4."),
+        ("no file /srv/SECRETa1b2c3d4e5/run.py", "no file /srv/****/run.py"),
+        # user:password outside a URL: the password after -u / --user goes
+        ("curl -u admin:UPW99SECRET failed", "curl -u admin:**** failed"),
+        ("--user=admin:UPW98SECRET", "--user=admin:****"),
+        ("run with -uadmin:SECRETpw", "run with -uadmin:****"),
+        ("docker run -u 1000:1000 img", "docker run -u 1000:1000 img"),
+        ("python -u server.py", "python -u server.py"),
+        # a secret flag's value in a message, as in the arguments
+        ("called with -k KSECRET94 and failed", "called with -k **** and failed"),
+        ("bad --api-key SECRET-x here", "bad --api-key **** here"),
+        ("docker run -i -t -e MODE img", "docker run -i -t -e MODE img"),
+        # ordinary words stay
+        (
+            "error: module sha256 not found in x86_64 build",
+            "error: module sha256 not found in x86_64 build",
+        ),
+        ("see skills/task-runner and ask-me", "see skills/task-runner and ask-me"),
+        ("id 123e4567-e89b-12d3-a456-426614174000", "id 123e4567-e89b-12d3-a456-426614174000"),
+    ],
+)
+def test_token_shapes_and_passwords_in_any_text(text: str, shown: str) -> None:
+    assert mask_text(text) == shown
+
+
+def test_token_shapes_in_args_and_ordinary_env_values() -> None:
+    args = [GHP, "-u", "admin:UPW99SECRET", "--user=admin:UPW98SECRET", "-u", "1000:1000"]
+    assert mask_args(args) == [
+        "ghp…6789",
+        "-u",
+        "admin:****",
+        "--user=admin:****",
+        "-u",
+        "1000:1000",
+    ]
+    assert mask_setting("GH", GHP) == "ghp…6789"
+    assert mask_setting("SLACK", "xoxb-123456789012-SECRETdefghij") == "xox…ghij"
+    assert mask_setting("CURL_ARGS", "-u admin:SECRET1") == "-u admin:****"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        # KEY as a word, or ending one (not inside KEYBOARD or MONKEY)
+        *(
+            "KEY",
+            "API_KEYS",
+            "APIKEYVALUE",
+            "PASSKEY",
+            "SSHKEY",
+            "MY_SECRETKEY",
+            "AWS_ACCESS_KEY_ID",
+        ),
+        # a qualifier ends the name, but what it qualifies is a secret
+        *("SESSION_ID", "VAULT_SECRET_ID", "AUTH_HEADER", "SECRET_KEY_BASE", "PASSTHROUGH_TOKEN"),
+        *("TOKENFILE", "--token"),
+    ],
+)
+def test_secret_looking_names_third_pass(name: str) -> None:
+    assert secret_name(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        *("KEYBOARD", "MONKEY", "keyboardLayout", "HOTKEY", "PASS_THROUGH", "pass-through"),
+        # the last word says the value is about the secret, not the secret
+        *("TOKEN_TTL", "KEY_FILE", "SECRET_FILE", "PASSWORD_FILE", "TOKEN_URL", "AUTH_URL"),
+        *("PRIVATE_KEY_PATH", "tokenUrl", "SECRETS_DIR", "TOKEN_TIMEOUT", "SESSION_MAX_AGE"),
+        *("KEY_NAME", "TOKEN_TYPE", "API_KEY_LENGTH", "OAUTH_CLIENT_ID", "--token-file"),
+    ],
+)
+def test_ordinary_names_third_pass(name: str) -> None:
+    assert not secret_name(name)
+
+
+def test_a_qualified_name_shows_its_value_through_the_value_rules() -> None:
+    assert mask_setting("KEY_FILE", "/etc/ssl/key.pem") == "/etc/ssl/key.pem"
+    assert mask_setting("TOKEN_URL", "https://auth.example.com/oauth/token") == (
+        "https://auth.example.com/oauth/token"
+    )
+    assert mask_setting("TOKEN_URL", "https://u:SECRET-pw@h/token") == "https://u:****@h/token"
+    assert mask_setting("PASSWORD_FILE", GHP) == "ghp…6789"  # a token put there is still one
+    assert mask_args(["--token-file", "/run/secrets/x"]) == ["--token-file", "/run/secrets/x"]
+
+
+def test_config_show_reads_qualified_names(capsys: pytest.CaptureFixture[str]) -> None:
+    write_config(
+        "[mcp.servers.s]\n"
+        'command = "srv"\n'
+        'env = { KEYBOARD = "us", MONKEY = "banana", PASS_THROUGH = "true", TOKEN_TTL = "3600", '
+        'KEY_FILE = "/etc/ssl/key.pem", SECRET_FILE = "/run/secrets/x", '
+        'PASSWORD_FILE = "/run/pw.txt", TOKEN_URL = "https://auth.example.com/oauth/token", '
+        f'AUTH_URL = "https://auth.example.com/authorize", GH = "{GHP}", API_KEY = "SECRET-k" }}\n'
+    )
+    assert main(["config", "show"]) == 0
+    out = capsys.readouterr().out
+    assert "SECRET-k" not in out and GHP not in out
+    section = out.partition("mcp servers")[2].splitlines()[1:]
+    assert section[0].split()[3:] == [
+        "KEYBOARD=us",
+        "MONKEY=banana",
+        "PASS_THROUGH=true",
+        "TOKEN_TTL=3600",
+        "KEY_FILE=/etc/ssl/key.pem",
+        "SECRET_FILE=/run/secrets/x",
+        "PASSWORD_FILE=/run/pw.txt",
+        "TOKEN_URL=https://auth.example.com/oauth/token",
+        "AUTH_URL=https://auth.example.com/authorize",
+        "GH=ghp…6789",
+        "API_KEY=****",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        # a masked value ends before the bracket or quote closing one opened before it
+        (
+            "exited (connecting to postgres://admin:SECRET@db:5432/x with PGPASSWORD=SECRET9)",
+            "exited (connecting to postgres://admin:****@db:5432/x with PGPASSWORD=****)",
+        ),
+        ("failed (export OPENAI_API_KEY=SECRET-k)", "failed (export OPENAI_API_KEY=****)"),
+        ("failed [token=SECRET-a] {TOKEN=SECRET-b}", "failed [token=****] {TOKEN=****}"),
+        ("run `export API_KEY=SECRET-c` first", "run `export API_KEY=****` first"),
+        ("(saw `token: SECRET-d`)", "(saw `token: ****`)"),
+        ("(called with -k SECRET-e)", "(called with -k ****)"),
+        ("(curl -u admin:SECRET-f)", "(curl -u admin:****)"),
+        ("(sent Cookie: a=SECRET-g)", "(sent Cookie: ****)"),
+        # a bracket the value opened itself is its own
+        ("TOKEN=SECRET(h) done", "TOKEN=**** done"),
+    ],
+)
+def test_a_masked_value_keeps_the_closing_bracket(text: str, shown: str) -> None:
+    assert mask_text(text) == shown
+
+
+async def test_a_failure_reason_masks_token_shapes_and_keeps_its_bracket() -> None:
+    """A server's stderr echoes a token set under an ordinary name, a curl password and a
+    -k value none of the settings hold, and ends on a masked pair: the reason's `)` stays."""
+    say = (
+        "import os, sys; sys.exit('token ' + os.environ['GH'] + ' rejected; curl -u "
+        "admin:UPW99SECRET; -k KSECRET94; with PGPASSWORD=SECRET-pg')"
+    )
+    server = McpServerConfig(name="s", command=sys.executable, args=("-c", say), env=(("GH", GHP),))
+    manager = McpManager([server], start_timeout=10)
+    await manager.start_all()
+    try:
+        (status,) = manager.statuses()
+        assert status.state == "failed"
+        assert status.reason == (
+            "exited while starting (token ghp…6789 rejected; curl -u admin:****; -k ****; "
+            "with PGPASSWORD=****)"
+        )
+        assert "SECRET" not in status.line()
+    finally:
+        await manager.aclose()
