@@ -1,6 +1,7 @@
 """The terminal closed under the app (SIGHUP: the window closed, `tmux kill-session`) or the app
 was told to end (SIGTERM): it ends as the quit key ends it, without its question. Each pane
-keeps its unsent prompt (the drafts are kept first, while the terminal may already be gone),
+keeps its unsent prompt (the drafts are kept first, while the terminal may already be gone; a
+conversation not saved yet is saved for it, see PaneDraft.keep_unasked),
 an answer in flight is stopped and saved, the MCP servers stop. Found by QA: with no handler
 either signal killed the process where it stood, and a closed window lost the box."""
 
@@ -38,5 +39,6 @@ def end_on_signals(app: GlmChatApp) -> Callable[[], None]:
 
 def _end(app: GlmChatApp, sig: signal.Signals) -> None:
     for pane in app.panes:
-        pane.draft.keep()  # again as each pane unmounts, if the exit gets that far
+        # Also a new conversation's (it is saved for it), and under the unsent-prompt question.
+        pane.draft.keep_unasked()  # kept again as each pane unmounts, if the exit gets that far
     app.exit(return_code=128 + sig)

@@ -2,7 +2,7 @@
 the app quitting or its terminal closed), put back in the box when the conversation opens
 again, forgotten once sent. A new conversation is saved with its first prompt: until then there
 is nothing to keep a draft with, and the app asks before closing or quitting would drop it
-(`at_risk`).
+(`at_risk`); a closed terminal, with no one to ask, saves the conversation for it.
 
 A prompt whose answer failed is given back to the box (engine/turns.py `unanswered`). Once the
 user had that box, what it held when the pane went is the truth: sent again, edited or cleared,
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from glmchat.engine import NEW_TITLE
 from glmchat.engine.turns import unanswered
 
 if TYPE_CHECKING:
@@ -62,6 +63,33 @@ class PaneDraft:
                 self._write(text)
         elif self._kept is not None:
             self._forget()
+
+    def keep_unasked(self) -> None:
+        """The terminal closed (or the app was told to end): no one is there to ask whether to
+        lose a prompt of a conversation not saved yet, so nothing is lost: the conversation is
+        saved now, titled from the text and with no messages, and the text kept as its draft
+        (found by QA: a new pane's text was lost). `--resume` and ctrl+r find it, the box as
+        it was; sending it goes on as a first prompt does."""
+        pane = self._pane
+        store = pane.glm.store
+        text = self._box.text if self._box is not None else ""
+        if self.at_risk() and store is not None:
+            from glmchat.store import title_from_prompt
+
+            engine = pane.engine
+            title = engine.title
+            if title == NEW_TITLE:
+                title = title_from_prompt(text) or "Untitled"
+            engine.conversation_id = pane.glm.guard_store(
+                store.create_conversation,
+                model=engine.model,
+                provider=engine.provider_name,
+                thinking=engine.thinking,
+                system_prompt=engine.system_prompt,
+                title=title,
+            )
+            engine.title = title
+        self.keep()
 
     def sent(self) -> None:
         """A prompt was sent: the kept draft is not one any more."""
