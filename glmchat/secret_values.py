@@ -76,7 +76,9 @@ _SECRET_SHORT_FLAGS = frozenset({"-k", "-t"})
 
 # A URL anywhere in a text; a sentence's closing punctuation after it is not part of it.
 _URL = re.compile(r"(?<![\w.+-])[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>`]*[^\s\"'<>`.,;:!?)\]}]")
-_PAIR = re.compile(r"(?<![\w.-])(-{0,2}[A-Za-z_][\w.-]*)=([^\s&;,\"']+)")
+_PAIR = re.compile(r"(?<![\w.-])(-{0,2}[A-Za-z_][\w.-]*)[ \t]*=(?!=)[ \t]*([^\s&;,\"']+)")
+# A quoted name and value, as JSON and Python's dicts print them (`{'Authorization': 'x'}`).
+_QUOTED_PAIR = re.compile(r"([\"'])([A-Za-z_][\w.-]*)\1[ \t]*[:=][ \t]*([\"'])((?:(?!\3).)*)\3")
 # `Name: ` before a value in a message (a header line, a server's "token: xyz"): a cookie's
 # value runs to the line's end (`a=b; c=d`) less the sentence's closing punctuation; another's is
 # its first word after any scheme word.
@@ -93,6 +95,11 @@ _WEBHOOK_PATHS = {
     "discordapp.com": "/api/webhooks/",
     "hooks.zapier.com": "/hooks/catch/",
 }
+# HTTP's authentication schemes, shown before a masked credential; a passphrase's first word
+# (`correct horse ...`) is no scheme and is masked with the rest.
+_SCHEMES = frozenset(
+    {"bearer", "basic", "token", "digest", "negotiate", "ntlm", "oauth", "dpop", "apikey"}
+)
 _SCHEME_CREDENTIAL = re.compile(r"\b(?:bearer|basic)\s+([A-Za-z0-9._~+/=-]{8,})", re.IGNORECASE)
 # An argument that is a name with its value: `--token=x`, `TOKEN=x`, `Authorization: Bearer x`.
 _ARG_PAIR = re.compile(r"(-{0,2}[A-Za-z_][\w.-]*)(=|:[ \t]*)(.*)", re.DOTALL)
@@ -109,7 +116,7 @@ _USER_ARG = re.compile(r"([^\s:\"'`]+):(\S+)")
 # GitLab, Hugging Face, npm, PyPI, a JWT), whatever name or word stands before them.
 _KNOWN_TOKEN = re.compile(
     r"(?<![\w-])(?:gh[pousr]_[A-Za-z0-9]{16,}|github_pat_\w{16,}|xox[abposr]-[A-Za-z0-9-]{8,}"
-    r"|xapp-[A-Za-z0-9-]{8,}|sk-(?=[\w-]*\d)[\w-]{16,}|[sr]k_(?:live|test)_[A-Za-z0-9]{8,}"
+    r"|xapp-[A-Za-z0-9-]{8,}|sk-(?:(?=[\w-]*\d)[\w-]{16,}|[\w-]{20,})|[sr]k_(?:live|test)_[A-Za-z0-9]{8,}"
     r"|whsec_[A-Za-z0-9]{16,}|(?:AKIA|ASIA)[A-Z0-9]{16}|AIza[\w-]{30,}|ya29\.[\w-]{16,}"
     r"|glpat-[\w-]{16,}|hf_[A-Za-z0-9]{24,}|npm_[A-Za-z0-9]{30,}|pypi-[\w-]{40,}"
     r"|eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]*)",
@@ -216,7 +223,7 @@ def _credential_span(value: str) -> Span:
     """All of a secret value but its scheme word: "Bearer ****" says what kind it is (and a
     credential after a scheme word is a header's, shown as no part of itself)."""
     scheme, space, credential = value.partition(" ")
-    if space and credential and scheme.isalpha():
+    if space and credential and scheme.lower() in _SCHEMES:
         return (len(scheme) + 1, len(value), True)
     return (0, len(value), False)
 
@@ -257,6 +264,10 @@ def _text_spans(text: str) -> list[Span]:
     for pair in _PAIR.finditer(text):
         if secret_name(pair[1]) and outside_urls(pair.start()):
             spans.append((pair.start(2), _value_end(closes, *pair.span(2)), False))
+    for quoted in _QUOTED_PAIR.finditer(text):
+        if secret_name(quoted[2]) and quoted[4] and outside_urls(quoted.start()):
+            a, b, whole = _credential_span(quoted[4])
+            spans.append((quoted.start(4) + a, quoted.start(4) + b, whole))
     for flag in _FLAG_VALUE.finditer(text):
         if _secret_flag(flag[1]) and outside_urls(flag.start()):
             spans.append((flag.start(2), _value_end(closes, *flag.span(2)), False))

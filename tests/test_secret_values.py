@@ -174,6 +174,9 @@ def test_settings_mask_by_name_or_by_value() -> None:
     assert mask_setting("X-Api-Key", "SECRET-short") == "****"
     assert mask_setting("DATABASE_URL", "postgres://u:SECRET@h/db") == "postgres://u:****@h/db"
     assert mask_setting("MODE", "fast") == "fast"
+    # only an authentication scheme is shown before a credential, not a passphrase's first word
+    assert mask_setting("DB_PASSWORD", "SECRETword horse battery") == "****"
+    assert mask_setting("API_KEY", "Token SECRET-x") == "Token ****"
 
 
 def test_args_mask_secret_flags_their_values_and_urls() -> None:
@@ -530,6 +533,15 @@ GHP = "ghp_SECRETfghijklmnopqrstuvwxyz0123456789"
         ("called with -k KSECRET94 and failed", "called with -k **** and failed"),
         ("bad --api-key SECRET-x here", "bad --api-key **** here"),
         ("docker run -i -t -e MODE img", "docker run -i -t -e MODE img"),
+        ("sk-SECRETghijklmnopqrstuvwxyz", "sk-…wxyz"),
+        # a secret name's value with spaces around `=`, or quoted as JSON and dicts print it
+        ("aws_secret_access_key = SECRET/K7MDENG/bPxRfiCY", "aws_secret_access_key = SEC…fiCY"),
+        (
+            "{'Authorization': 'Bearer SECRET-1', 'X-Title': 'me'}",
+            "{'Authorization': 'Bearer ****', 'X-Title': 'me'}",
+        ),
+        ('{"password": "SECRET 2", "user": "me"}', '{"password": "****", "user": "me"}'),
+        ("mode = fast, a == b", "mode = fast, a == b"),
         # ordinary words stay
         (
             "error: module sha256 not found in x86_64 build",
