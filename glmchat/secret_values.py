@@ -237,7 +237,7 @@ def _setting_spans(name: str, value: str) -> list[Span]:
 def _arg_spans(args: Sequence[str]) -> Iterator[tuple[str, list[Span]]]:
     after_secret_flag = after_user_flag = False
     for arg in args:
-        if after_secret_flag and arg and not arg.startswith("-"):
+        if after_secret_flag and arg and not arg.startswith("-") and not _URL.match(arg):
             yield arg, [_credential_span(arg)]
         elif (pair := _ARG_PAIR.fullmatch(arg)) and pair[3] and _secret_flag(pair[1]):
             start, header = pair.start(3), pair[2] != "="  # `Name: value` is a header
@@ -269,7 +269,7 @@ def _text_spans(text: str) -> list[Span]:
             a, b, whole = _credential_span(quoted[4])
             spans.append((quoted.start(4) + a, quoted.start(4) + b, whole))
     for flag in _FLAG_VALUE.finditer(text):
-        if _secret_flag(flag[1]) and outside_urls(flag.start()):
+        if _secret_flag(flag[1]) and outside_urls(flag.start()) and outside_urls(flag.start(2)):
             spans.append((flag.start(2), _value_end(closes, *flag.span(2)), False))
     for user in _USER_PAIR.finditer(text):
         if outside_urls(user.start()):

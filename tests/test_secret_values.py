@@ -533,6 +533,8 @@ GHP = "ghp_SECRETfghijklmnopqrstuvwxyz0123456789"
         ("called with -k KSECRET94 and failed", "called with -k **** and failed"),
         ("bad --api-key SECRET-x here", "bad --api-key **** here"),
         ("docker run -i -t -e MODE img", "docker run -i -t -e MODE img"),
+        # curl's -k takes no value: a URL after it is shown as URLs are
+        ("curl -k https://h/x?t=SECRET-u failed", "curl -k https://h/x?t=**** failed"),
         ("sk-SECRETghijklmnopqrstuvwxyz", "sk-…wxyz"),
         # a secret name's value with spaces around `=`, or quoted as JSON and dicts print it
         ("aws_secret_access_key = SECRET/K7MDENG/bPxRfiCY", "aws_secret_access_key = SEC…fiCY"),
@@ -565,6 +567,7 @@ def test_token_shapes_in_args_and_ordinary_env_values() -> None:
         "-u",
         "1000:1000",
     ]
+    assert mask_args(["-k", "https://u:SECRET@h/x"]) == ["-k", "https://u:****@h/x"]
     assert mask_setting("GH", GHP) == "ghp…6789"
     assert mask_setting("SLACK", "xoxb-123456789012-SECRETdefghij") == "xox…ghij"
     assert mask_setting("CURL_ARGS", "-u admin:SECRET1") == "-u admin:****"
