@@ -1,14 +1,17 @@
 """Which parts of a configured value may be a secret, and the value shown with them masked.
 
 One rule for every place an MCP server's settings, or a message built from them, is shown:
-- a value under a secret-looking name (`GITHUB_PAT`, `PGPASS`, `Authorization`, `--api-key`,
-  and the short flags `-k` and `-t`) is masked whole (an `Authorization` value keeps its scheme
-  word: `Bearer ****`);
+- a value under a secret-looking name (secret_names: `GITHUB_PAT`, `PGPASS`, `Authorization`,
+  `--api-key`, and the short flags `-k` and `-t`) is masked whole (an `Authorization` value
+  keeps its scheme word: `Bearer ****`);
 - in any other value or message, every URL keeps its scheme and host, but not its userinfo's
   password (a lone userinfo, often a token, is masked whole), any query or fragment value (the
   names stay), nor a path segment that looks like a token (a webhook's, or a run of 12 or more
-  letters and digits holding both); `NAME=value` and `Name: value` with a secret-looking name
-  (a cookie's value to the line's end) and `Bearer xyz` are masked too.
+  letters and digits holding both). Outside URLs go a token of a well-known shape (`ghp_…`,
+  `xoxb-…`, `sk-…`, `AKIA…`, a JWT) and any word with such a run; `NAME=value`, `"name":
+  "value"`, `Name: value` (a cookie's to the line's end) and a flag's value (`-k xyz`) with a
+  secret-looking name; `Bearer xyz`; and the password of `-u user:password`. A value in a
+  message ends before a bracket or quote that closes one opened before it: `(… TOKEN=****)`.
 A key-length secret that is one key-like word is masked as API keys are (`sk-…abcd`). Anything
 else is `****` whole: a shorter one (its first and last characters would be half of it), a
 header's value or a credential after its scheme word (`Bearer ****`), a cookie (`a=b; c=d`),
@@ -20,59 +23,12 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 
 from glmchat.credentials import mask
+from glmchat.secret_names import secret_flag, secret_name
 
 # (start, stop, whole): `whole` when the secret may not show even its ends (see above).
 Span = tuple[int, int, bool]
 _KEY_LENGTH = 20
 _KEY_LIKE = re.compile(r"[\w.~+/-]+")  # one word of key characters: no `=`, `;` nor space
-
-# Names that hold credentials. Long words match anywhere in the name (`XAUTHTOKEN`), but
-# AUTHOR (`GIT_AUTHOR_NAME`) is not auth.
-_SECRET_IN_NAME = re.compile(
-    r"auth(?!or(?!i))|apikey|accesskey|token|secret|passw|cookie|session|credential|bearer|"
-    r"private|signature|cert",
-    re.IGNORECASE,
-)
-# Short ones as a whole word of the name (`DB_PASS`, `X-Api-Key`), or glued to one end of a
-# word (`PGPASS`, `MYSQLPWD`, `GHPAT`, `SSHKEY`, `PASSPHRASE`, `TOTP`): PATH is not a PAT nor
-# KEYBOARD a key, as no glued one starts a word with them; the English words that glue one are
-# listed (COMPASS, PASSAGE, MONKEY).
-_SECRET_WORDS = frozenset(
-    {"pat", "pass", "pwd", "pw", "dsn", "sig", "jwt", "otp", "sas", "key", "keys"}
-)
-_GLUED_END = ("pass", "pwd", "pw", "pat", "dsn", "sig", "jwt", "otp", "key", "keys")
-_GLUED_START = ("pass", "pwd", "jwt", "otp")
-_ORDINARY_WORDS = frozenset(
-    {
-        *("passage", "passages", "passenger", "passengers", "passive", "passport", "passover"),
-        *("passthrough", "passthru", "passing", "passed", "passes", "passable"),
-        *("compass", "encompass", "bypass", "surpass", "trespass", "overpass", "underpass"),
-        *("compat", "oldpwd", "monkey", "donkey", "turkey", "hockey", "jockey", "whiskey"),
-        *("lackey", "hotkey", "hotkeys", "turnkey", "monkeys", "donkeys"),
-    }
-)
-# A name's last word that says its value is about a secret, not one: where it is
-# (`KEY_FILE`, `TOKEN_URL`), how long it lasts (`TOKEN_TTL`), what it is called or its kind.
-# The value still goes through the value rules (a URL's password, a token-shaped word).
-_QUALIFIERS = frozenset(
-    {
-        *("file", "files", "path", "dir", "directory", "folder", "url", "uri", "endpoint"),
-        *("host", "port", "ttl", "timeout", "expiry", "expires", "expiration", "lifetime"),
-        *("age", "length", "len", "size", "count", "limit", "name", "names", "type", "kind"),
-        *("format", "mode", "enabled", "disabled", "required", "algorithm", "alg", "version"),
-        *("scope", "scopes", "location", "region", "issuer", "audience", "domain", "id", "ids"),
-    }
-)
-# An ID is a secret after these: a session's, a Vault secret's, an access key's (AWS).
-_SECRET_IDS = ("key", "keys", "session", "secret")
-_PASS_THROUGH = re.compile(r"pass[\W_]*thr(?:ough|u)", re.IGNORECASE)
-# The shell's working directories, not passwords (MYSQL_PWD is one).
-_ORDINARY_NAMES = frozenset({"pwd", "oldpwd"})
-_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
-# Short flags that hold a key or token in the tools MCP servers are run with (`-k KEY`,
-# `-t TOKEN`). Not `-p`: there it is npx's --package, docker's --publish or a server's --port,
-# and masking it would hide what runs; a password goes in a long flag or the environment.
-_SECRET_SHORT_FLAGS = frozenset({"-k", "-t"})
 
 # A URL anywhere in a text; a sentence's closing punctuation after it is not part of it.
 _URL = re.compile(r"(?<![\w.+-])[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>`]*[^\s\"'<>`.,;:!?)\]}]")
@@ -116,8 +72,8 @@ _USER_ARG = re.compile(r"([^\s:\"'`]+):(\S+)")
 # GitLab, Hugging Face, npm, PyPI, a JWT), whatever name or word stands before them.
 _KNOWN_TOKEN = re.compile(
     r"(?<![\w-])(?:gh[pousr]_[A-Za-z0-9]{16,}|github_pat_\w{16,}|xox[abposr]-[A-Za-z0-9-]{8,}"
-    r"|xapp-[A-Za-z0-9-]{8,}|sk-(?:(?=[\w-]*\d)[\w-]{16,}|[\w-]{20,})|[sr]k_(?:live|test)_[A-Za-z0-9]{8,}"
-    r"|whsec_[A-Za-z0-9]{16,}|(?:AKIA|ASIA)[A-Z0-9]{16}|AIza[\w-]{30,}|ya29\.[\w-]{16,}"
+    r"|xapp-[A-Za-z0-9-]{8,}|sk-(?:(?=[\w-]*\d)[\w-]{16,}|[\w-]{20,})"
+    r"|[sr]k_(?:live|test)_[A-Za-z0-9]{8,}|whsec_[A-Za-z0-9]{16,}|(?:AKIA|ASIA)[A-Z0-9]{16}|AIza[\w-]{30,}|ya29\.[\w-]{16,}"
     r"|glpat-[\w-]{16,}|hf_[A-Za-z0-9]{24,}|npm_[A-Za-z0-9]{30,}|pypi-[\w-]{40,}"
     r"|eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]*)",
     re.ASCII,
@@ -128,32 +84,6 @@ _WORD_OF_TEXT = re.compile(r"(?<![\w~+/.-])[\w~+/.-]*[A-Za-z0-9]=*", re.ASCII)
 _PART = re.compile(r"[^/.]+")
 _PATH_START = ("/", "./", "../", "~/")
 _OPENERS = {")": "(", "]": "[", "}": "{"}
-
-
-def secret_name(name: str) -> bool:
-    """Whether a setting, header, environment variable or flag of this name holds a secret."""
-    if name.lower() in _ORDINARY_NAMES:
-        return False
-    name = _PASS_THROUGH.sub("_", name)  # PASS_THROUGH passes something on: no password
-    words = [word.lower() for word in _WORD.findall(name)]
-    if len(words) > 1 and words[-1] in _QUALIFIERS:
-        if not (words[-1] in ("id", "ids") and words[-2].endswith(_SECRET_IDS)):
-            return False
-    if _SECRET_IN_NAME.search(name):
-        return True
-    return any(_secret_word(word) for word in words)
-
-
-def _secret_word(word: str) -> bool:
-    if word in _SECRET_WORDS:
-        return True
-    glued = word.endswith(_GLUED_END) or word.startswith(_GLUED_START)
-    return glued and word not in _ORDINARY_WORDS
-
-
-def _secret_flag(name: str) -> bool:
-    """A flag's or an argument's name (`--token`, `-k`, `GITHUB_PAT` in `GITHUB_PAT=x`)."""
-    return name in _SECRET_SHORT_FLAGS or secret_name(name)
 
 
 def mask_text(text: str, known: Iterable[str] = ()) -> str:
@@ -239,7 +169,7 @@ def _arg_spans(args: Sequence[str]) -> Iterator[tuple[str, list[Span]]]:
     for arg in args:
         if after_secret_flag and arg and not arg.startswith("-") and not _URL.match(arg):
             yield arg, [_credential_span(arg)]
-        elif (pair := _ARG_PAIR.fullmatch(arg)) and pair[3] and _secret_flag(pair[1]):
+        elif (pair := _ARG_PAIR.fullmatch(arg)) and pair[3] and secret_flag(pair[1]):
             start, header = pair.start(3), pair[2] != "="  # `Name: value` is a header
             a, b, whole = _credential_span(pair[3])
             yield arg, [(start + a, start + b, whole or header)]
@@ -247,7 +177,7 @@ def _arg_spans(args: Sequence[str]) -> Iterator[tuple[str, list[Span]]]:
             yield arg, _text_spans(arg) + _password_spans(user)
         else:
             yield arg, _text_spans(arg)
-        after_secret_flag = arg.startswith("-") and "=" not in arg and _secret_flag(arg)
+        after_secret_flag = arg.startswith("-") and "=" not in arg and secret_flag(arg)
         after_user_flag = arg in _USER_FLAGS
 
 
@@ -269,7 +199,7 @@ def _text_spans(text: str) -> list[Span]:
             a, b, whole = _credential_span(quoted[4])
             spans.append((quoted.start(4) + a, quoted.start(4) + b, whole))
     for flag in _FLAG_VALUE.finditer(text):
-        if _secret_flag(flag[1]) and outside_urls(flag.start()) and outside_urls(flag.start(2)):
+        if secret_flag(flag[1]) and outside_urls(flag.start()) and outside_urls(flag.start(2)):
             spans.append((flag.start(2), _value_end(closes, *flag.span(2)), False))
     for user in _USER_PAIR.finditer(text):
         if outside_urls(user.start()):

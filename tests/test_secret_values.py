@@ -15,7 +15,8 @@ import pytest
 
 from glmchat import paths
 from glmchat.cli import main
-from glmchat.secret_values import mask_args, mask_setting, mask_text, secret_name
+from glmchat.secret_names import secret_name
+from glmchat.secret_values import mask_args, mask_setting, mask_text
 from glmchat.tools.base import McpServerConfig
 from glmchat.tools.mcp_servers import McpManager
 from tests.test_ask_cli import ask
