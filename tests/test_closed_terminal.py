@@ -61,3 +61,36 @@ def test_a_closed_terminal_keeps_the_unsent_prompt(how: str, typed: str) -> None
     assert _draft() == typed
     if how == "SIGTERM":
         assert term.child.exitstatus == 128 + signal.SIGTERM  # ended, as asked, not killed
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_the_process_ends_even_when_its_loop_is_stuck(sig: signal.Signals) -> None:
+    """Found in the benchmarks: after tmux's kill-server one exit in three or four waited for
+    ever on the terminal writer. The handler is the interpreter's (it runs while the loop is
+    stuck, as on a write to a terminal nobody reads) and a watchdog ends the process if the
+    clean exit has not within its grace."""
+    import subprocess
+    import sys
+
+    code = (
+        "import asyncio, os, time\n"
+        "from glmchat.tui import closed_terminal\n"
+        "class App:\n"
+        "    panes = []\n"
+        "    def exit(self, return_code):\n"
+        "        os._exit(99)  # the clean exit: never reached while the loop is stuck\n"
+        "async def main():\n"
+        "    closed_terminal.GRACE = 0.5\n"
+        "    closed_terminal.end_on_signals(App())\n"
+        "    print('ready', flush=True)\n"
+        "    time.sleep(30)  # the loop stuck\n"
+        "asyncio.run(main())\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        proc.send_signal(sig)
+        assert proc.wait(timeout=10) == 128 + sig
+    finally:
+        proc.kill()
+        proc.wait()
