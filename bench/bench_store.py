@@ -139,6 +139,9 @@ def main() -> None:
         rng = random.Random(7)
         common, rare = maker.words[40], maker.words[3000]
         queries = [common, rare, f"{maker.words[60]} {maker.words[400]}", maker.words[500][:4]]
+        # Unspaced text, matched as substrings (the corpus is English: these scan the most):
+        # three characters and more go through the trigram index, one or two are a bounded scan.
+        queries += ["数据库索引", "索引", f"{common} 索引", "🎉"]
 
         rows = [measure("list 50 most recent", lambda: len(store.list_conversations(limit=50)))]
         for query in queries:

@@ -10,7 +10,13 @@ from pathlib import Path
 from typing import Self
 
 from glmchat.store.database import AccessMode, access_mode, connect, translate_error
-from glmchat.store.search_index import ensure_search_index, fts5_available, search_state
+from glmchat.store.search_index import (
+    ensure_search_index,
+    ensure_substring_index,
+    fts5_available,
+    search_state,
+    trigram_available,
+)
 
 
 class StoreConnection:
@@ -35,8 +41,14 @@ class StoreConnection:
             if self.read_only:
                 # No index can be built or dropped here: use it only if it is current.
                 self.fts_enabled = wanted and search_state(self._conn) == "ready"
+                self.substring_enabled = (
+                    self.fts_enabled and search_state(self._conn, "fts_substring") == "ready"
+                )
             else:
                 self.fts_enabled = ensure_search_index(self._conn, wanted)
+                # Probed on every open, like FTS5: a file may move to an older SQLite.
+                trigram = self.fts_enabled and trigram_available()
+                self.substring_enabled = ensure_substring_index(self._conn, trigram)
         except sqlite3.Error as exc:
             self._conn.close()
             raise translate_error(self.path, exc, "open") from exc

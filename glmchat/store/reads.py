@@ -19,6 +19,7 @@ from glmchat.store.rows import (
     summary_from_row,
 )
 from glmchat.store.search import search_fts, search_like
+from glmchat.store.search_substring import needs_substring, search_substring
 from glmchat.store.usage import By, UsageRow, prompts_since, report, spent_since
 
 if TYPE_CHECKING:  # the backend's events load with the engine, not with the store
@@ -200,7 +201,11 @@ class SessionReads(StoreConnection):
         limit = max(1, int(limit))
         with self._read() as conn:
             if search is not None and search.strip():
-                find = search_fts if self.fts_enabled else search_like
+                find = search_like  # without FTS5, or its trigram tokenizer (SQLite < 3.34)
+                if self.fts_enabled and not needs_substring(search):
+                    find = search_fts
+                elif self.substring_enabled:
+                    find = search_substring
                 return find(conn, search, limit, include_reasoning)
             rows = conn.execute(
                 f"SELECT {SUMMARY_COLUMNS} FROM conversations c "

@@ -100,7 +100,7 @@ def search_like(
     clauses = []
     params: list[Any] = []
     for word in words:
-        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = like_pattern(word)
         text_match = "m.content LIKE ? ESCAPE '\\'"
         if include_reasoning:
             text_match = f"({text_match} OR m.reasoning LIKE ? ESCAPE '\\')"
@@ -118,7 +118,7 @@ def search_like(
     first = words[0]
     for row in rows:
         summary = summary_from_row(row)
-        snippet = _like_snippet(summary.title or "", first)
+        snippet = like_snippet(summary.title or "", first)
         hit: int | None = None
         if snippet is None:
             texts = conn.execute(
@@ -128,7 +128,7 @@ def search_like(
             ).fetchall()
             for message_id, content, reasoning in texts:
                 for text in (content, reasoning) if include_reasoning else (content,):
-                    snippet = _like_snippet(text, first)
+                    snippet = like_snippet(text, first)
                     if snippet is not None:
                         break
                 if snippet is not None:
@@ -138,7 +138,12 @@ def search_like(
     return results
 
 
-def _like_snippet(text: str, word: str) -> str | None:
+def like_pattern(word: str) -> str:
+    """A LIKE pattern (with ESCAPE '\\') matching `word` anywhere, its wildcards literal."""
+    return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def like_snippet(text: str, word: str) -> str | None:
     at = text.lower().find(word.lower())
     if at < 0:
         return None

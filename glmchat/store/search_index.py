@@ -1,4 +1,10 @@
-"""The full-text search index: its FTS5 tables and triggers, made or dropped to suit SQLite."""
+"""The full-text search indexes: their FTS5 tables and triggers, made or dropped to suit SQLite.
+
+Two indexes over messages: words (ranked search in spaced languages) and trigrams (any run of
+three or more characters, for text a word index cannot split: Chinese, Japanese, Thai, emoji).
+Each has its own state in store_meta ('fts', 'fts_substring'): 'ready', or 'stale' when its
+triggers were dropped and it must be rebuilt. Titles need no trigram index: they are few and
+short enough to scan (see search_substring.py)."""
 
 from __future__ import annotations
 
@@ -67,11 +73,59 @@ _SEARCH_TRIGGERS = (
 )
 
 
+# detail=none: the index only says which trigrams a row holds, a third of the size of a full
+# index; FTS5 then checks each candidate row against the LIKE pattern itself.
+_SUBSTRING_SCHEMA = (
+    """
+    CREATE VIRTUAL TABLE IF NOT EXISTS messages_trigram USING fts5(
+        content, reasoning, content='messages', content_rowid='id',
+        tokenize='trigram', detail='none'
+    )
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS messages_trigram_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_trigram (rowid, content, reasoning)
+        VALUES (new.id, new.content, new.reasoning);
+    END
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS messages_trigram_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_trigram (messages_trigram, rowid, content, reasoning)
+        VALUES ('delete', old.id, old.content, old.reasoning);
+    END
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS messages_trigram_update AFTER UPDATE OF content, reasoning
+    ON messages BEGIN
+        INSERT INTO messages_trigram (messages_trigram, rowid, content, reasoning)
+        VALUES ('delete', old.id, old.content, old.reasoning);
+        INSERT INTO messages_trigram (rowid, content, reasoning)
+        VALUES (new.id, new.content, new.reasoning);
+    END
+    """,
+)
+_SUBSTRING_TRIGGERS = (
+    "messages_trigram_insert",
+    "messages_trigram_delete",
+    "messages_trigram_update",
+)
+
+
 def fts5_available() -> bool:
     """Whether this Python's SQLite was built with FTS5."""
     try:
         with contextlib.closing(sqlite3.connect(":memory:")) as conn:
             conn.execute("CREATE VIRTUAL TABLE probe USING fts5(x)")
+    except sqlite3.Error:
+        return False
+    return True
+
+
+def trigram_available() -> bool:
+    """Whether this SQLite has FTS5's trigram tokenizer (3.34 and later)."""
+    try:
+        with contextlib.closing(sqlite3.connect(":memory:")) as conn:
+            conn.execute("CREATE VIRTUAL TABLE probe USING fts5(x, tokenize='trigram')")
     except sqlite3.Error:
         return False
     return True
@@ -106,6 +160,32 @@ def ensure_search_index(conn: sqlite3.Connection, use_fts: bool) -> bool:
     return use_fts
 
 
-def search_state(conn: sqlite3.Connection) -> str | None:
-    row = conn.execute("SELECT value FROM store_meta WHERE key = 'fts'").fetchone()
+def ensure_substring_index(conn: sqlite3.Connection, use_trigram: bool) -> bool:
+    """Create or drop the trigram index and its triggers, as ensure_search_index does the
+    word index; returns whether it is in use. Without the tokenizer its triggers must go."""
+    wanted = "ready" if use_trigram else "stale"
+    if search_state(conn, "fts_substring") == wanted:
+        return use_trigram
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        state = search_state(conn, "fts_substring")
+        if use_trigram:
+            if state != "ready":
+                for statement in _SUBSTRING_SCHEMA:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO messages_trigram (messages_trigram) VALUES ('rebuild')")
+                conn.execute("INSERT OR REPLACE INTO store_meta VALUES ('fts_substring', 'ready')")
+        elif state != "stale":
+            for trigger in _SUBSTRING_TRIGGERS:
+                conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+            conn.execute("INSERT OR REPLACE INTO store_meta VALUES ('fts_substring', 'stale')")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return use_trigram
+
+
+def search_state(conn: sqlite3.Connection, key: str = "fts") -> str | None:
+    row = conn.execute("SELECT value FROM store_meta WHERE key = ?", (key,)).fetchone()
     return row[0] if row else None
