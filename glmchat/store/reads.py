@@ -19,7 +19,6 @@ from glmchat.store.rows import (
     summary_from_row,
 )
 from glmchat.store.search import search_fts, search_like
-from glmchat.store.search_substring import needs_substring, search_substring
 from glmchat.store.usage import By, UsageRow, prompts_since, report, spent_since
 
 if TYPE_CHECKING:  # the backend's events load with the engine, not with the store
@@ -201,6 +200,9 @@ class SessionReads(StoreConnection):
         limit = max(1, int(limit))
         with self._read() as conn:
             if search is not None and search.strip():
+                # Loaded by a search only: `glmchat usage` and the first paint never need it.
+                from glmchat.store.search_substring import needs_substring, search_substring
+
                 find = search_like  # without FTS5, or its trigram tokenizer (SQLite < 3.34)
                 if self.fts_enabled and not needs_substring(search):
                     find = search_fts
