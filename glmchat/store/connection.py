@@ -46,7 +46,7 @@ class StoreConnection:
                 )
             else:
                 self.fts_enabled = ensure_search_index(self._conn, wanted)
-                # Probed on every open, like FTS5: a file may move to an older SQLite.
+                # Checked on every open, like FTS5: a file may move to an older SQLite.
                 trigram = self.fts_enabled and trigram_available()
                 self.substring_enabled = ensure_substring_index(self._conn, trigram)
         except sqlite3.Error as exc:

@@ -10,6 +10,34 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from functools import lru_cache
+
+
+def _message_triggers(index: str) -> tuple[str, str, str]:
+    """The triggers that keep `index`, an FTS5 table over messages' content and reasoning
+    (external content), in step with the messages table: insert, delete, update."""
+    columns = "content, reasoning"
+    return (
+        f"""
+    CREATE TRIGGER IF NOT EXISTS {index}_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO {index} (rowid, {columns}) VALUES (new.id, new.content, new.reasoning);
+    END
+    """,
+        f"""
+    CREATE TRIGGER IF NOT EXISTS {index}_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO {index} ({index}, rowid, {columns})
+        VALUES ('delete', old.id, old.content, old.reasoning);
+    END
+    """,
+        f"""
+    CREATE TRIGGER IF NOT EXISTS {index}_update AFTER UPDATE OF {columns} ON messages BEGIN
+        INSERT INTO {index} ({index}, rowid, {columns})
+        VALUES ('delete', old.id, old.content, old.reasoning);
+        INSERT INTO {index} (rowid, {columns}) VALUES (new.id, new.content, new.reasoning);
+    END
+    """,
+    )
+
 
 _SEARCH_SCHEMA = (
     """
@@ -22,27 +50,7 @@ _SEARCH_SCHEMA = (
         title, content='conversations', content_rowid='seq'
     )
     """,
-    """
-    CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN
-        INSERT INTO messages_fts (rowid, content, reasoning)
-        VALUES (new.id, new.content, new.reasoning);
-    END
-    """,
-    """
-    CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN
-        INSERT INTO messages_fts (messages_fts, rowid, content, reasoning)
-        VALUES ('delete', old.id, old.content, old.reasoning);
-    END
-    """,
-    """
-    CREATE TRIGGER IF NOT EXISTS messages_fts_update AFTER UPDATE OF content, reasoning
-    ON messages BEGIN
-        INSERT INTO messages_fts (messages_fts, rowid, content, reasoning)
-        VALUES ('delete', old.id, old.content, old.reasoning);
-        INSERT INTO messages_fts (rowid, content, reasoning)
-        VALUES (new.id, new.content, new.reasoning);
-    END
-    """,
+    *_message_triggers("messages_fts"),
     """
     CREATE TRIGGER IF NOT EXISTS conversations_fts_insert AFTER INSERT ON conversations BEGIN
         INSERT INTO conversations_fts (rowid, title) VALUES (new.seq, coalesce(new.title, ''));
@@ -82,27 +90,7 @@ _SUBSTRING_SCHEMA = (
         tokenize='trigram', detail='none'
     )
     """,
-    """
-    CREATE TRIGGER IF NOT EXISTS messages_trigram_insert AFTER INSERT ON messages BEGIN
-        INSERT INTO messages_trigram (rowid, content, reasoning)
-        VALUES (new.id, new.content, new.reasoning);
-    END
-    """,
-    """
-    CREATE TRIGGER IF NOT EXISTS messages_trigram_delete AFTER DELETE ON messages BEGIN
-        INSERT INTO messages_trigram (messages_trigram, rowid, content, reasoning)
-        VALUES ('delete', old.id, old.content, old.reasoning);
-    END
-    """,
-    """
-    CREATE TRIGGER IF NOT EXISTS messages_trigram_update AFTER UPDATE OF content, reasoning
-    ON messages BEGIN
-        INSERT INTO messages_trigram (messages_trigram, rowid, content, reasoning)
-        VALUES ('delete', old.id, old.content, old.reasoning);
-        INSERT INTO messages_trigram (rowid, content, reasoning)
-        VALUES (new.id, new.content, new.reasoning);
-    END
-    """,
+    *_message_triggers("messages_trigram"),
 )
 _SUBSTRING_TRIGGERS = (
     "messages_trigram_insert",
@@ -111,8 +99,10 @@ _SUBSTRING_TRIGGERS = (
 )
 
 
+@lru_cache(maxsize=1)
 def fts5_available() -> bool:
-    """Whether this Python's SQLite was built with FTS5."""
+    """Whether this Python's SQLite was built with FTS5 (once per process: a library's, not a
+    file's, so every store opened after the first costs no probe)."""
     try:
         with contextlib.closing(sqlite3.connect(":memory:")) as conn:
             conn.execute("CREATE VIRTUAL TABLE probe USING fts5(x)")
@@ -121,8 +111,9 @@ def fts5_available() -> bool:
     return True
 
 
+@lru_cache(maxsize=1)
 def trigram_available() -> bool:
-    """Whether this SQLite has FTS5's trigram tokenizer (3.34 and later)."""
+    """Whether this SQLite has FTS5's trigram tokenizer (3.34 and later; once per process)."""
     try:
         with contextlib.closing(sqlite3.connect(":memory:")) as conn:
             conn.execute("CREATE VIRTUAL TABLE probe USING fts5(x, tokenize='trigram')")
