@@ -16,6 +16,7 @@ from glmchat.store.search_index import (
     fts5_available,
     search_state,
     trigram_available,
+    usable_state,
 )
 
 
@@ -40,9 +41,9 @@ class StoreConnection:
             wanted = fts5_available() if use_fts is None else use_fts
             if self.read_only:
                 # No index can be built or dropped here: use it only if it is current.
-                self.fts_enabled = wanted and search_state(self._conn) == "ready"
-                self.substring_enabled = (
-                    self.fts_enabled and search_state(self._conn, "fts_substring") == "ready"
+                self.fts_enabled = wanted and usable_state(search_state(self._conn))
+                self.substring_enabled = self.fts_enabled and usable_state(
+                    search_state(self._conn, "fts_substring")
                 )
             else:
                 self.fts_enabled = ensure_search_index(self._conn, wanted)

@@ -221,6 +221,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    # 8: the answers still streaming (or left so by a crash): the search indexes skip them,
+    # since re-indexing a growing answer at each once-a-second save cost more than the save
+    # (search_index.py), and search scans them through this index instead (a handful of rows).
+    (
+        "CREATE INDEX messages_in_flight ON messages (id) "
+        "WHERE role = 'assistant' AND status = 'partial' AND finished IS NULL",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

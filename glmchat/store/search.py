@@ -9,6 +9,7 @@ from typing import Any
 
 from glmchat.store.models import ConversationSummary
 from glmchat.store.rows import SUMMARY_COLUMNS, summary_from_row
+from glmchat.store.search_index import IN_FLIGHT
 
 # Search snippets wrap each hit in these; neither is Rich markup nor common in chat text.
 SNIPPET_START = "«"
@@ -19,10 +20,14 @@ RANKED_HITS = 10_000
 _LIKE_CONTEXT = 40
 
 
+def _query_words(text: str) -> list[str]:
+    return [w for w in text.split() if re.search(r"\w", w)]
+
+
 def fts_query(text: str) -> str:
     """A user's words as an FTS5 query: each word a quoted phrase (so no operator syntax
     leaks through), all required, the last one also matching as a prefix."""
-    words = [w for w in text.split() if re.search(r"\w", w)]
+    words = _query_words(text)
     if not words:
         return ""
     phrases = ['"' + w.replace('"', '""') + '"' for w in words]
@@ -88,7 +93,62 @@ def search_fts(
         summary = summary_from_row(row, snippet)
         # The message hit, on whichever branch: opening it switches to that branch.
         results.append(replace(summary, hit_message_id=hit) if kind == "message" else summary)
+    return with_in_flight(conn, results, _query_words(search), limit, include_reasoning)
+
+
+def with_in_flight(
+    conn: sqlite3.Connection,
+    results: list[ConversationSummary],
+    words: list[str],
+    limit: int,
+    include_reasoning: bool,
+) -> list[ConversationSummary]:
+    """`results` (an index's hits), then the conversations whose answer in flight holds every
+    word, up to `limit`. The indexes leave answers in flight out (search_index.py): their
+    rows are scanned, through migration 8's partial index (a handful: the answers streaming
+    now, and any a crash left so)."""
+    if len(results) >= limit or not words:
+        return results
+    columns = ("content", "reasoning") if include_reasoning else ("content",)
+    each_word = " OR ".join(f"m.{column} LIKE ? ESCAPE '\\'" for column in columns)
+    rows = conn.execute(
+        f"SELECT m.conversation_id, m.id FROM messages m WHERE {IN_FLIGHT.format(row='m')} "
+        + "".join(f" AND ({each_word})" for _ in words)
+        + " ORDER BY m.id DESC",
+        [like_pattern(w) for w in words for _ in columns],
+    ).fetchall()
+    seen = {summary.id for summary in results}
+    for cid, message_id in rows:
+        if len(results) >= limit:
+            break
+        if cid not in seen:
+            seen.add(cid)
+            results.append(hit_summary(conn, cid, message_id, words, include_reasoning))
     return results
+
+
+def hit_summary(
+    conn: sqlite3.Connection,
+    cid: str,
+    hit: int | None,
+    words: list[str],
+    include_reasoning: bool,
+) -> ConversationSummary:
+    """Conversation `cid` as a search result: its message `hit` (None: its title) holds
+    `words`, the snippet around the first found."""
+    row = conn.execute(
+        f"SELECT {SUMMARY_COLUMNS} FROM conversations c WHERE c.id = ?", (cid,)
+    ).fetchone()
+    summary = summary_from_row(row)
+    if hit is None:
+        texts = [summary.title or ""]
+    else:
+        content, reasoning = conn.execute(
+            "SELECT content, reasoning FROM messages WHERE id = ?", (hit,)
+        ).fetchone()
+        texts = [content, reasoning] if include_reasoning else [content]
+    snippet = next(filter(None, (like_snippet(t, w) for w in words for t in texts)), "")
+    return replace(summary, snippet=snippet, hit_message_id=hit)
 
 
 def search_like(

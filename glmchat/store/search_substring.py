@@ -8,11 +8,9 @@ from __future__ import annotations
 import re
 import sqlite3
 import unicodedata
-from dataclasses import replace
 
 from glmchat.store.models import ConversationSummary
-from glmchat.store.rows import SUMMARY_COLUMNS, summary_from_row
-from glmchat.store.search import RANKED_HITS, like_pattern, like_snippet
+from glmchat.store.search import RANKED_HITS, hit_summary, like_pattern, with_in_flight
 
 # Scripts written without spaces between words (or, Hangul, with particles glued to them):
 # Thai, Lao, Tibetan, Myanmar, Khmer, Hangul, kana, CJK ideographs, their compatibility forms.
@@ -45,22 +43,8 @@ def search_substring(
         for cid, message_id in _message_hits(conn, words, limit + len(found), include_reasoning):
             if cid not in titled and len(found) < limit:
                 found.append((cid, message_id))
-    results = []
-    for cid, hit in found:
-        row = conn.execute(
-            f"SELECT {SUMMARY_COLUMNS} FROM conversations c WHERE c.id = ?", (cid,)
-        ).fetchone()
-        summary = summary_from_row(row)
-        if hit is None:
-            texts = [summary.title or ""]
-        else:
-            content, reasoning = conn.execute(
-                "SELECT content, reasoning FROM messages WHERE id = ?", (hit,)
-            ).fetchone()
-            texts = [content, reasoning] if include_reasoning else [content]
-        snippet = next(filter(None, (like_snippet(t, w) for w in words for t in texts)), "")
-        results.append(replace(summary, snippet=snippet, hit_message_id=hit))
-    return results
+    results = [hit_summary(conn, cid, hit, words, include_reasoning) for cid, hit in found]
+    return with_in_flight(conn, results, words, limit, include_reasoning)
 
 
 def _title_hits(conn: sqlite3.Connection, words: list[str], limit: int) -> list[str]:
