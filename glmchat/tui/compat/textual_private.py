@@ -322,6 +322,30 @@ def paint_dirty_rows_only(screen: Screen[Any]) -> None:
 
 
 _layouts_done = [0]  # layouts made by HeightStepLayouts screens so far
+_sizing = [False]  # a HeightStepLayouts screen is giving its widgets their sizes
+
+
+def _size_updated_once(
+    widget: Widget, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+) -> bool:
+    """Widget._size_updated, which in a layout of a HeightStepLayouts screen asks for no
+    further layout for a widget that cannot show a scrollbar (SettledBySizing for all of
+    them): every widget a new pane mounts (its tab, title, status bar, the pane itself) got
+    a size in the pane's first layout and asked for a second, which changed nothing."""
+    if _sizing[0] and layout:
+        styles = widget.styles
+        layout = styles.overflow_x in _SCROLLING or styles.overflow_y in _SCROLLING
+    return _textual_size_updated(widget, size, virtual_size, container_size, layout)
+
+
+_SCROLLING = ("auto", "scroll")
+_textual_size_updated = Widget._size_updated
+
+
+def settle_sizes_in_layouts() -> None:
+    """Make a layout of a HeightStepLayouts screen give sizes without asking for another layout
+    where none can follow (`_size_updated_once`). Once per process, before the app runs."""
+    Widget._size_updated = _size_updated_once  # type: ignore[method-assign, assignment]
 
 
 class HeightStepLayouts:
@@ -358,9 +382,11 @@ class HeightStepLayouts:
             )
         )
         compositor.in_view_only = in_view
+        _sizing[0] = True
         try:
             super()._refresh_layout(size, scroll)  # type: ignore[misc]
         finally:
+            _sizing[0] = False
             compositor.in_view_only = False
             self._steps_settled_at = screen._layout_updates
             _layouts_done[0] += 1  # what widgets asked for before this is served

@@ -8,7 +8,11 @@ from textual.binding import ActiveBinding
 from textual.screen import Screen
 from textual.widget import Widget
 
-from glmchat.tui.compat.textual_private import HeightStepLayouts, paint_dirty_rows_only
+from glmchat.tui.compat.textual_private import (
+    HeightStepLayouts,
+    paint_dirty_rows_only,
+    settle_sizes_in_layouts,
+)
 
 
 class ChatScreen(HeightStepLayouts, Screen[None]):
@@ -19,6 +23,9 @@ class ChatScreen(HeightStepLayouts, Screen[None]):
         # A streamed line dirties one row; every container under it was asked for all of its
         # rows at each frame.
         paint_dirty_rows_only(self)
+        # A new widget's first size asked for a second layout of the screen (a new pane, 2 of
+        # its 3 layouts); idempotent.
+        settle_sizes_in_layouts()
 
     def set_focus(
         self, widget: Widget | None, scroll_visible: bool = True, from_app_focus: bool = False
