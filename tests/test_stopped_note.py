@@ -94,3 +94,23 @@ def test_ask_stopped_before_any_text_says_so(wire: WireServer) -> None:
         assert proc.returncode == 6
         said = json.loads(out)["error"]["message"] if json_mode else err
         assert "no answer had arrived" in said and PARTIAL not in said, said
+
+
+async def test_a_resumed_answer_that_never_finished_says_it_may_still_be_written() -> None:
+    """Found by QA: an answer another glmchat was still streaming opened as "the stream stopped
+    early". A row that never finished (no end time) says it may still be written, or was cut
+    off when glmchat stopped; a stream that was cut (it has an end time) says so as before."""
+    from dataclasses import replace
+
+    in_flight = replace(message("assistant", "Half of it", status="partial"), finished=None)
+    seed("aaaa00000002", "Still streaming", [message("user", "Go on?"), in_flight])
+    cut = message("assistant", "Cut short", status="partial")
+    seed("aaaa00000003", "Cut stream", [message("user", "Go on?"), cut])
+    async with running(resume="aaaa00000002") as pilot:
+        shown = region_text(active(pilot).log_view)
+        assert "unfinished answer: another glmchat may still be writing it" in shown, shown
+        assert "stopped early" not in shown
+    async with running(resume="aaaa00000003") as pilot:
+        shown = region_text(active(pilot).log_view)
+        assert "partial answer: the stream stopped early" in shown, shown
+        assert "unfinished" not in shown

@@ -42,6 +42,9 @@ class Turn:
     # On a prompt's turn: the tokens its exchange adds to a request, and what they were counted
     # from (engine/budget.py), so that a long history is estimated once, not on every prompt.
     sent_tokens: tuple[tuple[Any, ...], int] | None = field(default=None, repr=False, compare=False)
+    # A saved answer that never finished: another glmchat may still be writing it, or a crash
+    # cut it off (its row is partial with no end time; a stopped or cut stream has one).
+    unfinished: bool = False
 
     @property
     def answered(self) -> bool:
@@ -66,6 +69,7 @@ def turn_from_stored(m: StoredMessage) -> Turn:
         cost_source=m.cost_source,
         parent_id=m.parent_id,
         web_search=m.web_search,
+        unfinished=m.role == "assistant" and m.status == "partial" and m.finished is None,
     )
 
 

@@ -104,6 +104,7 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
         reasoning_tokens: int | None = None,
         status: str = "complete",
         error: str | None = None,
+        unfinished: bool = False,
         message_id: int | None = None,
         palette_key: str = "ctrl+p",
         rounds: Sequence[AnswerRound] = (),
@@ -136,6 +137,7 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
         self.first_output_at: float | None = None  # monotonic time of the first delta
         self._status = status
         self._error = error
+        self._unfinished = unfinished  # see Turn.unfinished
         self._sources: Sources | None = Sources(sources) if sources else None
         self._note = Static("", classes="note")
         self._note.display = False
@@ -371,6 +373,7 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
         self._show_sources()
         self._status = status
         self._error = error
+        self._unfinished = False
         self._show_status()
 
     def _show_sources(self) -> None:
@@ -391,9 +394,13 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
             text = Text(neutralize_controls(self._error), style="bold")
             self._note.set_classes("error")
         elif self._status == "partial":
-            text = Text(
-                f"⚠ partial answer: the stream stopped early (retry: {self.palette_key} → Retry)"
+            why = (
+                "unfinished answer: another glmchat may still be writing it (reopen to see more), "
+                "or glmchat stopped before its end"
+                if self._unfinished
+                else "partial answer: the stream stopped early"
             )
+            text = Text(f"⚠ {why} (retry: {self.palette_key} → Retry)")
             self._note.set_classes("note")
         elif self._status == "cancelled":
             # Stopped before any text, there is no partial answer to keep (found by QA).

@@ -28,6 +28,7 @@ def widget_for(
         code_theme=ui.code_theme,
         status=last.status,
         error=last.error,
+        unfinished=last.unfinished,
         message_id=first.message_id,
         palette_key=palette_key,
         siblings=first.siblings,
