@@ -4,7 +4,12 @@ any text, it said "the partial answer is kept", with no answer to keep)."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
+from glmchat.config import load_settings
+from glmchat.credentials import CredentialStore
+from glmchat.store import SessionStore
+from glmchat.tui.app import GlmChatApp
 from tests.tui_helpers import (
     active,
     message,
@@ -114,3 +119,19 @@ async def test_a_resumed_answer_that_never_finished_says_it_may_still_be_written
         shown = region_text(active(pilot).log_view)
         assert "partial answer: the stream stopped early" in shown, shown
         assert "unfinished" not in shown
+
+
+async def test_a_read_only_database_is_said_as_a_pane_opens(db_path: Path) -> None:
+    """Found by QA: with a read-only glmchat.db the TUI said nothing until the first prompt
+    failed to save. Each pane says so as it opens: the banner, and the status line."""
+    seed("aaaa00000004", "Readable", [message("user", "Old question?")])
+    store = SessionStore(db_path, mode="ro")
+    app = GlmChatApp(
+        load_settings(), store=store, credentials=CredentialStore(), resume="aaaa00000004"
+    )
+    async with running(app) as pilot:
+        pane = active(pilot)
+        banner = " ".join(region_text(pane.query_one("#unsaved")).split())
+        assert "Not saved" in banner and "read-only, so nothing new is saved" in banner, banner
+        assert "Old question?" in region_text(pane.log_view)  # it still reads
+        assert pane.save_error is not None

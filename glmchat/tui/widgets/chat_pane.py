@@ -129,6 +129,11 @@ class ChatPane(Vertical):
         self.log_view.after_first_paint(self.branches.read_whole)  # a resumed conversation
         # Its draft, and a prompt whose answer failed (unless the box was kept since).
         self.draft.restore(self.prompt)
+        store = self.glm.store
+        if store is not None and store.read_only:
+            # Said as the pane opens, not when the first prompt fails to save (found by QA).
+            self.engine.saving_failed(f"{store.path} is read-only, so nothing new is saved")
+            self.not_saved.say_pending()
 
     def on_unmount(self) -> None:
         self.draft.keep()  # closed, or the app quitting: the unsent prompt stays with it
