@@ -223,7 +223,10 @@ def test_fork_copies_the_branch_up_to_a_message_and_leaves_the_ledger_alone(
     assert [m.content for m in copy.messages] == ["one", "uno"]
     assert path(copy) == copy.messages and copy.current_leaf == copy.messages[-1].id
     assert copy.messages[1].cost == 0.25
-    assert (copy.model, copy.provider, copy.title) == ("glm-4.5", "zai", "one")
+    # Its title is marked (found by QA: two tabs read the same); a fork of a fork numbered.
+    assert (copy.model, copy.provider, copy.title) == ("glm-4.5", "zai", "one (fork)")
+    again = store.get_conversation(store.fork(store.fork(forked)))
+    assert again.title == "one (fork 3)"
     # The original is untouched, and the copy costs nothing new.
     assert len(store.get_conversation(cid).messages) == 5
     assert store.usage_report(by="conversation") == spent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -68,6 +69,7 @@ class TreeEdits(SessionReads):
             new = replace(
                 source,
                 id=self._free_id(conn, new_id()),
+                title=fork_title(source.title),
                 created=stamp,
                 updated=stamp,
                 current_leaf=None,
@@ -168,3 +170,17 @@ def _as_tree(conv: Conversation) -> Conversation:
         return conv
     chain = tuple(replace(m, id=i + 1, parent_id=i or None) for i, m in enumerate(conv.messages))
     return replace(conv, messages=chain, current_leaf=len(chain) or None)
+
+
+_FORKED = re.compile(r"(.*) \(fork(?: (\d+))?\)")
+
+
+def fork_title(title: str | None) -> str | None:
+    """A fork's title: its source's, marked (found by QA: two tabs read the same). A fork of a
+    fork is numbered: "Plan (fork)", then "Plan (fork 2)"."""
+    if not title:
+        return title
+    forked = _FORKED.fullmatch(title)
+    if forked is None:
+        return f"{title} (fork)"
+    return f"{forked[1]} (fork {int(forked[2] or 1) + 1})"
