@@ -1,7 +1,7 @@
 """`glmchat sessions list` measures its columns in terminal cells as shown (found by QA: it
 counted characters, so with a CJK model name or one with escapes the MSGS values sat off their
 header, a CJK title ran past the terminal's width and wrapped, and a search's snippet was
-indented by the same wrong widths)."""
+indented by the same wrong widths); a search's snippet keeps its hit in view."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from rich.cells import cell_len
 
 from glmchat import paths
 from glmchat.cli import main
-from glmchat.store import SessionStore, parse_documents
+from glmchat.cli.cells import clip_around
+from glmchat.store import SNIPPET_END, SNIPPET_START, SessionStore, parse_documents
 
 WIDTH = 120
 HOSTILE = "\x1b]0;PW\x07\x1b[2J\x9b2J"
@@ -105,3 +106,118 @@ def test_search_snippets_sit_under_the_title_and_fit(capsys: pytest.CaptureFixtu
     for snippet in snippets:
         assert len(snippet) - len(snippet.lstrip(" ")) == title_at, snippet
         assert "needle" in snippet or "…" in snippet
+
+
+# --- a snippet is cut around its hit ---------------------------------------------------------
+# Found by QA: a hit near the end of a long message was cut off the snippet's right end, so the
+# row was found but its snippet did not show why. Every place that cuts a snippet to a width
+# goes through clip_around (the ctrl+r picker's too: tests/test_session_picker.py).
+
+FILL = " ".join(["marmotword flows slowly onward"] * 30)
+CJK_FILL = "中文标题" * 40
+LONG_WORD = "supercalifragilisticexpialidocious"
+HITS = {  # conversation: (search word, the long message it is in)
+    "start": ("headwordstart", "headwordstart " + FILL),
+    "middle": ("midwordcentre", f"{FILL} midwordcentre {FILL}"),
+    "end": ("tailwordend", f"{FILL} tailwordend"),
+    "cjk": ("目标词", f"{CJK_FILL}目标词{CJK_FILL}"),
+    "long": (LONG_WORD, f"{FILL} {LONG_WORD} {FILL}"),
+}
+
+
+def _marked(word: str) -> str:
+    return f"{SNIPPET_START}{word}{SNIPPET_END}"
+
+
+def _seed_hits() -> None:
+    docs = [
+        {
+            "format": "glmchat-conversation",
+            "version": 1,
+            "id": name,
+            "title": name,
+            "model": "glm-4.5",
+            "provider": "zai",
+            "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": text}],
+        }
+        for name, (_, text) in HITS.items()
+    ]
+    with SessionStore(paths.database_path()) as store:
+        store.insert_conversations(parse_documents(json.dumps(docs)))
+
+
+@pytest.mark.parametrize("columns", [120, 80, 60])
+@pytest.mark.parametrize("name", list(HITS))
+def test_the_snippet_shows_its_hit_wherever_it_is_in_the_message(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, name: str, columns: int
+) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    _seed_hits()
+    word = HITS[name][0]
+    assert main(["sessions", "list", "--search", word]) == 0
+    header, row, snippet = capsys.readouterr().out.splitlines()
+    title_at = "".join(_cells(header)).index("TITLE")
+    width = max(20, columns - title_at)  # what the title and its snippet are given
+    assert row.split()[0] == name and snippet.startswith(" " * title_at), snippet
+    shown = snippet[title_at:]
+    assert cell_len(shown) <= width, (shown, width)
+    if cell_len(_marked(word)) + 2 <= width:
+        assert _marked(word) in shown, shown
+        # context on each side the message has some, and "…" where the snippet was cut
+        assert shown.startswith("…" if name != "start" else _marked(word)), shown
+        assert shown.endswith("…" if name != "end" else _marked(word)), shown
+    else:  # only the long word at 60 and 80 columns: the start of the hit, after the cut
+        assert shown.startswith("…") and _marked(word).startswith(shown[1:-1]), shown
+    # --json keeps the whole snippet.
+    assert main(["sessions", "list", "--search", word, "--json"]) == 0
+    assert _marked(word) in json.loads(capsys.readouterr().out)[0]["snippet"]
+
+
+SNIPPETS = [
+    "«headwordstart» " + FILL,
+    f"…{FILL} «midwordcentre» {FILL}…",
+    f"…{FILL} «tailwordend»",
+    f"…{CJK_FILL}«目标词»{CJK_FILL}…",
+    f"🙂 {'絵文字 ' * 20}«🙂🙂» {'ok ' * 30}",
+    f"x «{LONG_WORD}» «second» y",
+]
+
+
+@pytest.mark.parametrize("text", SNIPPETS, ids=["start", "middle", "end", "cjk", "emoji", "long"])
+def test_clip_around_keeps_the_hit_at_every_width(text: str) -> None:
+    start = text.index(SNIPPET_START)
+    hit = text[start : text.index(SNIPPET_END) + 1]
+    for width in range(cell_len(text) + 2):
+        shown = clip_around(text, width, SNIPPET_START, SNIPPET_END)
+        assert cell_len(shown) <= width, (width, shown)
+        if cell_len(text) <= width:
+            assert shown == text
+            continue
+        # Nothing made up: what is shown is the text, with "…" where it was cut.
+        assert shown.strip("…") in text, (width, shown)
+        if cell_len(hit) + 2 <= width:
+            assert hit in shown, (width, shown)
+            # The room is shared: a side is cut short only if the other is shown whole.
+            before, _, after = shown.partition(hit)
+            half = (width - cell_len(hit)) // 2 - 2  # less the "…" and a wide character
+            before_whole, after_whole = text.startswith(before), text.endswith(after)
+            assert before_whole or after_whole or cell_len(before) >= half, (width, shown)
+            assert before_whole or after_whole or cell_len(after) >= half, (width, shown)
+        elif width >= 4:  # the hit alone does not fit: its start, from the "«"
+            assert shown.lstrip("…").startswith(hit[: cell_len(shown) // 2]), (width, shown)
+
+
+@pytest.mark.parametrize(
+    ("text", "width", "shown"),
+    [
+        ("one two three «hit» four five six", 15, "…ree «hit» fou…"),
+        ("«hit» four five six", 10, "«hit» fou…"),
+        ("one two three «hit»", 10, "…ree «hit»"),
+        ("一二三四五«中»六七八九十", 12, "…五«中»六…"),  # a wide character is never halved
+        ("one two three «a-long-hit» four", 9, "…«a-long…"),
+        ("unmarked text is cut at its end", 10, "unmarked…"),
+        ("an «unclosed mark is cut at its end", 10, "an «unclo…"),
+    ],
+)
+def test_clip_around_examples(text: str, width: int, shown: str) -> None:
+    assert clip_around(text, width, SNIPPET_START, SNIPPET_END) == shown

@@ -39,3 +39,59 @@ def aligned(
             cells.append(gap + cell if i in right else cell + gap)
         lines.append("  ".join(cells).rstrip())
     return lines
+
+
+def clip_around(text: str, cells: int, start: str, end: str) -> str:
+    """`text` in at most `cells` terminal cells, cut around its first match marked with `start`
+    and `end` (a search snippet's hit) so the match stays in view: whole, with context on both
+    sides and "…" where cut; when the match alone is wider than the space, its start. Unmarked
+    text is cut at the end, as `clip` does."""
+    if cell_len(text) <= cells:
+        return text
+    at = text.find(start)
+    stop = text.find(end, at + len(start)) if at >= 0 else -1
+    if stop < 0:
+        return clip(text, cells)
+    stop += len(end)
+    before, match, after = text[:at], text[at:stop], text[stop:]
+    sides = _context(before, after, cells - cell_len(match))
+    if sides is None:  # the match alone does not fit: its start, "…" before it if cut there
+        lead = "…" if before and cells > 2 else ""
+        return lead + clip(text[at:], cells - len(lead))
+    return sides[0] + match + sides[1]
+
+
+def _context(before: str, after: str, room: int) -> tuple[str, str] | None:
+    """What to show of the text before and after a match in `room` cells ("…" where cut, a
+    side that needs less than half leaving the rest to the other), or None if nothing fits.
+    One side at least is cut: the whole text is wider than the room."""
+    wide_before, wide_after = cell_len(before), cell_len(after)
+    half = room // 2
+    if wide_before <= half and wide_before < room:
+        return before, _head(after, room - wide_before - 1).rstrip() + "…"
+    if wide_after <= room - half and wide_after < room:
+        return "…" + _tail(before, room - wide_after - 1).lstrip(), after
+    if half >= 1:
+        return "…" + _tail(before, half - 1).lstrip(), _head(after, room - half - 1).rstrip() + "…"
+    return None
+
+
+def _head(text: str, cells: int) -> str:
+    """The longest start of `text` that fits in `cells` (a wide character is never halved)."""
+    used = 0
+    for n, char in enumerate(text):
+        used += cell_len(char)
+        if used > cells:
+            return text[:n]
+    return text
+
+
+def _tail(text: str, cells: int) -> str:
+    """The longest end of `text` that fits in `cells`, not starting with a combining mark."""
+    used = 0
+    for n in range(len(text) - 1, -1, -1):
+        used += cell_len(text[n])
+        if used > cells:
+            kept = text[n + 1 :]
+            return kept[next((i for i, c in enumerate(kept) if cell_len(c)), len(kept)) :]
+    return text

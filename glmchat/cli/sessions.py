@@ -11,9 +11,11 @@ from pathlib import Path
 
 from rich.cells import cell_len
 
-from glmchat.cli.cells import aligned, clip
+from glmchat.cli.cells import aligned, clip, clip_around
 from glmchat.cli.errors import CliError
 from glmchat.store import (
+    SNIPPET_END,
+    SNIPPET_START,
     Conversation,
     SessionStore,
     import_file,
@@ -183,7 +185,11 @@ def run_list(args: argparse.Namespace) -> int:
     for summary, line in zip(found, lines[1:], strict=True):
         print(line)
         if summary.snippet:
-            print(" " * indent + clip(_one_line(summary.snippet), title_width))
+            # Cut around the hit, which may sit at the far end of a long snippet.
+            snippet = clip_around(
+                _one_line(summary.snippet), title_width, SNIPPET_START, SNIPPET_END
+            )
+            print(" " * indent + snippet)
     return 0
 
 
