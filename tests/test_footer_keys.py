@@ -4,6 +4,7 @@ palette's hint; `[ ‹ Version  ] Version ›` were offered on messages with no 
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from textual.pilot import Pilot
@@ -13,8 +14,16 @@ from glmchat.keybindings import BINDING_IDS
 from glmchat.tui.compat.keys import PALETTE_KEY_CLASS, FooterKey
 from glmchat.tui.widgets.key_footer import KeyFooter
 from tests.test_selection_burst import branched
-from tests.tui_helpers import active, running, screen_lines
-from tests.wire_server import WireServer
+from tests.tui_helpers import (
+    active,
+    running,
+    screen_lines,
+    send,
+    stream,
+    wait_for_stream,
+    wait_until,
+)
+from tests.wire_server import Reply, WireServer
 
 # A key for every binding id, none of them a default or a key the prompt box binds.
 FRESH = [f"ctrl+f{n}" for n in range(1, 13)] + [f"shift+f{n}" for n in range(1, 13)]
@@ -101,3 +110,35 @@ async def test_version_keys_are_offered_only_where_another_version_is(
         # Not offered, the key is typed (as any key that is not the selection's).
         await pilot.press("right_square_bracket")
         assert pane.prompt.text == "]" and pane.prompt.has_focus
+
+
+def stop_key(pilot: Pilot[Any]) -> FooterKey:
+    footer = pilot.app.query_one(KeyFooter)
+    return next(key for key in footer.query(FooterKey) if key.action == "stop")
+
+
+async def test_stop_is_dimmed_with_nothing_to_stop_and_the_keys_are_not_rebuilt(
+    zai: WireServer,
+) -> None:
+    """Found by QA: the footer offered "esc Stop" with nothing streaming. It is dimmed then
+    (focus in the prompt), enabled while an answer streams; the keys are restyled, not
+    rebuilt, as each answer starts and ends (a rebuild is a dozen widgets)."""
+    gate = threading.Event()
+    zai.reply(Reply(chunks=stream(["Half an ", "answer"], holds={1: gate}), delay=0.005))
+    try:
+        async with running() as pilot:
+            pane = active(pilot)
+            await pilot.pause()
+            keys = list(pilot.app.query_one(KeyFooter).query(FooterKey))
+            assert stop_key(pilot).has_class("-disabled")
+            await send(pilot, "go")
+            await wait_until(pilot, lambda: not stop_key(pilot).has_class("-disabled"), "Stop")
+            assert pane.streaming is not None
+            gate.set()
+            await wait_for_stream(pilot)
+            await wait_until(pilot, lambda: stop_key(pilot).has_class("-disabled"), "dimmed")
+            assert list(pilot.app.query_one(KeyFooter).query(FooterKey)) == keys
+            await pilot.press("escape")  # nothing to stop: no harm, the focus stays
+            assert pane.prompt.has_focus
+    finally:
+        gate.set()

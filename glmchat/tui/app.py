@@ -218,6 +218,7 @@ class GlmChatApp(FramesInOneWrite, AppServices):  # each frame in one write (com
         pane_id = self._tab_id(event.pane)
         if pane_id:
             self.tabs.set_activity(pane_id, event.state)
+        self.refresh_bindings()  # Stop is enabled while an answer streams
 
     # --- actions -----------------------------------------------------------------------------
 
@@ -239,6 +240,12 @@ class GlmChatApp(FramesInOneWrite, AppServices):  # each frame in one write (com
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self._PANE_ACTIONS and isinstance(self.screen, ModalScreen):
             return False
+        if action == "stop":
+            # Nothing to stop and the focus in the prompt already: shown dimmed (found by QA:
+            # "esc Stop" with nothing streaming); elsewhere it brings the focus back.
+            pane = self.active_pane
+            if pane is not None and pane.streaming is None and self.focused is pane.prompt:
+                return None
         return True
 
     def action_toggle_thinking(self) -> None:

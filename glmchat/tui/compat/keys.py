@@ -5,7 +5,9 @@ tests/test_selection_burst.py and tests/test_footer_keys.py):
   as routed (`is_forwarded`): bubbling back up to the app, it is looked up in the bindings
   and not routed again;
 - `Footer.compose` draws the palette's key as a `FooterKey` (from `textual.widgets._footer`)
-  with the class `-command-palette`, found under `App.COMMAND_PALETTE_BINDING`.
+  with the class `-command-palette`, found under `App.COMMAND_PALETTE_BINDING`;
+- a `FooterKey` drawn for a disabled binding has the class `-disabled` and its `_disabled`
+  attribute set (which its click reads), nothing else.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from textual import events
 from textual.widget import Widget
 from textual.widgets._footer import FooterKey
 
-__all__ = ["PALETTE_KEY_CLASS", "FooterKey", "route_key"]
+__all__ = ["PALETTE_KEY_CLASS", "FooterKey", "route_key", "set_key_enabled"]
 
 PALETTE_KEY_CLASS = "-command-palette"
 
@@ -23,3 +25,9 @@ def route_key(widget: Widget, key: events.Key) -> None:
     """Give `widget` a key as the app does with the key it reads: the app's priority bindings
     have had it already."""
     widget._forward_event(key)
+
+
+def set_key_enabled(key: FooterKey, enabled: bool) -> None:
+    """Show `key` enabled or not, as Footer would draw it for a binding in that state."""
+    key._disabled = not enabled
+    key.set_class(not enabled, "-disabled")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from textual.app import ComposeResult
 from textual.widgets import Footer
 
-from glmchat.tui.compat.keys import PALETTE_KEY_CLASS, FooterKey
+from glmchat.tui.compat.keys import PALETTE_KEY_CLASS, FooterKey, set_key_enabled
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -74,5 +74,23 @@ class KeyFooter(Footer):
         shown = self._what_it_would_show()
         if shown == self._shown:
             return
-        await super().recompose()
+        if self._shown is not None and _keys_of(shown) == _keys_of(self._shown):
+            # Only whether keys are enabled changed (Stop, as each answer starts and ends): a
+            # restyle of those keys, not a rebuild of them all.
+            enabled: dict[str, bool] = {}
+            for active in self.screen.active_bindings.values():
+                enabled.setdefault(active.binding.action, active.enabled)  # Footer's first
+            for key in self.query(FooterKey):
+                if key.action in enabled:
+                    set_key_enabled(key, enabled[key.action])
+        else:
+            await super().recompose()
         self._shown = shown
+
+
+def _keys_of(shown: tuple[object, ...]) -> tuple[object, ...]:
+    """What KeyFooter shows (`_what_it_would_show`) less whether each key is enabled."""
+    ready, compact, palette, bindings, keys = shown
+    assert isinstance(bindings, tuple)
+    without = tuple((key, binding, tooltip) for key, binding, _, tooltip in bindings)
+    return (ready, compact, palette, without, keys)
