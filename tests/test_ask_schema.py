@@ -318,3 +318,206 @@ def test_ask_loads_the_validator_and_the_mcp_sdk_only_when_used() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --- $ref: only references inside the schema, checked before anything is sent -------------
+
+NOT_FOLLOWED = "does not resolve (only references inside the schema are followed)"
+
+
+def a_schema_reply() -> Reply:
+    """What a server would answer for a schema it holds: retrieving it must never happen."""
+    return Reply(body=json.dumps(PERSON).encode(), headers={"Content-Type": "application/json"})
+
+
+def refs_that_do_not_resolve(url: str, tmp_path: Path) -> dict[str, dict[str, Any]]:
+    """Each case a schema with a `$ref` that does not resolve inside it. The file, the relative
+    file and the URL exist and hold a schema, so only refusing to retrieve them passes."""
+    (tmp_path / "other.json").write_text(json.dumps(PERSON))
+    return {
+        "pointer to nowhere": {"$ref": "#/definitions/nope"},
+        "anchor to nowhere": {"$ref": "#nope"},
+        "remote http": {"$ref": f"{url}/schema.json"},
+        "file": {"$ref": (tmp_path / "other.json").as_uri()},
+        "relative": {"$ref": "other.json"},
+        "dynamic": {"$dynamicRef": "other.json#meta"},
+        "deep": {
+            "$defs": {"n": {"type": "integer"}},
+            "type": "object",
+            "properties": {
+                "a": {"type": "array", "items": {"anyOf": [{"$ref": "#/$defs/n"}, {"$ref": "#/x"}]}}
+            },
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "pointer to nowhere",
+        "anchor to nowhere",
+        "remote http",
+        "file",
+        "relative",
+        "dynamic",
+        "deep",
+    ],
+)
+def test_a_ref_that_does_not_resolve_inside_the_schema_is_refused_on_load(
+    wire: WireServer, tmp_path: Path, case: str
+) -> None:
+    wire.reply(a_schema_reply())
+    schema = refs_that_do_not_resolve(wire.url, tmp_path)[case]
+    (tmp_path / "schema.json").write_text(json.dumps(schema))
+    for source in (json.dumps(schema), str(tmp_path / "schema.json")):
+        with pytest.raises(SchemaError) as caught:
+            load_schema(source, cwd=tmp_path)
+        message = str(caught.value)
+        assert "is not a valid JSON Schema: $" in message and NOT_FOLLOWED in message, message
+        assert "\n" not in message
+    assert wire.requests == []  # nothing fetched
+
+
+def test_a_refused_ref_names_itself_and_where_it_is(tmp_path: Path) -> None:
+    schema = refs_that_do_not_resolve("http://127.0.0.1:1", tmp_path)["deep"]
+    with pytest.raises(SchemaError) as caught:
+        load_schema(json.dumps(schema))
+    assert str(caught.value) == (
+        "--schema (inline) is not a valid JSON Schema: $ref '#/x' at "
+        f"$.properties.a.items.anyOf[1] {NOT_FOLLOWED}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("schema", "says"),
+    [
+        # A ref that resolves to something that is not a schema would crash the validator.
+        ({"required": ["a"], "$ref": "#/required"}, "$ref '#/required' at $ does not point to a"),
+        # A ref into a place the metaschema does not check (a `const`) gets checked.
+        ({"const": {"type": "nonsense"}, "$ref": "#/const"}, "(at $.const.type)"),
+        ({"const": {"$ref": "#/nope"}, "$ref": "#/const"}, "$ref '#/nope' at $.const"),
+    ],
+)
+def test_a_ref_must_reach_a_valid_schema(schema: dict[str, Any], says: str) -> None:
+    with pytest.raises(SchemaError) as caught:
+        load_schema(json.dumps(schema))
+    assert says in str(caught.value) and "is not a valid JSON Schema" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"$defs": {"age": {"type": "integer", "minimum": 0}}, "$ref": "#/$defs/age"},
+        {"definitions": {"age": {"type": "integer", "minimum": 0}}, "$ref": "#/definitions/age"},
+        {"$defs": {"age": {"$anchor": "age", "type": "integer", "minimum": 0}}, "$ref": "#age"},
+        # Looks remote, but an embedded resource has that URI: nothing is fetched.
+        {
+            "$id": "https://example.com/root.json",
+            "$defs": {"age": {"$id": "age.json", "type": "integer", "minimum": 0}},
+            "$ref": "age.json",
+        },
+        {
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "definitions": {"age": {"type": "integer", "minimum": 0}},
+            "$ref": "#/definitions/age",
+        },
+    ],
+)
+def test_refs_inside_the_schema_keep_working_with_their_validation(schema: dict[str, Any]) -> None:
+    assert load_schema(json.dumps(schema)) == schema
+    for name in ("zai", "openrouter"):
+        plan = plan_for(BUILTIN_PROVIDERS[name], schema)
+        assert plan.check("36") == (36, [])
+        assert plan.check("-1")[1] == ["$: -1 is less than the minimum of 0"]
+
+
+def test_a_recursive_schema_and_ref_lookalikes_load() -> None:
+    tree = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "children": {"type": "array", "items": {"$ref": "#"}},
+        },
+        "required": ["name"],
+    }
+    assert load_schema(json.dumps(tree)) == tree
+    plan = plan_for(BUILTIN_PROVIDERS["openrouter"], tree)
+    document = {"name": "a", "children": [{"name": "b", "children": []}]}
+    assert plan.check(json.dumps(document)) == (document, [])
+    assert plan.check('{"name": "a", "children": [{}]}')[1] == [
+        "$.children[0]: 'name' is a required property"
+    ]
+    # A property called "$ref" and a `$ref` inside a value are not references.
+    lookalikes = {
+        "type": "object",
+        "properties": {"$ref": {"type": "string"}},
+        "const": {"$ref": "http://127.0.0.1:1/x"},
+        "examples": [{"$ref": "#/nowhere"}],
+    }
+    assert load_schema(json.dumps(lookalikes)) == lookalikes
+
+
+@pytest.mark.parametrize("case", ["pointer to nowhere", "remote http", "file", "relative", "deep"])
+@pytest.mark.parametrize("json_flag", [(), ("--json",)])
+def test_ask_refuses_a_ref_that_does_not_resolve_before_anything_is_sent(
+    wire: WireServer, tmp_path: Path, case: str, json_flag: tuple[str, ...]
+) -> None:
+    wire.reply(a_schema_reply())
+    schema = json.dumps(refs_that_do_not_resolve(wire.url, tmp_path)[case])
+    proc = ask("--no-save", *json_flag, "--schema", schema, "--base-url", wire.url, "q")
+    assert proc.returncode == 2, proc.stderr
+    [line] = proc.stderr.splitlines()
+    assert line.startswith("glmchat: --schema (inline) is not a valid JSON Schema: $ref ")
+    assert NOT_FOLLOWED in line and "unexpected" not in line
+    assert wire.requests == []  # neither the chat request nor the ref
+
+
+CYCLE = {"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}
+
+
+def test_a_schema_that_fails_while_checking_an_answer_is_a_schema_error() -> None:
+    # Every ref resolves, but they go round in a circle: the validator cannot finish.
+    assert load_schema(json.dumps(CYCLE)) == CYCLE
+    plan = plan_for(BUILTIN_PROVIDERS["openrouter"], CYCLE)
+    document, [error] = plan.check('{"name": "Ada"}')
+    assert error.startswith("$: the schema cannot be applied to the answer (RecursionError")
+    assert "\n" not in error
+
+
+def test_ask_with_a_schema_that_cannot_be_applied_ends_as_kind_schema(wire: WireServer) -> None:
+    wire.reply(tool_reply('{"value": 1}'), tool_reply('{"value": 1}'))
+    args = ("--no-save", "--schema", json.dumps(CYCLE), "--base-url", wire.url, "q")
+    proc = ask("--json", *args)
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)  # the one JSON object, never an empty stdout
+    assert doc["error"]["kind"] == "schema"
+    assert doc["error"]["errors"][0].startswith("$: the schema cannot be applied to the answer")
+    [line] = proc.stderr.splitlines()
+    assert "the schema cannot be applied" in line and "unexpected" not in line
+
+    wire.reply(tool_reply('{"value": 1}'), tool_reply('{"value": 1}'))
+    plain = ask(*args)
+    assert plain.returncode == 1 and plain.stdout == ""
+    assert "the schema cannot be applied" in plain.stderr and plain.stderr.count("\n") == 1
+
+
+# --- an empty --schema -------------------------------------------------------------------
+
+EMPTY = "--schema is empty: give a JSON Schema file or inline JSON"
+
+
+@pytest.mark.parametrize("source", ["", "   ", "\n\t"])
+def test_an_empty_schema_says_so(wire: WireServer, source: str) -> None:
+    with pytest.raises(SchemaError, match=EMPTY):
+        load_schema(source)
+    proc = ask("--no-save", "--schema", source, "--base-url", wire.url, "q")
+    assert proc.returncode == 2
+    assert proc.stderr == f"glmchat: {EMPTY}\n"
+    assert wire.requests == []
+
+
+def test_an_empty_schema_file_says_so(tmp_path: Path) -> None:
+    (tmp_path / "empty.json").write_text("\n")
+    with pytest.raises(SchemaError) as caught:
+        load_schema("empty.json", cwd=tmp_path)
+    assert str(caught.value) == "--schema 'empty.json' is empty: the file holds no JSON Schema"

@@ -30,6 +30,8 @@ _WRAP_KEY = "value"  # a schema that is not an object rides in a tool's paramete
 _MAX_ERRORS = 20  # listed to the model and the user; more are counted
 _MAX_ERROR_CHARS = 300
 _MAX_CANDIDATES = 64  # places in a long answer where a document might start
+# The keywords that make the validator look a schema up ($recursiveRef: draft 2019-09).
+_REF_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
 
 
 class SchemaError(GlmchatError):
@@ -53,31 +55,109 @@ def load_schema(source: str, cwd: Path | None = None) -> Any:
         )
     from jsonschema.exceptions import SchemaError as Invalid
 
+    validator = _validator_class(schema)
     try:
-        _validator_class(schema).check_schema(schema)
+        validator.check_schema(schema)
     except Invalid as exc:
         at = exc.json_path if exc.path else "$"
         raise SchemaError(
             f"--schema {where} is not a valid JSON Schema: {_short(exc.message)} (at {at})"
         ) from None
+    _check_refs(schema, validator, where)
     return schema
 
 
 def _schema_text(source: str, cwd: Path | None) -> tuple[str, str]:
     stripped = source.strip()
+    if not stripped:  # Path("") is ".", a directory: say what is really wrong
+        raise SchemaError("--schema is empty: give a JSON Schema file or inline JSON")
     if stripped.startswith(("{", "[")) or stripped in ("true", "false"):
         return stripped, "(inline)"
     path = Path(source).expanduser()
     if cwd is not None and not path.is_absolute():
         path = cwd / path
     try:
-        return path.read_text(encoding="utf-8"), repr(source)
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SchemaError(
             f"--schema {source!r}: no such file, and not an inline schema (which starts with {{)"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SchemaError(f"--schema {source!r} cannot be read: {exc}") from None
+    if not text.strip():
+        raise SchemaError(f"--schema {source!r} is empty: the file holds no JSON Schema")
+    return text, repr(source)
+
+
+def _check_refs(schema: Any, validator: Any, where: str) -> None:
+    """Every `$ref` the validator would follow resolves inside `schema`, to a valid schema.
+
+    The registry holds the schema alone and retrieves nothing: a ref to a URL, a file or a
+    sibling file is refused here, before the request is paid for, rather than fetched (a
+    schema must not make glmchat read local files or call URLs) or failing the check of the
+    answer. A ref into a place the metaschema does not look at (a `const`) is checked too."""
+    from jsonschema.exceptions import SchemaError as Invalid
+    from referencing import Registry
+    from referencing.exceptions import Unresolvable
+    from referencing.jsonschema import specification_with
+
+    spec = specification_with(validator.ID_OF(validator.META_SCHEMA))
+    walked: set[int] = set()
+    refs: list[tuple[Any, dict[str, Any], str]] = []  # (resolver, the subschema, the keyword)
+
+    def walk(resolver: Any, resource: Any) -> None:
+        # The subschemas the specification knows (not values such as `const` or `examples`),
+        # each with the base URI its `$id`s give it.
+        todo = [(resolver, resource)]
+        while todo:
+            resolver, resource = todo.pop()
+            contents = resource.contents
+            walked.add(id(contents))
+            if isinstance(contents, dict):
+                refs.extend((resolver, contents, k) for k in _REF_KEYWORDS if k in contents)
+            todo.extend((resolver.in_subresource(sub), sub) for sub in resource.subresources())
+
+    root = spec.create_resource(schema)
+    walk(Registry().resolver_with_root(root), root)
+    invalid = f"--schema {where} is not a valid JSON Schema"
+    while refs:
+        resolver, subschema, keyword = refs.pop()
+        ref = subschema[keyword]
+        try:
+            # Not a string (older drafts' metaschemas allow that), or not a URI: no target.
+            target = resolver.lookup(ref) if isinstance(ref, str) else None
+        except (Unresolvable, ValueError):
+            target = None
+        contents = None if target is None else target.contents
+        if target is not None and id(contents) in walked:
+            continue
+        said = f"{invalid}: {keyword} {_short(str(ref))!r} at {_json_path(schema, subschema)}"
+        if target is None:
+            raise SchemaError(
+                f"{said} does not resolve (only references inside the schema are followed)"
+            )
+        if not isinstance(contents, dict | bool):
+            raise SchemaError(f"{said} does not point to a schema")
+        try:
+            validator.check_schema(contents)
+        except Invalid as exc:
+            at = _json_path(schema, contents) + exc.json_path[1:]
+            raise SchemaError(f"{invalid}: {_short(exc.message)} (at {at})") from None
+        walk(target.resolver, spec.create_resource(contents))
+
+
+def _json_path(schema: Any, node: Any) -> str:
+    """Where `node` (an object inside `schema`) is, as jsonschema writes places."""
+    todo = [(schema, "$")]
+    while todo:
+        value, path = todo.pop()
+        if value is node:
+            return path
+        if isinstance(value, dict):
+            todo.extend((v, f"{path}.{k}") for k, v in value.items())
+        elif isinstance(value, list):
+            todo.extend((v, f"{path}[{i}]") for i, v in enumerate(value))
+    return "$"
 
 
 def _validator_class(schema: Any) -> Any:
@@ -161,11 +241,22 @@ class StructuredOutput:
         candidates = _candidates(answer)
         if not candidates:
             return None, [_not_json(answer)]
-        validator = _validator_class(self.schema)(self.schema)
+        from referencing import Registry
+
+        # A registry that retrieves nothing: no ref reaches past the schema (load_schema
+        # refuses those; this holds for any schema given here).
+        validator = _validator_class(self.schema)(self.schema, registry=Registry())
         first: tuple[Any, list[str]] | None = None
         for value in candidates:
             value = self._unwrap(value)
-            errors = _errors(validator, value)
+            try:
+                errors = _errors(validator, value)
+            except Exception as exc:
+                # The schema, not the answer, is at fault (refs in a circle recurse without
+                # end; a keyword the validator cannot apply): still an answer that failed
+                # the schema, said as one, not a crash after the request was paid for.
+                problem = f"{type(exc).__name__}: {_short(str(exc))}"
+                return value, [f"$: the schema cannot be applied to the answer ({problem})"]
             if not errors:
                 return value, []
             if first is None:
