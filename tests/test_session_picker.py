@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 
-from tests.tui_helpers import glm, message, running, screen_lines, seed, wait_until
+import pytest
+from rich.cells import cell_len
+from textual.widgets import Input
+
+from glmchat.store import SNIPPET_END, SNIPPET_START
+from glmchat.tui.app import GlmChatApp
+from tests.tui_helpers import glm, message, running, screen_lines, screen_text, seed, wait_until
 
 LONG = "A very long title that goes on and on about sourdough, starters and the feeding of them"
 
@@ -58,3 +65,53 @@ async def test_a_narrow_screen_keeps_the_columns_and_shortens_the_titles() -> No
         assert len(rows) == 3
         assert len({row.index("zai/glm-4.5") for row in rows}) == 1, rows
         assert all(re.search(r"\d+ msgs? ", row) for row in rows), rows
+
+
+# A search hit's snippet is cut around the hit to its column's width (found by QA: it was cut
+# from its start, so a hit near the end of a long message did not show).
+FILL = " ".join(["marmotword flows slowly onward"] * 30)
+CJK_FILL = "中文标题" * 40
+HITS = {  # title: (search word, the long answer it is in)
+    "start": ("headwordstart", "headwordstart " + FILL),
+    "middle": ("midwordcentre", f"{FILL} midwordcentre {FILL}"),
+    "end": ("tailwordend", f"{FILL} tailwordend"),
+    "cjk": ("目标词", f"{CJK_FILL}目标词{CJK_FILL}"),
+}
+
+
+@pytest.mark.parametrize("size", [(120, 40), (70, 30)], ids=["wide", "narrow"])
+async def test_a_snippet_shows_its_hit_wherever_it_is_in_the_message(size: tuple[int, int]) -> None:
+    for n, (title, (_, text)) in enumerate(HITS.items()):
+        seed(f"hit{n:09d}", title, [message("user", "q"), message("assistant", text, position=1)])
+    async with running(size=size) as pilot:
+        app = glm(pilot)
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: "cjk" in screen_text(app), "the picker")
+        too_wide = []
+        for title, (word, _) in HITS.items():
+            app.screen.query_one("#search", Input).value = word
+            await wait_until(pilot, partial(_snippet, app, title), f"{title}'s snippet")
+            shown, width = _snippet(app, title) or ("", 0)
+            assert cell_len(shown) <= width, (shown, width)
+            hit = f"{SNIPPET_START}{word}{SNIPPET_END}"
+            if cell_len(hit) + (title != "start") + (title != "end") <= width:
+                assert hit in shown, shown
+                # context where the message has some, "…" where it is cut
+                assert shown.startswith(hit if title == "start" else "…"), shown
+                assert shown.endswith(hit if title == "end" else "…"), shown
+            else:  # the hit is wider than the column: its start
+                assert shown.endswith("…") and hit.startswith(shown.lstrip("…")[:-1]), shown
+                too_wide.append(title)
+        assert too_wide == ([] if size[0] > 100 else ["start", "middle"])
+
+
+def _snippet(app: GlmChatApp, title: str) -> tuple[str, int] | None:
+    """The snippet under `title`'s row as shown, and the title column's width (in cells)."""
+    lines = screen_lines(app)
+    for n, row in enumerate(lines[:-1]):
+        found = re.search(rf"\d\d:\d\d  {title} +zai/", row)
+        if found and SNIPPET_START in lines[n + 1]:
+            start, width = found.start() + 7, found.end() - 4 - 2 - found.start() - 7
+            # the cells before the title's column are one each: the date, the box's edge
+            return lines[n + 1][start:].split("▎")[0].rstrip(), width
+    return None

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 from textual import on
@@ -13,6 +16,8 @@ from textual.containers import Vertical
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
+from glmchat.cli.cells import clip_around
+from glmchat.store.search import SNIPPET_END, SNIPPET_START
 from glmchat.terminal_text import neutralize_controls
 from glmchat.tui.literal import literal
 from glmchat.tui.screens.dialog import Dialog
@@ -24,6 +29,21 @@ MODEL_WIDTH = 24  # the model column's widest; longer names end in "…"
 def _cell(text: str, style: str = "") -> Text:
     """Stored text as a table cell: literal (a Text is never parsed as markup), one line."""
     return Text(neutralize_controls(" ".join(text.split())), style=style)
+
+
+class Snippet:
+    """A search hit's snippet as a cell, cut around the hit to the width it is drawn at (known
+    only then): cut at its end, a hit near the end of a long message would not show."""
+
+    def __init__(self, text: str) -> None:
+        self.text = neutralize_controls(" ".join(text.split()))
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        shown = clip_around(self.text, options.max_width, SNIPPET_START, SNIPPET_END)
+        yield Text(shown, style="italic", no_wrap=True, end="")
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(1, cell_len(self.text))
 
 
 def session_row(row: Any, model_width: int) -> Table:
@@ -44,7 +64,7 @@ def session_row(row: Any, model_width: int) -> Table:
     )
     snippet = getattr(row, "snippet", None)
     if snippet:
-        table.add_row("", _cell(snippet, "italic"), "", "")
+        table.add_row("", Snippet(snippet), "", "")
     return table
 
 
