@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 
 import pytest
@@ -43,8 +44,9 @@ def test_the_zai_table_needs_no_key_and_no_network(capsys: pytest.CaptureFixture
     lines = out.splitlines()
     assert lines[0].split()[:4] == ["MODEL", "CONTEXT", "MAX", "OUT"]
     row = next(line for line in lines if line.startswith("zai/glm-5.3 "))
-    assert row.split() == ["zai/glm-5.3", "1M", "128K", "always", "(low/high/max)", "1.4",
-                           "0.26", "4.4", "2026-08-21"]  # fmt: skip
+    assert row.split()[:-1] == ["zai/glm-5.3", "1M", "128K", "always", "(low/high/max)", "1.4",
+                                "0.26", "4.4", "2026-08-21"]  # fmt: skip
+    assert re.fullmatch(r"\[\d+\]", row.split()[-1])  # its price source's note, under the table
     row = next(line for line in lines if line.startswith("zai/glm-4.5 "))
     assert row.split()[:4] == ["zai/glm-4.5", "128K", "96K", "hybrid"]
     # Not known is shown as such, never as 0.
@@ -71,6 +73,36 @@ def test_config_models_are_listed_with_their_unknowns(capsys: pytest.CaptureFixt
     mine = models_json(capsys)["zai/glm-9"]
     assert mine["context"] == 2000000 and mine["source"] == "config"
     assert mine["max_output"] is None and mine["price_input"] is None
+
+
+def _sources_as_shown(out: str) -> dict[str, str | None]:
+    """Each model's price source as the table shows it: the note its SOURCE mark refers to."""
+    lines = out.splitlines()
+    assert lines[0].split()[-1] == "SOURCE"
+    end = next(n for n, line in enumerate(lines) if line.startswith("Prices:"))
+    assert lines[end].endswith(" Sources:")
+    notes = dict(line.strip().split(" ", 1) for line in lines[end + 1 :])
+    marks = {row.split()[0]: row.split()[-1] for row in lines[1:end]}
+    assert set(notes) <= set(marks.values())  # no note without a row
+    assert list(notes) == [f"[{n}]" for n in range(1, len(notes) + 1)]
+    return {model: notes.get(mark) for model, mark in marks.items()}
+
+
+@pytest.mark.parametrize("provider", ["zai", "zai-coding", "bigmodel", "config"])
+def test_each_price_note_is_marked_on_the_rows_it_is_for(
+    capsys: pytest.CaptureFixture[str], provider: str
+) -> None:
+    """Found by QA: the notes under the table were a bare list; which model's was which?"""
+    if provider == "config":  # a price from config.toml, over the catalogue's other two
+        save_value('models."zai/glm-4.5".price_input', "9")
+        provider = "zai"
+    code, out, err = run(capsys, "--provider", provider)
+    assert (code, err) == (0, "")
+    expected = {
+        k: v["price_source"] for k, v in models_json(capsys, "--provider", provider).items()
+    }
+    assert _sources_as_shown(out) == expected
+    assert len(set(expected.values())) > 1 or provider != "zai"  # the notes do differ
 
 
 # --- OpenRouter's live list ------------------------------------------------------------------
@@ -110,6 +142,10 @@ def test_openrouter_reads_the_live_list_and_keeps_it_a_day(
     assert lookup(load_settings(), "openrouter", "z-ai/glm-4.5").price_input == 0.35
     code, out, _ = run(capsys, "--provider", "openrouter")
     assert code == 0 and out.splitlines()[1].startswith("openrouter/z-ai/glm-4.5 ")
+    # The live list's prices and the catalogue's, each row marked with its own note.
+    shown = _sources_as_shown(out)
+    assert shown == {k: v["price_source"] for k, v in first.items()}
+    assert shown["openrouter/z-ai/glm-4.5"] == "OpenRouter's live model list"
 
 
 def _age_cache(seconds: float) -> None:

@@ -205,7 +205,10 @@ def _thinking(info: ModelInfo) -> str:
 
 
 def _table(infos: list[ModelInfo]) -> str:
-    """One line per model; "?" marks what is not known."""
+    """One line per model; "?" marks what is not known. Where a model's prices come from is a
+    numbered note under the table, the number in the row's SOURCE column (a source is often
+    shared by many models, so naming them in the note would repeat the table)."""
+    notes = list(dict.fromkeys(info.price_source for info in infos if info.price_source))
     header = ("MODEL", "CONTEXT", "MAX OUT", "THINKING", "IN", "CACHED", "OUT", "PRICE DATE")
     rows = [
         (
@@ -217,11 +220,15 @@ def _table(infos: list[ModelInfo]) -> str:
             _price(info.price_cached),
             _price(info.price_output),
             info.price_date or ("-" if info.price_source else "?"),
+            f"[{notes.index(info.price_source) + 1}]" if info.price_source else "",
         )
         for info in infos
     ]
-    lines = aligned([header, *rows])
-    lines.append("Prices: USD per million tokens (input, cached input, output); ? = not known.")
-    notes = sorted({info.price_source for info in infos if info.price_source})
-    lines.extend(f"  {note}" for note in notes)
+    lines = aligned([(*header, "SOURCE" if notes else ""), *rows])
+    lines.append(
+        "Prices: USD per million tokens (input, cached input, output); ? = not known."
+        + (" Sources:" if notes else "")
+    )
+    width = len(f"[{len(notes)}]")
+    lines.extend(f"  {f'[{n}]':>{width}} {note}" for n, note in enumerate(notes, 1))
     return "\n".join(lines)
