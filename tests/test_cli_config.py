@@ -655,3 +655,285 @@ def test_show_lists_the_models_tables(capsys: pytest.CaptureFixture[str]) -> Non
     assert code == 0 and "zai/glm-4.5  context=65536" in out
     code, out, _ = run(capsys, "show", "--json")
     assert json.loads(out)["models"] == {"zai/glm-4.5": {"context": 65536}}
+
+
+# --- repairing a broken config.toml -------------------------------------------------------
+# `config set` edits one setting of a file that does not validate, and `config set-key` stores
+# a key whatever state config.toml is in (keys live in credentials.toml).
+
+BAD_THEME = '# my settings\ntheme = "neon-nope"\n'
+CLASH = '[keys]\nsend = "ctrl+q"\n'  # quit's default key
+UNPARSEABLE = "# notes\r\ntheme = 'nord'\r\n[ui\r\ncompact = true\r\n"
+
+
+def loaded() -> dict[str, object]:
+    from glmchat.config import load_settings
+
+    load_settings()  # raises if the file is still wrong
+    return tomllib.loads(paths.config_path().read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("declared", SETTINGS.values(), ids=list(SETTINGS))
+def test_set_repairs_a_wrong_value_of_every_setting(
+    capsys: pytest.CaptureFixture[str], declared: Declared
+) -> None:
+    header = f"[{declared.table}]\n" if declared.table else ""
+    write_config(f"# mine\n{header}{declared.name} = [1]\n")
+    raw, value = _another_value(declared)
+    code, out, err = run(capsys, "set", declared.key, raw)
+    assert code == 0, err
+    assert out == f"{declared.key} set in {paths.config_path()}\n"
+    table = loaded()
+    if declared.table:
+        table = table[declared.table]  # type: ignore[assignment]
+    assert table == {declared.name: value}
+    # A commented file's original is kept as ever, broken value included.
+    backup = paths.config_path().with_name("config.toml.bak")
+    assert "= [1]" in backup.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "value", "expected"),
+    [
+        (BAD_THEME, "theme", "nord", {"theme": "nord"}),
+        (BAD_THEME, "theme", "", {}),  # back to the default
+        (CLASH, "keys.send", "ctrl+s", {"keys": {"send": "ctrl+s"}}),
+        (CLASH, "keys.quit", "ctrl+x", {"keys": {"send": "ctrl+q", "quit": "ctrl+x"}}),
+        (
+            '[providers.zai]\nread_timeout = "slow"\n',
+            "providers.zai.read_timeout",
+            "30",
+            {"providers": {"zai": {"read_timeout": 30}}},
+        ),
+        (
+            '[providers.box]\ndialect = "openai"\n',  # a new provider needs base_url
+            "providers.box.base_url",
+            "http://127.0.0.1:9/v1",
+            {"providers": {"box": {"dialect": "openai", "base_url": "http://127.0.0.1:9/v1"}}},
+        ),
+        (
+            '[models."zai/glm-4.5"]\ncontext = -1\n',
+            "models.zai/glm-4.5.context",
+            "1000",
+            {"models": {"zai/glm-4.5": {"context": 1000}}},
+        ),
+        (
+            "[mcp.servers.files]\nenabled = true\n",  # needs command or url
+            "mcp.servers.files.command",
+            "python",
+            {"mcp": {"servers": {"files": {"enabled": True, "command": "python"}}}},
+        ),
+    ],
+)
+def test_set_repairs_the_problem_it_names(
+    capsys: pytest.CaptureFixture[str], text: str, key: str, value: str, expected: object
+) -> None:
+    write_config(text)
+    code, _, err = run(capsys, "set", key, value)
+    assert code == 0, err
+    assert "glmchat: /" not in err  # no problem left to report
+    assert loaded() == expected
+
+
+def test_set_with_other_settings_wrong_writes_and_lists_what_remains(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = write_config(BAD_THEME + "top_p = 2\n" + CLASH)
+    code, out, err = run(capsys, "set", "thinking", "false")
+    assert code == 2
+    assert out == f"thinking set in {path}\n"
+    # One line per problem left, placed in the file as it is now.
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    problems = [line for line in err.splitlines() if not line.startswith("glmchat: warning: ")]
+    assert len(problems) == 3
+    for problem, (key, needle) in zip(
+        problems,
+        [
+            ("theme", 'theme = "neon-nope"'),
+            ("top_p", "top_p = 2"),
+            ("keys.send", 'send = "ctrl+q"'),
+        ],
+        strict=True,
+    ):
+        assert problem.startswith(f"glmchat: {path}:")
+        at = int(problem.removeprefix(f"glmchat: {path}:").split(":")[0])
+        assert lines[at - 1] == needle and f": {key}: " in problem
+    doc = tomllib.loads(text)
+    assert doc["thinking"] is False and doc["theme"] == "neon-nope" and doc["top_p"] == 2
+    assert "comments are not kept" in err  # the backup notice still comes
+
+    # Fixing the others, one by one: the last one leaves a file that loads.
+    assert run(capsys, "set", "theme", "nord")[0] == 2
+    assert run(capsys, "set", "top_p", "")[0] == 2
+    code, _, err = run(capsys, "set", "keys.send", "ctrl+s")
+    assert (code, err) == (0, "")
+    assert loaded() == {"theme": "nord", "thinking": False, "keys": {"send": "ctrl+s"}}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("theme", "neon-two", 'theme: expected one of "ansi-dark"'),
+        ("thinking", "maybe", "thinking: expected true or false"),
+        ("keys.quit", "ctrl+s", "keys.quit: "),  # clashes with send, set in the file
+        ("models.nope/m.context", "5", 'models.nope/m: unknown provider "nope"'),
+        ("thinkng", "true", 'unknown key "thinkng"'),
+    ],
+)
+def test_set_on_a_broken_file_still_refuses_a_bad_new_value(
+    capsys: pytest.CaptureFixture[str], key: str, value: str, message: str
+) -> None:
+    path = write_config(BAD_THEME + '[keys]\nsend = "ctrl+s"\n')
+    before = path.read_bytes()
+    code, out, err = run(capsys, "set", key, value)
+    assert code == 2 and out == ""
+    assert err.startswith(f"glmchat: {message}") and err.count("\n") == 1, err
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("raw", "at"),
+    [
+        (UNPARSEABLE.encode(), "3:4"),
+        (b'theme = "nord"\nthinking = \n', "2:12"),
+        (b'theme = "n\xffrd"\n', "1:11"),  # not UTF-8
+    ],
+)
+def test_set_does_not_touch_a_file_that_is_not_toml(
+    capsys: pytest.CaptureFixture[str], raw: bytes, at: str
+) -> None:
+    path = paths.config_path()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(raw)
+    code, out, err = run(capsys, "set", "theme", "nord")
+    assert code == 2 and out == ""
+    assert err.startswith(f"glmchat: {path}:{at}: ") and err.count("\n") == 1
+    line, column = at.split(":")
+    assert "config set cannot change a file that is not valid TOML" in err
+    assert f"fix line {line}, column {column} first (the file is unchanged)" in err
+    assert path.read_bytes() == raw
+    assert not path.with_name("config.toml.bak").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "value", "where"),
+    [
+        ("ui = 3\n", "ui.compact", "true", "1:1: ui: expected a table, got 3"),
+        ('[providers]\nzai = "x"\n', "providers.zai.read_timeout", "5", "2:1: providers.zai: "),
+    ],
+)
+def test_set_inside_a_value_that_is_not_a_table_is_refused(
+    capsys: pytest.CaptureFixture[str], text: str, key: str, value: str, where: str
+) -> None:
+    # Replacing it would lose what the user wrote: the line says where, and to fix it first.
+    path = write_config(text)
+    code, out, err = run(capsys, "set", key, value)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith(f"glmchat: {path}:{where}")
+    assert err.endswith(f"; fix that first to set {key} (the file is unchanged)\n")
+    assert path.read_text(encoding="utf-8") == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        BAD_THEME,
+        CLASH,
+        '[providers.zai]\nread_timeout = "slow"\n',  # the provider's own table
+        "providers = 5\n",
+        UNPARSEABLE,
+    ],
+)
+@pytest.mark.parametrize("provider", ["zai", "openrouter", "ollama"])
+def test_set_key_for_a_built_in_provider_ignores_a_broken_config(
+    capsys: pytest.CaptureFixture[str], text: str, provider: str
+) -> None:
+    path = write_config(text)
+    before = path.read_bytes()
+    code, out, err = run(capsys, "set-key", provider, stdin=KEY + "\n")
+    assert code == 0, err
+    assert stored_keys() == {provider: KEY}
+    assert KEY not in out + err
+    assert out == f"saved the API key for {provider} (sk-…WXYZ) in {paths.credentials_path()}\n"
+    # One line says config.toml is wrong, and that the key is safe all the same.
+    assert err.count("\n") == 1 and err.startswith(f"glmchat: warning: {path}")
+    assert err.endswith("; the key is stored apart from it\n")
+    assert path.read_bytes() == before
+
+
+def test_set_key_for_a_custom_provider_in_a_file_wrong_elsewhere(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_config(BAD_THEME + '[providers.box]\nbase_url = "http://127.0.0.1:1/v1"\n')
+    code, out, err = run(capsys, "set-key", "box", stdin=KEY)
+    assert code == 0, err
+    assert stored_keys() == {"box": KEY}
+    assert KEY not in out + err
+
+
+@pytest.mark.parametrize(
+    ("text", "argv", "lines", "message"),
+    [
+        (
+            '[providers.box]\nbase_url = "http://127.0.0.1:1/v1"\ndialect = "nope"\n',
+            ["box"],
+            2,
+            'cannot store a key for "box": [providers.box] in config.toml is wrong',
+        ),
+        (
+            "providers = 5\n",
+            ["box"],
+            2,
+            'cannot store a key for "box": [providers.box] in config.toml is wrong',
+        ),
+        (
+            UNPARSEABLE,
+            ["box"],
+            1,
+            'not valid TOML, so glmchat cannot tell whether it defines a provider "box": '
+            "fix line 3, column 4 first",
+        ),
+        (
+            '[providers.zai]\nread_timeout = "slow"\n',
+            ["zai", "--check"],
+            2,
+            "--check cannot try the key: [providers.zai] in config.toml is wrong",
+        ),
+        (
+            UNPARSEABLE,
+            ["zai", "--check"],
+            1,
+            "--check cannot tell which [providers.zai] settings to try the key with: fix line 3",
+        ),
+        (BAD_THEME, ["nowhere"], 1, 'unknown provider "nowhere"'),
+    ],
+)
+def test_set_key_refuses_what_a_broken_config_leaves_unknown(
+    capsys: pytest.CaptureFixture[str], text: str, argv: list[str], lines: int, message: str
+) -> None:
+    path = write_config(text)
+    code, out, err = run(capsys, "set-key", *argv, stdin=KEY)
+    assert code == 2 and out == ""
+    assert message in err.splitlines()[0], err
+    # Said, not silent: the key the user gave was not kept; nor is it echoed.
+    assert err.splitlines()[0].endswith("; nothing was saved")
+    assert err.count("\n") == lines and all(
+        line.startswith("glmchat: ") for line in err.splitlines()
+    )
+    if lines > 1:
+        assert err.splitlines()[1].startswith(f"glmchat: {path}:")
+    assert KEY not in out + err
+    assert stored_keys() == {}
+
+
+def test_set_key_and_set_repair_in_a_subprocess() -> None:
+    path = write_config(BAD_THEME)
+    result = glmchat("config", "set-key", "zai", input=KEY + "\n")
+    assert result.returncode == 0, result.stderr
+    assert stored_keys() == {"zai": KEY}
+    assert KEY not in result.stdout + result.stderr
+    result = glmchat("config", "set", "theme", "nord")
+    assert result.returncode == 0, result.stderr
+    assert tomllib.loads(path.read_text(encoding="utf-8")) == {"theme": "nord"}
+    assert glmchat("config", "show").returncode == 0

@@ -23,6 +23,7 @@ from glmchat.config import (
     ConfigError,
     Declared,
     Settings,
+    StillBroken,
     ToolsTable,
     UiSettings,
     load_settings,
@@ -527,11 +528,11 @@ def test_save_value_creates_the_file_and_directory() -> None:
     "broken",
     [
         "thinking = \n# a comment\n",  # does not parse
-        'thinking = "yes"\n',  # parses, does not validate
-        '[providers.x]\ndialect = "openai"\n',  # new provider without base_url
+        "[ui\ncompact = true\n",
     ],
 )
-def test_save_value_never_touches_a_broken_file(broken: str) -> None:
+def test_save_value_never_touches_a_file_that_does_not_parse(broken: str) -> None:
+    # One that parses but has wrong values is repaired one key at a time: tests/test_cli_config.py
     path = write_config(broken)
     before = path.read_bytes()
     mtime = path.stat().st_mtime_ns
@@ -800,18 +801,19 @@ def test_save_value_blames_the_key_being_set_for_a_clash() -> None:
     assert str(info.value) == 'keys.send: "ctrl+x" is also given to keys.quit; pick another key'
 
 
-def test_save_value_on_a_file_with_problems_lists_them_all_and_writes_nothing() -> None:
+def test_save_value_on_a_file_with_problems_writes_and_lists_them_all() -> None:
     path = write_config('theme = "nope"\n[keys]\nquit = "notakey+++"\nsend = "ctrl+c"\n')
-    before = path.read_bytes()
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(StillBroken) as info:
         save_value("thinking", "false")
+    # The value is written (tomli-w puts it before the tables); every other problem is listed,
+    # placed in the file as it is now.
     lines = str(info.value).split("\n")
     assert [line.removeprefix(f"{path}:").split(": ")[:2] for line in lines] == [
         ["1:1", "theme"],
-        ["3:1", "keys.quit"],
-        ["4:1", "keys.send"],
+        ["5:1", "keys.quit"],
+        ["6:1", "keys.send"],
     ]
-    assert path.read_bytes() == before
+    assert tomllib.loads(path.read_text(encoding="utf-8"))["thinking"] is False
 
 
 def test_save_value_keys_are_stored_as_textual_matches_them() -> None:

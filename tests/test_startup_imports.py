@@ -31,6 +31,7 @@ USAGE_MODULES = {
     "glmchat.coding_plan",
     "glmchat.config",
     "glmchat.config.loading",
+    "glmchat.config.report",  # a file's problems, each at its place
     "glmchat.config.rules",
     "glmchat.config.settings",
     "glmchat.config.writing",

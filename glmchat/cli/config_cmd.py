@@ -23,6 +23,9 @@ from glmchat.config import (
     SETTINGS,
     ConfigError,
     Settings,
+    StillBroken,
+    UnparsedConfig,
+    load_leniently,
     load_settings,
     save_value,
 )
@@ -265,13 +268,23 @@ def _model_fields(override: ModelOverride) -> dict[str, object]:
     return {k: v for k, v in dataclasses.asdict(override).items() if v is not None}
 
 
-def cmd_set(args: argparse.Namespace) -> int:
-    settings = save_value(args.key, args.value)
-    _warn(settings.warnings)
+def _set_line(args: argparse.Namespace, path: object) -> str:
     if args.value == "":
-        print(f"{args.key} reset to its default in {settings.path}")
-    else:
-        print(f"{args.key} set in {settings.path}")
+        return f"{args.key} reset to its default in {path}"
+    return f"{args.key} set in {path}"
+
+
+def cmd_set(args: argparse.Namespace) -> int:
+    try:
+        settings = save_value(args.key, args.value)
+    except StillBroken as exc:
+        # The value is written (the file is better for it); the edge prints each problem the
+        # file still has, one line each, and exits 2, as a broken config does.
+        _warn(exc.notices)
+        print(_set_line(args, exc.path))
+        raise
+    _warn(settings.warnings)
+    print(_set_line(args, settings.path))
     if args.key == "default_model" and settings.sources.get("default_model") == "environment":
         print(
             f"glmchat: note: GLMCHAT_MODEL={settings.default_model} overrides it for now",
@@ -328,11 +341,47 @@ def _env_note(provider: ProviderConfig) -> None:
             return
 
 
-def cmd_set_key(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    provider = settings.providers.get(args.provider)
+_NOT_SAVED = "nothing was saved"
+
+
+def _key_provider(name: str, check: bool) -> tuple[ProviderConfig, str | None]:
+    """The provider a key is stored for, and a note on config.toml's problems, whatever state
+    that file is in: a key lives in credentials.toml, so config.toml matters only for a provider
+    it defines or changes. A refusal comes before the key is read and says nothing was saved."""
+    try:
+        settings, report = load_leniently()
+    except ConfigError as exc:  # config.toml does not parse, or cannot be read at all
+        state, fix = ("cannot be read", "")
+        if isinstance(exc, UnparsedConfig):
+            state, fix = ("is not valid TOML", f": fix line {exc.line}, column {exc.column} first")
+        if name in BUILTIN_PROVIDERS and not check:
+            return BUILTIN_PROVIDERS[name], f"{exc} (config.toml {state})"
+        if name in BUILTIN_PROVIDERS:
+            why = f"--check cannot tell which [providers.{name}] settings to try the key with"
+            fix += " (or leave out --check)"
+        else:
+            why = f'glmchat cannot tell whether it defines a provider "{name}"'
+        raise CliError(f"{exc}; config.toml {state}, so {why}{fix}; {_NOT_SAVED}", 2) from None
+    own = report.lines(report.about(("providers", name)))
+    if own and name not in BUILTIN_PROVIDERS:
+        first = f'cannot store a key for "{name}": [providers.{name}] in config.toml is wrong'
+        raise CliError("\n".join([f"{first}; {_NOT_SAVED}", *own]), 2)
+    if own and check:
+        # The settings --check would send the key to are not the ones the user wrote.
+        first = f"--check cannot try the key: [providers.{name}] in config.toml is wrong"
+        raise CliError("\n".join([f"{first} (fix it, or leave out --check); {_NOT_SAVED}", *own]))
+    provider = settings.providers.get(name)
     if provider is None:
-        raise _unknown_provider(args.provider, settings.providers)
+        raise CliError(f"{_unknown_provider(name, settings.providers)}; {_NOT_SAVED}", 2)
+    count = len(report.errors)
+    if count:
+        problems = f"{count} problem{'s' if count > 1 else ''}"
+        return provider, f"{settings.path} has {problems} (glmchat config show lists them)"
+    return provider, None
+
+
+def cmd_set_key(args: argparse.Namespace) -> int:
+    provider, config_note = _key_provider(args.provider, args.check)
     secret = Secret(_read_key(provider.name))
     if args.check:
         _check_key(provider, secret)
@@ -340,6 +389,9 @@ def cmd_set_key(args: argparse.Namespace) -> int:
     store.set(provider.name, secret)
     _warn(store.warnings)
     print(f"saved the API key for {provider.name} ({secret}) in {store.path}")
+    if config_note:
+        # Said after the key is safe, so that it reads as no reason to type it again.
+        _warn([f"{config_note}; the key is stored apart from it"])
     _env_note(provider)
     return 0
 

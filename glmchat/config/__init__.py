@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from glmchat.config.loading import MODEL_ENV, load_settings
+from glmchat.config.loading import MODEL_ENV, UnparsedConfig, load_leniently, load_settings
 from glmchat.config.settings import (
     MCP_SERVER_RULES,
     PROVIDER_RULES,
@@ -18,7 +18,7 @@ from glmchat.config.settings import (
     ToolsTable,
     UiSettings,
 )
-from glmchat.config.writing import parse_setting, save_value
+from glmchat.config.writing import StillBroken, parse_setting, save_value
 from glmchat.keybindings import BINDING_IDS
 
 __all__ = [
@@ -32,8 +32,11 @@ __all__ = [
     "ConfigError",
     "Declared",
     "Settings",
+    "StillBroken",
     "ToolsTable",
     "UiSettings",
+    "UnparsedConfig",
+    "load_leniently",
     "load_settings",
     "parse_setting",
     "save_value",

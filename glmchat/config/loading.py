@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from glmchat.backend.providers import BUILTIN_PROVIDERS, DIALECT_REASONING_FIELD, ProviderConfig
 from glmchat.catalogue.model_info import ModelOverride
-from glmchat.config.rules import PROVIDER_NAME, Invalid, Rule, did_you_mean, show_value, validate
+from glmchat.config.report import Report
+from glmchat.config.rules import PROVIDER_NAME, did_you_mean
 from glmchat.config.settings import (
     KEYS_RULE,
     MCP_SERVER_RULES,
@@ -48,6 +49,15 @@ _AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _AT_END = re.compile(r"\s*\(at end of document\)\s*$")
 
 
+class UnparsedConfig(ConfigError):
+    """config.toml is not UTF-8 TOML: no value in it can be read, nor one changed alone."""
+
+    def __init__(self, path: Path, line: int, column: int, message: str) -> None:
+        super().__init__(f"{path}:{line}:{column}: {message}")
+        self.line = line
+        self.column = column
+
+
 def read_document(path: Path) -> tuple[dict[str, Any], bytes | None]:
     """The parsed file and its exact bytes; a missing file is an empty document."""
     try:
@@ -61,7 +71,7 @@ def read_document(path: Path) -> tuple[dict[str, Any], bytes | None]:
     except UnicodeDecodeError as exc:
         at = raw[: exc.start].count(b"\n") + 1
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise ConfigError(f"{path}:{at}:{column}: not valid UTF-8") from None
+        raise UnparsedConfig(path, at, column, "not valid UTF-8") from None
     import tomllib  # with a file to parse only: without one, a command starts 2 ms sooner
 
     try:
@@ -69,71 +79,13 @@ def read_document(path: Path) -> tuple[dict[str, Any], bytes | None]:
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         if m := _AT.search(message):
-            line, col = m.group(1), m.group(2)
+            line, col = int(m.group(1)), int(m.group(2))
             message = message[: m.start()]
         else:
             lines = text.split("\n")
-            line, col = str(len(lines)), str(len(lines[-1]) + 1)
+            line, col = len(lines), len(lines[-1]) + 1
             message = _AT_END.sub("", message) + " at end of file"
-        raise ConfigError(f"{path}:{line}:{col}: {message}") from None
-
-
-class _Report:
-    """The problems found in one document, each tied to the key it is about.
-
-    Every problem is collected (not just the first), and each becomes `PATH:LINE:COL: message`
-    when the document has a source text; a document built by `config set` has none yet, and its
-    problems are about the command's own KEY VALUE."""
-
-    def __init__(self, path: Path, source: str | None) -> None:
-        self.path = path
-        self.source = source
-        self.errors: list[tuple[KeyPath | None, str]] = []
-        self.warnings: list[tuple[KeyPath | None, str]] = []
-
-    def error(self, key: KeyPath | None, message: str) -> None:
-        """`key` None: the problem is not in the file (an environment variable)."""
-        self.errors.append((key, message if key is None else f"{'.'.join(key)}: {message}"))
-
-    def unknown(self, key: KeyPath, known: list[str]) -> None:
-        prefix = "".join(f"{part}." for part in key[:-1])
-        hint = did_you_mean(key[-1], known, prefix)
-        self.warnings.append((key, f'unknown key "{prefix}{key[-1]}" ignored{hint}'))
-
-    def check(self, key: KeyPath, f: Rule, value: Any) -> Any:
-        """The value converted, or None (never a valid result) once its problem is recorded."""
-        try:
-            return validate(f, value)
-        except Invalid as exc:
-            self.error(key, str(exc))
-            return None
-
-    def table(self, key: KeyPath, value: Any) -> dict[str, Any]:
-        if isinstance(value, dict):
-            return value
-        self.error(key, f"expected a table, got {show_value(value)}")
-        return {}
-
-    def lines(self, found: list[tuple[KeyPath | None, str]]) -> list[str]:
-        """One line per problem, in the order of the file (positions found only when needed:
-        a good file is never scanned)."""
-        if self.source is None:
-            return [message for _, message in found]
-        if not found:
-            return []
-        from glmchat.toml_positions import key_positions, position_of
-
-        positions = key_positions(self.source) if any(k for k, _ in found) else {}
-        placed: list[tuple[tuple[int, int], str]] = []
-        outside: list[str] = []
-        for key, message in found:
-            if key is None:
-                outside.append(message)
-            else:
-                line, col = position_of(positions, key)
-                placed.append(((line, col), f"{self.path}:{line}:{col}: {message}"))
-        placed.sort(key=lambda item: item[0])  # stable: one key's problems keep their order
-        return [line for _, line in placed] + outside
+        raise UnparsedConfig(path, line, col, message) from None
 
 
 def build(
@@ -148,7 +100,25 @@ def build(
 
     `source` is the document's text, for positions; `changed` the dotted key `config set` is
     changing, which is blamed for a key clash rather than the binding it clashes with."""
-    report = _Report(path, source)
+    settings, report = assess(doc, path, environ, source, changed=changed)
+    if report.errors:
+        # Every problem of the file at once, in its order: an unknown key too (a misspelt one
+        # is often why a value is missing), so that one edit fixes them all.
+        raise ConfigError("\n".join(report.lines(report.errors + report.warnings)))
+    return settings
+
+
+def assess(
+    doc: Mapping[str, Any],
+    path: Path,
+    environ: Mapping[str, str],
+    source: str | None,
+    *,
+    changed: str | None = None,
+) -> tuple[Settings, Report]:
+    """`build` that never raises: the settings from the document's valid values, and its
+    problems (for the commands that repair a file or need only part of it)."""
+    report = Report(path, source)
     top = _declared_values(report, "", doc, SECTIONS)
     ui_values = _declared_values(report, "ui", report.table(("ui",), doc.get("ui", {})))
     tools_values = _declared_values(report, "tools", report.table(("tools",), doc.get("tools", {})))
@@ -217,10 +187,8 @@ def build(
         else:
             report.error(("default_model",) if "default_model" in doc else None, str(exc))
     if report.errors:
-        # Every problem of the file at once, in its order: an unknown key too (a misspelt one
-        # is often why a value is missing), so that one edit fixes them all.
-        raise ConfigError("\n".join(report.lines(report.errors + report.warnings)))
-    return dataclasses.replace(settings, warnings=tuple(report.lines(report.warnings)))
+        return settings, report  # the warnings go with the errors, placed in one list
+    return dataclasses.replace(settings, warnings=tuple(report.lines(report.warnings))), report
 
 
 # The declared settings of each table ("" is the top level), by their names there.
@@ -235,7 +203,7 @@ _DEFAULT_SOURCES = dict.fromkeys(SETTINGS, "default")
 
 
 def _declared_values(
-    report: _Report, table: str, given: Mapping[str, Any], sections: Sequence[str] = ()
+    report: Report, table: str, given: Mapping[str, Any], sections: Sequence[str] = ()
 ) -> dict[str, Any]:
     """The valid values of one table's settings, by name: a wrong value is reported, an
     unknown key warned about (`sections`, the tables inside this one, are known too)."""
@@ -251,7 +219,7 @@ def _declared_values(
     return values
 
 
-def _keys(report: _Report, table: Any, changed: str | None) -> dict[str, str]:
+def _keys(report: Report, table: Any, changed: str | None) -> dict[str, str]:
     """The `[keys]` remappings that can work; every one that cannot is reported."""
     keys: dict[str, str] = {}
     for key, value in report.table(("keys",), table).items():
@@ -270,7 +238,7 @@ def _keys(report: _Report, table: Any, changed: str | None) -> dict[str, str]:
 
 
 def _named_table(
-    report: _Report, key: KeyPath, table: Any, rules: Mapping[str, Any], what: str
+    report: Report, key: KeyPath, table: Any, rules: Mapping[str, Any], what: str
 ) -> tuple[dict[str, Any], bool] | None:
     """A `[KIND.NAME]` table's checked values and whether all were valid; None when the name or
     the table itself is wrong. Every problem is reported."""
@@ -292,7 +260,7 @@ def _named_table(
     return values, valid
 
 
-def _provider(report: _Report, name: str, table: Any) -> ProviderConfig | None:
+def _provider(report: Report, name: str, table: Any) -> ProviderConfig | None:
     """One `[providers.NAME]` table over its built-in (or a new provider), or None if wrong."""
     key: KeyPath = ("providers", name)
     checked = _named_table(report, key, table, PROVIDER_RULES, "a provider name")
@@ -317,7 +285,7 @@ def _provider(report: _Report, name: str, table: Any) -> ProviderConfig | None:
     return ProviderConfig(name=name, **values)
 
 
-def _mcp_servers(report: _Report, table: Any) -> dict[str, McpServerConfig]:
+def _mcp_servers(report: Report, table: Any) -> dict[str, McpServerConfig]:
     """The valid `[mcp.servers.NAME]` tables, by name; every problem is reported."""
     servers: dict[str, McpServerConfig] = {}
     for key, value in report.table(("mcp",), table).items():
@@ -330,7 +298,7 @@ def _mcp_servers(report: _Report, table: Any) -> dict[str, McpServerConfig]:
     return servers
 
 
-def _mcp_server(report: _Report, name: str, table: Any) -> McpServerConfig | None:
+def _mcp_server(report: Report, name: str, table: Any) -> McpServerConfig | None:
     """One `[mcp.servers.NAME]` table, or None if it is wrong."""
     key: KeyPath = ("mcp", "servers", name)
     # The name prefixes its tools' names on the wire (NAME__tool), which allow no more.
@@ -355,7 +323,7 @@ def _mcp_server(report: _Report, name: str, table: Any) -> McpServerConfig | Non
 
 
 def _models(
-    report: _Report, table: Any, providers: Mapping[str, ProviderConfig]
+    report: Report, table: Any, providers: Mapping[str, ProviderConfig]
 ) -> dict[str, ModelOverride]:
     """The valid `[models."PROVIDER/MODEL"]` tables, by their PROVIDER/MODEL name."""
     models: dict[str, ModelOverride] = {}
@@ -397,3 +365,11 @@ def load_settings(
     doc, raw = read_document(path)
     source = "" if raw is None else raw.decode("utf-8")
     return build(doc, path, os.environ if environ is None else environ, source)
+
+
+def load_leniently(path: Path | None = None) -> tuple[Settings, Report]:
+    """config.toml's valid values over the defaults, and its problems, for a command that needs
+    only part of it (`config set-key`); raises only when the file cannot be read as TOML."""
+    path = path or config_path()
+    doc, raw = read_document(path)
+    return assess(doc, path, {}, None if raw is None else raw.decode("utf-8"))

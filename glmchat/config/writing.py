@@ -1,5 +1,6 @@
 """`config set` and command-line values: one value parsed and checked by its declared rule, and
-config.toml rewritten atomically (a file that is already wrong is never touched)."""
+config.toml rewritten atomically (a file with wrong values is repaired one key at a time; one
+that does not parse is never touched)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from glmchat.config.loading import build, read_document
+from glmchat.config.loading import UnparsedConfig, assess, read_document
 from glmchat.config.rules import (
     PROVIDER_NAME,
     Invalid,
@@ -195,16 +196,35 @@ def _has_comment(raw: bytes) -> bool:
     return b"#" in raw
 
 
+class StillBroken(ConfigError):
+    """`config set` wrote its value, but other settings in the file are still wrong: the message
+    lists every remaining problem, one PATH:LINE:COL line each."""
+
+    def __init__(self, path: Path, problems: list[str], notices: tuple[str, ...]) -> None:
+        super().__init__("\n".join(problems))
+        self.path = path
+        self.notices = notices
+
+
 def save_value(key: str, raw_value: str, path: Path | None = None) -> Settings:
     """Set one dotted key from a command-line string and rewrite config.toml atomically.
 
-    An existing file that does not parse or validate is never touched. Comments do not survive
-    tomli-w, so a commented file is first copied to config.toml.bak; the returned settings'
-    `warnings` then say so. An empty `raw_value` removes the key (back to its default)."""
+    This is also how a wrong file is repaired: the new value must be valid and must not itself
+    cause a problem (ConfigError, nothing written), but problems the file already has elsewhere
+    do not stop the write; they are raised after it as StillBroken. A file that does not parse
+    as TOML is never touched. Comments do not survive tomli-w, so a commented file is first
+    copied to config.toml.bak; the notices say so. An empty `raw_value` removes the key."""
     path = path or config_path()
-    doc, old = read_document(path)
-    # Refuses to rewrite a file that is already wrong, naming every problem in it.
-    current = build(doc, path, {}, "" if old is None else old.decode("utf-8"))
+    try:
+        doc, old = read_document(path)
+    except UnparsedConfig as exc:
+        raise ConfigError(
+            f"{exc}; config set cannot change a file that is not valid TOML: fix line "
+            f"{exc.line}, column {exc.column} first (the file is unchanged)"
+        ) from None
+    current, before = assess(
+        doc, path, {}, None if old is None else old.decode("utf-8"), changed=key
+    )
     parts, f, optional = _locate(key, current.providers, current.mcp_servers)
     value = _parse_raw(key, f, raw_value, optional)
     new = copy.deepcopy(doc)
@@ -218,33 +238,43 @@ def save_value(key: str, raw_value: str, path: Path | None = None) -> Settings:
         for i, part in enumerate(parts[:-1]):
             child = container.setdefault(part, {})
             if not isinstance(child, dict):
-                raise ConfigError(f"{'.'.join(parts[: i + 1])} is not a table in {path}")
+                # Replacing the value would lose what the user wrote there: they decide.
+                table = tuple(parts[: i + 1])
+                found = before.lines(before.about(table))
+                where = found[0] if found else f"{'.'.join(table)} is not a table in {path}"
+                raise ConfigError(f"{where}; fix that first to set {key} (the file is unchanged)")
             container = child
         container[parts[-1]] = stored
-    # Problems of the new document come from this command's KEY VALUE, so they name the key,
-    # not a place in a file that is not written yet.
-    build(new, path, {}, None, changed=key)
     # tomli_w is needed only here: loading the config (every start) never imports it.
     import tomllib
 
     import tomli_w
 
     text = tomli_w.dumps(new)
-    data = text.encode("utf-8")
+    _, after = assess(new, path, {}, text, changed=key)
+    # A problem the file did not have comes from this command's KEY VALUE, so it names the key,
+    # not a place in a file that is not written.
+    had = before.messages()
+    if caused := [message for message in after.messages() if message not in had]:
+        raise ConfigError("\n".join(caused))
     # What the caller gets back must match a fresh load, environment included; checked before
     # writing so that a bad GLMCHAT_MODEL fails the command instead of following a write.
-    settings = build(tomllib.loads(text), path, os.environ, text)
+    settings, loaded = assess(tomllib.loads(text), path, os.environ, text)
+    if from_env := [m for k, m in loaded.errors if k is None and m not in after.messages()]:
+        raise ConfigError("\n".join(from_env))
 
-    notices: list[str] = []
+    notices: tuple[str, ...] = ()
     if old is not None and _has_comment(old):
         backup = path.with_name(path.name + ".bak")
         write_atomic(backup, old)
-        notices.append(
+        notices = (
             f"{path}: comments are not kept when glmchat rewrites the file; "
-            f"the original is saved as {backup}"
+            f"the original is saved as {backup}",
         )
-    write_atomic(path, data)
-    return dataclasses.replace(settings, warnings=settings.warnings + tuple(notices))
+    write_atomic(path, text.encode("utf-8"))
+    if after.errors:
+        raise StillBroken(path, after.lines(after.errors + after.warnings), notices)
+    return dataclasses.replace(settings, warnings=settings.warnings + notices)
 
 
 def _remove(doc: dict[str, Any], parts: list[str]) -> None:
