@@ -168,12 +168,20 @@ def served(zai: WireServer) -> Iterator[Served]:
                 os.kill(pid, signal.SIGKILL)
 
 
-def handshake(port: int, target: str, cookie: str | None = None) -> str:
-    """A raw websocket handshake on `target`; the server's status line."""
+def handshake(
+    port: int,
+    target: str,
+    cookie: str | None = None,
+    *,
+    origin: str | None = None,
+    host: str | None = None,
+) -> str:
+    """A raw websocket handshake on `target` (as a browser page at `origin` makes it, if
+    given, to the server named `host`); the server's status line."""
     key = base64.b64encode(os.urandom(16)).decode()
     lines = [
         f"GET {target} HTTP/1.1",
-        f"Host: 127.0.0.1:{port}",
+        f"Host: {host or f'127.0.0.1:{port}'}",
         "Upgrade: websocket",
         "Connection: Upgrade",
         f"Sec-WebSocket-Key: {key}",
@@ -181,6 +189,8 @@ def handshake(port: int, target: str, cookie: str | None = None) -> str:
     ]
     if cookie:
         lines.append(f"Cookie: {cookie}")
+    if origin is not None:
+        lines.append(f"Origin: {origin}")
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         head = b""
@@ -301,7 +311,14 @@ def test_a_port_in_use_is_one_line_and_status_2(zai: WireServer) -> None:
 
 # --- the token gate --------------------------------------------------------------------------
 
-GATED = ["/", "/static/js/textual.js", "/static/css/xterm.css", "/static/", "/download/x"]
+GATED = [
+    "/",
+    "/static/js/textual.js",
+    "/static/css/xterm.css",
+    "/static/",
+    "/download/x",
+    "/favicon.ico",
+]
 
 
 @pytest.mark.parametrize("path", GATED)
@@ -363,6 +380,135 @@ def test_the_websocket_needs_the_token_and_refused_ones_start_no_app(served: Ser
     assert served.apps == set()
     assert handshake(served.port, "/ws", cookie) == "HTTP/1.1 101 Switching Protocols"
     assert handshake(served.port, f"/ws?token={served.token}") == "HTTP/1.1 101 Switching Protocols"
+
+
+SWITCHED = "HTTP/1.1 101 Switching Protocols"
+FORBIDDEN = "HTTP/1.1 403 Forbidden"
+
+
+def foreign_origins(port: int) -> list[str]:
+    """Origins of pages that are not this server's own: another host, port or scheme, an
+    opaque origin (a sandboxed frame, a file), a URL that is no origin."""
+    return [
+        "http://evil.example",
+        f"http://evil.example:{port}",
+        f"http://127.0.0.1:{port + 1 if port < 65535 else port - 1}",
+        "http://127.0.0.1",
+        f"https://127.0.0.1:{port}",
+        f"ws://127.0.0.1:{port}",
+        f"http://127.0.0.2:{port}",
+        # localhost is another site to the browser (its cookie is not sent there): not ours.
+        f"http://localhost:{port}",
+        f"http://user@127.0.0.1:{port}",
+        f"http://127.0.0.1:{port}/elsewhere",
+        "null",
+        "",
+        "http://127.0.0.1:99999",
+    ]
+
+
+def test_a_websocket_from_another_sites_page_is_refused_even_with_the_token(
+    served: Served,
+) -> None:
+    """Cross-site websocket hijacking: a page elsewhere opening our websocket in a browser that
+    sends our cookie along. Refused before any app starts, with the token or without."""
+    cookie = cookie_of(served)
+    port = served.port
+    for origin in foreign_origins(port):
+        assert handshake(port, "/ws", cookie, origin=origin) == FORBIDDEN, origin
+        assert handshake(port, f"/ws?token={served.token}", origin=origin) == FORBIDDEN, origin
+    assert served.apps == set()
+    # The reason is one line, and says what to do.
+    refused = httpx.get(
+        served.base + "/ws",
+        headers={"Cookie": cookie, "Origin": "http://evil.example", "Upgrade": "websocket"},
+    )
+    assert refused.status_code == 403
+    assert refused.text == (
+        "glmchat serve: refused a request from the page at 'http://evil.example': only this "
+        f"server's own page (http://127.0.0.1:{port}) may use it; open the address "
+        "`glmchat serve` printed\n"
+    )
+
+
+def test_an_origin_or_host_that_is_not_text_is_refused_in_one_line(served: Served) -> None:
+    """Bytes that are not UTF-8 in Origin or Host: 403 with the reason, not a server error."""
+    port = served.port
+    ours = b"127.0.0.1:%d" % port
+    for origin, host in [(b"http://\xff\xfe", ours), (b"http://" + ours, b"\xff:1")]:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(
+                b"GET /ws?token=%s HTTP/1.1\r\nHost: %s\r\nOrigin: %s\r\n"
+                b"Connection: close\r\n\r\n" % (served.token.encode(), host, origin)
+            )
+            answer = b""
+            while chunk := sock.recv(4096):
+                answer += chunk
+        head, body = answer.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 403 Forbidden\r\n"), answer
+        [line] = body.decode().splitlines()
+        assert line.startswith("glmchat serve: refused a request from the page at "), line
+    assert served.apps == set()
+
+
+def test_a_websocket_from_the_servers_own_page_follows_the_token_rule(served: Served) -> None:
+    cookie = cookie_of(served)
+    port = served.port
+    own = f"http://127.0.0.1:{port}"
+    # The page's origin as the browser writes it, and the same one in other spellings.
+    for origin in (own, own.upper(), own + "/"):
+        assert handshake(port, "/ws", cookie, origin=origin) == SWITCHED, origin
+    # Its own page wherever the server is reached: the Host the request was sent to.
+    assert (
+        handshake(
+            port,
+            f"/ws?token={served.token}",
+            origin=f"http://localhost:{port}",
+            host=f"localhost:{port}",
+        )
+        == SWITCHED
+    )
+    # A page of ours still needs the token.
+    wrong = "x" * len(served.token)
+    assert handshake(port, "/ws", origin=own) == FORBIDDEN
+    assert handshake(port, f"/ws?token={wrong}", cookie, origin=own) == FORBIDDEN
+    # No Origin (curl, a script): the token alone decides, as before.
+    assert handshake(port, "/ws") == FORBIDDEN
+    assert handshake(port, "/ws", cookie) == SWITCHED
+
+
+@pytest.mark.parametrize("path", [*GATED, "/ws"])
+def test_no_request_from_another_sites_page_is_served(served: Served, path: str) -> None:
+    """Not only the websocket: no path answers another site's page (nor sets the cookie for
+    it), whatever the method."""
+    cookie = cookie_of(served)
+    for origin in foreign_origins(served.port):
+        for method in ("GET", "POST"):
+            response = httpx.request(
+                method,
+                served.base + path,
+                params={"token": served.token},
+                headers={"Cookie": cookie, "Origin": origin},
+            )
+            assert response.status_code == 403, (method, origin)
+            assert "set-cookie" not in response.headers
+            assert response.text.startswith("glmchat serve: refused a request from the page at")
+    # The same requests from the page itself are served.
+    page = httpx.get(served.url, headers={"Origin": served.base})
+    assert page.status_code == 200 and "set-cookie" in page.headers
+
+
+def test_the_tab_icon_is_served_behind_the_token(served: Served) -> None:
+    """Browsers ask every page's server for /favicon.ico: a 404 there was an error in the
+    console on every load."""
+    icon = httpx.get(served.base + "/favicon.ico", headers={"Cookie": cookie_of(served)})
+    assert icon.status_code == 200
+    assert icon.headers["content-type"] == "image/svg+xml"
+    assert icon.content.startswith(b"<svg ") and icon.content.endswith(b"</svg>")
+    assert (
+        httpx.head(served.base + "/favicon.ico", params={"token": served.token}).status_code == 200
+    )
+    assert httpx.get(served.base + "/favicon.ico").status_code == 403
 
 
 # --- the app processes -----------------------------------------------------------------------
@@ -702,13 +848,14 @@ def test_the_page_in_a_real_browser_chats_with_the_loopback_server(
                 route.abort()
 
             page.route(lambda url: urlsplit(url).hostname != "127.0.0.1", refuse_outside)
-            # Whatever the page's own policy blocks shows as a console error.
+            # Whatever the page's own policy blocks, and any request that fails (a 403, a
+            # 404), shows as a console error.
             blocked: list[str] = []
             page.on(
                 "console",
                 lambda message: (
                     blocked.append(message.text)
-                    if "Content Security Policy" in message.text
+                    if message.type == "error" or "Content Security Policy" in message.text
                     else None
                 ),
             )
@@ -740,6 +887,10 @@ def test_the_page_in_a_real_browser_chats_with_the_loopback_server(
                 lambda: "Ouagadougou" in page.evaluate("navigator.clipboard.readText()"),
                 "the answer in the browser's clipboard",
             )
+            # The tab's icon, as the page's own request gets it (headless Chromium asks for
+            # none). The empty query: Playwright aborts any routed URL ending in /favicon.ico.
+            icon = "fetch('/favicon.ico?').then(r => [r.status, r.headers.get('content-type')])"
+            assert page.evaluate(icon) == [200, "image/svg+xml"]
             page.screenshot(path=str(tmp_path / "serve.png"))
             if os.environ.get("GLMCHAT_SCREENSHOT"):
                 shutil.copy(tmp_path / "serve.png", ROOT / "docs" / "serve.png")

@@ -1,11 +1,13 @@
-"""The token gate: every request to the served app (page, assets, websocket) proves the token."""
+"""The gate: every request to the served app (page, assets, websocket) proves the token, and
+none comes from another site's page."""
 
 from __future__ import annotations
 
 import hmac
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
+from yarl import URL
 
 QUERY = "token"
 REFUSAL = (
@@ -22,8 +24,41 @@ def cookie_name(request: web.Request) -> str:
     return f"glmchat_serve_{port}"
 
 
+def foreign_origin(request: web.Request) -> str | None:
+    """Why `request` comes from another site's page, or None if it does not.
+
+    A browser names the page behind a script's request (a websocket's above all) in `Origin`;
+    ours is `http://` and the Host the request was sent to. Any other (another host, port or
+    scheme, `null`) is another page's, refused whatever cookie the browser sent along. No
+    Origin is a non-browser client (curl) or a plain navigation: the token decides."""
+    origins = request.headers.getall(hdrs.ORIGIN, [])
+    if not origins:
+        return None
+    ours = f"http://{request.host}"
+    try:
+        given, served = URL(origins[0]), URL(ours)
+        # An origin is scheme, host and port only (yarl fills in the default port).
+        same = (
+            len(origins) == 1
+            and given == given.origin()
+            and (given.scheme, given.host, given.port) == ("http", served.host, served.port)
+        )
+    except ValueError:  # not a URL at all: `null`, a port out of range
+        same = False
+    if same:
+        return None
+    # Both are the client's: repr escapes the Origin, and the Host's undecodable bytes (kept
+    # as surrogates, which no response can encode) are escaped too.
+    shown = ours.encode(errors="backslashreplace").decode()
+    return (
+        f"glmchat serve: refused a request from the page at {origins[0]!r}: only this "
+        f"server's own page ({shown}) may use it; open the address `glmchat serve` printed\n"
+    )
+
+
 def token_gate(token: str) -> Middleware:
-    """An aiohttp middleware that answers 403 to any request without `token`.
+    """An aiohttp middleware that answers 403 to any request from another site's page (see
+    `foreign_origin`) and to any request without `token`.
 
     The page is opened with `?token=`; its answer sets the token as an HttpOnly, SameSite=Strict
     cookie, which the page's own asset and websocket requests then carry (textual-serve's page
@@ -33,6 +68,10 @@ def token_gate(token: str) -> Middleware:
 
     @web.middleware
     async def gate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        # Before the token: a browser sends our cookie along with another site's websocket
+        # wherever SameSite does not hold it back (older browsers, a same-site subdomain).
+        if (reason := foreign_origin(request)) is not None:
+            raise web.HTTPForbidden(text=reason, headers={"Cache-Control": "no-store"})
         name = cookie_name(request)
         given = request.query.get(QUERY)
         if given is None:

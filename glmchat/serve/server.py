@@ -149,6 +149,19 @@ class _OwnFontsOnly(jinja2.BaseLoader):
         return _WEB_FONT.sub("", source), filename, uptodate
 
 
+# The tab's icon: a speech bubble. Without one every page load asks for /favicon.ico and puts its
+# 404 in the browser's console. Behind the gate like every other path.
+FAVICON = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    b'<rect width="16" height="16" rx="3" fill="#1e2030"/>'
+    b'<path d="M3 4h10v6H7l-3 3v-3H3z" fill="#7aa2f7"/></svg>'
+)
+
+
+async def handle_favicon(request: web.Request) -> web.Response:
+    return web.Response(body=FAVICON, content_type="image/svg+xml")
+
+
 async def _page_policy(request: web.Request, response: web.StreamResponse) -> None:
     if response.content_type == "text/html":
         response.headers["Content-Security-Policy"] = PAGE_POLICY
@@ -175,6 +188,7 @@ class GlmchatServer(Server):
         app = await self._make_app()
         # First in the chain: nothing (not even the page's template) runs before the token check.
         app.middlewares.insert(0, token_gate(self.token))
+        app.router.add_get("/favicon.ico", handle_favicon, name="favicon")
         env = aiohttp_jinja2.get_env(app)
         env.loader = _OwnFontsOnly(env.loader)
         app.on_response_prepare.append(_page_policy)
