@@ -487,9 +487,66 @@ def test_unset_key(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "removed" in out
     assert stored_keys() == {"openrouter": OTHER_KEY}
     code, out, _ = run(capsys, "unset-key", "zai")
-    assert code == 0 and "no stored API key for zai" in out
+    assert code == 0 and out == f"no key stored for zai in {paths.credentials_path()}\n"
     code, _, err = run(capsys, "unset-key", "nowhere")
     assert code == 2 and 'unknown provider "nowhere"' in err
+
+
+MINE = '[providers.mine]\nbase_url = "http://127.0.0.1:1/v1"\n'
+CONFIG_STATES = {
+    "valid": MINE,
+    "not TOML": f'{MINE}theme = "nord\n',  # a quote left open, outside the provider's table
+    "not TOML in its table": '[providers.mine]\nbase_url = "http://127.0.0.1:1/v1\n',
+    "a wrong value": f"{MINE}theme = 5\n",
+    "its table wrong": "[providers.mine]\nbase_url = 5\n",
+}
+
+
+@pytest.mark.parametrize("state", list(CONFIG_STATES))
+@pytest.mark.parametrize("name", ["zai", "mine"])
+def test_unset_key_removes_a_stored_key_whatever_state_config_toml_is_in(
+    capsys: pytest.CaptureFixture[str], state: str, name: str
+) -> None:
+    # Stored while config.toml was fine, then the file went wrong: the key can still go.
+    write_config(MINE)
+    assert run(capsys, "set-key", name, stdin=KEY)[0] == 0
+    assert run(capsys, "set-key", "openrouter", stdin=OTHER_KEY)[0] == 0
+    write_config(CONFIG_STATES[state])
+    code, out, err = run(capsys, "unset-key", name)
+    assert (code, err) == (0, "")
+    assert out == f"removed the API key for {name} from {paths.credentials_path()}\n"
+    assert stored_keys() == {"openrouter": OTHER_KEY}
+    code, out, err = run(capsys, "unset-key", name)
+    assert (code, err) == (0, "")
+    assert out == f"no key stored for {name} in {paths.credentials_path()}\n"
+    assert stored_keys() == {"openrouter": OTHER_KEY}
+
+
+def test_unset_key_with_a_broken_config_cannot_tell_a_typo_and_says_nothing_is_stored(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_config(CONFIG_STATES["not TOML"])
+    code, out, err = run(capsys, "unset-key", "nowhere")
+    assert (code, err) == (0, "")
+    assert out == f"no key stored for nowhere in {paths.credentials_path()}\n"
+    assert not paths.credentials_path().exists()  # nothing written
+    # With a file that parses, an unknown name is still a mistake.
+    write_config(CONFIG_STATES["a wrong value"])
+    code, out, err = run(capsys, "unset-key", "nowhere")
+    assert code == 2 and out == "" and 'unknown provider "nowhere"' in err
+
+
+def test_unset_key_of_a_custom_provider_in_a_subprocess() -> None:
+    write_config(MINE)
+    assert glmchat("config", "set-key", "mine", input=KEY).returncode == 0
+    write_config(CONFIG_STATES["not TOML"])
+    result = glmchat("config", "unset-key", "mine")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("removed the API key for mine from ")
+    assert stored_keys() == {}
+    assert KEY not in result.stdout + result.stderr
+    again = glmchat("config", "unset-key", "mine")
+    assert again.returncode == 0 and again.stdout.startswith("no key stored for mine in ")
 
 
 def test_corrupt_credentials_file_is_exit_2_and_untouched(

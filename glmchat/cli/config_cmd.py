@@ -397,20 +397,26 @@ def cmd_set_key(args: argparse.Namespace) -> int:
 
 
 def cmd_unset_key(args: argparse.Namespace) -> int:
-    try:
-        providers: Mapping[str, ProviderConfig] = load_settings().providers
-    except ConfigError:
-        providers = BUILTIN_PROVIDERS  # a broken config.toml must not stop removing a key
-    store = CredentialStore()
+    """A stored key is removed by its provider's name whatever state config.toml is in: keys
+    live in credentials.toml. config.toml is read (leniently) only to tell a mistyped name from
+    a provider with nothing stored, and for the note on an environment variable."""
     name = args.provider
-    if name not in providers and name not in store.stored_providers():
-        raise _unknown_provider(name, providers)
-    removed = store.unset(name)
+    try:
+        settings, report = load_leniently()
+        providers: Mapping[str, ProviderConfig] = settings.providers
+        # A [providers.NAME] table with a wrong value is left out of the settings, but is one.
+        known = name in providers or bool(report.about(("providers", name)))
+    except ConfigError:  # it does not parse (or cannot be read): NAME may be one it defines
+        providers, known = BUILTIN_PROVIDERS, True
+    store = CredentialStore()
+    removed = store.unset(name)  # a corrupt credentials.toml raises here, left untouched
     _warn(store.warnings)
     if removed:
         print(f"removed the API key for {name} from {store.path}")
+    elif not known:
+        raise _unknown_provider(name, providers)
     else:
-        print(f"no stored API key for {name}")
+        print(f"no key stored for {name} in {store.path}")
     if name in providers:
         _env_note(providers[name])
     return 0
