@@ -180,3 +180,27 @@ def test_one_and_two_character_queries_scan_only_the_newest_messages(
     monkeypatch.setattr(substring, "SHORT_SCAN_MESSAGES", 2)
     assert set(_ids(store, "猫")) == {titled, new}
     assert _ids(store, "旧的猫") == [old]  # three characters: the index, not a scan
+
+
+def test_a_spaced_word_inside_a_run_of_unspaced_text_is_found(any_store: SessionStore) -> None:
+    """Found by QA: to the word index `我喜欢用Python写代码` is one word, so `Python` found
+    nothing. A query of spaced words of three or more characters is answered by the word index
+    first (ranked), then by the substring index for the conversations it missed."""
+    store = any_store
+    mixed = _conversation(store, "问题", "我喜欢用Python写代码，也用Rust。")
+    japanese = _conversation(store, "質問", "この関数はJSONを返します")
+    readme = _conversation(store, "看", "请看README文件")
+    tail = _conversation(store, "长", "宽字符" * 40 + "tailcjk")
+    spaced = _conversation(store, "english", "I write Python every day")
+    assert _ids(store, "Python") == [spaced, mixed]  # the ranked hit first
+    assert _ids(store, "Rust") == [mixed]
+    assert _ids(store, "JSON") == [japanese]
+    assert _ids(store, "readme") == [readme]  # any case, as the word index matches
+    assert _ids(store, "tailcjk") == [tail]
+    assert _ids(store, "Python Rust") == [mixed]  # every word, as always
+    inside = _conversation(store, "词", "用concatenate写")
+    if store.fts_enabled:  # (the LIKE fallback matches inside words everywhere)
+        assert inside not in _ids(store, "cat")  # never from inside a spaced word
+    assert _ids(store, "concatenate") == [inside]
+    hit = store.list_conversations(search="JSON")[0]
+    assert f"{SNIPPET_START}JSON{SNIPPET_END}" in hit.snippet

@@ -201,12 +201,19 @@ class SessionReads(StoreConnection):
         with self._read() as conn:
             if search is not None and search.strip():
                 # Loaded by a search only: `glmchat usage` and the first paint never need it.
-                from glmchat.store.search_substring import needs_substring, search_substring
+                from glmchat.store.search_substring import (
+                    inside_runs,
+                    needs_substring,
+                    search_substring,
+                )
 
                 find = search_like  # without FTS5, or its trigram tokenizer (SQLite < 3.34)
                 if self.fts_enabled and not needs_substring(search):
-                    find = search_fts
-                elif self.substring_enabled:
+                    found = search_fts(conn, search, limit, include_reasoning)
+                    if self.substring_enabled and len(found) < limit:
+                        found = inside_runs(conn, found, search, limit, include_reasoning)
+                    return found
+                if self.substring_enabled:
                     find = search_substring
                 return find(conn, search, limit, include_reasoning)
             rows = conn.execute(

@@ -140,15 +140,21 @@ def hit_summary(
         f"SELECT {SUMMARY_COLUMNS} FROM conversations c WHERE c.id = ?", (cid,)
     ).fetchone()
     summary = summary_from_row(row)
-    if hit is None:
-        texts = [summary.title or ""]
-    else:
-        content, reasoning = conn.execute(
-            "SELECT content, reasoning FROM messages WHERE id = ?", (hit,)
-        ).fetchone()
-        texts = [content, reasoning] if include_reasoning else [content]
+    texts = hit_texts(conn, summary.title, hit, include_reasoning)
     snippet = next(filter(None, (like_snippet(t, w) for w in words for t in texts)), "")
     return replace(summary, snippet=snippet, hit_message_id=hit)
+
+
+def hit_texts(
+    conn: sqlite3.Connection, title: str | None, hit: int | None, include_reasoning: bool
+) -> list[str]:
+    """The texts a hit was found in: its message's (`hit`), or its conversation's `title`."""
+    if hit is None:
+        return [title or ""]
+    content, reasoning = conn.execute(
+        "SELECT content, reasoning FROM messages WHERE id = ?", (hit,)
+    ).fetchone()
+    return [content, reasoning] if include_reasoning else [content]
 
 
 def search_like(

@@ -10,7 +10,13 @@ import sqlite3
 import unicodedata
 
 from glmchat.store.models import ConversationSummary
-from glmchat.store.search import RANKED_HITS, hit_summary, like_pattern, with_in_flight
+from glmchat.store.search import (
+    RANKED_HITS,
+    hit_summary,
+    hit_texts,
+    like_pattern,
+    with_in_flight,
+)
 
 # Scripts written without spaces between words (or, Hangul, with particles glued to them):
 # Thai, Lao, Tibetan, Myanmar, Khmer, Hangul, kana, CJK ideographs, their compatibility forms.
@@ -45,6 +51,42 @@ def search_substring(
                 found.append((cid, message_id))
     results = [hit_summary(conn, cid, hit, words, include_reasoning) for cid, hit in found]
     return with_in_flight(conn, results, words, limit, include_reasoning)
+
+
+def inside_runs(
+    conn: sqlite3.Connection,
+    found: list[ConversationSummary],
+    search: str,
+    limit: int,
+    include_reasoning: bool,
+) -> list[ConversationSummary]:
+    """`found` (the word index's best matches for a spaced query), then the conversations that
+    hold each word only inside a run of unspaced text, up to `limit`: to the word index,
+    `我喜欢用Python写代码` is one word, so `Python` is not in it (found by QA). Asked only for
+    words of three or more characters, which the trigram index answers; shorter ones are found
+    at word boundaries only."""
+    words = search.split()
+    if not words or any(len(word) < _TRIGRAM for word in words):
+        return found
+    # Each word must touch unspaced text (glued to it before or after): found elsewhere, it
+    # was the word index's to find, within its bounds (RANKED_HITS). And never from inside a
+    # spaced word: `cat` still does not find "concatenate".
+    run = _UNSPACED.pattern
+    starts = [
+        re.compile(rf"(?<={run}){re.escape(word)}|(?<!\w){re.escape(word)}(?={run})", re.I)
+        for word in words
+    ]
+    seen = {summary.id for summary in found}
+    for summary in search_substring(conn, search, limit, include_reasoning):
+        if len(found) >= limit:
+            break
+        if summary.id in seen:
+            continue
+        texts = hit_texts(conn, summary.title, summary.hit_message_id, include_reasoning)
+        if all(any(start.search(text) for text in texts) for start in starts):
+            seen.add(summary.id)
+            found.append(summary)
+    return found
 
 
 def _title_hits(conn: sqlite3.Connection, words: list[str], limit: int) -> list[str]:
