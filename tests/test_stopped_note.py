@@ -114,6 +114,8 @@ async def test_a_resumed_answer_that_never_finished_says_it_may_still_be_written
     async with running(resume="aaaa00000002") as pilot:
         shown = region_text(active(pilot).log_view)
         assert "unfinished answer: another glmchat may still be writing it" in shown, shown
+        said = " ".join(shown.split())
+        assert "close this tab and open it again to see more" in said, said
         assert "stopped early" not in shown
     async with running(resume="aaaa00000003") as pilot:
         shown = region_text(active(pilot).log_view)

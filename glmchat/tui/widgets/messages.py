@@ -394,13 +394,15 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
             text = Text(neutralize_controls(self._error), style="bold")
             self._note.set_classes("error")
         elif self._status == "partial":
+            # Found by QA: "reopen to see more" did nothing while the tab was open (ctrl+r
+            # switches to it), and Retry would answer again beside the other glmchat.
             why = (
-                "unfinished answer: another glmchat may still be writing it (reopen to see more), "
-                "or glmchat stopped before its end"
+                "unfinished answer: another glmchat may still be writing it (close this tab "
+                "and open it again to see more), or glmchat stopped before its end (then retry"
                 if self._unfinished
-                else "partial answer: the stream stopped early"
+                else "partial answer: the stream stopped early (retry"
             )
-            text = Text(f"⚠ {why} (retry: {self.palette_key} → Retry)")
+            text = Text(f"⚠ {why}: {self.palette_key} → Retry)")
             self._note.set_classes("note")
         elif self._status == "cancelled":
             # Stopped before any text, there is no partial answer to keep (found by QA).
