@@ -227,6 +227,9 @@ def test_fork_copies_the_branch_up_to_a_message_and_leaves_the_ledger_alone(
     assert (copy.model, copy.provider, copy.title) == ("glm-4.5", "zai", "one (fork)")
     again = store.get_conversation(store.fork(store.fork(forked)))
     assert again.title == "one (fork 3)"
+    # The first number no title has, whatever was forked (found by QA: two forks of one
+    # conversation from the command line read the same).
+    assert store.get_conversation(store.fork(cid)).title == "one (fork 4)"
     # The original is untouched, and the copy costs nothing new.
     assert len(store.get_conversation(cid).messages) == 5
     assert store.usage_report(by="conversation") == spent
@@ -235,6 +238,10 @@ def test_fork_copies_the_branch_up_to_a_message_and_leaves_the_ledger_alone(
     assert [m.content for m in whole.messages] == ["one", "uno", "two", "dos again"]
     with pytest.raises(NotFoundError):
         store.fork(cid, q1 + 10_000)
+    # A title with LIKE's wildcards and a number of its own.
+    store.rename(cid, "50%_off \\ (fork 9)")
+    assert store.get_conversation(store.fork(cid)).title == "50%_off \\ (fork 10)"
+    assert store.get_conversation(store.fork(cid)).title == "50%_off \\ (fork 11)"
 
 
 def test_delete_subtree_takes_a_message_and_all_below_it(store: SessionStore):

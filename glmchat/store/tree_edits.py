@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from glmchat.store import tree
@@ -69,7 +70,7 @@ class TreeEdits(SessionReads):
             new = replace(
                 source,
                 id=self._free_id(conn, new_id()),
-                title=fork_title(source.title),
+                title=self._fork_title(conn, source.title),
                 created=stamp,
                 updated=stamp,
                 current_leaf=None,
@@ -85,6 +86,19 @@ class TreeEdits(SessionReads):
             # conversation's ledger rows (all from the copies, in this transaction) go.
             conn.execute("DELETE FROM usage_hours WHERE conversation_id = ?", (new.id,))
         return new.id
+
+    @staticmethod
+    def _fork_title(conn: sqlite3.Connection, title: str | None) -> str | None:
+        if not title:
+            return title
+        forked = _FORKED.fullmatch(title)
+        base = title if forked is None else forked[1]
+        pattern = base.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        taken = conn.execute(
+            "SELECT title FROM conversations WHERE title LIKE ? ESCAPE '\\'",
+            (pattern + " (fork%",),
+        )
+        return fork_title(title, (row[0] for row in taken))
 
     def delete_subtree(self, message_id: int) -> int:
         """Delete a message and every message under it; a current leaf among them moves up to
@@ -175,12 +189,18 @@ def _as_tree(conv: Conversation) -> Conversation:
 _FORKED = re.compile(r"(.*) \(fork(?: (\d+))?\)")
 
 
-def fork_title(title: str | None) -> str | None:
-    """A fork's title: its source's, marked (found by QA: two tabs read the same). A fork of a
-    fork is numbered: "Plan (fork)", then "Plan (fork 2)"."""
+def fork_title(title: str | None, taken: Iterable[str] = ()) -> str | None:
+    """A fork's title: its source's, marked with the first fork number no title in `taken` has
+    (found by QA: two tabs, then two forks from the command line, read the same): "Plan
+    (fork)", then "Plan (fork 2)", whether forked from "Plan" or from a fork of it."""
     if not title:
         return title
     forked = _FORKED.fullmatch(title)
-    if forked is None:
-        return f"{title} (fork)"
-    return f"{forked[1]} (fork {int(forked[2] or 1) + 1})"
+    base = title if forked is None else forked[1]
+    used = set()
+    for other in taken:
+        match = _FORKED.fullmatch(other)
+        if match is not None and match[1] == base:
+            used.add(int(match[2] or 1))
+    number = max(used, default=0) + 1
+    return f"{base} (fork)" if number == 1 else f"{base} (fork {number})"
