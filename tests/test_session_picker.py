@@ -67,8 +67,10 @@ async def test_a_narrow_screen_keeps_the_columns_and_shortens_the_titles() -> No
         assert all(re.search(r"\d+ msgs? ", row) for row in rows), rows
 
 
-# A search hit's snippet is cut around the hit to its column's width (found by QA: it was cut
-# from its start, so a hit near the end of a long message did not show).
+# A search hit's snippet is cut around the hit to the width it is drawn at (found by QA: it was cut
+# from its start, so a hit near the end of a long message did not show), and spans its row to the
+# row's end (found by QA: drawn in the title's column, at 60x20 the hit itself was cut to
+# `…«mi…` with ~24 blank cells beside it).
 FILL = " ".join(["marmotword flows slowly onward"] * 30)
 CJK_FILL = "中文标题" * 40
 HITS = {  # title: (search word, the long answer it is in)
@@ -77,41 +79,64 @@ HITS = {  # title: (search word, the long answer it is in)
     "end": ("tailwordend", f"{FILL} tailwordend"),
     "cjk": ("目标词", f"{CJK_FILL}目标词{CJK_FILL}"),
 }
+SIZES = [(40, 20), (60, 20), (80, 24), (120, 40), (200, 50)]
 
 
-@pytest.mark.parametrize("size", [(120, 40), (70, 30)], ids=["wide", "narrow"])
-async def test_a_snippet_shows_its_hit_wherever_it_is_in_the_message(size: tuple[int, int]) -> None:
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+async def test_a_snippet_shows_its_hit_wherever_it_is_and_uses_its_row(
+    size: tuple[int, int],
+) -> None:
     for n, (title, (_, text)) in enumerate(HITS.items()):
         seed(f"hit{n:09d}", title, [message("user", "q"), message("assistant", text, position=1)])
     async with running(size=size) as pilot:
         app = glm(pilot)
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: "cjk" in screen_text(app), "the picker")
-        too_wide = []
         for title, (word, _) in HITS.items():
             app.screen.query_one("#search", Input).value = word
             await wait_until(pilot, partial(_snippet, app, title), f"{title}'s snippet")
-            shown, width = _snippet(app, title) or ("", 0)
-            assert cell_len(shown) <= width, (shown, width)
-            hit = f"{SNIPPET_START}{word}{SNIPPET_END}"
-            if cell_len(hit) + (title != "start") + (title != "end") <= width:
-                assert hit in shown, shown
-                # context where the message has some, "…" where it is cut
-                assert shown.startswith(hit if title == "start" else "…"), shown
-                assert shown.endswith(hit if title == "end" else "…"), shown
-            else:  # the hit is wider than the column: its start
-                assert shown.endswith("…") and hit.startswith(shown.lstrip("…")[:-1]), shown
-                too_wide.append(title)
-        assert too_wide == ([] if size[0] > 100 else ["start", "middle"])
+            shown, blank, width, indent = _snippet(app, title) or ("", 0, 0, 0)
+            assert f"{SNIPPET_START}{word}{SNIPPET_END}" in shown, (shown, size)
+            # context where the message has some, "…" where it is cut
+            assert shown.startswith(SNIPPET_START if title == "start" else "…"), shown
+            assert shown.endswith(SNIPPET_END if title == "end" else "…"), shown
+            # cut to the row's width, not a column's: left blank at most a space dropped where
+            # the cut is and the cell a wide character would straddle
+            assert 0 <= blank <= 2, (shown, blank, size)
+            # under the title when that leaves it room, else from the row's start
+            assert indent == (18 if width >= 18 + 24 else 0), (indent, width)
 
 
-def _snippet(app: GlmChatApp, title: str) -> tuple[str, int] | None:
-    """The snippet under `title`'s row as shown, and the title column's width (in cells)."""
+def _snippet(app: GlmChatApp, title: str) -> tuple[str, int, int, int] | None:
+    """The snippet under `title`'s row as shown, the cells left blank after it on its line, the
+    row's width and the snippet's indent (in cells)."""
     lines = screen_lines(app)
     for n, row in enumerate(lines[:-1]):
-        found = re.search(rf"\d\d:\d\d  {title} +zai/", row)
+        found = re.search(rf"(\d{{4}}-)?\d\d-\d\d \d\d:\d\d  {title}\b", row)
         if found and SNIPPET_START in lines[n + 1]:
-            start, width = found.start() + 7, found.end() - 4 - 2 - found.start() - 7
-            # the cells before the title's column are one each: the date, the box's edge
-            return lines[n + 1][start:].split("▎")[0].rstrip(), width
+            start = found.start()  # the row's first cell: the date's (its year gone at 40)
+            # the cells before the row are one each: the dialog's and the list's edges
+            width = cell_len(row[start:].split("▎")[0])
+            line = lines[n + 1][start:].split("▎")[0]
+            shown = line.strip()
+            indent = len(line) - len(line.lstrip())
+            return shown, width - cell_len(line.rstrip()), width, indent
     return None
+
+
+@pytest.mark.parametrize("size", [(40, 20), (60, 20)], ids=["40", "60"])
+async def test_a_narrow_picker_gives_the_title_room_before_the_model_and_count(
+    size: tuple[int, int],
+) -> None:
+    """The title keeps a dozen cells: the model column gives way first, then the count (at 40
+    columns the fixed columns were wider than the row and the title was not shown at all)."""
+    _seed()
+    async with running(size=size) as pilot:
+        app = glm(pilot)
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: "Short" in screen_text(app), "the picker")
+        long_row = next(row for row in screen_lines(app) if "A very" in row)
+        assert re.search(r"01-11 08:00  A very", long_row), long_row
+        title = re.search(r"A very[^▎]*?…", long_row)
+        assert title and cell_len(title.group()) >= 12, long_row
+        assert "notes [/] x" in screen_text(app)

@@ -213,7 +213,7 @@ def test_clip_around_keeps_the_hit_at_every_width(text: str) -> None:
         ("one two three «hit» four five six", 15, "…ree «hit» fou…"),
         ("«hit» four five six", 10, "«hit» fou…"),
         ("one two three «hit»", 10, "…ree «hit»"),
-        ("一二三四五«中»六七八九十", 12, "…五«中»六…"),  # a wide character is never halved
+        ("一二三四五«中»六七八九十", 12, "…五«中»六七…"),  # a wide character is never halved
         ("one two three «a-long-hit» four", 9, "…«a-long…"),
         ("unmarked text is cut at its end", 10, "unmarked…"),
         ("an «unclosed mark is cut at its end", 10, "an «unclo…"),

@@ -72,7 +72,10 @@ def _context(before: str, after: str, room: int) -> tuple[str, str] | None:
     if wide_after <= room - half and wide_after < room:
         return "…" + _tail(before, room - wide_after - 1).lstrip(), after
     if half >= 1:
-        return "…" + _tail(before, half - 1).lstrip(), _head(after, room - half - 1).rstrip() + "…"
+        # The after side gets what the before side leaves: a wide character that does not fit
+        # whole in its half leaves a cell there.
+        lead = "…" + _tail(before, half - 1).lstrip()
+        return lead, _head(after, room - cell_len(lead) - 1).rstrip() + "…"
     return None
 
 

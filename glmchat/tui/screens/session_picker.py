@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.table import Table
@@ -24,6 +23,10 @@ from glmchat.tui.screens.dialog import Dialog
 from glmchat.tui.widgets.safe_entry import SafeInput
 
 MODEL_WIDTH = 24  # the model column's widest; longer names end in "…"
+DATE_WIDTH, COUNT_WIDTH, GAP = 16, 8, 2
+TITLE_MIN = 12  # the title's least width: the model column gives way first, then the count
+MODEL_MIN = 8  # a model column narrower than this is dropped: it would tell no model apart
+SNIPPET_MIN = 24  # under the title when it has this much room there, else from the row's start
 
 
 def _cell(text: str, style: str = "") -> Text:
@@ -31,41 +34,56 @@ def _cell(text: str, style: str = "") -> Text:
     return Text(neutralize_controls(" ".join(text.split())), style=style)
 
 
-class Snippet:
-    """A search hit's snippet as a cell, cut around the hit to the width it is drawn at (known
-    only then): cut at its end, a hit near the end of a long message would not show."""
+class SessionRow:
+    """One conversation as columns (updated, title, model, messages) that line up from row to
+    row, and a search hit's snippet on a line of its own under it. The widths are set when it
+    is drawn, from the width it is drawn at (known only then): the title keeps TITLE_MIN cells
+    and takes the room left, the model column gives way first, then the count. The snippet
+    spans the row to its end (found by QA: drawn in the title's column, it was cut to a few
+    cells at 60-80 columns, the rest of its line blank) and is cut around its hit."""
 
-    def __init__(self, text: str) -> None:
-        self.text = neutralize_controls(" ".join(text.split()))
+    def __init__(self, row: Any, model_width: int) -> None:
+        self.updated = Text(row.updated[:16].replace("T", " "), style="dim")
+        self.title = _cell(row.title or "Untitled", "bold")
+        self.model = _cell(f"{row.provider}/{row.model}", "dim")
+        self.model_width = model_width
+        count = row.message_count
+        self.count = Text(f"{count} msg{'' if count == 1 else 's'}", style="dim")
+        snippet = getattr(row, "snippet", None) or ""
+        self.snippet = neutralize_controls(" ".join(snippet.split()))
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        shown = clip_around(self.text, options.max_width, SNIPPET_START, SNIPPET_END)
-        yield Text(shown, style="italic", no_wrap=True, end="")
+        width = options.max_width
+        yield self._columns(width)
+        if self.snippet:
+            indent = DATE_WIDTH + GAP if width - DATE_WIDTH - GAP >= SNIPPET_MIN else 0
+            shown = clip_around(self.snippet, width - indent, SNIPPET_START, SNIPPET_END)
+            yield Text(" " * indent + shown, style="italic", no_wrap=True, overflow="crop")
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        return Measurement(1, cell_len(self.text))
+        return Measurement(options.max_width, options.max_width)  # the list's width, as a row
 
-
-def session_row(row: Any, model_width: int) -> Table:
-    """One conversation as fixed columns (updated, title, model, messages) that line up from
-    row to row; the title takes the room left and ends in "…" when it does not fit. A search
-    hit's snippet goes on a second line under the title."""
-    table = Table.grid(padding=(0, 2), expand=True)
-    table.add_column(width=16, no_wrap=True)
-    table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
-    table.add_column(width=model_width, no_wrap=True, overflow="ellipsis")
-    table.add_column(width=8, no_wrap=True, justify="right")
-    count = f"{row.message_count} msg{'' if row.message_count == 1 else 's'}"
-    table.add_row(
-        Text(row.updated[:16].replace("T", " "), style="dim"),
-        _cell(row.title or "Untitled", "bold"),
-        _cell(f"{row.provider}/{row.model}", "dim"),
-        Text(count, style="dim"),
-    )
-    snippet = getattr(row, "snippet", None)
-    if snippet:
-        table.add_row("", Snippet(snippet), "", "")
-    return table
+    def _columns(self, width: int) -> Table:
+        date = self.updated
+        if width < DATE_WIDTH + GAP + TITLE_MIN:  # the year ("2026-") gives way to the title
+            date = date[5:]
+        room = width - DATE_WIDTH - GAP - TITLE_MIN  # left once the date and the title are in
+        count = room >= GAP + COUNT_WIDTH
+        if count:
+            room -= GAP + COUNT_WIDTH
+        model = min(self.model_width, room - GAP) if room - GAP >= MODEL_MIN else 0
+        table = Table.grid(padding=(0, GAP), expand=True)
+        table.add_column(width=date.cell_len, no_wrap=True)
+        table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        cells = [date, self.title]
+        if model:
+            table.add_column(width=model, no_wrap=True, overflow="ellipsis")
+            cells.append(self.model)
+        if count:
+            table.add_column(width=COUNT_WIDTH, no_wrap=True, justify="right")
+            cells.append(self.count)
+        table.add_row(*cells)
+        return table
 
 
 class Picked(NamedTuple):
@@ -118,7 +136,7 @@ class SessionPicker(Dialog[Picked | None]):
             return
         model_width = min(MODEL_WIDTH, max(len(f"{r.provider}/{r.model}") for r in rows))
         self._hits = {row.id: row.hit_message_id for row in rows if row.hit_message_id}
-        options.add_options(Option(session_row(row, model_width), id=row.id) for row in rows)
+        options.add_options(Option(SessionRow(row, model_width), id=row.id) for row in rows)
         options.highlighted = 0
 
     @on(Input.Submitted, "#search")
