@@ -28,6 +28,7 @@ from tests.wire_server import Reply, WireServer
 # A key for every binding id, none of them a default or a key the prompt box binds.
 FRESH = [f"ctrl+f{n}" for n in range(1, 13)] + [f"shift+f{n}" for n in range(1, 13)]
 REMAP = dict(zip(BINDING_IDS, FRESH, strict=False))
+REMAP_SELECT_PREV = BINDING_IDS["select_prev"].split(",")[0]  # the default key
 
 
 def shown(pilot: Pilot[Any]) -> list[tuple[str, str, bool]]:
@@ -142,3 +143,24 @@ async def test_stop_is_dimmed_with_nothing_to_stop_and_the_keys_are_not_rebuilt(
             assert pane.prompt.has_focus
     finally:
         gate.set()
+
+
+async def test_the_stop_key_says_prompt_where_it_brings_the_focus_back(zai: WireServer) -> None:
+    """Found by QA: with a message selected between answers, the footer offered "esc Stop"
+    while the key took the focus back to the prompt. There it says "Prompt" (and does it);
+    remapped, both follow the new key."""
+    save_value("keys.stop", "f5")
+    async with running(resume=branched()) as pilot:
+        pane = active(pilot)
+        await pilot.pause()
+        assert ("f5", "Stop") in [(k, d) for k, d, _ in shown(pilot)]
+        assert stop_key(pilot).has_class("-disabled")
+        await pilot.press(REMAP_SELECT_PREV)
+        await pilot.pause()
+        assert not pane.prompt.has_focus
+        keys = [(k, d) for k, d, _ in shown(pilot)]
+        assert ("f5", "Prompt") in keys and ("f5", "Stop") not in keys, keys
+        await pilot.press("f5")
+        await pilot.pause()
+        assert pane.prompt.has_focus
+        assert ("f5", "Stop") in [(k, d) for k, d, _ in shown(pilot)]

@@ -47,6 +47,8 @@ class GlmChatApp(FramesInOneWrite, AppServices):  # each frame in one write (com
     BINDINGS = [
         _binding("toggle_thinking", "toggle_thinking", "Thinking", priority=True),
         _binding("stop", "stop", "Stop"),
+        # The same key between answers, with the focus out of the prompt (check_action).
+        _binding("stop", "to_prompt", "Prompt"),
         _binding("new_pane", "new_pane", "New", priority=True),
         _binding("close_pane", "close_pane", "Close", priority=True),
         _binding("prev_pane", "prev_pane", "Prev", show=False, priority=True),
@@ -240,13 +242,25 @@ class GlmChatApp(FramesInOneWrite, AppServices):  # each frame in one write (com
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self._PANE_ACTIONS and isinstance(self.screen, ModalScreen):
             return False
-        if action == "stop":
-            # Nothing to stop and the focus in the prompt already: shown dimmed (found by QA:
-            # "esc Stop" with nothing streaming); elsewhere it brings the focus back.
-            pane = self.active_pane
-            if pane is not None and pane.streaming is None and self.focused is pane.prompt:
-                return None
+        if action in ("stop", "to_prompt"):
+            return self._stop_key(action)
         return True
+
+    def _stop_key(self, action: str) -> bool | None:
+        """The stop key's two bindings (found by QA: "esc Stop" with nothing streaming): Stop
+        while an answer streams; between answers "Prompt" where the key brings the focus back
+        to the prompt (from a selected message), else Stop dimmed. The binding not meant now
+        is left out (False)."""
+        pane = self.active_pane
+        streaming = pane is not None and pane.streaming is not None
+        elsewhere = (  # a dialog's focus is the dialog's
+            pane is not None
+            and self.focused is not pane.prompt
+            and not isinstance(self.screen, ModalScreen)
+        )
+        if action == "to_prompt":
+            return not streaming and elsewhere
+        return True if streaming else (False if elsewhere else None)
 
     def action_toggle_thinking(self) -> None:
         pane = self.active_pane
@@ -261,6 +275,11 @@ class GlmChatApp(FramesInOneWrite, AppServices):  # each frame in one write (com
         pane = self.active_pane
         if pane is not None:
             pane.offer_key_dialog()
+
+    def action_to_prompt(self) -> None:
+        pane = self.active_pane
+        if pane is not None:
+            self.screen.set_focus(pane.prompt)
 
     def action_stop(self) -> None:
         pane = self.active_pane
