@@ -9,6 +9,7 @@ import re
 import time
 
 import pytest
+from rich.cells import cell_len
 
 from glmchat import paths
 from glmchat.catalogue import lookup
@@ -22,6 +23,12 @@ FIELDS = {
     "default_effort", "tool_stream", "price_input", "price_cached", "price_output",
     "price_date", "price_source", "source",
 }  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table is as wide as the terminal: these tests read the whole of it."""
+    monkeypatch.setenv("COLUMNS", "120")
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -103,6 +110,70 @@ def test_each_price_note_is_marked_on_the_rows_it_is_for(
     }
     assert _sources_as_shown(out) == expected
     assert len(set(expected.values())) > 1 or provider != "zai"  # the notes do differ
+
+
+# --- the table at the terminal's width ---------------------------------------------------------
+# Found by QA: at 80 columns the 98-cell table wrapped every row (`PRICE DATE  SOURCE` on a line
+# of its own) and the price notes wrapped inside words (`Sou` / `rces`, `docs.z.` / `ai`).
+
+
+@pytest.mark.parametrize("columns", [60, 80, 120])
+@pytest.mark.parametrize("provider", ["zai", "bigmodel", "openrouter"])
+def test_the_table_fits_the_terminal_and_wraps_its_notes_at_spaces(
+    request: pytest.FixtureRequest,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    provider: str,
+    columns: int,
+) -> None:
+    if provider == "openrouter":  # the live list: longer ids, other notes
+        request.getfixturevalue("openrouter").reply(fixture_reply("openrouter_models_list"))
+    expected = models_json(capsys, "--provider", provider)
+    monkeypatch.setenv("COLUMNS", str(columns))
+    assert models_json(capsys, "--provider", provider) == expected  # --json: any width
+    code, out, err = run(capsys, "--provider", provider)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert max(cell_len(line) for line in lines) <= columns, out
+    header, rows, legend, notes = _read_table(lines)
+    assert len(rows) == len(expected)  # one line per model
+    cut = "whole model ids" in legend
+    # The model ids, whole (the provider they share named once in the header when it is not
+    # in every row): "…" only where the footnote says they are cut.
+    prefix = header[0].removesuffix("MODEL")
+    for row, (model_id, info) in zip(rows, expected.items(), strict=True):
+        shown = prefix + row[0]
+        assert shown == model_id or (cut and model_id.startswith(shown.removesuffix("…"))), row
+        # each row's SOURCE mark is the note its prices come from, whole: joined at the
+        # spaces it was wrapped at, a word cut in two would show as two
+        assert notes.get(row[-1]) == (
+            info["price_source"] and " ".join(info["price_source"].split())
+        )
+    assert (columns >= 120) == ("Not shown" not in legend) == (prefix == "")
+    if "the price date" in legend:
+        assert "DATE" not in header
+    if "the cached-input price" in legend:
+        assert "CACHED" not in header and "(input, output)" in legend
+
+
+def _read_table(lines: list[str]) -> tuple[list[str], list[list[str]], str, dict[str, str]]:
+    """The header's cells, each row's cells (split at spaces: a THINKING cell with its effort
+    levels is two), the legend under them and each note by its mark, their wrapped lines joined
+    at a space."""
+    end = next(n for n, line in enumerate(lines) if line.startswith("Prices:"))
+    first_note = next(
+        (n for n, line in enumerate(lines) if line.lstrip().startswith("[")), len(lines)
+    )
+    notes: dict[str, str] = {}
+    for line in lines[first_note:]:
+        if start := re.match(r" +(\[\d+\]) (.*)", line):
+            mark = start.group(1)
+            notes[mark] = start.group(2)
+        else:  # a note's next line, indented under its text
+            assert line.startswith(" " * (len(mark) + 3)), line
+            notes[mark] += " " + line.strip()
+    legend = " ".join(line.strip() for line in lines[end:first_note])
+    return lines[0].split(), [line.split() for line in lines[1:end]], legend, notes
 
 
 # --- OpenRouter's live list ------------------------------------------------------------------

@@ -12,7 +12,7 @@ from rich.cells import cell_len
 
 from glmchat import paths
 from glmchat.cli import main
-from glmchat.cli.cells import clip_around
+from glmchat.cli.cells import clip_around, wrap
 from glmchat.store import SNIPPET_END, SNIPPET_START, SessionStore, parse_documents
 
 WIDTH = 120
@@ -221,3 +221,21 @@ def test_clip_around_keeps_the_hit_at_every_width(text: str) -> None:
 )
 def test_clip_around_examples(text: str, width: int, shown: str) -> None:
     assert clip_around(text, width, SNIPPET_START, SNIPPET_END) == shown
+
+
+# cells.wrap: the notes under `glmchat models` (found by QA: a terminal wrapped them inside words).
+@pytest.mark.parametrize(
+    ("text", "width", "lines"),
+    [
+        ("Sources: docs.z.ai pricing page", 11, "* Sources:|  docs.z.ai|  pricing|  page"),
+        ("Sources: docs.z.ai pricing page", 40, "* Sources: docs.z.ai pricing page"),
+        ("短い題 の 標題標題", 8, "* 短い題|  の|  標題標|  題"),  # a word wider than a line: split
+        ("a supercalifragilistic word", 10, "* a|  supercal|  ifragili|  stic|  word"),
+        ("", 10, "* "),
+        ("spaces   are   one", 40, "* spaces are one"),
+    ],
+)
+def test_wrap_breaks_at_spaces_in_cells(text: str, width: int, lines: str) -> None:
+    shown = wrap(text, width, "  ", "* ")
+    assert shown == lines.split("|")
+    assert all(cell_len(line) <= width for line in shown)

@@ -21,23 +21,28 @@ def clip(text: str, cells: int) -> str:
 
 
 def aligned(
-    rows: Sequence[Sequence[str]], right: Collection[int] = (), *, rule_before_last: bool = False
+    rows: Sequence[Sequence[str]],
+    right: Collection[int] = (),
+    *,
+    rule_before_last: bool = False,
+    gap: int = 2,
 ) -> list[str]:
     """Rows of cells as lines whose columns line up (the columns in `right` aligned right), each
     cell on one line as a terminal shows it (a control character as `\\x1b`, four columns) and
     measured in terminal cells: a model id or title with escapes or CJK kept its columns.
-    `rule_before_last`: a line of dashes under each column above the last row (a total)."""
+    `rule_before_last`: a line of dashes under each column above the last row (a total); `gap`:
+    the spaces between two columns."""
     shown = [[neutralize_controls(" ".join(cell.split())) for cell in row] for row in rows]
     widths = [max(cell_len(row[i]) for row in shown) for i in range(len(shown[0]))] if shown else []
     lines = []
     for n, row in enumerate(shown):
         if rule_before_last and n == len(shown) - 1:
-            lines.append("  ".join("-" * width for width in widths))
+            lines.append((" " * gap).join("-" * width for width in widths))
         cells = []
         for i, (cell, width) in enumerate(zip(row, widths, strict=True)):
-            gap = " " * (width - cell_len(cell))
-            cells.append(gap + cell if i in right else cell + gap)
-        lines.append("  ".join(cells).rstrip())
+            pad = " " * (width - cell_len(cell))
+            cells.append(pad + cell if i in right else cell + pad)
+        lines.append((" " * gap).join(cells).rstrip())
     return lines
 
 
@@ -98,3 +103,26 @@ def _tail(text: str, cells: int) -> str:
             kept = text[n + 1 :]
             return kept[next((i for i, c in enumerate(kept) if cell_len(c)), len(kept)) :]
     return text
+
+
+def wrap(text: str, cells: int, indent: str = "", first: str = "") -> list[str]:
+    """`text` as lines of at most `cells` terminal cells, broken at spaces (a terminal wraps a
+    long line inside a word: `Sou` / `rces`), the first line after `first` and the others after
+    `indent`. A word wider than a line is the one thing split, where the line ends."""
+    lines: list[str] = []
+    line, empty = first, True
+    for word in text.split():
+        if not empty and cell_len(line) + 1 + cell_len(word) <= cells:
+            line += " " + word
+            continue
+        if not empty:
+            lines.append(line)
+            line = indent
+        while cell_len(line) + cell_len(word) > cells and (
+            part := _head(word, cells - cell_len(line))
+        ):
+            lines.append(line + part)
+            word, line = word[len(part) :], indent
+        line, empty = line + word, False
+    lines.append(line)
+    return lines

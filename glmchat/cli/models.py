@@ -7,12 +7,15 @@ provider (or `--base-url`) is asked for its model ids, each shown with what is k
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from rich.cells import cell_len
+
 from glmchat.backend.errors import ProviderError
-from glmchat.cli.cells import aligned
+from glmchat.cli.cells import aligned, clip, wrap
 from glmchat.cli.errors import CliError
 from glmchat.sentences import join_sentences
 from glmchat.terminal_text import dumps_json
@@ -63,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(dumps_json([_as_json(info) for info in infos]))
     else:
-        print(_table(infos))
+        # As wide as the terminal is (COLUMNS, or the terminal's size), as sessions list is.
+        print(_table(infos, shutil.get_terminal_size((100, 24)).columns))
     return 0
 
 
@@ -196,39 +200,88 @@ def _price(value: float | None) -> str:
     return "?" if value is None else f"{value:.3f}".rstrip("0").rstrip(".") or "0"
 
 
-def _thinking(info: ModelInfo) -> str:
+def _thinking(info: ModelInfo, efforts: bool = True) -> str:
     if info.thinking is None:
         return "?"
-    if info.efforts:
+    if info.efforts and efforts:
         return f"{info.thinking} ({'/'.join(info.efforts)})"
     return info.thinking
 
 
-def _table(infos: list[ModelInfo]) -> str:
-    """One line per model; "?" marks what is not known. Where a model's prices come from is a
-    numbered note under the table, the number in the row's SOURCE column (a source is often
-    shared by many models, so naming them in the note would repeat the table)."""
+# What gives way, in this order, while the table is wider than the terminal (found by QA: at 80
+# columns each row wrapped, its last columns on a line of their own): the provider every row
+# shares (named once, in the header), the price date (its notes are dated), the effort levels,
+# the cached-input price, the headers' long names, a space between columns, the thinking
+# column; then the model ids are cut. What is dropped is named under the table; --json has it.
+NARROWER = ("provider", "date", "efforts", "cached", "short", "tight", "thinking")
+DROPPED = {
+    "date": "the price date",
+    "efforts": "the effort levels",
+    "cached": "the cached-input price",
+    "thinking": "the thinking behaviour",
+}
+MODEL_MIN = 10  # the least a cut model id keeps
+
+
+def _table(infos: list[ModelInfo], width: int) -> str:
+    """One line per model, no wider than `width` cells where it can be; "?" marks what is not
+    known. Where a model's prices come from is a numbered note under the table, the number in
+    the row's SOURCE column (a source is often shared by many models, so naming them in the
+    note would repeat the table); the notes wrap at spaces."""
     notes = list(dict.fromkeys(info.price_source for info in infos if info.price_source))
-    header = ("MODEL", "CONTEXT", "MAX OUT", "THINKING", "IN", "CACHED", "OUT", "PRICE DATE")
-    rows = [
-        (
-            f"{info.provider}/{info.model}",
-            _count(info.context),
-            _count(info.max_output),
-            _thinking(info),
-            _price(info.price_input),
-            _price(info.price_cached),
-            _price(info.price_output),
-            info.price_date or ("-" if info.price_source else "?"),
-            f"[{notes.index(info.price_source) + 1}]" if info.price_source else "",
-        )
-        for info in infos
-    ]
-    lines = aligned([(*header, "SOURCE" if notes else ""), *rows])
-    lines.append(
-        "Prices: USD per million tokens (input, cached input, output); ? = not known."
-        + (" Sources:" if notes else "")
-    )
-    width = len(f"[{len(notes)}]")
-    lines.extend(f"  {f'[{n}]':>{width}} {note}" for n, note in enumerate(notes, 1))
+    cuts: set[str] = set()
+    lines = _columns(infos, notes, cuts)
+    for cut in NARROWER:
+        if max(map(cell_len, lines)) <= width:
+            break
+        cuts.add(cut)
+        lines = _columns(infos, notes, cuts)
+    over = max(map(cell_len, lines)) - width
+    if over > 0 and infos:  # the model ids are cut to what is left
+        ids = max(cell_len(_model_id(info, cuts)) for info in infos)
+        lines = _columns(infos, notes, cuts, max(MODEL_MIN, ids - over))
+        cuts.add("ids")
+    prices = "input, output" if "cached" in cuts else "input, cached input, output"
+    legend = f"Prices: USD per million tokens ({prices}); ? = not known."
+    if "short" in cuts:
+        legend += " CTX: context window, MAX: maximum output."
+    dropped = [DROPPED[cut] for cut in NARROWER if cut in DROPPED and cut in cuts]
+    if "ids" in cuts:
+        dropped.append("whole model ids")
+    if dropped:
+        legend += f" Not shown at {width} columns (in --json): {', '.join(dropped)}."
+    lines.extend(wrap(legend + (" Sources:" if notes else ""), width))
+    mark = len(f"[{len(notes)}]")
+    for n, note in enumerate(notes, 1):
+        lines.extend(wrap(note, width, " " * (mark + 3), f"  {f'[{n}]':>{mark}} "))
     return "\n".join(lines)
+
+
+def _model_id(info: ModelInfo, cuts: set[str]) -> str:
+    return info.model if "provider" in cuts else f"{info.provider}/{info.model}"
+
+
+def _columns(
+    infos: list[ModelInfo], notes: list[str], cuts: set[str], model_width: int | None = None
+) -> list[str]:
+    """The table's lines (a header, a row per model) without the columns `cuts` name."""
+    short = "short" in cuts
+    model = f"{infos[0].provider}/MODEL" if "provider" in cuts and infos else "MODEL"
+    header = [model, "CTX" if short else "CONTEXT", "MAX" if short else "MAX OUT"]
+    header += [] if "thinking" in cuts else ["THINKING"]
+    header += ["IN"] + ([] if "cached" in cuts else ["CACHED"]) + ["OUT"]
+    header += [] if "date" in cuts else ["PRICE DATE"]
+    header += [("SRC" if short else "SOURCE") if notes else ""]
+    rows = [header]
+    for info in infos:
+        name = _model_id(info, cuts)
+        row = [clip(name, model_width) if model_width else name]
+        row += [_count(info.context), _count(info.max_output)]
+        row += [] if "thinking" in cuts else [_thinking(info, "efforts" not in cuts)]
+        row += [_price(info.price_input)]
+        row += [] if "cached" in cuts else [_price(info.price_cached)]
+        row += [_price(info.price_output)]
+        row += [] if "date" in cuts else [info.price_date or ("-" if info.price_source else "?")]
+        row += [f"[{notes.index(info.price_source) + 1}]" if info.price_source else ""]
+        rows.append(row)
+    return aligned(rows, gap=1 if "tight" in cuts else 2)
