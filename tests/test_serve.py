@@ -401,6 +401,14 @@ def foreign_origins(port: int) -> list[str]:
         f"http://localhost:{port}",
         f"http://user@127.0.0.1:{port}",
         f"http://127.0.0.1:{port}/elsewhere",
+        # An origin has no path, query or fragment, not even an empty one.
+        f"http://127.0.0.1:{port}/",
+        f"http://127.0.0.1:{port}?",
+        f"http://127.0.0.1:{port}#",
+        f"http://127.0.0.1:{port}/?token=x",
+        f"http://127.0.0.1:{port}, http://127.0.0.1:{port}",
+        f"http://127.0.0.1:+{port}",
+        f"http:127.0.0.1:{port}",
         "null",
         "",
         "http://127.0.0.1:99999",
@@ -447,7 +455,8 @@ def test_an_origin_or_host_that_is_not_text_is_refused_in_one_line(served: Serve
         head, body = answer.split(b"\r\n\r\n", 1)
         assert head.startswith(b"HTTP/1.1 403 Forbidden\r\n"), answer
         [line] = body.decode().splitlines()
-        assert line.startswith("glmchat serve: refused a request from the page at "), line
+        assert line.startswith("glmchat serve: refused a request "), line
+        assert ("addressed to '\\udcff:1'" in line) is (host != ours), line
     assert served.apps == set()
 
 
@@ -456,18 +465,15 @@ def test_a_websocket_from_the_servers_own_page_follows_the_token_rule(served: Se
     port = served.port
     own = f"http://127.0.0.1:{port}"
     # The page's origin as the browser writes it, and the same one in other spellings.
-    for origin in (own, own.upper(), own + "/"):
+    for origin in (own, own.upper(), f"HTTP://127.0.0.1:{port}"):
         assert handshake(port, "/ws", cookie, origin=origin) == SWITCHED, origin
     # Its own page wherever the server is reached: the Host the request was sent to.
-    assert (
-        handshake(
-            port,
-            f"/ws?token={served.token}",
-            origin=f"http://localhost:{port}",
-            host=f"localhost:{port}",
-        )
-        == SWITCHED
-    )
+    for name in ("localhost", "LocalHost", "[::1]"):
+        host = f"{name}:{port}"
+        assert (
+            handshake(port, f"/ws?token={served.token}", origin=f"http://{host}", host=host)
+            == SWITCHED
+        ), name
     # A page of ours still needs the token.
     wrong = "x" * len(served.token)
     assert handshake(port, "/ws", origin=own) == FORBIDDEN
@@ -498,6 +504,98 @@ def test_no_request_from_another_sites_page_is_served(served: Served, path: str)
     assert page.status_code == 200 and "set-cookie" in page.headers
 
 
+def raw_get(port: int, target: str, headers: list[str], version: str = "1.1") -> tuple[str, str]:
+    """A GET of `target` with exactly `headers` (no Host unless among them): (status line,
+    body)."""
+    lines = [f"GET {target} HTTP/{version}", *headers, "Connection: close"]
+    head = "".join(f"{line}\r\n" for line in lines)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head.encode() + b"\r\n")
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    status, _, rest = answer.partition(b"\r\n")
+    return status.decode(), rest.partition(b"\r\n\r\n")[2].decode()
+
+
+def foreign_hosts(port: int) -> list[list[str]]:
+    """Host headers that do not name a loopback server on `port`: another name (DNS
+    rebinding: a foreign name resolving to 127.0.0.1), ours with another port or none, none."""
+    other = port + 1 if port < 65535 else port - 1
+    return [
+        ["Host: evil.example"],
+        [f"Host: evil.example:{port}"],
+        [f"Host: 127.0.0.1.evil.example:{port}"],
+        [f"Host: localhost.:{port}"],
+        [f"Host: 127.0.0.2:{port}"],
+        [f"Host: 10.1.2.3:{port}"],
+        [f"Host: 127.0.0.1:{other}"],
+        [f"Host: localhost:{other}"],
+        ["Host: 127.0.0.1"],
+        ["Host: localhost"],
+        [f"Host: ::1:{port}"],
+        [f"Host: 127.0.0.1%25lo:{port}"],
+        [f"Host: [::1%25lo]:{port}"],
+        [f"Host: user@127.0.0.1:{port}"],
+        ["Host: "],
+        [],  # (two Host headers never reach the gate: aiohttp answers 400)
+    ]
+
+
+def test_only_a_host_that_names_this_server_is_served(served: Served) -> None:
+    """DNS rebinding: a page at evil.example whose name now resolves to 127.0.0.1 is
+    same-origin to itself; only the Host tells it apart. Refused before the token and the
+    Origin are looked at, before any app starts, whatever the path."""
+    port, token = served.port, served.token
+    cookie = f"Cookie: {cookie_of(served)}"
+    for path in [f"/?token={token}", "/static/js/textual.js", "/favicon.ico", "/ws"]:
+        for hosts in foreign_hosts(port):
+            host = hosts[0].removeprefix("Host: ") if hosts else ""
+            origin = [f"Origin: http://{host}"] if host else []
+            # HTTP/1.1 needs a Host (aiohttp answers 400 without one); HTTP/1.0 does not.
+            version = "1.1" if hosts else "1.0"
+            status, body = raw_get(port, path, [*hosts, *origin, cookie], version)
+            assert status == f"HTTP/{version} 403 Forbidden", (path, hosts)
+            [line] = body.splitlines()
+            assert line.startswith("glmchat serve: refused a request addressed to "), line
+            assert f"(http://127.0.0.1:{port})" in line and "glmchat serve` printed" in line
+    assert served.apps == set()
+    status, body = raw_get(port, "/", ["Host: evil.example", cookie])
+    assert body == (
+        "glmchat serve: refused a request addressed to 'evil.example': this server answers only "
+        f"at its own address (http://127.0.0.1:{port}); open the address `glmchat serve` printed\n"
+    )
+    # The names of a loopback server: the printed address's, and localhost or ::1 with its port;
+    # the page's websocket goes to the one the browser used.
+    for host in ("127.0.0.1", "localhost", "LOCALHOST", "[::1]", "[0:0::1]"):
+        status, body = raw_get(port, f"/?token={token}", [f"Host: {host}:{port}"])
+        assert status == "HTTP/1.1 200 OK", host
+        assert f'data-session-websocket-url="ws://{host}:{port}/ws"' in body
+        assert raw_get(port, "/favicon.ico", [f"Host: {host}:{port}", cookie])[0].endswith("200 OK")
+    assert httpx.get(served.url).status_code == 200
+    assert httpx.get(served.url.replace("127.0.0.1", "localhost")).status_code == 200
+
+
+def test_with_allow_remote_the_machines_addresses_and_names_are_served(zai: WireServer) -> None:
+    """Every interface: the printed address (0.0.0.0), the address each connection came in on,
+    this machine's name; still no other name and no other port."""
+    server = start_serve("--host", "0.0.0.0", "--allow-remote")
+    try:
+        port, token = server.port, server.token
+        name = socket.gethostname()
+        for host in ("0.0.0.0", "127.0.0.1", "localhost", name, name.upper()):
+            status, _ = raw_get(port, f"/?token={token}", [f"Host: {host}:{port}"])
+            assert status == "HTTP/1.1 200 OK", host
+        other = port + 1 if port < 65535 else port - 1
+        for host in ("evil.example", f"evil.example:{port}", f"{name}:{other}", "0.0.0.0", ""):
+            status, body = raw_get(port, f"/?token={token}", [f"Host: {host}"])
+            assert status == "HTTP/1.1 403 Forbidden", host
+            assert f"only at its own address (http://0.0.0.0:{port})" in body
+        assert server.apps == set()
+    finally:
+        server.stop()
+
+
 def test_the_tab_icon_is_served_behind_the_token(served: Served) -> None:
     """Browsers ask every page's server for /favicon.ico: a 404 there was an error in the
     console on every load."""
@@ -514,6 +612,15 @@ def test_the_tab_icon_is_served_behind_the_token(served: Served) -> None:
 # --- the app processes -----------------------------------------------------------------------
 
 
+# The terminal's control sequences (CSI, OSC): Textual may break a word between two styled runs.
+_CONTROLS = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[@-_]")
+
+
+def on_screen(drawn: bytes) -> str:
+    """The text of what a tab was sent, without its control sequences."""
+    return _CONTROLS.sub(b"", drawn).decode(errors="replace")
+
+
 async def _open_tabs_then_stop(served: Served, count: int, signum: int) -> None:
     """`count` websockets held open as browser tabs hold them, until each app has drawn."""
     import aiohttp
@@ -525,10 +632,10 @@ async def _open_tabs_then_stop(served: Served, count: int, signum: int) -> None:
         ]
         for ws in sockets:
             drawn = b""  # a frame may come in several messages: "Pal" in one, "ette" in the next
-            while b"Palette" not in drawn:  # the app's first frame: it is up, past the guard
+            while "Palette" not in on_screen(drawn):  # the app's first frame: it is up
                 message = await asyncio.wait_for(ws.receive(), START_TIMEOUT)
                 assert message.type == aiohttp.WSMsgType.BINARY, message
-                drawn = drawn[-64:] + message.data
+                drawn = drawn[-4096:] + message.data
         apps = served.apps
         assert len(apps) == count
         # Each tab's app is the server's own child running glmchat: `exec` left no shell.
@@ -604,7 +711,7 @@ def test_an_app_that_cannot_start_says_why_in_its_tab(served: Served, db_path: P
     )
     # Fixed, a reload (a new tab) starts the app; the server went on meanwhile.
     db_path.rename(db_path.with_name("damaged.db"))
-    assert "Palette" in asyncio.run(_tab_text(served.port, served.token))
+    assert "Palette" in on_screen(asyncio.run(_tab_text(served.port, served.token)).encode())
 
 
 @pytest.mark.parametrize(

@@ -93,10 +93,13 @@ def run(args: argparse.Namespace) -> int:
 
     import asyncio
 
+    from glmchat.serve.gate import machine_names
     from glmchat.serve.server import GlmchatServer, PortInUse, serve
 
     token = secrets.token_urlsafe(32)
-    server = GlmchatServer(app_command(), host=host, port=port, token=token)
+    # Other machines reach it by an address of this one (each connection's own) or its name.
+    names = machine_names() if remote else frozenset[str]()
+    server = GlmchatServer(app_command(), host=host, port=port, token=token, names=names)
 
     def listening(bound: int) -> None:
         url = address(host or "0.0.0.0", bound, token)

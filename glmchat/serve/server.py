@@ -16,7 +16,7 @@ import re
 import signal
 import sys
 from asyncio.subprocess import Process
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import aiohttp_jinja2
@@ -177,17 +177,23 @@ class GlmchatServer(Server):
         host: str,
         port: int,
         token: str,
+        names: Iterable[str] = (),
         quit_grace: float = QUIT_GRACE_SECONDS,
     ) -> None:
+        """`names`: the machine's names the page may also be reached by (with --allow-remote),
+        besides `host` and the address each connection comes in on."""
         super().__init__(command, host=host, port=port, title="glmchat")
         self.token = token
+        self.names = frozenset(names)
         self.quit_grace = quit_grace
         self.apps: set[ServedApp] = set()
 
     async def make_app(self) -> web.Application:
         app = await self._make_app()
-        # First in the chain: nothing (not even the page's template) runs before the token check.
-        app.middlewares.insert(0, token_gate(self.token))
+        # First in the chain: nothing (not even the page's template) runs before the gate.
+        # An empty host listens on every interface; the printed address says 0.0.0.0.
+        gate = token_gate(self.token, host=self.host or "0.0.0.0", names=self.names)
+        app.middlewares.insert(0, gate)
         app.router.add_get("/favicon.ico", handle_favicon, name="favicon")
         env = aiohttp_jinja2.get_env(app)
         env.loader = _OwnFontsOnly(env.loader)
