@@ -14,7 +14,13 @@ from glmchat import paths
 from glmchat.backend.dialects import build_body
 from glmchat.backend.events import ChatRequest, Message
 from glmchat.backend.providers import BUILTIN_PROVIDERS
-from glmchat.engine.structured import ANSWER_TOOL, SchemaError, load_schema, plan_for
+from glmchat.engine.structured import (
+    ANSWER_TOOL,
+    SchemaError,
+    SchemaNotApplicable,
+    load_schema,
+    plan_for,
+)
 from glmchat.store import SessionStore
 from tests.test_ask_cli import ask
 from tests.wire_server import Reply, WireServer, sse_body, sse_event
@@ -473,32 +479,211 @@ def test_ask_refuses_a_ref_that_does_not_resolve_before_anything_is_sent(
 
 
 CYCLE = {"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}
+LOOPS = "loops back to itself without reaching a value (it could never be checked)"
+DRAFT7 = "http://json-schema.org/draft-07/schema#"
+
+# Each a schema whose applicators come back to a subschema at the same place in the answer
+# without looking inside it: the validator would recurse without end on any answer. With the
+# ref the message names and where it is.
+LOOPING: dict[str, tuple[Any, str]] = {
+    "two $defs": (CYCLE, "$ref '#/$defs/a' at $.$defs.b"),
+    "the root": ({"$ref": "#"}, "$ref '#' at $"),
+    "a loop of three": (
+        {
+            "$defs": {
+                "a": {"$ref": "#/$defs/b"},
+                "b": {"$ref": "#/$defs/c"},
+                "c": {"type": "object", "allOf": [{"$ref": "#/$defs/a"}]},
+            },
+            "type": "object",
+            "properties": {"p": {"$ref": "#/$defs/a"}},  # reached under a property
+        },
+        "$ref '#/$defs/a' at $.$defs.c.allOf[0]",
+    ),
+    "allOf": ({"type": "object", "allOf": [{"$ref": "#"}]}, "$ref '#' at $.allOf[0]"),
+    "anyOf": ({"anyOf": [{"type": "string"}, {"$ref": "#"}]}, "$ref '#' at $.anyOf[1]"),
+    "oneOf in $defs": (
+        {"$defs": {"x": {"oneOf": [{"$ref": "#/$defs/x"}]}}, "$ref": "#/$defs/x"},
+        "$ref '#/$defs/x' at $.$defs.x.oneOf[0]",
+    ),
+    "not": ({"not": {"$ref": "#"}}, "$ref '#' at $.not"),
+    "if": ({"if": {"$ref": "#"}, "then": {"type": "string"}}, "$ref '#' at $.if"),
+    "then": ({"if": {"type": "string"}, "then": {"$ref": "#"}}, "$ref '#' at $.then"),
+    "else": ({"if": {"type": "string"}, "else": {"$ref": "#"}}, "$ref '#' at $.else"),
+    "dependentSchemas": (
+        {"dependentSchemas": {"a": {"$ref": "#"}}},
+        "$ref '#' at $.dependentSchemas.a",
+    ),
+    "a ref into an allOf": (
+        {"$defs": {"x": {"allOf": [{"$ref": "#/$defs/x"}]}}, "$ref": "#/$defs/x/allOf/0"},
+        "$ref '#/$defs/x' at $.$defs.x.allOf[0]",
+    ),
+    "$dynamicRef": ({"$dynamicAnchor": "n", "$dynamicRef": "#n"}, "$dynamicRef '#n' at $"),
+    "$recursiveRef": (
+        {
+            "$schema": "https://json-schema.org/draft/2019-09/schema",
+            "$recursiveAnchor": True,
+            "anyOf": [{"$recursiveRef": "#"}],
+        },
+        "$recursiveRef '#' at $.anyOf[0]",
+    ),
+    "draft-07 definitions": (
+        {
+            "$schema": DRAFT7,
+            "definitions": {"a": {"$ref": "#/definitions/a"}},
+            "$ref": "#/definitions/a",
+        },
+        "$ref '#/definitions/a' at $.definitions.a",
+    ),
+    "draft-04 dependencies": (
+        {
+            "$schema": "http://json-schema.org/draft-04/schema#",
+            "dependencies": {"a": {"$ref": "#"}},
+        },
+        "$ref '#' at $.dependencies.a",
+    ),
+}
 
 
-def test_a_schema_that_fails_while_checking_an_answer_is_a_schema_error() -> None:
-    # Every ref resolves, but they go round in a circle: the validator cannot finish.
-    assert load_schema(json.dumps(CYCLE)) == CYCLE
-    plan = plan_for(BUILTIN_PROVIDERS["openrouter"], CYCLE)
-    document, [error] = plan.check('{"name": "Ada"}')
-    assert error.startswith("$: the schema cannot be applied to the answer (RecursionError")
-    assert "\n" not in error
+@pytest.mark.parametrize("case", list(LOOPING))
+def test_a_schema_whose_refs_loop_in_place_is_refused_at_load(case: str) -> None:
+    schema, where = LOOPING[case]
+    with pytest.raises(SchemaError) as caught:
+        load_schema(json.dumps(schema))
+    assert str(caught.value) == f"--schema (inline) is not a valid JSON Schema: {where} {LOOPS}"
 
 
-def test_ask_with_a_schema_that_cannot_be_applied_ends_as_kind_schema(wire: WireServer) -> None:
-    wire.reply(tool_reply('{"value": 1}'), tool_reply('{"value": 1}'))
-    args = ("--no-save", "--schema", json.dumps(CYCLE), "--base-url", wire.url, "q")
+@pytest.mark.parametrize("case", ["two $defs", "the root", "a loop of three", "anyOf", "if"])
+@pytest.mark.parametrize("json_flag", [(), ("--json",)])
+def test_ask_refuses_a_looping_schema_before_anything_is_sent(
+    wire: WireServer, tmp_path: Path, case: str, json_flag: tuple[str, ...]
+) -> None:
+    schema, where = LOOPING[case]
+    path = tmp_path / "loop.json"
+    path.write_text(json.dumps(schema))
+    for source, named in ((json.dumps(schema), "(inline)"), (str(path), repr(str(path)))):
+        proc = ask("--no-save", *json_flag, "--schema", source, "--base-url", wire.url, "q")
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stdout == ""
+        assert proc.stderr == (
+            f"glmchat: --schema {named} is not a valid JSON Schema: {where} {LOOPS}\n"
+        )
+    assert wire.requests == []
+
+
+def tree(children: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "children": children},
+        "required": ["name"],
+    }
+
+
+NODE = {"$defs": {"node": tree({"type": "array", "items": {"$ref": "#/$defs/node"}})}}
+# Recursion that looks inside the value goes one level deeper each turn, and the answer ends.
+RECURSIVE: dict[str, Any] = {
+    "items": tree({"type": "array", "items": {"$ref": "#"}}),
+    "properties": tree({"type": "object", "additionalProperties": {"$ref": "#"}}),
+    "$defs under items": {**NODE, "$ref": "#/$defs/node"},
+    "$defs under a property": {
+        **NODE,
+        "type": "object",
+        "properties": {"root": {"$ref": "#/$defs/node"}},
+        "required": ["root"],
+    },
+    "prefixItems": tree({"type": "array", "prefixItems": [{"$ref": "#"}], "items": False}),
+    "a loop in allOf under items": tree(
+        {"type": "array", "items": {"allOf": [{"$ref": "#"}, {"type": "object"}]}}
+    ),
+    # Never applied: an unused definition, a `then` without `if`, a draft-07 `$ref`'s sibling.
+    "an unused self-ref": {
+        **tree({"type": "array", "items": {"$ref": "#"}}),
+        "$defs": {"x": {"$ref": "#/$defs/x"}},
+    },
+    "then without if": {**tree({"type": "array", "items": {"$ref": "#"}}), "then": {"$ref": "#"}},
+    "draft-07 sibling of $ref": {
+        "$schema": DRAFT7,
+        "definitions": {"node": tree({"type": "array", "items": {"$ref": "#"}})},
+        "$ref": "#/definitions/node",
+        "allOf": [{"$ref": "#"}],
+    },
+}
+
+
+def three_levels(case: str, leaf: dict[str, Any]) -> Any:
+    """A document of `case`'s shape: a, its child b, and b's child `leaf`."""
+
+    def node(name: str, *kids: Any) -> dict[str, Any]:
+        listed = {f"k{i}": k for i, k in enumerate(kids)} if case == "properties" else list(kids)
+        return {"name": name, "children": listed}
+
+    document = node("a", node("b", leaf))
+    return {"root": document} if case == "$defs under a property" else document
+
+
+@pytest.mark.parametrize("case", list(RECURSIVE))
+def test_recursive_tree_schemas_load_and_validate_at_every_level(case: str) -> None:
+    schema = RECURSIVE[case]
+    assert load_schema(json.dumps(schema)) == schema
+    empty: Any = {} if case == "properties" else []
+    good = three_levels(case, {"name": "c", "children": empty})
+    bad = three_levels(case, {"children": empty})  # the third level has no name
+    for name in ("zai", "openrouter"):
+        plan = plan_for(BUILTIN_PROVIDERS[name], schema)
+        assert plan.check(json.dumps(good)) == (good, [])
+        _, errors = plan.check(json.dumps(bad))
+        assert len(errors) == 1 and errors[0].endswith(": 'name' is a required property")
+        assert errors[0].count("children") == 2  # found two levels down
+
+
+def deep_answer(depth: int) -> str:
+    return '{"name": "a", "children": [' * depth + '{"name": "z"}' + "]}" * depth
+
+
+def test_a_schema_that_cannot_be_applied_to_an_answer_says_why_in_words() -> None:
+    # Loops are refused at load; an answer nested deeper than Python recurses is left.
+    plan = plan_for(BUILTIN_PROVIDERS["openrouter"], RECURSIVE["items"])
+    with pytest.raises(SchemaNotApplicable) as caught:
+        plan.check(deep_answer(3000))
+    message = str(caught.value)
+    assert message.startswith("the schema cannot be applied to the answer: checking it never")
+    assert "Error" not in message and "\n" not in message
+    assert plan.check(deep_answer(20))[1] == []  # a sensible depth is checked
+
+
+def test_an_answer_nested_deeper_than_the_json_decoder_goes_is_not_a_crash() -> None:
+    plan = plan_for(BUILTIN_PROVIDERS["openrouter"], {"type": "array"})
+    # The whole answer is too deep to decode; an inner value that is not is a document.
+    document, errors = plan.check("[" * 10**5 + "]" * 10**5)
+    assert isinstance(document, list) and errors == []
+    unclosed = "[" * 5000
+    assert plan.check(unclosed) == (None, ["the answer is nested too deeply to be read as JSON"])
+
+
+def test_ask_with_a_schema_that_cannot_be_applied_sends_no_repair_round(
+    wire: WireServer,
+) -> None:
+    schema = json.dumps(RECURSIVE["items"])
+    wire.reply(tool_reply(deep_answer(3000)), tool_reply('{"name": "a"}'))
+    args = ("--no-save", "--schema", schema, "--base-url", wire.url, "q")
     proc = ask("--json", *args)
     assert proc.returncode == 1, proc.stderr
+    assert len(wire.requests) == 1  # a repair could not help: not sent, not paid for
     doc = json.loads(proc.stdout)  # the one JSON object, never an empty stdout
     assert doc["error"]["kind"] == "schema"
-    assert doc["error"]["errors"][0].startswith("$: the schema cannot be applied to the answer")
+    [error] = doc["error"]["errors"]
+    assert error.startswith("$: the schema cannot be applied to the answer: ")
     [line] = proc.stderr.splitlines()
-    assert "the schema cannot be applied" in line and "unexpected" not in line
+    assert line.startswith("glmchat: the schema cannot be applied to the answer: checking it")
+    assert "Error" not in line and "repair" not in line and "unexpected" not in line
 
-    wire.reply(tool_reply('{"value": 1}'), tool_reply('{"value": 1}'))
+    wire.requests.clear()
+    wire.replies.clear()
+    wire.reply(tool_reply(deep_answer(3000)), tool_reply('{"name": "a"}'))
     plain = ask(*args)
     assert plain.returncode == 1 and plain.stdout == ""
-    assert "the schema cannot be applied" in plain.stderr and plain.stderr.count("\n") == 1
+    assert plain.stderr == line + "\n"
+    assert len(wire.requests) == 1
 
 
 # --- an empty --schema -------------------------------------------------------------------

@@ -251,6 +251,8 @@ def _schema_problem(ask_run: AskRun) -> str | None:
     """The one line for an answer that still does not validate after the repair round."""
     if not ask_run.checked or not ask_run.schema_errors:
         return None
+    if ask_run.not_applicable is not None:  # the schema failed, not the answer
+        return ask_run.not_applicable
     errors = ask_run.schema_errors
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"the answer does not match the schema, also after a repair round: {errors[0]}{more}"

@@ -54,6 +54,7 @@ class AskRun:
         self.document: Any = None
         self.schema_errors: list[str] = []
         self.checked = False  # the last answer was checked against the schema
+        self.not_applicable: str | None = None  # why the schema itself failed on the answer
 
     async def main(self, prompt: str) -> ExchangeResult:
         _cancel_on_signals()
@@ -71,7 +72,8 @@ class AskRun:
             structured = self.engine.structured
             if structured is not None and _finished(result):
                 self._check(result)
-                if self.schema_errors:
+                # A schema that fails by itself would fail the repair the same way.
+                if self.schema_errors and self.not_applicable is None:
                     self.checked = False
                     result = await self._exchange(structured.repair_prompt(self.schema_errors))
                     if _finished(result):
@@ -82,8 +84,14 @@ class AskRun:
             await self.tools.aclose()
 
     def _check(self, result: ExchangeResult) -> None:
+        from glmchat.engine.structured import SchemaNotApplicable
+
         assert self.engine.structured is not None
-        self.document, self.schema_errors = self.engine.structured.check(result.content)
+        try:
+            self.document, self.schema_errors = self.engine.structured.check(result.content)
+        except SchemaNotApplicable as exc:
+            self.not_applicable = str(exc)
+            self.document, self.schema_errors = None, [f"$: {exc}"]
         self.checked = True
 
     def cancel(self) -> ExchangeResult | None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from glmchat.engine.schema_loops import REF_KEYWORDS, find_loop
 from glmchat.errors import GlmchatError
 
 if TYPE_CHECKING:
@@ -30,12 +31,16 @@ _WRAP_KEY = "value"  # a schema that is not an object rides in a tool's paramete
 _MAX_ERRORS = 20  # listed to the model and the user; more are counted
 _MAX_ERROR_CHARS = 300
 _MAX_CANDIDATES = 64  # places in a long answer where a document might start
-# The keywords that make the validator look a schema up ($recursiveRef: draft 2019-09).
-_REF_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
+_NOT_APPLICABLE = "the schema cannot be applied to the answer"
 
 
 class SchemaError(GlmchatError):
     """--schema is not a readable JSON Schema (a usage error: exit 2)."""
+
+
+class SchemaNotApplicable(GlmchatError):
+    """The schema itself failed while an answer was checked against it: the answer is not
+    at fault, and a repair round could not help."""
 
 
 # --- the schema --------------------------------------------------------------------------
@@ -114,12 +119,18 @@ def _check_refs(schema: Any, validator: Any, where: str) -> None:
             contents = resource.contents
             walked.add(id(contents))
             if isinstance(contents, dict):
-                refs.extend((resolver, contents, k) for k in _REF_KEYWORDS if k in contents)
+                refs.extend((resolver, contents, k) for k in REF_KEYWORDS if k in contents)
             todo.extend((resolver.in_subresource(sub), sub) for sub in resource.subresources())
 
     root = spec.create_resource(schema)
     walk(Registry().resolver_with_root(root), root)
     invalid = f"--schema {where} is not a valid JSON Schema"
+
+    def said(subschema: dict[str, Any], keyword: str) -> str:
+        ref = _short(str(subschema[keyword]))
+        return f"{invalid}: {keyword} {ref!r} at {_json_path(schema, subschema)}"
+
+    targets: dict[int, list[tuple[str, Any]]] = {}  # id(subschema): where its refs lead
     while refs:
         resolver, subschema, keyword = refs.pop()
         ref = subschema[keyword]
@@ -128,22 +139,31 @@ def _check_refs(schema: Any, validator: Any, where: str) -> None:
             target = resolver.lookup(ref) if isinstance(ref, str) else None
         except (Unresolvable, ValueError):
             target = None
-        contents = None if target is None else target.contents
-        if target is not None and id(contents) in walked:
-            continue
-        said = f"{invalid}: {keyword} {_short(str(ref))!r} at {_json_path(schema, subschema)}"
         if target is None:
             raise SchemaError(
-                f"{said} does not resolve (only references inside the schema are followed)"
+                f"{said(subschema, keyword)} does not resolve "
+                "(only references inside the schema are followed)"
             )
+        contents = target.contents
+        targets.setdefault(id(subschema), []).append((keyword, contents))
+        if id(contents) in walked:
+            continue
         if not isinstance(contents, dict | bool):
-            raise SchemaError(f"{said} does not point to a schema")
+            raise SchemaError(f"{said(subschema, keyword)} does not point to a schema")
         try:
             validator.check_schema(contents)
         except Invalid as exc:
             at = _json_path(schema, contents) + exc.json_path[1:]
             raise SchemaError(f"{invalid}: {_short(exc.message)} (at {at})") from None
         walk(target.resolver, spec.create_resource(contents))
+    # Drafts up to 7 apply a `$ref` alone, its siblings ignored.
+    legacy = validator.ID_OF(validator.META_SCHEMA).startswith("http://json-schema.org/draft-0")
+    loop = find_loop(schema, targets, keywords=validator.VALIDATORS, ref_hides_siblings=legacy)
+    if loop is not None:
+        raise SchemaError(
+            f"{said(*loop)} loops back to itself without reaching a value "
+            "(it could never be checked)"
+        )
 
 
 def _json_path(schema: Any, node: Any) -> str:
@@ -237,7 +257,8 @@ class StructuredOutput:
     # --- reading the answer ------------------------------------------------------------
 
     def check(self, answer: str) -> tuple[Any, list[str]]:
-        """The document in `answer` and what is wrong with it (no problems: it validates)."""
+        """The document in `answer` and what is wrong with it (no problems: it validates).
+        SchemaNotApplicable when the validator itself fails on it."""
         candidates = _candidates(answer)
         if not candidates:
             return None, [_not_json(answer)]
@@ -251,12 +272,20 @@ class StructuredOutput:
             value = self._unwrap(value)
             try:
                 errors = _errors(validator, value)
+            except RecursionError:
+                # load_schema refuses refs in a loop; what is left is an answer nested deeper
+                # than Python recurses, under a recursive schema (or a loop it did not see).
+                raise SchemaNotApplicable(
+                    f"{_NOT_APPLICABLE}: checking it never reached a value (the answer is "
+                    "nested too deeply for it, or its references loop)"
+                ) from None
             except Exception as exc:
-                # The schema, not the answer, is at fault (refs in a circle recurse without
-                # end; a keyword the validator cannot apply): still an answer that failed
-                # the schema, said as one, not a crash after the request was paid for.
-                problem = f"{type(exc).__name__}: {_short(str(exc))}"
-                return value, [f"$: the schema cannot be applied to the answer ({problem})"]
+                # A keyword the validator cannot apply: said in one line, not a crash after
+                # the request was paid for.
+                why = _short(str(exc)) or "no reason given"
+                raise SchemaNotApplicable(
+                    f"{_NOT_APPLICABLE}: the validator failed on it ({why})"
+                ) from None
             if not errors:
                 return value, []
             if first is None:
@@ -315,14 +344,15 @@ def _candidates(answer: str) -> list[Any]:
     or `[` inside prose; in that order, each parsed once."""
     text = answer.strip()
     found: list[Any] = []
+    # RecursionError: nested deeper than the decoder goes, which is no document to check.
     try:
         return [json.loads(text)]
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     for block in _FENCE.findall(text):
         try:
             found.append(json.loads(block))
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
     if found:
         return found
@@ -335,7 +365,7 @@ def _candidates(answer: str) -> list[Any]:
             break
         try:
             value, end = decoder.raw_decode(text, match.start())
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         found.append(value)
     return found
@@ -348,6 +378,8 @@ def _not_json(answer: str) -> str:
         json.loads(answer)
     except ValueError as exc:
         return f"the answer is not a JSON document ({exc})"
+    except RecursionError:
+        return "the answer is nested too deeply to be read as JSON"
     return "the answer is not a JSON document"
 
 
