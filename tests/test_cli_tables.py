@@ -42,7 +42,7 @@ def test_models_table_keeps_its_columns_with_hostile_and_wide_ids() -> None:
         ModelInfo("openai", WIDE, known=False, context=64_000),
         ModelInfo("openai", "plain", known=False, context=8_000),
     ]
-    lines = _table(infos).splitlines()[:4]
+    lines = _table(infos, 120).splitlines()[:4]
     columns = {tuple(_starts(line, line.split()[1:2])) for line in lines[1:]}
     assert len(columns) == 1, lines  # CONTEXT starts in one column on every row
     assert "\x1b" not in "\n".join(lines)

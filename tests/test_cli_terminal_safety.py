@@ -328,5 +328,9 @@ def test_provider_error_and_models_in_a_real_terminal(
         Reply(body=json.dumps(models).encode(), headers={"Content-Type": "application/json"})
     )
     code, screen = run_in_pty("models", "--base-url", wire.url)
-    assert code == 0 and "zai/glm-4.5" in screen, screen
+    # The hostile id's spelling is wide: at this width the table gives the shared `zai/` to
+    # its header and cuts the id (the footnote says so), but never draws its escapes.
+    lines = screen.splitlines()
+    assert code == 0 and lines[0].startswith("zai/MODEL"), screen
+    assert any(line.split()[:1] == ["glm-4.5"] for line in lines), screen
     assert_inert(screen.replace("\n", ""))
