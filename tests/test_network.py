@@ -231,6 +231,25 @@ async def test_a_reader_waiting_in_the_background_reads_at_once_when_brought_for
     assert backend.pauses >= 2  # it waited in the background, then at the shown pace
 
 
+async def test_a_pace_changed_between_two_reads_times_the_next_one(wire: WireServer) -> None:
+    """Found by CI: a pane brought forward between two reads (no reader waiting to wake)
+    still had its next read timed by the old background pace (the next read's moment was
+    fixed when the last one ended)."""
+    n = 40
+    wire.reply(Reply(body=events(n), splits=_event_splits(n), delay=0.01))
+    client, _backend = counted_client(wire.url)
+    pace = ReadPace(30.0)  # a background pace whose next tick never comes in the test
+    READ_PACE.set(pace)
+    seen = 0
+    async with client:
+        async for event in _within(client.stream(REQUEST), 10):
+            if isinstance(event, ContentDelta):
+                before, seen = seen, seen + event.text.count(" ")
+                if before < 3 <= seen:
+                    pace.change(0.05, watch=False)  # now, between two reads
+    assert seen == n
+
+
 async def test_a_new_request_on_a_kept_alive_connection_starts_unpaced() -> None:
     """The pace learnt on one answer must not hold back the first bytes of the next."""
     replies: asyncio.Queue[bytes] = asyncio.Queue()

@@ -124,7 +124,7 @@ class _Connection(asyncio.BufferedProtocol):
 class AsyncioStream(httpcore.AsyncNetworkStream):
     def __init__(self, connection: _Connection) -> None:
         self._connection = connection
-        self._next_read = 0.0  # loop time of the next paced read
+        self._last_read = 0.0  # loop time of the last paced read
         self._slow = 0  # reads in a row that brought less than FAST_BATCH
 
     @property
@@ -140,7 +140,9 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             interval = pace.interval if pace is not None else 0.0
             loop = asyncio.get_running_loop()
             if interval > 0 and self._slow >= SLOW_READS:
-                wait = self._next_read - loop.time()
+                # From the pace as it is now: a pane shown since the last read (between two
+                # reads, with no wait to cut short) does not wait out its background interval.
+                wait = self._last_read + interval - loop.time()
                 if wait > 0:
                     assert pace is not None
                     await self._pause(wait, pace)
@@ -150,8 +152,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             if not conn.chunks and not conn.ended:
                 await self._arrival(conn, loop, timeout)
             if pace is not None:
-                # The pace as it is now: a pane shown during the wait reads at its new pace.
-                self._next_read = loop.time() + pace.interval
+                self._last_read = loop.time()
         chunks = conn.chunks
         if not chunks:
             if conn.error is not None:
