@@ -55,6 +55,23 @@ async def test_a_callback_after_the_next_update_runs_right_after_it() -> None:
         assert seen[-1] == "in time"  # no text came: when its time was up
 
 
+async def test_a_callback_waiting_for_an_update_is_dropped_when_the_view_goes() -> None:
+    """Found by CI: quitting while an answer streamed ran the status bar's waiting tick from
+    the answer's unmount, after the status bar had gone (NoMatches at exit)."""
+    clock = ManualClock()
+    app = Host(refresh_rate=10, clock=clock)
+    async with app.run_test(size=(60, 10)) as pilot:
+        view: StreamingMarkdown = app.view
+        await pilot.pause()
+        seen: list[str] = []
+        view.append("first words")
+        assert view.after_next_update(lambda: seen.append("due"))
+        assert view.after_next_update(lambda: seen.append("in time"), 30.0)
+        await view.remove()
+        await _settled(pilot)
+        assert seen == []
+
+
 async def test_no_frame_paints_the_status_bar_alone_while_an_answer_streams(
     zai: WireServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

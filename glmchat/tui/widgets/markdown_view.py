@@ -164,6 +164,9 @@ class StreamingMarkdown(GrowsInPlace, SettledBySizing, Widget):
             self.refresh(layout=True)
 
     def on_unmount(self) -> None:
+        # What waits for the next update (the status bar's tick) is the pane's, which is
+        # going too: run now, it found the status bar already gone (found by CI, on quit).
+        self._after_update.clear()
         self._stop_timer()
 
     def get_line_filters(self) -> list[LineFilter]:
