@@ -293,7 +293,13 @@ async def _widgets_sized_per_step(zai: WireServer, exchanges: int) -> list[int]:
         finally:
             Screen._refresh_layout = layout  # type: ignore[method-assign]
             Widget._size_updated = size_updated  # type: ignore[method-assign]
-        assert "line 119 of a long answer" in screen_text(glm(pilot))
+        # The end's frame follows the end of the stream (found by CI: asserted at once, a
+        # loaded machine had not painted it yet).
+        await wait_until(
+            pilot,
+            lambda: "line 119 of a long answer" in screen_text(glm(pilot)),
+            "the last line on screen",
+        )
     return [count for count in sized if count]
 
 
