@@ -208,13 +208,15 @@ async def test_a_watched_stream_that_turns_fast_is_read_at_once(wire: WireServer
         assert await asyncio.wait_for(answer(client), 10) == text_of(n)
 
 
-async def test_a_reader_waiting_in_the_background_reads_at_once_when_brought_forward(
-    wire: WireServer,
-) -> None:
+async def _shown_after_three_tokens(wire: WireServer, later: float | None) -> tuple[int, int]:
+    """Read a slow 40-event answer at a background pace whose next tick never comes in the
+    test, and bring the pane forward (a 0.05 s pace) once 3 tokens are in: `later` seconds
+    after, or at once, between two reads. Returns how many tokens were read (in 10 s at most)
+    and how many paced waits there were."""
     n = 40
     wire.reply(Reply(body=events(n), splits=_event_splits(n), delay=0.01))
     client, backend = counted_client(wire.url)
-    pace = ReadPace(30.0)  # a background pace whose next tick never comes in the test
+    pace = ReadPace(30.0)
     READ_PACE.set(pace)
     seen = 0
     async with client:
@@ -222,32 +224,31 @@ async def test_a_reader_waiting_in_the_background_reads_at_once_when_brought_for
             if isinstance(event, ContentDelta):
                 before, seen = seen, seen + event.text.count(" ")  # a read's tokens: one event
                 if before < 3 <= seen:
-                    # The pane is shown again a little later, while its reader waits.
-                    later = asyncio.get_running_loop().call_later
-                    later(0.1, lambda: pace.change(0.05, watch=False))
-    # Not watching: only the new pace itself (not the end of the body) can end the waits that
-    # follow, so a next read still timed by the old pace would wait out the test.
-    assert seen == n
-    assert backend.pauses >= 2  # it waited in the background, then at the shown pace
+                    if later is None:
+                        pace.change(0.05, watch=False)
+                    else:
+                        loop = asyncio.get_running_loop()
+                        loop.call_later(later, lambda: pace.change(0.05, watch=False))
+    return seen, backend.pauses
+
+
+async def test_a_reader_waiting_in_the_background_reads_at_once_when_brought_forward(
+    wire: WireServer,
+) -> None:
+    # The pane is shown again a little later, while its reader waits. Not watching: only the
+    # new pace itself (not the end of the body) can end the waits that follow, so a next read
+    # still timed by the old pace would wait out the test.
+    seen, pauses = await _shown_after_three_tokens(wire, later=0.1)
+    assert seen == 40
+    assert pauses >= 2  # it waited in the background, then at the shown pace
 
 
 async def test_a_pace_changed_between_two_reads_times_the_next_one(wire: WireServer) -> None:
     """Found by CI: a pane brought forward between two reads (no reader waiting to wake)
     still had its next read timed by the old background pace (the next read's moment was
     fixed when the last one ended)."""
-    n = 40
-    wire.reply(Reply(body=events(n), splits=_event_splits(n), delay=0.01))
-    client, _backend = counted_client(wire.url)
-    pace = ReadPace(30.0)  # a background pace whose next tick never comes in the test
-    READ_PACE.set(pace)
-    seen = 0
-    async with client:
-        async for event in _within(client.stream(REQUEST), 10):
-            if isinstance(event, ContentDelta):
-                before, seen = seen, seen + event.text.count(" ")
-                if before < 3 <= seen:
-                    pace.change(0.05, watch=False)  # now, between two reads
-    assert seen == n
+    seen, _ = await _shown_after_three_tokens(wire, later=None)
+    assert seen == 40
 
 
 async def test_a_new_request_on_a_kept_alive_connection_starts_unpaced() -> None:

@@ -145,20 +145,20 @@ _SUBSTRING_TRIGGERS = (
 def fts5_available() -> bool:
     """Whether this Python's SQLite was built with FTS5 (once per process: a library's, not a
     file's, so every store opened after the first costs no probe)."""
-    try:
-        with contextlib.closing(sqlite3.connect(":memory:")) as conn:
-            conn.execute("CREATE VIRTUAL TABLE probe USING fts5(x)")
-    except sqlite3.Error:
-        return False
-    return True
+    return _creates("CREATE VIRTUAL TABLE probe USING fts5(x)")
 
 
 @lru_cache(maxsize=1)
 def trigram_available() -> bool:
     """Whether this SQLite has FTS5's trigram tokenizer (3.34 and later; once per process)."""
+    return _creates("CREATE VIRTUAL TABLE probe USING fts5(x, tokenize='trigram')")
+
+
+def _creates(statement: str) -> bool:
+    """Whether this SQLite runs `statement` (in a database of its own, in memory)."""
     try:
         with contextlib.closing(sqlite3.connect(":memory:")) as conn:
-            conn.execute("CREATE VIRTUAL TABLE probe USING fts5(x, tokenize='trigram')")
+            conn.execute(statement)
     except sqlite3.Error:
         return False
     return True
