@@ -740,6 +740,50 @@ async def test_a_layout_of_height_steps_alone_maps_what_is_in_view_as_textual_wo
         assert len(app.query(Static)) == 41
 
 
+async def test_a_whole_layout_after_one_in_view_arranges_every_widget_once() -> None:
+    """After layouts of what is in view, a whole layout makes a new full map; asking where a
+    widget is (each widget it resizes asks, in that very layout) must read that map, not
+    arrange the whole screen again. Textual left the map marked stale: two arrangements of
+    every widget per layout while an answer streamed, and a third for each later question."""
+    from textual._compositor import Compositor
+    from textual.widgets import Static
+
+    app = _Log(finished=40, screen=_StepScreen)
+    async with app.run_test(size=(40, 12)) as pilot:
+        app.screen.refresh()
+        await pilot.pause()
+        growing = app.query_one(_Growing)
+        compositor = app.screen._compositor
+        app.query_one("MessageLog").follow()  # type: ignore[attr-defined]
+        await pilot.pause()
+        growing.grow(4)
+        for _ in range(4):
+            await pilot.pause(0.02)
+        assert compositor._visible_map is not None  # the step mapped what is in view only
+        whole: list[int] = []
+        real = Compositor._arrange_root
+
+        def counting(self: Compositor, root: Any, size: Any, visible_only: bool = True) -> Any:
+            if not visible_only:
+                whole.append(len(whole))
+            return real(self, root, size, visible_only=visible_only)
+
+        Compositor._arrange_root = counting  # type: ignore[method-assign]
+        try:
+            app.query(".done").last().display = False  # with the next step: a whole layout
+            growing.grow(4)
+            for _ in range(4):
+                await pilot.pause(0.02)
+            assert len(whole) == 1  # the layout's own
+            shown = [widget for widget in app.query(Static) if widget.display]
+            assert len(shown) == 40
+            for widget in shown:
+                assert widget.region == compositor.full_map[widget].region
+            assert len(whole) == 1  # read from that map
+        finally:
+            Compositor._arrange_root = real  # type: ignore[method-assign]
+
+
 async def test_a_relabelled_title_in_view_lays_out_what_is_in_view_as_textual_would() -> None:
     """A live title (the thinking panel's, a few times a second) asks for a layout at every
     label; said to be relabelled in place, that layout maps what is in view only, and gives

@@ -188,6 +188,11 @@ class _DirtyRowsCompositor(Compositor):
     def reflow(self, parent: Widget, size: Size) -> ReflowResult:
         if not self.in_view_only:
             result = super().reflow(parent, size)
+            # Textual's full reflow makes a new full map but leaves it marked stale when a
+            # layout of what is in view (or a scroll) came before: the next question about a
+            # widget's place (each resized widget asks for its size in this very layout)
+            # arranged every widget a second time.
+            self._full_map_invalidated = False
             self._dirty_what_left(size)
             return result
         # Map what is in view only, as Textual does after a scroll (reflow_visible), and say
