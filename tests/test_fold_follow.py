@@ -78,3 +78,85 @@ async def test_a_panel_folded_by_the_app_leaves_a_following_log_at_its_end() -> 
         await pilot.pause()
         await pilot.pause()
         assert log.scroll_y < log.max_scroll_y  # scrolled up to the panel
+
+
+async def test_paging_back_down_while_an_answer_streams_follows_it_again(
+    zai: WireServer,
+) -> None:
+    """Page up to read, page down again while the answer keeps growing: back at the end the
+    view follows it again, as the README says (it came to rest a few rows short of an end
+    that had moved on, and stayed there). A new prompt always brings the view to its end."""
+    gate = threading.Event()
+    words = [f"word{i} " + ("\n\n" if i % 15 == 14 else "") for i in range(1500)]
+    zai.reply(Reply(chunks=stream(words, holds={1499: gate}), delay=0.005))
+    zai.reply(Reply(chunks=stream(["second answer"])))
+    async with running() as pilot:
+        pane = active(pilot)
+        log = pane.log_view
+        await send(pilot, "tell me")
+        await wait_until(pilot, lambda: log.max_scroll_y > 30, "an answer taller than the view")
+
+        def at_the_end() -> bool:
+            return log.scroll_y >= log.max_scroll_y - 1
+
+        assert at_the_end()
+        await pilot.press("pageup")
+        await pilot.pause(0.1)
+        grown = log.max_scroll_y
+        await wait_until(pilot, lambda: log.max_scroll_y > grown + 3, "more of the answer")
+        assert log.scroll_y < log.max_scroll_y - 20  # stays put to read
+        await pilot.press("pagedown")  # back where the view left the end
+        grown = log.max_scroll_y
+        await wait_until(pilot, lambda: log.max_scroll_y > grown + 6, "more of the answer")
+        await pilot.pause(0.2)
+        assert at_the_end()
+        # Away again, then a new prompt: its answer is followed.
+        await pilot.press("pageup")
+        await pilot.pause(0.1)
+        assert not at_the_end()
+        gate.set()
+        await wait_until(pilot, lambda: pane.streaming is None, "the end of the answer")
+        await send(pilot, "and then?")
+        await wait_until(
+            pilot,
+            lambda: pane.streaming is None and pane.engine.turns[-1].content == "second answer",
+            "the second answer",
+        )
+        await pilot.pause(0.2)
+        assert at_the_end()
+
+
+async def test_a_click_on_the_thinking_that_streams_at_the_end_keeps_following(
+    zai: WireServer,
+) -> None:
+    """A click on the title of the panel at the end of a following log (the thinking that
+    streams) folds and unfolds it in place, as Ctrl+O does: the panel scrolled its top into
+    view, away from the newest thoughts, and the log stopped following them."""
+    start, gate, answer_gate = threading.Event(), threading.Event(), threading.Event()
+    thoughts = [f"think{i} " + ("\n\n" if i % 10 == 9 else "") for i in range(900)]
+    holds = {10: start, 600: gate, 900: answer_gate}
+    zai.reply(Reply(chunks=stream(["done"], reasoning=thoughts, holds=holds), delay=0.001))
+    async with running() as pilot:
+        pane = active(pilot)
+        await send(pilot, "ponder")
+        await wait_until(pilot, lambda: pane.streaming is not None, "the answer")
+        message = pane.streaming
+        assert message is not None
+        await wait_until(pilot, lambda: "think9" in message.reasoning_text, "thinking")
+        await pilot.pause(0.1)
+        panel = message.query_one(FoldsInPlace)
+        await pilot.click(panel._title)  # fold while it still fits
+        start.set()
+        await wait_until(pilot, lambda: "think599" in message.reasoning_text, "thinking")
+        await pilot.pause(0.2)
+        log = pane.log_view
+        assert panel.collapsed
+        await pilot.click(panel._title)  # unfold: taller than the view
+        await pilot.pause(0.2)
+        assert log.max_scroll_y > 10
+        assert not panel.collapsed
+        gate.set()
+        await wait_until(pilot, lambda: "think899" in message.reasoning_text, "more thinking")
+        await pilot.pause(0.3)
+        assert log.scroll_y >= log.max_scroll_y - 1  # at the end, following
+        answer_gate.set()

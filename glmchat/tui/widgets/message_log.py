@@ -16,7 +16,16 @@ class MessageLog(SettledBySizing, VerticalScroll):
     Textual's `anchor()` also bottom-aligns content that is shorter than the view (the
     compositor sets a negative scroll offset), which would leave a chat's first messages
     hanging at the bottom of an empty screen. So the anchor is only set once the content
-    overflows, and dropped again if it stops overflowing."""
+    overflows, and dropped again if it stops overflowing.
+
+    Textual follows again only when a scroll brings the view to the end as the end is when the
+    view gets there. While an answer streams the end moves on during the scroll (a page down
+    runs after the next refresh): back where they left it, the user's view came to rest a few
+    rows short of the new end and never followed again, and a new prompt's answer streamed
+    below, out of view. Here a scroll back down to where the view left the end follows again,
+    and so does a new prompt."""
+
+    _left_at: float | None = None  # where the view was when it stopped following
 
     DEFAULT_CSS = """
     MessageLog {
@@ -31,10 +40,35 @@ class MessageLog(SettledBySizing, VerticalScroll):
         # the rows of the bar that changed (compat.row_scrollbar).
         return row_scrollbar(self)
 
+    @property
+    def following(self) -> bool:
+        """The view sticks to the end of the content (it overflows, and the user has not
+        scrolled away)."""
+        return self.is_anchored and self._left_at is None
+
     def follow(self) -> None:
-        """Stick to the bottom from now on (until the user scrolls away)."""
+        """Stick to the bottom from now on, also after the user scrolled away (a new prompt)."""
         self._follow = True
+        if self._left_at is not None and self.is_anchored:
+            self._back_to_the_end()
         self._sync_anchor(self.virtual_size)
+
+    def release_anchor(self) -> None:
+        if self._left_at is None and self.is_anchored:
+            self._left_at = self.scroll_y
+        super().release_anchor()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        left_at = self._left_at
+        if left_at is not None and old_value < new_value >= left_at:
+            self._back_to_the_end()  # scrolled back down to where it left the end
+
+    def _back_to_the_end(self) -> None:
+        self._left_at = None
+        if self.is_anchored:
+            # Textual's scroll_end also takes the anchor back (it was only released).
+            self.scroll_end(animate=False, immediate=True)
 
     def size_settled(self, virtual_size: Size) -> None:
         # A layout sets the virtual size without its watcher (see SettledBySizing).
@@ -48,6 +82,7 @@ class MessageLog(SettledBySizing, VerticalScroll):
             return
         overflows = size.height > self.scrollable_content_region.height
         if overflows and not self.is_anchored:
+            self._left_at = None
             self.anchor()
         elif not overflows and self.is_anchored:
             self.anchor(False)
@@ -56,5 +91,6 @@ class MessageLog(SettledBySizing, VerticalScroll):
     def stop_following(self) -> None:
         """Stay where the view is put (a branch shown from an earlier message)."""
         self._follow = False
+        self._left_at = None
         if self.is_anchored:
             self.anchor(False)
