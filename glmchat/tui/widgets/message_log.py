@@ -47,11 +47,15 @@ class MessageLog(SettledBySizing, VerticalScroll):
         return self.is_anchored and self._left_at is None
 
     def follow(self) -> None:
-        """Stick to the bottom from now on, also after the user scrolled away (a new prompt)."""
+        """Stick to the bottom from now on (until the user scrolls away)."""
         self._follow = True
-        if self._left_at is not None and self.is_anchored:
-            self._back_to_the_end()
         self._sync_anchor(self.virtual_size)
+
+    def follow_from_the_end(self) -> None:
+        """Follow, from the end, also when the user had scrolled away: a new answer starts."""
+        self.follow()
+        if self._left_at is not None:
+            self._back_to_the_end()
 
     def release_anchor(self) -> None:
         if self._left_at is None and self.is_anchored:
