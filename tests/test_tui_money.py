@@ -3,6 +3,7 @@ notice and mark, and the coding plan's notice and prompt count."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from typing import Any
 
@@ -11,7 +12,17 @@ from textual.pilot import Pilot
 
 from glmchat.config import save_value
 from glmchat.tui.widgets.status_bar import StatusInfo, render_info
-from tests.tui_helpers import API_KEY, active, glm, region_text, running, send, wait_for_stream
+from tests.tui_helpers import (
+    API_KEY,
+    active,
+    glm,
+    region_text,
+    running,
+    send,
+    stream,
+    wait_for_stream,
+    wait_until,
+)
 from tests.wire_server import Reply, WireServer, sse_body, sse_event
 
 WIDE = (220, 40)
@@ -102,6 +113,43 @@ async def test_budget_crossed_notifies_once_and_marks_the_status_bar(zai: WireSe
         assert len([n for n in notices if "budget" in n]) == 1
         assert "⚠ over daily budget" in region_text(pane.status)
         assert pane.turns[-1].content == "ok"  # every answer was given
+
+
+async def test_a_budget_crossed_in_one_pane_marks_every_pane(zai: WireServer) -> None:
+    """The budget is the whole app's: crossed by one pane's answer, it is marked in the status
+    bar of a pane streaming meanwhile (not only once its answer ends) and of an idle one."""
+    save_value("budget.daily_usd", "0.003")
+    gate = threading.Event()
+    zai.reply(Reply(chunks=stream(["long ", "answer"], holds={1: gate}), delay=0.01))
+    zai.reply(_reply(2000, 1500, 500), _reply(2000, 1500, 500))
+    async with running(size=WIDE) as pilot:
+        app = glm(pilot)
+        streaming = active(pilot)
+        await send(pilot, "a long one")
+        await wait_until(pilot, lambda: streaming.streaming is not None, "the held answer")
+        idle = await app.open_pane()
+        crossing = await app.open_pane()
+
+        def answered() -> int:
+            done = crossing.streaming is None
+            return len([t for t in crossing.turns if t.content == "ok"]) if done else -1
+
+        await send(pilot, "one")
+        await wait_until(pilot, lambda: answered() == 1, "the first answer")
+        await send(pilot, "two")  # crosses it
+        await wait_until(pilot, lambda: answered() == 2, "the second answer")
+        await wait_until(
+            pilot, lambda: "⚠ over daily budget" in region_text(crossing.status), "crossing"
+        )
+        app.show_pane(idle)
+        await wait_until(pilot, lambda: "⚠ over daily budget" in region_text(idle.status), "idle")
+        app.show_pane(streaming)
+        await wait_until(
+            pilot, lambda: "⚠ over daily budget" in region_text(streaming.status), "streaming"
+        )
+        assert streaming.streaming is not None  # still answering
+        gate.set()
+        await wait_until(pilot, lambda: streaming.streaming is None, "the end")
 
 
 @pytest.fixture
