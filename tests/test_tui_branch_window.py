@@ -4,6 +4,7 @@ also in a pane already open on that conversation."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -207,6 +208,45 @@ async def test_a_search_hit_opens_its_branch_in_a_pane_already_open_on_it(
         await wait_for_stream(pilot)
         body = [m["content"] for m in zai.requests[0].json["messages"]]
         assert body == [*expected, "and another?"]
+
+
+async def test_a_search_hit_on_the_branch_shown_while_it_answers_is_no_refusal(
+    zai: WireServer,
+) -> None:
+    """Picking a hit that is on the branch the pane shows, while its answer streams, only shows
+    the pane: there is nothing to switch, so no "still answering" refusal, and the answer goes
+    on."""
+    gate = threading.Event()
+    zai.reply(Reply(chunks=stream(["hello"])))
+    zai.reply(Reply(chunks=stream(["slow ", "answer"], holds={1: gate}), delay=0.01))
+    async with running() as pilot:
+        app = glm(pilot)
+        pane = active(pilot)
+        await send(pilot, "hi")  # the title: the hit below is in the text, not the title
+        await wait_for_stream(pilot)
+        await send(pilot, "a zebra question")
+        await wait_until(pilot, lambda: pane.streaming is not None, "the answer")
+        notices: list[str] = []
+        notify = app.notify
+
+        def recording(message: str, **kw: Any) -> None:
+            notices.append(message)
+            notify(message, **kw)
+
+        app.notify = recording  # type: ignore[method-assign]
+        await app.open_pane()
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        await pilot.press(*"zebra")
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: active(pilot) is pane, "the pane shown")
+        await pilot.pause(0.2)
+        assert notices == []
+        assert pane.streaming is not None  # still answering
+        gate.set()
+        await wait_for_stream(pilot)
+        assert pane.turns[-1].content == "slow answer"
 
 
 async def test_later_messages_mounts_the_next_ones_below_until_the_end(zai: WireServer) -> None:

@@ -165,6 +165,8 @@ class PaneBranches:
         if not self._whole():  # indices below are into the whole branch
             return
         pane = self.pane
+        if pane.streaming is not None and self._shows(message_id):
+            return  # on the branch shown: nothing to switch, the answer goes on
         if pane._busy():
             return
         index = pane.engine.open_message(message_id)
@@ -172,6 +174,10 @@ class PaneBranches:
             # Shown, not selected: the prompt keeps the keys, to go on with the conversation.
             turns = pane.engine.turns
             self.redraw(turns, keep=group_of(turns, index), select=False)
+
+    def _shows(self, message_id: int) -> bool:
+        """The branch shown holds the message."""
+        return any(turn.message_id == message_id for turn in self.pane.engine.turns)
 
     def read_whole(self) -> bool:
         """After the first paint of a conversation opened from the end of its branch: read
