@@ -240,8 +240,10 @@ class PaneStream:
             finish()
         self.message = None
         self.exchange = None
+        before = pane.spending.over if pane.spending is not None else ()
         pane.spending = result.spending
-        _share_budget(pane, result.spending)
+        if result.spending.over != before:  # rarely: the panes are a query of the screen
+            _share_budget(pane, result.spending)
         for line in result.spending.crossed:  # once, as the answer crosses it; then a mark
             pane.app.notify(line, title="Budget", severity="warning", timeout=15, markup=False)
         pane.update_status(rate=None, state="")
