@@ -19,6 +19,8 @@ from glmchat.tui.widgets.messages import AssistantMessage
 from tests.tui_helpers import (
     active,
     glm,
+    pick_search_hit,
+    record_notices,
     region_text,
     running,
     send,
@@ -192,11 +194,7 @@ async def test_a_search_hit_opens_its_branch_in_a_pane_already_open_on_it(
         pane = active(pilot)
         assert [t.content for t in pane.turns] == ["name a colour", "plain red"]
         await app.open_pane()  # another pane in front: the picked one is shown again
-        await pilot.press("ctrl+r")
-        await pilot.pause()
-        await pilot.press(*"zebra")
-        await pilot.pause()
-        await pilot.press("enter")
+        await pick_search_hit(pilot, "zebra")
         await wait_until(pilot, lambda: active(pilot) is pane, "the open pane shown")
         await wait_until(pilot, lambda: [t.content for t in pane.turns] == expected, "branch")
         assert app.panes == [pane]  # not opened twice (the empty pane gave way)
@@ -226,20 +224,9 @@ async def test_a_search_hit_on_the_branch_shown_while_it_answers_is_no_refusal(
         await wait_for_stream(pilot)
         await send(pilot, "a zebra question")
         await wait_until(pilot, lambda: pane.streaming is not None, "the answer")
-        notices: list[str] = []
-        notify = app.notify
-
-        def recording(message: str, **kw: Any) -> None:
-            notices.append(message)
-            notify(message, **kw)
-
-        app.notify = recording  # type: ignore[method-assign]
+        notices = record_notices(pilot)
         await app.open_pane()
-        await pilot.press("ctrl+r")
-        await pilot.pause()
-        await pilot.press(*"zebra")
-        await pilot.pause()
-        await pilot.press("enter")
+        await pick_search_hit(pilot, "zebra")
         await wait_until(pilot, lambda: active(pilot) is pane, "the pane shown")
         await pilot.pause(0.2)
         assert notices == []

@@ -8,7 +8,6 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from textual.pilot import Pilot
 
 from glmchat.config import save_value
 from glmchat.tui.widgets.status_bar import StatusInfo, render_info
@@ -16,6 +15,7 @@ from tests.tui_helpers import (
     API_KEY,
     active,
     glm,
+    record_notices,
     region_text,
     running,
     send,
@@ -42,19 +42,6 @@ def _reply(prompt: int, cached: int, completion: int, cost: float | None = None)
             sse_event({"content": "ok"}), sse_event({}, finish_reason="stop", usage=usage)
         )
     )
-
-
-def _record_notices(pilot: Pilot[Any]) -> list[str]:
-    app = glm(pilot)
-    notices: list[str] = []
-    notify = app.notify
-
-    def recording(message: str, **kw: Any) -> None:
-        notices.append(message)
-        notify(message, **kw)
-
-    app.notify = recording  # type: ignore[method-assign]
-    return notices
 
 
 async def test_status_bar_shows_this_answer_and_the_conversation_cost(zai: WireServer) -> None:
@@ -96,7 +83,7 @@ async def test_budget_crossed_notifies_once_and_marks_the_status_bar(zai: WireSe
     zai.reply(_reply(2000, 1500, 500), _reply(2000, 1500, 500), _reply(2000, 1500, 500))
     async with running(size=WIDE) as pilot:
         pane = active(pilot)
-        notices = _record_notices(pilot)
+        notices = record_notices(pilot)
         await send(pilot, "one")  # $0.0016 of $0.0030
         await wait_for_stream(pilot)
         assert not [n for n in notices if "budget" in n]
@@ -164,7 +151,7 @@ async def test_coding_plan_notice_once_and_prompts_counted(coding: WireServer) -
     coding.reply(_reply(10, 0, 1), _reply(10, 0, 1), _reply(10, 0, 1))
     async with running(size=WIDE, model="zai-coding/glm-4.6") as pilot:
         pane = active(pilot)
-        notices = _record_notices(pilot)
+        notices = record_notices(pilot)
         await send(pilot, "one")
         await wait_for_stream(pilot)
         assert len([n for n in notices if "Coding Plan" in n]) == 1
@@ -175,7 +162,7 @@ async def test_coding_plan_notice_once_and_prompts_counted(coding: WireServer) -
         assert "coding plan: 2/120 prompts in the last 5 hours" in region_text(pane.status)
     # Said once ever: a new run of the app does not say it again.
     async with running(size=WIDE, model="zai-coding/glm-4.6") as pilot:
-        notices = _record_notices(pilot)
+        notices = record_notices(pilot)
         await send(pilot, "three")
         await wait_for_stream(pilot)
         assert not [n for n in notices if "Coding Plan" in n]

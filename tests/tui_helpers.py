@@ -73,6 +73,29 @@ def active(pilot: Pilot[Any]) -> ChatPane:
     return pane
 
 
+def record_notices(pilot: Pilot[Any]) -> list[str]:
+    """The app's notifications from now on (each still shown)."""
+    app = glm(pilot)
+    notices: list[str] = []
+    notify = app.notify
+
+    def recording(message: str, **kw: Any) -> None:
+        notices.append(message)
+        notify(message, **kw)
+
+    app.notify = recording  # type: ignore[method-assign]
+    return notices
+
+
+async def pick_search_hit(pilot: Pilot[Any], text: str) -> None:
+    """Ctrl+R, search `text`, take the first hit."""
+    await pilot.press("ctrl+r")
+    await pilot.pause()
+    await pilot.press(*text)
+    await pilot.pause()
+    await pilot.press("enter")
+
+
 async def wait_until(
     pilot: Pilot[Any], predicate: Callable[[], object], what: str, timeout: float = 10.0
 ) -> None:
