@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import socket
 import sys
-from typing import Any
 
 import pytest
 
@@ -438,20 +437,13 @@ def test_asks_warning_line_is_masked(wire: WireServer) -> None:
 
 
 async def test_the_chats_notice_is_masked(zai: WireServer) -> None:
-    from tests.tui_helpers import build_app, running, screen_text, wait_until
+    from tests.tui_helpers import build_app, record_notices, running, screen_text, wait_until
 
     config, shown = unreachable_config()
     path = paths.config_path()
     path.write_text(path.read_text(encoding="utf-8") + config, encoding="utf-8")
     app = build_app()
-    toasts: list[str] = []
-    real_notify = app.notify
-
-    def notify(message: str, **kw: Any) -> None:
-        toasts.append(message)
-        real_notify(message, **kw)
-
-    app.notify = notify  # type: ignore[method-assign]
+    toasts = record_notices(app)
     async with running(app) as pilot:
         await wait_until(pilot, lambda: len(toasts) >= 2, "both servers' failure notices")
         await pilot.pause()

@@ -224,7 +224,7 @@ async def test_a_search_hit_on_the_branch_shown_while_it_answers_is_no_refusal(
         await wait_for_stream(pilot)
         await send(pilot, "a zebra question")
         await wait_until(pilot, lambda: pane.streaming is not None, "the answer")
-        notices = record_notices(pilot)
+        notices = record_notices(glm(pilot))
         await app.open_pane()
         await pick_search_hit(pilot, "zebra")
         await wait_until(pilot, lambda: active(pilot) is pane, "the pane shown")

@@ -83,7 +83,7 @@ async def test_budget_crossed_notifies_once_and_marks_the_status_bar(zai: WireSe
     zai.reply(_reply(2000, 1500, 500), _reply(2000, 1500, 500), _reply(2000, 1500, 500))
     async with running(size=WIDE) as pilot:
         pane = active(pilot)
-        notices = record_notices(pilot)
+        notices = record_notices(glm(pilot))
         await send(pilot, "one")  # $0.0016 of $0.0030
         await wait_for_stream(pilot)
         assert not [n for n in notices if "budget" in n]
@@ -151,7 +151,7 @@ async def test_coding_plan_notice_once_and_prompts_counted(coding: WireServer) -
     coding.reply(_reply(10, 0, 1), _reply(10, 0, 1), _reply(10, 0, 1))
     async with running(size=WIDE, model="zai-coding/glm-4.6") as pilot:
         pane = active(pilot)
-        notices = record_notices(pilot)
+        notices = record_notices(glm(pilot))
         await send(pilot, "one")
         await wait_for_stream(pilot)
         assert len([n for n in notices if "Coding Plan" in n]) == 1
@@ -162,7 +162,7 @@ async def test_coding_plan_notice_once_and_prompts_counted(coding: WireServer) -
         assert "coding plan: 2/120 prompts in the last 5 hours" in region_text(pane.status)
     # Said once ever: a new run of the app does not say it again.
     async with running(size=WIDE, model="zai-coding/glm-4.6") as pilot:
-        notices = record_notices(pilot)
+        notices = record_notices(glm(pilot))
         await send(pilot, "three")
         await wait_for_stream(pilot)
         assert not [n for n in notices if "Coding Plan" in n]

@@ -813,17 +813,10 @@ async def test_a_server_that_dies_mid_call_is_one_notification_and_the_chat_goes
         answer("The tool crashed."),
         answer("Still here."),
     )
-    from tests.tui_helpers import build_app
+    from tests.tui_helpers import build_app, record_notices
 
     app = build_app()
-    toasts: list[str] = []
-    real_notify = app.notify
-
-    def notify(message: str, **kw: Any) -> None:
-        toasts.append(message)
-        real_notify(message, **kw)
-
-    app.notify = notify  # type: ignore[method-assign]
+    toasts = record_notices(app)
     async with running(app) as pilot:
         pane = active(pilot)
         await wait_until(

@@ -73,9 +73,8 @@ def active(pilot: Pilot[Any]) -> ChatPane:
     return pane
 
 
-def record_notices(pilot: Pilot[Any]) -> list[str]:
-    """The app's notifications from now on (each still shown)."""
-    app = glm(pilot)
+def record_notices(app: GlmChatApp) -> list[str]:
+    """The app's notifications from now on (each still shown); before it runs, too."""
     notices: list[str] = []
     notify = app.notify
 
