@@ -160,3 +160,75 @@ async def test_a_click_on_the_thinking_that_streams_at_the_end_keeps_following(
         await pilot.pause(0.3)
         assert log.scroll_y >= log.max_scroll_y - 1  # at the end, following
         answer_gate.set()
+
+
+async def test_an_animated_scroll_back_to_the_end_follows_again_once_it_is_over() -> None:
+    """A scroll that glides back to where the view left the end (a click on the scrollbar's
+    track, a page down with smooth scrolling) follows again once its animation is over: taking
+    the anchor back from the animation's last step stopped the animation the animator was
+    still finishing, and the app crashed (KeyError in Textual's animator)."""
+    from textual.widgets import Static
+
+    from glmchat.tui.widgets.message_log import MessageLog
+
+    class Chat(App[None]):
+        def compose(self) -> ComposeResult:
+            yield MessageLog(*(Static(f"line {n}") for n in range(60)))
+
+    app = Chat()
+    async with app.run_test(size=(40, 10)) as pilot:
+        app.animation_level = "full"  # the scroll glides, as in a terminal
+        log = app.query_one(MessageLog)
+        log.follow()
+        await pilot.pause()
+        assert log.following and log.scroll_y == log.max_scroll_y > 0
+        log.scroll_page_up(animate=False)
+        await pilot.pause()
+        assert not log.following
+        log.scroll_page_down(animate=True, duration=0.1)
+        await pilot.pause(0.4)
+        assert log.following and log.scroll_y == log.max_scroll_y
+        await log.mount(Static("one more line"))
+        await pilot.pause()
+        assert log.scroll_y == log.max_scroll_y  # following: it moved with the end
+        # Two pages up and one down: short of where it left the end, it stays put.
+        for _ in range(2):
+            log.scroll_page_up(animate=False)
+            await pilot.pause()
+        log.scroll_page_down(animate=True, duration=0.1)
+        await pilot.pause(0.4)
+        assert not log.following and log.scroll_y < log.max_scroll_y
+
+
+async def test_where_the_view_left_the_end_is_forgotten_when_other_messages_are_drawn() -> None:
+    """A branch drawn, an answer regenerated: the log's content is another, and where the view
+    left the old end means nothing in it (a page down from the top jumped to the end, skipping
+    the new answer's start). Only the end itself brings following back."""
+    from textual.widgets import Static
+
+    from glmchat.tui.widgets.message_log import MessageLog
+
+    class Chat(App[None]):
+        def compose(self) -> ComposeResult:
+            yield MessageLog(*(Static(f"line {n}") for n in range(60)))
+
+    app = Chat()
+    async with app.run_test(size=(40, 10)) as pilot:
+        log = app.query_one(MessageLog)
+        log.follow()
+        await pilot.pause()
+        end = log.max_scroll_y
+        log.scroll_page_up(animate=False)  # leaves the end at `end`
+        await pilot.pause()
+        await log.query(Static).remove()  # other messages, as a redraw mounts them
+        await log.mount_all(Static(f"other {n}\nits second row") for n in range(60))
+        log.follow()
+        for _ in range(4):
+            await pilot.pause()
+        assert log.max_scroll_y > end + 20  # laid out: twice the rows
+        log.scroll_to(y=0, animate=False)  # their top shown
+        await pilot.pause()
+        for _ in range(end // 8 + 1):  # page by page, past where the old end was
+            log.scroll_page_down(animate=False)
+            await pilot.pause()
+        assert not log.following and end < log.scroll_y < log.max_scroll_y

@@ -23,9 +23,10 @@ class MessageLog(SettledBySizing, VerticalScroll):
     runs after the next refresh): back where they left it, the user's view came to rest a few
     rows short of the new end and never followed again, and a new prompt's answer streamed
     below, out of view. Here a scroll back down to where the view left the end follows again,
-    and so does a new prompt."""
+    and so does a new answer."""
 
-    _left_at: float | None = None  # where the view was when it stopped following
+    _released = False  # the user (or a widget brought into view) took the view off the end
+    _left_at: float | None = None  # where the view was then, when it was at the end
 
     DEFAULT_CSS = """
     MessageLog {
@@ -44,31 +45,47 @@ class MessageLog(SettledBySizing, VerticalScroll):
     def following(self) -> bool:
         """The view sticks to the end of the content (it overflows, and the user has not
         scrolled away)."""
-        return self.is_anchored and self._left_at is None
+        return self.is_anchored and not self._released
 
     def follow(self) -> None:
-        """Stick to the bottom from now on (until the user scrolls away)."""
+        """Stick to the bottom from now on (until the user scrolls away). Other messages were
+        drawn: where the view left the end no longer means anything (the end does)."""
         self._follow = True
+        self._left_at = None
         self._sync_anchor(self.virtual_size)
 
     def follow_from_the_end(self) -> None:
         """Follow, from the end, also when the user had scrolled away: a new answer starts."""
         self.follow()
-        if self._left_at is not None:
+        if self._released:
             self._back_to_the_end()
 
     def release_anchor(self) -> None:
-        if self._left_at is None and self.is_anchored:
-            self._left_at = self.scroll_y
+        if not self._released and self.is_anchored:
+            self._released = True
+            # Not while nothing is laid out to scroll (just after other messages were drawn):
+            # the end there is no place to come back to.
+            at_the_end = 0 < self.max_scroll_y <= self.scroll_y + 1
+            self._left_at = self.scroll_y if at_the_end else None
         super().release_anchor()
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
-        left_at = self._left_at
-        if left_at is not None and old_value < new_value >= left_at:
-            self._back_to_the_end()  # scrolled back down to where it left the end
+        if self._released and new_value > old_value and new_value >= self._return_point():
+            # Not from here: this may be the last step of a scroll's animation, which the
+            # animator is still finishing.
+            self.call_later(self._back_if_still_there)
+
+    def _return_point(self) -> float:
+        end = self.max_scroll_y
+        return end if self._left_at is None else min(self._left_at, end)
+
+    def _back_if_still_there(self) -> None:
+        if self._released and self.scroll_y >= self._return_point():
+            self._back_to_the_end()
 
     def _back_to_the_end(self) -> None:
+        self._released = False
         self._left_at = None
         if self.is_anchored:
             # Textual's scroll_end also takes the anchor back (it was only released).
@@ -86,6 +103,7 @@ class MessageLog(SettledBySizing, VerticalScroll):
             return
         overflows = size.height > self.scrollable_content_region.height
         if overflows and not self.is_anchored:
+            self._released = False
             self._left_at = None
             self.anchor()
         elif not overflows and self.is_anchored:
@@ -95,6 +113,7 @@ class MessageLog(SettledBySizing, VerticalScroll):
     def stop_following(self) -> None:
         """Stay where the view is put (a branch shown from an earlier message)."""
         self._follow = False
+        self._released = False
         self._left_at = None
         if self.is_anchored:
             self.anchor(False)
