@@ -208,7 +208,10 @@ def test_the_lexer_cache_renders_code_as_rich_does() -> None:
 
 
 def test_screen_sizes_widgets_through_size_updated() -> None:
-    parameters = inspect.signature(Widget._size_updated).parameters
+    from glmchat.tui.compat import textual_private
+
+    # Textual's own, whether or not a screen of the app's has settled sizes in this process.
+    parameters = inspect.signature(textual_private._textual_size_updated).parameters
     assert list(parameters) == ["self", "size", "virtual_size", "container_size", "layout"], (
         "Widget._size_updated changed its signature: SettledBySizing overrides it"
     )
