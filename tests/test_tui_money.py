@@ -104,7 +104,8 @@ async def test_budget_crossed_notifies_once_and_marks_the_status_bar(zai: WireSe
 
 async def test_a_budget_crossed_in_one_pane_marks_every_pane(zai: WireServer) -> None:
     """The budget is the whole app's: crossed by one pane's answer, it is marked in the status
-    bar of a pane streaming meanwhile (not only once its answer ends) and of an idle one."""
+    bar of a pane streaming meanwhile (not only once its answer ends), of an idle one, of one
+    opened later, and from the start of the next glmchat."""
     save_value("budget.daily_usd", "0.003")
     gate = threading.Event()
     zai.reply(Reply(chunks=stream(["long ", "answer"], holds={1: gate}), delay=0.01))
@@ -135,8 +136,16 @@ async def test_a_budget_crossed_in_one_pane_marks_every_pane(zai: WireServer) ->
             pilot, lambda: "⚠ over daily budget" in region_text(streaming.status), "streaming"
         )
         assert streaming.streaming is not None  # still answering
+        later = await app.open_pane()  # opened after: marked from the start
+        await wait_until(pilot, lambda: "⚠ over daily budget" in region_text(later.status), "new")
         gate.set()
         await wait_until(pilot, lambda: streaming.streaming is None, "the end")
+    # glmchat started again, still over the limit: marked before any answer.
+    async with running(size=WIDE) as pilot:
+        pane = active(pilot)
+        await wait_until(
+            pilot, lambda: "⚠ over daily budget" in region_text(pane.status), "at start"
+        )
 
 
 @pytest.fixture

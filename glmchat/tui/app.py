@@ -17,6 +17,7 @@ from textual.widgets import TabPane
 from glmchat.config import BINDING_IDS, Settings
 from glmchat.credentials import CredentialStore
 from glmchat.engine import NEW_TITLE, ConversationEngine
+from glmchat.tui import budget_mark
 from glmchat.tui.app_services import AppServices
 from glmchat.tui.app_tools import AppTools
 from glmchat.tui.closed_terminal import end_on_signals
@@ -100,7 +101,7 @@ class GlmChatApp(FramesInOneWrite, AppServices):  # each frame in one write (com
         await self.open_pane(self._resume)
         for warning in self.settings.warnings:
             self.notify(warning, severity="warning", timeout=8)
-        self._warm_up_left = list(WARM_UP_STEPS)
+        self._warm_up_left = [*WARM_UP_STEPS, partial(budget_mark.at_start, self)]
         # Right after the first paint (not during it), one step at a time on this thread,
         # so a key typed meanwhile waits for one step at most and no thread competes with
         # the terminal writer.

@@ -18,6 +18,7 @@ from glmchat.tui.literal import NoControlCharacters
 
 if TYPE_CHECKING:  # imported when the first answer needs it: httpx takes 20 ms to import
     from glmchat.backend.openai_compat import OpenAICompatClient
+    from glmchat.engine.spending import Spending
 
 T = TypeVar("T")
 
@@ -34,6 +35,8 @@ class AppServices(App[int]):
         self.credentials = credentials
         self._clients: dict[str, OpenAICompatClient] = {}  # one per provider, by name
         self._store_warned = False
+        # The budget's state as the last answer left it (tui/budget_mark.py): every pane's.
+        self.budget: Spending | None = None
 
     def get_line_filters(self) -> list[LineFilter]:
         """Textual's filters, then the last fence: no control character reaches the terminal

@@ -19,6 +19,7 @@ from glmchat.config import BINDING_IDS
 from glmchat.engine import ConversationEngine, Exchange, HistoryUnavailable, Turn
 from glmchat.engine.budget import DoesNotFit
 from glmchat.engine.events import ApprovalRequest
+from glmchat.tui import budget_mark
 from glmchat.tui.answer_rounds import answer_rounds, cited, exchanges
 from glmchat.tui.branches import PaneBranches
 from glmchat.tui.context_budget import cannot_regenerate, does_not_fit, model_fields
@@ -124,6 +125,8 @@ class ChatPane(Vertical):
         yield StatusBar(id="status")
 
     def on_mount(self) -> None:
+        if self.glm.budget is not None:  # over a limit: the mark shows from the start
+            self.spending = budget_mark.budget_of(self.glm.budget)
         self.update_status()
         self.query_one(PromptInput).focus()
         self.log_view.after_first_paint(self.branches.read_whole)  # a resumed conversation

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -22,8 +21,8 @@ from glmchat.backend.events import (
 from glmchat.backend.read_pace import READ_PACE, ReadPace
 from glmchat.engine import Exchange, ExchangeResult, SaveFailed
 from glmchat.engine.events import ApprovalRequest, RoundStarted, ToolCallUpdate
-from glmchat.engine.spending import Spending
 from glmchat.engine.turns import unanswered
+from glmchat.tui import budget_mark
 from glmchat.tui.stream_meter import StreamMeter
 from glmchat.tui.widgets.messages import AssistantMessage
 
@@ -243,7 +242,7 @@ class PaneStream:
         before = pane.spending.over if pane.spending is not None else ()
         pane.spending = result.spending
         if result.spending.over != before:  # rarely: the panes are a query of the screen
-            _share_budget(pane, result.spending)
+            budget_mark.share(pane.glm, result.spending, but=pane)
         for line in result.spending.crossed:  # once, as the answer crosses it; then a mark
             pane.app.notify(line, title="Budget", severity="warning", timeout=15, markup=False)
         pane.update_status(rate=None, state="")
@@ -289,17 +288,3 @@ def _draw(message: AssistantMessage, event: object, fold: bool) -> None:
         message.round_usage(event.reasoning_tokens)  # type: ignore[attr-defined]
     elif kind is WebSearchResults:
         message.round_sources(event.results)  # type: ignore[attr-defined]
-
-
-def _share_budget(pane: ChatPane, spending: Spending) -> None:
-    """The budget is the whole app's (today's and this month's answers, every conversation):
-    the mark an answer leaves shows in every pane's status bar, not only in the panes whose
-    own answers end after it (one streaming meanwhile showed none until its end). A pane's
-    coding-plan count stays its own (its provider's)."""
-    for other in pane.glm.panes:
-        mine = other.spending or Spending()
-        if other is pane or mine.over == spending.over:
-            continue
-        other.spending = replace(mine, day=spending.day, month=spending.month, over=spending.over)
-        if other.streaming is None:
-            other.update_status()  # a streaming pane shows it at its next tick
