@@ -232,3 +232,29 @@ async def test_where_the_view_left_the_end_is_forgotten_when_other_messages_are_
             log.scroll_page_down(animate=False)
             await pilot.pause()
         assert not log.following and end < log.scroll_y < log.max_scroll_y
+
+
+async def test_a_regenerated_answer_is_followed_from_the_end(zai: WireServer) -> None:
+    """`r` on an earlier answer: the new version streams at the end, in view and followed (the
+    selected message, hidden as it was replaced, gave the focus to the conversation's first
+    message, and the view jumped to the top)."""
+    long = [f"line {i}\n\n" for i in range(60)]
+    gate = threading.Event()
+    replies = [Reply(chunks=stream(long)) for _ in range(3)]
+    zai.reply(*replies, Reply(chunks=stream(long, holds={30: gate}), delay=0.002))
+    async with running() as pilot:
+        pane = active(pilot)
+        for prompt in ("p1", "p2", "p3"):
+            await send(pilot, prompt)
+            await wait_until(pilot, lambda: pane.streaming is None, "the answer")
+        await pilot.pause(0.2)
+        await pilot.press("alt+up", "alt+up", "alt+up", "r")  # p2's answer, again
+        await wait_until(pilot, lambda: len(zai.requests) == 4, "the regenerate request")
+        log = pane.log_view
+        await wait_until(pilot, lambda: log.max_scroll_y > 60, "the new answer's start")
+        await pilot.pause(0.2)
+        assert log.scroll_y >= log.max_scroll_y - 1  # at the end, following
+        gate.set()
+        await wait_until(pilot, lambda: pane.streaming is None, "the new answer's end")
+        await pilot.pause(0.2)
+        assert log.scroll_y >= log.max_scroll_y - 1

@@ -40,6 +40,12 @@ class ChatScreen(HeightStepLayouts, Screen[None]):
                 return
             parent = node.parent
             node = parent if isinstance(parent, Widget) else None
+        left = self.focused
+        if left is not None and left is not widget and not left.display:
+            # The focus leaves a widget just hidden (the selected message a regenerate or a
+            # branch replaces): the neighbour Textual gives it to was not the user's choice,
+            # and scrolling to it showed the top of the conversation, not the new answer.
+            scroll_visible = False
         super().set_focus(widget, scroll_visible, from_app_focus)
 
     @property
