@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -23,14 +25,19 @@ async def _settled(pilot: Pilot[Any]) -> None:
         await pilot.pause()
 
 
+@asynccontextmanager
+async def _hosted_view() -> AsyncIterator[tuple[Pilot[Any], StreamingMarkdown]]:
+    """A streaming view at 10 Hz on a manual clock, running."""
+    app = Host(refresh_rate=10, clock=ManualClock())
+    async with app.run_test(size=(60, 10)) as pilot:
+        await pilot.pause()
+        yield pilot, app.view
+
+
 async def test_a_callback_after_the_next_update_runs_right_after_it() -> None:
     """The status bar and the live titles are updated with the text's next update, so that
     they are painted in the same frame instead of a frame of their own."""
-    clock = ManualClock()
-    app = Host(refresh_rate=10, clock=clock)
-    async with app.run_test(size=(60, 10)) as pilot:
-        view: StreamingMarkdown = app.view
-        await pilot.pause()
+    async with _hosted_view() as (pilot, view):
         seen: list[str] = []
         assert not view.after_next_update(lambda: seen.append("idle"))  # nothing due
         view.append("first words")
@@ -58,11 +65,7 @@ async def test_a_callback_after_the_next_update_runs_right_after_it() -> None:
 async def test_a_callback_waiting_for_an_update_is_dropped_when_the_view_goes() -> None:
     """Found by CI: quitting while an answer streamed ran the status bar's waiting tick from
     the answer's unmount, after the status bar had gone (NoMatches at exit)."""
-    clock = ManualClock()
-    app = Host(refresh_rate=10, clock=clock)
-    async with app.run_test(size=(60, 10)) as pilot:
-        view: StreamingMarkdown = app.view
-        await pilot.pause()
+    async with _hosted_view() as (pilot, view):
         seen: list[str] = []
         view.append("first words")
         assert view.after_next_update(lambda: seen.append("due"))
