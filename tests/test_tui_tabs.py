@@ -15,6 +15,7 @@ from textual.pilot import Pilot
 from textual.widgets import TabbedContent, TabPane
 
 from glmchat.tui.widgets.chat_pane import ChatPane
+from glmchat.tui.widgets.pane_stream import PaneStream
 from tests.tui_helpers import (
     SIZE,
     active,
@@ -270,6 +271,27 @@ async def test_an_answer_finished_on_screen_leaves_no_mark(zai: WireServer) -> N
         await wait_for_stream(pilot)
         await _settled(pilot)
         assert _tab_text(pilot, pane) == "quick one"
+
+
+async def test_the_mark_changes_in_the_same_step_as_the_answer_ends(
+    zai: WireServer, monkeypatch: Any
+) -> None:
+    """The answer's last lines and its tab's new mark are laid out together: the mark waited
+    for a message to bubble up to the app, after the layout of the end, and took a whole
+    layout of the screen of its own per answer."""
+    zai.reply(Reply(chunks=stream(["done"])))
+    labels_at_the_end: list[str] = []
+    real_end = PaneStream._end
+
+    def ending(self: PaneStream, *args: Any) -> None:
+        real_end(self, *args)
+        labels_at_the_end.append(_tab_text(pilot, self._pane))
+
+    monkeypatch.setattr(PaneStream, "_end", ending)
+    async with running() as pilot:
+        await send(pilot, "quick one")
+        await wait_for_stream(pilot)
+        assert labels_at_the_end == ["quick one"]  # seen: no mark, at once
 
 
 async def test_tabs_mark_a_background_failure_until_shown(zai: WireServer) -> None:

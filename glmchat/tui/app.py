@@ -216,11 +216,14 @@ class GlmChatApp(FramesInOneWrite, AppServices):  # each frame in one write (com
         if pane_id:
             self.tabs.set_title(pane_id, event.title)
 
-    @on(ChatPane.Activity)
-    def mark_tab(self, event: ChatPane.Activity) -> None:
-        pane_id = self._tab_id(event.pane)
+    def mark_tab(self, pane: ChatPane, state: str) -> None:
+        """Show a pane's activity on its tab ("streaming", "approval", "done" or "failed").
+        Called, not posted: the relabel joins the layout of what changed with it (an answer's
+        end), where a message bubbling up to the app came after that layout and made one more
+        layout of the screen per answer."""
+        pane_id = self._tab_id(pane)
         if pane_id:
-            self.tabs.set_activity(pane_id, event.state)
+            self.tabs.set_activity(pane_id, state)
         self.refresh_bindings()  # Stop is enabled while an answer streams
 
     # --- actions -----------------------------------------------------------------------------

@@ -65,14 +65,6 @@ class ChatPane(Vertical):
         pane: ChatPane
         title: str
 
-    @dataclass
-    class Activity(TMessage):
-        """An answer started ("streaming"), waits for a tool approval ("approval") or ended
-        ("done", "failed"): the tab shows it."""
-
-        pane: ChatPane
-        state: str
-
     def __init__(self, engine: ConversationEngine, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         # The engine runs the conversation (requests, history, saving); the pane draws it.
@@ -286,6 +278,12 @@ class ChatPane(Vertical):
     def stop(self) -> bool:
         """Stop the answer being streamed (what arrived is kept and saved)."""
         return self.answer_stream.stop()
+
+    def show_activity(self, state: str) -> None:
+        """An answer started ("streaming"), waits for a tool approval ("approval") or ended
+        ("done", "failed"): the pane's tab shows it."""
+        if self.is_attached:
+            self.glm.mark_tab(self, state)
 
     def is_active(self) -> bool:
         """Shown, with no dialog over it: the user is looking at this pane."""

@@ -80,7 +80,7 @@ class PaneStream:
         self._tick_timer = pane.set_interval(0.5, self._tick_with_text)
         # A blinking cursor is two frames a second of its own while the text streams.
         self._blink, pane.prompt.cursor_blink = pane.prompt.cursor_blink, False
-        pane.post_message(pane.Activity(pane, "streaming"))
+        pane.show_activity("streaming")
         pane.run_stream(exchange, message)  # the pane's worker: it runs `draw`
 
     def _tick_with_text(self) -> None:
@@ -246,7 +246,7 @@ class PaneStream:
         for line in result.spending.crossed:  # once, as the answer crosses it; then a mark
             pane.app.notify(line, title="Budget", severity="warning", timeout=15, markup=False)
         pane.update_status(rate=None, state="")
-        pane.post_message(pane.Activity(pane, "failed" if error is not None else "done"))
+        pane.show_activity("failed" if error is not None else "done")
         if not pane.is_attached:
             return
         self.give_back_unanswered()

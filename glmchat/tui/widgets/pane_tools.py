@@ -89,7 +89,7 @@ class PaneTools:
         if pane.is_active():
             pane.screen.set_focus(self._question)
         pane.refresh_bindings()
-        pane.post_message(pane.Activity(pane, "approval"))
+        pane.show_activity("approval")
         if not pane.is_active():
             # The tab says so too, but it may be out of view (or behind a dialog).
             name = one_line(request.call.title or request.call.name, 40)
@@ -188,5 +188,5 @@ class PaneTools:
             pane.screen.set_focus(pane.prompt)
         pane.refresh_bindings()
         if pane.streaming is not None:
-            pane.post_message(pane.Activity(pane, "streaming"))
+            pane.show_activity("streaming")
             pane.tick()
