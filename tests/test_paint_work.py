@@ -333,3 +333,102 @@ async def test_the_status_stops_waiting_with_the_first_words(zai: WireServer) ->
         assert pane.streaming is not None and pane.streaming.text
         gate.set()
         await wait_until(pilot, lambda: pane.streaming is None, "the end")
+
+
+async def test_a_height_step_renders_none_of_the_message_and_log_background(
+    zai: WireServer,
+) -> None:
+    """An answer's message and the log around it are background only. Textual rendered a
+    container's content whole (a row for every row of its height) whenever its size changed:
+    each height step of a streaming answer rendered its whole message again, a cost that grew
+    with the answer (O(n²) over a long one). They are drawn as blank rows now."""
+    from textual.widget import Widget
+
+    from glmchat.tui.widgets.message_log import MessageLog
+    from glmchat.tui.widgets.messages import AssistantMessage
+
+    zai.reply(
+        Reply(chunks=stream([f"line {i} of a long answer\n\n" for i in range(80)]), delay=0.01)
+    )
+    rendered_rows: dict[str, int] = {}
+    render_content = Widget._render_content
+
+    def counting(self: Widget) -> None:
+        if isinstance(self, (AssistantMessage, MessageLog)):
+            name = type(self).__name__
+            rendered_rows[name] = rendered_rows.get(name, 0) + self.size.height
+        render_content(self)
+
+    async with running() as pilot:
+        pane = active(pilot)
+        Widget._render_content = counting  # type: ignore[method-assign]
+        try:
+            await send(pilot, "a long one")
+            await wait_until(pilot, lambda: pane.streaming is None, "the end")
+            await wait_until(
+                pilot,
+                lambda: "line 79 of a long answer" in screen_text(glm(pilot)),
+                "the last line on screen",
+            )
+        finally:
+            Widget._render_content = render_content  # type: ignore[method-assign]
+        assert pane.log_view.query_one(AssistantMessage).size.height > 100  # many steps
+    assert rendered_rows == {}, rendered_rows
+
+
+async def _cells(monkeypatch: pytest.MonkeyPatch, *, blank: bool, state: str) -> list[Any]:
+    """Every cell of the screen (its character and style) with a finished conversation
+    resumed, its answers and the log drawn blank or through Textual's line cache."""
+    from textual._context import visible_screen_stack
+
+    from glmchat.tui.widgets.message_log import MessageLog
+    from glmchat.tui.widgets.messages import AssistantMessage
+
+    monkeypatch.setattr(AssistantMessage, "BLANK", blank)
+    monkeypatch.setattr(MessageLog, "BLANK", blank)
+    async with running(resume="aaaa00000001") as pilot:
+        app = glm(pilot)
+        await _settled(pilot)
+        answers = list(app.query(AssistantMessage))
+        if state == "selected":
+            answers[-1].focus()
+        elif state == "left out":
+            answers[0].add_class("-left-out")
+        elif state == "compact":
+            app.add_class("-compact")
+        await _settled(pilot)
+        visible_screen_stack.set(app._background_screens)
+        strips = app.screen._compositor.render_strips()
+        return [[(ch, seg.style) for seg in strip for ch in seg.text] for strip in strips]
+
+
+@pytest.mark.parametrize("state", ["plain", "selected", "left out", "compact"])
+async def test_blank_messages_and_log_draw_the_cells_textual_draws(
+    monkeypatch: pytest.MonkeyPatch, state: str
+) -> None:
+    """AssistantMessage and MessageLog set BLANK (Textual's own switch for content-less
+    containers): every cell is the same as through Textual's line cache, character and
+    background, and a space's foreground (which shows nothing) is the only difference."""
+    from tests.tui_helpers import message, seed
+
+    seed(
+        "aaaa00000001",
+        "Sourdough",
+        [
+            message("user", "Feed it?"),
+            message("assistant", "Yes. " * 80, reasoning="hmm " * 30),
+            message("user", "More?"),
+            message("assistant", "**bold** and `code`\n\n- a\n- b"),
+        ],
+    )
+    cached = await _cells(monkeypatch, blank=False, state=state)
+    blank = await _cells(monkeypatch, blank=True, state=state)
+    assert len(cached) == len(blank) == 40
+    differ = [
+        (y, x)
+        for y, (row, other) in enumerate(zip(cached, blank, strict=True))
+        for x, ((ch, style), (ch2, style2)) in enumerate(zip(row, other, strict=True))
+        if ch != ch2 or style.bgcolor != style2.bgcolor or (ch != " " and style != style2)
+    ]
+    assert differ == []
+    assert any(" and " in "".join(ch for ch, _ in row) for row in blank)  # the answer shows

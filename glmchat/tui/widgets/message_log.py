@@ -25,6 +25,14 @@ class MessageLog(SettledBySizing, VerticalScroll):
     below, out of view. Here a scroll back down to where the view left the end follows again,
     and so does a new answer."""
 
+    # Its own rows (the padding and the gaps between messages) and an answer's (AssistantMessage)
+    # are background only. Textual drew them through each widget's line cache: a container's
+    # content is rendered whole (every row of its height) whenever its size changes, so each
+    # height step of a streaming answer rendered all of its message's rows again, and the rows
+    # a step adds went through the cache one by one. Drawn as blank rows, they cost nothing;
+    # the cells are the same but for the foreground colour of spaces (tests/test_compat.py).
+    BLANK = True
+
     _released = False  # the user (or a widget brought into view) took the view off the end
     _left_at: float | None = None  # where the view was then, when it was at the end
 

@@ -72,6 +72,8 @@ class AssistantMessage(GrowsInPlace, SettledBySizing, Vertical, SelectableMessag
     calls, in order), then the web search sources and a note. While streaming it takes deltas;
     finished, it is a few cached widgets."""
 
+    BLANK = True  # its own rows are background only: drawn as such (see MessageLog.BLANK)
+
     DEFAULT_CSS = """
     AssistantMessage {
         height: auto;
