@@ -191,3 +191,59 @@ async def test_typing_after_a_click_never_answers_a_waiting_tool_call(
         await pilot.press("escape")  # still answered from the box: denied
         await wait_for_stream(pilot)
         assert pane.prompt.text == "yes"
+
+
+async def test_a_click_on_the_log_itself_never_takes_what_is_typed(zai: WireServer) -> None:
+    """The log's background and its scrollbar hold no text: a click there gave the log the
+    focus, and what was typed next went nowhere (found as a new user). The focus stays where
+    it was; with the focus on the log (tab reaches it, for its scrolling keys), typed and
+    pasted text goes to the box."""
+    lines = "".join(f"line {n}\n\n" for n in range(60))  # taller than the log: a scrollbar
+    zai.reply(Reply(body=sse_body(sse_event({"content": lines}))))
+    async with running() as pilot:
+        pane = active(pilot)
+        log = pane.log_view
+        await send(pilot, "question 1")
+        await wait_for_stream(pilot)
+        await pilot.pause()
+        region = log.region
+        assert log.max_scroll_y > 0
+        # Its padding on the left, a row of its background, its scrollbar's track.
+        for offset in ((region.x, region.y + 5), (region.right - 1, region.y + 2)):
+            await pilot.click(offset=offset)
+            await pilot.pause()
+            assert pane.prompt.has_focus
+            await pilot.press(*"still mine")
+            assert pane.prompt.text == "still mine"
+            pane.prompt.clear()
+        # A selected message keeps the selection.
+        await pilot.press("alt+up")
+        selected = pilot.app.focused
+        assert isinstance(selected, AssistantMessage)
+        await pilot.click(offset=(region.x, region.y + 5))
+        await pilot.pause()
+        assert pilot.app.focused is selected
+        # With the focus on the log itself: keys, a burst and a paste reach the box in order.
+        log.focus()
+        await pilot.pause()
+        await pilot.press(*"typed ")
+        assert pane.prompt.text == "typed " and pane.prompt.has_focus
+        log.focus()
+        await pilot.pause()
+        for character in "burst":
+            pilot.app.post_message(events.Key(character, character))
+        await pilot.pause()
+        assert pane.prompt.text == "typed burst"
+        log.focus()
+        await pilot.pause()
+        pilot.app.post_message(events.Paste(" [pasted]"))
+        await pilot.pause()
+        assert pane.prompt.text == "typed burst [pasted]" and pane.prompt.has_focus
+        # The log's own keys still scroll it when it has the focus.
+        log.focus()
+        await pilot.pause()
+        top = log.scroll_y
+        await pilot.press("up")
+        await pilot.pause()
+        assert log.scroll_y < top and log.has_focus
+        assert len(zai.requests) == 1

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.containers import VerticalScroll
 from textual.geometry import Size
 from textual.scrollbar import ScrollBar
 
 from glmchat.tui.compat.row_scrollbar import row_scrollbar
 from glmchat.tui.compat.textual_private import SettledBySizing
+from glmchat.tui.key_order import focus_left, hand_on
+from glmchat.tui.widgets.prompt import type_into_prompt
 
 
 class MessageLog(SettledBySizing, VerticalScroll):
@@ -33,6 +36,13 @@ class MessageLog(SettledBySizing, VerticalScroll):
     # the cells are the same but for the foreground colour of spaces (tests/test_compat.py).
     BLANK = True
 
+    # Text is never typed here, and the user's words must not go nowhere (found as a new
+    # user: a click on the log's background or its scrollbar gave it the focus, and what was
+    # typed next was lost). A click leaves the focus where it was (the box, or a selected
+    # message); with the focus here (tab reaches it, for the scrolling keys), what is typed or
+    # pasted goes to the pane's box, which takes the focus.
+    FOCUS_ON_CLICK = False
+
     _released = False  # the user (or a widget brought into view) took the view off the end
     _left_at: float | None = None  # where the view was then, when it was at the end
 
@@ -42,6 +52,19 @@ class MessageLog(SettledBySizing, VerticalScroll):
         scrollbar-gutter: stable;
     }
     """
+
+    def on_key(self, event: events.Key) -> None:
+        if focus_left(self):
+            hand_on(self, event)  # routed here before a key moved the focus: it follows
+        elif self.has_focus and event.is_printable and event.character:
+            event.stop()
+            event.prevent_default()
+            type_into_prompt(self, event.character)
+
+    def on_paste(self, event: events.Paste) -> None:
+        if self.has_focus:
+            event.stop()
+            type_into_prompt(self, event.text)
 
     @property
     def vertical_scrollbar(self) -> ScrollBar:
