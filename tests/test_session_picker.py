@@ -140,3 +140,33 @@ async def test_a_narrow_picker_gives_the_title_room_before_the_model_and_count(
         title = re.search(r"A very[^▎]*?…", long_row)
         assert title and cell_len(title.group()) >= 12, long_row
         assert "notes [/] x" in screen_text(app)
+
+
+async def test_text_typed_or_pasted_on_the_list_goes_to_the_search() -> None:
+    """The list has no use for text: typed with the focus on it (after the down key), it
+    was lost. It is added to the search (a burst in order, a paste's first line), and the
+    list's own keys still work there."""
+    from textual import events
+    from textual.widgets import OptionList
+
+    _seed()
+    async with running() as pilot:
+        app = glm(pilot)
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: "Short" in "\n".join(screen_lines(app)), "the picker")
+        search, rows = app.screen.query_one("#search", Input), app.screen.query_one(OptionList)
+        await pilot.press("down")
+        assert app.focused is rows
+        await pilot.press(*"no")
+        for character in "tes":  # one read's keys, all routed to the list first
+            app.post_message(events.Key(character, character))
+        await pilot.pause()
+        assert search.value == "notes" and search.has_focus
+        await wait_until(pilot, lambda: rows.option_count == 1, "the search's one hit")
+        await pilot.press("down")
+        assert app.focused is rows
+        app.post_message(events.Paste(" [/]\nsecond line"))
+        await pilot.pause()
+        assert search.value == "notes [/]" and search.has_focus
+        await pilot.press("down", "enter")  # picked from the list
+        await wait_until(pilot, lambda: "notes [/] x" in screen_lines(app)[0], "its tab")
