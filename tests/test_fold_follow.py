@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
@@ -124,6 +125,35 @@ async def test_paging_back_down_while_an_answer_streams_follows_it_again(
         )
         await pilot.pause(0.2)
         assert at_the_end()
+
+
+@pytest.mark.parametrize(
+    "keys", [("pagedown",), ("pageup", "pageup", "pagedown") + ("pagedown",) * 3]
+)
+async def test_a_page_down_at_the_end_of_a_streaming_answer_keeps_following(
+    zai: WireServer, keys: tuple[str, ...]
+) -> None:
+    """A page down with the view already at the end moves nothing; it released the view all
+    the same, which then stayed there while the answer grew below (found by QA). Also after
+    paging up and back down past the end."""
+    gate = threading.Event()
+    words = [f"word{i} " + ("\n\n" if i % 15 == 14 else "") for i in range(1500)]
+    zai.reply(Reply(chunks=stream(words, holds={1499: gate}), delay=0.005))
+    async with running() as pilot:
+        pane = active(pilot)
+        log = pane.log_view
+        await send(pilot, "tell me")
+        await wait_until(pilot, lambda: log.max_scroll_y > 30, "an answer taller than the view")
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause(0.1)
+        assert log.following
+        grown = log.max_scroll_y
+        await wait_until(pilot, lambda: log.max_scroll_y > grown + 6, "more of the answer")
+        await pilot.pause(0.2)
+        assert log.scroll_y >= log.max_scroll_y - 1  # still at the end of it
+        gate.set()
+        await wait_until(pilot, lambda: pane.streaming is None, "the end of the answer")
 
 
 async def test_a_click_on_the_thinking_that_streams_at_the_end_keeps_following(

@@ -99,6 +99,11 @@ class MessageLog(SettledBySizing, VerticalScroll):
             at_the_end = 0 < self.max_scroll_y <= self.scroll_y + 1
             self._left_at = self.scroll_y if at_the_end else None
         super().release_anchor()
+        # Every scroll releases the view first, and only a move down to where it left the end
+        # follows again (watch_scroll_y): a page down at the end moves nothing, and the view
+        # stopped there while the answer went on below (found by QA). Once the scroll has set
+        # where it goes: one that goes there (or stays there) follows on.
+        self.call_later(self._back_if_headed_there)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -110,6 +115,10 @@ class MessageLog(SettledBySizing, VerticalScroll):
     def _return_point(self) -> float:
         end = self.max_scroll_y
         return end if self._left_at is None else min(self._left_at, end)
+
+    def _back_if_headed_there(self) -> None:
+        if self._released and self.scroll_target_y >= max(self.scroll_y, self._return_point()):
+            self._back_to_the_end()
 
     def _back_if_still_there(self) -> None:
         if self._released and self.scroll_y >= self._return_point():
