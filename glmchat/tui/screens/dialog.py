@@ -5,10 +5,42 @@ QA: at 60x14 the unsent-prompt and the context dialogs showed no buttons)."""
 
 from __future__ import annotations
 
+from textual import events
 from textual.screen import ModalScreen, ScreenResultType
+from textual.widgets import Input
+
+from glmchat.tui.compat.keys import route_key
 
 
 class Dialog(ModalScreen[ScreenResultType]):
     CSS_PATH = "modals.tcss"
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]
+
+    # In a dialog with a text box, text typed or pasted wherever the focus is (a button, the
+    # dialog's scrolling text, the picker's list) is the box's: it reached nothing and was lost
+    # (found as a new user: a search typed on the picker's list). A key that types text
+    # bubbles up here from what has the focus; the box keeps its own. Enter on a button and
+    # the arrows in a list are not text: they still act there.
+    def on_key(self, event: events.Key) -> None:
+        if event.is_printable and event.character and (box := self._text_box()) is not None:
+            event.stop()
+            event.prevent_default()
+            route_key(box, events.Key(event.key, event.character))
+
+    def on_paste(self, event: events.Paste) -> None:
+        if (box := self._text_box()) is not None:
+            event.stop()
+            box.post_message(events.Paste(event.text))
+
+    def _text_box(self) -> Input | None:
+        """The dialog's text box, with the focus (the text is added to what it holds: it does
+        not select all of it as it takes the focus), or None for a dialog without one."""
+        boxes = self.query(Input)
+        if not boxes:
+            return None
+        box = boxes.first()
+        if not box.has_focus:
+            box.select_on_focus = False
+            box.focus()
+        return box

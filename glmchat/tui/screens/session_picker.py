@@ -8,7 +8,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
-from textual import events, on
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -18,7 +18,6 @@ from textual.widgets.option_list import Option
 from glmchat.cli.cells import clip_around
 from glmchat.store.search import SNIPPET_END, SNIPPET_START
 from glmchat.terminal_text import neutralize_controls
-from glmchat.tui.compat.keys import route_key
 from glmchat.tui.literal import literal
 from glmchat.tui.screens.dialog import Dialog
 from glmchat.tui.widgets.safe_entry import SafeInput
@@ -112,11 +111,8 @@ class SessionPicker(Dialog[Picked | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog picker"):
             yield Label("Resume a conversation", classes="dialog-title")
-            # Text typed with the focus on the list is added to the search (not replacing it:
-            # Input selects all it holds when it takes the focus, by default).
-            yield SafeInput(
-                placeholder="search titles, prompts and answers", id="search", select_on_focus=False
-            )
+            # Text typed or pasted with the focus on the list goes here (Dialog).
+            yield SafeInput(placeholder="search titles, prompts and answers", id="search")
             yield OptionList(id="sessions")
 
     def on_mount(self) -> None:
@@ -159,25 +155,6 @@ class SessionPicker(Dialog[Picked | None]):
 
     def _choose(self, conversation_id: str) -> None:
         self.dismiss(Picked(conversation_id, self._hits.get(conversation_id)))
-
-    # Text typed or pasted with the focus on the list (after a click on a row, or the down
-    # key) is the search's: the list has no use for it, and it was lost (a key that types
-    # text bubbles up here from the list; the search box keeps its own).
-    def on_key(self, event: events.Key) -> None:
-        if event.is_printable and event.character:
-            event.stop()
-            event.prevent_default()
-            route_key(self._search(), events.Key(event.key, event.character))
-
-    def on_paste(self, event: events.Paste) -> None:
-        event.stop()
-        self._search().post_message(events.Paste(event.text))
-
-    def _search(self) -> Input:
-        search = self.query_one("#search", Input)
-        if not search.has_focus:
-            search.focus()
-        return search
 
     def action_focus_list(self) -> None:
         self.query_one("#sessions", OptionList).focus()

@@ -1,0 +1,46 @@
+"""In a dialog with a text box, text typed or pasted wherever the focus is goes to the box:
+on a button or the dialog's scrolling text it reached nothing and was lost. Keys that act on
+what has the focus still act there (enter presses the button)."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.widgets import Button, Input
+
+from glmchat.config import save_value
+from glmchat.tui.screens.key_prompt import KeyPrompt
+from tests.tui_helpers import running, send
+from tests.wire_server import WireServer
+
+
+async def test_the_key_dialog_takes_a_key_typed_or_pasted_with_a_button_focused(
+    wire: WireServer,
+) -> None:
+    save_value("providers.zai.base_url", wire.url)  # and no key: the dialog asks for one
+    async with running() as pilot:
+        await send(pilot, "hi")
+        await pilot.pause()
+        dialog = pilot.app.screen
+        assert isinstance(dialog, KeyPrompt)
+        box = dialog.query_one("#key", Input)
+        dialog.query_one("#check", Button).focus()
+        await pilot.pause()
+        await pilot.press(*"sk-")
+        assert box.value == "sk-" and box.has_focus
+        # A paste with a button focused, then one on the dialog's text (it scrolls: focusable).
+        dialog.query_one("#cancel", Button).focus()
+        await pilot.pause()
+        pilot.app.post_message(events.Paste("first-half"))
+        await pilot.pause()
+        dialog.query_one("#key-text").focus()
+        await pilot.pause()
+        for character in "-and-rest":  # one read's keys, all routed before the first is handled
+            pilot.app.post_message(events.Key(character, character))
+        await pilot.pause()
+        assert box.value == "sk-first-half-and-rest" and box.has_focus
+        # Enter on a focused button is the button's.
+        dialog.query_one("#cancel", Button).focus()
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(pilot.app.screen, KeyPrompt)
