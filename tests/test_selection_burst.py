@@ -86,6 +86,10 @@ UP5 = ["alt+up"] * 5  # from the prompt to answer 0, the one with another versio
         ["alt+up", "f", "y"],  # not the selection's keys: typed into the box
         ["alt+up", "alt+up", "alt+up", "escape", "h", "i"],  # back to the box, typing
         [*UP5, "alt+up", "alt+up", "alt+down"],  # stops at the first message
+        # The box's own keys keep their place among the letters (found by QA: "ax").
+        [*"abcd", "backspace", "backspace", "backspace", "backspace", "x", "y"],
+        [*"hello", "left", "left", "x", "end", "!", "home", "delete"],
+        ["alt+up", "h", "i", "backspace", "o"],  # typed from a selection into the box
     ],
     ids=lambda keys: " ".join(keys),
 )

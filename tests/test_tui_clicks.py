@@ -247,3 +247,35 @@ async def test_a_click_on_the_log_itself_never_takes_what_is_typed(zai: WireServ
         await pilot.pause()
         assert log.scroll_y < top and log.has_focus
         assert len(zai.requests) == 1
+
+
+@pytest.mark.usefixtures("read_file")
+async def test_text_typed_on_a_panel_header_reached_with_tab_goes_to_the_box(
+    zai: WireServer,
+) -> None:
+    """A thinking or tool panel's header takes the focus from tab too; its key is enter, and
+    text typed there was lost (found by QA), one key at a time or in one read."""
+    zai.reply(*tool_loop())
+    async with running() as pilot:
+        pane = active(pilot)
+        answer = await answered_with_a_tool(pilot, zai)
+        for panel in (answer.query_one(ThinkingPanel), answer.query_one(ToolPanel)):
+            header = panel.query_one(CollapsibleTitle)
+            folded = panel.collapsed
+            header.focus()
+            await pilot.pause()
+            await pilot.press(*"type")
+            header.focus()
+            await pilot.pause()
+            for character in "d on":
+                pilot.app.post_message(events.Key(character, character))
+            await pilot.pause()
+            assert pane.prompt.text == "typed on" and pane.prompt.has_focus
+            assert panel.collapsed == folded and len(zai.requests) == 2
+            pane.prompt.clear()
+            # Enter is still the header's: it unfolds the panel.
+            header.focus()
+            await pilot.pause()
+            await pilot.press("enter")
+            await pilot.pause()
+            assert panel.collapsed != folded

@@ -24,7 +24,7 @@ from textual.widget import Widget
 from glmchat.config import BINDING_IDS
 from glmchat.engine import Turn
 from glmchat.tui.key_order import hand_on, park, unpark
-from glmchat.tui.widgets.prompt import PromptInput, type_into_prompt
+from glmchat.tui.widgets.prompt import type_into_prompt
 
 
 def sibling_label(position: int, count: int) -> str:
@@ -140,12 +140,15 @@ class SelectableMessage(Widget):
                     event.prevent_default()
                     await self.run_action(active.binding.action)
                 return  # a key of the pane's or the app's: on to their bindings
-        elif not (isinstance(focused, PromptInput) and event.is_printable):
-            # Typing into the box is done here, at once, as if it had the focus already.
-            # Any other key follows the focus if it left (else, from a part of this message
-            # that has the focus, it goes on to the bindings).
-            hand_on(self, event)
+        elif hand_on(self, event):
+            # The focus left (to the box, after a letter typed here): this key follows it
+            # through the box's own queue, behind the keys before it, a letter as a backspace
+            # (typed here at once, a letter went ahead of a backspace queued there).
             return
+        elif not (event.is_printable and event.character):
+            return  # a part of this message has the focus: on to its bindings
+        # Here, or a part of this message that has no use for text (a panel's header, reached
+        # with tab: its key is enter; found by QA, what was typed there was lost): to the box.
         if not event.is_printable:
             return
         event.stop()

@@ -85,16 +85,21 @@ class PromptInput(SafeTextArea):
             self._left_by_key = True
             await self.app.run_action(active.binding.action, active.node)
             return
-        if active is None or active.node is not self:
+        if active is None or active.node is not self or not active.enabled:
             return
+        # Every key of the box's own (send, newline, and TextArea's: backspace, delete, the
+        # cursor keys, ...) acts here, in order: run after the key had bubbled up to the app,
+        # a backspace came after the letters typed behind it (found by QA: "abcd", four
+        # backspaces and "xy" in one read left "ax").
+        event.stop()
+        event.prevent_default()
         action = active.binding.action
-        if action in ("submit", "newline"):
-            event.stop()
-            event.prevent_default()
-            if action == "submit":
-                self._submit()
-            else:
-                self.insert("\n")
+        if action == "submit":
+            self._submit()
+        elif action == "newline":
+            self.insert("\n")
+        else:
+            await self.run_action(action)
 
     def on_focus(self) -> None:
         self._left_by_key = False
