@@ -44,3 +44,28 @@ async def test_the_key_dialog_takes_a_key_typed_or_pasted_with_a_button_focused(
         await pilot.press("enter")
         await pilot.pause()
         assert not isinstance(pilot.app.screen, KeyPrompt)
+
+
+async def test_a_dialogs_box_keeps_its_own_keys_in_order_with_the_letters(
+    wire: WireServer,
+) -> None:
+    """Input's backspace, delete and cursor keys ran once the key had bubbled up to the app:
+    keys of one read (a fast typist, a pasted sequence) typed the letters behind a backspace
+    before it (found by QA). A backspace with the focus off the box edits the box too."""
+    save_value("providers.zai.base_url", wire.url)
+    async with running() as pilot:
+        await send(pilot, "hi")
+        await pilot.pause()
+        dialog = pilot.app.screen
+        assert isinstance(dialog, KeyPrompt)
+        box = dialog.query_one("#key", Input)
+        for name in [*"sk-abc", "backspace", "d", "left", "left", "x", "end", "!"]:
+            pilot.app.post_message(events.Key(name, name if len(name) == 1 else None))
+        await pilot.pause()
+        assert box.value == "sk-axbd!"
+        dialog.query_one("#check", Button).focus()
+        await pilot.pause()
+        for name in ["backspace", "backspace", "e"]:
+            pilot.app.post_message(events.Key(name, name if len(name) == 1 else None))
+        await pilot.pause()
+        assert box.value == "sk-axbe" and box.has_focus

@@ -19,11 +19,12 @@ class Dialog(ModalScreen[ScreenResultType]):
 
     # In a dialog with a text box, text typed or pasted wherever the focus is (a button, the
     # dialog's scrolling text, the picker's list) is the box's: it reached nothing and was lost
-    # (found as a new user: a search typed on the picker's list). A key that types text
-    # bubbles up here from what has the focus; the box keeps its own. Enter on a button and
-    # the arrows in a list are not text: they still act there.
+    # (found as a new user: a search typed on the picker's list), and so is a backspace. A
+    # key that types text bubbles up here from what has the focus; the box keeps its own.
+    # Enter on a button and the arrows in a list are not text: they still act there.
     def on_key(self, event: events.Key) -> None:
-        if event.is_printable and event.character and (box := self._text_box()) is not None:
+        typed = (event.is_printable and event.character) or event.key == "backspace"
+        if typed and (box := self._text_box()) is not None:
             event.stop()
             event.prevent_default()
             route_key(box, events.Key(event.key, event.character))
@@ -42,5 +43,5 @@ class Dialog(ModalScreen[ScreenResultType]):
         box = boxes.first()
         if not box.has_focus:
             box.select_on_focus = False
-            box.focus()
+            self.set_focus(box)  # now: the box's keys are looked up along the focus
         return box

@@ -91,15 +91,15 @@ class PromptInput(SafeTextArea):
         # cursor keys, ...) acts here, in order: run after the key had bubbled up to the app,
         # a backspace came after the letters typed behind it (found by QA: "abcd", four
         # backspaces and "xy" in one read left "ax").
-        event.stop()
-        event.prevent_default()
         action = active.binding.action
         if action == "submit":
             self._submit()
         elif action == "newline":
             self.insert("\n")
-        else:
-            await self.run_action(action)
+        elif not await self.app.run_action(action, self):
+            return  # it does not apply (skipped): on to the next binding up the chain
+        event.stop()
+        event.prevent_default()
 
     def on_focus(self) -> None:
         self._left_by_key = False
