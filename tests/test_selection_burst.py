@@ -40,6 +40,15 @@ def key(name: str) -> tuple[str, str | None]:
     return name, name if len(name) == 1 else None
 
 
+PASTE = "paste:"  # a paste of the text after it, in a list of keys
+
+
+def event_of(name: str) -> events.Key | events.Paste:
+    if name.startswith(PASTE):
+        return events.Paste(name[len(PASTE) :])
+    return events.Key(*key(name))
+
+
 def outcome(pilot: Pilot[Any], requests: int) -> dict[str, object]:
     """What a user can tell apart: the box, where the focus is, the branch shown."""
     pane = active(pilot)
@@ -60,11 +69,15 @@ async def run(keys: list[str], *, burst: bool, zai: WireServer) -> dict[str, obj
     async with running(resume=branched()) as pilot:
         if burst:
             # As the terminal driver queues one read: every key before the first is handled.
-            for name, character in map(key, keys):
-                pilot.app.post_message(events.Key(name, character))
+            for name in keys:
+                pilot.app.post_message(event_of(name))
         else:
             for name in keys:
-                await pilot.press(name)
+                if name.startswith(PASTE):
+                    pilot.app.post_message(event_of(name))
+                    await pilot.pause()
+                else:
+                    await pilot.press(name)
         await pilot.pause()
         if zai.requests:
             await wait_for_stream(pilot)
@@ -90,6 +103,9 @@ UP5 = ["alt+up"] * 5  # from the prompt to answer 0, the one with another versio
         [*"abcd", "backspace", "backspace", "backspace", "backspace", "x", "y"],
         [*"hello", "left", "left", "x", "end", "!", "home", "delete"],
         ["alt+up", "h", "i", "backspace", "o"],  # typed from a selection into the box
+        # Tab away (to a message) and typing with a paste: all in order, in the box.
+        ["tab", *"hel", "paste:[PASTED]", *"lo"],
+        ["shift+tab", *"hel", "paste:[PASTED]", *"lo"],
     ],
     ids=lambda keys: " ".join(keys),
 )

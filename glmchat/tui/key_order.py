@@ -16,13 +16,22 @@ from __future__ import annotations
 from weakref import WeakKeyDictionary
 
 from textual import events
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
 
 from glmchat.tui.compat.keys import route_key
 
-# The bindings that move the focus between the prompt and the messages (their ids).
+# The bindings that move the focus between the prompt and the messages (their ids), and
+# Textual's tab and shift+tab (their actions).
 MOVES_FOCUS: frozenset[str] = frozenset({"select_prev", "select_next"})
+MOVES_FOCUS_ACTIONS: frozenset[str] = frozenset({"app.focus_next", "app.focus_previous"})
+
+
+def moves_focus(binding: Binding) -> bool:
+    """Whether a binding moves the focus (so the keys queued behind it must follow it)."""
+    return binding.id in MOVES_FOCUS or binding.action in MOVES_FOCUS_ACTIONS
+
 
 # Keys waiting for the focus to land, by screen (weak: a closed screen drops its own).
 _parked: WeakKeyDictionary[Screen[object], list[events.Key]] = WeakKeyDictionary()
@@ -44,6 +53,16 @@ def hand_on(widget: Widget, event: events.Key) -> bool:
     event.prevent_default()
     target = widget.screen.focused or widget.screen  # as the app routes a key
     route_key(target, events.Key(event.key, event.character))
+    return True
+
+
+def hand_on_paste(widget: Widget, event: events.Paste) -> bool:
+    """As `hand_on`, for a paste routed to `widget` behind a key that moved the focus."""
+    if not focus_left(widget):
+        return False
+    event.stop()
+    event.prevent_default()
+    route_key(widget.screen.focused or widget.screen, events.Paste(event.text))
     return True
 
 

@@ -1,9 +1,9 @@
 """What glmchat relies on in how Textual 8.2.8 routes keys and draws the key bar (checked by
 tests/test_selection_burst.py and tests/test_footer_keys.py):
 
-- the app hands a key to the focused widget with `Widget._forward_event(key)`, which marks it
-  as routed (`is_forwarded`): bubbling back up to the app, it is looked up in the bindings
-  and not routed again;
+- the app hands a key (or a paste) to the focused widget with `Widget._forward_event(key)`,
+  which marks it as routed (`is_forwarded`): bubbling back up to the app, a key is looked up
+  in the bindings and not routed again, and a paste is not handed to the focused widget again;
 - `Footer.compose` draws the palette's key as a `FooterKey` (from `textual.widgets._footer`)
   with the class `-command-palette`, found under `App.COMMAND_PALETTE_BINDING`;
 - a `FooterKey` drawn for a disabled binding has the class `-disabled` and its `_disabled`
@@ -21,9 +21,10 @@ __all__ = ["PALETTE_KEY_CLASS", "FooterKey", "route_key", "set_key_enabled"]
 PALETTE_KEY_CLASS = "-command-palette"
 
 
-def route_key(widget: Widget, key: events.Key) -> None:
-    """Give `widget` a key as the app does with the key it reads: the app's priority bindings
-    have had it already."""
+def route_key(widget: Widget, key: events.Key | events.Paste) -> None:
+    """Give `widget` a key (or a paste) as the app does with the key it reads: the app's
+    priority bindings have had it already, and a paste that bubbles back up to the app is not
+    handed to the focused widget a second time (as one merely posted was)."""
     widget._forward_event(key)
 
 

@@ -32,7 +32,7 @@ class Dialog(ModalScreen[ScreenResultType]):
     def on_paste(self, event: events.Paste) -> None:
         if (box := self._text_box()) is not None:
             event.stop()
-            box.post_message(events.Paste(event.text))
+            route_key(box, events.Paste(event.text))
 
     def _text_box(self) -> Input | None:
         """The dialog's text box, with the focus (the text is added to what it holds: it does

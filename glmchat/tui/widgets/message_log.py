@@ -9,7 +9,7 @@ from textual.scrollbar import ScrollBar
 
 from glmchat.tui.compat.row_scrollbar import row_scrollbar
 from glmchat.tui.compat.textual_private import SettledBySizing
-from glmchat.tui.key_order import focus_left, hand_on
+from glmchat.tui.key_order import focus_left, hand_on, hand_on_paste
 from glmchat.tui.widgets.prompt import type_into_prompt
 
 
@@ -62,7 +62,9 @@ class MessageLog(SettledBySizing, VerticalScroll):
             type_into_prompt(self, event.character)
 
     def on_paste(self, event: events.Paste) -> None:
-        if self.has_focus:
+        if focus_left(self):
+            hand_on_paste(self, event)
+        elif self.has_focus:
             event.stop()
             type_into_prompt(self, event.text)
 

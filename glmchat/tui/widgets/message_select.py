@@ -23,7 +23,7 @@ from textual.widget import Widget
 
 from glmchat.config import BINDING_IDS
 from glmchat.engine import Turn
-from glmchat.tui.key_order import hand_on, park, unpark
+from glmchat.tui.key_order import hand_on, hand_on_paste, park, unpark
 from glmchat.tui.widgets.prompt import type_into_prompt
 
 
@@ -156,6 +156,8 @@ class SelectableMessage(Widget):
         type_into_prompt(self, event.character or "")
 
     def on_paste(self, event: events.Paste) -> None:
+        if hand_on_paste(self, event):
+            return  # behind keys handed on to the box: it follows them, in order
         event.stop()
         type_into_prompt(self, event.text)
 

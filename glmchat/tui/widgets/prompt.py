@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widget import Widget
 
-from glmchat.tui.key_order import MOVES_FOCUS, hand_on, unpark
+from glmchat.tui.key_order import hand_on, hand_on_paste, moves_focus, unpark
 from glmchat.tui.widgets.safe_entry import SafeTextArea
 
 # Seconds after a key typed in the box during which any key is taken as more typing. Longer
@@ -78,8 +78,9 @@ class PromptInput(SafeTextArea):
             self._typed_at = monotonic()
             return
         active = self.screen.active_bindings.get(event.key)
-        if active is not None and active.enabled and active.binding.id in MOVES_FOCUS:
-            # To the messages, at once: the keys after it in the same read follow the focus.
+        if active is not None and active.enabled and moves_focus(active.binding):
+            # To the messages (or, with tab, the next widget), at once: the keys and pastes
+            # after it in the same read follow the focus, in order.
             event.stop()
             event.prevent_default()
             self._left_by_key = True
@@ -105,7 +106,9 @@ class PromptInput(SafeTextArea):
         self._left_by_key = False
         unpark(self)
 
-    def on_paste(self) -> None:
+    def on_paste(self, event: events.Paste) -> None:
+        if self._left_by_key and hand_on_paste(self, event):
+            return  # queued behind a key that moved the focus away: it follows the focus
         self._typed_at = monotonic()
 
     def take_typing(self, text: str) -> None:
