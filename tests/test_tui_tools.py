@@ -158,6 +158,8 @@ async def ask_and_wait(pilot: Pilot[Any], prompt: str) -> None:
     pane = active(pilot)
     await send(pilot, prompt)
     await wait_until(pilot, lambda: pane.approval is not None, "the approval question")
+    # The question takes the focus once it is mounted (a loaded machine mounts it later).
+    await wait_until(pilot, lambda: not pane.prompt.has_focus, "the question's focus")
     await pilot.pause()
 
 
