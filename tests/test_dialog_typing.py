@@ -4,7 +4,10 @@ what has the focus still act there (enter presses the button)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual import events
+from textual.pilot import Pilot
 from textual.widgets import Button, Input
 
 from glmchat.config import save_value
@@ -13,16 +16,21 @@ from tests.tui_helpers import running, send
 from tests.wire_server import WireServer
 
 
+async def key_dialog(pilot: Pilot[Any]) -> tuple[KeyPrompt, Input]:
+    """The key dialog a first prompt opens (no key is configured), and its box."""
+    await send(pilot, "hi")
+    await pilot.pause()
+    dialog = pilot.app.screen
+    assert isinstance(dialog, KeyPrompt)
+    return dialog, dialog.query_one("#key", Input)
+
+
 async def test_the_key_dialog_takes_a_key_typed_or_pasted_with_a_button_focused(
     wire: WireServer,
 ) -> None:
     save_value("providers.zai.base_url", wire.url)  # and no key: the dialog asks for one
     async with running() as pilot:
-        await send(pilot, "hi")
-        await pilot.pause()
-        dialog = pilot.app.screen
-        assert isinstance(dialog, KeyPrompt)
-        box = dialog.query_one("#key", Input)
+        dialog, box = await key_dialog(pilot)
         dialog.query_one("#check", Button).focus()
         await pilot.pause()
         await pilot.press(*"sk-")
@@ -54,11 +62,7 @@ async def test_a_dialogs_box_keeps_its_own_keys_in_order_with_the_letters(
     before it (found by QA). A backspace with the focus off the box edits the box too."""
     save_value("providers.zai.base_url", wire.url)
     async with running() as pilot:
-        await send(pilot, "hi")
-        await pilot.pause()
-        dialog = pilot.app.screen
-        assert isinstance(dialog, KeyPrompt)
-        box = dialog.query_one("#key", Input)
+        dialog, box = await key_dialog(pilot)
         for name in [*"sk-abc", "backspace", "d", "left", "left", "x", "end", "!"]:
             pilot.app.post_message(events.Key(name, name if len(name) == 1 else None))
         await pilot.pause()
