@@ -106,6 +106,9 @@ UP5 = ["alt+up"] * 5  # from the prompt to answer 0, the one with another versio
         # Tab away (to a message) and typing with a paste: all in order, in the box.
         ["tab", *"hel", "paste:[PASTED]", *"lo"],
         ["shift+tab", *"hel", "paste:[PASTED]", *"lo"],
+        # A second focus move from a message (found by QA: the backspace came last).
+        [*"ab", "shift+tab", "shift+tab", *"cd", "backspace", *"ef"],
+        [*"ab", "shift+tab", "shift+tab", "shift+tab", *"cd", "left", "home", "delete", "end"],
     ],
     ids=lambda keys: " ".join(keys),
 )

@@ -116,6 +116,9 @@ async def test_enter_sends_and_ctrl_j_and_shift_enter_add_newlines(zai: WireServ
         await wait_for_stream(pilot)
         assert pane.prompt.text == ""
         assert re.search(r"█ one\n.*█ two\n.*█ three\n", region_text(pane.log_view))
+        # Sent is sent: undo in the box does not bring it back (found by QA).
+        await pilot.press(*"abc", "ctrl+z", "ctrl+z", "ctrl+z")
+        assert pane.prompt.text == ""
     assert zai.requests[0].json["messages"][-1]["content"] == "one\ntwo\nthree"
 
 

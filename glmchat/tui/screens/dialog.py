@@ -11,6 +11,11 @@ from textual.widgets import Input
 
 from glmchat.tui.compat.keys import route_key
 
+# A text box's keys that edit what it holds: with the focus elsewhere in the dialog, they are
+# the box's too (found by QA: ctrl+u on a button did nothing), unless what has the focus or the
+# dialog binds them.
+_EDITING_KEYS = frozenset({"backspace", "delete", "ctrl+u", "ctrl+w", "ctrl+k"})
+
 
 class Dialog(ModalScreen[ScreenResultType]):
     CSS_PATH = "modals.tcss"
@@ -19,11 +24,13 @@ class Dialog(ModalScreen[ScreenResultType]):
 
     # In a dialog with a text box, text typed or pasted wherever the focus is (a button, the
     # dialog's scrolling text, the picker's list) is the box's: it reached nothing and was lost
-    # (found as a new user: a search typed on the picker's list), and so is a backspace. A
+    # (found as a new user: a search typed on the picker's list), and so are its editing keys. A
     # key that types text bubbles up here from what has the focus; the box keeps its own.
     # Enter on a button and the arrows in a list are not text: they still act there.
     def on_key(self, event: events.Key) -> None:
-        typed = (event.is_printable and event.character) or event.key == "backspace"
+        typed = (event.is_printable and event.character) or (
+            event.key in _EDITING_KEYS and event.key not in self.active_bindings
+        )
         if typed and (box := self._text_box()) is not None:
             event.stop()
             event.prevent_default()

@@ -9,7 +9,7 @@ from textual.scrollbar import ScrollBar
 
 from glmchat.tui.compat.row_scrollbar import row_scrollbar
 from glmchat.tui.compat.textual_private import SettledBySizing
-from glmchat.tui.key_order import focus_left, hand_on, hand_on_paste
+from glmchat.tui.key_order import focus_left, hand_on, hand_on_paste, moves_focus
 from glmchat.tui.widgets.prompt import type_into_prompt
 
 
@@ -53,13 +53,18 @@ class MessageLog(SettledBySizing, VerticalScroll):
     }
     """
 
-    def on_key(self, event: events.Key) -> None:
+    async def on_key(self, event: events.Key) -> None:
         if focus_left(self):
             hand_on(self, event)  # routed here before a key moved the focus: it follows
         elif self.has_focus and event.is_printable and event.character:
             event.stop()
             event.prevent_default()
             type_into_prompt(self, event.character)
+        elif self.has_focus and (active := self.screen.active_bindings.get(event.key)):
+            if active.enabled and moves_focus(active.binding):  # tab: at once, keys follow
+                event.stop()
+                event.prevent_default()
+                await self.app.run_action(active.binding.action, active.node)
 
     def on_paste(self, event: events.Paste) -> None:
         if focus_left(self):

@@ -23,7 +23,7 @@ from textual.widget import Widget
 
 from glmchat.config import BINDING_IDS
 from glmchat.engine import Turn
-from glmchat.tui.key_order import hand_on, hand_on_paste, park, unpark
+from glmchat.tui.key_order import hand_on, hand_on_paste, moves_focus, park, unpark
 from glmchat.tui.widgets.prompt import type_into_prompt
 
 
@@ -139,6 +139,12 @@ class SelectableMessage(Widget):
                     event.stop()
                     event.prevent_default()
                     await self.run_action(active.binding.action)
+                elif moves_focus(active.binding):
+                    # Tab, shift+tab: at once too, so the keys queued behind follow the focus
+                    # (found by QA: after a second shift+tab, a burst's backspace came last).
+                    event.stop()
+                    event.prevent_default()
+                    await self.app.run_action(active.binding.action, active.node)
                 return  # a key of the pane's or the app's: on to their bindings
         elif hand_on(self, event):
             # The focus left (to the box, after a letter typed here): this key follows it

@@ -148,6 +148,9 @@ class PromptInput(SafeTextArea):
         text = self.text
         if text.strip():
             self.clear()
+            # Sent is sent: undo in the empty box brought the prompt back, ready to go again
+            # (found by QA). A refused send gives the text back itself.
+            self.history.clear()
             self.post_message(self.Submitted(self, text))
 
 
