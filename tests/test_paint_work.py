@@ -79,7 +79,9 @@ async def test_no_frame_paints_the_status_bar_alone_while_an_answer_streams(
     zai: WireServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The status bar's half-second tick is painted with the text (each read's update), not in
-    a frame of its own between two reads."""
+    a frame of its own between two reads. The answer's end (the status stops streaming) is no
+    tick: frames from then on are not counted (found by CI: the end's own frame painted the
+    status bar alone, once, after the text's last update)."""
     # Its fallback (text stalled for two reads: tick alone) is for a stalled stream; a loaded
     # test machine can delay a read that long, so it is put out of reach here.
     after_next_update = StreamingMarkdown.after_next_update
@@ -91,6 +93,7 @@ async def test_no_frame_paints_the_status_bar_alone_while_an_answer_streams(
     from textual.screen import Screen
     from textual.widget import Widget
 
+    from glmchat.tui.widgets.pane_stream import PaneStream
     from glmchat.tui.widgets.status_bar import StatusBar
 
     words = [f"word{i} " for i in range(150)]
@@ -98,12 +101,22 @@ async def test_no_frame_paints_the_status_bar_alone_while_an_answer_streams(
     frames: list[set[str]] = []  # the widgets each frame rendered
     update, render_lines = Screen._on_timer_update, Widget.render_lines
 
+    ended: list[bool] = []  # the answer's end repaints the status bar as it stops: no tick
+    real_end = PaneStream._end
+
+    def ending(self: PaneStream, *args: Any) -> None:
+        ended.append(True)
+        real_end(self, *args)
+
+    monkeypatch.setattr(PaneStream, "_end", ending)
+
     def frame(self: Screen[Any]) -> None:
-        frames.append(set())
+        if not ended:
+            frames.append(set())
         update(self)
 
     def rendering(self: Widget, crop: Any) -> Any:
-        if frames:
+        if frames and not ended:
             frames[-1].add(type(self).__name__)
         return render_lines(self, crop)
 
