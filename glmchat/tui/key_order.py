@@ -16,7 +16,7 @@ from __future__ import annotations
 from weakref import WeakKeyDictionary
 
 from textual import events
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.screen import Screen
 from textual.widget import Widget
 
@@ -53,6 +53,18 @@ def hand_on(widget: Widget, event: events.Key) -> bool:
     event.prevent_default()
     target = widget.screen.focused or widget.screen  # as the app routes a key
     route_key(target, events.Key(event.key, event.character))
+    return True
+
+
+async def run_here(widget: Widget, event: events.Key, active: ActiveBinding) -> bool:
+    """Run the binding `active` of `event` now, in `widget`'s own queue, in order with the keys
+    around it (a binding otherwise runs once the key has bubbled up to the app, behind the keys
+    queued after it); whether it ran. An action that does not apply (skipped: down in a box
+    with nothing to scroll) leaves the key to the next binding up the chain."""
+    if not await widget.app.run_action(active.binding.action, active.node):
+        return False
+    event.stop()
+    event.prevent_default()
     return True
 
 

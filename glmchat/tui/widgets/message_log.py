@@ -9,7 +9,7 @@ from textual.scrollbar import ScrollBar
 
 from glmchat.tui.compat.row_scrollbar import row_scrollbar
 from glmchat.tui.compat.textual_private import SettledBySizing
-from glmchat.tui.key_order import focus_left, hand_on, hand_on_paste, moves_focus
+from glmchat.tui.key_order import focus_left, hand_on, hand_on_paste, moves_focus, run_here
 from glmchat.tui.widgets.prompt import type_into_prompt
 
 
@@ -33,7 +33,7 @@ class MessageLog(SettledBySizing, VerticalScroll):
     # content is rendered whole (every row of its height) whenever its size changes, so each
     # height step of a streaming answer rendered all of its message's rows again, and the rows
     # a step adds went through the cache one by one. Drawn as blank rows, they cost nothing;
-    # the cells are the same but for the foreground colour of spaces (tests/test_compat.py).
+    # the cells are the same but for the foreground colour of spaces (tests/test_paint_work.py).
     BLANK = True
 
     # Text is never typed here, and the user's words must not go nowhere (found as a new
@@ -62,9 +62,7 @@ class MessageLog(SettledBySizing, VerticalScroll):
             type_into_prompt(self, event.character)
         elif self.has_focus and (active := self.screen.active_bindings.get(event.key)):
             if active.enabled and moves_focus(active.binding):  # tab: at once, keys follow
-                event.stop()
-                event.prevent_default()
-                await self.app.run_action(active.binding.action, active.node)
+                await run_here(self, event, active)
 
     def on_paste(self, event: events.Paste) -> None:
         if focus_left(self):

@@ -23,7 +23,7 @@ from textual.widget import Widget
 
 from glmchat.config import BINDING_IDS
 from glmchat.engine import Turn
-from glmchat.tui.key_order import hand_on, hand_on_paste, moves_focus, park, unpark
+from glmchat.tui.key_order import hand_on, hand_on_paste, moves_focus, park, run_here, unpark
 from glmchat.tui.widgets.prompt import type_into_prompt
 
 
@@ -135,16 +135,10 @@ class SelectableMessage(Widget):
                 return
             active = self.screen.active_bindings.get(event.key)
             if active is not None and active.enabled:
-                if active.node is self:
-                    event.stop()
-                    event.prevent_default()
-                    await self.run_action(active.binding.action)
-                elif moves_focus(active.binding):
-                    # Tab, shift+tab: at once too, so the keys queued behind follow the focus
-                    # (found by QA: after a second shift+tab, a burst's backspace came last).
-                    event.stop()
-                    event.prevent_default()
-                    await self.app.run_action(active.binding.action, active.node)
+                # Its own, and tab / shift+tab: at once, so the keys queued behind follow the
+                # focus (found by QA: after a second shift+tab, a burst's backspace came last).
+                if active.node is self or moves_focus(active.binding):
+                    await run_here(self, event, active)
                 return  # a key of the pane's or the app's: on to their bindings
         elif hand_on(self, event):
             # The focus left (to the box, after a letter typed here): this key follows it

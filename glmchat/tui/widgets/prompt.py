@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widget import Widget
 
-from glmchat.tui.key_order import hand_on, hand_on_paste, moves_focus, unpark
+from glmchat.tui.key_order import hand_on, hand_on_paste, moves_focus, run_here, unpark
 from glmchat.tui.widgets.safe_entry import SafeTextArea
 
 # Seconds after a key typed in the box during which any key is taken as more typing. Longer
@@ -81,10 +81,8 @@ class PromptInput(SafeTextArea):
         if active is not None and active.enabled and moves_focus(active.binding):
             # To the messages (or, with tab, the next widget), at once: the keys and pastes
             # after it in the same read follow the focus, in order.
-            event.stop()
-            event.prevent_default()
             self._left_by_key = True
-            await self.app.run_action(active.binding.action, active.node)
+            await run_here(self, event, active)
             return
         if active is None or active.node is not self or not active.enabled:
             return
@@ -97,8 +95,9 @@ class PromptInput(SafeTextArea):
             self._submit()
         elif action == "newline":
             self.insert("\n")
-        elif not await self.app.run_action(action, self):
-            return  # it does not apply (skipped): on to the next binding up the chain
+        else:
+            await run_here(self, event, active)
+            return
         event.stop()
         event.prevent_default()
 

@@ -16,6 +16,7 @@ from textual.widgets import Input, TextArea
 from textual.widgets.text_area import Edit, EditResult
 
 from glmchat.terminal_text import neutralize_controls
+from glmchat.tui.key_order import run_here
 
 __all__ = ["SafeInput", "SafeTextArea", "box_text"]
 
@@ -58,13 +59,8 @@ class SafeInput(Input):
         if event.is_printable:
             return
         active = self.screen.active_bindings.get(event.key)
-        if active is None or active.node is not self or not active.enabled:
-            return
-        # An action that does not apply (down in a one-line box: nothing to scroll) skips:
-        # the key goes on to the next binding up the chain (the picker's down, to its list).
-        if await self.app.run_action(active.binding.action, self):
-            event.stop()
-            event.prevent_default()
+        if active is not None and active.node is self and active.enabled:
+            await run_here(self, event, active)  # skipped (down: nothing to scroll): goes on
 
     def insert(self, text: str, index: int) -> None:
         super().insert(_line_text(text), index)
