@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import re
 import tomllib
+from dataclasses import dataclass
 
 Path = tuple[str, ...]
 Position = tuple[int, int]  # 1-based line and column, as tomllib reports parse errors
@@ -29,6 +30,9 @@ class _Scanner:
         self.text = text
         self.i = 0
         self.found: dict[Path, Position] = {}
+        # Where each key's statement is, as indexes into the text (`key_spans`).
+        self.values: dict[Path, tuple[int, int, int]] = {}
+        self.headers: list[tuple[Path, int, int, bool]] = []
         self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
 
     # --- positions ---------------------------------------------------------------------
@@ -85,6 +89,7 @@ class _Scanner:
                 self.skip_blank()
                 self.expect("]]" if array else "]")
                 self.record(table, start)
+                self.headers.append((table, start, self.i, array))
             else:
                 self.key_value(table)
 
@@ -97,7 +102,10 @@ class _Scanner:
         self.skip_blank()
         self.expect("=")
         self.skip_blank()
+        value_start = self.i
         self.value(None if table is None else table + keys)
+        if table is not None:
+            self.values.setdefault(table + keys, (start, value_start, self.i))
 
     def key(self) -> Path:
         parts = [self.simple_key()]
@@ -205,6 +213,27 @@ def key_positions(text: str) -> dict[Path, Position]:
     except (_Stop, tomllib.TOMLDecodeError, StopIteration):
         pass
     return scanner.found
+
+
+@dataclass(frozen=True)
+class KeySpans:
+    """Where the statements of a TOML document are, as indexes into its text: each key's
+    `(key start, value start, value end)` (its first statement, as `found`), and each table
+    header's `(path, start, end, whether an array of tables)`, in the order written. Complete only
+    when `whole` (the scanner followed the whole document)."""
+
+    values: dict[Path, tuple[int, int, int]]
+    headers: list[tuple[Path, int, int, bool]]
+    whole: bool
+
+
+def key_spans(text: str) -> KeySpans:
+    scanner = _Scanner(text)
+    try:
+        scanner.document()
+    except (_Stop, tomllib.TOMLDecodeError, StopIteration):
+        return KeySpans(scanner.values, scanner.headers, whole=False)
+    return KeySpans(scanner.values, scanner.headers, whole=True)
 
 
 def position_of(positions: dict[Path, Position], path: Path) -> Position:

@@ -382,15 +382,36 @@ def test_set_leaves_a_broken_file_byte_for_byte(capsys: pytest.CaptureFixture[st
     assert not path.with_name("config.toml.bak").exists()
 
 
-def test_set_keeps_a_backup_of_a_commented_file(capsys: pytest.CaptureFixture[str]) -> None:
-    original = '# my settings\ntheme = "nord"\n'
-    path = write_config(original)
+def test_set_keeps_a_commented_file_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_config(
+        '# my settings\ntheme = "nord"  # dark\n\n[ui]\n# slower\nrefresh_rate = 6\n'
+    )
     code, _, err = run(capsys, "set", "thinking", "false")
+    assert (code, err) == (0, "")
+    code, _, err = run(capsys, "set", "ui.refresh_rate", "8")
+    assert (code, err) == (0, "")
+    assert path.read_text(encoding="utf-8") == (
+        '# my settings\ntheme = "nord"  # dark\nthinking = false\n\n'
+        "[ui]\n# slower\nrefresh_rate = 8.0\n"
+    )
+    assert not path.with_name("config.toml.bak").exists()
+
+
+def test_set_keeps_a_backup_of_a_commented_file_it_must_rewrite(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A key added to a table written inline cannot be added in place (a new [ui] table would
+    # define it twice): the whole file is rewritten, and the original kept beside it.
+    original = "# my settings\nui = { compact = true }\n"
+    path = write_config(original)
+    code, _, err = run(capsys, "set", "ui.refresh_rate", "8")
     assert code == 0
     backup = path.with_name("config.toml.bak")
     assert backup.read_text(encoding="utf-8") == original
     assert str(backup) in err and "comments" in err
-    assert tomllib.loads(path.read_text(encoding="utf-8")) == {"theme": "nord", "thinking": False}
+    assert tomllib.loads(path.read_text(encoding="utf-8")) == {
+        "ui": {"compact": True, "refresh_rate": 8.0}
+    }
 
 
 def test_set_default_model_notes_an_environment_override(
@@ -744,9 +765,9 @@ def test_set_repairs_a_wrong_value_of_every_setting(
     if declared.table:
         table = table[declared.table]  # type: ignore[assignment]
     assert table == {declared.name: value}
-    # A commented file's original is kept as ever, broken value included.
-    backup = paths.config_path().with_name("config.toml.bak")
-    assert "= [1]" in backup.read_text(encoding="utf-8")
+    # The wrong value is replaced where it was written; the comment stays, no backup needed.
+    assert paths.config_path().read_text(encoding="utf-8").startswith(f"# mine\n{header}")
+    assert not paths.config_path().with_name("config.toml.bak").exists()
 
 
 @pytest.mark.parametrize(
@@ -818,7 +839,7 @@ def test_set_with_other_settings_wrong_writes_and_lists_what_remains(
         assert lines[at - 1] == needle and f": {key}: " in problem
     doc = tomllib.loads(text)
     assert doc["thinking"] is False and doc["theme"] == "neon-nope" and doc["top_p"] == 2
-    assert "comments are not kept" in err  # the backup notice still comes
+    assert "comments are not kept" not in err  # the value was written in place
 
     # Fixing the others, one by one: the last one leaves a file that loads.
     assert run(capsys, "set", "theme", "nord")[0] == 2

@@ -501,14 +501,24 @@ def test_save_value_writes_atomically(monkeypatch: pytest.MonkeyPatch) -> None:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_save_value_keeps_a_backup_when_comments_exist() -> None:
-    original = "# my notes\nthinking = true  # keep on\n"
-    path = write_config(original)
+def test_save_value_changes_a_commented_file_in_place() -> None:
+    path = write_config("# my notes\nthinking = true  # keep on\n")
     settings = save_value("thinking", "false")
+    assert path.read_text(encoding="utf-8") == "# my notes\nthinking = false  # keep on\n"
+    assert not path.with_name("config.toml.bak").exists()
+    assert settings.warnings == ()
+
+
+def test_save_value_keeps_a_backup_when_it_rewrites_a_commented_file() -> None:
+    original = "# my notes\nkeys = { send = 'ctrl+s' }  # mine\n"
+    path = write_config(original)
+    settings = save_value("keys.quit", "ctrl+x")  # a new key of an inline table
     backup = path.with_name("config.toml.bak")
     assert backup.read_text(encoding="utf-8") == original
     assert any(str(backup) in w and "comments" in w for w in settings.warnings)
-    assert tomllib.loads(path.read_text(encoding="utf-8")) == {"thinking": False}
+    assert tomllib.loads(path.read_text(encoding="utf-8")) == {
+        "keys": {"send": "ctrl+s", "quit": "ctrl+x"}
+    }
 
 
 def test_save_value_without_comments_makes_no_backup() -> None:
@@ -805,13 +815,13 @@ def test_save_value_on_a_file_with_problems_writes_and_lists_them_all() -> None:
     path = write_config('theme = "nope"\n[keys]\nquit = "notakey+++"\nsend = "ctrl+c"\n')
     with pytest.raises(StillBroken) as info:
         save_value("thinking", "false")
-    # The value is written (tomli-w puts it before the tables); every other problem is listed,
+    # The value is written (after the last top-level key); every other problem is listed,
     # placed in the file as it is now.
     lines = str(info.value).split("\n")
     assert [line.removeprefix(f"{path}:").split(": ")[:2] for line in lines] == [
         ["1:1", "theme"],
-        ["5:1", "keys.quit"],
-        ["6:1", "keys.send"],
+        ["4:1", "keys.quit"],
+        ["5:1", "keys.send"],
     ]
     assert tomllib.loads(path.read_text(encoding="utf-8"))["thinking"] is False
 

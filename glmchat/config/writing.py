@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from glmchat.config.edit_in_place import edit_in_place
 from glmchat.config.loading import UnparsedConfig, assess, read_document
 from glmchat.config.rules import (
     PROVIDER_NAME,
@@ -212,8 +213,10 @@ def save_value(key: str, raw_value: str, path: Path | None = None) -> Settings:
     This is also how a wrong file is repaired: the new value must be valid and must not itself
     cause a problem (ConfigError, nothing written), but problems the file already has elsewhere
     do not stop the write; they are raised after it as StillBroken. A file that does not parse
-    as TOML is never touched. Comments do not survive tomli-w, so a commented file is first
-    copied to config.toml.bak; the notices say so. An empty `raw_value` removes the key."""
+    as TOML is never touched. The value is changed in place (edit_in_place), every other line
+    and comment kept; where that cannot be done the file is rewritten by tomli-w, which keeps no
+    comments, so a commented file is first copied to config.toml.bak and the notices say so.
+    An empty `raw_value` removes the key."""
     path = path or config_path()
     try:
         doc, old = read_document(path)
@@ -250,7 +253,11 @@ def save_value(key: str, raw_value: str, path: Path | None = None) -> Settings:
 
     import tomli_w
 
-    text = tomli_w.dumps(new)
+    # The value's own text changed in place, comments and all; else the whole file rewritten.
+    text = None if old is None else edit_in_place(old.decode("utf-8"), parts, _at(new, parts), new)
+    rewritten = text is None
+    if text is None:
+        text = tomli_w.dumps(new)
     _, after = assess(new, path, {}, text, changed=key)
     # A problem the file did not have comes from this command's KEY VALUE, so it names the key,
     # not a place in a file that is not written.
@@ -264,7 +271,7 @@ def save_value(key: str, raw_value: str, path: Path | None = None) -> Settings:
         raise ConfigError("\n".join(from_env))
 
     notices: tuple[str, ...] = ()
-    if old is not None and _has_comment(old):
+    if rewritten and old is not None and _has_comment(old):
         backup = path.with_name(path.name + ".bak")
         write_atomic(backup, old)
         notices = (
@@ -275,6 +282,14 @@ def save_value(key: str, raw_value: str, path: Path | None = None) -> Settings:
     if after.errors:
         raise StillBroken(path, after.lines(after.errors + after.warnings), notices)
     return dataclasses.replace(settings, warnings=settings.warnings + notices)
+
+
+def _at(doc: dict[str, Any], parts: list[str]) -> Any:
+    """The value at a dotted key's path, None when it is not there."""
+    found: Any = doc
+    for part in parts:
+        found = found.get(part) if isinstance(found, dict) else None
+    return found
 
 
 def _remove(doc: dict[str, Any], parts: list[str]) -> None:
