@@ -77,3 +77,33 @@ async def test_a_dialogs_box_keeps_its_own_keys_in_order_with_the_letters(
         await pilot.pause()
         await pilot.press("ctrl+u")
         assert box.value == "" and box.has_focus
+
+
+async def test_coming_back_to_a_dialogs_box_keeps_what_it_holds(wire: WireServer) -> None:
+    """Input selects all it holds each time it takes the focus, so the next key replaced it:
+    half a key typed, a look at the buttons (tab) and back (shift+tab), and the rest typed
+    over the first half. Only the box's first focus selects (a title to rename)."""
+    save_value("providers.zai.base_url", wire.url)
+    async with running() as pilot:
+        dialog, box = await key_dialog(pilot)
+        await pilot.press(*"sk-first")
+        await pilot.press("tab")
+        assert not box.has_focus
+        await pilot.press("shift+tab")
+        assert box.has_focus
+        await pilot.press(*"-rest")
+        assert box.value == "sk-first-rest"
+        dialog.dismiss(None)
+        await pilot.pause()
+        # The rename dialog's first focus selects the title: typing replaces it.
+        await pilot.press("ctrl+n")
+        pane = pilot.app.active_pane  # type: ignore[attr-defined]
+        pane.rename("old title")
+        await pilot.pause()
+        await pilot.app.run_action("rename")
+        await pilot.pause()
+        rename = pilot.app.screen.query_one("#value", Input)
+        await pilot.press(*"new")
+        assert rename.value == "new"
+        await pilot.press("tab", "shift+tab", *" one")
+        assert rename.value == "new one"

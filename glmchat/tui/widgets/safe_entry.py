@@ -51,6 +51,8 @@ class SafeInput(Input):
     """An Input whose inserted, replaced and assigned text is cleaned, and whose own keys
     keep their place among the letters typed with them."""
 
+    _focused_before = False  # see on_focus
+
     async def on_key(self, event: events.Key) -> None:
         # Input's own keys (backspace, delete, the cursor keys) are bindings, run once the key
         # has bubbled up to the app: keys of one read typed the letters behind a backspace
@@ -61,6 +63,15 @@ class SafeInput(Input):
         active = self.screen.active_bindings.get(event.key)
         if active is not None and active.node is self and active.enabled:
             await run_here(self, event, active)  # skipped (down: nothing to scroll): goes on
+
+    def on_focus(self) -> None:
+        # Runs before Input's own (each class's handler in turn, this one first). Input selects
+        # all the box holds each time it takes the focus, and the next key replaced it: half a
+        # key typed, a look at the buttons and back, and the rest typed over it (found by QA).
+        # Only the first focus selects (a title to rename is typed over or edited).
+        if self._focused_before:
+            self.select_on_focus = False
+        self._focused_before = True
 
     def insert(self, text: str, index: int) -> None:
         super().insert(_line_text(text), index)
