@@ -52,7 +52,8 @@ def _parses(text: str) -> bool:
 
 
 def comments(text: str) -> set[str]:
-    return {part.split("#")[-1] for part in text.splitlines() if "# on " in part or "# after" in part}
+    marked = (line for line in text.splitlines() if "# on " in line or "# after" in line)
+    return {line.split("#")[-1] for line in marked}
 
 
 @settings(max_examples=300, deadline=None)
