@@ -164,3 +164,47 @@ async def test_the_stop_key_says_prompt_where_it_brings_the_focus_back(zai: Wire
         await pilot.pause()
         assert pane.prompt.has_focus
         assert ("f5", "Stop") in [(k, d) for k, d, _ in shown(pilot)]
+
+
+async def test_a_dialog_shows_its_own_keys_not_the_chats() -> None:
+    """The key bar under a dialog was the chat's: `r Regenerate` under the rename box (where r
+    is typed), `⏎ Send` and `esc Stop` under the key dialog (where esc cancels). Each dialog
+    shows its own keys."""
+    from glmchat.tui.screens.context_full import ContextFull
+    from glmchat.tui.screens.drop_draft import DropDraft
+    from glmchat.tui.screens.session_picker import SessionPicker
+    from glmchat.tui.screens.text_prompt import TextPrompt
+    from glmchat.tui.screens.tools_picker import ToolsPicker
+
+    async with running() as pilot:
+        app = pilot.app
+        pane = active(pilot)
+        chat_keys = screen_lines(app)[-1]
+        assert "Send" in chat_keys, chat_keys
+        dialogs = {
+            "Cancel": [
+                TextPrompt("Rename", "a title"),
+                SessionPicker(app.store),  # type: ignore[attr-defined]
+                ContextFull("too long", can_leave_out=True),
+            ],
+            "Keep it": [DropDraft(quitting=True)],
+            "Close": [
+                ToolsPicker(
+                    pane.engine.toolbox,
+                    lambda: (),
+                    web_search_available=False,
+                    changed=lambda: None,
+                )
+            ],
+        }
+        for description, screens in dialogs.items():
+            for dialog in screens:
+                await app.push_screen(dialog)
+                await pilot.pause()
+                bottom = screen_lines(app)[-1]
+                assert f"esc {description}" in bottom, (type(dialog).__name__, bottom)
+                for chat_only in ("Send", "Regenerate", "Stop", "New"):
+                    assert chat_only not in bottom, (type(dialog).__name__, bottom)
+                app.pop_screen()
+                await pilot.pause()
+        assert screen_lines(app)[-1] == chat_keys

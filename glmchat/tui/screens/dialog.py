@@ -22,6 +22,14 @@ class Dialog(ModalScreen[ScreenResultType]):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]
 
+    def _on_mount(self) -> None:
+        # The dialog's own keys at the bottom (esc Cancel...): the key bar below it was the
+        # chat's, listing keys that here type into the box or do nothing (found by QA: the
+        # rename dialog offered "r Regenerate").
+        from glmchat.tui.widgets.key_footer import KeyFooter
+
+        self.mount(KeyFooter())
+
     # In a dialog with a text box, text typed or pasted wherever the focus is (a button, the
     # dialog's scrolling text, the picker's list) is the box's: it reached nothing and was lost
     # (found as a new user: a search typed on the picker's list), and so are its editing keys. A
