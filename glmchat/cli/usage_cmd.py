@@ -12,7 +12,7 @@ from glmchat.cli.errors import CliError
 from glmchat.terminal_text import dumps_json, neutralize_controls
 
 if TYPE_CHECKING:
-    from glmchat.store.usage import UsageRow
+    from glmchat.store.usage import Count, UsageRow
 
 _COLUMNS = ("answers", "input", "cached", "output", "reasoning", "cost")
 
@@ -23,7 +23,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Sum the saved answers' tokens (input, cached, output, reasoning) and "
         "cost by local day, model or conversation. What was spent stays counted after a retry "
         "or a delete. A cost marked ~ was computed from the model's prices; one marked ≥ "
-        "leaves out answers whose price is unknown.",
+        "leaves out answers whose price is unknown. A token count marked ≥ leaves out answers "
+        "whose provider did not send it; one shown as ? is unknown: no answer's provider "
+        "sent it.",
     )
     p.add_argument("--since", metavar="DATE", help="from this local day (YYYY-MM-DD), included")
     p.add_argument("--until", metavar="DATE", help="to this local day (YYYY-MM-DD), included")
@@ -48,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from glmchat.coding_plan import PROVIDER, plan_line, window_start
     from glmchat.config import load_settings
     from glmchat.store import SessionStore
+    from glmchat.store.usage import total as summed
 
     since, until = _day("--since", args.since), _day("--until", args.until)
     if since and until and since > until:
@@ -65,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     plan_size = settings.coding_plan.prompts
     if not plan_size and not plan_used:
         plan_used = None  # no plan set and none used: no line for it
-    total = _total(rows)
+    total = summed(rows)
     if args.json:
         plan = None
         if plan_used is not None:
@@ -86,20 +89,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _total(rows: list[UsageRow]) -> UsageRow:
-    from glmchat.store.usage import UsageRow
-
-    # One sum per column: adding rows one by one copies a row per row (10,000 conversations).
-    return UsageRow(
-        "total",
-        answers=sum(row.answers for row in rows),
-        priced=sum(row.priced for row in rows),
-        prompt_tokens=sum(row.prompt_tokens for row in rows),
-        cached_tokens=sum(row.cached_tokens for row in rows),
-        completion_tokens=sum(row.completion_tokens for row in rows),
-        reasoning_tokens=sum(row.reasoning_tokens for row in rows),
-        known_cost=sum(row.known_cost for row in rows),
-    )
+# The JSON's name for each token count, in the order of the table's columns.
+_JSON_COUNTS: tuple[tuple[str, Count], ...] = (
+    ("input_tokens", "prompt_tokens"),
+    ("cached_tokens", "cached_tokens"),
+    ("output_tokens", "completion_tokens"),
+    ("reasoning_tokens", "reasoning_tokens"),
+)
 
 
 def _row_doc(row: UsageRow, by: str | None) -> dict[str, Any]:
@@ -109,16 +105,24 @@ def _row_doc(row: UsageRow, by: str | None) -> dict[str, Any]:
     if by == "conversation":
         doc["title"] = row.title
         doc["deleted"] = row.deleted
+    doc["answers"] = row.answers
+    # A count no answer reported is null, as in `ask --json`; one some answers did not report
+    # sums those that did, and `unreported_answers` says how many did not, as for the cost.
+    doc.update((name, row.tokens(count).known) for name, count in _JSON_COUNTS)
     doc.update(
-        answers=row.answers,
-        input_tokens=row.prompt_tokens,
-        cached_tokens=row.cached_tokens,
-        output_tokens=row.completion_tokens,
-        reasoning_tokens=row.reasoning_tokens,
         cost=row.cost,
         unpriced_answers=row.unpriced,
+        unreported_answers={name: row.unreported(count) for name, count in _JSON_COUNTS},
     )
     return doc
+
+
+def _tokens(row: UsageRow, count: Count) -> str:
+    """A token count's cell: "?" when no answer reported it, "≥" when some did not."""
+    known = row.tokens(count).known
+    if known is None:
+        return "?" if row.answers else "-"
+    return ("≥" if row.unreported(count) else "") + f"{known:,}"
 
 
 def _cost(row: UsageRow) -> str:
@@ -148,10 +152,7 @@ def _print_table(rows: list[UsageRow], total: UsageRow, by: str) -> None:
             [
                 _label(row, by) if row is not total else "total",
                 f"{row.answers:,}",
-                f"{row.prompt_tokens:,}",
-                f"{row.cached_tokens:,}",
-                f"{row.completion_tokens:,}",
-                f"{row.reasoning_tokens:,}",
+                *(_tokens(row, count) for _, count in _JSON_COUNTS),
                 _cost(row),
             ]
         )

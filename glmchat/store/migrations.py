@@ -6,7 +6,8 @@ import sqlite3
 
 # The SQL pieces of migration 4's usage ledger (frozen with it: a change needs a new migration).
 # An answer counts once its provider reported usage or it has a cost; its hour is when it
-# finished (UTC, "2026-08-21T10"), or began if it never did; a count missing from the usage is 0.
+# finished (UTC, "2026-08-21T10"), or began if it never did; a count missing from the usage adds
+# 0 to its sum (and, from migration 9, nothing to the answers that reported it).
 _USAGE_ROW = "{row}.role = 'assistant' AND ({row}.usage IS NOT NULL OR {row}.cost IS NOT NULL)"
 _USAGE_KEY = (
     "substr(coalesce({row}.finished, {row}.started, ''), 1, 13), {row}.conversation_id, "
@@ -19,15 +20,31 @@ _USAGE_COUNT = (
 )
 
 
-def _usage_trigger(name: str, event: str, *, add: str, take: str | None = None) -> str:
+# Migration 9's: whether an answer's usage holds a count (1) or not (0). A count the provider
+# did not send is absent or null; only a number is a count (an import may hold anything).
+_USAGE_REPORTED = (
+    "coalesce(CASE WHEN json_valid({row}.usage) "
+    "THEN json_type({row}.usage, '$.{name}') IN ('integer', 'real') END, 0)"
+)
+_REPORTED_COLUMNS = tuple(n.replace("_tokens", "_reported") for n in _USAGE_COUNTS)
+
+
+def _usage_trigger(
+    name: str, event: str, *, add: str, take: str | None = None, reported: bool = False
+) -> str:
     """A trigger that adds the answer `add` ("new") to usage_hours and, on an update, first
-    takes back what the row `take` ("old") had added."""
+    takes back what the row `take` ("old") had added. `reported` (migration 9 on): it also
+    counts the answers that reported each count, in the columns after `cost`."""
     counts = ", ".join(_USAGE_COUNT.format(row=add, name=n) for n in _USAGE_COUNTS)
     sums = ", ".join(f"{n} = {n} + excluded.{n}" for n in _USAGE_COUNTS)
+    cost = f"coalesce({add}.cost, 0)"
+    if reported:
+        cost += "".join(f", {_USAGE_REPORTED.format(row=add, name=n)}" for n in _USAGE_COUNTS)
+        sums += "".join(f", {n} = {n} + excluded.{n}" for n in _REPORTED_COLUMNS)
     insert = f"""
         INSERT INTO usage_hours
         SELECT {_USAGE_KEY.format(row=add)}, 1, {add}.cost IS NOT NULL, {counts},
-            coalesce({add}.cost, 0)
+            {cost}
         WHERE {_USAGE_ROW.format(row=add)}
         ON CONFLICT DO UPDATE SET answers = answers + 1, priced = priced + excluded.priced,
             {sums}, cost = cost + excluded.cost;
@@ -38,6 +55,11 @@ def _usage_trigger(name: str, event: str, *, add: str, take: str | None = None) 
         minus = ", ".join(
             f"{n} = {n} - {_USAGE_COUNT.format(row=take, name=n)}" for n in _USAGE_COUNTS
         )
+        if reported:
+            minus += "".join(
+                f", {column} = {column} - {_USAGE_REPORTED.format(row=take, name=n)}"
+                for n, column in zip(_USAGE_COUNTS, _REPORTED_COLUMNS, strict=True)
+            )
         undo = f"""
         UPDATE usage_hours SET answers = answers - 1, priced = priced - ({take}.cost IS NOT NULL),
             {minus}, cost = cost - coalesce({take}.cost, 0)
@@ -227,6 +249,55 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         "CREATE INDEX messages_in_flight ON messages (id) "
         "WHERE role = 'assistant' AND status = 'partial' AND finished IS NULL",
+    ),
+    # 9: a count the provider did not send is unknown, not 0. The ledger summed a missing
+    # count as 0, so a sum over answers none of which reported it read 0 (cached and reasoning
+    # tokens from providers that send no details). Each ledger row now also counts the answers
+    # that reported each count: a sum none reported is unknown, one some did not says how many.
+    # Rows already in the ledger learn it from their answers still in the database; an answer
+    # deleted before (its cost stays in the ledger) is taken as one that reported nothing.
+    (
+        *(
+            f"ALTER TABLE usage_hours ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0"
+            for column in _REPORTED_COLUMNS
+        ),
+        "DROP TRIGGER usage_hours_insert",
+        "DROP TRIGGER usage_hours_update",
+        _usage_trigger("insert", "AFTER INSERT ON messages", add="new", reported=True),
+        _usage_trigger(
+            "update",
+            "AFTER UPDATE OF usage, cost, finished ON messages",
+            add="new",
+            take="old",
+            reported=True,
+        ),
+        f"""
+        CREATE TEMP TABLE usage_reported (
+            hour TEXT, conversation_id TEXT, provider TEXT, model TEXT,
+            {", ".join(f"{column} INTEGER" for column in _REPORTED_COLUMNS)},
+            PRIMARY KEY (hour, conversation_id, provider, model)
+        )
+        """,
+        f"""
+        INSERT INTO temp.usage_reported
+        SELECT {_USAGE_KEY.format(row="m")},
+            {", ".join(f"sum({_USAGE_REPORTED.format(row='m', name=n)})" for n in _USAGE_COUNTS)}
+        FROM messages m WHERE {_USAGE_ROW.format(row="m")}
+        GROUP BY 1, 2, 3, 4
+        """,
+        f"""
+        UPDATE usage_hours SET ({", ".join(_REPORTED_COLUMNS)}) = (
+            SELECT {", ".join(f"min(usage_hours.answers, r.{c})" for c in _REPORTED_COLUMNS)}
+            FROM temp.usage_reported r
+            WHERE (r.hour, r.conversation_id, r.provider, r.model)
+                = (usage_hours.hour, usage_hours.conversation_id, usage_hours.provider,
+                    usage_hours.model)
+        )
+        WHERE (hour, conversation_id, provider, model) IN (
+            SELECT hour, conversation_id, provider, model FROM temp.usage_reported
+        )
+        """,
+        "DROP TABLE temp.usage_reported",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

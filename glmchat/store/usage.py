@@ -1,37 +1,71 @@
 """Tokens and money summed from the store: `glmchat usage`, the budget, a coding plan's count.
 
 Every figure comes from `usage_hours` (migration 4), a ledger the database keeps per UTC hour,
-conversation and model; a range of days is a range of its hours, read from its primary key."""
+conversation and model; a range of days is a range of its hours, read from its primary key.
+A token count a provider did not send is unknown, never 0: the ledger counts the answers that
+reported each count (migration 9)."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 By = Literal["day", "model", "conversation"]
 BY_CHOICES: tuple[By, ...] = ("day", "model", "conversation")
 
+# A group's sums, in the order `_row` reads them: each token count's sum, then how many
+# answers reported it (migration 9), then the known cost.
 _SUMS = (
     "sum(answers) AS n_answers, sum(priced) AS n_priced, sum(prompt_tokens) AS n_prompt, "
     "sum(cached_tokens) AS n_cached, sum(completion_tokens) AS n_completion, "
-    "sum(reasoning_tokens) AS n_reasoning, total(cost) AS spent"
+    "sum(reasoning_tokens) AS n_reasoning, sum(prompt_reported), sum(cached_reported), "
+    "sum(completion_reported), sum(reasoning_reported), total(cost) AS spent"
 )
+_SUMMED = 11  # the columns of _SUMS
+
+Count = Literal["prompt_tokens", "cached_tokens", "completion_tokens", "reasoning_tokens"]
+COUNTS: tuple[Count, ...] = (
+    "prompt_tokens",
+    "cached_tokens",
+    "completion_tokens",
+    "reasoning_tokens",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSum:
+    """One token count over a group's answers: the sum of the counts that were reported, and
+    how many answers reported one (a provider may send no cached or reasoning count)."""
+
+    total: int = 0
+    reported: int = 0
+
+    @property
+    def known(self) -> int | None:
+        """The sum, or None when no answer reported the count: unknown, never 0."""
+        return self.total if self.reported else None
+
+    def __add__(self, other: TokenSum) -> TokenSum:
+        return TokenSum(self.total + other.total, self.reported + other.reported)
 
 
 @dataclass(frozen=True, slots=True)
 class UsageRow:
     """One group's answers and their tokens and cost. `cost` sums the answers whose cost is
-    known: `unpriced` says how many are left out of it (None when none is known)."""
+    known: `unpriced` says how many are left out of it (None when none is known). Each token
+    count likewise sums the answers that reported it: `unreported(count)` says how many did
+    not (None when none did)."""
 
     key: str  # the local day (YYYY-MM-DD), PROVIDER/MODEL, or the conversation id
     answers: int = 0
     priced: int = 0
-    prompt_tokens: int = 0
-    cached_tokens: int = 0
-    completion_tokens: int = 0
-    reasoning_tokens: int = 0
+    prompt: TokenSum = TokenSum()
+    cached: TokenSum = TokenSum()
+    completion: TokenSum = TokenSum()
+    reasoning: TokenSum = TokenSum()
     known_cost: float = 0.0
     title: str | None = None  # by conversation: its title (None: deleted or untitled)
     deleted: bool = False  # by conversation: no longer in the store (what it cost stays)
@@ -44,17 +78,79 @@ class UsageRow:
     def cost(self) -> float | None:
         return self.known_cost if self.priced else None
 
+    @property
+    def prompt_tokens(self) -> int | None:
+        return self.prompt.known
+
+    @property
+    def cached_tokens(self) -> int | None:
+        return self.cached.known
+
+    @property
+    def completion_tokens(self) -> int | None:
+        return self.completion.known
+
+    @property
+    def reasoning_tokens(self) -> int | None:
+        return self.reasoning.known
+
+    def tokens(self, count: Count) -> TokenSum:
+        return {
+            "prompt_tokens": self.prompt,
+            "cached_tokens": self.cached,
+            "completion_tokens": self.completion,
+            "reasoning_tokens": self.reasoning,
+        }[count]
+
+    def unreported(self, count: Count) -> int:
+        """How many of the answers did not report `count`: its sum leaves them out."""
+        return self.answers - self.tokens(count).reported
+
     def __add__(self, other: UsageRow) -> UsageRow:
         return replace(
             self,
             answers=self.answers + other.answers,
             priced=self.priced + other.priced,
-            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
-            cached_tokens=self.cached_tokens + other.cached_tokens,
-            completion_tokens=self.completion_tokens + other.completion_tokens,
-            reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+            prompt=self.prompt + other.prompt,
+            cached=self.cached + other.cached,
+            completion=self.completion + other.completion,
+            reasoning=self.reasoning + other.reasoning,
             known_cost=self.known_cost + other.known_cost,
         )
+
+
+def total(rows: Sequence[UsageRow]) -> UsageRow:
+    """The rows summed, as one row keyed "total"."""
+    # One sum per column: adding rows one by one copies a row per row (10,000 conversations).
+    return UsageRow(
+        "total",
+        answers=sum(row.answers for row in rows),
+        priced=sum(row.priced for row in rows),
+        prompt=_summed(row.prompt for row in rows),
+        cached=_summed(row.cached for row in rows),
+        completion=_summed(row.completion for row in rows),
+        reasoning=_summed(row.reasoning for row in rows),
+        known_cost=sum(row.known_cost for row in rows),
+    )
+
+
+def _summed(sums: Iterable[TokenSum]) -> TokenSum:
+    totals, reported = 0, 0
+    for one in sums:
+        totals += one.total
+        reported += one.reported
+    return TokenSum(totals, reported)
+
+
+def _row(values: Sequence[Any], title: str | None = None, deleted: bool = False) -> UsageRow:
+    """A row from a key followed by the columns of _SUMS."""
+    key, answers, priced, *tokens, spent = values
+    prompt, cached, completion, reasoning = (
+        TokenSum(tokens[i], tokens[i + 4]) for i in range(len(COUNTS))
+    )
+    return UsageRow(
+        key, answers, priced, prompt, cached, completion, reasoning, spent, title, deleted
+    )
 
 
 def utc_hour(moment: datetime) -> str:
@@ -94,15 +190,15 @@ def report(
             f"FROM usage_hours {where} GROUP BY provider, model {order}",
             (start, end),
         ).fetchall()
-        return [UsageRow(*row) for row in rows]
+        return [_row(row) for row in rows]
     rows = conn.execute(
         f"SELECT u.*, c.title, c.id IS NULL FROM (SELECT conversation_id, {_SUMS} "
         f"FROM usage_hours {where} GROUP BY conversation_id) u "
         f"LEFT JOIN conversations c ON c.id = u.conversation_id {order}",
         (start, end),
     ).fetchall()
-    # One tuple of ten: mypy cannot count the columns of `*row[:9]` with a tenth after it.
-    return [UsageRow(*(*row[:9], bool(row[9]))) for row in rows]
+    size = 1 + _SUMMED  # the conversation id and its sums; then its title and whether it is gone
+    return [_row(row[:size], row[size], bool(row[size + 1])) for row in rows]
 
 
 def _by_local_day(conn: sqlite3.Connection, start: str, end: str) -> list[UsageRow]:
@@ -142,7 +238,7 @@ def _day_rows(conn: sqlite3.Connection, bounds: list[tuple[str, str, str]]) -> l
         "GROUP BY day ORDER BY day",
         [value for bound in bounds for value in bound],
     ).fetchall()
-    return [UsageRow(*row) for row in rows]
+    return [_row(row) for row in rows]
 
 
 def _local_day(hour: str) -> date:
