@@ -22,10 +22,11 @@ class Dialog(ModalScreen[ScreenResultType]):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]
 
-    def _on_mount(self) -> None:
+    def on_mount(self) -> None:
         # The dialog's own keys at the bottom (esc Cancel...): the key bar below it was the
         # chat's, listing keys that here type into the box or do nothing (found by QA: the
-        # rename dialog offered "r Regenerate").
+        # rename dialog offered "r Regenerate"). A dialog's own on_mount runs as well
+        # (Textual calls each class's handler in turn).
         from glmchat.tui.widgets.key_footer import KeyFooter
 
         self.mount(KeyFooter())
