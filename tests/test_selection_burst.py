@@ -17,9 +17,10 @@ from tests.tui_helpers import active, running, stream, wait_for_stream
 from tests.wire_server import Reply, WireServer
 
 
-def branched() -> str:
+def branched(*, thought: str = "") -> str:
     """q0, a0 (with a second version, not shown), q1, a1, q2, a2; alt+up from the prompt
-    selects a2, then q2, a1, q1, a0."""
+    selects a2, then q2, a1, q1, a0. With `thought`, a2 has a thinking panel (its header
+    takes the focus with tab)."""
     with SessionStore(paths.database_path()) as store:
         cid = store.create_conversation(model="glm-4.5", provider="zai", thinking=False)
         prompt = store.add_message(cid, "user", "question 0")
@@ -29,6 +30,8 @@ def branched() -> str:
         for i in (1, 2):
             prompt = store.add_message(cid, "user", f"question {i}", parent_id=parent)
             parent = store.add_message(cid, "assistant", f"answer {i}", parent_id=prompt)
+        if thought:
+            store.checkpoint(parent, "answer 2", thought)
         store.set_current_leaf(cid, parent)
     return cid
 
@@ -63,10 +66,12 @@ def outcome(pilot: Pilot[Any], requests: int) -> dict[str, object]:
     }
 
 
-async def run(keys: list[str], *, burst: bool, zai: WireServer) -> dict[str, object]:
+async def run(
+    keys: list[str], *, burst: bool, zai: WireServer, thought: str = ""
+) -> dict[str, object]:
     zai.requests.clear()
     zai.reply(Reply(chunks=stream(["answer 2, again"])))
-    async with running(resume=branched()) as pilot:
+    async with running(resume=branched(thought=thought)) as pilot:
         if burst:
             # As the terminal driver queues one read: every key before the first is handled.
             for name in keys:
@@ -128,4 +133,28 @@ async def test_remapped_selection_keys_in_a_burst(zai: WireServer) -> None:
     paced = await run(keys, burst=False, zai=zai)
     at_once = await run(keys, burst=True, zai=zai)
     assert paced["branch"] == ["question 0", "other answer 0"]
+    assert at_once == paced
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        # QA's case: the thinking panel's header, then the answer; a letter goes to the box
+        # with the focus, and the backspace after it deletes it.
+        ["shift+tab", "shift+tab", "z", "backspace"],
+        ["shift+tab", "shift+tab", *"zz", "shift+tab", "shift+tab", "y", "ctrl+u"],
+        ["shift+tab", *"ab", "backspace"],  # typed on the panel's header
+        ["shift+tab", "shift+tab", "shift+tab", "tab", "tab", "tab", "x", "backspace"],
+        # Back to the box with the stop key between answers, from a message or a header.
+        ["alt+up", "escape", "backspace", *"hi"],
+        ["shift+tab", "escape", *"hi", "backspace"],
+        ["alt+up", "alt+up", "alt+down", "escape", *"ok", "left", "x"],
+    ],
+    ids=lambda keys: " ".join(keys),
+)
+async def test_a_burst_past_a_thinking_panel_does_what_the_same_keys_do(
+    keys: list[str], zai: WireServer
+) -> None:
+    paced = await run(keys, burst=False, zai=zai, thought="Let me think.")
+    at_once = await run(keys, burst=True, zai=zai, thought="Let me think.")
     assert at_once == paced

@@ -22,9 +22,11 @@ from glmchat.tui.app_services import AppServices
 from glmchat.tui.app_tools import AppTools
 from glmchat.tui.closed_terminal import end_on_signals
 from glmchat.tui.commands import ChatCommands
+from glmchat.tui.compat.keys import KeysAsRead
 from glmchat.tui.compat.one_write import FramesInOneWrite
 from glmchat.tui.compat.terminal_input import install as install_terminal_input
 from glmchat.tui.export_file import export_to_file
+from glmchat.tui.key_order import move_focus_as_read
 from glmchat.tui.screens.chat_screen import ChatScreen
 from glmchat.tui.warm_up import WARM_UP_STEPS, freeze_what_lives_on
 from glmchat.tui.widgets.chat_pane import ChatPane
@@ -40,7 +42,7 @@ def _binding(binding_id: str, action: str, description: str, **kw: Any) -> Bindi
     return Binding(BINDING_IDS[binding_id], action, description, id=binding_id, **kw)
 
 
-class GlmChatApp(FramesInOneWrite, AppServices):  # each frame in one write (compat)
+class GlmChatApp(FramesInOneWrite, KeysAsRead, AppServices):  # compat: see each mixin
     CSS_PATH = "app.tcss"
     TITLE = "glmchat"
     COMMANDS = App.COMMANDS | {ChatCommands}
@@ -242,6 +244,9 @@ class GlmChatApp(FramesInOneWrite, AppServices):  # each frame in one write (com
             "copy_answer",
         }
     )
+
+    async def as_read(self, key: str) -> bool:
+        return await move_focus_as_read(self, key)  # a focus move, before the keys after it
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self._PANE_ACTIONS and isinstance(self.screen, ModalScreen):

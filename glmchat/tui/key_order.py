@@ -13,9 +13,12 @@ and go to whichever widget takes the focus next.
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
 from weakref import WeakKeyDictionary
 
 from textual import events
+from textual.app import App
 from textual.binding import ActiveBinding, Binding
 from textual.screen import Screen
 from textual.widget import Widget
@@ -23,14 +26,63 @@ from textual.widget import Widget
 from glmchat.tui.compat.keys import route_key
 
 # The bindings that move the focus between the prompt and the messages (their ids), and
-# Textual's tab and shift+tab (their actions).
+# Textual's tab and shift+tab and the stop key's way back to the prompt (their actions).
 MOVES_FOCUS: frozenset[str] = frozenset({"select_prev", "select_next"})
-MOVES_FOCUS_ACTIONS: frozenset[str] = frozenset({"app.focus_next", "app.focus_previous"})
+MOVES_FOCUS_ACTIONS: frozenset[str] = frozenset(
+    {"app.focus_next", "app.focus_previous", "focus_next", "focus_previous", "to_prompt"}
+)
 
 
 def moves_focus(binding: Binding) -> bool:
     """Whether a binding moves the focus (so the keys queued behind it must follow it)."""
     return binding.id in MOVES_FOCUS or binding.action in MOVES_FOCUS_ACTIONS
+
+
+async def move_focus_as_read(app: App[Any], key: str) -> bool:
+    """Run `key` as the app reads it, if what it does where the focus is (the binding the
+    focused widget's chain gives it) is to move the focus; whether it did. The keys read with
+    it are then routed to where the focus has gone, as if typed one at a time. Routed like any
+    key and run once it had bubbled up to the bindings, a focus move left the keys behind it
+    with the widget it left (found by QA: shift+tab twice and a letter in one read left the
+    focus on the answer, and the next backspace went nowhere).
+
+    The keys routed before this one are handled first, where they went (one of them may move
+    the focus itself, or hand keys on: then where the focus went too)."""
+    if _focus_move(app, key) is None:
+        return False
+    for _ in range(4):
+        focused = app.screen.focused
+        if focused is None or not await _handled_so_far(focused):
+            break
+        if app.screen.focused is focused:
+            break
+    active = _focus_move(app, key)  # where the focus is now
+    if active is None:
+        return False  # routed as any key
+    return await app.run_action(active.binding.action, active.node)
+
+
+def _focus_move(app: App[Any], key: str) -> ActiveBinding | None:
+    screen = app.screen
+    active = screen.active_bindings.get(key)
+    if active is None or not active.enabled or not moves_focus(active.binding):
+        return None
+    focused = screen.focused
+    if focused is not None and focused.check_consume_key(key, None):
+        return None  # the widget takes this key as its own
+    return active
+
+
+async def _handled_so_far(widget: Widget) -> bool:
+    """Wait until `widget` has handled what it was sent so far; False if it never does (it
+    went away meanwhile)."""
+    handled = asyncio.Event()
+    widget.call_later(handled.set)
+    try:
+        await asyncio.wait_for(handled.wait(), 1.0)
+    except TimeoutError:
+        return False
+    return True
 
 
 # Keys waiting for the focus to land, by screen (weak: a closed screen drops its own).

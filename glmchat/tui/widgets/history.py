@@ -187,6 +187,11 @@ class HistoryLog(MessageLog):
         focused = self.screen.focused
         return focused if focused is not None and focused.parent is self else None
 
+    @property
+    def settling(self) -> bool:
+        """Between `reset` and `settle_focus`: the focus is only passing where it lands."""
+        return self._leaving is not None
+
     def settle_focus(self, shown: Widget | None, instead: Widget | None = None) -> None:
         """After `reset`: select `shown` (if any), then remove the message that was
         selected before. Without `shown`, a selection that had to go leaves the focus to

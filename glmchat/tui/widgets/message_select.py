@@ -87,7 +87,11 @@ class SelectableMessage(Widget):
 
     def on_focus(self) -> None:
         self.post_message(self.Selected(self))
-        unpark(self)
+        # The keys parked behind a key that replaced a message are the replacement's, not a
+        # neighbour's that Textual gives the focus while the old one is hidden (found with
+        # keys read together: `] [` typed the `[`).
+        if self.screen.focused is self and not getattr(self.parent, "settling", False):
+            unpark(self)
 
     def focus_on_click(self) -> bool:
         self._select_by_click()
