@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 from textual import events
 from textual.message import Message
 from textual.pilot import Pilot
@@ -512,3 +513,50 @@ async def test_the_hints_follow_tabs_closed_and_opened() -> None:
             assert _hints_shown(app) == _hints_as_drawn(app), (key, screen_lines(app)[0])
             seen.append(_hints_shown(app))
         assert any(before for before, _ in seen) and (0, 0) in seen  # both kinds were shown
+
+
+@pytest.mark.parametrize("width", [40, 46, 52, 64])
+async def test_on_a_narrow_bar_the_shown_tab_starts_in_view_and_no_tab_shows_in_part(
+    width: int,
+) -> None:
+    """Found by QA at 40x12: with a tab wider than the room between the two counts shown,
+    that tab (reached with ctrl+pageup) lost its first letters under `‹ 2`, which counted the
+    shown tab itself, and the tab after it was cut at the edge with no count; the ends of
+    tabs counted as out of view showed beside the counts. Now the shown tab's label starts in
+    view (after `‹ N`, when tabs are out of view before it), the counts are of the other tabs,
+    and a tab is shown whole or not at all (but the shown one, cut at its end when it is wider
+    than the room)."""
+    titles = ["aaaa", "b" * 30, "cccccc", "dd", "eeeeeeeee"]
+    async with running(size=(width, 12)) as pilot:
+        app = glm(pilot)
+        active(pilot).rename(titles[0])
+        for title in titles[1:]:
+            await pilot.press("ctrl+n")
+            await pilot.pause()
+            active(pilot).rename(title)
+        await _settled(pilot)
+        labels = {
+            title[0]: app.tabs.get_tab(_tab_id(pane)).label.plain
+            for title, pane in zip(titles, app.panes, strict=True)
+        }
+        for key in ["ctrl+pageup"] * 5 + ["ctrl+pagedown"] * 5:
+            await pilot.press(key)
+            await _settled(pilot)
+            top = screen_lines(app)[0]
+            shown = titles[app.panes.index(active(pilot))][0]
+            before, after = _hints_shown(app)
+            index = app.panes.index(active(pilot))
+            # Its label starts in view, after the count of the tabs before it if any.
+            start = top.index(labels[shown][:4])
+            assert before == 0 or start > top.index("‹"), (key, top)
+            # Every other tab: whole, or not at all and counted.
+            whole = 0
+            for letter, label in labels.items():
+                if letter == shown:
+                    continue
+                if label in top:
+                    whole += 1
+                else:
+                    assert letter not in top, (key, letter, top)
+            assert whole + before + after == len(titles) - 1, (key, top)
+            assert before <= index and after <= len(titles) - 1 - index, (key, top)
