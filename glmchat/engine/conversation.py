@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from glmchat.config import Settings
     from glmchat.engine.structured import StructuredOutput
     from glmchat.store import Conversation, SessionStore, StreamRecorder
+    from glmchat.store.models import Role, Status
 
 
 NEW_TITLE = "New conversation"
@@ -102,6 +103,10 @@ class ConversationEngine(Branches, ModelControls):
             settings.temperature, settings.top_p, settings.max_tokens
         )
         self.conversation_id: str | None = None
+        # When the conversation was created and last written (the store's form), for an
+        # export of what the engine holds: a saved one's, or the first prompt's.
+        self.created: str | None = None
+        self.updated: str | None = None
         self.title = NEW_TITLE
         self.turns: list[Turn] = []  # the current branch: the path from the root to the leaf
         self.tree = TurnTree()
@@ -151,6 +156,7 @@ class ConversationEngine(Branches, ModelControls):
             toolbox=toolbox,
         )
         engine.conversation_id = conversation.id
+        engine.created, engine.updated = conversation.created, conversation.updated
         engine.title = conversation.title or "Untitled"
         engine.tree, engine.turns = TurnTree.from_stored(
             conversation.messages, conversation.current_leaf
@@ -204,7 +210,11 @@ class ConversationEngine(Branches, ModelControls):
 
         self.read_whole()
 
-        stamp = now_iso()
+        # The times the store has or would have: the conversation's creation, and its last
+        # write (its newest message's start or end, or a later one the store told).
+        stamps = [s for t in self.tree.turns() for s in (t.started, t.finished) if s]
+        created = self.created or min(stamps, default=None) or now_iso()
+        updated = max([created, *stamps, *([self.updated] if self.updated else [])])
         # Unsaved: one id for every export of it (a markdown and a JSON export agree).
         if self.conversation_id is None and self._export_id is None:
             self._export_id = new_id()
@@ -219,9 +229,12 @@ class ConversationEngine(Branches, ModelControls):
                 role=turn.role,
                 content=turn.content,
                 reasoning=turn.reasoning,
-                model=self.model,
-                provider=self.provider_name,
+                model=turn.model,
+                provider=turn.provider,
+                thinking=turn.thinking,
                 usage=turn.usage,
+                started=turn.started,
+                finished=turn.finished,
                 status=turn.status,
                 error=turn.error,
                 finish_reason=turn.finish_reason,
@@ -237,8 +250,8 @@ class ConversationEngine(Branches, ModelControls):
         return Conversation(
             id=conversation_id,
             title=self.title,
-            created=stamp,
-            updated=stamp,
+            created=created,
+            updated=updated,
             model=self.model,
             provider=self.provider_name,
             thinking=self.thinking,
@@ -257,7 +270,7 @@ class ConversationEngine(Branches, ModelControls):
         self._check_idle()
         self.estimate = self.check_fit(prompt).tokens
         self._ensure_conversation(prompt)
-        turn = Turn(role="user", content=prompt)
+        turn = self._new_turn("user", prompt)
         if self.conversation_id:
             turn.message_id = self.save(
                 "add_message",
@@ -326,7 +339,7 @@ class ConversationEngine(Branches, ModelControls):
 
     def begin_round(self) -> tuple[Turn, StreamRecorder]:
         """The assistant row and turn of the next model call in a tool loop."""
-        turn = Turn(role="assistant", content="", status="partial")
+        turn = self._new_turn("assistant", "", "partial")
         recorder = self._recorder_for(turn)
         self._extend(turn)
         return turn, recorder
@@ -337,12 +350,29 @@ class ConversationEngine(Branches, ModelControls):
         if note is not None and note not in self._told:
             self._told.add(note)  # once per engine: the same cap is not news twice
             self._notices.append(note)
-        turn = Turn(role="assistant", content="", status="partial")
+        turn = self._new_turn("assistant", "", "partial")
         recorder = self._recorder_for(turn)
         self._extend(turn)
         exchange = Exchange(self, request, turn, recorder)
         self.running = exchange
         return exchange
+
+    def _new_turn(self, role: Role, content: str, status: Status = "complete") -> Turn:
+        """A prompt's or an answer's turn as the store writes its row: the model asked, and
+        the time it began (a prompt ends then too; an answer when its model call does)."""
+        from glmchat.store.models import now_iso
+
+        stamp = now_iso()
+        return Turn(
+            role=role,
+            content=content,
+            status=status,
+            provider=self.provider_name,
+            model=self.model,
+            thinking=self.thinking,
+            started=stamp,
+            finished=stamp if role == "user" else None,
+        )
 
     def _recorder_for(self, turn: Turn) -> StreamRecorder:
         from glmchat.store import StreamRecorder
@@ -363,9 +393,12 @@ class ConversationEngine(Branches, ModelControls):
 
     def _ensure_conversation(self, first_prompt: str) -> None:
         from glmchat.store import title_from_prompt
+        from glmchat.store.models import now_iso
 
         if self.title == NEW_TITLE:
             self.title = title_from_prompt(first_prompt) or "Untitled"
+        if self.created is None:
+            self.created = now_iso()
         if self.conversation_id is not None or self.store is None:
             return
         self.conversation_id = self.save(

@@ -267,6 +267,7 @@ class Exchange:
         turn = self.turn
         turn.content, turn.reasoning = self.recorder.content, self.recorder.reasoning
         turn.status, turn.finish_reason, turn.usage = "complete", self._finish_reason, usage
+        turn.finished = _now()
         turn.timings, turn.tool_calls = self.recorder.timings(), records
         turn.cost, turn.cost_source = cost.usd, cost.source
         turn.web_search = search
@@ -387,6 +388,7 @@ class Exchange:
         total_cost = add_costs(self._total_cost, cost) or cost
         turn = self.turn
         turn.content, turn.reasoning, turn.status = content, reasoning, status
+        turn.finished = _now()
         turn.error = error.message if error else None
         turn.finish_reason, turn.usage, turn.timings = self._finish_reason, usage, timings
         turn.tool_calls = records or None
@@ -413,6 +415,14 @@ class Exchange:
         )
         if self.engine.running is self:
             self.engine.running = None
+
+
+def _now() -> str:
+    """The time in the store's form: an answer's end, as its row says it (kept on the turn for
+    an export of what the engine holds)."""
+    from glmchat.store.models import now_iso
+
+    return now_iso()
 
 
 def add_usage(a: Usage | None, b: Usage | None) -> Usage | None:

@@ -138,6 +138,8 @@ class ToolRunner:
     def _save(self, update: ToolCallUpdate) -> None:
         """A tool row right after the assistant row that made the call (rows keep their
         insertion order), and a tool turn in the engine's list."""
+        from glmchat.store.models import now_iso
+
         engine = self.exchange.engine
         record: dict[str, Any] = {
             "id": update.call_id,
@@ -148,12 +150,15 @@ class ToolRunner:
             "seconds": update.seconds,
         }
         status: Status = "cancelled" if update.state == "cancelled" else "complete"
+        stamp = now_iso()  # as the store stamps a tool row: it begins and ends at once
         turn = Turn(
             role="tool",
             content=update.result or "",
             status=status,
             tool_calls=[record],
             tool_call_id=update.call_id,
+            started=stamp,
+            finished=stamp,
         )
         if engine.conversation_id:
             turn.message_id = engine.save(

@@ -45,6 +45,15 @@ class Turn:
     # A saved answer that never finished: another glmchat may still be writing it, or a crash
     # cut it off (its row is partial with no end time; a stopped or cut stream has one).
     unfinished: bool = False
+    # What the stored row says besides, which an export of what the engine holds (the store
+    # lost the conversation, or never had it) must say too: the model asked (a prompt's and an
+    # answer's; a tool row has none), and when the turn began and ended, in the store's form
+    # (ISO 8601 UTC, milliseconds, "Z"). An answer's end is set when its model call ends.
+    provider: str | None = None
+    model: str | None = None
+    thinking: bool | None = None
+    started: str | None = None
+    finished: str | None = None
 
     @property
     def answered(self) -> bool:
@@ -70,6 +79,11 @@ def turn_from_stored(m: StoredMessage) -> Turn:
         parent_id=m.parent_id,
         web_search=m.web_search,
         unfinished=m.role == "assistant" and m.status == "partial" and m.finished is None,
+        provider=m.provider,
+        model=m.model,
+        thinking=m.thinking,
+        started=m.started,
+        finished=m.finished,
     )
 
 
