@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from glmchat.config.edit_in_place import edit_in_place
 from glmchat.config.loading import UnparsedConfig, assess, read_document
 from glmchat.config.rules import (
     PROVIDER_NAME,
@@ -248,10 +247,12 @@ def save_value(key: str, raw_value: str, path: Path | None = None) -> Settings:
                 raise ConfigError(f"{where}; fix that first to set {key} (the file is unchanged)")
             container = child
         container[parts[-1]] = stored
-    # tomli_w is needed only here: loading the config (every start) never imports it.
+    # Needed only here: loading the config (every start) never imports them.
     import tomllib
 
     import tomli_w
+
+    from glmchat.config.edit_in_place import edit_in_place
 
     # The value's own text changed in place, comments and all; else the whole file rewritten.
     text = None if old is None else edit_in_place(old.decode("utf-8"), parts, _at(new, parts), new)
