@@ -136,32 +136,32 @@ def test_set_key_and_unset_key_that_cannot_write_are_one_line_and_exit_2(
     assert leftovers(paths.config_dir()) == []
 
 
-def test_a_backup_that_cannot_be_written_names_the_backup_and_changes_nothing(
-    capsys: pytest.CaptureFixture[str], fail_writes: Callable[[int, str], None]
-) -> None:
-    # A key added to a table written inline: the file is rewritten, after its backup.
-    config = paths.config_path()
-    config.parent.mkdir(parents=True)
-    config.write_text("# mine\nui = { compact = true }\n")
-    fail_writes(errno.ENOSPC, "write")
-    status, _, err = run(capsys, "set", "ui.refresh_rate", "8")
-    assert status == 2
-    backup = config.with_name("config.toml.bak")
-    assert_one_clear_line(err, backup, "no space left on the device", "Free some space")
-    assert config.read_text() == "# mine\nui = { compact = true }\n" and not backup.exists()
-
-
-def test_a_value_set_in_place_that_cannot_be_written_changes_nothing(
-    capsys: pytest.CaptureFixture[str], fail_writes: Callable[[int, str], None]
+@pytest.mark.parametrize(
+    ("text", "key", "written"),
+    [
+        # A key added to a table written inline: the file is rewritten, after its backup.
+        ("# mine\nui = { compact = true }\n", "ui.refresh_rate", "config.toml.bak"),
+        # A value changed where it is written: no backup, the file itself.
+        ("# mine\ntemperature = 0.5\n", "temperature", "config.toml"),
+    ],
+)
+def test_a_config_write_that_fails_names_its_file_and_changes_nothing(
+    capsys: pytest.CaptureFixture[str],
+    fail_writes: Callable[[int, str], None],
+    text: str,
+    key: str,
+    written: str,
 ) -> None:
     config = paths.config_path()
     config.parent.mkdir(parents=True)
-    config.write_text("# mine\ntemperature = 0.5\n")
+    config.write_text(text)
     fail_writes(errno.ENOSPC, "write")
-    status, _, err = run(capsys, "set", "temperature", "1")
+    status, _, err = run(capsys, "set", key, "1")
     assert status == 2
-    assert_one_clear_line(err, config, "no space left on the device", "Free some space")
-    assert config.read_text() == "# mine\ntemperature = 0.5\n"
+    assert_one_clear_line(
+        err, config.with_name(written), "no space left on the device", "Free some space"
+    )
+    assert config.read_text() == text
     assert not config.with_name("config.toml.bak").exists()
 
 
