@@ -68,7 +68,7 @@ def test_any_set_or_removal_keeps_every_other_comment(doc: dict[str, Any], data:
         holder = holder.get(part, {})
     keys = [k for k, v in holder.items() if not isinstance(v, dict)]
     key = data.draw(st.sampled_from([*keys, "new key"]))
-    value = data.draw(st.one_of(st.none(), SCALAR))
+    value = data.draw(st.one_of(st.none(), SCALAR, st.dictionaries(NAME, SCALAR, max_size=2)))
     if key in doc and isinstance(doc[key], dict) and not table:
         return  # a table, not a value
     want = copy.deepcopy(doc)
@@ -140,3 +140,15 @@ def test_what_cannot_be_done_in_place_is_left_to_a_rewrite() -> None:
     assert edit_in_place(inline, ["ui", "compact"], ["a", "b"], want) == (
         'ui = { compact = ["a", "b"] }\n'
     )
+
+
+def test_a_table_valued_setting_is_written_inline_in_its_table() -> None:
+    text = '# mine\n[providers.zai]\n# the host\nbase_url = "http://h"\n'
+    headers = {"X-Title": "new", "a b": "c"}
+    want = {"providers": {"zai": {"base_url": "http://h", "headers": headers}}}
+    edited = edit_in_place(text, ["providers", "zai", "headers"], headers, want)
+    assert edited == text + 'headers = { X-Title = "new", "a b" = "c" }\n'
+    # Written as a table of its own, it is left to a rewrite (the caller keeps a backup).
+    sectioned = "[providers.zai.headers]\nX-Title = 'old'\n"
+    want = {"providers": {"zai": {"headers": headers}}}
+    assert edit_in_place(sectioned, ["providers", "zai", "headers"], headers, want) is None

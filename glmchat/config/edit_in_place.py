@@ -22,7 +22,7 @@ def edit_in_place(text: str, parts: Sequence[str], value: Any, want: dict[str, A
     """`text` with the key at `parts` set to `value` (None: taken out), or None when that cannot
     be done in place here. `want` is the whole document that must come out."""
     spans = key_spans(text)
-    if not spans.whole or isinstance(value, dict):
+    if not spans.whole:
         return None
     path = tuple(parts)
     if value is None:
@@ -151,9 +151,13 @@ def _key_text(key: str) -> str:
 
 
 def _value_text(value: Any) -> str:
-    """One line of TOML for a setting's value (a list stays on its line)."""
+    """One line of TOML for a setting's value (a list or a table stays on its line: a
+    table-valued setting such as a provider's `headers` is written inline)."""
     import tomli_w
 
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_value_text(item) for item in value) + "]"
+    if isinstance(value, dict):
+        pairs = (f"{_key_text(key)} = {_value_text(item)}" for key, item in value.items())
+        return "{ " + ", ".join(pairs) + " }" if value else "{}"
     return tomli_w.dumps({"k": value})[len("k = ") :].rstrip("\n")
