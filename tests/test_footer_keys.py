@@ -169,7 +169,8 @@ async def test_the_stop_key_says_prompt_where_it_brings_the_focus_back(zai: Wire
 async def test_a_dialog_shows_its_own_keys_not_the_chats() -> None:
     """The key bar under a dialog was the chat's: `r Regenerate` under the rename box (where r
     is typed), `⏎ Send` and `esc Stop` under the key dialog (where esc cancels). Each dialog
-    shows its own keys."""
+    shows its own keys, as its buttons name them, and only those that act (found by QA: the
+    letters were never shown, and a lone "Edit the prompt (esc)" had `esc Cancel` below it)."""
     from glmchat.tui.screens.context_full import ContextFull
     from glmchat.tui.screens.drop_draft import DropDraft
     from glmchat.tui.screens.session_picker import SessionPicker
@@ -181,30 +182,35 @@ async def test_a_dialog_shows_its_own_keys_not_the_chats() -> None:
         pane = active(pilot)
         chat_keys = screen_lines(app)[-1]
         assert "Send" in chat_keys, chat_keys
-        dialogs = {
-            "Cancel": [
-                TextPrompt("Rename", "a title"),
-                SessionPicker(app.store),  # type: ignore[attr-defined]
+        tools = ToolsPicker(
+            pane.engine.toolbox, lambda: (), web_search_available=False, changed=lambda: None
+        )
+        dialogs: list[tuple[Any, list[str], list[str]]] = [
+            (TextPrompt("Rename", "a title"), ["esc Cancel"], []),
+            (SessionPicker(app.store), ["esc Cancel"], []),  # type: ignore[attr-defined]
+            (tools, ["esc Close"], []),
+            (
                 ContextFull("too long", can_leave_out=True),
-            ],
-            "Keep it": [DropDraft(quitting=True)],
-            "Close": [
-                ToolsPicker(
-                    pane.engine.toolbox,
-                    lambda: (),
-                    web_search_available=False,
-                    changed=lambda: None,
-                )
-            ],
-        }
-        for description, screens in dialogs.items():
-            for dialog in screens:
-                await app.push_screen(dialog)
-                await pilot.pause()
-                bottom = screen_lines(app)[-1]
-                assert f"esc {description}" in bottom, (type(dialog).__name__, bottom)
-                for chat_only in ("Send", "Regenerate", "Stop", "New"):
-                    assert chat_only not in bottom, (type(dialog).__name__, bottom)
-                app.pop_screen()
-                await pilot.pause()
+                ["l Leave out oldest", "f Fork", "esc Cancel"],
+                ["Edit"],
+            ),
+            (ContextFull("too long", can_leave_out=False), ["f Fork", "esc Cancel"], ["l Leave"]),
+            (
+                ContextFull("too long", can_leave_out=False, can_fork=False),
+                ["esc Edit the prompt"],
+                ["Fork", "Leave", "Cancel"],
+            ),
+            (DropDraft(quitting=True), ["esc Keep it", "y Quit"], ["Close"]),
+            (DropDraft(quitting=False), ["esc Keep it", "y Close"], ["Quit"]),
+        ]
+        for dialog, shown, not_shown in dialogs:
+            await app.push_screen(dialog)
+            await pilot.pause()
+            bottom = screen_lines(app)[-1]
+            for words in shown:
+                assert words in bottom, (type(dialog).__name__, bottom)
+            for words in [*not_shown, "Send", "Regenerate", "Stop", " New"]:
+                assert words not in bottom, (type(dialog).__name__, bottom)
+            app.pop_screen()
+            await pilot.pause()
         assert screen_lines(app)[-1] == chat_keys

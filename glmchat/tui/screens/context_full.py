@@ -19,10 +19,13 @@ class ContextFull(Dialog[str | None]):
     """Dismissed with "leave", "fork", or None (the prompt stays in the box). `can_fork`:
     False when the prompt alone is over the window (then nothing can be left out either)."""
 
+    # The key bar says what the buttons say, and only the ones shown (found by QA: it said
+    # `esc Cancel` under a lone "Edit the prompt (esc)", and never showed l or f).
     BINDINGS = [
+        Binding("l", "choose('leave')", "Leave out oldest"),
+        Binding("f", "choose('fork')", "Fork"),
         Binding("escape", "choose('')", "Cancel"),
-        Binding("l", "choose('leave')", "Leave out oldest", show=False),
-        Binding("f", "choose('fork')", "Fork", show=False),
+        Binding("escape", "choose('', 'edit')", "Edit the prompt"),
     ]
 
     def __init__(self, message: str, *, can_leave_out: bool, can_fork: bool = True) -> None:
@@ -65,7 +68,14 @@ class ContextFull(Dialog[str | None]):
     def pressed(self, event: Button.Pressed) -> None:
         self.action_choose("" if event.button.id == "cancel" else event.button.id or "")
 
-    def action_choose(self, choice: str) -> None:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action != "choose":
+            return True
+        if parameters[0] == "":  # escape: "Edit the prompt" when that is the only choice
+            return (parameters[1:] == ("edit",)) is not self.can_fork
+        return self.can_leave_out if parameters[0] == "leave" else self.can_fork
+
+    def action_choose(self, choice: str, _: str = "") -> None:
         if (choice == "leave" and not self.can_leave_out) or (
             choice == "fork" and not self.can_fork
         ):

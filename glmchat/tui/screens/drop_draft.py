@@ -23,9 +23,11 @@ if TYPE_CHECKING:
 class DropDraft(Dialog[bool]):
     """Dismissed with True (close or quit, losing the prompt) or False (keep it)."""
 
+    # The key bar says what the buttons say (found by QA: it showed only `esc Keep it`).
     BINDINGS = [
         Binding("escape,n", "choose(False)", "Keep it"),
-        Binding("y", "choose(True)", "Lose it", show=False),
+        Binding("y", "choose(True, 'close')", "Close"),
+        Binding("y", "choose(True, 'quit')", "Quit"),
     ]
 
     def __init__(self, *, quitting: bool, panes: int = 1) -> None:
@@ -62,7 +64,13 @@ class DropDraft(Dialog[bool]):
     def pressed(self, event: Button.Pressed) -> None:
         self.action_choose(event.button.id == "lose")
 
-    def action_choose(self, lose: bool) -> None:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # y's two bindings: the one that names what y does here.
+        if action == "choose" and len(parameters) == 2:
+            return parameters[1] == ("quit" if self.quitting else "close")
+        return True
+
+    def action_choose(self, lose: bool, _: str = "") -> None:
         self.dismiss(lose)
 
 
