@@ -13,9 +13,10 @@ One rule for every place an MCP server's settings, or a message built from them,
   secret-looking name; `Bearer xyz`; and the password of `-u user:password`. A value in a
   message ends before a bracket or quote that closes one opened before it: `(… TOKEN=****)`.
 A key-length secret that is one key-like word is masked as API keys are (`sk-…abcd`). Anything
-else is `****` whole: a shorter one (its first and last characters would be half of it), a
-header's value or a credential after its scheme word (`Bearer ****`), a cookie (`a=b; c=d`),
-and a setting's secret quoted by a message."""
+else is `****` whole: a shorter one (its first and last characters would be half of it), any
+part of a URL (its host says which it is; found by QA: a webhook's ids went whole and its
+secret kept seven characters), a header's value or a credential after its scheme word
+(`Bearer ****`), a cookie (`a=b; c=d`), and a setting's secret quoted by a message."""
 
 from __future__ import annotations
 
@@ -282,7 +283,7 @@ def _url_spans(url: str) -> list[Span]:
     at = url.rfind("@", start, end)
     if at >= 0:
         colon = url.find(":", start, at)
-        spans.append((colon + 1, at, False) if colon >= 0 else (start, at, False))
+        spans.append((colon + 1, at, True) if colon >= 0 else (start, at, True))
     fragment = url.find("#", end)
     query = url.find("?", end, fragment if fragment >= 0 else len(url))
     path_end = min((i for i in (query, fragment) if i >= 0), default=len(url))
@@ -308,7 +309,7 @@ def _path_spans(url: str, host: str, start: int, stop: int) -> list[Span]:
     at = 0
     for segment in path.split("/"):
         if segment and (at >= secret_from or _token_like(segment)):
-            spans.append((start + at, start + at + len(segment), False))
+            spans.append((start + at, start + at + len(segment), True))
         at += len(segment) + 1
     return spans
 
@@ -324,6 +325,6 @@ def _pair_spans(url: str, start: int, stop: int) -> list[Span]:
         amp = url.find("&", start, stop)
         piece_end = stop if amp < 0 else amp
         eq = url.find("=", start, piece_end)
-        spans.append((eq + 1 if eq >= 0 else start, piece_end, False))
+        spans.append((eq + 1 if eq >= 0 else start, piece_end, True))
         start = piece_end + 1
     return spans
