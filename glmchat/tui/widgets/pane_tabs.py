@@ -7,7 +7,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.content import Content
 from textual.css.query import NoMatches
-from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import Tab, TabbedContent, TabPane, Tabs
 
@@ -31,6 +30,10 @@ MARKS: dict[str, tuple[str, str]] = {
 }
 MARK_ORDER = ["approval", "failed", "unseen", "streaming"]  # what a hidden tab out of view shows
 HINT_WIDTH = 8  # cells of an overflow hint (`? ‹ 12` and its padding)
+# On a bar narrower than this, the hints are `?‹2` with no padding: two of full width left the
+# shown tab 8 cells or none (found by QA at 16-24 columns).
+COMPACT_BELOW = 40
+COMPACT_HINT_WIDTH = 4
 
 
 def tab_label(title: str, mark: str | None = None) -> Content:
@@ -213,6 +216,8 @@ class PaneTabs(TabbedContent):
         except NoMatches:
             return
         bar = tabs.region
+        compact = bar.width < COMPACT_BELOW
+        width = COMPACT_HINT_WIDTH if compact else HINT_WIDTH
         shown = tabs.active_tab  # a query of its own: once, not once per tab
         every = [tab for tab in tabs.query(Tab) if tab.region.width]  # laid out
         self._tab_ends = (every[0], every[-1]) if every else None
@@ -224,14 +229,14 @@ class PaneTabs(TabbedContent):
             before = [tab for tab in every if tab.content_region.x < left]
             after = [tab for tab in every if tab.content_region.right > right and tab not in before]
             view = (
-                bar.x + HINT_WIDTH if before else bar.x,
-                bar.right - HINT_WIDTH if after else bar.right,
+                bar.x + width if before else bar.x,
+                bar.right - width if after else bar.right,
             )
             if view == (left, right):
                 break
             left, right = view
         if (shown in before or shown in after) and self._bring_into_view(
-            shown, every, bar, fits=shown.content_region.width <= right - left
+            shown, bar.x + (width if every.index(shown) > 0 else 0), right - left
         ):
             # The counts are taken again once it has scrolled (`_after_layout`); shown now,
             # they would change twice per new tab.
@@ -244,21 +249,20 @@ class PaneTabs(TabbedContent):
         for tab in every:
             tab.set_class(tab in before or tab in after, "-out-of-view")
         marked = self._marked_tabs()
-        self._hint("#tabs-before", before, marked, first=True)
-        self._hint("#tabs-after", after, marked, first=False)
+        self._hint("#tabs-before", before, marked, first=True, compact=compact)
+        self._hint("#tabs-after", after, marked, first=False, compact=compact)
 
-    def _bring_into_view(self, shown: Tab, every: list[Tab], bar: Region, *, fits: bool) -> bool:
+    def _bring_into_view(self, shown: Tab, start: int, room: int) -> bool:
         """Scroll the shown tab into view; whether the strip moves. Tabs scrolls a new tab
         into view before it is laid out, and a longer title widens it afterwards: either can
-        leave the shown tab cut off. A tab wider than the room between the counts starts
-        right after the count of the tabs before it, if any (found by QA at 40 columns: it
-        lost its first letters under that count)."""
+        leave the shown tab cut off. A tab wider than the `room` between the counts starts at
+        `start`, right after the count of the tabs before it, if any (found by QA at 40
+        columns: it lost its first letters under that count)."""
         scroller = self._scroller
         assert scroller is not None
-        if fits:
+        if shown.content_region.width <= room:
             scroller.scroll_to_center(shown, force=True)
             return True
-        start = bar.x + (HINT_WIDTH if every.index(shown) > 0 else 0)
         target = scroller.scroll_x + shown.content_region.x - start
         target = max(0.0, min(target, scroller.max_scroll_x))
         if round(target) == round(scroller.scroll_x):
@@ -276,21 +280,29 @@ class PaneTabs(TabbedContent):
         return marked
 
     def _hint(
-        self, selector: str, tabs: list[Tab], marked: dict[Widget, str], *, first: bool
+        self,
+        selector: str,
+        tabs: list[Tab],
+        marked: dict[Widget, str],
+        *,
+        first: bool,
+        compact: bool,
     ) -> None:
-        count = (f"‹ {len(tabs)}" if first else f"{len(tabs)} ›") if tabs else ""
+        space = "" if compact else " "
+        count = (f"‹{space}{len(tabs)}" if first else f"{len(tabs)}{space}›") if tabs else ""
         mark = _urgent([marked[tab] for tab in tabs if tab in marked])
         # Only a change is shown: this runs after every relabel, tab added and scroll.
         if self._hints.get(selector) == (count, mark):
             return
         self._hints[selector] = (count, mark)
         hint = self.query_one(selector, OverflowHint)
+        hint.compact(compact)
         hint.display = bool(count)  # a layout, but only when the bar starts or stops overflowing
         text = literal(count)
         if mark is not None:
             # What a tab out of view says: a tool call that waits for the user above all.
             badge = Content.styled(*MARKS[mark])
-            text = Content.assemble(*((badge, " ", text) if first else (text, " ", badge)))
+            text = Content.assemble(*((badge, space, text) if first else (text, space, badge)))
         hint.show(text)
 
 
@@ -309,6 +321,14 @@ class OverflowHint(Widget):
         super().__init__(id=id)
         self.styles.width = HINT_WIDTH  # what PaneTabs counts as covered
         self._text = Content("")
+        self._compact = False
+
+    def compact(self, compact: bool) -> None:
+        """Narrow (`?‹2`, no padding) on a narrow bar; a layout, only when it changes."""
+        if compact is not self._compact:
+            self._compact = compact
+            self.styles.width = COMPACT_HINT_WIDTH if compact else HINT_WIDTH
+            self.styles.padding = (0, 0) if compact else (0, 1)
 
     def show(self, text: Content) -> None:
         self._text = text
