@@ -179,7 +179,7 @@ def activity_line(update: ToolCallUpdate) -> str | None:
     ended (state, seconds, the result's first line); None for the states in between."""
     if update.state == "running":
         return f"[tool] {update.title} {_shown(update.arguments, _LINE_ARGUMENTS)}"
-    if update.state in ("streaming", "waiting"):
+    if update.state in ("streaming", "queued", "waiting"):
         return None
     took = f" in {update.seconds:.2f} s" if update.seconds is not None else ""
     first = (update.result or "").strip().split("\n", 1)[0]

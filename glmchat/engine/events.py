@@ -22,6 +22,7 @@ from glmchat.tools.base import Decision
 
 ToolState = Literal[
     "streaming",  # the model is still writing its arguments
+    "queued",  # its arguments are complete; an earlier call of its round waits or runs
     "waiting",  # asked the user for approval
     "running",
     "ok",

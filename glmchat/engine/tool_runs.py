@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 DENIED = "The user denied this tool call."
 CANCELLED = "Cancelled: the user stopped the exchange."
-_OPEN_STATES = ("streaming", "waiting", "running")
+_OPEN_STATES = ("streaming", "queued", "waiting", "running")
 
 
 class ToolRunner:
@@ -42,6 +42,10 @@ class ToolRunner:
     async def run(self, round_: int, calls: tuple[ToolCall, ...]) -> list[Message]:
         """Run each call in order; one `tool` message per call, for the next model call."""
         self._ran.add(round_)
+        # The model's stream is over, so is every call's arguments: each waits its turn (the
+        # front-ends showed them as still being written till now).
+        for index, call in enumerate(calls):
+            self._set(self._update(round_, index, call, "queued"))
         out = []
         for index, call in enumerate(calls):
             update = await self._run_one(round_, index, call)
@@ -103,7 +107,8 @@ class ToolRunner:
         return self._end(running, "error" if output.is_error else "ok", text, started)
 
     def cancel_pending(self) -> None:
-        """The exchange stopped: a call waiting for approval or running is cancelled."""
+        """The exchange stopped: a call queued, waiting for approval or running is cancelled
+        (each is a call the model made: it gets its result, as a run call does)."""
         if self._approval is not None and not self._approval.done():
             self._approval.cancel()
         for update in list(self._updates.values()):

@@ -24,8 +24,9 @@ RESULT_LINES = 6
 ENDED: frozenset[ToolState] = frozenset(
     {"ok", "error", "denied", "timeout", "cancelled", "not_run"}
 )
-OPEN_STATES: frozenset[ToolState] = frozenset({"streaming", "waiting", "running"})
+OPEN_STATES: frozenset[ToolState] = frozenset({"streaming", "queued", "waiting", "running"})
 _STATE_STYLE: dict[str, str] = {
+    "queued": "$text-muted",
     "waiting": "bold $text-warning",
     "running": "$text-accent",
     "ok": "$text-success",
@@ -43,6 +44,8 @@ def state_text(update: ToolCallUpdate, running_for: float | None = None) -> str:
     state = update.state
     if state == "streaming":
         return "writing arguments…"
+    if state == "queued":
+        return "queued"
     if state == "waiting":
         return "waiting for approval"
     if state == "running":
