@@ -68,7 +68,11 @@ class ToolRunner:
         update = self._update(round_, index, call, "waiting")
         tool = toolbox.find(call.name) if toolbox is not None else None
         if toolbox is None or tool is None:
-            return self._end(update, "error", f"Error: there is no tool named {call.name!r}.")
+            # A tool of a server that is down is not on offer, but the model may still name
+            # it (it saw it earlier): it is told what became of the server.
+            why = toolbox.unavailable(call.name) if toolbox is not None else None
+            text = f"Error: {why}" if why else f"Error: there is no tool named {call.name!r}."
+            return self._end(update, "error", text)
         try:
             arguments = json.loads(call.arguments or "{}")
         except ValueError as exc:

@@ -3,9 +3,12 @@ for asking the user before it runs."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from glmchat.tools.mcp_servers import ServerStatus
 
 # How calls are approved: "ask" (every call asks), "read-only" (read-only tools run at once,
 # others ask), "all" (everything runs at once).
@@ -102,7 +105,8 @@ class Toolbox:
 
     `tools` are the function tools available now (built-ins and the MCP servers that are up);
     `disabled` holds wire names the user switched off for this conversation; `web_search`
-    adds Z.ai's server-side search on the Z.ai family of providers."""
+    adds Z.ai's server-side search on the Z.ai family of providers; `server_states` gives
+    each configured MCP server's state now (for a call to a tool of one that is not up)."""
 
     settings: ToolSettings = field(default_factory=ToolSettings)
     tools: list[Tool] = field(default_factory=list)
@@ -110,6 +114,7 @@ class Toolbox:
     web_search: bool = False
     always_allowed: set[str] = field(default_factory=set)  # "always" answers, by wire name
     approve_all: bool = False  # `ask --yes`
+    server_states: Callable[[], Sequence[ServerStatus]] | None = None
 
     def offered(self) -> list[Tool]:
         return [tool for tool in self.tools if tool.spec.name not in self.disabled]
@@ -119,6 +124,27 @@ class Toolbox:
             if tool.spec.name == wire_name:
                 return tool
         return None
+
+    def unavailable(self, wire_name: str) -> str | None:
+        """Why `wire_name`, not on offer, cannot run when it names a tool of an MCP server
+        that is not up (it failed or died, is disabled, or is still starting): that server's
+        line, as the call's result for the model. None for any other name: no such tool.
+
+        A server's tools are named `SERVER__tool` (names.py); the server's state, not its
+        tools, is what is known of a server that is down (it lists none)."""
+        if self.server_states is None:
+            return None
+        from glmchat.tools.names import SEPARATOR, sanitise  # not loaded by every config read
+
+        owners = [
+            status
+            for status in self.server_states()
+            if wire_name.startswith(sanitise(status.name) + SEPARATOR)
+        ]
+        if not owners:
+            return None
+        owner = max(owners, key=lambda status: len(status.name))  # "a__b__x" is a__b's
+        return None if owner.state == "ready" else owner.refusal()
 
     def needs_approval(self, tool: Tool) -> bool:
         if self.approve_all or tool.spec.name in self.always_allowed:

@@ -57,6 +57,15 @@ class ServerStatus:
             return f"{shown} ({len(self.tools)} tools)"
         return f"{shown}: {self.reason}" if self.reason else shown
 
+    def refusal(self) -> str:
+        """What a call to one of its tools returns to the model while it is not ready: its
+        line, and what a state without a reason means."""
+        if self.state == "disabled":
+            return f"{self.line()} (enabled = false in config.toml)"
+        if self.state == "starting":
+            return f"{self.line()}: its tools are not ready yet"
+        return self.line()
+
 
 def _aside(text: str) -> str:
     return f" ({text})" if text else ""
@@ -290,10 +299,15 @@ class McpManager:
         """Run `tool` on a ready server. A server's failure is error text for the model, never
         an exception; cancellation (the user stopped the exchange) goes through."""
         server = self._servers.get(server_name)
-        client = server.client if server else None
-        if server is None or client is None or server.status.state != "ready":
-            status = server.status.line() if server else f'MCP server "{server_name}" is unknown'
-            return ToolOutput(f"{status}; {tool} was not run", is_error=True)
+        if server is None:
+            return ToolOutput(f'MCP server "{server_name}" is unknown', is_error=True)
+        if server.client is None and server.status.state == "ready" and server.task is not None:
+            # Its connection is over (the server died) and its task is recording why: the
+            # call gets that reason, not a "ready" that no longer holds.
+            await asyncio.wait({server.task}, timeout=STOP_TIMEOUT)
+        client = server.client
+        if client is None or server.status.state != "ready":
+            return ToolOutput(server.status.refusal(), is_error=True)
         from mcp import MCPError
 
         try:

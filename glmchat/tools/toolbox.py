@@ -3,6 +3,7 @@ MCP servers' tools gathered under unique wire names (the Toolbox the engine offe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,7 @@ from glmchat.tools.names import SEPARATOR, NameMap
 
 if TYPE_CHECKING:
     from glmchat.config import Settings
-    from glmchat.tools.mcp_servers import McpManager, McpToolInfo
+    from glmchat.tools.mcp_servers import McpManager, McpToolInfo, ServerStatus
 
 
 def tool_settings(settings: Settings) -> ToolSettings:
@@ -79,4 +80,21 @@ def build_toolbox(
                 wire = names.add(info.name, server=status.name)
                 spec = mcp_spec(config, info, wire)
                 tools.append(McpTool(spec, mcp_manager, status.name, info.name))
-    return Toolbox(settings=settings, tools=tools, web_search=settings.web_search)
+    return Toolbox(
+        settings=settings,
+        tools=tools,
+        web_search=settings.web_search,
+        server_states=mcp_manager.statuses if mcp_manager is not None else _configured(settings),
+    )
+
+
+def _configured(settings: ToolSettings) -> Callable[[], list[ServerStatus]]:
+    """The servers' states when none was started: each disabled one says so (an enabled one
+    is not running here, and is left to say "no tool named")."""
+
+    def states() -> list[ServerStatus]:
+        from glmchat.tools.mcp_servers import ServerStatus
+
+        return [ServerStatus(s.name, "disabled") for s in settings.servers if not s.enabled]
+
+    return states

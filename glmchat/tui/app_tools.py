@@ -51,7 +51,10 @@ class AppTools:
     def toolbox(self) -> Toolbox:
         """A new pane's toolbox: every tool there is now, web search as configured."""
         toolbox = Toolbox(
-            settings=self.settings, tools=list(self._tools), web_search=self.settings.web_search
+            settings=self.settings,
+            tools=list(self._tools),
+            web_search=self.settings.web_search,
+            server_states=self.statuses,  # a call to a server that is not up says why
         )
         self._toolboxes.append(toolbox)
         return toolbox
