@@ -120,7 +120,7 @@ def test_a_new_table_goes_at_the_end_with_the_files_own_line_ends() -> None:
     want = {"theme": "nord", "providers": {"my host": {"base_url": "http://h/v1"}}}
     edited = edit_in_place(text, ["providers", "my host", "base_url"], "http://h/v1", want)
     assert edited == (
-        "# mine\r\ntheme = 'nord'\r\n\r\n[providers.\"my host\"]\r\nbase_url = \"http://h/v1\"\r\n"
+        '# mine\r\ntheme = \'nord\'\r\n\r\n[providers."my host"]\r\nbase_url = "http://h/v1"\r\n'
     )
 
 
