@@ -143,8 +143,9 @@ def _stopped(store: SessionStore, cid: str, parent: int) -> None:
 
 
 def _tool_round_then_failed(store: SessionStore, cid: str, parent: int) -> None:
-    """A tool loop whose first round had text and a call, whose second round failed: nothing
-    the model may see again (the exchange's last answer has no text)."""
+    """A tool loop whose first round had text and a call, whose second round failed before any
+    text: the model answered (text, a call whose result it was given), so the exchange is
+    sent and its prompt is not given back (tests/test_stopped_tool_rounds.py has the class)."""
     call = {"id": "call_1", "name": "read_file", "arguments": "{}"}
     first = _answer(store, cid, "Let me look.", parent, tool_calls=[call])
     record = {**call, "status": "done", "seconds": 0.1}
@@ -154,7 +155,7 @@ def _tool_round_then_failed(store: SessionStore, cid: str, parent: int) -> None:
     _failed(store, cid, result)
 
 
-ENDINGS = [_failed, _stopped, _tool_round_then_failed]
+ENDINGS = [_failed, _stopped]
 
 
 @pytest.mark.parametrize("ending", ENDINGS)
@@ -172,6 +173,25 @@ def test_ask_after_a_failed_answer_says_its_prompt_is_not_sent(
         f'{NOTE}the last prompt of this conversation, "prompt third", got no answer, so it is '
         "not sent again; put it in your prompt if the model should see it"
     ]
+
+
+def test_ask_after_a_failed_second_tool_round_sends_the_exchange(
+    store: SessionStore, wire: WireServer
+) -> None:
+    cid, ids = _two_exchanges(store)
+    q3 = store.add_message(cid, "user", "prompt third", parent_id=ids[3])
+    _tool_round_then_failed(store, cid, q3)
+    wire.reply(fixture_reply("zai_nothinking_stream"))
+    proc = ask("--session", cid, "--base-url", wire.url, "next")
+    assert proc.returncode == 0, proc.stderr
+    assert sent(wire)[-5:] == [
+        ("assistant", "Answer 2"),
+        ("user", "prompt third"),
+        ("assistant", "Let me look."),
+        ("tool", "file text"),
+        ("user", "next"),
+    ]
+    assert _notes(proc.stderr) == []
 
 
 def test_ask_on_an_answered_branch_says_nothing(store: SessionStore, wire: WireServer) -> None:

@@ -97,15 +97,26 @@ def history(turns: Sequence[Turn]) -> tuple[Message, ...]:
     """What is sent back to the model: each exchange that got an answer, never reasoning.
 
     An exchange is a prompt and what followed it: tool-call rounds (the assistant's calls and
-    one tool result per call) and the answer. It is sent when its last answer has text
-    (complete, partial or stopped by the user: the user saw that text). A prompt whose answer
-    failed or was stopped before any text is left out with all that followed it: its error
-    shows it was not answered, the prompt is given back to ask again (`unanswered`), and the
-    model must not see the same prompt twice. A prompt with no answer row at all was never
-    asked (a fork or an import that ends on it, or a process that died before the request):
-    it is shown like any other, so it is sent like any other, even when the next turn is a
-    user turn too (found by QA: a fork at a prompt dropped it silently). Tool calls go back
-    only with a result for every call, as the protocol wants."""
+    one tool result per call) and the answer. It is sent when it got anywhere: an answer with
+    text (complete, partial or stopped by the user: the user saw that text), or a second
+    round (the first round's calls got their results and the model was asked again with
+    them), however its last round ended (found by QA: an answer stopped in its second round
+    before any text, after "Let me check." and a call, was shown on the branch but never sent
+    again, and its prompt was given back). A prompt whose answer failed or was stopped in its
+    first round before any text (also while that round's calls waited or ran) is left out with
+    all that followed it: its error shows it was not answered, the prompt is given back to ask
+    again (`unanswered`), and the model must not see the same prompt twice. A prompt with no
+    answer row at all was never asked (a fork or an import that ends on it, or a process that
+    died before the request): it is shown like any other, so it is sent like any other, even
+    when the next turn is a user turn too (found by QA: a fork at a prompt dropped it
+    silently).
+
+    The shape every provider takes: tool calls go back only with a result for every call, as
+    the protocol wants (a round cut in its calls' arguments sends its text, not its calls);
+    an answer with no text and no calls sent back is no message at all (an assistant message
+    needs content or calls: wire/TOOLS.md 1.4), so after an exchange whose last round was
+    stopped or failed before any text, the next prompt follows that exchange's last tool
+    results, as it does after an exchange stopped while its tool ran."""
     out: list[Message] = []
     start = 0
     while start < len(turns):
@@ -124,7 +135,8 @@ def _exchange_messages(exchange: Sequence[Turn]) -> list[Message]:
     if not rest:  # never asked: see `history`
         return [Message("user", prompt.content)]
     answers = [turn for turn in rest if turn.role == "assistant"]
-    if not answers or not answers[-1].answered:
+    # A second answer turn is a second round: the first round's results went to the model.
+    if len(answers) < 2 and not any(turn.answered for turn in answers):
         return []
     results = {turn.tool_call_id: turn for turn in rest if turn.role == "tool"}
     out = [Message("user", prompt.content)]
@@ -142,13 +154,16 @@ def _exchange_messages(exchange: Sequence[Turn]) -> list[Message]:
             )
         elif turn.answered:
             out.append(Message("assistant", turn.content))
-    return out
+    # Rounds with neither text nor calls with results (an import may hold such): not answered.
+    return out if len(out) > 1 else []
 
 
 def unanswered(turns: Sequence[Turn]) -> Turn | None:
     """The last exchange's prompt when `history` leaves that exchange out: its answer failed
-    or was stopped before any text. A front-end gives it back (the TUI's box, a line from
-    `ask`), since the branch shows it but the next request will not hold it."""
+    or was stopped in its first round before any text. A front-end gives it back (the TUI's
+    box, a line from `ask`), since the branch shows it but the next request will not hold
+    it. An exchange that got further (text, or a second round) is sent, so its prompt is not
+    given back."""
     for at in range(len(turns) - 1, -1, -1):
         if turns[at].role == "user":
             exchange = turns[at:]
