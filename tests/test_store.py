@@ -473,7 +473,9 @@ def test_like_fallback_without_fts5(db_path: Path):
         assert not store.fts_enabled
         old = _conversation(store, "tuning postgres", "vacuum often")
         new = _conversation(store, "sqlite tips", "postgres is different; 100% sure")
-        assert [s.id for s in store.list_conversations(search="postgres")] == [new, old]
+        # Matching titles first, then the most recent: the rule with FTS5 too.
+        assert [s.id for s in store.list_conversations(search="postgres")] == [old, new]
+        assert [s.id for s in store.list_conversations(search="different")] == [new]
         assert [s.id for s in store.list_conversations(search="postgres vacuum")] == [old]
         hit = store.list_conversations(search="100%")[0]
         assert hit.id == new and f"{SNIPPET_START}100%{SNIPPET_END}" in hit.snippet

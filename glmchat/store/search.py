@@ -1,4 +1,5 @@
-"""Searching conversations: ranked FTS5 queries, and a LIKE scan where SQLite has no FTS5."""
+"""Searching conversations: FTS5 queries, and a LIKE scan where SQLite has no FTS5. Either way
+the hits are listed by one rule (README): matching titles first, then the most recent."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from glmchat.store.search_index import IN_FLIGHT
 SNIPPET_START = "«"
 SNIPPET_END = "»"
 _SNIPPET_TOKENS = 12
-# How many of the newest matching messages (and titles) a search scores; see search_fts.
+# How many of the newest matching messages (and titles) a search reads; see search_fts.
 RANKED_HITS = 10_000
 _LIKE_CONTEXT = 40
 
@@ -38,21 +39,22 @@ def fts_query(text: str) -> str:
 def search_fts(
     conn: sqlite3.Connection, search: str, limit: int, include_reasoning: bool
 ) -> list[ConversationSummary]:
-    """The best matches first, each with a snippet around its best hit."""
+    """Matching titles first, then the rest, each most recent first (README; the substring
+    search's rule too), each with a snippet around its best hit. A relevance score only picks a
+    conversation's hit (the message shown, and opened): ranked across conversations, a short
+    title beat a newer one that matched as well (found by QA)."""
     query = fts_query(search)
     if not query:
         return []
     message_query = query if include_reasoning else f"{{content}} : ({query})"
     snippet_column = -1 if include_reasoning else 0
-    # Rank first, snippets after: a snippet costs far more than bm25, so only the hits that
-    # are shown get one. Title hits count double (bm25 is negative). Only the newest
-    # RANKED_HITS matches of each kind are scored, which bounds the cost of a word found in
-    # half the history (rowid order is insertion order).
+    # Order first, snippets after: a snippet costs far more than bm25, so only the hits that
+    # are shown get one. Only the newest RANKED_HITS matches of each kind are read, which
+    # bounds the cost of a word found in half the history (rowid order is insertion order).
     best = conn.execute(
         """
         WITH title_hits AS (
-            SELECT rowid AS seq, bm25(conversations_fts) * 2.0 AS score
-            FROM conversations_fts WHERE conversations_fts MATCH :q
+            SELECT rowid AS seq FROM conversations_fts WHERE conversations_fts MATCH :q
             ORDER BY rowid DESC LIMIT :cap
         ),
         message_hits AS (
@@ -60,20 +62,25 @@ def search_fts(
             FROM messages_fts WHERE messages_fts MATCH :mq
             ORDER BY rowid DESC LIMIT :cap
         ),
+        message_best AS (
+            SELECT m.conversation_id AS cid, min(h.score) AS score, h.id AS hit
+            FROM message_hits h JOIN messages m ON m.id = h.id
+            GROUP BY m.conversation_id
+        ),
         hits AS (
-            SELECT c.id AS cid, t.score AS score, 'title' AS kind, t.seq AS hit
+            SELECT c.id AS cid, 0 AS rest, 'title' AS kind, t.seq AS hit, c.updated, c.seq
             FROM title_hits t JOIN conversations c ON c.seq = t.seq
             UNION ALL
-            SELECT m.conversation_id, h.score, 'message', h.id
-            FROM message_hits h JOIN messages m ON m.id = h.id
+            SELECT c.id, 1, 'message', b.hit, c.updated, c.seq
+            FROM message_best b JOIN conversations c ON c.id = b.cid
+            WHERE c.seq NOT IN (SELECT seq FROM title_hits)
         )
-        SELECT cid, min(score) AS best, kind, hit FROM hits
-        GROUP BY cid ORDER BY best LIMIT :limit
+        SELECT cid, kind, hit FROM hits ORDER BY rest, updated DESC, seq DESC LIMIT :limit
         """,
         {"q": query, "mq": message_query, "limit": limit, "cap": RANKED_HITS},
     ).fetchall()
     results = []
-    for cid, _score, kind, hit in best:
+    for cid, kind, hit in best:
         if kind == "title":
             snippet_row = conn.execute(
                 "SELECT snippet(conversations_fts, 0, ?, ?, '…', ?) FROM "
@@ -161,10 +168,11 @@ def search_like(
     conn: sqlite3.Connection, search: str, limit: int, include_reasoning: bool
 ) -> list[ConversationSummary]:
     """Without FTS5: every word must appear somewhere in the conversation (title or a
-    message); most recent first, since there is no relevance score."""
+    message); matching titles first, then the most recent, as with FTS5."""
     words = [w for w in search.split() if w]
     clauses = []
     params: list[Any] = []
+    titled = " AND ".join("c.title LIKE ? ESCAPE '\\'" for _ in words)
     for word in words:
         pattern = like_pattern(word)
         text_match = "m.content LIKE ? ESCAPE '\\'"
@@ -177,8 +185,8 @@ def search_like(
         params += [pattern, pattern] + ([pattern] if include_reasoning else [])
     rows = conn.execute(
         f"SELECT {SUMMARY_COLUMNS} FROM conversations c WHERE {' AND '.join(clauses)} "
-        "ORDER BY c.updated DESC, c.seq DESC LIMIT ?",
-        (*params, limit),
+        f"ORDER BY ({titled}) DESC, c.updated DESC, c.seq DESC LIMIT ?",
+        (*params, *(like_pattern(w) for w in words), limit),
     ).fetchall()
     results = []
     first = words[0]
