@@ -560,3 +560,32 @@ async def test_on_a_narrow_bar_the_shown_tab_starts_in_view_and_no_tab_shows_in_
                     assert letter not in top, (key, letter, top)
             assert whole + before + after == len(titles) - 1, (key, top)
             assert before <= index and after <= len(titles) - 1 - index, (key, top)
+
+
+async def test_a_narrow_bar_settles_after_a_resize() -> None:
+    """Found by QA at 24 columns: the strip scrolled back and forth for ever with nothing
+    happening (a target read from places a scroll had not laid out yet; 22 % of a core)."""
+    async with running(size=(120, 40)) as pilot:
+        app = glm(pilot)
+        app.animation_level = "full"  # as a user has it: Tabs scrolls a new tab into view
+        active(pilot).rename("hello")
+        await pilot.press("ctrl+n")
+        active(pilot).rename("a very long title for the middle tab")
+        await pilot.press("ctrl+n", "ctrl+pageup")
+        await _settled(pilot)
+        scroller = app.tabs._scroller
+        assert scroller is not None
+        moves: list[float] = []
+
+        def moved(x: float) -> None:
+            moves.append(x)
+
+        app.tabs.watch(scroller, "scroll_x", moved, init=False)
+        for width in (24, 30, 40, 60, 24):
+            await pilot.resize_terminal(width, 40)
+            await pilot.pause(0.5)
+            moves.clear()
+            await pilot.pause(0.5)
+            assert moves == [], (width, moves)
+            top = screen_lines(app)[0]
+            assert "a very long" in top, (width, top)

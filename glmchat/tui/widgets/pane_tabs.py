@@ -235,9 +235,7 @@ class PaneTabs(TabbedContent):
             if view == (left, right):
                 break
             left, right = view
-        if (shown in before or shown in after) and self._bring_into_view(
-            shown, bar.x + (width if every.index(shown) > 0 else 0), right - left
-        ):
+        if shown is not None and shown in every and self._bring_into_view(shown, every, width):
             # The counts are taken again once it has scrolled (`_after_layout`); shown now,
             # they would change twice per new tab.
             return
@@ -252,20 +250,34 @@ class PaneTabs(TabbedContent):
         self._hint("#tabs-before", before, marked, first=True, compact=compact)
         self._hint("#tabs-after", after, marked, first=False, compact=compact)
 
-    def _bring_into_view(self, shown: Tab, start: int, room: int) -> bool:
-        """Scroll the shown tab into view; whether the strip moves. Tabs scrolls a new tab
-        into view before it is laid out, and a longer title widens it afterwards: either can
-        leave the shown tab cut off. A tab wider than the `room` between the counts starts at
-        `start`, right after the count of the tabs before it, if any (found by QA at 40
-        columns: it lost its first letters under that count)."""
+    def _bring_into_view(self, shown: Tab, every: list[Tab], width: int) -> bool:
+        """Scroll the strip the least that puts the shown tab's title between the counts
+        that can show beside it (`width` each); whether the strip moves. Tabs scrolls a new
+        tab into view before it is laid out, and a longer title widens it afterwards: either
+        can leave it cut off. A title wider than that room starts right after the count of
+        the tabs before it (found by QA at 40 columns: it lost its first letters under that
+        count). Reckoned in the strip's own coordinates, not the screen's, which lag a scroll
+        until the next layout: each call asks for the same place (a target read from stale
+        places went back and forth for ever, found by QA at 24 columns)."""
         scroller = self._scroller
         assert scroller is not None
-        if shown.content_region.width <= room:
-            scroller.scroll_to_center(shown, force=True)
-            return True
-        target = scroller.scroll_x + shown.content_region.x - start
-        target = max(0.0, min(target, scroller.max_scroll_x))
-        if round(target) == round(scroller.scroll_x):
+        index = every.index(shown)
+        low = width if index > 0 else 0
+        high = scroller.size.width - (width if index < len(every) - 1 else 0)
+        # Its title; at an end of the strip, with its padding (nothing is counted there).
+        whole = shown.virtual_region
+        title = whole.shrink(shown.styles.gutter)
+        start = title.x if index > 0 else whole.x
+        end = title.right if index < len(every) - 1 else whole.right
+        now = scroller.scroll_x
+        if end - start > high - low or start - now < low:
+            shift = start - low
+        elif end - now > high:
+            shift = end - high
+        else:
+            return False
+        target = max(0.0, min(float(shift), scroller.max_scroll_x))
+        if round(target) == round(now):
             return False  # as near as the strip goes
         scroller.scroll_to(x=target, animate=False, force=True)
         return True
