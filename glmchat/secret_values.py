@@ -1,6 +1,7 @@
 """Which parts of a configured value may be a secret, and the value shown with them masked.
 
-One rule for every place an MCP server's settings, or a message built from them, is shown:
+One rule for every place an MCP server's settings or a provider's base_url, or a message built
+from them, is shown:
 - a value under a secret-looking name (secret_names: `GITHUB_PAT`, `PGPASS`, `Authorization`,
   `--api-key`, and the short flags `-k` and `-t`) is masked whole (an `Authorization` value
   keeps its scheme word: `Bearer ****`);
@@ -95,6 +96,14 @@ def mask_text(text: str, known: Iterable[str] = ()) -> str:
         if len(secret) >= 4:  # a shorter one would mask ordinary words
             text = text.replace(secret, "****")  # it may be a header's: no part of it
     return text
+
+
+def shown_url(url: str) -> str:
+    """A configured URL (a provider's base_url, an MCP server's url) as it is shown: in
+    `config show`, in a message that names it, in a repr. Its scheme, host and path stay (a
+    plain `https://api.z.ai/api/paas/v4` is shown as it is); its userinfo's password, its query
+    and fragment values and a token-like path segment do not. Requests use the URL whole."""
+    return mask_text(url)
 
 
 def mask_setting(name: str, value: str, *, header: bool = False) -> str:

@@ -32,6 +32,7 @@ from glmchat.backend.response_body import (
     unreadable_encoding,
 )
 from glmchat.backend.retry import Clock, RetryPolicy, Sleep
+from glmchat.secret_values import mask_text, secrets_in, shown_url
 
 CONNECT_TIMEOUT = 10.0
 MAX_ERROR_BODY = 64 * 1024
@@ -81,7 +82,12 @@ class OpenAICompatClient:
     ) -> None:
         self.provider = provider
         self._api_key = _HiddenKey(api_key) if api_key else None
-        self.base_url = (base_url or provider.base_url).rstrip("/")
+        self.base_url = (base_url or provider.base_url).rstrip("/")  # requests go here, whole
+        # How it is named in a message or a repr: its password, query values and token-like
+        # path segments masked (found by QA: "Could not connect to Z.ai at
+        # http://bob:hunter2@…?token=…"), and those parts masked wherever an error quotes them.
+        self.shown_url = shown_url(self.base_url)
+        self._url_secrets = secrets_in(texts=[self.base_url])
         self.retry = RetryPolicy(max(1, max_attempts), retry_budget, sleep=sleep, clock=clock)
         timeout = httpx.Timeout(
             connect=connect_timeout,
@@ -103,7 +109,7 @@ class OpenAICompatClient:
         self._reasoning_refused = False  # the server refused reasoning sent back in history
 
     def __repr__(self) -> str:  # never show the key
-        return f"OpenAICompatClient(provider={self.provider.name!r}, base_url={self.base_url!r})"
+        return f"OpenAICompatClient(provider={self.provider.name!r}, base_url={self.shown_url!r})"
 
     async def aclose(self) -> None:
         if self._own_client:
@@ -148,7 +154,7 @@ class OpenAICompatClient:
                     yield event
                 return
             except E.ProviderError as exc:
-                self._hide_key(exc)
+                self._hide_secrets(exc)
                 if not state.text and _refuses_reasoning(exc, body):
                     # Some servers refuse a reasoning field on messages (wire/TOOLS.md 8.7):
                     # ask once more without it, and never send it to this client's server
@@ -218,7 +224,7 @@ class OpenAICompatClient:
         except httpx.TimeoutException as exc:
             if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
                 raise E.NetworkError(
-                    f"Timed out connecting to {name} at {self.base_url}. "
+                    f"Timed out connecting to {name} at {self.shown_url}. "
                     "Check your network or the base URL.",
                     provider=self.provider.name,
                 ) from None
@@ -244,7 +250,7 @@ class OpenAICompatClient:
             ) from None
         except (httpx.ConnectError, httpx.UnsupportedProtocol, httpx.ProxyError) as exc:
             raise E.NetworkError(
-                f"Could not connect to {name} at {self.base_url} ({_reason(exc)}). "
+                f"Could not connect to {name} at {self.shown_url} ({_reason(exc)}). "
                 "Check your network or the base URL.",
                 provider=self.provider.name,
                 retryable=False,  # a refused or unresolvable host does not heal in seconds
@@ -273,7 +279,7 @@ class OpenAICompatClient:
             ) from None
         except httpx.InvalidURL as exc:
             raise E.NetworkError(
-                f"The base URL {self.base_url!r} is not a valid URL ({_reason(exc)}).",
+                f"The base URL {self.shown_url!r} is not a valid URL ({_reason(exc)}).",
                 provider=self.provider.name,
                 retryable=False,
             ) from None
@@ -324,26 +330,26 @@ class OpenAICompatClient:
             metadata=metadata,
         )
 
-    def _hide_key(self, error: E.ProviderError) -> None:
+    def _hide_secrets(self, error: E.ProviderError) -> None:
         """Mask this client's key wherever the provider's words quote it ("invalid key
-        sk-…"): an error is shown, saved with the answer, exported and printed by `ask`."""
-        if self._api_key is None:
-            return
-        key = self._api_key.value
+        sk-…"), and its base URL's secret parts (a 404 page may quote the path asked for):
+        an error is shown, saved with the answer, exported and printed by `ask`."""
+        message = error.message
+        for secret in sorted(self._url_secrets, key=len, reverse=True):
+            if len(secret) >= 4:  # a shorter one would mask ordinary words
+                message = message.replace(secret, "****")
+        key = self._api_key.value if self._api_key is not None else ""
         # A Z.ai key is "ID.SECRET": either half alone is quoted too. A string this short is
         # no key anyone issues, and would match ordinary words.
-        if len(key) < 8:
-            return
         quoted = [key, *(part for part in key.split(".") if len(part) >= 12 and part != key)]
-        message = error.message
-        if not any(secret in message for secret in quoted):
-            return
-        from glmchat.credentials import mask  # only on this rare path
+        if len(key) >= 8 and any(secret in message for secret in quoted):
+            from glmchat.credentials import mask  # only on this rare path
 
-        for secret in quoted:
-            message = message.replace(secret, mask(secret))
-        error.message = message
-        error.args = (message, *error.args[1:])
+            for secret in quoted:
+                message = message.replace(secret, mask(secret))
+        if message != error.message:
+            error.message = message
+            error.args = (message, *error.args[1:])
 
     # ------------------------------------------------------------------ models
 
@@ -354,17 +360,19 @@ class OpenAICompatClient:
         headers = self.headers()
         headers["Accept"] = "application/json"
         try:
-            response = await self._client.get(url, headers=headers, timeout=self._timeout)
-        except httpx.HTTPError as exc:
-            raise E.NetworkError(
-                f"Could not reach {name} at {self.base_url} ({_reason(exc)}). "
-                "Check your network or the base URL.",
-                provider=self.provider.name,
-            ) from None
-        if response.status_code >= 400:
-            error = self._http_error(response, response.content[:MAX_ERROR_BODY])
-            self._hide_key(error)
-            raise error
+            try:
+                response = await self._client.get(url, headers=headers, timeout=self._timeout)
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                raise E.NetworkError(
+                    f"Could not reach {name} at {self.shown_url} ({_reason(exc)}). "
+                    "Check your network or the base URL.",
+                    provider=self.provider.name,
+                ) from None
+            if response.status_code >= 400:
+                raise self._http_error(response, response.content[:MAX_ERROR_BODY])
+        except E.ProviderError as exc:
+            self._hide_secrets(exc)
+            raise
         try:
             return response.json()
         except ValueError:
@@ -399,5 +407,6 @@ def _broken(exc: BaseException) -> str:
 
 
 def _reason(exc: BaseException) -> str:
+    """httpx's words, one line: a URL they quote (a proxy's, a redirect's) masked as any."""
     text = str(exc).strip()
-    return text.splitlines()[0][:160] if text else type(exc).__name__
+    return mask_text(text.splitlines()[0])[:160] if text else type(exc).__name__

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from dataclasses import fields as fields_of
 
 # How the thinking switch is put into a request body.
 THINKING_PARAMS = ("zai", "openrouter", "chat_template_kwargs", "reasoning_effort", "none")
@@ -43,6 +44,21 @@ class ProviderConfig:
     @property
     def display_name(self) -> str:
         return self.label or self.name
+
+    def __repr__(self) -> str:
+        """Its fields, with the base URL and header values as `config show` shows them: a
+        traceback that shows its locals (Textual's does) prints a provider this way."""
+        from glmchat.secret_values import mask_setting, shown_url  # it imports us, in the end
+
+        fields = []
+        for f in fields_of(self):
+            value = getattr(self, f.name)
+            if f.name == "base_url":
+                value = shown_url(value)
+            elif f.name == "headers":
+                value = tuple((k, mask_setting(k, v, header=True)) for k, v in value)
+            fields.append(f"{f.name}={value!r}")
+        return f"ProviderConfig({', '.join(fields)})"
 
 
 GLM_ZAI_MODELS = ("glm-4.5", "glm-4.5-air", "glm-4.5-x", "glm-4.5-airx", "glm-4.5-flash")

@@ -70,12 +70,15 @@ def check_base_url(url: str) -> None:
     """--base-url must be an http(s) URL with a host: anything else is a usage error."""
     import httpx
 
+    from glmchat.secret_values import mask_text, shown_url
+
+    shown = shown_url(url)  # a password or token in it is not echoed
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        raise CliError(f"--base-url {url!r} is not a valid URL ({exc})") from None
+        raise CliError(f"--base-url {shown!r} is not a valid URL ({mask_text(str(exc))})") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise CliError(f"--base-url {url!r} must be an http:// or https:// URL with a host")
+        raise CliError(f"--base-url {shown!r} must be an http:// or https:// URL with a host")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -36,7 +36,7 @@ from glmchat.credentials import (
     env_names,
     key_problem,
 )
-from glmchat.secret_values import mask_args, mask_setting, mask_text
+from glmchat.secret_values import mask_args, mask_setting, mask_text, shown_url
 from glmchat.sentences import join_sentences
 from glmchat.terminal_text import dumps_json
 from glmchat.tools.base import McpServerConfig
@@ -201,7 +201,7 @@ def cmd_show(args: argparse.Namespace) -> int:
                 name: {
                     "label": p.display_name,
                     "dialect": p.dialect,
-                    "base_url": p.base_url,
+                    "base_url": shown_url(p.base_url),  # as the text shows it
                     "api_key_env": p.api_key_env,
                     "thinking_param": p.thinking_param,
                     "reasoning_field": p.reasoning_field,
@@ -235,7 +235,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             (
                 name,
                 f"api key: {_key_status(p, found[name])}",
-                p.base_url,
+                shown_url(p.base_url),  # a password or token in it masked, as an MCP url's
                 f"({settings.sources.get(f'providers.{name}', 'default')})",
             )
             for name, p in settings.providers.items()

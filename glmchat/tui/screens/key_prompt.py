@@ -12,6 +12,7 @@ from textual.widgets import Button, Input, Label, Static
 from glmchat.backend.errors import ProviderError
 from glmchat.backend.providers import ProviderConfig
 from glmchat.credentials import key_problem
+from glmchat.secret_values import shown_url
 from glmchat.terminal_text import neutralize_controls
 from glmchat.tui.glm_app import glm_app
 from glmchat.tui.screens.dialog import Dialog
@@ -43,7 +44,8 @@ class KeyPrompt(Dialog[bool]):
                 rule = "" if shadow else f"; {p.api_key_env} in the environment wins over it"
                 yield Static(
                     Text(
-                        f"glmchat needs a key to talk to {p.display_name} ({p.base_url}). It is "
+                        f"glmchat needs a key to talk to {p.display_name} "
+                        f"({shown_url(p.base_url)}). It is "
                         f"saved in credentials.toml (mode 0600){rule}."
                     )
                 )
