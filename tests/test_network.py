@@ -210,9 +210,13 @@ async def test_a_watched_stream_that_turns_fast_is_read_at_once(wire: WireServer
 
 async def _shown_after_three_tokens(wire: WireServer, later: float | None) -> tuple[int, int]:
     """Read a slow 40-event answer at a background pace whose next tick never comes in the
-    test, and bring the pane forward (a 0.05 s pace) once 3 tokens are in: `later` seconds
+    test, and bring the pane forward (a 0.05 s pace) once 2 tokens are in: `later` seconds
     after, or at once, between two reads. Returns how many tokens were read (in 10 s at most)
-    and how many paced waits there were."""
+    and how many paced waits there were.
+
+    Reads are paced from the third on (SLOW_READS), and the reply's head may come in a read
+    of its own: then only two tokens are in before the reader waits (found in CI under load:
+    waiting for a third, the test waited out the background pace)."""
     n = 40
     wire.reply(Reply(body=events(n), splits=_event_splits(n), delay=0.01))
     client, backend = counted_client(wire.url)
@@ -223,7 +227,7 @@ async def _shown_after_three_tokens(wire: WireServer, later: float | None) -> tu
         async for event in _within(client.stream(REQUEST), 10):
             if isinstance(event, ContentDelta):
                 before, seen = seen, seen + event.text.count(" ")  # a read's tokens: one event
-                if before < 3 <= seen:
+                if before < 2 <= seen:
                     if later is None:
                         pace.change(0.05, watch=False)
                     else:
