@@ -132,3 +132,23 @@ async def test_two_prompts_in_one_burst_each_keep_their_own_text(zai: WireServer
         await wait_for_stream(pilot)
         assert [r.json["messages"][-1]["content"] for r in zai.requests] == ["first"]
         assert pane.prompt.text == "second\nthird"  # nothing lost, nothing doubled
+
+
+async def test_ctrl_u_and_ctrl_k_act_on_the_line_as_typed_not_its_wrapped_row() -> None:
+    """Found by QA: in a 300-character line, ctrl+u deleted only its last screen row."""
+    async with running() as pilot:
+        prompt = active(pilot).prompt
+        line = " ".join(f"word{n}" for n in range(60))  # wraps over several rows at 120
+        prompt.insert(f"first line\n{line}")
+        await pilot.pause()
+        assert prompt.wrapped_document.height > 3
+        await pilot.press("ctrl+u")
+        assert prompt.text == "first line\n"
+        prompt.insert(line)
+        prompt.move_cursor((1, 10))
+        await pilot.press("ctrl+k")
+        assert prompt.text == f"first line\n{line[:10]}"
+        await pilot.press("ctrl+u")
+        assert prompt.text == "first line\n"
+        await pilot.press("ctrl+u")  # at the start of a line: joins it to the one above, as before
+        assert prompt.text == "first line"

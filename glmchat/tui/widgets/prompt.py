@@ -137,6 +137,23 @@ class PromptInput(SafeTextArea):
     def action_submit(self) -> None:
         self._submit()
 
+    # ctrl+u and ctrl+k act on the line as typed, as in a shell, not on the screen row a long
+    # line wraps onto (found by QA: ctrl+u in a 300-character line deleted its last row only).
+    def action_delete_to_start_of_line(self) -> None:
+        row, column = self.selection.end
+        if column and self.selection.is_empty:
+            self.delete((row, 0), (row, column))
+        else:
+            super().action_delete_to_start_of_line()
+
+    def action_delete_to_end_of_line(self) -> None:
+        row, column = self.selection.end
+        end = len(self.document[row])
+        if column < end and self.selection.is_empty:
+            self.delete((row, column), (row, end))
+        else:
+            super().action_delete_to_end_of_line()
+
     def action_newline(self) -> None:
         self.insert("\n")
 
