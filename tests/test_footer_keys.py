@@ -214,3 +214,11 @@ async def test_a_dialog_shows_its_own_keys_not_the_chats() -> None:
             app.pop_screen()
             await pilot.pause()
         assert screen_lines(app)[-1] == chat_keys
+        # The command palette (Textual's own screen) too.
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        bottom = screen_lines(app)[-1]
+        assert "esc Exit the command palette" in bottom and "Send" not in bottom, bottom
+        await pilot.press("escape")
+        await pilot.pause()
+        assert screen_lines(app)[-1] == chat_keys

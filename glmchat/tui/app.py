@@ -21,7 +21,7 @@ from glmchat.tui import budget_mark
 from glmchat.tui.app_services import AppServices
 from glmchat.tui.app_tools import AppTools
 from glmchat.tui.closed_terminal import end_on_signals
-from glmchat.tui.commands import ChatCommands
+from glmchat.tui.commands import ChatCommands, Palette
 from glmchat.tui.compat.keys import KeysAsRead
 from glmchat.tui.compat.one_write import FramesInOneWrite
 from glmchat.tui.compat.terminal_input import install as install_terminal_input
@@ -244,6 +244,11 @@ class GlmChatApp(FramesInOneWrite, KeysAsRead, AppServices):  # compat: see each
             "copy_answer",
         }
     )
+
+    def action_command_palette(self) -> None:
+        # Textual's, with its keys at the bottom (commands.Palette).
+        if self.use_command_palette and not isinstance(self.screen, Palette):
+            self.push_screen(Palette(id="--command-palette"))
 
     async def as_read(self, key: str) -> bool:
         return await move_focus_as_read(self, key)  # a focus move, before the keys after it

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import CommandPalette, DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
 from glmchat.catalogue import known_models
@@ -23,6 +23,16 @@ _FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 def code_blocks(markdown: str) -> list[str]:
     return [m.group(1).rstrip("\n") for m in _FENCE.finditer(markdown)]
+
+
+class Palette(CommandPalette):
+    """Textual's command palette, with its own keys at the bottom: the chat's key bar showed
+    under it (`⏎ Send  esc Stop`, found by QA), as under every dialog before (Dialog)."""
+
+    def on_mount(self) -> None:
+        from glmchat.tui.widgets.key_footer import KeyFooter
+
+        self.mount(KeyFooter())
 
 
 class ChatCommands(Provider):
