@@ -149,6 +149,11 @@ async def test_remapped_selection_keys_in_a_burst(zai: WireServer) -> None:
         ["alt+up", "escape", "backspace", *"hi"],
         ["shift+tab", "escape", *"hi", "backspace"],
         ["alt+up", "alt+up", "alt+down", "escape", *"ok", "left", "x"],
+        # Enter on a selected message is not the box's send (found by QA: sent "hellox").
+        [*"hello", "alt+up", "enter", "x"],
+        [*"hello", "tab", "enter", "x"],
+        [*"hello", "shift+tab", "enter", "x"],
+        [*"hello", "alt+up", "alt+up", "enter", "x"],
     ],
     ids=lambda keys: " ".join(keys),
 )

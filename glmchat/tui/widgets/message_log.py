@@ -7,6 +7,7 @@ from textual.containers import VerticalScroll
 from textual.geometry import Size
 from textual.scrollbar import ScrollBar
 
+from glmchat.tui.compat.keys import routed_to
 from glmchat.tui.compat.row_scrollbar import row_scrollbar
 from glmchat.tui.compat.textual_private import SettledBySizing
 from glmchat.tui.key_order import focus_left, hand_on, hand_on_paste, moves_focus, run_here
@@ -55,7 +56,13 @@ class MessageLog(SettledBySizing, VerticalScroll):
 
     async def on_key(self, event: events.Key) -> None:
         if focus_left(self):
-            hand_on(self, event)  # routed here before a key moved the focus: it follows
+            # Routed here before a key moved the focus: it follows. Not a key that bubbled up
+            # from a message, which was that message's where the focus was (found by QA:
+            # `alt+up enter x` in one read; the enter, the selected answer's, came up here
+            # after the x had taken the focus back to the box, and was handed to the box,
+            # which sent).
+            if routed_to(event) in (None, self):
+                hand_on(self, event)
         elif self.has_focus and event.is_printable and event.character:
             event.stop()
             event.prevent_default()
@@ -66,7 +73,8 @@ class MessageLog(SettledBySizing, VerticalScroll):
 
     def on_paste(self, event: events.Paste) -> None:
         if focus_left(self):
-            hand_on_paste(self, event)
+            if routed_to(event) in (None, self):
+                hand_on_paste(self, event)
         elif self.has_focus:
             event.stop()
             type_into_prompt(self, event.text)
