@@ -106,7 +106,9 @@ class KeysAsRead:
         # is) runs after this one unless this one prevents it.
         app: Any = self
         target = _routed.pop(event, None)
-        if target is None or target is app.focused or not target.is_attached:
+        if target is None or target is app.focused or target is app.screen:
+            return
+        if not target.is_attached:
             return
         event.prevent_default()
         keymap = app._keymap
