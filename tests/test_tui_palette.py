@@ -165,3 +165,22 @@ async def test_a_model_that_always_thinks_is_offered_its_lowest_effort_not_think
         await run_command(pilot, "Regenerate with the lowest effort (low)")
         await wait_for_stream(pilot)
     assert zai.requests[-1].json["reasoning_effort"] == "low"
+
+
+async def test_keys_read_with_the_enter_that_closes_the_palette_do_not_crash_it() -> None:
+    """Found by QA: `ctrl+p`, `rename`, then two enters in one read. The first picked the
+    command and closed the palette; the second, routed to the palette's box before the first
+    was handled, closed it again: the app crashed (no screen left to pop)."""
+    from textual import events
+
+    async with running() as pilot:
+        app = pilot.app
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        await pilot.press(*"rename")
+        await pilot.pause(1.0)  # the search has shown its results
+        for name in ("enter", "enter"):
+            app.post_message(events.Key(name, None))
+        await pilot.pause(0.5)
+        assert app.is_running and app.return_code is None
+        assert isinstance(app.screen, TextPrompt)  # the first enter's pick: rename

@@ -7,8 +7,10 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from textual import on
 from textual.command import CommandPalette, DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
+from textual.widgets import Button, Input, OptionList
 
 from glmchat.catalogue import known_models
 from glmchat.tui.glm_app import glm_app
@@ -33,6 +35,19 @@ class Palette(CommandPalette):
         from glmchat.tui.widgets.key_footer import KeyFooter
 
         self.mount(KeyFooter())
+
+    @on(Input.Submitted)
+    @on(Button.Pressed)
+    @on(OptionList.OptionSelected)
+    def _not_once_closed(
+        self, event: Input.Submitted | Button.Pressed | OptionList.OptionSelected
+    ) -> None:
+        # Runs before CommandPalette's own handler. An enter read together with the one that
+        # picked a command reached the box after the palette had closed, and closing it again
+        # took the app down (found by QA: `rename` and two enters in one read).
+        if self.app.screen is not self:
+            event.stop()
+            event.prevent_default()
 
 
 class ChatCommands(Provider):
