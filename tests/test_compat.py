@@ -51,13 +51,10 @@ from glmchat.tui.compat.textual_private import (
     HeightStepLayouts,
     SettledBySizing,
     paint_dirty_rows_only,
-    relabel_without_animation,
     relabelled_in_place,
     screen_rows,
-    tabs_scroller,
 )
 from glmchat.tui.markdown.blocks import split_blocks
-from tests.tui_helpers import screen_lines
 
 # Every kind of block rich renders, and the inline markup it styles.
 SAMPLE = (
@@ -336,31 +333,6 @@ async def test_a_following_log_sticks_to_the_bottom_as_it_grows() -> None:
         await log.query(Static).remove()
         await pilot.pause()
         assert not log.is_anchored and log.scroll_y == 0
-
-
-async def test_tabs_scroll_sideways_in_the_strip_tabs_scroller_finds() -> None:
-    """glmchat/tui/widgets/pane_tabs.py watches this strip to count the tabs out of view and
-    scrolls it to keep the shown tab in view."""
-    from textual.widgets import Tabs
-
-    class Many(App[None]):
-        def compose(self) -> ComposeResult:
-            yield Tabs(*[f"tab number {i}" for i in range(12)])
-
-    app = Many()
-    async with app.run_test(size=(40, 5)) as pilot:
-        app.animation_level = "none"
-        tabs = app.query_one(Tabs)
-        strip = tabs_scroller(tabs)
-        assert strip is not None, "Tabs no longer has a #tabs-scroll strip"
-        assert strip.virtual_size.width > strip.size.width
-        tabs.action_previous_tab()  # wraps to the last tab: the strip scrolls to it
-        await pilot.pause()
-        await pilot.pause()
-        assert strip.scroll_x > 0
-        strip.scroll_to_center(tabs.query("Tab").first(), force=True, animate=False)
-        await pilot.pause()
-        assert strip.scroll_x == 0
 
 
 async def test_screen_rows_reads_a_modal_over_the_screen_under_it() -> None:
@@ -853,75 +825,6 @@ async def test_a_repaint_outside_what_a_frame_painted_is_kept() -> None:
         assert top._repaint_regions and top._repaint_required
 
 
-async def test_a_relabelled_tab_moves_the_underline_without_an_animation() -> None:
-    """A tab mark (a streaming answer) changes the label; Textual would slide the underline
-    for 0.3 s, a whole-screen frame at a time."""
-    from textual.widgets import Tab, Tabs
-    from textual.widgets._tabs import Underline
-
-    class Strips(App[None]):
-        def compose(self) -> ComposeResult:
-            for name in ("ours", "theirs"):
-                yield Tabs(Tab("first", id="a"), Tab("second", id="b"), id=name)
-
-    app = Strips()
-    async with app.run_test(size=(60, 8)) as pilot:
-        for tabs in app.query(Tabs):
-            tabs.active = "b"
-        await pilot.pause(0.5)
-        ours, theirs = app.query_one("#ours", Tabs), app.query_one("#theirs", Tabs)
-        relabel_without_animation(ours.query_one("#a", Tab), "● a much longer first label")
-        theirs.query_one("#a", Tab).label = "● a much longer first label"
-        underline, reference = ours.query_one(Underline), theirs.query_one(Underline)
-        slid = False
-        for _ in range(40):  # Textual starts its slide after a timer and a refresh
-            await pilot.pause(0.01)
-            assert not app.animator.is_being_animated(underline, "highlight_start")
-            slid = slid or app.animator.is_being_animated(reference, "highlight_start")
-        assert slid
-        await pilot.pause(0.5)
-        assert (underline.highlight_start, underline.highlight_end) == (
-            reference.highlight_start,
-            reference.highlight_end,
-        )
-        assert ours.query_one("#a", Tab).label.plain == "● a much longer first label"
-
-
-async def test_a_tab_mark_for_another_is_a_repaint_not_a_layout() -> None:
-    """`● title` becoming `✓ title` (a background answer ended) keeps the tab's width: the tab
-    repaints; Textual laid out the whole screen at every label. A label of another width still
-    lays out, and every label shows."""
-    from textual.widgets import Tab, Tabs
-
-    from glmchat.tui.literal import literal
-
-    class Strip_(App[None]):
-        def compose(self) -> ComposeResult:
-            yield Tabs(Tab("● first", id="a"), Tab("second", id="b"))
-
-    app = Strip_()
-    async with app.run_test(size=(60, 8)) as pilot:
-        await pilot.pause()
-        tab = app.query_one("#a", Tab)
-        asked: list[bool] = []
-        original = tab.refresh
-
-        def counting(*regions: Any, **kw: Any) -> Any:
-            asked.append(bool(kw.get("layout")))
-            return original(*regions, **kw)
-
-        tab.refresh = counting  # type: ignore[method-assign]
-        relabel_without_animation(tab, literal("✓ first"))
-        await pilot.pause()
-        assert asked and not any(asked)  # repainted, not laid out
-        assert tab.label.plain == "✓ first"
-        assert "✓ first" in "\n".join(screen_lines(app))
-        relabel_without_animation(tab, literal("first"))
-        await pilot.pause()
-        assert any(asked)  # narrower: laid out
-        assert tab.label.plain == "first"
-
-
 async def test_a_widget_that_grows_in_place_keeps_its_rendered_rows() -> None:
     """Textual empties a widget's row cache on any size change; GrowsInPlace keeps the rows
     that are still there, and they are what a render from scratch gives."""
@@ -982,7 +885,7 @@ def test_no_module_outside_compat_uses_these_internals() -> None:
     imports of the libraries' private modules."""
     root = pathlib.Path(glmchat.__file__).parent
     private = re.compile(
-        r"_size_updated|rules_core|\.parsed\b|\.elements\b|\._bindings\b|_on_key\b|#tabs-scroll"
+        r"_size_updated|rules_core|\.parsed\b|\.elements\b|\._bindings\b|_on_key\b"
         r"|^\s*(from|import) (textual|rich|markdown_it)(\.\w+)*\._",
         re.MULTILINE,
     )

@@ -72,10 +72,10 @@ async def test_a_first_prompt_with_markup_titles_the_tab_and_pane_literally(
         await send(pilot, prompt)
         await wait_for_stream(pilot)
         await _settle(pilot)
-        tab = app.tabs.get_tab(app.tabs.active)
-        assert tab.label.plain == prompt[:24] + ("…" if len(prompt) > 25 else prompt[24:])
+        label = app.tabs.bar.label(app.tabs.active or "")
+        assert label.plain == prompt[:24] + ("…" if len(prompt) > 25 else prompt[24:])
         lines = screen_lines(app)
-        assert lines[0].strip() == tab.label.plain  # the tab bar
+        assert lines[0].strip() == label.plain  # the tab bar
         assert lines[2].strip() == prompt  # the pane's title line
         assert app.is_running
     [_, answer] = saved(pane.conversation_id)
@@ -92,7 +92,8 @@ async def test_escape_sequences_in_a_title_are_shown_not_sent(zai: WireServer) -
         screen = screen_text(app)
         assert "\x1b" not in screen and "\x07" not in screen
         assert "title \\x1b]0;PWNED\\x07 and \\x1b[2J end" in screen_lines(app)[2]
-        assert app.tabs.get_tab(app.tabs.active).label.plain.startswith("title \\x1b]0;PWNED")
+        assert app.tabs.bar.label(app.tabs.active or "").plain.startswith("title \\x1b]0;PWNED")
+        assert screen_lines(app)[0].startswith(" title \\x1b]0;PWNED")  # the tab bar
 
 
 # --- a bad title in the store -------------------------------------------------------------------

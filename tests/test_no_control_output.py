@@ -9,8 +9,8 @@ from textual.app import App, ComposeResult
 from textual.widgets import Static
 
 from glmchat.tui.literal import NoControlCharacters, one_line
-from glmchat.tui.widgets.pane_tabs import TITLE_WIDTH, tab_label
 from glmchat.tui.widgets.status_bar import StatusInfo, render_info
+from glmchat.tui.widgets.tab_bar import TITLE_WIDTH, tab_label
 from tests.tui_helpers import active, glm, message, running, screen_lines, screen_text, seed
 
 # ESC ] 0 retitles the window, ESC [ 2 J clears the screen, CSI (C1) and BEL, DEL.

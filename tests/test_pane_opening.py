@@ -12,14 +12,13 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Static, TabPane
+from textual.widgets import Static
 
 from glmchat.tui.compat.textual_private import (
     HeightStepLayouts,
     paint_dirty_rows_only,
     settle_sizes_in_layouts,
 )
-from glmchat.tui.widgets.pane_tabs import OverflowHint
 from tests.tui_helpers import active, glm, running, screen_lines
 
 
@@ -63,9 +62,11 @@ async def test_opening_a_pane_lays_out_the_screen_once(panes_before: int) -> Non
         assert active(pilot) is app.panes[-1] and active(pilot).prompt.has_focus
 
 
-async def test_overflow_hints_are_rewritten_only_when_their_counts_change(
+async def test_the_tab_bar_is_drawn_again_only_when_what_it_shows_changes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """A background stream marks its tab; the same mark again, or a title as it was, draws
+    nothing; one more tab out of view changes the count, which shows."""
     async with running(size=(80, 24)) as pilot:
         app = glm(pilot)
         for i in range(8):
@@ -73,29 +74,30 @@ async def test_overflow_hints_are_rewritten_only_when_their_counts_change(
             active(pilot).rename(f"conversation number {i}")
         await settle(pilot)
         assert "‹" in screen_lines(app)[0]  # the bar overflows
-        # A background stream marks its tab (a relabel, after which the tabs out of view are
-        # counted again); each next relabel of the same tabs leaves the counts as they are.
-        tab_ids = [pane.parent.id for pane in app.panes[:3] if isinstance(pane.parent, TabPane)]
+        tab_ids = [app.tabs.pane_id(pane) or "" for pane in app.panes[:3]]
         for tab_id in tab_ids:
-            app.tabs.set_activity(tab_id or "", "streaming")
+            app.tabs.set_activity(tab_id, "streaming")
         await settle(pilot)
-        updates: list[OverflowHint] = []
-        show = OverflowHint.show
+        bar = app.tabs.bar
+        drawn: list[int] = []
+        render_line = bar.render_line
 
-        def counted(self: OverflowHint, text: str) -> None:
-            updates.append(self)
-            show(self, text)
+        def counted(y: int) -> Any:
+            drawn.append(y)
+            return render_line(y)
 
-        monkeypatch.setattr(OverflowHint, "show", counted)
-        for tab_id in tab_ids:
-            app.tabs.set_activity(tab_id or "", "streaming")
+        monkeypatch.setattr(bar, "render_line", counted)
+        for tab_id, pane in zip(tab_ids, app.panes, strict=False):
+            app.tabs.set_activity(tab_id, "streaming")
+            app.tabs.set_title(tab_id, pane.title)
             await settle(pilot)
-        assert updates == []
+        assert drawn == []
+        before = screen_lines(app)[0]
         await app.open_pane()  # one more tab out of view: the count changes, and shows
         await settle(pilot)
-        assert updates
+        assert drawn
         top = screen_lines(app)[0]
-        assert "‹ " in top, top
+        assert "● ‹ " in top and top != before, top
 
 
 class _Screen(HeightStepLayouts, Screen[None]):

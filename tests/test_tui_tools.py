@@ -386,7 +386,7 @@ async def test_panes_wait_each_for_their_own_answer_and_mark_their_tabs(
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: app.tabs.active != first_tab, "the new pane")
         second = active(pilot)
-        assert app.tabs.get_tab(first_tab).label.plain.startswith("? ")
+        assert app.tabs.bar.label(first_tab or "").plain.startswith("? ")
         await pilot.press("y")  # the shown pane has nothing to approve: y is typed
         assert second.prompt.text == "y" and first.approval is not None
         second.prompt.clear()
@@ -401,7 +401,7 @@ async def test_panes_wait_each_for_their_own_answer_and_mark_their_tabs(
         assert first.focus_target.has_focus  # the question, not the prompt
         await pilot.press("y")
         await wait_for_stream(pilot, first)
-        assert not app.tabs.get_tab(first_tab).label.plain.startswith("?")
+        assert not app.tabs.bar.label(first_tab or "").plain.startswith("?")
         assert [p.state for p in first.query(ToolPanel)] == ["ok"]
         assert [p.state for p in second.query(ToolPanel)] == ["denied"]
 
@@ -425,7 +425,7 @@ async def test_a_call_asked_while_its_pane_is_hidden_is_asked_when_shown(
         gate.set()
         await wait_until(pilot, lambda: first.approval is not None, "the question")
         await pilot.pause()
-        assert app.tabs.get_tab(first_tab).label.plain.startswith("? ")
+        assert app.tabs.bar.label(first_tab or "").plain.startswith("? ")
         message = first.streaming
         assert message is not None
         assert [p.state for p in message.query(ToolPanel)] == ["waiting"]

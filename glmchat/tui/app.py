@@ -12,7 +12,6 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
-from textual.widgets import TabPane
 
 from glmchat.config import BINDING_IDS, Settings
 from glmchat.credentials import CredentialStore
@@ -140,15 +139,9 @@ class GlmChatApp(FramesInOneWrite, KeysAsRead, AppServices):  # compat: see each
 
     @property
     def active_pane(self) -> ChatPane | None:
-        pane = self.tabs.active_pane
-        if pane is None:
-            return None
-        # The tab's own child: asked on every streaming tick, and a query of the whole pane
-        # walked every mounted message's widgets (a resumed conversation's window: 5x the CPU).
-        for child in pane.children:
-            if isinstance(child, ChatPane):
-                return child
-        return None
+        # Asked on every streaming tick: a lookup, not a query (a query of the whole pane
+        # walked every mounted message's widgets: a resumed conversation's window, 5x the CPU).
+        return self.tabs.active_pane
 
     @property
     def panes(self) -> list[ChatPane]:
@@ -196,10 +189,8 @@ class GlmChatApp(FramesInOneWrite, KeysAsRead, AppServices):  # compat: see each
             toolbox=toolbox,
         )
 
-    @staticmethod
-    def _tab_id(pane: ChatPane) -> str | None:
-        tab_pane = pane.parent
-        return tab_pane.id if isinstance(tab_pane, TabPane) else None
+    def _tab_id(self, pane: ChatPane) -> str | None:
+        return self.tabs.pane_id(pane)
 
     def show_pane(self, pane: ChatPane) -> None:
         pane_id = self._tab_id(pane)
@@ -329,7 +320,7 @@ class GlmChatApp(FramesInOneWrite, KeysAsRead, AppServices):  # compat: see each
     def _switch(self, step: int) -> None:
         # From the tab shown now, which `show` sets at once: presses faster than a frame each
         # move one step from where the last one landed.
-        ids = [p.id for p in self.query(TabPane) if p.id]
+        ids = self.tabs.pane_ids
         if len(ids) < 2 or self.tabs.active not in ids:
             return
         self.tabs.show(ids[(ids.index(self.tabs.active) + step) % len(ids)])

@@ -5,8 +5,6 @@ What it relies on, each checked by tests/test_compat.py:
 - in a layout, the screen gives every widget its new size through `Widget._size_updated(size,
   virtual_size, container_size, layout=True)`; with `layout=False` it sets `virtual_size`
   without running that reactive's watchers (and so without asking for another layout).
-- `Tabs` lays its tabs out in a strip with the id `tabs-scroll` that scrolls horizontally (with
-  `scroll_to_center`, not `scroll_visible`: its overflow is hidden).
 - a screen's compositor renders the rows the terminal would get (`Screen._compositor.
   render_strips()`, what `App.export_screenshot` draws, which has no text form), and a modal
   screen draws the screens under it from the context variable `textual._context.
@@ -38,10 +36,6 @@ What it relies on, each checked by tests/test_compat.py:
 - a widget's rendered lines are kept by its `_styles_cache` (a `StylesCache`: `_cache`, a dict
   of row to Strip, and `_dirty_lines`, the rows to render again), which `_size_updated`
   empties, through `_set_dirty()`, whenever the widget's size changes.
-- a `Tab` keeps its label in `_label` and shows it as a `Static` (whose `update` takes
-  `layout=False`); a `Tab` whose label is set posts `Tab.Relabelled`, on which `Tabs` moves
-  its underline with an animation (`Tabs._highlight_active(animate=True)`); `Tabs` calls its
-  own `_highlight_active` for every move of the underline (a new tab, a switch, a relabel).
 """
 
 from __future__ import annotations
@@ -51,13 +45,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from textual._compositor import Compositor, CompositorMap, ReflowResult
 from textual._context import visible_screen_stack
-from textual.content import Content
-from textual.css.query import NoMatches
 from textual.geometry import Region, Size
 from textual.screen import Screen
 from textual.strip import Strip
 from textual.widget import Widget
-from textual.widgets import Collapsible, Static, Tab, Tabs
+from textual.widgets import Collapsible
 
 from glmchat.tui.compat.one_write import terse
 
@@ -70,9 +62,7 @@ __all__ = [
     "SettledBySizing",
     "paint_dirty_rows_only",
     "relabelled_in_place",
-    "relabel_without_animation",
     "screen_rows",
-    "tabs_scroller",
 ]
 
 
@@ -81,52 +71,6 @@ def screen_rows(app: App[Any]) -> list[str]:
     and hidden widgets absent, a modal screen over its background."""
     visible_screen_stack.set(app._background_screens)
     return [strip.text for strip in app.screen._compositor.render_strips()]
-
-
-def tabs_scroller(tabs: Tabs) -> Widget | None:
-    """The strip of a mounted `Tabs` that scrolls its tabs sideways, or None if not found."""
-    try:
-        return tabs.query_one("#tabs-scroll")
-    except NoMatches:
-        return None
-
-
-def still_underline(tabs: Tabs) -> None:
-    """Make `tabs` put its underline under the active tab at once, never sliding it.
-
-    Textual slides the underline for 0.3 s whenever the active tab changes (a new pane, a
-    switch): about 18 frames of the whole screen, a third of the CPU of opening a pane."""
-    move = tabs._highlight_active
-
-    def at_once(animate: bool = True) -> None:
-        if animate:
-            # When the slide would have started: a tab removed (a pane closed) is laid out by
-            # then, and the underline goes under the shown tab's new place, not its old one.
-            tabs.set_timer(0.02, lambda: move(animate=False))
-        else:
-            move(animate=False)
-
-    tabs._highlight_active = at_once  # type: ignore[method-assign]
-
-
-def relabel_without_animation(tab: Tab, label: Content | str) -> None:
-    """Set a tab's label and put the underline under the active tab at once.
-
-    A label change makes `Tabs` slide its underline for 0.3 s, about 18 frames of the whole
-    screen; a streaming pane's tab mark changes twice per answer. A label as wide as the one it
-    replaces (a mark for another: `● title` to `✓ title`) is a repaint of the tab, not a layout
-    of the screen (`Tab.label` lays out at every change)."""
-    content = Content.from_text(label)
-    if content.cell_length == tab.label.cell_length:
-        if content != tab.label:
-            tab._label = content  # what `Tab.label` sets, less the layout and the message
-            Static.update(tab, content, layout=False)
-        return
-    with tab.prevent(Tab.Relabelled):
-        tab.label = label
-    tabs = next((node for node in tab.ancestors if isinstance(node, Tabs)), None)
-    if tabs is not None:
-        tabs._highlight_active(animate=False)
 
 
 class _DirtyRowsCompositor(Compositor):
