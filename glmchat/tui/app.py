@@ -241,8 +241,8 @@ class GlmChatApp(FramesInOneWrite, KeysAsRead, AppServices):  # compat: see each
         if self.use_command_palette and not isinstance(self.screen, Palette):
             self.push_screen(Palette(id="--command-palette"))
 
-    async def as_read(self, key: str) -> bool:
-        return await move_focus_as_read(self, key)  # a focus move, before the keys after it
+    async def as_read(self, key: str, character: str | None) -> bool:
+        return await move_focus_as_read(self, key, character)  # a focus move, before the keys after it
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self._PANE_ACTIONS and isinstance(self.screen, ModalScreen):

@@ -38,7 +38,7 @@ def moves_focus(binding: Binding) -> bool:
     return binding.id in MOVES_FOCUS or binding.action in MOVES_FOCUS_ACTIONS
 
 
-async def move_focus_as_read(app: App[Any], key: str) -> bool:
+async def move_focus_as_read(app: App[Any], key: str, character: str | None = None) -> bool:
     """Run `key` as the app reads it, if what it does where the focus is (the binding the
     focused widget's chain gives it) is to move the focus; whether it did. The keys read with
     it are then routed to where the focus has gone, as if typed one at a time. Routed like any
@@ -48,7 +48,7 @@ async def move_focus_as_read(app: App[Any], key: str) -> bool:
 
     The keys routed before this one are handled first, where they went (one of them may move
     the focus itself, or hand keys on: then where the focus went too)."""
-    if _focus_move(app, key) is None:
+    if _focus_move(app, key, character) is None:
         return False
     for _ in range(4):
         focused = app.screen.focused
@@ -56,20 +56,22 @@ async def move_focus_as_read(app: App[Any], key: str) -> bool:
             break
         if app.screen.focused is focused:
             break
-    active = _focus_move(app, key)  # where the focus is now
+    active = _focus_move(app, key, character)  # where the focus is now
     if active is None:
         return False  # routed as any key
     return await app.run_action(active.binding.action, active.node)
 
 
-def _focus_move(app: App[Any], key: str) -> ActiveBinding | None:
+def _focus_move(app: App[Any], key: str, character: str | None) -> ActiveBinding | None:
     screen = app.screen
+    focused = screen.focused
+    # The widget takes this key as its own: a letter typed in the prompt. Asked first: it is
+    # most keys, and the screen's bindings are a walk of the focus chain and a sort.
+    if focused is not None and focused.check_consume_key(key, character):
+        return None
     active = screen.active_bindings.get(key)
     if active is None or not active.enabled or not moves_focus(active.binding):
         return None
-    focused = screen.focused
-    if focused is not None and focused.check_consume_key(key, None):
-        return None  # the widget takes this key as its own
     return active
 
 

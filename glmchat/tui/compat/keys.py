@@ -58,7 +58,7 @@ def set_key_enabled(key: FooterKey, enabled: bool) -> None:
 
 
 class KeysAsRead:
-    """App mixin: `as_read(key)` is asked about every key as the app reads it, after its
+    """App mixin: `as_read(key, character)` is asked about every key as the app reads it, after its
     priority bindings and before the key is routed to the focused widget; True when it acted
     on the key (which then goes nowhere else).
 
@@ -89,16 +89,17 @@ class KeysAsRead:
             return True
         if not priority:
             return False
-        if await self.as_read(key):
-            return True
         reading = self._reading
+        character = reading.character if reading is not None and reading.key == key else None
+        if await self.as_read(key, character):
+            return True
         if reading is not None and reading.key == key:
             # Where the app routes it next (App.on_event).
             app: Any = self
             _routed[reading] = app.focused or app.screen
         return False
 
-    async def as_read(self, key: str) -> bool:
+    async def as_read(self, key: str, character: str | None) -> bool:
         return False
 
     async def _on_key(self, event: events.Key) -> None:
