@@ -27,6 +27,21 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]
 _JSON_RAW = re.compile(r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+# Characters that join or restyle the character before them: the zero-width joiner (a family
+# emoji is three joined), the variation selectors (`❤️` is U+2764 and U+FE0F) and the skin-tone
+# modifiers. Rich counts such a sequence as one glyph, two cells, as most terminals now draw it;
+# others (tmux 3.3) draw each part, so a title holding one moved the rest of its line, and a
+# one-line bar or table column left stray characters at its end (found by QA in the tab bar).
+_JOINERS = re.compile("[\u200d\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")
+
+
+def steady_width(text: str) -> str:
+    """`text` for a line whose cells must line up (a tab, a title row, a table column): the
+    characters that join or restyle others dropped, so every terminal draws it as wide as it is
+    measured (`👨‍👩‍👧` shows as `👨👩👧`, `❤️` as `❤`). Text without them is returned as it is."""
+    return _JOINERS.sub("", text) if _JOINERS.search(text) else text
+
+
 def _visible(match: re.Match[str]) -> str:
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

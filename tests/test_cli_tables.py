@@ -57,3 +57,25 @@ def test_usage_table_keeps_its_columns_with_a_hostile_model(
     assert "\x1b" not in "\n".join(lines)
     numbered = [line for line in lines if not line.startswith("-")]
     assert len({cell_len(line) for line in numbered}) == 1, lines  # right-aligned: one edge
+
+
+@pytest.mark.parametrize(
+    ("joined", "shown"),
+    [
+        ("👨\u200d👩\u200d👧", "👨👩👧"),  # zero-width joiners
+        ("❤\ufe0f", "❤"),  # an emoji presentation selector
+        ("✌\ufe0e", "✌"),  # a text presentation selector
+        ("👍🏽", "👍"),  # a skin tone
+    ],
+)
+def test_a_cell_with_joined_emoji_is_shown_as_every_terminal_draws_it(
+    joined: str, shown: str
+) -> None:
+    """Found by QA in the tab bar (tmux 3.3): a sequence Rich measures as one glyph and some
+    terminals draw as its parts moved the rest of the line. Table cells drop the joiners."""
+    lines = aligned([["title", "n"], [f"a {joined} b", "7"], ["plain", "12"]], right={1})
+    assert lines[1].startswith(f"a {shown} b")
+    assert not any(ch in "".join(lines) for ch in "\u200d\ufe0e\ufe0f\U0001f3fd")
+    # Each part is as wide as Rich measures it alone: the counts line up whatever the terminal.
+    ends = {sum(cell_len(ch) for ch in line) for line in lines}
+    assert len(ends) == 1, lines

@@ -14,6 +14,7 @@ from glmchat.tui.widgets.tab_bar import (
     COMPACT_BELOW,
     COMPACT_HINT_WIDTH,
     HINT_WIDTH,
+    MIN_ROOM,
     TAB_PADDING,
     TabBar,
     arrange,
@@ -32,16 +33,26 @@ async def _settled(pilot: Any) -> None:
 def _check(widths: list[int], shown: int, width: int, scroll: int) -> int:
     view = arrange(widths, shown, width, scroll)
     hint = COMPACT_HINT_WIDTH if width < COMPACT_BELOW else HINT_WIDTH
-    left = hint if view.before else 0
-    right = width - (hint if view.after else 0)
     starts = [sum(widths[:i]) - view.scroll for i in range(len(widths))]
     total = sum(widths)
-    assert 0 <= view.scroll <= max(0, total - width)
+    title = starts[shown] + (TAB_PADDING if shown > 0 else 0)
+    # Arranged again from where it is, it stays: a bar never scrolls back and forth.
+    assert arrange(widths, shown, width, view.scroll) == view
     if total <= width:
         assert view.scroll == 0 and not view.before and not view.after
+    if view.hint_width == 0:
+        # Too narrow for two counts and a title between them: the shown tab alone, from the
+        # bar's first cell.
+        assert total > width and width - 2 * hint < MIN_ROOM
+        assert title == 0
+        assert len(view.before) + len(view.after) == len(widths) - 1
+        return view.scroll
+    assert view.hint_width == hint
+    left = hint if view.before else 0
+    right = width - (hint if view.after else 0)
+    assert 0 <= view.scroll < total
     # The shown tab's title starts in view, after the count of the tabs before it, and is
     # never counted.
-    title = starts[shown] + (TAB_PADDING if shown > 0 else 0)
     assert title >= left, (widths, shown, width, view)
     assert shown not in view.before and shown not in view.after
     # Every other tab is counted, or its label is wholly between the counts.
@@ -55,8 +66,10 @@ def _check(widths: list[int], shown: int, width: int, scroll: int) -> int:
             assert label[1] > right and i > shown
         else:
             assert left <= label[0] and label[1] <= right, (i, widths, shown, width, view)
-    # Arranged again from where it is, it stays: a bar never scrolls back and forth.
-    assert arrange(widths, shown, width, view.scroll) == view
+    if view.before:
+        # No blank room after `‹ N`: the first tab in view starts right after it.
+        first = min(i for i in range(len(widths)) if i not in view.before)
+        assert starts[first] + TAB_PADDING == left, (widths, shown, width, view)
     return view.scroll
 
 
@@ -75,7 +88,9 @@ def test_arrange_over_random_bars() -> None:
 def test_the_least_scroll_brings_a_tab_into_view() -> None:
     widths = [20] * 10  # 200 cells on a bar of 100
     view = arrange(widths, 9, 100, 0)
-    assert view.scroll == 100  # the end of the strip
+    # The end of the strip (100), and then up to the count: tab 5 is under `‹ N` there, and
+    # tab 6 is drawn right after it.
+    assert view.scroll == 120 + TAB_PADDING - HINT_WIDTH and view.before == tuple(range(6))
     assert arrange(widths, 8, 100, view.scroll).scroll == view.scroll  # already in view
     back = arrange(widths, 3, 100, view.scroll)
     assert back.scroll == 60 + TAB_PADDING - HINT_WIDTH  # just right of `‹ N`
@@ -93,27 +108,40 @@ def _underline(app: Any) -> tuple[int, int]:
     return start, end
 
 
-@pytest.mark.parametrize("width", [30, 80, 120])
+@pytest.mark.parametrize("width", [12, 30, 80, 120])
 async def test_the_line_marks_the_shown_tabs_label_after_every_move(width: int) -> None:
+    """Under the shown tab's label as far as it shows: not under a count (found by QA at 30
+    columns: under `8›`), and a title cut by a count or the bar's end ends in `…`."""
     async with running(size=(width, 20)) as pilot:
         app = glm(pilot)
-        for key in ("ctrl+n", "ctrl+n", "ctrl+n", "ctrl+pageup", "ctrl+w", "ctrl+n") * 2 + (
-            "ctrl+pagedown",
-            "ctrl+pagedown",
+        bar = app.tabs.bar
+        for n, key in enumerate(
+            ("ctrl+n", "ctrl+n", "ctrl+n", "ctrl+pageup", "ctrl+w", "ctrl+n") * 2
+            + ("ctrl+pagedown",) * 4
         ):
             await pilot.press(key)
             await _settled(pilot)
-            pane = active(pilot)
-            span = app.tabs.bar.span(app.tabs.pane_id(pane) or "")
+            if key == "ctrl+n" and n % 3 == 0:
+                active(pilot).rename("a title much longer than thirty cells, cut")
+                await _settled(pilot)
+            pane_id = app.tabs.pane_id(active(pilot)) or ""
+            span = bar.span(pane_id)
             assert span is not None
-            start, end = _underline(app)
-            label = app.tabs.bar.label(app.tabs.pane_id(pane) or "").plain
             top = screen_lines(app)[0]
+            room = (
+                bar.view.hint_width if "‹" in top else 0,
+                width - (bar.view.hint_width if "›" in top else 0),
+            )
+            start, end = _underline(app)
+            label = bar.label(pane_id).plain
             assert (start, end) == (
-                max(0, span[0] + TAB_PADDING),
-                min(width, span[1] - TAB_PADDING),
+                max(room[0], span[0] + TAB_PADDING),
+                min(room[1], span[1] - TAB_PADDING),
             ), (key, top, screen_lines(app)[1])
-            assert top[start:end] == label[: end - start], (key, top)
+            if span[1] - TAB_PADDING > room[1]:  # cut: it says so
+                assert top[start:end] == label[: end - start - 1] + "…", (key, top)
+            else:
+                assert top[start:end] == label, (key, top)
 
 
 async def test_a_click_on_a_count_shows_the_nearest_tab_it_counts() -> None:
@@ -182,3 +210,77 @@ async def test_a_pane_mounts_its_own_widgets_and_the_bar_none() -> None:
         [step] = steps
         assert step == 1 + len(list(app.panes[-1].walk_children()))  # the pane and its own
         assert list(bar.children) == []
+
+
+async def test_a_count_draws_its_mark_on_its_own_background() -> None:
+    """Found by QA: the `✗` of `✗ ‹ 4` had the screen's background, a hole in the count."""
+    async with running(size=(45, 20)) as pilot:
+        app = glm(pilot)
+        for _ in range(5):
+            await pilot.press("ctrl+n")
+            await pilot.pause()
+        app.tabs.set_activity(app.tabs.pane_ids[0], "failed")
+        await _settled(pilot)
+        row = app.tabs.bar.render_line(0)
+        cells = [(segment.text, segment.style) for segment in row if segment.text.strip()]
+        badge = next(style for text, style in cells if text == "✗")
+        arrow = next(style for text, style in cells if "‹" in text)
+        assert badge is not None and arrow is not None
+        assert badge.bgcolor == arrow.bgcolor
+        assert badge.color != arrow.color  # the mark's own colour
+
+
+async def test_only_the_tab_under_the_mouse_is_lit_after_the_bar_moves() -> None:
+    """Found by QA: the tab lit under the mouse stayed lit after the bar scrolled it away."""
+    async with running(size=(80, 20)) as pilot:
+        app = glm(pilot)
+        for i in range(9):
+            await pilot.press("ctrl+n")
+            await pilot.pause()
+            active(pilot).rename(f"tab {i} " + "x" * i)
+        await pilot.press(*["ctrl+pagedown"] * 2)
+        await _settled(pilot)
+        bar = app.tabs.bar
+        lit = bar.get_component_rich_style("tab-bar--hover").color
+        column = 40
+        for key in [None] + ["ctrl+pagedown"] * 8:
+            if key is None:
+                await pilot.hover(TabBar, offset=(column, 0))
+            else:
+                await pilot.press(key)
+            await _settled(pilot)
+            under = bar.tab_at(column)
+            shown = bar.span(bar.shown or "")
+            assert shown is not None
+            row = bar.render_line(0)
+            x = 0
+            for segment in row:
+                if shown[0] <= x < shown[1]:
+                    pass  # the shown tab is drawn in the same colour
+                elif segment.style is not None and segment.style.color == lit and segment.text.strip():
+                    # Lit: the tab under the mouse, and only it.
+                    assert under is not None and under != bar.shown
+                    span = bar.span(under)
+                    assert span is not None and span[0] <= x < span[1], (key, x, span)
+                x += segment.cell_length
+
+
+async def test_a_title_with_joined_emoji_keeps_the_bar_in_its_cells() -> None:
+    """Found by QA in tmux 3.3: a family emoji (three joined by U+200D) or `❤️` (with U+FE0F)
+    is measured as one two-cell glyph, and drawn by some terminals as its parts: the rest of the
+    bar moved, leaving stray characters at its end. Titles drop the joiners and selectors."""
+    title = "👨\u200d👩\u200d👧 ❤\ufe0f 👍🏽 ok"
+    async with running(size=(80, 20)) as pilot:
+        app = glm(pilot)
+        active(pilot).rename(title)
+        await pilot.press("ctrl+n")
+        await _settled(pilot)
+        top = screen_lines(app)[0]
+        for joiner in ("\u200d", "\ufe0f", "\U0001f3fd"):
+            assert joiner not in top
+            assert joiner not in screen_lines(app)[2]  # nor in the pane's title row
+        assert "👨👩👧 ❤ 👍 ok" in top
+        await pilot.press("ctrl+pageup")
+        await _settled(pilot)
+        assert "👨👩👧 ❤ 👍 ok" in screen_lines(app)[2]
+        assert active(pilot).title == title  # the conversation keeps its title as written

@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 
 from rich.cells import cell_len, set_cell_size
 
-from glmchat.terminal_text import neutralize_controls
+from glmchat.terminal_text import neutralize_controls, steady_width
 
 
 def clip(text: str, cells: int) -> str:
@@ -32,7 +32,9 @@ def aligned(
     measured in terminal cells: a model id or title with escapes or CJK kept its columns.
     `rule_before_last`: a line of dashes under each column above the last row (a total); `gap`:
     the spaces between two columns."""
-    shown = [[neutralize_controls(" ".join(cell.split())) for cell in row] for row in rows]
+    shown = [
+        [steady_width(neutralize_controls(" ".join(cell.split()))) for cell in row] for row in rows
+    ]
     widths = [max(cell_len(row[i]) for row in shown) for i in range(len(shown[0]))] if shown else []
     lines = []
     for n, row in enumerate(shown):

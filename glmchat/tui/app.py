@@ -242,7 +242,8 @@ class GlmChatApp(FramesInOneWrite, KeysAsRead, AppServices):  # compat: see each
             self.push_screen(Palette(id="--command-palette"))
 
     async def as_read(self, key: str, character: str | None) -> bool:
-        return await move_focus_as_read(self, key, character)  # a focus move, before the keys after it
+        # A focus move, before the keys after it.
+        return await move_focus_as_read(self, key, character)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self._PANE_ACTIONS and isinstance(self.screen, ModalScreen):

@@ -20,7 +20,7 @@ from textual.color import Color
 from textual.content import Content
 from textual.filter import LineFilter
 
-from glmchat.terminal_text import neutralize_controls
+from glmchat.terminal_text import neutralize_controls, steady_width
 
 # C0 (tab and newline included: a widget's line holds neither), DEL and C1. Rich counts each as
 # zero cells wide, so dropping them leaves every line as wide as it was laid out.
@@ -35,9 +35,10 @@ def literal(text: str, style: str = "") -> Content:
 
 def one_line(text: str, width: int, placeholder: str = "Untitled") -> str:
     """`text` on one line (runs of whitespace become one space) as shown (control characters
-    as `\\xNN`), cut to `width` terminal cells with `…` (a wide character, CJK or most emoji,
-    takes two). Cut as shown, not before: ESC ] 0 ; ... BEL took 1 cell to measure, 4 to show."""
-    text = neutralize_controls(" ".join(text.split())) or placeholder
+    as `\\xNN`, joined emoji apart: `steady_width`), cut to `width` terminal cells with `…`
+    (a wide character, CJK or most emoji, takes two). Cut as shown, not before: ESC ] 0 ; ...
+    BEL took 1 cell to measure, 4 to show."""
+    text = steady_width(neutralize_controls(" ".join(text.split()))) or placeholder
     if cell_len(text) <= width:
         return text
     # set_cell_size pads with a space where a wide character would straddle the edge.

@@ -17,7 +17,7 @@ from textual.widgets.option_list import Option
 
 from glmchat.cli.cells import clip_around
 from glmchat.store.search import SNIPPET_END, SNIPPET_START
-from glmchat.terminal_text import neutralize_controls
+from glmchat.terminal_text import neutralize_controls, steady_width
 from glmchat.tui.literal import literal
 from glmchat.tui.screens.dialog import Dialog
 from glmchat.tui.widgets.safe_entry import SafeInput
@@ -31,7 +31,7 @@ SNIPPET_MIN = 24  # under the title when it has this much room there, else from 
 
 def _cell(text: str, style: str = "") -> Text:
     """Stored text as a table cell: literal (a Text is never parsed as markup), one line."""
-    return Text(neutralize_controls(" ".join(text.split())), style=style)
+    return Text(steady_width(neutralize_controls(" ".join(text.split()))), style=style)
 
 
 class SessionRow:

@@ -19,6 +19,7 @@ from glmchat.config import BINDING_IDS
 from glmchat.engine import ConversationEngine, Exchange, HistoryUnavailable, Turn
 from glmchat.engine.budget import DoesNotFit
 from glmchat.engine.events import ApprovalRequest
+from glmchat.terminal_text import steady_width
 from glmchat.tui import budget_mark
 from glmchat.tui.answer_rounds import answer_rounds, cited, exchanges
 from glmchat.tui.branches import PaneBranches
@@ -110,7 +111,7 @@ class ChatPane(Vertical):
     # --- layout --------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static(literal(self.title), id="title")
+        yield Static(literal(steady_width(self.title)), id="title")
         log = HistoryLog(exchanges(self.engine.turns), self._widget_for, id="log")
         yield log
         yield PromptInput(id="prompt", scrolls=log)
@@ -155,7 +156,7 @@ class ChatPane(Vertical):
         if title == self._shown_title:
             return
         self._shown_title = title
-        self.query_one("#title", Static).update(literal(title))
+        self.query_one("#title", Static).update(literal(steady_width(title)))
         self.post_message(self.TitleChanged(self, title))
 
     # --- saving --------------------------------------------------------------------------

@@ -39,6 +39,7 @@ HINT_WIDTH = 8  # cells of an overflow count (`? ‹ 12` and its padding)
 COMPACT_BELOW = 40
 COMPACT_HINT_WIDTH = 4
 TAB_PADDING = 1  # cells each side of a tab's label
+MIN_ROOM = 6  # cells for the shown title between two counts; on a narrower bar it shows alone
 
 
 def tab_label(title: str, mark: str | None = None) -> Content:
@@ -68,14 +69,22 @@ def arrange(widths: list[int], shown: int | None, width: int, scroll: int) -> Ba
     """The view of tabs `widths` cells wide (padding included) side by side on a bar `width`
     cells wide, the strip scrolled by `scroll` before: scrolled the least that puts the shown
     tab's title between the counts that show beside it (a title wider than that room starts
-    right after the count of the tabs before it), and the tabs whose labels are cut off at
-    each end counted. Pure: the same state gives the same view (no scroll back and forth)."""
+    right after the count of the tabs before it), the tabs whose labels are cut off at each
+    end counted, and the first tab after `‹ N` drawn right after it (a tab under the count
+    left its width blank there). On a bar too narrow for two counts and a title between them,
+    the shown tab alone. Pure: the same state gives the same view (no scroll back and forth)."""
     hint = COMPACT_HINT_WIDTH if width < COMPACT_BELOW else HINT_WIDTH
     starts, x = [], 0
     for w in widths:
         starts.append(x)
         x += w
     total = x
+    if shown is not None and total > width and width - 2 * hint < MIN_ROOM:
+        start = starts[shown] + (TAB_PADDING if shown > 0 else 0)
+        others = [i for i in range(len(widths)) if i != shown]
+        return BarView(
+            start, tuple(i for i in others if i < shown), tuple(i for i in others if i > shown), 0
+        )
     scroll = max(0, min(scroll, total - width))
     last = len(widths) - 1
     if shown is not None and total > width:
@@ -90,22 +99,13 @@ def arrange(widths: list[int], shown: int | None, width: int, scroll: int) -> Ba
         elif title_end - scroll > high:
             scroll = title_end - high
         scroll = max(0, min(scroll, total - width))
-    # The counts cover the ends of the bar: a tab under one is out of view too. Counted with
-    # the whole bar first, then with what the counts that will show leave of it.
-    left, right = 0, width
-    before: list[int] = []
-    after: list[int] = []
-    for _ in range(3):
-        labels = [
-            (starts[i] + TAB_PADDING - scroll, starts[i] + widths[i] - TAB_PADDING - scroll)
-            for i in range(len(widths))
-        ]
-        before = [i for i, (a, _b) in enumerate(labels) if a < left]
-        after = [i for i, (_a, b) in enumerate(labels) if b > right and i not in before]
-        view = (hint if before else 0, width - hint if after else width)
-        if view == (left, right):
-            break
-        left, right = view
+    before, after = _counted(starts, widths, width, hint, scroll)
+    if before:
+        first = next(i for i in range(len(widths)) if i not in before)
+        gap = starts[first] + TAB_PADDING - scroll - hint
+        if gap > 0:  # the tabs move up to the count; the strip may end before the bar does
+            scroll += gap
+            before, after = _counted(starts, widths, width, hint, scroll)
     # The shown tab is never counted out of view (too wide for the room between the counts, it
     # is cut at its end); the others out of view are not drawn at all.
     return BarView(
@@ -114,6 +114,29 @@ def arrange(widths: list[int], shown: int | None, width: int, scroll: int) -> Ba
         tuple(i for i in after if i != shown),
         hint,
     )
+
+
+def _counted(
+    starts: list[int], widths: list[int], width: int, hint: int, scroll: int
+) -> tuple[list[int], list[int]]:
+    """The tabs whose labels are cut off before and after the view. The counts cover the ends
+    of the bar: a tab under one is out of view too. Counted with the whole bar first, then
+    with what the counts that will show leave of it."""
+    left, right = 0, width
+    before: list[int] = []
+    after: list[int] = []
+    labels = [
+        (start + TAB_PADDING - scroll, start + w - TAB_PADDING - scroll)
+        for start, w in zip(starts, widths, strict=True)
+    ]
+    for _ in range(3):
+        before = [i for i, (a, _b) in enumerate(labels) if a < left]
+        after = [i for i, (_a, b) in enumerate(labels) if b > right and i not in before]
+        view = (hint if before else 0, width - hint if after else width)
+        if view == (left, right):
+            break
+        left, right = view
+    return before, after
 
 
 def urgent(marks: list[str]) -> str | None:
@@ -175,7 +198,7 @@ class TabBar(Widget):
         self._labels: dict[str, str] = {}  # each tab's title as shown (one line, cut)
         self.marks: dict[str, str] = {}
         self.shown: str | None = None
-        self._hover: str | None = None
+        self._mouse_x: int | None = None  # the column under the mouse, on the labels' row
         self._scroll = 0
         self._view: BarView | None = None  # as last drawn; None: to arrange again
         self._viewed_width = -1
@@ -294,15 +317,30 @@ class TabBar(Widget):
             self._pick(pane_id)
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
-        self._hover_on(self.tab_at(event.x) if event.y == 0 else None)
+        self._mouse_at(event.x if event.y == 0 else None)
 
     def on_leave(self, _event: events.Leave) -> None:
-        self._hover_on(None)
+        self._mouse_at(None)
 
-    def _hover_on(self, pane_id: str | None) -> None:
-        if pane_id != self._hover:
-            self._hover = pane_id
-            self.refresh()
+    def _mouse_at(self, x: int | None) -> None:
+        if x != self._mouse_x:
+            before = self._hovered()
+            self._mouse_x = x
+            if self._hovered() != before:
+                self.refresh()
+
+    def _hovered(self) -> str | None:
+        """The tab under the mouse now (a tab, not a count): lit. Found from the mouse's
+        column at each drawing, so a tab the bar moved away from the mouse goes dark."""
+        x = self._mouse_x
+        if x is None:
+            return None
+        view = self.view
+        if (view.before and x < view.hint_width) or (
+            view.after and x >= self.size.width - view.hint_width
+        ):
+            return None
+        return self.tab_at(x)
 
     # --- drawing -------------------------------------------------------------------------
 
@@ -317,28 +355,54 @@ class TabBar(Widget):
         style = self.get_component_rich_style
         base = self.rich_style
         tab, shown, hover = style("tab-bar--tab"), style("tab-bar--shown"), style("tab-bar--hover")
+        hovered = self._hovered()
         pad = " " * TAB_PADDING
         segments: list[Segment] = []
         for index, pane_id in enumerate(self.order):
             if not view.in_view(index):
                 segments.append(Segment(" " * (self._label_width(pane_id) + 2 * TAB_PADDING), base))
                 continue
-            look = shown if pane_id == self.shown else hover if pane_id == self._hover else tab
+            look = shown if pane_id == self.shown else hover if pane_id == hovered else tab
             segments.append(Segment(pad, look))
             mark = self.marks.get(pane_id)
             if mark is not None:
-                segments.append(Segment(MARKS[mark][0], look + style(f"tab-bar--{mark}")))
+                segments.append(Segment(MARKS[mark][0], look + self._mark_style(mark)))
                 segments.append(Segment(" ", look))
             segments.append(Segment(self._labels.get(pane_id, ""), look))
             segments.append(Segment(pad, look))
         strip = Strip(segments).crop_extend(view.scroll, view.scroll + width, base)
-        if not (view.before or view.after):
-            return strip
+        left, right = self._room(view, width)
+        middle = strip.crop(left, right)
+        cut = self._cut_end(view, right)
+        if cut is not None:  # the shown title goes on past the room: it says so
+            middle = Strip.join([middle.crop(0, cut - left - 1), Strip([Segment("…", shown)])])
+            middle = middle.crop_extend(0, right - left, base)
         hint = view.hint_width
-        left = self._count(view.before, first=True, width=hint) if view.before else None
-        right = self._count(view.after, first=False, width=hint) if view.after else None
-        middle = strip.crop(hint if left else 0, width - hint if right else width)
-        return Strip.join([part for part in (left, middle, right) if part is not None])
+        parts = [
+            self._count(view.before, first=True, width=hint) if left else None,
+            middle,
+            self._count(view.after, first=False, width=hint) if right < width else None,
+        ]
+        return Strip.join([part for part in parts if part is not None])
+
+    @staticmethod
+    def _room(view: BarView, width: int) -> tuple[int, int]:
+        """The columns between the counts shown (the whole bar when none shows)."""
+        hint = view.hint_width
+        return (hint if view.before and hint else 0, width - hint if view.after and hint else width)
+
+    def _cut_end(self, view: BarView, right: int) -> int | None:
+        """The column where the shown tab's title is cut (by a count or the bar's end), or None
+        when it shows whole."""
+        span = self.span(self.shown) if self.shown is not None else None
+        if span is None:
+            return None
+        return right if span[1] - TAB_PADDING > right else None
+
+    def _mark_style(self, mark: str) -> Style:
+        """A mark's own colour and weight, on whatever it is drawn over (a tab, a count)."""
+        own = self.get_component_rich_style(f"tab-bar--{mark}")
+        return Style(color=own.color, bold=own.bold)
 
     def _count(self, indexes: tuple[int, ...], *, first: bool, width: int) -> Strip:
         """`‹ 3` (first) or `3 ›`, after (or before) the mark that most needs the user among
@@ -351,9 +415,7 @@ class TabBar(Widget):
         mark = urgent([self.marks[self.order[i]] for i in indexes if self.order[i] in self.marks])
         pieces: list[Segment] = [Segment(count, look)]
         if mark is not None:
-            badge = Segment(
-                MARKS[mark][0], look + self.get_component_rich_style(f"tab-bar--{mark}")
-            )
+            badge = Segment(MARKS[mark][0], look + self._mark_style(mark))
             pieces = (
                 [badge, Segment(space, look), *pieces]
                 if first
@@ -375,7 +437,10 @@ class TabBar(Widget):
         start = end = 0
         span = self.span(self.shown) if self.shown is not None else None
         if span is not None:
-            start, end = max(0, span[0] + TAB_PADDING), min(width, span[1] - TAB_PADDING)
+            # Under the label as far as it shows: not under a count.
+            left, right = self._room(view, width)
+            start = max(left, span[0] + TAB_PADDING)
+            end = min(right, span[1] - TAB_PADDING)
         bar = Style(color=rest.color, bgcolor=rest.bgcolor)
         high = Style(color=mark.color, bgcolor=rest.bgcolor)
         if end <= start:
