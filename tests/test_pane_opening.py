@@ -19,7 +19,7 @@ from glmchat.tui.compat.textual_private import (
     paint_dirty_rows_only,
     settle_sizes_in_layouts,
 )
-from tests.tui_helpers import active, glm, running, screen_lines
+from tests.tui_helpers import active, glm, record_drawn_rows, running, screen_lines
 
 
 @contextmanager
@@ -78,15 +78,7 @@ async def test_the_tab_bar_is_drawn_again_only_when_what_it_shows_changes(
         for tab_id in tab_ids:
             app.tabs.set_activity(tab_id, "streaming")
         await settle(pilot)
-        bar = app.tabs.bar
-        drawn: list[int] = []
-        render_line = bar.render_line
-
-        def counted(y: int) -> Any:
-            drawn.append(y)
-            return render_line(y)
-
-        monkeypatch.setattr(bar, "render_line", counted)
+        drawn = record_drawn_rows(app.tabs.bar)
         for tab_id, pane in zip(tab_ids, app.panes, strict=False):
             app.tabs.set_activity(tab_id, "streaming")
             app.tabs.set_title(tab_id, pane.title)

@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from glmchat.tui.compat.row_scrollbar import RowScrollBar, row_scrollbar
 from glmchat.tui.widgets.message_log import MessageLog
+from tests.tui_helpers import record_drawn_rows
 
 
 class _RowsLog(VerticalScroll):
@@ -73,14 +74,7 @@ async def test_a_move_of_the_thumb_repaints_only_the_rows_that_changed() -> None
         bar = rows.vertical_scrollbar
         rows.scroll_to(y=10, animate=False)
         await pilot.pause()
-        asked: list[int] = []
-        render_line = bar.render_line
-
-        def counting(y: int) -> Any:
-            asked.append(y)
-            return render_line(y)
-
-        bar.render_line = counting  # type: ignore[method-assign]
+        asked = record_drawn_rows(bar)
         rows.scroll_to(y=13, animate=False)  # the thumb moves by about a third of a row
         await pilot.pause()
         # The rows the old and new thumb cover (about 4 of 20); Textual repaints all 20.

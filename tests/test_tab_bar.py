@@ -257,7 +257,11 @@ async def test_only_the_tab_under_the_mouse_is_lit_after_the_bar_moves() -> None
             for segment in row:
                 if shown[0] <= x < shown[1]:
                     pass  # the shown tab is drawn in the same colour
-                elif segment.style is not None and segment.style.color == lit and segment.text.strip():
+                elif (
+                    segment.style is not None
+                    and segment.style.color == lit
+                    and segment.text.strip()
+                ):
                     # Lit: the tab under the mouse, and only it.
                     assert under is not None and under != bar.shown
                     span = bar.span(under)

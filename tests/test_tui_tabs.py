@@ -22,6 +22,7 @@ from tests.tui_helpers import (
     build_app,
     glm,
     message,
+    record_drawn_rows,
     running,
     screen_lines,
     screen_text,
@@ -579,14 +580,7 @@ async def test_a_narrow_bar_settles_after_a_resize() -> None:
         await pilot.press("ctrl+n", "ctrl+pageup")
         await _settled(pilot)
         bar = app.tabs.bar
-        drawn: list[int] = []
-        render_line = bar.render_line
-
-        def counted(y: int) -> Any:
-            drawn.append(y)
-            return render_line(y)
-
-        bar.render_line = counted  # type: ignore[method-assign]
+        drawn = record_drawn_rows(bar)
         for width in (24, 30, 40, 60, 24):
             await pilot.resize_terminal(width, 40)
             await pilot.pause(0.5)

@@ -86,6 +86,19 @@ def record_notices(app: GlmChatApp) -> list[str]:
     return notices
 
 
+def record_drawn_rows(widget: Widget) -> list[int]:
+    """The rows `widget` is asked to draw from now on (its `render_line`, the Line API)."""
+    rows: list[int] = []
+    render_line = widget.render_line
+
+    def recording(y: int) -> Any:
+        rows.append(y)
+        return render_line(y)
+
+    widget.render_line = recording  # type: ignore[method-assign]
+    return rows
+
+
 async def pick_search_hit(pilot: Pilot[Any], text: str) -> None:
     """Ctrl+R, search `text`, take the first hit."""
     await pilot.press("ctrl+r")
