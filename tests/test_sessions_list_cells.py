@@ -239,3 +239,27 @@ def test_wrap_breaks_at_spaces_in_cells(text: str, width: int, lines: str) -> No
     shown = wrap(text, width, "  ", "* ")
     assert shown == lines.split("|")
     assert all(cell_len(line) <= width for line in shown)
+
+
+@pytest.mark.parametrize("width", [60, 70, 80, 90])
+def test_narrow_terminals_and_joined_emoji_fit(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, width: int
+) -> None:
+    """Found by QA: at 60 columns the title kept 20 cells and every row wrapped; a cut title
+    starting with a family emoji (three joined by U+200D) was cut as if it were one glyph, then
+    shown as its three parts: 4 cells too wide."""
+    monkeypatch.setenv("COLUMNS", str(width))
+    _seed(
+        [
+            ("fam0001", "zai", "glm-4.5", "👨\u200d👩\u200d👧 fam2 " + "x" * 70, 2),
+            ("fire0002", "zai", "glm-4.5", "❤\ufe0f\u200d🔥 " + "y" * 70, 2),
+            ("plain0003", "zai", "glm-4.5", "tab here and there", 2),
+        ]
+    )
+    assert main(["sessions", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4, lines
+    for line in lines:
+        assert cell_len(line) <= width, (width, line)
+        assert "\u200d" not in line and "\ufe0f" not in line
+    assert any("👨👩👧 fam2" in line for line in lines)

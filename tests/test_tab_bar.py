@@ -44,7 +44,7 @@ def _check(widths: list[int], shown: int, width: int, scroll: int) -> int:
         # Too narrow for two counts and a title between them: the shown tab alone, from the
         # bar's first cell.
         assert total > width and width - 2 * hint < MIN_ROOM
-        assert title == 0
+        assert starts[shown] + TAB_PADDING == 0  # its label from the first cell (found by QA)
         assert len(view.before) + len(view.after) == len(widths) - 1
         return view.scroll
     assert view.hint_width == hint
@@ -122,7 +122,11 @@ async def test_the_line_marks_the_shown_tabs_label_after_every_move(width: int) 
             await pilot.press(key)
             await _settled(pilot)
             if key == "ctrl+n" and n % 3 == 0:
-                active(pilot).rename("a title much longer than thirty cells, cut")
+                active(pilot).rename(
+                    "a title much longer than thirty cells, cut"
+                    if n % 2
+                    else "abc defghi jk lmn o pqrstuvwx yz"
+                )
                 await _settled(pilot)
             pane_id = app.tabs.pane_id(active(pilot)) or ""
             span = bar.span(pane_id)
@@ -138,8 +142,9 @@ async def test_the_line_marks_the_shown_tabs_label_after_every_move(width: int) 
                 max(room[0], span[0] + TAB_PADDING),
                 min(room[1], span[1] - TAB_PADDING),
             ), (key, top, screen_lines(app)[1])
-            if span[1] - TAB_PADDING > room[1]:  # cut: it says so
-                assert top[start:end] == label[: end - start - 1] + "…", (key, top)
+            if span[1] - TAB_PADDING > room[1]:  # cut: it says so, not after a space
+                shown = (label[: end - start - 1].rstrip() + "…").ljust(end - start)
+                assert top[start:end] == shown, (key, top)
             else:
                 assert top[start:end] == label, (key, top)
 
@@ -288,3 +293,35 @@ async def test_a_title_with_joined_emoji_keeps_the_bar_in_its_cells() -> None:
         await _settled(pilot)
         assert "👨👩👧 ❤ 👍 ok" in screen_lines(app)[2]
         assert active(pilot).title == title  # the conversation keeps its title as written
+
+
+async def test_the_panes_title_row_says_when_it_is_cut() -> None:
+    """Found by QA: the title row under the bar lost the end of a long title silently."""
+    async with running(size=(30, 20)) as pilot:
+        app = glm(pilot)
+        active(pilot).rename("failing conversation number 5 and more")
+        await _settled(pilot)
+        assert screen_lines(app)[2].rstrip().endswith("…")
+        active(pilot).rename("short one")
+        await _settled(pilot)
+        assert screen_lines(app)[2].strip() == "short one"
+
+
+def test_a_search_hits_snippet_in_the_picker_shows_joined_emoji_as_parts() -> None:
+    """Found by QA: the picker's hit line kept `❤️` and `👍🏽` whole, and tmux drew them wider
+    than measured (its border moved)."""
+    from types import SimpleNamespace
+
+    from glmchat.tui.screens.session_picker import SessionRow
+
+    row = SimpleNamespace(
+        updated="2026-11-30T05:57:00",
+        title="👨\u200d👩\u200d👧 family",
+        provider="zai",
+        model="glm-4.5",
+        message_count=2,
+        snippet="👨\u200d👩\u200d👧 family ❤\ufe0f «love» 👍🏽 ok",
+    )
+    shown = SessionRow(row, 12)
+    assert shown.snippet == "👨👩👧 family ❤ «love» 👍 ok"
+    assert shown.title.plain == "👨👩👧 family"

@@ -11,7 +11,9 @@ from glmchat.terminal_text import neutralize_controls, steady_width
 
 
 def clip(text: str, cells: int) -> str:
-    """`text` in at most `cells` terminal cells, ending with "…" when cut."""
+    """`text` in at most `cells` terminal cells, ending with "…" when cut (joined emoji apart,
+    as `aligned` shows them: `steady_width`)."""
+    text = steady_width(text)
     if cells <= 1:
         return "" if cell_len(text) > cells else text
     if cell_len(text) <= cells:

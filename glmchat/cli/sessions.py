@@ -118,6 +118,7 @@ def open_store(*, writing: bool = False) -> SessionStore:
 
 
 _TITLE_MIN = 20  # cells a list's title keeps however long the model names are
+_TITLE_NARROWEST = 8  # on a narrow terminal the title gives way too, down to this
 
 
 def _one_line(text: str) -> str:
@@ -160,7 +161,7 @@ def run_list(args: argparse.Namespace) -> int:
     # Measured in terminal cells as shown (a control character is `\x1b`, four cells; CJK two
     # each), so the columns line up and a line fits the terminal: a long model name is cut to
     # leave the title _TITLE_MIN cells, and the title (or a search's snippet under it) is cut to
-    # what is left.
+    # what is left (on a terminal too narrow for that, 60 columns, the title gives way too).
     total = shutil.get_terminal_size((100, 24)).columns
     header = ("ID", "UPDATED", "MODEL", "MSGS")
     rows = [
@@ -176,7 +177,7 @@ def run_list(args: argparse.Namespace) -> int:
     model_width = max(len("MODEL"), total - others - _TITLE_MIN - 2 * 4)
     rows = [(id_, at, clip(model, model_width), n) for id_, at, model, n in rows]
     indent = others + max(cell_len(row[2]) for row in (header, *rows)) + 2 * 4
-    title_width = max(_TITLE_MIN, total - indent)
+    title_width = max(_TITLE_NARROWEST, total - indent)
     titles = [clip(_one_line(s.title or "") or "(untitled)", title_width) for s in found]
     lines = aligned(
         [(*header, "TITLE"), *((*r, t) for r, t in zip(rows, titles, strict=True))], right=[3]

@@ -50,7 +50,7 @@ class SessionRow:
         count = row.message_count
         self.count = Text(f"{count} msg{'' if count == 1 else 's'}", style="dim")
         snippet = getattr(row, "snippet", None) or ""
-        self.snippet = neutralize_controls(" ".join(snippet.split()))
+        self.snippet = steady_width(neutralize_controls(" ".join(snippet.split())))
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = options.max_width

@@ -80,7 +80,7 @@ def arrange(widths: list[int], shown: int | None, width: int, scroll: int) -> Ba
         x += w
     total = x
     if shown is not None and total > width and width - 2 * hint < MIN_ROOM:
-        start = starts[shown] + (TAB_PADDING if shown > 0 else 0)
+        start = starts[shown] + TAB_PADDING  # its title from the bar's first cell
         others = [i for i in range(len(widths)) if i != shown]
         return BarView(
             start, tuple(i for i in others if i < shown), tuple(i for i in others if i > shown), 0
@@ -375,8 +375,13 @@ class TabBar(Widget):
         middle = strip.crop(left, right)
         cut = self._cut_end(view, right)
         if cut is not None:  # the shown title goes on past the room: it says so
-            middle = Strip.join([middle.crop(0, cut - left - 1), Strip([Segment("…", shown)])])
-            middle = middle.crop_extend(0, right - left, base)
+            kept = list(middle.crop(0, cut - left - 1))
+            # Not after a space, nor after half a wide character (which crop makes a space).
+            while kept and kept[-1].text.endswith(" "):
+                text = kept[-1].text.rstrip(" ")
+                kept[-1:] = [Segment(text, kept[-1].style)] if text else []
+            kept.append(Segment("…", shown))
+            middle = Strip(kept).crop_extend(0, right - left, base)
         hint = view.hint_width
         parts = [
             self._count(view.before, first=True, width=hint) if left else None,
