@@ -27,6 +27,16 @@ async def _settled(pilot: Any) -> None:
         await pilot.pause()
 
 
+async def _open_panes(pilot: Any, titles: list[str | None]) -> None:
+    """A new pane for each of `titles`, each renamed to it (None: left untitled)."""
+    for title in titles:
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        if title is not None:
+            active(pilot).rename(title)
+    await _settled(pilot)
+
+
 # --- where the tabs go -----------------------------------------------------------------------
 
 
@@ -152,11 +162,7 @@ async def test_the_line_marks_the_shown_tabs_label_after_every_move(width: int) 
 async def test_a_click_on_a_count_shows_the_nearest_tab_it_counts() -> None:
     async with running(size=(80, 20)) as pilot:
         app = glm(pilot)
-        for i in range(7):
-            await pilot.press("ctrl+n")
-            await pilot.pause()
-            active(pilot).rename(f"conversation number {i}")
-        await _settled(pilot)
+        await _open_panes(pilot, [f"conversation number {i}" for i in range(7)])
         bar = app.tabs.bar
         before, _after = bar.counted()
         assert before and "‹" in screen_lines(app)[0]
@@ -221,9 +227,7 @@ async def test_a_count_draws_its_mark_on_its_own_background() -> None:
     """Found by QA: the `✗` of `✗ ‹ 4` had the screen's background, a hole in the count."""
     async with running(size=(45, 20)) as pilot:
         app = glm(pilot)
-        for _ in range(5):
-            await pilot.press("ctrl+n")
-            await pilot.pause()
+        await _open_panes(pilot, [None] * 5)
         app.tabs.set_activity(app.tabs.pane_ids[0], "failed")
         await _settled(pilot)
         row = app.tabs.bar.render_line(0)
@@ -239,10 +243,7 @@ async def test_only_the_tab_under_the_mouse_is_lit_after_the_bar_moves() -> None
     """Found by QA: the tab lit under the mouse stayed lit after the bar scrolled it away."""
     async with running(size=(80, 20)) as pilot:
         app = glm(pilot)
-        for i in range(9):
-            await pilot.press("ctrl+n")
-            await pilot.pause()
-            active(pilot).rename(f"tab {i} " + "x" * i)
+        await _open_panes(pilot, [f"tab {i} " + "x" * i for i in range(9)])
         await pilot.press(*["ctrl+pagedown"] * 2)
         await _settled(pilot)
         bar = app.tabs.bar
