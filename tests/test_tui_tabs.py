@@ -435,7 +435,7 @@ def _hints_as_drawn(app: Any) -> tuple[int, int]:
     beyond its ends, or under a hint shown there (found by QA: short tabs vanished under them
     uncounted, a `?` among them). Reckoned from each label's width and where the bar's strip
     is scrolled, the shown tab not counted."""
-    from glmchat.tui.widgets.tab_bar import COMPACT_BELOW, COMPACT_HINT_WIDTH, HINT_WIDTH
+    from glmchat.tui.widgets.tab_layout import COMPACT_BELOW, COMPACT_HINT_WIDTH, HINT_WIDTH
 
     bar = app.tabs.bar
     width = bar.size.width

@@ -10,7 +10,6 @@ go is a pure function of their widths (`arrange`)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -21,6 +20,12 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from glmchat.tui.literal import literal, one_line
+from glmchat.tui.widgets.tab_layout import (
+    COMPACT_HINT_WIDTH,
+    TAB_PADDING,
+    BarView,
+    arrange,
+)
 
 TITLE_WIDTH = 25
 
@@ -33,13 +38,6 @@ MARKS: dict[str, tuple[str, str]] = {
     "failed": ("✗", "bold $text-error"),
 }
 MARK_ORDER = ["approval", "failed", "unseen", "streaming"]  # what a hidden tab out of view shows
-HINT_WIDTH = 8  # cells of an overflow count (`? ‹ 12` and its padding)
-# On a bar narrower than this, the counts are `?‹2` with no padding: two of full width left the
-# shown tab 8 cells or none (found by QA at 16-24 columns).
-COMPACT_BELOW = 40
-COMPACT_HINT_WIDTH = 4
-TAB_PADDING = 1  # cells each side of a tab's label
-MIN_ROOM = 6  # cells for the shown title between two counts; on a narrower bar it shows alone
 
 
 def tab_label(title: str, mark: str | None = None) -> Content:
@@ -49,94 +47,6 @@ def tab_label(title: str, mark: str | None = None) -> Content:
         return text
     glyph, style = MARKS[mark]
     return Content.assemble((glyph, style), " ", text)
-
-
-@dataclass(frozen=True, slots=True)
-class BarView:
-    """Where the bar's tabs are: the strip scrolled by `scroll` cells; the tabs counted out of
-    view on each side (indexes, never the shown one); the width of each count."""
-
-    scroll: int
-    before: tuple[int, ...]
-    after: tuple[int, ...]
-    hint_width: int
-
-    def in_view(self, index: int) -> bool:
-        return index not in self.before and index not in self.after
-
-
-def arrange(widths: list[int], shown: int | None, width: int, scroll: int) -> BarView:
-    """The view of tabs `widths` cells wide (padding included) side by side on a bar `width`
-    cells wide, the strip scrolled by `scroll` before: scrolled the least that puts the shown
-    tab's title between the counts that show beside it (a title wider than that room starts
-    right after the count of the tabs before it), the tabs whose labels are cut off at each
-    end counted, and the first tab after `‹ N` drawn right after it (a tab under the count
-    left its width blank there). On a bar too narrow for two counts and a title between them,
-    the shown tab alone. Pure: the same state gives the same view (no scroll back and forth)."""
-    hint = COMPACT_HINT_WIDTH if width < COMPACT_BELOW else HINT_WIDTH
-    starts, x = [], 0
-    for w in widths:
-        starts.append(x)
-        x += w
-    total = x
-    if shown is not None and total > width and width - 2 * hint < MIN_ROOM:
-        start = starts[shown] + TAB_PADDING  # its title from the bar's first cell
-        others = [i for i in range(len(widths)) if i != shown]
-        return BarView(
-            start, tuple(i for i in others if i < shown), tuple(i for i in others if i > shown), 0
-        )
-    scroll = max(0, min(scroll, total - width))
-    last = len(widths) - 1
-    if shown is not None and total > width:
-        low = hint if shown > 0 else 0
-        high = width - (hint if shown < last else 0)
-        start, end = starts[shown], starts[shown] + widths[shown]
-        # Its title; at an end of the strip, with its padding (nothing is counted there).
-        title_start = start + TAB_PADDING if shown > 0 else start
-        title_end = end - TAB_PADDING if shown < last else end
-        if title_end - title_start > high - low or title_start - scroll < low:
-            scroll = title_start - low
-        elif title_end - scroll > high:
-            scroll = title_end - high
-        scroll = max(0, min(scroll, total - width))
-    before, after = _counted(starts, widths, width, hint, scroll)
-    if before:
-        first = next(i for i in range(len(widths)) if i not in before)
-        gap = starts[first] + TAB_PADDING - scroll - hint
-        if gap > 0:  # the tabs move up to the count; the strip may end before the bar does
-            scroll += gap
-            before, after = _counted(starts, widths, width, hint, scroll)
-    # The shown tab is never counted out of view (too wide for the room between the counts, it
-    # is cut at its end); the others out of view are not drawn at all.
-    return BarView(
-        scroll,
-        tuple(i for i in before if i != shown),
-        tuple(i for i in after if i != shown),
-        hint,
-    )
-
-
-def _counted(
-    starts: list[int], widths: list[int], width: int, hint: int, scroll: int
-) -> tuple[list[int], list[int]]:
-    """The tabs whose labels are cut off before and after the view. The counts cover the ends
-    of the bar: a tab under one is out of view too. Counted with the whole bar first, then
-    with what the counts that will show leave of it."""
-    left, right = 0, width
-    before: list[int] = []
-    after: list[int] = []
-    labels = [
-        (start + TAB_PADDING - scroll, start + w - TAB_PADDING - scroll)
-        for start, w in zip(starts, widths, strict=True)
-    ]
-    for _ in range(3):
-        before = [i for i, (a, _b) in enumerate(labels) if a < left]
-        after = [i for i, (_a, b) in enumerate(labels) if b > right and i not in before]
-        view = (hint if before else 0, width - hint if after else width)
-        if view == (left, right):
-            break
-        left, right = view
-    return before, after
 
 
 def urgent(marks: list[str]) -> str | None:
@@ -352,6 +262,19 @@ class TabBar(Widget):
         return self._labels_row(view, width) if y == 0 else self._line_row(view, width)
 
     def _labels_row(self, view: BarView, width: int) -> Strip:
+        left, right = self._room(view, width)
+        middle, _ = self._between_counts(view, width)
+        hint = view.hint_width
+        parts = [
+            self._count(view.before, first=True, width=hint) if left else None,
+            middle,
+            self._count(view.after, first=False, width=hint) if right < width else None,
+        ]
+        return Strip.join([part for part in parts if part is not None])
+
+    def _between_counts(self, view: BarView, width: int) -> tuple[Strip, int | None]:
+        """The labels' row between the counts, and where the shown title ends when it is cut
+        there (the column after its `…`), else None."""
         style = self.get_component_rich_style
         base = self.rich_style
         tab, shown, hover = style("tab-bar--tab"), style("tab-bar--shown"), style("tab-bar--hover")
@@ -374,21 +297,17 @@ class TabBar(Widget):
         left, right = self._room(view, width)
         middle = strip.crop(left, right)
         cut = self._cut_end(view, right)
-        if cut is not None:  # the shown title goes on past the room: it says so
-            kept = list(middle.crop(0, cut - left - 1))
-            # Not after a space, nor after half a wide character (which crop makes a space).
-            while kept and kept[-1].text.endswith(" "):
-                text = kept[-1].text.rstrip(" ")
-                kept[-1:] = [Segment(text, kept[-1].style)] if text else []
-            kept.append(Segment("…", shown))
-            middle = Strip(kept).crop_extend(0, right - left, base)
-        hint = view.hint_width
-        parts = [
-            self._count(view.before, first=True, width=hint) if left else None,
-            middle,
-            self._count(view.after, first=False, width=hint) if right < width else None,
-        ]
-        return Strip.join([part for part in parts if part is not None])
+        if cut is None:
+            return middle, None
+        # The shown title goes on past the room: it says so, not after a space nor after half
+        # a wide character (which crop makes a space).
+        kept = list(middle.crop(0, cut - left - 1))
+        while kept and kept[-1].text.endswith(" "):
+            text = kept[-1].text.rstrip(" ")
+            kept[-1:] = [Segment(text, kept[-1].style)] if text else []
+        kept.append(Segment("…", shown))
+        end = left + Strip(kept).cell_length
+        return Strip(kept).crop_extend(0, right - left, base), end
 
     @staticmethod
     def _room(view: BarView, width: int) -> tuple[int, int]:
@@ -446,6 +365,9 @@ class TabBar(Widget):
             left, right = self._room(view, width)
             start = max(left, span[0] + TAB_PADDING)
             end = min(right, span[1] - TAB_PADDING)
+            _, cut = self._between_counts(view, width)
+            if cut is not None:  # under what shows of a cut title, to its `…`
+                end = min(end, cut)
         bar = Style(color=rest.color, bgcolor=rest.bgcolor)
         high = Style(color=mark.color, bgcolor=rest.bgcolor)
         if end <= start:
