@@ -8,6 +8,7 @@ import random
 from typing import Any
 
 import pytest
+from rich.cells import cell_len
 
 from glmchat.tui.widgets.chat_pane import ChatPane
 from glmchat.tui.widgets.tab_bar import TabBar
@@ -296,13 +297,29 @@ async def test_a_title_with_joined_emoji_keeps_the_bar_in_its_cells() -> None:
         assert active(pilot).title == title  # the conversation keeps its title as written
 
 
-async def test_the_panes_title_row_says_when_it_is_cut() -> None:
-    """Found by QA: the title row under the bar lost the end of a long title silently."""
-    async with running(size=(30, 20)) as pilot:
+@pytest.mark.parametrize(
+    ("width", "title"),
+    [
+        (30, "failing conversation number 5 and more"),
+        (15, "A very long conversation title that keeps going and going"),
+        (28, "A very long conversation title that keeps going and going"),
+        (24, "短い質問です日本語のタイトルがとても長い場合"),
+        (23, "a短い質問です日本語のタイトル長い"),
+    ],
+)
+async def test_the_panes_title_row_says_when_it_is_cut(width: int, title: str) -> None:
+    """Found by QA: the title row under the bar lost the end of a long title silently, and
+    then (Textual's ellipsis) put a blank before the `…` after a space or before a wide
+    character. It is cut as the tab bar cuts a title."""
+    async with running(size=(width, 20)) as pilot:
         app = glm(pilot)
-        active(pilot).rename("failing conversation number 5 and more")
+        active(pilot).rename(title)
         await _settled(pilot)
-        assert screen_lines(app)[2].rstrip().endswith("…")
+        row = screen_lines(app)[2]
+        shown = row.strip()
+        assert shown.endswith("…") and not shown.endswith(" …"), row
+        assert title.startswith(shown[:-1]), row
+        assert cell_len(row) == width
         active(pilot).rename("short one")
         await _settled(pilot)
         assert screen_lines(app)[2].strip() == "short one"

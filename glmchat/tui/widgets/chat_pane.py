@@ -12,20 +12,17 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message as TMessage
 from textual.widget import Widget
-from textual.widgets import Static
 
 from glmchat.coding_plan import first_use_notice
 from glmchat.config import BINDING_IDS
 from glmchat.engine import ConversationEngine, Exchange, HistoryUnavailable, Turn
 from glmchat.engine.budget import DoesNotFit
 from glmchat.engine.events import ApprovalRequest
-from glmchat.terminal_text import steady_width
 from glmchat.tui import budget_mark
 from glmchat.tui.answer_rounds import answer_rounds, cited, exchanges
 from glmchat.tui.branches import PaneBranches
 from glmchat.tui.context_budget import cannot_regenerate, does_not_fit, model_fields
 from glmchat.tui.glm_app import glm_app
-from glmchat.tui.literal import literal
 from glmchat.tui.widgets.history import HistoryLog
 from glmchat.tui.widgets.message_select import SelectableMessage
 from glmchat.tui.widgets.messages import AssistantMessage, UserMessage
@@ -35,6 +32,7 @@ from glmchat.tui.widgets.pane_stream import PaneStream
 from glmchat.tui.widgets.pane_tools import PaneTools
 from glmchat.tui.widgets.prompt import PromptInput
 from glmchat.tui.widgets.status_bar import StatusBar, money_fields
+from glmchat.tui.widgets.title_row import TitleRow
 from glmchat.tui.widgets.tool_panel import ApprovalQuestion
 from glmchat.tui.widgets.turn_widgets import widget_for
 
@@ -111,7 +109,7 @@ class ChatPane(Vertical):
     # --- layout --------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static(literal(steady_width(self.title)), id="title")
+        yield TitleRow(self.title, id="title")
         log = HistoryLog(exchanges(self.engine.turns), self._widget_for, id="log")
         yield log
         yield PromptInput(id="prompt", scrolls=log)
@@ -156,7 +154,7 @@ class ChatPane(Vertical):
         if title == self._shown_title:
             return
         self._shown_title = title
-        self.query_one("#title", Static).update(literal(steady_width(title)))
+        self.query_one("#title", TitleRow).show(title)
         self.post_message(self.TitleChanged(self, title))
 
     # --- saving --------------------------------------------------------------------------
