@@ -85,6 +85,19 @@ def test_an_unspaced_word_follows_the_same_rule(db_path: Path) -> None:
     assert found == _by_rule(found) and len(found) == len(TITLED) + len(IN_MESSAGES)
 
 
+async def _picked_in_order(search: str, hits: int) -> list[str]:
+    """The ids the ctrl+r picker lists for `search`, top to bottom, once all `hits` show."""
+    async with running() as pilot:
+        app = glm(pilot)
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        rows = app.screen.query_one("#sessions", OptionList)
+        await pilot.press(*search)
+        await wait_until(pilot, lambda: rows.option_count == hits, f"{hits} hits")
+        await pilot.pause()
+        return [rows.get_option_at_index(i).id or "" for i in range(rows.option_count)]
+
+
 async def test_the_picker_lists_equal_matches_newest_first_as_the_cli_does(
     db_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -92,29 +105,12 @@ async def test_the_picker_lists_equal_matches_newest_first_as_the_cli_does(
         seed(f"{cid}0000000000", title, [message("user", "hello")], updated=updated)
     assert main(["sessions", "list", "--search", "slow", "--json"]) == 0
     cli = [row["id"] for row in json.loads(capsys.readouterr().out)]
-    async with running() as pilot:
-        app = glm(pilot)
-        await pilot.press("ctrl+r")
-        await pilot.pause()
-        rows = app.screen.query_one("#sessions", OptionList)
-        await pilot.press(*"slow")
-        await wait_until(pilot, lambda: rows.option_count == 4, "the four hits")
-        await pilot.pause()
-        picker = [rows.get_option_at_index(i).id for i in range(rows.option_count)]
+    picker = await _picked_in_order("slow", 4)
     newest_first = ["t4", "t3", "t2", "t1"]
     assert picker == cli == [f"{cid}0000000000" for cid in newest_first]
 
 
 async def test_the_picker_puts_title_hits_first(db_path: Path) -> None:
     _seed_all(db_path)
-    async with running() as pilot:
-        app = glm(pilot)
-        await pilot.press("ctrl+r")
-        await pilot.pause()
-        rows = app.screen.query_one("#sessions", OptionList)
-        await pilot.press(*"slow")
-        total = len(TITLED) + len(IN_MESSAGES)
-        await wait_until(pilot, lambda: rows.option_count == total, "every hit")
-        await pilot.pause()
-        picker = [rows.get_option_at_index(i).id or "" for i in range(rows.option_count)]
+    picker = await _picked_in_order("slow", len(TITLED) + len(IN_MESSAGES))
     assert picker == _by_rule(picker)

@@ -73,16 +73,23 @@ def states(events: list[Any]) -> list[str]:
     return [update.state for _, update in sorted(latest(events).items())]
 
 
-async def test_calls_behind_the_one_asking_are_queued(zai: WireServer, engine_for: Any) -> None:
-    zai.reply(tool_round(*THREE), answer("2, 4 and 6."))
-    engine = engine_for(adder(), approve="ask")
+async def _answered(engine: Any, answer: Any) -> tuple[list[Any], list[list[str]]]:
+    """Send "add them", answering each question with `answer(call)`: every event, and the
+    calls' states as each question was asked."""
     events: list[Any] = []
     at_each_question: list[list[str]] = []
     async for event in engine.send("add them"):
         events.append(event)
         if isinstance(event, ApprovalRequest):
             at_each_question.append(states(events))
-            event.answer("once")
+            event.answer(answer(event.call))
+    return events, at_each_question
+
+
+async def test_calls_behind_the_one_asking_are_queued(zai: WireServer, engine_for: Any) -> None:
+    zai.reply(tool_round(*THREE), answer("2, 4 and 6."))
+    engine = engine_for(adder(), approve="ask")
+    events, at_each_question = await _answered(engine, lambda _call: "once")
     assert at_each_question == [
         ["waiting", "queued", "queued"],
         ["ok", "waiting", "queued"],
@@ -97,13 +104,9 @@ async def test_calls_behind_the_one_asking_are_queued(zai: WireServer, engine_fo
 async def test_a_denied_call_leaves_the_next_one_asking(zai: WireServer, engine_for: Any) -> None:
     zai.reply(tool_round(*THREE[:2]), answer("fine"))
     engine = engine_for(adder(), approve="ask")
-    events: list[Any] = []
-    at_each_question: list[list[str]] = []
-    async for event in engine.send("add them"):
-        events.append(event)
-        if isinstance(event, ApprovalRequest):
-            at_each_question.append(states(events))
-            event.answer("deny" if event.call.key == (0, 0) else "once")
+    events, at_each_question = await _answered(
+        engine, lambda call: "deny" if call.key == (0, 0) else "once"
+    )
     assert at_each_question == [["waiting", "queued"], ["denied", "waiting"]]
     assert states(events) == ["denied", "ok"]
 
