@@ -13,7 +13,7 @@ from rich.cells import cell_len
 
 from glmchat import paths
 from glmchat.catalogue import lookup
-from glmchat.catalogue.openrouter_live import CACHE_NAME, MAX_AGE
+from glmchat.catalogue.openrouter_live import CACHE_NAME, CACHE_VERSION, MAX_AGE
 from glmchat.cli import main
 from glmchat.config import load_settings, save_value
 from tests.wire_server import Reply, WireServer, fixture_reply
@@ -206,7 +206,9 @@ def test_openrouter_reads_the_live_list_and_keeps_it_a_day(
     assert openrouter.requests[0].path.endswith("/models")
     assert "authorization" not in openrouter.requests[0].headers  # the list needs no key
     cache = paths.data_dir() / CACHE_NAME
-    assert json.loads(cache.read_text())["base_url"] == openrouter.url
+    kept = cache.read_text()
+    # Which server the list is from, but not its URL: a base_url may carry a key.
+    assert openrouter.url not in kept and "127.0.0.1" not in kept
     # Within the day: from the cache, no second request; the engine's lookups see it too.
     assert models_json(capsys, "--provider", "openrouter") == first
     assert len(openrouter.requests) == 1
@@ -226,20 +228,30 @@ def _age_cache(seconds: float) -> None:
     cache.write_text(json.dumps(doc))
 
 
-@pytest.mark.parametrize("damage", ["stale", "garbage"])
+@pytest.mark.parametrize("damage", ["stale", "garbage", "version 1", "another server"])
 def test_an_unusable_cache_is_fetched_again(
     openrouter: WireServer, capsys: pytest.CaptureFixture[str], damage: str
 ) -> None:
     openrouter.reply(fixture_reply("openrouter_models_list"))
     models_json(capsys, "--provider", "openrouter")
+    cache = paths.data_dir() / CACHE_NAME
     if damage == "stale":
         _age_cache(MAX_AGE + 60)
+    elif damage == "garbage":
+        cache.write_bytes(b"\x00not json")
     else:
-        (paths.data_dir() / CACHE_NAME).write_bytes(b"\x00not json")
+        doc = json.loads(cache.read_text())
+        if damage == "version 1":  # which kept the server's URL itself
+            doc = {**doc, "version": 1, "base_url": openrouter.url}
+            del doc["server"]
+        else:
+            doc["server"] = "0" * 64
+        cache.write_text(json.dumps(doc))
     openrouter.reply(fixture_reply("openrouter_models_list"))
     again = models_json(capsys, "--provider", "openrouter")
     assert len(openrouter.requests) == 2 and again["openrouter/z-ai/glm-4.5"]["price_input"] == 0.35
-    assert json.loads((paths.data_dir() / CACHE_NAME).read_text())["version"] == 1
+    kept = cache.read_text()
+    assert json.loads(kept)["version"] == CACHE_VERSION and openrouter.url not in kept
 
 
 def test_a_stale_cache_and_no_server_fall_back_to_the_catalogue_with_a_note(

@@ -6,6 +6,7 @@ is never used (the caller asks OpenRouter again, or falls back to the shipped ca
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -19,7 +20,13 @@ from glmchat.catalogue.model_info import ModelInfo, Thinking
 
 CACHE_NAME = "openrouter-models.json"
 MAX_AGE = 24 * 3600.0  # seconds: OpenRouter's prices move, but not by the hour
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 1 kept the server's base_url itself
+
+
+def _server_id(base_url: str) -> str:
+    """Which server a cached list came from, without keeping its URL on disk: a base_url may
+    carry a key in its path or query (`glmchat config` masks it; a file must not hold it)."""
+    return hashlib.sha256(base_url.encode("utf-8")).hexdigest()
 
 
 class CacheUnusable(Exception):
@@ -105,7 +112,7 @@ def write_cache(models: list[ModelInfo], base_url: str, path: Path | None = None
 
     doc = {
         "version": CACHE_VERSION,
-        "base_url": base_url,
+        "server": _server_id(base_url),
         "fetched": time.time(),
         "models": [asdict(info) for info in models],
     }
@@ -124,7 +131,7 @@ def read_cache(
     except (OSError, ValueError) as exc:
         raise CacheUnusable(f"the cached list {path} is unreadable ({exc})") from None
     try:
-        if doc["version"] != CACHE_VERSION or doc["base_url"] != base_url:
+        if doc["version"] != CACHE_VERSION or doc["server"] != _server_id(base_url):
             raise CacheUnusable("the cached list is for another server")
         fetched = float(doc["fetched"])
         models = [_info(item) for item in doc["models"]]
