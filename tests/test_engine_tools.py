@@ -232,6 +232,24 @@ async def test_unknown_tool_and_bad_arguments_are_errors_for_the_model(
     assert "not valid JSON" in calls[1].result
 
 
+async def test_a_tool_switched_off_is_not_run_and_the_model_is_told_so(
+    zai: WireServer, engine_for: Any
+) -> None:
+    zai.reply(tool_round(("c1", "add", '{"a": 1, "b": 2}'), ("c2", "mul", "{}")), answer("ok"))
+    add, mul = adder(), adder("mul")
+    engine = engine_for(add, mul)
+    assert engine.toolbox is not None
+    engine.toolbox.disabled.add("add")  # as the Tools picker does
+    events = await run(engine.send("q"))
+    calls = events[-1].result.tool_calls
+    assert [c.state for c in calls] == ["error", "ok"] and add.calls == [] and mul.calls
+    assert calls[0].result == (
+        "Error: the tool 'add' is switched off in this conversation; do not call it."
+    )
+    offered = [t["function"]["name"] for t in zai.requests[0].json["tools"]]
+    assert offered == ["mul"]
+
+
 async def test_max_rounds_stops_the_loop(zai: WireServer, engine_for: Any) -> None:
     zai.reply(tool_round(("c1", "add", "{}")), tool_round(("c2", "add", "{}")))
     engine = engine_for(adder(), max_rounds=2)

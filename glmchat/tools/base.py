@@ -126,12 +126,15 @@ class Toolbox:
         return None
 
     def unavailable(self, wire_name: str) -> str | None:
-        """Why `wire_name`, not on offer, cannot run when it names a tool of an MCP server
-        that is not up (it failed or died, is disabled, or is still starting): that server's
-        line, as the call's result for the model. None for any other name: no such tool.
+        """Why `wire_name`, not on offer, cannot run: the user switched it off in this
+        conversation, or it names a tool of an MCP server that is not up (it failed or died,
+        is disabled, or is still starting): that server's line, as the call's result for the
+        model. None for any other name: no such tool.
 
         A server's tools are named `SERVER__tool` (names.py); the server's state, not its
         tools, is what is known of a server that is down (it lists none)."""
+        if wire_name in self.disabled and any(t.spec.name == wire_name for t in self.tools):
+            return f"the tool {wire_name!r} is switched off in this conversation; do not call it."
         if self.server_states is None:
             return None
         from glmchat.tools.names import SEPARATOR, sanitise  # not loaded by every config read
