@@ -263,3 +263,31 @@ def test_narrow_terminals_and_joined_emoji_fit(
         assert cell_len(line) <= width, (width, line)
         assert "\u200d" not in line and "\ufe0f" not in line
     assert any("👨👩👧 fam2" in line for line in lines)
+
+
+def test_without_fts5_a_search_says_which_matches_it_keeps(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from glmchat.store import connection
+
+    monkeypatch.setattr(connection, "fts5_available", lambda: False)
+    # The older conversation has the word in its title, the newer one in a message: past
+    # the limit, the title's hit is the one kept.
+    _seed([("title001", "zai", "glm-4.6", "plain words", 1), ("newer002", "zai", "glm", "x", 1)])
+    with SessionStore(paths.database_path()) as store:
+        store.add_message("newer002", "user", "nothing plain here")
+    assert main(["sessions", "list", "--search", "plain", "--limit", "1", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert [row["id"] for row in json.loads(out)] == ["title001"] and err == ""
+    assert main(["sessions", "list", "--search", "plain", "--limit", "2", "--json"]) == 0
+    assert [row["id"] for row in json.loads(capsys.readouterr().out)] == [
+        "newer002",
+        "title001",
+    ]
+    assert main(["sessions", "list", "--search", "plain", "--limit", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert err == (
+        "glmchat: note: this SQLite has no FTS5; using plain substring search "
+        "(matching titles first, then the newest matches; not ranked)\n"
+    )
+    assert "title001" in out

@@ -141,7 +141,7 @@ def run_list(args: argparse.Namespace) -> int:
         if args.search and not store.fts_enabled and not args.json:
             print(
                 "glmchat: note: this SQLite has no FTS5; using plain substring search "
-                "(the newest matches, not the best)",
+                "(matching titles first, then the newest matches; not ranked)",
                 file=sys.stderr,
             )
         found = store.list_conversations(
