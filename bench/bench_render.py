@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass
 
 from rich.console import Console
-from rich.markdown import Markdown
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 
 from glmchat.terminal_text import neutralize_controls
+from glmchat.tui.compat.rich_markdown import markdown_of
 from glmchat.tui.widgets.markdown_view import StreamingMarkdown
 from tests.tui_helpers import screen_lines
 
@@ -116,7 +116,7 @@ class ChatLog(App[None]):
 
 def reference_lines(text: str, width: int) -> list[str]:
     console = Console(width=width, file=io.StringIO(), force_terminal=True)
-    lines = console.render_lines(Markdown(neutralize_controls(text)), pad=False)
+    lines = console.render_lines(markdown_of(neutralize_controls(text)), pad=False)
     return ["".join(segment.text for segment in line).rstrip() for line in lines]
 
 

@@ -165,9 +165,13 @@ def test_block_by_block_render_equals_riches_whole_render() -> None:
 
 
 def test_markdown_it_core_rules_after_the_block_rules_are_inline_and_text_join() -> None:
-    assert PARSER.get_active_rules()["core"] == ["normalize", "block", "inline", "text_join"], (
-        "markdown-it's core rules changed: parse_inline runs `inline` and `text_join` only"
-    )
+    assert PARSER.get_active_rules()["core"] == [
+        "normalize",
+        "block",
+        "inline",
+        "text_join",
+        "line_breaks_kept",
+    ], "markdown-it's core rules changed: parse_inline runs `inline` and `text_join` only"
     assert BLOCK_PARSER.get_active_rules()["core"] == ["normalize", "block"]
     assert list(inspect.signature(StateCore).parameters) == ["src", "md", "env", "tokens"]
     env = new_env({})

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.segment import Segment
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
@@ -22,6 +21,7 @@ from textual.widgets import Collapsible
 
 from glmchat.terminal_text import neutralize_controls
 from glmchat.tui.compat import rich_markdown
+from glmchat.tui.compat.rich_markdown import markdown_of
 from glmchat.tui.markdown.incremental import MarkdownBlocks
 from glmchat.tui.widgets.markdown_view import StreamingMarkdown
 from tests.tui_helpers import screen_lines
@@ -45,6 +45,8 @@ DOCUMENTS = {
     "inline": "A [link](http://x.y/z) and ![img](a.png) and ~~strike~~ and `code` "
     "and <kbd>k</kbd>.\n",
     "html": "<div>\nblock\n</div>\n\npara\n\n<!-- comment -->\n",
+    "line_breaks": "Roses are red,\nviolets are **blue**\n- item\n  next line\n\n> a\n> b\n\n"
+    "two spaces  \nbackslash\\\nend\n",
     "mixed": "# Plan\n\n1. Read\n2. Write:\n   ```python\n   print(1)\n   ```\n3. Done\n\n"
     "> note\n\n| k | v |\n|---|---|\n| a | 1 |\n\n---\nText after rule.\n",
 }
@@ -68,7 +70,7 @@ CONSOLE = make_console()
 
 def reference(text: str, width: int, code_theme: str = "monokai") -> list[list[Segment]]:
     """rich's own render of the whole (neutralized) text."""
-    markdown = Markdown(neutralize_controls(text), code_theme=code_theme)
+    markdown = markdown_of(neutralize_controls(text), code_theme=code_theme)
     lines = CONSOLE.render_lines(markdown, CONSOLE.options.update_width(width), pad=True)
     return [list(Segment.simplify(line)) for line in lines]
 
@@ -282,6 +284,18 @@ def test_blocks_are_found_without_parsing_their_inline_text() -> None:
         assert 0 < len(calls) <= 10
     finally:
         rich_markdown.PARSER.inline.parse = real  # type: ignore[method-assign]
+
+
+def test_a_line_break_in_a_paragraph_is_a_line_break_on_screen() -> None:
+    """Models write verse, addresses and steps one per line: a single newline inside a
+    paragraph, a list item or a quote shows as a new line (CommonMark would join the lines
+    with a space), streamed or finished."""
+    text = "Roses are red,\nviolets are blue\n\n- first\n  still first\n\n> one\n> two\n"
+    for blocks in (feed(text, [3] * 20, [True], 60), feed(text, [len(text)], [False], 60)):
+        shown = [line.rstrip() for line in plain(rendered(blocks, 60))]
+        assert shown[:2] == ["Roses are red,", "violets are blue"]
+        assert shown[3:5] == [" • first", "   still first"]
+        assert [line.strip(" ▌") for line in shown[6:8]] == ["one", "two"]
 
 
 def test_markdown_shows_controls_as_text() -> None:

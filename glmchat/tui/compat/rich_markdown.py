@@ -4,7 +4,7 @@ The one module that relies on rich's and markdown-it's internals (rich 15.0, mar
 4.3, both pinned in pyproject.toml). What it relies on, each checked by tests/test_compat.py:
 
 - rich's `Markdown` parses with `MarkdownIt().enable("strikethrough").enable("table")` into
-  its `parsed` attribute and renders from that attribute alone;
+  its `parsed` attribute and renders from that attribute alone (ours adds `breaks`);
 - `Markdown.elements` maps a token type to the element class that renders it, and each
   element class's `new_line` says whether a blank line follows it;
 - rich renders an empty `html_block` token as nothing, yet it sets the blank-line flag;
@@ -40,6 +40,7 @@ __all__ = [
     "Env",
     "Line",
     "TokenRenderer",
+    "markdown_of",
     "new_env",
     "new_line_after",
     "parse_inline",
@@ -53,11 +54,34 @@ Line = list[Segment]
 # markdown-it's parse environment (it collects the link reference definitions).
 Env = dict[str, Any]
 
-# The same parser rich.markdown.Markdown builds for itself, shared because building one is not free.
+# The same parser rich.markdown.Markdown builds for itself, shared because building one is not free,
+# with one rule more (`_line_breaks_kept`).
 PARSER = MarkdownIt().enable("strikethrough").enable("table")
 # The same without inline parsing, to find the blocks of a text: less than half the cost, and
 # the inline parsing is done (see `parse_inline`) only for the blocks rendered.
 BLOCK_PARSER = MarkdownIt().enable("strikethrough").enable("table").disable(["inline", "text_join"])
+
+
+def _line_breaks_kept(state: StateCore) -> None:
+    """A line break inside a paragraph is a line break on screen, as in chat clients (what
+    markdown-it's `breaks` option does for HTML): models write poems, addresses and steps one
+    per line without Markdown's two trailing spaces, and CommonMark's soft break (a space, as
+    rich renders it) ran them together into one line."""
+    for token in state.tokens:
+        for child in token.children or ():
+            if child.type == "softbreak":
+                child.type = "hardbreak"
+
+
+PARSER.core.ruler.push("line_breaks_kept", _line_breaks_kept)
+
+
+def markdown_of(text: str, code_theme: str = "monokai") -> Markdown:
+    """rich's Markdown of a whole text, parsed as glmchat parses it (line breaks kept): what a
+    message's incremental render must come out as (tests, benchmarks)."""
+    markdown = Markdown(text, code_theme=code_theme)
+    markdown.parsed = PARSER.parse(text)
+    return markdown
 
 
 def parse_inline(tokens: list[Token], env: Env) -> None:
@@ -65,6 +89,7 @@ def parse_inline(tokens: list[Token], env: Env) -> None:
     state = StateCore("", PARSER, env, tokens)
     inline(state)
     text_join(state)
+    _line_breaks_kept(state)
 
 
 def new_env(known: Mapping[str, Any]) -> Env:
