@@ -18,12 +18,15 @@ from tests.tui_helpers import (
     region_text,
     running,
     saved,
+    screen_text,
     send,
     stream,
     wait_for_stream,
     wait_until,
 )
 from tests.wire_server import Reply, WireServer
+
+EDITING = "Editing an earlier prompt"
 
 
 def sent(server: WireServer, index: int) -> list[tuple[str, str]]:
@@ -99,10 +102,14 @@ async def test_edit_an_earlier_prompt_sends_exactly_the_new_path(zai: WireServer
         assert pilot.app.focused.text == "question 2"
         await pilot.press("e")
         assert pane.prompt.has_focus and pane.prompt.text == "question 2"
+        await pilot.pause()
+        assert EDITING in screen_text(pilot.app)
         pane.prompt.text = "question 2, edited"
         await pilot.press("enter")
         await wait_until(pilot, lambda: len(zai.requests) == 4, "the edit's request")
         await wait_for_stream(pilot)
+        await pilot.pause()
+        assert EDITING not in screen_text(pilot.app)  # sent: the toast is not true any more
         # What went out: question 1's exchange, then the edited prompt; nothing of the old
         # branch (question 2's first version, question 3).
         assert sent(zai, 3) == [
@@ -123,6 +130,24 @@ async def test_edit_an_earlier_prompt_sends_exactly_the_new_path(zai: WireServer
         # Nothing was lost: the old branch is still on disk.
         kept = {row.content for row in saved(pane.conversation_id)}
         assert {"question 2", "answer 2", "question 3", "answer 3"} <= kept
+
+
+async def test_an_edit_given_up_takes_its_toast_away(zai: WireServer) -> None:
+    zai.reply(*answers(2))
+    async with running() as pilot:
+        pane = active(pilot)
+        for n in (1, 2):
+            await send(pilot, f"question {n}")
+            await wait_for_stream(pilot)
+        for _ in range(2):  # a second edit replaces the first one's toast
+            await pilot.press("alt+up", "alt+up", "alt+up", "alt+up", "e")
+            await pilot.pause()
+            assert screen_text(pilot.app).count(EDITING) == 1
+        assert pane.branches.editing is not None
+        await pilot.press(pane._key("stop"))  # "Not an edit"
+        await pilot.pause()
+        assert pane.branches.editing is None and pane.prompt.text == "question 1"
+        assert EDITING not in screen_text(pilot.app)
 
 
 async def test_regenerate_adds_a_version_and_brackets_switch_back_and_forth(

@@ -76,13 +76,13 @@ def active(pilot: Pilot[Any]) -> ChatPane:
 def record_notices(app: GlmChatApp) -> list[str]:
     """The app's notifications from now on (each still shown); before it runs, too."""
     notices: list[str] = []
-    notify = app.notify
+    notice = app.notice  # what every toast goes through (notify too)
 
-    def recording(message: str, **kw: Any) -> None:
+    def recording(message: str, **kw: Any) -> Any:
         notices.append(message)
-        notify(message, **kw)
+        return notice(message, **kw)
 
-    app.notify = recording  # type: ignore[method-assign]
+    app.notice = recording  # type: ignore[method-assign]
     return notices
 
 

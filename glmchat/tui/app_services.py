@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual.app import App
 from textual.filter import LineFilter
-from textual.notifications import SeverityLevel
+from textual.notifications import Notification, Notify, SeverityLevel
 
 from glmchat.backend.providers import ProviderConfig
 from glmchat.config import Settings
 from glmchat.credentials import CredentialStore
 from glmchat.terminal_text import neutralize_controls
+from glmchat.tui.compat.textual_private import withdraw_notification
 from glmchat.tui.literal import NoControlCharacters
 
 if TYPE_CHECKING:  # imported when the first answer needs it: httpx takes 20 ms to import
@@ -55,13 +56,32 @@ class AppServices(App[int]):
         """A toast, always literal: what glmchat reports holds titles, model names, paths and
         provider errors, never markup (`markup` is kept for Textual's signature and ignored;
         Widget.notify passes True)."""
-        super().notify(
+        self.notice(message, title=title, severity=severity, timeout=timeout)
+
+    def notice(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+    ) -> Notification:
+        """`notify`, giving back the toast, for a notice that stops being true before its time
+        is up (`withdraw` it then)."""
+        notification = Notification(
             neutralize_controls(message),
-            title=neutralize_controls(title),
-            severity=severity,
-            timeout=timeout,
+            neutralize_controls(title),
+            severity,
+            self.NOTIFICATION_TIMEOUT if timeout is None else timeout,
             markup=False,
         )
+        self.post_message(Notify(notification))
+        return notification
+
+    def withdraw(self, notification: Notification | None) -> None:
+        """Take a toast from `notice` off the screen now (nothing if it is gone already)."""
+        if notification is not None:
+            withdraw_notification(self, notification)
 
     def client_for(self, provider_name: str) -> OpenAICompatClient:
         provider = self.settings.providers[provider_name]

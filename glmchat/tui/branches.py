@@ -16,6 +16,8 @@ from glmchat.tui.context_budget import cannot_regenerate
 from glmchat.tui.widgets.message_select import SelectableMessage
 
 if TYPE_CHECKING:
+    from textual.notifications import Notification
+
     from glmchat.tui.widgets.chat_pane import ChatPane
 
 
@@ -35,6 +37,7 @@ class PaneBranches:
         self.pane = pane
         self.selected: SelectableMessage | None = None  # the last message selected
         self.editing: Turn | None = None  # a prompt whose edit is in the prompt box
+        self._edit_notice: Notification | None = None  # the toast that says so
         self.read = False  # whether the log was shown the whole conversation (read_whole)
 
     # --- which turn ----------------------------------------------------------------------
@@ -86,10 +89,15 @@ class PaneBranches:
         if pane._busy():
             return
         turn = pane.engine.turns[index]
+        before = self.editing
+        if before is not None and pane.prompt.text == before.content:
+            pane.prompt.text = ""  # the last edit's text, untouched: replaced, not doubled
         self.editing = turn
         pane._give_back(turn.content)
         send, stop = pane._key("send"), pane._key("stop")
-        pane.app.notify(
+        pane.glm.withdraw(self._edit_notice)
+        # Said for as long as it is true: sent or given up, the edit's toast goes.
+        self._edit_notice = pane.glm.notice(
             f"Editing an earlier prompt: {send} sends it as a new branch from there (the old "
             f"one is kept); {stop} sends it as a new prompt instead.",
             timeout=8,
@@ -97,7 +105,12 @@ class PaneBranches:
 
     def cancel_edit(self) -> bool:
         editing, self.editing = self.editing, None
+        self._end_edit_notice()
         return editing is not None
+
+    def _end_edit_notice(self) -> None:
+        notice, self._edit_notice = self._edit_notice, None
+        self.pane.glm.withdraw(notice)
 
     def send(self, text: str) -> tuple[Exchange, bool]:
         """The exchange for a prompt sent from the box, and whether the log must show the path
@@ -108,12 +121,15 @@ class PaneBranches:
         editing, self.editing = self.editing, None
         index = self.index_of(editing)
         if index is None:
+            self._end_edit_notice()
             return self.pane.engine.send(text), not self.pane.log_view.at_end
         try:
-            return self.pane.engine.edit(index, text), True
+            exchange = self.pane.engine.edit(index, text)
         except DoesNotFit:
             self.editing = editing
             raise
+        self._end_edit_notice()
+        return exchange, True
 
     def regenerate(
         self, index: int | None = None, *, model: str | None = None, thinking: bool | None = None

@@ -33,6 +33,8 @@ What it relies on, each checked by tests/test_compat.py:
   `_full_map_invalidated` so the rest is mapped again when asked for).
 - a `Collapsible` shows its title in the widget its `_title` attribute holds (a
   `CollapsibleTitle`), which lays out at every label (`Static.update`).
+- an app keeps the toasts shown in `App._notifications` (a `Notifications`, which answers `in`)
+  and takes one off the screen with `App._unnotify(notification)`.
 - a widget's rendered lines are kept by its `_styles_cache` (a `StylesCache`: `_cache`, a dict
   of row to Strip, and `_dirty_lines`, the rows to render again), which `_size_updated`
   empties, through `_set_dirty()`, whenever the widget's size changes.
@@ -55,6 +57,7 @@ from glmchat.tui.compat.one_write import terse
 
 if TYPE_CHECKING:
     from textual.app import App
+    from textual.notifications import Notification
 
 __all__ = [
     "GrowsInPlace",
@@ -63,7 +66,14 @@ __all__ = [
     "paint_dirty_rows_only",
     "relabelled_in_place",
     "screen_rows",
+    "withdraw_notification",
 ]
+
+
+def withdraw_notification(app: App[Any], notification: Notification) -> None:
+    """Take a toast off the screen before its time is up (nothing if it has gone)."""
+    if notification in app._notifications:
+        app._unnotify(notification)
 
 
 def screen_rows(app: App[Any]) -> list[str]:
