@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual import events
+from textual.widgets import Input
 
 from glmchat.config import save_value
 from glmchat.tui.commands import ChatCommands
 from glmchat.tui.screens.key_prompt import KeyPrompt
+from glmchat.tui.screens.session_picker import SessionPicker
 from glmchat.tui.screens.text_prompt import TextPrompt
 from tests.tui_helpers import (
     active,
@@ -171,8 +176,6 @@ async def test_keys_read_with_the_enter_that_closes_the_palette_do_not_crash_it(
     """Found by QA: `ctrl+p`, `rename`, then two enters in one read. The first picked the
     command and closed the palette; the second, routed to the palette's box before the first
     was handled, closed it again: the app crashed (no screen left to pop)."""
-    from textual import events
-
     async with running() as pilot:
         app = pilot.app
         await pilot.press("ctrl+p")
@@ -184,3 +187,67 @@ async def test_keys_read_with_the_enter_that_closes_the_palette_do_not_crash_it(
         await pilot.pause(0.5)
         assert app.is_running and app.return_code is None
         assert isinstance(app.screen, TextPrompt)  # the first enter's pick: rename
+
+
+def _fast(app, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Keys as a fast typist's terminal sends them: all queued before the palette handles any."""
+    for char in text:
+        key = {" ": "space", "\r": "enter"}.get(char, char)
+        app.post_message(events.Key(key, None if key == "enter" else char))
+
+
+@pytest.fixture
+def slow_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Results that take a moment, as on a busy machine (Textual shows the first ones 0.25 s
+    or more after the palette opens)."""
+    search = ChatCommands.search
+
+    async def slow(self: ChatCommands, query: str) -> Any:
+        await asyncio.sleep(0.3)
+        async for hit in search(self, query):
+            yield hit
+
+    monkeypatch.setattr(ChatCommands, "search", slow)
+
+
+@pytest.mark.usefixtures("slow_search")
+async def test_enter_before_the_results_show_picks_the_first_result(zai: WireServer) -> None:
+    zai.reply(Reply(chunks=stream(["ok"])))
+    async with running() as pilot:
+        app = glm(pilot)
+        await send(pilot, "first prompt")
+        await wait_for_stream(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        _fast(app, "rename conv\r")  # Enter long before the search shows anything
+        await wait_until(pilot, lambda: isinstance(app.screen, TextPrompt), "the rename dialog")
+
+
+@pytest.mark.usefixtures("slow_search")
+async def test_enter_after_more_letters_waits_for_their_results(zai: WireServer) -> None:
+    """The first letters' results are on screen, more letters are typed and Enter at once:
+    the command is the one the whole text finds, not the first letters' best."""
+    async with running() as pilot:
+        app = glm(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press("r", "e", "n")
+        await wait_until(pilot, lambda: "Rename conversation" in screen_text(app), "results")
+        await pilot.press("backspace", "backspace")
+        _fast(app, "sume conv\r")
+        await wait_until(pilot, lambda: isinstance(app.screen, SessionPicker), "the picker")
+
+
+@pytest.mark.usefixtures("slow_search")
+async def test_letters_typed_after_an_early_enter_cancel_it(zai: WireServer) -> None:
+    async with running() as pilot:
+        app = glm(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        _fast(app, "rename\r")
+        await pilot.pause(0.1)  # the Enter is in; the results are not
+        await pilot.press("x")  # typed on: that Enter was for less, it picks nothing
+        await pilot.pause(0.8)
+        assert app.screen.query_one(Input).value == "renamex" and not isinstance(
+            app.screen, TextPrompt
+        )

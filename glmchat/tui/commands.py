@@ -13,6 +13,7 @@ from textual.content import Content
 from textual.widgets import Button, Input, OptionList
 
 from glmchat.catalogue import known_models
+from glmchat.tui.compat.textual_private import EnterWaitsForResults
 from glmchat.tui.glm_app import glm_app
 from glmchat.tui.literal import literal
 
@@ -27,9 +28,10 @@ def code_blocks(markdown: str) -> list[str]:
     return [m.group(1).rstrip("\n") for m in _FENCE.finditer(markdown)]
 
 
-class Palette(CommandPalette):
+class Palette(EnterWaitsForResults, CommandPalette):
     """Textual's command palette, with its own keys at the bottom: the chat's key bar showed
-    under it (`⏎ Send  esc Stop`, found by QA), as under every dialog before (Dialog)."""
+    under it (`⏎ Send  esc Stop`, found by QA), as under every dialog before (Dialog). An
+    Enter typed before the results show picks the first of them (EnterWaitsForResults)."""
 
     def on_mount(self) -> None:
         from glmchat.tui.widgets.key_footer import KeyFooter

@@ -33,6 +33,14 @@ What it relies on, each checked by tests/test_compat.py:
   `_full_map_invalidated` so the rest is mapped again when asked for).
 - a `Collapsible` shows its title in the widget its `_title` attribute holds (a
   `CollapsibleTitle`), which lays out at every label (`Static.update`).
+- a message's handlers run class by class along the MRO, each class's `@on` ones (collected
+  only for MessagePump classes) then the one named for it, until `prevent_default`.
+- a `CommandPalette` runs its search in a worker on each `Input.Changed` and shows each batch
+  of results with `_refresh_command_list(command_list, commands, clear_current)`, which
+  highlights the first (the best) and leaves the previous query's results shown until then;
+  Enter in its box is an `Input.Submitted` handled by `_select_or_command` (registered with
+  `@on`, so a subclass's own handler runs first and can `prevent_default` it), which picks the
+  highlighted result, else `_selected_command` (a command picked from the list), else nothing.
 - an app keeps the toasts shown in `App._notifications` (a `Notifications`, which answers `in`)
   and takes one off the screen with `App._unnotify(notification)`.
 - a widget's rendered lines are kept by its `_styles_cache` (a `StylesCache`: `_cache`, a dict
@@ -51,7 +59,7 @@ from textual.geometry import Region, Size
 from textual.screen import Screen
 from textual.strip import Strip
 from textual.widget import Widget
-from textual.widgets import Collapsible
+from textual.widgets import Collapsible, Input
 
 from glmchat.tui.compat.one_write import terse
 
@@ -60,6 +68,7 @@ if TYPE_CHECKING:
     from textual.notifications import Notification
 
 __all__ = [
+    "EnterWaitsForResults",
     "GrowsInPlace",
     "HeightStepLayouts",
     "SettledBySizing",
@@ -68,6 +77,41 @@ __all__ = [
     "screen_rows",
     "withdraw_notification",
 ]
+
+
+class EnterWaitsForResults:
+    """Mixin for a CommandPalette: an Enter typed before the search for what is in the box has
+    shown its results picks the first of them as soon as they come.
+
+    Textual's palette did nothing with that Enter (the first results come 0.25 s or more after
+    the palette opens), or, with more letters typed after a first search, picked the previous
+    query's best result, still shown while the new search ran."""
+
+    _searching = False  # a search for the box's text has not shown its results yet
+    _enter_waiting = False
+
+    # Handlers by name, not `@on`: Textual collects decorated handlers from a class that is a
+    # MessagePump itself, and this mixin is not; by name they run before the palette's own.
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._searching = True
+        self._enter_waiting = False  # typed on after an Enter: that Enter was for less
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        palette: Any = self
+        if self._searching and palette._selected_command is None:
+            event.stop()
+            event.prevent_default()  # not Textual's handler: there is nothing right to pick
+            self._enter_waiting = True
+
+    def _refresh_command_list(self, command_list: Any, commands: Any, clear_current: bool) -> None:
+        super()._refresh_command_list(command_list, commands, clear_current)  # type: ignore[misc]
+        self._searching = False
+        if self._enter_waiting:
+            self._enter_waiting = False
+            if command_list.option_count:  # the first result is highlighted: take it
+                palette: Any = self
+                palette.call_later(palette._select_or_command)
 
 
 def withdraw_notification(app: App[Any], notification: Notification) -> None:
