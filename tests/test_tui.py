@@ -566,6 +566,27 @@ async def test_a_failed_send_keeps_the_prompt_and_shows_the_error(zai: WireServe
     assert zai.requests[1].json["messages"] == [{"role": "user", "content": "will this work?"}]
 
 
+@pytest.mark.parametrize("edited", [False, True])
+async def test_a_retry_uses_up_the_prompt_given_back(zai: WireServer, edited: bool) -> None:
+    """Found by QA: after a failed answer its prompt goes back in the box; a retry (or a
+    regenerate) answered it, yet it stayed there, and enter sent it a second time. Answered,
+    it goes, unless it was changed in the box meanwhile (then it is the user's new text)."""
+    failing = Reply(body=b'{"error":{"code":"1234","message":"boom"}}', status=500)
+    zai.reply(failing, failing, failing, Reply(chunks=stream(["answered at last"])))
+    async with running() as pilot:
+        pane = active(pilot)
+        await send(pilot, "will this work?")
+        await wait_for_stream(pilot)
+        assert pane.prompt.text == "will this work?"
+        if edited:
+            pane.prompt.text = "will this work? and more"
+        await glm(pilot).action_retry()
+        await wait_for_stream(pilot)
+        assert "answered at last" in region_text(pane.log_view)
+        assert pane.prompt.text == ("will this work? and more" if edited else "")
+    assert zai.requests[-1].json["messages"] == [{"role": "user", "content": "will this work?"}]
+
+
 async def test_a_key_refused_in_a_background_pane_is_asked_for_when_it_is_shown(
     zai: WireServer,
 ) -> None:

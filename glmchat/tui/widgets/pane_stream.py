@@ -21,7 +21,7 @@ from glmchat.backend.events import (
 from glmchat.backend.read_pace import READ_PACE, ReadPace
 from glmchat.engine import Exchange, ExchangeResult, SaveFailed
 from glmchat.engine.events import ApprovalRequest, RoundStarted, ToolCallUpdate
-from glmchat.engine.turns import unanswered
+from glmchat.engine.turns import Turn, unanswered
 from glmchat.tui import budget_mark
 from glmchat.tui.stream_meter import StreamMeter
 from glmchat.tui.widgets.messages import AssistantMessage
@@ -56,10 +56,21 @@ class PaneStream:
         # What a hidden pane's answers received, to draw when it is shown (`draw`): each
         # step with its message and the moment it arrived.
         self._backlog: list[tuple[AssistantMessage, float, Callable[[], None]]] = []
+        # The prompt last put back in the box (`give_back_unanswered`), until an answer starts.
+        self._given_back: Turn | None = None
 
     def begin(self, exchange: Exchange) -> None:
         pane = self._pane
         settings = pane.glm.settings
+        given_back, self._given_back = self._given_back, None
+        if (
+            given_back is not None
+            and exchange.turn.parent_id == given_back.message_id
+            and pane.prompt.text == given_back.content
+        ):
+            # A retry (or a regenerate) answers the prompt that was given back: it is used,
+            # as a prompt sent from the box is; left there, enter sent it a second time.
+            pane.prompt.text = ""
         message = AssistantMessage(
             streaming=True,
             refresh_rate=settings.ui.refresh_rate,
@@ -265,6 +276,7 @@ class PaneStream:
         left = unanswered(pane.engine.turns)
         if left is not None and left.content not in pane.prompt.text:
             pane._give_back(left.content)
+            self._given_back = left
 
     def _ask_for_key(self) -> None:
         reason = self._key_refused
