@@ -32,3 +32,21 @@ async def test_an_unsaved_conversation_keeps_its_costs_for_export(setup, zai: Wi
     assert totals.last_cost == pytest.approx(answers[1].cost)
     assert "- Cost: ~" not in to_markdown(engine.snapshot())
     assert "- Cost: $0.0022" in to_markdown(engine.snapshot())
+
+
+async def test_an_answer_cut_off_before_its_usage_counts_with_its_cost_unknown(
+    setup,  # noqa: F811
+    zai: WireServer,
+) -> None:
+    """Found by QA: an answer stopped or cut off (no usage comes) was left out of the totals,
+    which then read as complete: `$0.0022`, not `≥$0.0022`."""
+    cut = Reply(body=sse_event({"content": "half an answer"}))  # no end, no usage
+    zai.reply(_reply(1000, 100), cut)
+    engine = new_engine(setup)
+    for prompt in ("one", "two"):
+        await collect(engine.send(prompt))
+    last = engine.turns[-1]
+    assert last.status == "partial" and last.content == "half an answer" and last.usage is None
+    totals = engine.usage_totals()
+    assert (totals.answers, totals.unpriced, totals.last_cost) == (1, 1, None)
+    assert totals.cost == pytest.approx((1000 * 0.6 + 100 * 2.2) / 1e6)

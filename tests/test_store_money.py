@@ -29,14 +29,16 @@ def _answer(
     *,
     provider: str = "zai",
     model: str = "glm-4.5",
+    content: str = "an answer",
+    status: str = "complete",
 ) -> int:
     store.add_message(cid, "user", "a prompt", provider=provider, model=model)
     mid = store.begin_assistant(cid, model=model, provider=provider, thinking=True)
     store.finish_assistant(
         mid,
-        content="an answer",
+        content=content,
         reasoning="",
-        status="complete",
+        status=status,  # type: ignore[arg-type]
         usage=usage,
         cost=cost,
         cost_source=source,  # type: ignore[arg-type]
@@ -129,7 +131,7 @@ def test_schema_3_database_gains_costs_and_a_ledger_of_its_answers(db_path: Path
 
 def test_an_answer_enters_the_ledger_when_it_finishes_and_once(store: SessionStore) -> None:
     cid = _conv(store)
-    mid = _answer(store, cid, None)  # an error before any usage: nothing to count
+    mid = _answer(store, cid, None, content="", status="error")  # nothing written: no count
     assert store.usage_report("model") == []
     store.finish_assistant(
         mid,
@@ -158,6 +160,27 @@ def test_an_answer_enters_the_ledger_when_it_finishes_and_once(store: SessionSto
         200,
     )
     assert row.cost == pytest.approx(0.02)
+
+
+@pytest.mark.parametrize("status", ["cancelled", "partial", "complete"])
+def test_an_answer_with_text_and_no_usage_counts_with_its_cost_unknown(
+    store: SessionStore, status: str
+) -> None:
+    """Found by QA: an answer stopped with escape or cut off (no usage comes) was left out of
+    the ledger: the totals read as complete, and nothing said an answer was missing."""
+    cid = _conv(store)
+    _answer(store, cid, USAGE, 0.01, "catalogue")
+    _answer(store, cid, None, content="words were written", status=status)
+    _answer(store, cid, None, content="", status="cancelled")  # stopped before any: none
+    (row,) = store.usage_report("conversation")
+    assert (row.answers, row.priced, row.unpriced, row.known_cost) == (2, 1, 1, 0.01)
+    assert row.prompt_tokens == 1000
+    # Each count is one answer short of complete (`unreported_answers` in `usage --json`).
+    assert row.unreported("prompt_tokens") == 1
+    # A checkpoint of an answer still streaming counts nothing yet.
+    mid = store.begin_assistant(cid, model="glm-4.5", provider="zai", thinking=True)
+    store.checkpoint(mid, "streaming text", "")
+    assert store.usage_report("conversation")[0].answers == 2
 
 
 def test_what_was_spent_stays_when_messages_are_deleted(store: SessionStore) -> None:
@@ -242,7 +265,10 @@ def test_a_conversation_s_cost_is_null_when_any_answer_s_is_unknown(store: Sessi
     priced = _conv(store)
     _answer(store, priced, USAGE, 0.002, "catalogue")
     _answer(store, priced, USAGE, 0.003, "provider")
-    _answer(store, priced, None)  # failed before usage: costs nothing known, hides nothing
+    _answer(store, priced, None, content="", status="error")  # failed before any text
+    stopped = _conv(store)  # stopped with escape: text, but no usage came
+    _answer(store, stopped, USAGE, 0.002, "catalogue")
+    _answer(store, stopped, None, content="half an ans", status="cancelled")
     mixed = _conv(store)
     _answer(store, mixed, USAGE, 0.002, "catalogue")
     _answer(store, mixed, USAGE, None)
@@ -250,6 +276,7 @@ def test_a_conversation_s_cost_is_null_when_any_answer_s_is_unknown(store: Sessi
     costs = {s.id: s.as_dict()["cost"] for s in store.list_conversations()}
     assert costs[priced] == pytest.approx(0.005)
     assert costs[mixed] is None and costs[empty] is None
+    assert costs[stopped] is None  # tokens were spent on it: its cost is unknown, not 0
 
 
 def test_exports_carry_costs_and_import_checks_them(store: SessionStore) -> None:

@@ -199,7 +199,7 @@ def usage_totals(turns: Iterable[Turn]) -> UsageTotals:
         if turn.role == "user":
             last_cost, last_estimated, last_unknown = None, False, False
         usage = turn.usage
-        if turn.role != "assistant" or not (usage or turn.cost is not None):
+        if turn.role != "assistant" or not (usage or turn.cost is not None or spent(turn)):
             continue
         if turn.cost is None:
             unpriced += 1
@@ -230,6 +230,14 @@ def usage_totals(turns: Iterable[Turn]) -> UsageTotals:
         last_estimated,
         estimated,
     )
+
+
+def spent(turn: Turn) -> bool:
+    """An answer that ended having written text or thinking: tokens were spent (and billed)
+    whether or not its usage came (it does not when the answer is stopped or cut off). Such
+    an answer counts, its cost unknown when no usage came (as the store's ledger counts it:
+    store/migrations.py `_ANSWER_ROW`)."""
+    return turn.finished is not None and bool(turn.content or turn.reasoning)
 
 
 def _num(value: Any) -> int:

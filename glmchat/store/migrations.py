@@ -29,12 +29,30 @@ _USAGE_REPORTED = (
 _REPORTED_COLUMNS = tuple(n.replace("_tokens", "_reported") for n in _USAGE_COUNTS)
 
 
+# Migration 10's: an answer also counts, with its cost unknown, once it has ended with text or
+# thinking but no usage (stopped, cut off, or from a server that reports none): its tokens were
+# spent and billed, and the ledger said nothing of them. Its columns are among those the update
+# trigger watches, so that a row counts in the ledger exactly when this rule holds for it.
+_ANSWER_ROW = (
+    "{row}.role = 'assistant' AND ({row}.usage IS NOT NULL OR {row}.cost IS NOT NULL "
+    "OR ({row}.finished IS NOT NULL AND ({row}.content != '' OR {row}.reasoning != '')))"
+)
+_ANSWER_COLUMNS = "usage, cost, finished, content, reasoning"
+
+
 def _usage_trigger(
-    name: str, event: str, *, add: str, take: str | None = None, reported: bool = False
+    name: str,
+    event: str,
+    *,
+    add: str,
+    take: str | None = None,
+    reported: bool = False,
+    rule: str = _USAGE_ROW,
 ) -> str:
     """A trigger that adds the answer `add` ("new") to usage_hours and, on an update, first
     takes back what the row `take` ("old") had added. `reported` (migration 9 on): it also
-    counts the answers that reported each count, in the columns after `cost`."""
+    counts the answers that reported each count, in the columns after `cost`. `rule`: which
+    messages count (`_ANSWER_ROW` from migration 10 on)."""
     counts = ", ".join(_USAGE_COUNT.format(row=add, name=n) for n in _USAGE_COUNTS)
     sums = ", ".join(f"{n} = {n} + excluded.{n}" for n in _USAGE_COUNTS)
     cost = f"coalesce({add}.cost, 0)"
@@ -45,7 +63,7 @@ def _usage_trigger(
         INSERT INTO usage_hours
         SELECT {_USAGE_KEY.format(row=add)}, 1, {add}.cost IS NOT NULL, {counts},
             {cost}
-        WHERE {_USAGE_ROW.format(row=add)}
+        WHERE {rule.format(row=add)}
         ON CONFLICT DO UPDATE SET answers = answers + 1, priced = priced + excluded.priced,
             {sums}, cost = cost + excluded.cost;
     """
@@ -63,12 +81,12 @@ def _usage_trigger(
         undo = f"""
         UPDATE usage_hours SET answers = answers - 1, priced = priced - ({take}.cost IS NOT NULL),
             {minus}, cost = cost - coalesce({take}.cost, 0)
-        WHERE {key} AND {_USAGE_ROW.format(row=take)};
+        WHERE {key} AND {rule.format(row=take)};
         DELETE FROM usage_hours WHERE {key} AND answers <= 0;
         """
     return f"""
         CREATE TRIGGER usage_hours_{name} {event}
-        WHEN {_USAGE_ROW.format(row=add)} {f"OR {_USAGE_ROW.format(row=take)}" if take else ""}
+        WHEN {rule.format(row=add)} {f"OR {rule.format(row=take)}" if take else ""}
         BEGIN {undo} {insert} END
     """
 
@@ -298,6 +316,34 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
         "DROP TABLE temp.usage_reported",
+    ),
+    # 10: an answer that ended with text or thinking but no usage counts too, its cost unknown
+    # (`_ANSWER_ROW`): stopped with escape, cut off, or from a server that sends no usage.
+    # Left out, a conversation's or a day's total read as complete (no `>=`, no null) and the
+    # usage report did not say that any answer was missing from it. Those already saved join
+    # the ledger: one answer each, no count reported, no cost.
+    (
+        "DROP TRIGGER usage_hours_insert",
+        "DROP TRIGGER usage_hours_update",
+        _usage_trigger(
+            "insert", "AFTER INSERT ON messages", add="new", reported=True, rule=_ANSWER_ROW
+        ),
+        _usage_trigger(
+            "update",
+            f"AFTER UPDATE OF {_ANSWER_COLUMNS} ON messages",
+            add="new",
+            take="old",
+            reported=True,
+            rule=_ANSWER_ROW,
+        ),
+        f"""
+        INSERT INTO usage_hours
+        SELECT {_USAGE_KEY.format(row="m")}, count(*), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+        FROM messages m
+        WHERE {_ANSWER_ROW.format(row="m")} AND NOT ({_USAGE_ROW.format(row="m")})
+        GROUP BY 1, 2, 3, 4
+        ON CONFLICT DO UPDATE SET answers = answers + excluded.answers
+        """,
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -97,7 +97,10 @@ SUMMARY_COLUMNS = (
     + ", (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)"
     + ", (SELECT CASE WHEN count(m.cost) > 0 AND count(m.cost) = count(*) THEN total(m.cost) END"
     " FROM messages m WHERE m.conversation_id = c.id AND m.role = 'assistant'"
-    " AND (m.usage IS NOT NULL OR m.cost IS NOT NULL))"
+    # The answers the usage ledger counts (store/migrations.py `_ANSWER_ROW`): one that ended
+    # with text but no usage (stopped, cut off) has a cost, unknown.
+    " AND (m.usage IS NOT NULL OR m.cost IS NOT NULL"
+    " OR (m.finished IS NOT NULL AND (m.content != '' OR m.reasoning != ''))))"
 )
 
 _MESSAGE_CODECS = _codecs(StoredMessage)
