@@ -62,6 +62,20 @@ def test_show_prints_the_current_branch_and_counts_the_others(
     assert len(json.loads(out)["messages"]) == 7
 
 
+def test_the_count_of_other_branches_does_not_depend_on_the_one_shown(
+    capsys: pytest.CaptureFixture[str], store: SessionStore
+) -> None:
+    """Found by QA: from a branch whose sibling holds two branches of its own, `show` counted
+    the sibling once ("1 other branch"); every leaf off the shown branch is one."""
+    cid, _ = _branched(store)
+    again = next(m.id for m in store.get_conversation(cid).messages if m.content == "A1 again")
+    store.set_current_leaf(cid, again)
+    code, out, err = _run(capsys, "sessions", "show", cid)
+    assert code == 0
+    assert '- after message 1: answer "A1" (5 messages, 2 branches)' in out
+    assert err.startswith("glmchat: 2 other branches:")
+
+
 def test_fork_at_a_message_of_the_shown_branch(
     capsys: pytest.CaptureFixture[str], store: SessionStore
 ) -> None:

@@ -183,6 +183,16 @@ def test_an_answer_with_text_and_no_usage_counts_with_its_cost_unknown(
     assert store.usage_report("conversation")[0].answers == 2
 
 
+def test_the_markdown_export_s_total_says_an_answer_s_cost_is_unknown(
+    store: SessionStore,
+) -> None:
+    cid = _conv(store)
+    _answer(store, cid, USAGE, 0.0031, "catalogue")
+    _answer(store, cid, None, content="stopped half", status="cancelled")
+    markdown = to_markdown(store.get_conversation(cid))
+    assert "at least $0.0031 (1 of 2 answers at no known price)" in markdown
+
+
 def test_what_was_spent_stays_when_messages_are_deleted(store: SessionStore) -> None:
     """A retried answer and a deleted conversation were paid for: the ledger keeps them."""
     cid = _conv(store)

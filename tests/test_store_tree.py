@@ -200,7 +200,7 @@ def test_undo_moves_the_leaf_back_and_keeps_the_exchange_as_a_branch(store: Sess
     store.set_current_leaf(cid, a1)
     conv = store.get_conversation(cid)
     assert [m.content for m in path(conv)] == ["one", "uno"]
-    assert [(m.content, size) for m, size in other_branches(conv)] == [("two", 2)]
+    assert [(m.content, size, n) for m, size, n in other_branches(conv)] == [("two", 2, 1)]
     # Undoing the only exchange leaves an empty branch; the next prompt is a new root.
     store.set_current_leaf(cid, None)
     assert _texts(store, cid) == []

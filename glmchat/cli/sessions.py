@@ -211,7 +211,8 @@ def _render(conv: Conversation, fmt: str) -> str:
 def run_show(args: argparse.Namespace) -> int:
     conv = _load(args.id)
     sys.stdout.write(_render(conv, args.format))
-    others = len(tree.other_branches(conv))
+    # Each leaf off the current branch is a branch (one subtree may hold several).
+    others = sum(leaves for _, _, leaves in tree.other_branches(conv))
     if others and args.format == "markdown":
         branches = "other branch" if others == 1 else "other branches"
         print(

@@ -106,20 +106,21 @@ def to_markdown(conv: Conversation) -> str:
 
 def _other_branches(conv: Conversation, branch: tuple[StoredMessage, ...]) -> list[str]:
     """The branches the transcript leaves out, one line each: where each leaves the current
-    branch, how it starts, and how many messages it holds."""
+    branch, how it starts, and how many messages (and branches, when more than one) it holds."""
     others = tree.other_branches(conv)
     if not others:
         return []
     where = {m.id: number for number, m in enumerate(branch, 1)}
     lines = ["## Other branches", ""]
-    for start, size in others:
+    for start, size, leaves in others:
         after = where.get(start.parent_id) if start.parent_id is not None else None
         place = f"after message {after}" if after else "at the start"
         text = " ".join(start.content.split())
         shown = text if len(text) <= 40 else text[:39] + "…"
         who = {"user": "prompt", "assistant": "answer"}.get(start.role, start.role)
         noun = "message" if size == 1 else "messages"
-        lines.append(f"- {place}: {who} {json.dumps(shown, ensure_ascii=False)} ({size} {noun})")
+        count = f"{size} {noun}" + (f", {leaves} branches" if leaves > 1 else "")
+        lines.append(f"- {place}: {who} {json.dumps(shown, ensure_ascii=False)} ({count})")
     return [*lines, ""]
 
 
@@ -127,7 +128,14 @@ def _total_cost(messages: tuple[StoredMessage, ...]) -> str | None:
     """The conversation's cost, or None when no answer has a figure."""
     from glmchat.costs import format_usd
 
-    answers = [m for m in messages if m.role == "assistant" and (m.usage or m.cost is not None)]
+    # The answers the usage ledger counts (migrations.py `_ANSWER_ROW`): one that ended with
+    # text but no usage (stopped, cut off) has a cost, unknown.
+    answers = [
+        m
+        for m in messages
+        if m.role == "assistant"
+        and (m.usage or m.cost is not None or (m.finished and (m.content or m.reasoning)))
+    ]
     known = [m.cost for m in answers if m.cost is not None]
     if not known:
         return None

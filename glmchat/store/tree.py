@@ -67,27 +67,34 @@ def newest_leaf(conversation: Conversation, message_id: int) -> int | None:
     return best.id if best is not None else message_id
 
 
-def other_branches(conversation: Conversation) -> list[tuple[StoredMessage, int]]:
+def other_branches(conversation: Conversation) -> list[tuple[StoredMessage, int, int]]:
     """The branches off the current one: for each sibling of a message on the current branch
-    that is not on it, (that sibling, how many messages its subtree holds), in path order."""
+    that is not on it, (that sibling, how many messages its subtree holds, how many branches:
+    the leaves of that subtree), in path order."""
     on_path = path(conversation)
     on_ids = {m.id for m in on_path}
     children: dict[int | None, list[StoredMessage]] = {}
     for m in conversation.messages:
         children.setdefault(m.parent_id, []).append(m)
 
-    def size(root: StoredMessage) -> int:
-        count, stack = 0, [root]
+    def size(root: StoredMessage) -> tuple[int, int]:
+        count = leaves = 0
+        stack, seen = [root], set()
         while stack:
             at = stack.pop()
+            if at.id in seen:  # a damaged database's cycle: never loop for ever
+                continue
+            seen.add(at.id)
             count += 1
-            stack.extend(children.get(at.id, ()))
-        return count
+            below = children.get(at.id, ())
+            leaves += not below
+            stack.extend(below)
+        return count, max(leaves, 1)
 
-    out: list[tuple[StoredMessage, int]] = []
+    out: list[tuple[StoredMessage, int, int]] = []
     parents: list[int | None] = [None, *(m.id for m in on_path)]
     for parent in parents:
         for m in children.get(parent, ()):
             if m.id not in on_ids:
-                out.append((m, size(m)))
+                out.append((m, *size(m)))
     return out
