@@ -9,7 +9,8 @@ from typing import Any, Literal, get_args
 
 Role = Literal["system", "user", "assistant", "tool"]
 # complete: the answer ended normally; partial: it stopped before its end (or is still being
-# written); cancelled: stopped by the user; error: failed before any text arrived.
+# written); cancelled: stopped by glmchat (escape, a pane closed, the app quit or its terminal
+# closed); error: failed before any text arrived.
 Status = Literal["complete", "partial", "cancelled", "error"]
 ROLES: tuple[Role, ...] = get_args(Role)
 STATUSES: tuple[Status, ...] = get_args(Status)
