@@ -76,6 +76,23 @@ def test_the_count_of_other_branches_does_not_depend_on_the_one_shown(
     assert err.startswith("glmchat: 2 other branches:")
 
 
+def test_a_branch_that_starts_with_tool_calls_is_listed_by_them(
+    capsys: pytest.CaptureFixture[str], store: SessionStore
+) -> None:
+    """Found by QA: a round that only called tools was listed as `answer ""`."""
+    cid, [q1, *_] = _branched(store)
+    mid = store.begin_assistant(cid, model="glm-4.5", provider="zai", thinking=False, parent_id=q1)
+    calls = [{"id": "c1", "name": "list_dir", "arguments": "{}"}, {"id": "c2", "name": "t__echo"}]
+    store.finish_assistant(mid, content="", reasoning="", status="complete", tool_calls=calls)
+    store.set_current_leaf(cid, next(m.id for m in _messages(store, cid) if m.content == "A2"))
+    code, out, _ = _run(capsys, "sessions", "show", cid)
+    assert code == 0 and '- after message 1: tool calls "list_dir, t__echo" (1 message)' in out
+
+
+def _messages(store: SessionStore, cid: str) -> tuple:  # type: ignore[type-arg]
+    return store.get_conversation(cid).messages
+
+
 def test_fork_at_a_message_of_the_shown_branch(
     capsys: pytest.CaptureFixture[str], store: SessionStore
 ) -> None:

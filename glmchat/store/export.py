@@ -118,8 +118,11 @@ def _other_branches(conv: Conversation, branch: tuple[StoredMessage, ...]) -> li
         after = where.get(start.parent_id) if start.parent_id is not None else None
         place = f"after message {after}" if after else "at the start"
         text = " ".join(start.content.split())
-        shown = text if len(text) <= 40 else text[:39] + "…"
         who = {"user": "prompt", "assistant": "answer"}.get(start.role, start.role)
+        calls = [str(c.get("name", "?")) for c in start.tool_calls or () if isinstance(c, dict)]
+        if not text and calls:  # a round that only called tools: say which
+            who, text = "tool calls", ", ".join(calls)
+        shown = text if len(text) <= 40 else text[:39] + "…"
         noun = "message" if size == 1 else "messages"
         count = f"{size} {noun}" + (f", {leaves} branches" if leaves > 1 else "")
         lines.append(f"- {place}: {who} {json.dumps(shown, ensure_ascii=False)} ({count})")
