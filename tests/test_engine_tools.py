@@ -250,6 +250,28 @@ async def test_a_tool_switched_off_is_not_run_and_the_model_is_told_so(
     assert offered == ["mul"]
 
 
+async def test_a_tool_switched_off_while_its_approval_waits_does_not_run(
+    zai: WireServer, engine_for: Any
+) -> None:
+    """Found by QA: the call waited for approval, the tool was switched off in the Tools
+    picker meanwhile, and the yes that followed ran it."""
+    zai.reply(tool_round(("c1", "add", '{"a": 1, "b": 2}')), answer("ok"))
+    add = adder(read_only=False)
+    engine = engine_for(add, approve="ask")
+    assert engine.toolbox is not None
+    events = []
+    async for event in engine.send("q"):
+        events.append(event)
+        if isinstance(event, ApprovalRequest):
+            engine.toolbox.disabled.add("add")
+            event.answer("once")
+    (call,) = events[-1].result.tool_calls
+    assert call.state == "error" and add.calls == []
+    assert call.result == (
+        "Error: the tool 'add' is switched off in this conversation; do not call it."
+    )
+
+
 async def test_max_rounds_stops_the_loop(zai: WireServer, engine_for: Any) -> None:
     zai.reply(tool_round(("c1", "add", "{}")), tool_round(("c2", "add", "{}")))
     engine = engine_for(adder(), max_rounds=2)

@@ -89,6 +89,11 @@ class ToolRunner:
             self._approval = None
             if decision == "deny":
                 return self._end(update, "denied", DENIED)
+            if toolbox.find(call.name) is None:
+                # Switched off (or its server went down) while the question waited: a yes
+                # given to the question does not bring it back.
+                why = toolbox.unavailable(call.name) or f"there is no tool named {call.name!r}."
+                return self._end(update, "error", f"Error: {why}")
             if decision == "always":
                 toolbox.always_allowed.add(tool.spec.name)
         settings = engine.tool_settings
