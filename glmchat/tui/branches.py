@@ -38,6 +38,8 @@ class PaneBranches:
         self.selected: SelectableMessage | None = None  # the last message selected
         self.editing: Turn | None = None  # a prompt whose edit is in the prompt box
         self._edit_notice: Notification | None = None  # the toast that says so
+        # The box as the last edit left it, and what it held before (a draft, kept under it).
+        self._edit_box: tuple[str, str] = ("", "")
         self.read = False  # whether the log was shown the whole conversation (read_whole)
 
     # --- which turn ----------------------------------------------------------------------
@@ -89,11 +91,15 @@ class PaneBranches:
         if pane._busy():
             return
         turn = pane.engine.turns[index]
-        before = self.editing
-        if before is not None and pane.prompt.text == before.content:
-            pane.prompt.text = ""  # the last edit's text, untouched: replaced, not doubled
+        box, typed = self._edit_box
+        if self.editing is not None and pane.prompt.text == box:
+            # The last edit's text, untouched: replaced, not doubled; what was typed before
+            # it (kept under it) stays.
+            pane.prompt.text = typed
+        typed = pane.prompt.text
         self.editing = turn
         pane._give_back(turn.content)
+        self._edit_box = (pane.prompt.text, typed)
         send, stop = pane._key("send"), pane._key("stop")
         pane.glm.withdraw(self._edit_notice)
         # Said for as long as it is true: sent or given up, the edit's toast goes.
