@@ -189,8 +189,11 @@ def test_the_markdown_export_s_total_says_an_answer_s_cost_is_unknown(
     cid = _conv(store)
     _answer(store, cid, USAGE, 0.0031, "catalogue")
     _answer(store, cid, None, content="stopped half", status="cancelled")
+    _answer(store, cid, None, content="", status="cancelled")
     markdown = to_markdown(store.get_conversation(cid))
     assert "at least $0.0031 (1 of 2 answers at no known price)" in markdown
+    assert "*cancelled: stopped before its end (escape, or glmchat closed)*" in markdown
+    assert "*cancelled: stopped before any answer*" in markdown  # as the chat says it
 
 
 def test_what_was_spent_stays_when_messages_are_deleted(store: SessionStore) -> None:

@@ -181,6 +181,8 @@ def _message_markdown(m: StoredMessage, first_source: int = 1) -> list[str]:
         lines += [f"*Calls tool* `{call.get('name', '?')}` with:", ""]
         lines += _fenced(str(call.get("arguments", "")), "json")
     note = _STATUS_NOTES.get(m.status)
+    if m.status == "cancelled" and not (m.content or m.reasoning or m.tool_calls):
+        note = "cancelled: stopped before any answer"  # as the chat says it
     if note:
         detail = f": {m.error}" if m.error else ""
         lines += [f"> *{note}{detail}*", ""]
