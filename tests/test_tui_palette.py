@@ -251,3 +251,32 @@ async def test_letters_typed_after_an_early_enter_cancel_it(zai: WireServer) -> 
         assert app.screen.query_one(Input).value == "renamex" and not isinstance(
             app.screen, TextPrompt
         )
+
+
+@pytest.mark.parametrize(
+    ("before", "burst", "after"),
+    [
+        ("ab", ["x", "backspace", "y"], "aby"),
+        ("ab", ["home", "Z"], "Zab"),
+        ("abc", ["left", "x"], "abxc"),
+        ("abc", ["backspace", "x"], "abx"),
+        ("abc", ["ctrl+u", *"rename"], "rename"),
+        ("abc def", ["ctrl+w", "x"], "abc x"),
+    ],
+)
+async def test_keys_read_together_in_the_palette_act_in_their_order(
+    before: str, burst: list[str], after: str
+) -> None:
+    """Found by QA: the palette's box typed the letters of a read before the editing and cursor
+    keys read with them (backspace, home, ctrl+u are bindings, run once the key has bubbled
+    up to the app): `x`, backspace, `y` left `abx`; ctrl+u and a word, an empty box."""
+    async with running() as pilot:
+        app = glm(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*before)
+        await pilot.pause()
+        for key in burst:  # one read: all queued before the box handles any
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        await pilot.pause()
+        assert app.screen.query_one(Input).value == after

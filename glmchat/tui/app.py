@@ -25,7 +25,7 @@ from glmchat.tui.compat.keys import KeysAsRead
 from glmchat.tui.compat.one_write import FramesInOneWrite
 from glmchat.tui.compat.terminal_input import install as install_terminal_input
 from glmchat.tui.export_file import export_to_file
-from glmchat.tui.key_order import move_focus_as_read
+from glmchat.tui.key_order import box_key_in_order, move_focus_as_read
 from glmchat.tui.screens.chat_screen import ChatScreen
 from glmchat.tui.warm_up import WARM_UP_STEPS, freeze_what_lives_on
 from glmchat.tui.widgets.chat_pane import ChatPane
@@ -242,8 +242,10 @@ class GlmChatApp(FramesInOneWrite, KeysAsRead, AppServices):  # compat: see each
             self.push_screen(Palette(id="--command-palette"))
 
     async def as_read(self, key: str, character: str | None) -> bool:
-        # A focus move, before the keys after it.
-        return await move_focus_as_read(self, key, character)
+        # A focus move, before the keys after it; a box's own key, between them.
+        return await move_focus_as_read(self, key, character) or box_key_in_order(
+            self, key, character
+        )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self._PANE_ACTIONS and isinstance(self.screen, ModalScreen):

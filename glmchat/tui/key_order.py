@@ -62,6 +62,32 @@ async def move_focus_as_read(app: App[Any], key: str, character: str | None = No
     return await app.run_action(active.binding.action, active.node)
 
 
+def box_key_in_order(app: App[Any], key: str, character: str | None) -> bool:
+    """Run `key` in its place among the keys read with it, if it is an editing or cursor key
+    of a Textual Input that has the focus and does not keep the order itself (the command
+    palette's box: a SafeInput does it in its own queue); whether it did.
+
+    An Input's own keys (backspace, ctrl+u, home, the arrows) are bindings, run once the key
+    has bubbled up to the app, after the letters read behind it were typed (found by QA: in
+    the palette, `x`, backspace and `y` in one read left `x`; ctrl+u and a word, an empty
+    box). The binding is run by the box itself, from its queue, between the letters before
+    it and those after it."""
+    from textual.widgets import Input
+
+    from glmchat.tui.widgets.safe_entry import SafeInput
+
+    focused = app.screen.focused
+    if not isinstance(focused, Input) or isinstance(focused, SafeInput):
+        return False
+    if focused.check_consume_key(key, character):
+        return False  # a letter: typed in turn anyway
+    active = app.screen.active_bindings.get(key)
+    if active is None or active.node is not focused or not active.enabled:
+        return False
+    focused.call_later(app.run_action, active.binding.action, active.node)
+    return True
+
+
 def _focus_move(app: App[Any], key: str, character: str | None) -> ActiveBinding | None:
     screen = app.screen
     focused = screen.focused
