@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from glmchat.config import save_value
-from glmchat.tui.widgets.status_bar import StatusInfo, render_info
+from glmchat.engine.turns import Turn, usage_totals
+from glmchat.tui.widgets.status_bar import StatusInfo, money_fields, render_info
 from tests.tui_helpers import (
     API_KEY,
     active,
@@ -76,6 +77,20 @@ def test_money_fields_mark_reported_estimated_unknown_and_partial_figures() -> N
         assert f"{answer} · conv {conversation}" in render_info(line).plain
         narrow = render_info(line, width=70).plain
         assert f"conv {conversation}" in narrow
+
+
+def test_an_answer_that_failed_before_writing_shows_no_cost_of_its_own() -> None:
+    """Found by QA: after an answer that failed before any text (it costs nothing known and
+    counts as none), the status bar said `$?` for it; an answer cut off after some text says
+    `$?` (its tokens were spent) and makes the conversation's total `≥`."""
+    priced = Turn("assistant", "ok", cost=0.00005, cost_source="catalogue", usage={"x": 1})
+    failed = Turn("assistant", "", status="error", finished="2026-11-30T08:00:00Z")
+    cut = Turn("assistant", "half", status="partial", finished="2026-11-30T08:00:00Z")
+    prompt = Turn("user", "q")
+    fields = money_fields(usage_totals([prompt, priced, prompt, failed]), None)
+    assert (fields["cost_answer"], fields["cost_conversation"]) == ("", "~$0.000050")
+    fields = money_fields(usage_totals([prompt, priced, prompt, cut]), None)
+    assert (fields["cost_answer"], fields["cost_conversation"]) == ("$?", "≥$0.000050")
 
 
 async def test_budget_crossed_notifies_once_and_marks_the_status_bar(zai: WireServer) -> None:

@@ -48,4 +48,5 @@ def _combined(head: UsageTotals, tail: UsageTotals) -> UsageTotals:
         last_cost=tail.last_cost,
         last_estimated=tail.last_estimated,
         estimated=head.estimated or tail.estimated,
+        last_counted=tail.last_counted,
     )

@@ -188,19 +188,21 @@ class UsageTotals:
     last_cost: float | None = None
     last_estimated: bool = False  # the last cost was computed from prices, not reported
     estimated: bool = False  # some of `cost` was computed from prices
+    last_counted: bool = False  # the last exchange has an answer that counts (`spent` or usage)
 
 
 def usage_totals(turns: Iterable[Turn]) -> UsageTotals:
     prompt = completion = cached = context = answers = unpriced = 0
     cost = 0.0
     last_cost: float | None = None
-    last_estimated = last_unknown = estimated = False
+    last_estimated = last_unknown = estimated = last_counted = False
     for turn in turns:
         if turn.role == "user":
-            last_cost, last_estimated, last_unknown = None, False, False
+            last_cost, last_estimated, last_unknown, last_counted = None, False, False, False
         usage = turn.usage
         if turn.role != "assistant" or not (usage or turn.cost is not None or spent(turn)):
             continue
+        last_counted = True
         if turn.cost is None:
             unpriced += 1
             last_unknown = True
@@ -229,6 +231,7 @@ def usage_totals(turns: Iterable[Turn]) -> UsageTotals:
         last_cost,
         last_estimated,
         estimated,
+        last_counted,
     )
 
 

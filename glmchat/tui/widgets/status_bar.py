@@ -175,7 +175,9 @@ def money_fields(totals: UsageTotals, spending: Spending | None) -> dict[str, An
     "$?"; a conversation total that leaves out answers of unknown cost "≥$0.042"."""
     out: dict[str, Any] = {"cost_answer": "", "cost_conversation": "", "budget": ""}
     if totals.answers or totals.unpriced:
-        if totals.last_cost is None:
+        if not totals.last_counted:
+            pass  # the last answer failed before writing anything (or is still streaming)
+        elif totals.last_cost is None:
             out["cost_answer"] = "$?"
         else:
             out["cost_answer"] = ("~" if totals.last_estimated else "") + format_usd(
