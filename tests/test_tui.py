@@ -557,6 +557,14 @@ async def test_a_failed_send_keeps_the_prompt_and_shows_the_error(zai: WireServe
         answer = saved(conversation_id)[-1]
         assert answer.status == "error" and "rejected the API key" in (answer.error or "")
         assert isinstance(pilot.app.screen, KeyPrompt)  # the key dialog is offered at once
+        await pilot.pause()
+        # The refusal, without its advice to run `glmchat config set-key` (this dialog sets
+        # the key), and a blank row before what follows (found by QA: they ran together).
+        rows = [row.strip(" │▎▊┃") for row in screen_text(pilot.app).splitlines()]
+        assert "config set-key" not in "\n".join(rows)
+        first = next(i for i, row in enumerate(rows) if "rejected the API key" in row)
+        follows = next(i for i, row in enumerate(rows) if "glmchat needs a key" in row)
+        assert rows[follows - 1].strip() == "" and follows > first
         await pilot.press("escape")  # keep the key (see test_tui_state for a new one)
         await pilot.pause()
         await pilot.press("enter")  # send the prompt it gave back

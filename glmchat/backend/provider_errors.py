@@ -137,6 +137,12 @@ def _fmt_reset(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
 
 
+def set_key_hint(provider_name: str) -> str:
+    """The sentence a refused key's error ends with (a screen that asks for the key itself
+    leaves it out)."""
+    return f"Set a valid key with `glmchat config set-key {provider_name}`."
+
+
 def classify_error(
     provider: ProviderConfig,
     status: int | None,
@@ -162,7 +168,7 @@ def classify_error(
         part for part in (str(status) if status else "", f"code {code}" if code else "") if part
     )
     said = f" ({where}): {words}" if where else f": {words}"
-    key_hint = f"Set a valid key with `glmchat config set-key {provider.name}`."
+    key_hint = set_key_hint(provider.name)
     kw: dict[str, Any] = {"http_status": status, "code": code, "provider": provider.name}
     limit_source = str(metadata.get("limit_source", ""))
 

@@ -10,6 +10,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Static
 
 from glmchat.backend.errors import ProviderError
+from glmchat.backend.provider_errors import set_key_hint
 from glmchat.backend.providers import ProviderConfig
 from glmchat.credentials import key_problem
 from glmchat.secret_values import shown_url
@@ -38,7 +39,12 @@ class KeyPrompt(Dialog[bool]):
             # are shown (found by QA: at 60x20 the buttons were cut off).
             with VerticalScroll(id="key-text"):
                 if self.reason:
-                    yield Static(Text(neutralize_controls(self.reason), style="bold red"))
+                    # Without the error's advice to run `glmchat config set-key`: this is
+                    # where the key is set (found by QA).
+                    reason = self.reason.replace(set_key_hint(p.name), "").strip()
+                    yield Static(
+                        Text(neutralize_controls(reason), style="bold red"), classes="reason"
+                    )
                 shadow = self._environment_key()
                 # The rule once: in general, or (below) as it applies now.
                 rule = "" if shadow else f"; {p.api_key_env} in the environment wins over it"
