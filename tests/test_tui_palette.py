@@ -141,6 +141,11 @@ async def test_every_catalogued_model_can_be_switched_to_and_regenerated_with(
     zai.reply(Reply(chunks=stream(["one"])), Reply(chunks=stream(["two"])))
     async with running() as pilot:
         pane = active(pilot)
+        # An empty pane has no answer to regenerate, nothing to fork or undo (found by QA:
+        # "Regenerate with model: …" was offered first, and said "No answer to regenerate.").
+        titles = [title for title, _, _ in ChatCommands(pilot.app.screen)._commands()]
+        assert "Switch model: zai/glm-5.3" in titles
+        assert not [t for t in titles if t.startswith(("Regenerate", "Fork", "Undo"))]
         await send(pilot, "a")
         await wait_for_stream(pilot)
         titles = [title for title, _, _ in ChatCommands(pilot.app.screen)._commands()]

@@ -70,7 +70,7 @@ class ChatCommands(Provider):
             ("Tools…", app.action_tools, "list the tools and MCP servers, switch them on or off"),
         ]
         pane = app.active_pane
-        if pane is not None:
+        if pane is not None and pane.turns:  # an empty pane has nothing to regenerate or fork
             out.extend(_branch_commands(app, pane))
         if pane is not None and pane.web_search_available:
             on = pane.engine.toolbox is not None and pane.engine.toolbox.web_search
@@ -136,14 +136,19 @@ def _branch_commands(
     else:
         switch = f"thinking {'on' if thinking else 'off'}"
     out: list[tuple[str, Callable[[], object], str]] = [
+        ("Fork from here", branches.fork, "a new conversation up to the selected message"),
+        ("Undo last exchange", branches.undo, "it stays as a branch; the prompt goes back"),
+    ]
+    if pane.last_turn("assistant") is None:
+        return out  # no answer to regenerate yet
+    out.insert(
+        0,
         (
             f"Regenerate with {switch}",
             partial(branches.regenerate, thinking=thinking),
             "a new answer beside the selected (or last) one",
         ),
-        ("Fork from here", branches.fork, "a new conversation up to the selected message"),
-        ("Undo last exchange", branches.undo, "it stays as a branch; the prompt goes back"),
-    ]
+    )
     for name, provider in app.settings.providers.items():
         for model in known_models(app.settings, provider):
             out.append(
