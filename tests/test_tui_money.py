@@ -89,6 +89,8 @@ def test_an_answer_that_failed_before_writing_shows_no_cost_of_its_own() -> None
     prompt = Turn("user", "q")
     fields = money_fields(usage_totals([prompt, priced, prompt, failed]), None)
     assert (fields["cost_answer"], fields["cost_conversation"]) == ("", "~$0.000050")
+    shown = render_info(StatusInfo(provider="zai", model="glm-4.5", **fields)).plain
+    assert "  conv ~$0.000050" in shown and "·" not in shown  # no separator before nothing
     fields = money_fields(usage_totals([prompt, priced, prompt, cut]), None)
     assert (fields["cost_answer"], fields["cost_conversation"]) == ("$?", "≥$0.000050")
 

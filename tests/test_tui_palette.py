@@ -145,7 +145,12 @@ async def test_every_catalogued_model_can_be_switched_to_and_regenerated_with(
         # "Regenerate with model: …" was offered first, and said "No answer to regenerate.").
         titles = [title for title, _, _ in ChatCommands(pilot.app.screen)._commands()]
         assert "Switch model: zai/glm-5.3" in titles
-        assert not [t for t in titles if t.startswith(("Regenerate", "Fork", "Undo"))]
+        assert not [
+            t for t in titles if t.startswith(("Regenerate", "Fork", "Undo", "Retry", "Edit"))
+        ]
+        await glm(pilot).action_edit_last()  # as a key bound to it would
+        await pilot.pause()
+        assert "No prompt to edit." in screen_text(pilot.app)
         await send(pilot, "a")
         await wait_for_stream(pilot)
         titles = [title for title, _, _ in ChatCommands(pilot.app.screen)._commands()]

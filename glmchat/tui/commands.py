@@ -55,9 +55,14 @@ class Palette(EnterWaitsForResults, CommandPalette):
 class ChatCommands(Provider):
     def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
         app = glm_app(self)
-        out: list[tuple[str, Callable[[], object], str]] = [
-            ("Retry last answer", app.action_retry, "ask the model again"),
-            ("Edit last prompt", app.action_edit_last, "put the last prompt back in the box"),
+        pane = app.active_pane
+        out: list[tuple[str, Callable[[], object], str]] = []
+        if pane is not None and pane.turns:  # an empty pane has nothing to retry or edit
+            out += [
+                ("Retry last answer", app.action_retry, "ask the model again"),
+                ("Edit last prompt", app.action_edit_last, "put the last prompt back in the box"),
+            ]
+        out += [
             ("Rename conversation", app.action_rename, "give this conversation a title"),
             ("Export conversation as Markdown", partial(app.action_export, "markdown"), ""),
             ("Export conversation as JSON", partial(app.action_export, "json"), ""),
@@ -69,8 +74,7 @@ class ChatCommands(Provider):
             ("Set API key", app.action_set_key, "for this pane's provider"),
             ("Tools…", app.action_tools, "list the tools and MCP servers, switch them on or off"),
         ]
-        pane = app.active_pane
-        if pane is not None and pane.turns:  # an empty pane has nothing to regenerate or fork
+        if pane is not None and pane.turns:  # nor to regenerate, fork or undo
             out.extend(_branch_commands(app, pane))
         if pane is not None and pane.web_search_available:
             on = pane.engine.toolbox is not None and pane.engine.toolbox.web_search

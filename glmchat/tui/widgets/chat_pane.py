@@ -387,6 +387,9 @@ class ChatPane(Vertical):
 
     async def edit_last(self) -> None:
         """The last prompt back in the box; its exchange stays as a branch."""
+        if self.last_turn("user") is None:
+            self.app.notify("No prompt to edit.")  # not "Nothing to undo." (found by QA)
+            return
         self.branches.undo()
 
     # --- the message selection (tui/branches.py) ------------------------------------------

@@ -98,7 +98,9 @@ def _fields(info: StatusInfo) -> list[_Field]:
         fields.append(_Field(f"⚠ {info.budget}", "⚠ budget", 1, "bold red"))
     if info.cost_conversation:
         conv = f"conv {info.cost_conversation}"
-        fields.append(_Field(f"{info.cost_answer} · {conv}", conv, 3))
+        # No figure of its own (streaming, or failed before writing): the total alone.
+        whole = f"{info.cost_answer} · {conv}" if info.cost_answer else conv
+        fields.append(_Field(whole, conv, 3))
     if info.plan_used is not None:
         used = f"{info.plan_used}/{info.plan_size}" if info.plan_size else str(info.plan_used)
         long = plan_line(info.plan_used, info.plan_size)
