@@ -262,6 +262,10 @@ def test_models_command_auth_failure(wire: WireServer) -> None:
         env=dict(os.environ, ZAI_API_KEY="sk-bad"),
     )
     assert proc.returncode == 3 and "rejected the API key" in proc.stderr
+    # The key came from the environment, which wins over a saved one: the advice says to
+    # change it there, not to run `config set-key` (found by QA).
+    assert "comes from ZAI_API_KEY in the environment" in proc.stderr
+    assert "config set-key" not in proc.stderr
 
 
 # --- found by a review against the specification ------------------------------------------

@@ -651,6 +651,7 @@ def test_set_key_check_rejected_exits_3_and_keeps_nothing(
     assert "accepted" not in out
     assert err.startswith("glmchat: ") and err.count("\n") == 1
     assert "not saved" in err
+    assert "Set a valid key" not in err  # this is set-key (found by QA)
     assert "sk-wrong-0000000000000" not in out + err
     assert stored_keys() == {}
 

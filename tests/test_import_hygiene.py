@@ -63,10 +63,7 @@ def test_tools_load_the_mcp_sdk_and_http_only_when_used(module: str) -> None:
     """Loading settings and making a toolbox costs nothing at start: the MCP SDK (and pydantic
     under it) loads when a server starts, httpx when fetch_url first runs."""
     heavy = ("mcp", "mcp_types", "pydantic", "anyio", "httpx", "httpx2")
-    code = (
-        f"import sys, {module}\n"
-        f"print(','.join(m for m in {heavy!r} if m in sys.modules))\n"
-    )
+    code = f"import sys, {module}\nprint(','.join(m for m in {heavy!r} if m in sys.modules))\n"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == ""
 

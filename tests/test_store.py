@@ -707,7 +707,7 @@ def test_markdown_export(store: SessionStore):
     assert text.count("<details><summary>Thinking</summary>") == 4
     assert "thinking complete\n\nwith a blank line\n\n</details>\n\nanswer complete" in text
     assert "*cancelled" in text and "429: rate limited" in text and "*partial" in text
-    assert "*cancelled: stopped before its end (escape, or glmchat closed)*" in text
+    assert "*cancelled: stopped before its end (escape, Ctrl-C, or glmchat closed)*" in text
     assert "by the user" not in text  # a closed terminal stops an answer too
 
 

@@ -192,7 +192,7 @@ def test_the_markdown_export_s_total_says_an_answer_s_cost_is_unknown(
     _answer(store, cid, None, content="", status="cancelled")
     markdown = to_markdown(store.get_conversation(cid))
     assert "at least $0.0031 (1 of 2 answers at no known price)" in markdown
-    assert "*cancelled: stopped before its end (escape, or glmchat closed)*" in markdown
+    assert "*cancelled: stopped before its end (escape, Ctrl-C, or glmchat closed)*" in markdown
     assert "*cancelled: stopped before any answer*" in markdown  # as the chat says it
 
 

@@ -137,10 +137,18 @@ def _fmt_reset(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
 
 
-def set_key_hint(provider_name: str) -> str:
+def set_key_hint(provider: ProviderConfig) -> str:
     """The sentence a refused key's error ends with (a screen that asks for the key itself
-    leaves it out)."""
-    return f"Set a valid key with `glmchat config set-key {provider_name}`."
+    leaves it out): where to set a valid key. A key from the environment wins over a saved
+    one, so then the advice is to change it there (found by QA: set-key could not help)."""
+    import os
+
+    from glmchat.credentials import env_names
+
+    for name in env_names(provider):
+        if os.environ.get(name, "").strip():
+            return f"The key in use comes from {name} in the environment: change or unset it."
+    return f"Set a valid key with `glmchat config set-key {provider.name}`."
 
 
 def classify_error(
@@ -168,7 +176,7 @@ def classify_error(
         part for part in (str(status) if status else "", f"code {code}" if code else "") if part
     )
     said = f" ({where}): {words}" if where else f": {words}"
-    key_hint = set_key_hint(provider.name)
+    key_hint = set_key_hint(provider)
     kw: dict[str, Any] = {"http_status": status, "code": code, "provider": provider.name}
     limit_source = str(metadata.get("limit_source", ""))
 

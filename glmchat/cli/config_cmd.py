@@ -316,6 +316,7 @@ def _check_key(provider: ProviderConfig, secret: Secret) -> None:
     try:
         from glmchat.backend.errors import ProviderError
         from glmchat.backend.openai_compat import list_models
+        from glmchat.backend.provider_errors import set_key_hint
     except ImportError:
         raise CliError("--check is not available in this build", 2) from None
     try:
@@ -323,7 +324,8 @@ def _check_key(provider: ProviderConfig, secret: Secret) -> None:
 
         asyncio.run(list_models(provider, secret.reveal()))
     except ProviderError as exc:
-        message = " ".join(exc.message.split())
+        # Without the error's advice to run set-key: this is set-key (found by QA).
+        message = " ".join(exc.message.replace(set_key_hint(provider), "").split())
         # The provider's word, with ours added; the exit status stays the provider error's.
         raise CliError(
             join_sentences(message, "The key was not saved."), exit_status(exc)

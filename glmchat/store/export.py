@@ -29,9 +29,9 @@ _EXPORTED_NAMES = tuple(f.name for f in EXPORTED_FIELDS)
 
 _STATUS_NOTES = {
     "partial": "partial: the answer stopped before its end",
-    # Stopped by glmchat: escape, a pane closed, the app quit or its terminal closed (the
-    # answer does not say which: "by the user" was wrong for a closed terminal).
-    "cancelled": "cancelled: stopped before its end (escape, or glmchat closed)",
+    # Stopped by glmchat: escape, Ctrl-C in `ask`, a pane closed, the app quit or its terminal
+    # closed (the answer does not say which: "by the user" was wrong for a closed terminal).
+    "cancelled": "cancelled: stopped before its end (escape, Ctrl-C, or glmchat closed)",
     "error": "error",
 }
 

@@ -41,7 +41,7 @@ class KeyPrompt(Dialog[bool]):
                 if self.reason:
                     # Without the error's advice to run `glmchat config set-key`: this is
                     # where the key is set (found by QA).
-                    reason = self.reason.replace(set_key_hint(p.name), "").strip()
+                    reason = self.reason.replace(set_key_hint(p), "").strip()
                     yield Static(
                         Text(neutralize_controls(reason), style="bold red"), classes="reason"
                     )
