@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from glmchat.backend.events import Usage
@@ -92,3 +92,16 @@ def format_usd(usd: float) -> str:
         return f"${usd:.3f}"
     decimals = min(-math.floor(math.log10(usd)) + 1, 8)
     return f"${usd:.{decimals}f}"
+
+
+def counts_as_answer(message: Any) -> bool:
+    """Whether a message counts in usage and cost totals (an engine Turn or a StoredMessage):
+    an answer whose usage or cost is known, or one that ended having written text or thinking
+    (stopped or cut off: its tokens were spent and billed, its cost is unknown). One that
+    failed or was stopped before writing anything counts as none. The store's ledger and its
+    summaries say the same in SQL (store/migrations.py `_ANSWER_ROW`)."""
+    if message.role != "assistant":
+        return False
+    if message.usage or message.cost is not None:
+        return True
+    return message.finished is not None and bool(message.content or message.reasoning)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from glmchat.backend.events import Message, ToolCall
+from glmchat.costs import counts_as_answer
 
 if TYPE_CHECKING:
     from glmchat.store import StoredMessage
@@ -188,7 +189,7 @@ class UsageTotals:
     last_cost: float | None = None
     last_estimated: bool = False  # the last cost was computed from prices, not reported
     estimated: bool = False  # some of `cost` was computed from prices
-    last_counted: bool = False  # the last exchange has an answer that counts (`spent` or usage)
+    last_counted: bool = False  # the last exchange has an answer that counts (counts_as_answer)
 
 
 def usage_totals(turns: Iterable[Turn]) -> UsageTotals:
@@ -200,7 +201,7 @@ def usage_totals(turns: Iterable[Turn]) -> UsageTotals:
         if turn.role == "user":
             last_cost, last_estimated, last_unknown, last_counted = None, False, False, False
         usage = turn.usage
-        if turn.role != "assistant" or not (usage or turn.cost is not None or spent(turn)):
+        if not counts_as_answer(turn):
             continue
         last_counted = True
         if turn.cost is None:
@@ -233,14 +234,6 @@ def usage_totals(turns: Iterable[Turn]) -> UsageTotals:
         estimated,
         last_counted,
     )
-
-
-def spent(turn: Turn) -> bool:
-    """An answer that ended having written text or thinking: tokens were spent (and billed)
-    whether or not its usage came (it does not when the answer is stopped or cut off). Such
-    an answer counts, its cost unknown when no usage came (as the store's ledger counts it:
-    store/migrations.py `_ANSWER_ROW`)."""
-    return turn.finished is not None and bool(turn.content or turn.reasoning)
 
 
 def _num(value: Any) -> int:

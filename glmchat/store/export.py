@@ -131,16 +131,9 @@ def _other_branches(conv: Conversation, branch: tuple[StoredMessage, ...]) -> li
 
 def _total_cost(messages: tuple[StoredMessage, ...]) -> str | None:
     """The conversation's cost, or None when no answer has a figure."""
-    from glmchat.costs import format_usd
+    from glmchat.costs import counts_as_answer, format_usd
 
-    # The answers the usage ledger counts (migrations.py `_ANSWER_ROW`): one that ended with
-    # text but no usage (stopped, cut off) has a cost, unknown.
-    answers = [
-        m
-        for m in messages
-        if m.role == "assistant"
-        and (m.usage or m.cost is not None or (m.finished and (m.content or m.reasoning)))
-    ]
+    answers = [m for m in messages if counts_as_answer(m)]
     known = [m.cost for m in answers if m.cost is not None]
     if not known:
         return None

@@ -32,7 +32,8 @@ _REPORTED_COLUMNS = tuple(n.replace("_tokens", "_reported") for n in _USAGE_COUN
 # Migration 10's: an answer also counts, with its cost unknown, once it has ended with text or
 # thinking but no usage (stopped, cut off, or from a server that reports none): its tokens were
 # spent and billed, and the ledger said nothing of them. Its columns are among those the update
-# trigger watches, so that a row counts in the ledger exactly when this rule holds for it.
+# trigger watches, so that a row counts in the ledger exactly when this rule holds for it
+# (glmchat/costs.py `counts_as_answer` says the same in Python).
 _ANSWER_ROW = (
     "{row}.role = 'assistant' AND ({row}.usage IS NOT NULL OR {row}.cost IS NOT NULL "
     "OR ({row}.finished IS NOT NULL AND ({row}.content != '' OR {row}.reasoning != '')))"
