@@ -16,6 +16,7 @@ from glmchat.tui.commands import ChatCommands
 from glmchat.tui.screens.key_prompt import KeyPrompt
 from glmchat.tui.screens.session_picker import SessionPicker
 from glmchat.tui.screens.text_prompt import TextPrompt
+from tests.test_prompt import ENTER, burst, typed
 from tests.tui_helpers import (
     active,
     glm,
@@ -199,13 +200,6 @@ async def test_keys_read_with_the_enter_that_closes_the_palette_do_not_crash_it(
         assert isinstance(app.screen, TextPrompt)  # the first enter's pick: rename
 
 
-def _fast(app, text: str) -> None:  # type: ignore[no-untyped-def]
-    """Keys as a fast typist's terminal sends them: all queued before the palette handles any."""
-    for char in text:
-        key = {" ": "space", "\r": "enter"}.get(char, char)
-        app.post_message(events.Key(key, None if key == "enter" else char))
-
-
 @pytest.fixture
 def slow_search(monkeypatch: pytest.MonkeyPatch) -> None:
     """Results that take a moment, as on a busy machine (Textual shows the first ones 0.25 s
@@ -229,7 +223,7 @@ async def test_enter_before_the_results_show_picks_the_first_result(zai: WireSer
         await wait_for_stream(pilot)
         await pilot.press("ctrl+p")
         await pilot.pause()
-        _fast(app, "rename conv\r")  # Enter long before the search shows anything
+        burst(app, [*typed("rename conv"), ENTER])  # Enter long before any result shows
         await wait_until(pilot, lambda: isinstance(app.screen, TextPrompt), "the rename dialog")
 
 
@@ -244,7 +238,7 @@ async def test_enter_after_more_letters_waits_for_their_results(zai: WireServer)
         await pilot.press("r", "e", "n")
         await wait_until(pilot, lambda: "Rename conversation" in screen_text(app), "results")
         await pilot.press("backspace", "backspace")
-        _fast(app, "sume conv\r")
+        burst(app, [*typed("sume conv"), ENTER])
         await wait_until(pilot, lambda: isinstance(app.screen, SessionPicker), "the picker")
 
 
@@ -254,7 +248,7 @@ async def test_letters_typed_after_an_early_enter_cancel_it(zai: WireServer) -> 
         app = glm(pilot)
         await pilot.press("ctrl+p")
         await pilot.pause()
-        _fast(app, "rename\r")
+        burst(app, [*typed("rename"), ENTER])
         await pilot.pause(0.1)  # the Enter is in; the results are not
         await pilot.press("x")  # typed on: that Enter was for less, it picks nothing
         await pilot.pause(0.8)
@@ -264,7 +258,7 @@ async def test_letters_typed_after_an_early_enter_cancel_it(zai: WireServer) -> 
 
 
 @pytest.mark.parametrize(
-    ("before", "burst", "after"),
+    ("before", "keys", "after"),
     [
         ("ab", ["x", "backspace", "y"], "aby"),
         ("ab", ["home", "Z"], "Zab"),
@@ -275,7 +269,7 @@ async def test_letters_typed_after_an_early_enter_cancel_it(zai: WireServer) -> 
     ],
 )
 async def test_keys_read_together_in_the_palette_act_in_their_order(
-    before: str, burst: list[str], after: str
+    before: str, keys: list[str], after: str
 ) -> None:
     """Found by QA: the palette's box typed the letters of a read before the editing and cursor
     keys read with them (backspace, home, ctrl+u are bindings, run once the key has bubbled
@@ -286,7 +280,6 @@ async def test_keys_read_together_in_the_palette_act_in_their_order(
         await pilot.pause()
         await pilot.press(*before)
         await pilot.pause()
-        for key in burst:  # one read: all queued before the box handles any
-            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        burst(app, [(key, key if len(key) == 1 else None) for key in keys])  # one read
         await pilot.pause()
         assert app.screen.query_one(Input).value == after
