@@ -20,6 +20,7 @@ rounds, each round running its contenders in turn; a ratio is the median of each
     python -m bench.bench_tmux resume [N...]      # --resume of 1,000 and 10,000 messages (1 min)
     python -m bench.bench_tmux resume-reply [N]   # a paced reply into 10,000 messages (2.5 min)
     python -m bench.bench_tmux llm      # simonw's llm on the paced stream, when installed
+    python -m bench.bench_tmux floor    # the paced stream in a bare Textual app (4 min)
     python -m bench.bench_tmux all      # each of the above
 """
 
@@ -31,6 +32,7 @@ import statistics
 import sys
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 from bench import tmux_llm
 from bench import tmux_runs as runs
@@ -238,6 +240,44 @@ def llm() -> None:
     )  # fmt: skip
 
 
+def floor_reply(kind: str) -> Round:
+    """The paced reply in bench/floor_app.py: Textual's Log or Markdown widget and nothing else."""
+    app = Path(__file__).with_name("floor_app.py")
+    os.environ["BENCH_APP"] = f"{sys.executable} {app} {kind}"
+    try:
+        return runs.reply(2000, delay=0.01, reasoning=200, saved=False)
+    finally:
+        del os.environ["BENCH_APP"]
+
+
+def floor() -> None:
+    """What a Textual app costs at the least on the paced stream: is 2x the yardstick within
+    Textual's reach at all?"""
+    kinds = {
+        "line": "bare Textual app: one row, the reply's tail, 12 a second (sync read)",
+        "log": "bare Textual app: Log widget, 12 writes a second (sync read)",
+        "log-each": "bare Textual app: Log widget, each delta (async read)",
+        "markdown": "bare Textual app: Markdown widget, MarkdownStream (async read)",
+    }
+    rs = rounds({"g": paced_reply} | {kind: partial(floor_reply, kind) for kind in kinds})
+    rows = []
+    for name, label in [("g", "glmchat"), *kinds.items()]:
+        rows.append([
+            label, f"{med(rs, f'{name}_cpu_s'):.2f}", f"{med(rs, f'{name}_cpu_whole_s'):.2f}",
+            f"{med(rs, f'{name}_y_cpu_s'):.2f}", ratio(rs, f"{name}_cpu_s", f"{name}_y_cpu_s"),
+            ratio(rs, f"{name}_cpu_whole_s", f"{name}_y_cpu_s"), ms(med(rs, f"{name}_lag_s")),
+            f"{med(rs, f'{name}_peak_mb'):.0f}",
+        ])  # fmt: skip
+    table(
+        "2,000 tokens at 100 tok/s after 200 reasoning tokens: glmchat beside a bare Textual "
+        "app (bench/floor_app.py: httpx, SSE, one widget, 12 frames a second), each beside "
+        "the yardstick process in its own run",
+        ["", "CPU from Enter s", "CPU whole s", "yardstick CPU s", "ratio (Enter)",
+         "ratio (whole)", "lag ms", "peak MB"],
+        rows,
+    )  # fmt: skip
+
+
 def main() -> None:
     mode, *args = sys.argv[1:] or ["4000", "20000"]
     sizes = [int(a) for a in args]
@@ -255,6 +295,8 @@ def main() -> None:
         resume_reply(sizes[0] if sizes else 10000)
     if mode in ("llm", "all"):
         llm()
+    if mode in ("floor", "all"):
+        floor()
     if mode.isdigit():
         full_speed([int(mode), *sizes])
 

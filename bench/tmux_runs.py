@@ -61,11 +61,13 @@ def reply(
     reasoning: int = 0,
     data: str | None = None,
     yardstick: bool = True,
+    saved: bool = True,
 ) -> dict[str, float]:
     """One reply of `tokens` tokens after `reasoning` reasoning tokens, written at full speed or
     `delay` seconds apart, typed `settle` seconds after the first paint; with `data`, into the
     conversation saved there (launched with --resume). Then the yardstick process reads the
-    same stream from the same server."""
+    same stream from the same server. `saved=False` for an app that keeps no glmchat store
+    (bench/floor_app.py)."""
     server = ServerProcess(stream(tokens, reasoning), splits=0, delay=delay)
     tmp = tempfile.mkdtemp()
     out: dict[str, float] = {}
@@ -97,8 +99,9 @@ def reply(
         out["cpu_whole_s"] = whole
         out["peak_mb"] = tmux.peak_mb(pid)
         tmux.stop()
-        answer = "".join(reply_tokens(tokens))
-        out["complete"] = _complete_answers(f"{tmp}/data/glmchat.db", [answer])
+        if saved:
+            answer = "".join(reply_tokens(tokens))
+            out["complete"] = _complete_answers(f"{tmp}/data/glmchat.db", [answer])
         if yardstick:
             raw = read_stream(server.url)
             out |= {
