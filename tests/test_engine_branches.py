@@ -198,3 +198,47 @@ async def test_an_unsaved_tool_loop_exports_its_calls_under_one_id(
     assert "add" in to_markdown(first)
     [imported] = parse_documents(to_json(first))
     assert [m.tool_call_id for m in imported.messages if m.role == "tool"] == ["c1"]
+
+
+async def test_what_another_process_added_is_taken_in_before_the_next_prompt(
+    zai: WireServer, engine_for: Any
+) -> None:
+    """A pane open on a conversation that `glmchat ask --session` (here: an engine on its own
+    connection) continued meanwhile: its next prompt hangs beside the other's, numbered
+    `2/2`, and the other branch is one switch away; before, it forked from it unseen."""
+    engine = engine_for()
+    zai.reply(answer("A1"))
+    await run(engine.send("Q1"))
+    settings = load_settings()
+    with SessionStore(paths.database_path()) as other_store:
+        conversation = other_store.get_conversation(engine.conversation_id or "")
+        other = ConversationEngine.resume(settings, other_store, engine.clients, conversation)
+        zai.reply(answer("from ask"))
+        await run(other.send("Q from ask"))
+    assert contents(engine) == ["Q1", "A1"]  # nothing read until a request or a move
+
+    zai.reply(answer("A2"))
+    await run(engine.send("Q2"))
+    assert contents(engine) == ["Q1", "A1", "Q2", "A2"]
+    assert engine.turns[2].siblings == (2, 2)
+    assert sent(zai) == [("user", "Q1"), ("assistant", "A1"), ("user", "Q2")]
+    assert engine.switch_sibling(2, -1)
+    assert contents(engine) == ["Q1", "A1", "Q from ask", "from ask"]
+    # The held turns stay the same objects: the log's messages keep showing them.
+    assert engine.tree.find(engine.turns[0].message_id or 0) is engine.turns[0]
+
+
+async def test_a_conversation_nobody_else_touched_is_not_read_again(
+    zai: WireServer, engine_for: Any
+) -> None:
+    engine = engine_for()
+    await _three_exchanges(zai, engine)
+    store = engine.store
+    assert store is not None
+    reads: list[str] = []
+    real = store.get_conversation
+    store.get_conversation = lambda *a, **k: reads.append("read") or real(*a, **k)  # type: ignore[method-assign]
+    zai.reply(answer("A4"))
+    await run(engine.send("Q4"))
+    assert reads == [] and not engine.take_in_others()
+    assert engine.turns[-2].siblings == (1, 1)

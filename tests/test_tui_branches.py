@@ -374,3 +374,36 @@ async def test_undo_with_a_message_selected_gives_the_box_the_focus(zai: WireSer
                 pane.prompt.clear()
                 await send(pilot, "beta")  # the same again, as the new last exchange
                 await wait_for_stream(pilot)
+
+
+async def test_a_prompt_after_another_process_continued_the_conversation_shows_its_version(
+    zai: WireServer,
+) -> None:
+    """`glmchat ask --session` continued the conversation open in the pane (here: its rows
+    written on another connection, as that process does): the pane's next prompt is shown as
+    version 2 of 2 beside the other's, and `[` on it shows the other's exchange."""
+    zai.reply(*answers(2))
+    async with running() as pilot:
+        pane = active(pilot)
+        await send(pilot, "question 1")
+        await wait_for_stream(pilot)
+        conversation_id, leaf = pane.engine.conversation_id or "", pane.turns[-1].message_id
+        with SessionStore(paths.database_path()) as other:
+            other.add_message(conversation_id, "user", "asked elsewhere", parent_id=leaf)
+            answer = other.begin_assistant(
+                conversation_id, model="glm-4.5", provider="zai", thinking=False
+            )
+            other.finish_assistant(
+                answer, content="answered elsewhere", reasoning="", status="complete"
+            )
+        await send(pilot, "question 2")
+        await wait_for_stream(pilot)
+        assert "‹ 2/2 ›" in region_text(pane.log_view)
+        assert sent(zai, 1)[-1] == ("user", "question 2")
+        await pilot.press("alt+up", "alt+up")  # the prompt, above its answer
+        assert isinstance(pilot.app.focused, UserMessage)
+        await pilot.press("left_square_bracket")
+        await wait_until(pilot, lambda: "‹ 1/2 ›" in region_text(pane.log_view), "version 1")
+        log = region_text(pane.log_view)
+        assert "asked elsewhere" in log and "answered elsewhere" in log
+        assert "question 2" not in log

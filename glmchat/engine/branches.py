@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from glmchat.config import Settings
     from glmchat.engine.budget import Budget
     from glmchat.engine.exchange import Exchange
-    from glmchat.store import Conversation, StoredMessage
+    from glmchat.store import Conversation, SessionStore, StoredMessage
 
 _ROOT = 0  # the children key of the roots (a Turn's key is its id(), never 0)
 _SHOWN = frozenset(("user", "assistant", "tool"))  # the roles the engine keeps as turns
@@ -144,6 +144,7 @@ class Branches:
     tree: TurnTree
     _rest: Callable[[], Conversation | None] | None  # the whole conversation, not read yet
     conversation_id: str | None
+    store: SessionStore | None
     omit_before: int
 
     if TYPE_CHECKING:
@@ -178,10 +179,41 @@ class Branches:
         if conversation is None:  # the store failed (and said so): try again next time
             self._rest = rest
             return False
+        self._rebuild(conversation)
+        return True
+
+    def take_in_others(self) -> bool:
+        """Read the tree again when another process added to this conversation since it
+        was read (`glmchat ask --session`, a second glmchat): a prompt sent where the new
+        messages hang is then numbered beside them (`‹ 2/2 ›`) and `[`/`]` reach them, where
+        before it forked from them unseen. The current branch stays; the turns held stay
+        the same objects (the log's messages show them). Returns whether anything was read.
+        Every move in the tree and every request looks first (`_check_idle`)."""
+        if self.store is None or self.conversation_id is None or self._rest is not None:
+            return False  # (only the end of the branch held: its ids say nothing of the rest)
+        newest = 0
+        for turn in self.tree.turns():
+            if turn.message_id is None:  # never saved: a tree read from the store would lose it
+                return False
+            newest = max(newest, turn.message_id)
+        from glmchat.store import StoreError
+
+        try:
+            added = self.store.added_since(self.conversation_id, newest)
+            if not any(role in _SHOWN for _, role in added):
+                return False
+            conversation = self.store.get_conversation(self.conversation_id)
+        except StoreError:  # the store says so on the write that follows, if it matters
+            return False
+        self._rebuild(conversation)
+        return True
+
+    def _rebuild(self, conversation: Conversation) -> None:
+        """The tree from `conversation` as saved, keeping the current branch and the turns
+        held already."""
         held = {t.message_id: t for t in self.tree.turns() if t.message_id is not None}
         leaf = self.turns[-1].message_id if self.turns else conversation.current_leaf
         self.tree, self.turns = TurnTree.from_stored(conversation.messages, leaf, held)
-        return True
 
     def regenerate(
         self, index: int, *, model: str | None = None, thinking: bool | None = None

@@ -412,10 +412,12 @@ class ConversationEngine(Branches, ModelControls):
 
     def _check_idle(self) -> None:
         """Before a request or a move in the tree: none running, and the whole conversation
-        read (one opened from the end of its branch is read whole first)."""
+        read (one opened from the end of its branch is read whole first), with what another
+        process added since."""
         if self.busy:
             raise RuntimeError("an exchange is still running")
         self.read_whole()
+        self.take_in_others()
         if self._rest is not None:
             # Sending or moving on the end alone would cut the model's history silently.
             raise HistoryUnavailable(

@@ -153,6 +153,18 @@ class SessionReads(StoreConnection):
         ).fetchall()
         return tuple(message_from_row(m) for m in rows)
 
+    def added_since(self, conversation_id: str, after_id: int) -> list[tuple[int, str]]:
+        """The ids and roles of the conversation's messages saved after message `after_id`,
+        by any process: a cheap look, before a request, for what another one added."""
+        with self._read() as conn:
+            # `+conversation_id` keeps SQLite off the conversation's index: it walks the ids
+            # above `after_id` (the newest rows of the whole database: few), not every message.
+            rows = conn.execute(
+                "SELECT id, role FROM messages WHERE id > ? AND +conversation_id = ?",
+                (after_id, conversation_id),
+            ).fetchall()
+        return [(int(i), str(role)) for i, role in rows]
+
     def get_message(self, message_id: int) -> StoredMessage:
         with self._read() as conn:
             row = conn.execute(
