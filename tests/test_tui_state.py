@@ -393,3 +393,8 @@ async def test_the_key_dialog_states_the_environment_rule_once(zai: WireServer) 
         shown = " ".join(screen_text(pilot.app).replace("│", " ").split())  # lines joined
         assert shown.count("wins over") == 1, shown
         assert "comes from ZAI_API_KEY in the environment" in shown
+        # A paragraph of its own, after a blank row, as the reason's is (found by QA).
+        rows = screen_text(pilot.app).splitlines()
+        # (the dialog's row; the log behind it says "The key in use comes from" too)
+        at = next(i for i, row in enumerate(rows) if "in the environment, which" in row)
+        assert not rows[at - 1].replace("│", "").strip(), "\n".join(rows)

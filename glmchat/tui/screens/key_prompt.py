@@ -63,7 +63,8 @@ class KeyPrompt(Dialog[bool]):
                             "over a saved key: change or unset it there for the key saved here "
                             "to be used.",
                             style="bold yellow",
-                        )
+                        ),
+                        classes="shadow",
                     )
             yield SafeInput(placeholder="paste the key", password=True, id="key")
             yield Static("", id="key-status")
