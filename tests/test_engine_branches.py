@@ -242,3 +242,62 @@ async def test_a_conversation_nobody_else_touched_is_not_read_again(
     await run(engine.send("Q4"))
     assert reads == [] and not engine.take_in_others()
     assert engine.turns[-2].siblings == (1, 1)
+
+
+async def test_a_conversation_deleted_and_imported_again_keeps_what_the_pane_sends(
+    zai: WireServer, engine_for: Any
+) -> None:
+    """Found by QA: after `sessions rm` and `sessions import` of its export (the same
+    conversation under new message ids), the pane's next prompt went without its history and
+    was saved as a new root. The branch shown is sent whole; saving fails and says so; nothing
+    lands in the imported conversation."""
+    engine = engine_for()
+    await _three_exchanges(zai, engine)
+    cid = engine.conversation_id or ""
+    with SessionStore(paths.database_path()) as other:
+        exported = other.get_conversation(cid)
+        other.delete(cid)
+        # Another conversation meanwhile (QA's `ask`): the import's rows get new ids.
+        elsewhere = other.create_conversation(model="glm-4.6", provider="zai", thinking=False)
+        for n in range(7):
+            other.add_message(elsewhere, "user", f"elsewhere {n}")
+        other.insert_conversations([exported])
+        rows = len(other.get_conversation(cid).messages)
+    zai.reply(answer("A4"))
+    await run(engine.send("Q4"))
+    assert sent(zai)[-2:] == [("assistant", "A3"), ("user", "Q4")]
+    assert contents(engine) == ["Q1", "A1", "Q2", "A2", "Q3", "A3", "Q4", "A4"]
+    assert engine.save_error is not None
+    store = engine.store
+    assert store is not None
+    # Nothing saved under the wrong parent: not the prompt (its parent is gone), nor its
+    # answer (its prompt was not saved).
+    assert len(store.get_conversation(cid).messages) == rows
+
+
+async def test_below_a_prompt_whose_save_failed_the_answer_is_not_saved_elsewhere(
+    zai: WireServer, engine_for: Any
+) -> None:
+    """Found by QA: a prompt's save failed, and its answer was saved at the store's own
+    current leaf, under the previous answer."""
+    from glmchat.store import StoreError
+
+    engine = engine_for()
+    zai.reply(answer("A1"))
+    await run(engine.send("Q1"))
+    store = engine.store
+    assert store is not None
+    real = store.add_message
+
+    def failing(*args: Any, **kwargs: Any) -> int:
+        raise StoreError("disk I/O error")
+
+    store.add_message = failing  # type: ignore[method-assign]
+    try:
+        zai.reply(answer("A2"))
+        await run(engine.send("Q2"))
+    finally:
+        store.add_message = real  # type: ignore[method-assign]
+    assert contents(engine) == ["Q1", "A1", "Q2", "A2"] and engine.save_error
+    saved = store.get_conversation(engine.conversation_id or "")
+    assert [(m.role, m.content) for m in saved.messages] == [("user", "Q1"), ("assistant", "A1")]

@@ -289,3 +289,25 @@ async def test_tui_a_failed_retry_gives_the_prompt_back_once(zai: WireServer) ->
         await wait_for_stream(pilot)
         assert pane.prompt.text == "try me"
     assert len(zai.requests) == 3
+
+
+def test_ask_on_an_answer_still_being_written_says_it_sends_it_as_far_as_saved(
+    store: SessionStore, wire: WireServer
+) -> None:
+    """Found by QA: `ask --session` while the chat screen streamed into the conversation sent
+    the answer's first checkpoint as history and said nothing."""
+    cid, ids = _two_exchanges(store)
+    q3 = store.add_message(cid, "user", "prompt third", parent_id=ids[3])
+    writing = store.begin_assistant(
+        cid, model="glm-4.5", provider="zai", thinking=False, parent_id=q3
+    )
+    store.checkpoint(writing, "The first lines", "")
+    wire.reply(fixture_reply("zai_nothinking_stream"))
+    proc = ask("--session", cid, "--base-url", wire.url, "next")
+    assert proc.returncode == 0, proc.stderr
+    assert sent(wire)[-3:] == [("user", "prompt third"), ("assistant", "The first lines"),
+                               ("user", "next")]  # fmt: skip
+    assert _notes(proc.stderr) == [
+        f"{NOTE}the last answer of this conversation is unfinished (another glmchat may still "
+        "be writing it, or one stopped before its end): it is sent as far as it was saved"
+    ]

@@ -407,3 +407,30 @@ async def test_a_prompt_after_another_process_continued_the_conversation_shows_i
         log = region_text(pane.log_view)
         assert "asked elsewhere" in log and "answered elsewhere" in log
         assert "question 2" not in log
+
+
+async def test_a_message_drawn_that_gained_a_version_elsewhere_shows_it_after_the_next_prompt(
+    zai: WireServer,
+) -> None:
+    """Found by QA (two windows on one conversation): the other window sent a version of a
+    prompt this pane had drawn; after this pane's next prompt the drawn one said nothing,
+    though `]` was offered on it. It shows `‹ 1/2 ›` now."""
+    zai.reply(*answers(3))
+    async with running() as pilot:
+        pane = active(pilot)
+        await send(pilot, "question 1")
+        await wait_for_stream(pilot)
+        await send(pilot, "question 2")
+        await wait_for_stream(pilot)
+        conversation_id, first_answer = pane.engine.conversation_id or "", pane.turns[1]
+        with SessionStore(paths.database_path()) as other:
+            other.add_message(
+                conversation_id, "user", "the other window's", parent_id=first_answer.message_id
+            )
+        await send(pilot, "question 3")
+        await wait_for_stream(pilot)
+        second = next(m for m in messages_shown(pilot) if getattr(m, "text", "") == "question 2")
+        assert "‹ 1/2 ›" in region_text(second)
+        assert sent(zai, 2)[-3:] == [
+            ("user", "question 2"), ("assistant", "answer 2"), ("user", "question 3")
+        ]  # fmt: skip

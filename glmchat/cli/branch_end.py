@@ -1,5 +1,6 @@
 """What `ask -c` / `ask --session` says when the branch it continues ends on a prompt with no
-answer: the branch shows that prompt, so the user is told what the request does with it."""
+answer, or on an answer not finished: the branch shows it, so the user is told what the
+request does with it."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ _QUOTED = 60  # cells of the prompt quoted: enough to recognise it, one line in 
 
 
 def branch_end_note(turns: Sequence[Turn]) -> str | None:
-    """One line about the prompt that ends `turns` without an answer, or None. A prompt whose
+    """One line about the prompt that ends `turns` without an answer, or the answer that ends
+    it unfinished, or None. A prompt whose
     answer failed (or was stopped before any text) is not sent again (engine/turns.py
     `history`); one that was never asked (a fork at a prompt, an import) is sent before the
     new one."""
@@ -23,6 +25,13 @@ def branch_end_note(turns: Sequence[Turn]) -> str | None:
         return (
             f'the last prompt of this conversation, "{_quote(left)}", got no answer, so it is '
             "not sent again; put it in your prompt if the model should see it"
+        )
+    if turns and turns[-1].unfinished:
+        # Found by QA: `ask --session` while the chat screen streamed into the conversation
+        # sent the answer's first lines as if they were all of it, and said nothing.
+        return (
+            "the last answer of this conversation is unfinished (another glmchat may still be "
+            "writing it, or one stopped before its end): it is sent as far as it was saved"
         )
     if turns and turns[-1].role == "user" and turns[-1].content.strip():
         return (

@@ -205,6 +205,12 @@ class Branches:
             conversation = self.store.get_conversation(self.conversation_id)
         except StoreError:  # the store says so on the write that follows, if it matters
             return False
+        saved = {m.id for m in conversation.messages}
+        if any(turn.message_id not in saved for turn in self.turns):
+            # The branch shown is gone from the store (deleted, then imported again under new
+            # ids; found by QA): the tree read would not hold it, and the next prompt would go
+            # without its history. Kept as it is: its next save fails and says so.
+            return False
         self._rebuild(conversation)
         return True
 
@@ -355,10 +361,13 @@ class Branches:
         self.tree.add(turn, self.turns[-1] if self.turns else None)
         self.turns.append(turn)
 
+    def _saves_below(self) -> bool:
+        """Whether a turn added below the current leaf is saved: the conversation is, and so
+        is the leaf. Below a turn whose save failed it is not (found by QA: saved at the
+        store's own current leaf instead, an answer landed under another answer)."""
+        leaf_saved = not self.turns or self.turns[-1].message_id is not None
+        return self.conversation_id is not None and leaf_saved
+
     def _parent_arg(self) -> dict[str, Any]:
-        """The `parent_id` for the store's write of the next turn: the current leaf's id, or
-        nothing (the store's own current leaf) if that turn was never saved."""
-        if not self.turns:
-            return {"parent_id": None}
-        parent = self.turns[-1].message_id
-        return {} if parent is None else {"parent_id": parent}
+        """The `parent_id` for the store's write of the next turn (see `_saves_below`)."""
+        return {"parent_id": self.turns[-1].message_id if self.turns else None}

@@ -109,6 +109,9 @@ class ConversationEngine(Branches, ModelControls):
         self.updated: str | None = None
         self.title = NEW_TITLE
         self.turns: list[Turn] = []  # the current branch: the path from the root to the leaf
+        # The last request or move read what another process added (`take_in_others`): a
+        # message drawn already may have gained a version.
+        self.took_in = False
         self.tree = TurnTree()
         self._settled_totals = SettledTotals()  # usage_totals without a walk of every turn
         self._rest: Callable[[], Conversation | None] | None = None  # see read_whole
@@ -271,7 +274,7 @@ class ConversationEngine(Branches, ModelControls):
         self.estimate = self.check_fit(prompt).tokens
         self._ensure_conversation(prompt)
         turn = self._new_turn("user", prompt)
-        if self.conversation_id:
+        if self._saves_below():
             turn.message_id = self.save(
                 "add_message",
                 self.conversation_id,
@@ -378,7 +381,7 @@ class ConversationEngine(Branches, ModelControls):
         from glmchat.store import StreamRecorder
 
         message_id = None
-        if self.conversation_id:
+        if self._saves_below():
             message_id = self.save(
                 "begin_assistant",
                 self.conversation_id,
@@ -417,7 +420,7 @@ class ConversationEngine(Branches, ModelControls):
         if self.busy:
             raise RuntimeError("an exchange is still running")
         self.read_whole()
-        self.take_in_others()
+        self.took_in = self.take_in_others()
         if self._rest is not None:
             # Sending or moving on the end alone would cut the model's history silently.
             raise HistoryUnavailable(

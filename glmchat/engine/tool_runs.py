@@ -174,7 +174,7 @@ class ToolRunner:
             started=stamp,
             finished=stamp,
         )
-        if engine.conversation_id:
+        if engine._saves_below():
             turn.message_id = engine.save(
                 "add_tool_result",
                 engine.conversation_id,

@@ -246,7 +246,9 @@ class ChatPane(Vertical):
         for note in self.engine.take_notices():
             self.app.notify(note, timeout=8, markup=False)
         self._show_title()
-        if edited:  # an edit, or the log away from the end: it shows the path again
+        # An edit, the log away from the end, or messages drawn that gained a version in
+        # another glmchat (`‹ 1/2 ›`, found by QA): it shows the path again.
+        if edited or self.engine.took_in:
             self.branches.answer_on_new_branch(exchange)
             return
         turn = self.engine.turns[-2]  # the prompt's, before the answer's

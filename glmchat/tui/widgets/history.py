@@ -207,14 +207,17 @@ class HistoryLog(MessageLog):
 
     def _reusable(self, turns: Groups, keep: int | None) -> list[tuple[int, Widget]]:
         """The mounted messages that show groups of `turns` within the window and above
-        `keep`, as (group, widget): one run of consecutive groups, in order."""
+        `keep`, as (group, widget): one run of consecutive groups, in order. A message whose
+        version (`‹ 1/2 ›`) changed since it was drawn is not one of them: another glmchat
+        added a version of it (found by QA: drawn again, it says so)."""
         end = self.shown_to if keep is None else min(keep, self.shown_to)
         where = {id(turns[g][0]): g for g in range(self._window_start, end)}
         run: list[tuple[int, Widget]] = []
         for child in self.children:
             turn = getattr(child, "turn", None)
             group = where.get(id(turn)) if turn is not None else None
-            if group is None or child._pruning:
+            stale = turn is not None and getattr(child, "versions", None) != turn.siblings
+            if group is None or child._pruning or stale:
                 if run:
                     break
                 continue

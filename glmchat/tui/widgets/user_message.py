@@ -34,3 +34,4 @@ class UserMessage(Static, SelectableMessage, can_focus=True):
             shown = Text.assemble((label, "dim"), "\n", shown)
         super().__init__(shown, **kwargs)  # type: ignore[arg-type]
         self.text = text
+        self.versions = siblings  # as drawn (a redraw mounts it again when they change)
