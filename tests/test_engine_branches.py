@@ -165,16 +165,22 @@ async def test_without_a_store_the_tree_lives_in_the_engine(
     assert engine.switch_sibling(2, -1)
     assert contents(engine) == ["Q1", "A1", "Q2", "A2", "Q3", "A3"]
     assert engine.fork(1) is None
-    # An export of what the engine holds is the current branch.
-    from glmchat.store import to_document, to_markdown
+    # An export of what the engine holds has every branch (found by QA: only the one shown
+    # was written), on the branch shown, as the store's export would be.
+    from glmchat.store import parse_documents, to_document, to_json, to_markdown
+    from glmchat.store.tree import path
 
     snapshot = engine.snapshot()
     markdown = to_markdown(snapshot)
     assert all(f"\n{text}\n" in markdown for text in contents(engine))
-    assert "edited" not in markdown
     doc = to_document(snapshot)
-    assert [(m["id"], m["parent"]) for m in doc["messages"]][:2] == [(1, None), (2, 1)]
-    assert doc["current_leaf"] == 6
+    assert sorted(m["content"] for m in doc["messages"]) == sorted(
+        ["Q1", "A1", "Q2", "A2", "Q3", "A3", "Q2 edited", "B2"]
+    )
+    (back,) = parse_documents(to_json(snapshot))  # a valid tree, parents first
+    assert [m.content for m in path(back)] == contents(engine)
+    edited = next(m for m in back.messages if m.content == "Q2 edited")
+    assert edited.parent_id == next(m.id for m in back.messages if m.content == "A1")
 
 
 async def test_an_unsaved_tool_loop_exports_its_calls_under_one_id(

@@ -340,6 +340,26 @@ def test_imported_answers_enter_the_ledger(store: SessionStore) -> None:
     assert (day.key, day.answers) == (datetime.now().astimezone().date().isoformat(), 2)
 
 
+def test_a_deleted_conversation_imported_again_is_not_counted_twice(
+    store: SessionStore,
+) -> None:
+    """Found by QA: `sessions rm` then `sessions import` of its export counted its answers a
+    second time (the deleted one's spend stays in the ledger, under the same id)."""
+    cid = _conv(store)
+    _answer(store, cid, USAGE, 0.5, "provider")
+    doc = to_document(store.get_conversation(cid))
+    before = [(r.key, r.answers, r.cost) for r in store.usage_report("conversation")]
+    store.delete(cid)
+    [(_, stored)] = store.insert_conversations(parse_documents(json.dumps(doc)))
+    assert stored == cid  # its own id again: nothing holds it
+    assert [(r.key, r.answers, r.cost) for r in store.usage_report("conversation")] == before
+    (row,) = store.usage_report("conversation")
+    assert not row.deleted and row.title  # listed as the conversation it is again
+    # Imported once more while it is there: a copy under a new id, costing nothing new.
+    store.insert_conversations(parse_documents(json.dumps(doc)))
+    assert [(r.answers, r.cost) for r in store.usage_report("conversation")] == [(1, 0.5)]
+
+
 def test_answers_with_no_time_are_a_day_of_their_own(store: SessionStore) -> None:
     """An imported answer without timestamps still counts: by day it is "unknown"."""
     doc = {

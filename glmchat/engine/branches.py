@@ -88,7 +88,7 @@ class TurnTree:
         return None
 
     def turns(self) -> list[Turn]:
-        """Every turn of the tree."""
+        """Every turn of the tree, each after its parent, siblings in the order made."""
         return [turn for siblings in self._children.values() for turn in siblings]
 
     @classmethod

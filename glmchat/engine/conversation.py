@@ -222,11 +222,19 @@ class ConversationEngine(Branches, ModelControls):
         if self.conversation_id is None and self._export_id is None:
             self._export_id = new_id()
         conversation_id = self.conversation_id or self._export_id or new_id()
-        # The current branch as a chain, numbered by place: an unsaved turn has no id.
+        # Every branch the engine holds (found by QA: only the one shown was exported),
+        # numbered by place, parents first (`TurnTree.turns`): an unsaved turn has no id.
+        every = self.tree.turns()
+        number = {id(turn): position + 1 for position, turn in enumerate(every)}
+
+        def parent_number(turn: Turn) -> int | None:
+            parent = self.tree.parent(turn)
+            return None if parent is None else number[id(parent)]
+
         messages = tuple(
             StoredMessage(
                 id=position + 1,
-                parent_id=position or None,
+                parent_id=parent_number(turn),
                 conversation_id=conversation_id,
                 position=position,
                 role=turn.role,
@@ -248,7 +256,7 @@ class ConversationEngine(Branches, ModelControls):
                 tool_calls=turn.tool_calls,
                 tool_call_id=turn.tool_call_id,
             )
-            for position, turn in enumerate(self.turns)
+            for position, turn in enumerate(every)
         )
         return Conversation(
             id=conversation_id,
@@ -259,7 +267,7 @@ class ConversationEngine(Branches, ModelControls):
             provider=self.provider_name,
             thinking=self.thinking,
             system_prompt=self.system_prompt,
-            current_leaf=len(messages) or None,
+            current_leaf=number[id(self.turns[-1])] if self.turns else None,
             messages=messages,
         )
 

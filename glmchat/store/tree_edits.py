@@ -6,6 +6,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from typing import Any
 
 from glmchat.store import tree
 from glmchat.store.database import NotFoundError
@@ -149,6 +150,7 @@ class TreeEdits(SessionReads):
                 conv = _as_tree(conv)
                 stored_id = self._free_id(conn, conv.id)
                 stored = replace(conv, id=stored_id, current_leaf=None, messages=())
+                counted = _ledger_rows(conn, stored_id)
                 conn.execute(INSERT_CONVERSATION, conversation_params(stored))
                 new_ids: dict[int, int] = {}
                 for position, m in enumerate(conv.messages):
@@ -169,13 +171,28 @@ class TreeEdits(SessionReads):
                 conn.execute(
                     "UPDATE conversations SET current_leaf = ? WHERE id = ?", (leaf, stored_id)
                 )
-                if stored_id != conv.id:
+                if stored_id != conv.id or counted[1]:
                     # A copy of a conversation this database holds (an export imported back,
-                    # as a fork is a copy): its answers were paid for once, and the usage
-                    # ledger, which `usage` and the budget read, already counts them.
+                    # as a fork is a copy), or of one it held and deleted (its spend stays in
+                    # the ledger; found by QA: counted twice): its answers were paid for once,
+                    # and the usage ledger, which `usage` and the budget read, counts them.
                     conn.execute("DELETE FROM usage_hours WHERE conversation_id = ?", (stored_id,))
+                    _put_back(conn, *counted)
                 results.append((conv.id, stored_id))
         return results
+
+
+def _ledger_rows(conn: sqlite3.Connection, conversation_id: str) -> tuple[list[str], list[Any]]:
+    """The usage ledger's rows of a conversation id (a deleted conversation's stay), with
+    their columns' names."""
+    cursor = conn.execute("SELECT * FROM usage_hours WHERE conversation_id = ?", (conversation_id,))
+    return [d[0] for d in cursor.description], cursor.fetchall()
+
+
+def _put_back(conn: sqlite3.Connection, columns: list[str], rows: list[Any]) -> None:
+    if rows:
+        names, marks = ", ".join(columns), ", ".join("?" * len(columns))
+        conn.executemany(f"INSERT INTO usage_hours ({names}) VALUES ({marks})", rows)
 
 
 def _as_tree(conv: Conversation) -> Conversation:
