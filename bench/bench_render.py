@@ -34,6 +34,7 @@ class Scenario:
     history: int = 0  # finished messages already in the log
     refresh_rate: float = 30.0
     layout: str = "vertical"  # the chat log's layout; Textual also has "stream" for chat logs
+    code_lines: int = 0  # a coding answer instead: one fence of this many lines (tokens unused)
 
 
 # "network pace" spreads the reply over the time a real loopback read of it takes (0.36 s for
@@ -60,7 +61,20 @@ SCENARIOS = [
     Scenario(
         "paced 100 tok/s, 200 finished above, layout: stream", 2_000, 100.0, 200, 30.0, "stream"
     ),
+    Scenario("paced 100 tok/s, one 200-line code fence", 0, 100.0, code_lines=200),
+    Scenario("full speed, one 1,000-line code fence", 0, None, code_lines=1000),
 ]
+
+
+def code_reply(lines: int) -> list[str]:
+    """A coding answer: a line of text, one Python fence of `lines` lines, a closing line."""
+    body = "".join(
+        f"def handler_{n}(request: Request) -> Response:\n"
+        f"    return Response(status={200 + n % 5}, body=request.body[{n}:])  # case {n}\n"
+        for n in range(lines // 2)
+    )
+    text = f"Here is the module:\n\n```python\n{body}```\n\nThat is all of it.\n\n"
+    return [text[i : i + 4] for i in range(0, len(text), 4)]
 
 
 def generate_reply(tokens: int, seed: int = 0) -> list[str]:
@@ -121,7 +135,10 @@ def reference_lines(text: str, width: int) -> list[str]:
 
 
 async def run_scenario(scenario: Scenario) -> dict[str, float]:
-    tokens = generate_reply(scenario.tokens)
+    if scenario.code_lines:
+        tokens = code_reply(scenario.code_lines)
+    else:
+        tokens = generate_reply(scenario.tokens)
     last_words = "The **end** of the reply."
     tokens.append(last_words)
     app = ChatLog(scenario)
@@ -214,6 +231,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3, help="runs per scenario (median shown)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--only", default="", help="scenarios whose name holds this text")
     args = parser.parse_args()
     if args.one is not None:
         print(json.dumps(asyncio.run(run_scenario(SCENARIOS[args.one]))))
@@ -227,6 +245,8 @@ def main() -> None:
     print(header)
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for index, scenario in enumerate(SCENARIOS):
+        if args.only not in scenario.name:
+            continue
         runs = [run_in_subprocess(index) for _ in range(args.runs)]
 
         def median(key: str, runs: list[dict[str, float]] = runs) -> float:

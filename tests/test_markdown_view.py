@@ -706,3 +706,56 @@ async def test_scrolling_to_waiting_blocks_renders_them() -> None:
         assert any("Paragraph 0 with bold and code." in line for line in screen)
         # Only what was painted got rendered.
         assert live.blocks.renders < 60
+
+
+def _long_fence(lang: str, lines: int) -> str:
+    """A code fence of `lines` lines with blank lines, indentation, tabs, trailing spaces and
+    lines longer than a narrow width; no string or comment spans two lines."""
+    body = []
+    for n in range(lines):
+        body.append(
+            [
+                f"def step_{n}(x: int) -> int:",
+                f"    return x * {n} + 1  # {'a long comment that wraps ' * (n % 3)}",
+                "",
+                f"\tvalue_{n} = [{', '.join(str(k) for k in range(n % 9))}]   ",
+                "    ",
+            ][n % 5]
+        )
+    return f"Some code:\n\n```{lang}\n" + "\n".join(body) + "\n```\n\nAfter it.\n"
+
+
+@pytest.mark.parametrize("lang", ["python", "", "nosuchlang"])
+@pytest.mark.parametrize("width", [24, 60])
+def test_an_open_long_fence_equals_reference_at_every_step(lang: str, width: int) -> None:
+    """A long fence still streaming is rendered in pieces (tui/markdown/open_fence.py); what
+    shows is rich's render of the text so far, styles and all, at every step."""
+    text = _long_fence(lang, 70)
+    blocks = MarkdownBlocks(console=CONSOLE)
+    for start in range(0, len(text), 11):
+        blocks.append(text[start : start + 11])
+        blocks.render(width)
+        assert rendered(blocks, width) == reference(text[: start + 11], width), start
+    blocks.finish()
+    blocks.render(width)
+    assert_same(blocks, text, width)
+
+
+def test_an_open_fence_renders_only_its_growing_end() -> None:
+    """Work per update of a streaming fence is bounded by its last piece's lines, not its
+    length (it was the whole fence: 56 ms an update at 150 lines)."""
+    from glmchat.tui.markdown.open_fence import PIECE
+
+    code = "".join(f"v{n} = {n}\n" for n in range(600))
+    blocks = MarkdownBlocks(console=CONSOLE)
+    blocks.append("```python\n")
+    per_update = []
+    for start in range(0, len(code), 40):
+        before = blocks._open_fence.rendered_lines
+        blocks.append(code[start : start + 40])
+        blocks.render(80)
+        per_update.append(blocks._open_fence.rendered_lines - before)
+    # Each update renders the growing piece (under 2 x PIECE lines) and at most one piece
+    # that has just become complete.
+    assert max(per_update[len(per_update) // 2 :]) <= 4 * PIECE + 2
+    assert sum(per_update) < 600 * 12  # whole-fence renders would be ~600 x 90 / 2

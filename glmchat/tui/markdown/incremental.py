@@ -20,6 +20,7 @@ from glmchat.tui.compat.rich_markdown import (
 )
 from glmchat.tui.markdown.blocks import Block, split_blocks
 from glmchat.tui.markdown.finished_rows import FinishedRows, Unrendered
+from glmchat.tui.markdown.open_fence import OpenFence
 
 __all__ = ["Line", "MarkdownBlocks"]
 
@@ -78,6 +79,7 @@ class MarkdownBlocks:
         self._width: int | None = None
         self._open_rows: list[Line] = []
         self._open_cache: dict[tuple[str, int, int, bool], list[Line]] = {}
+        self._open_fence = OpenFence()
 
     @property
     def text(self) -> str:
@@ -286,13 +288,25 @@ class MarkdownBlocks:
             key = self._open_key(block, width)
             lines = self._open_cache.get(key)
             if lines is None:
-                lines = self._render(block, self._parse_block(block), width)
+                tokens = self._parse_block(block)
+                lines = self._fence_rows(block, tokens, width) or self._render(block, tokens, width)
             cache[key] = lines
             rows.extend(lines)
         # Only the blocks still open are worth remembering.
         self._open_cache = cache
         self._open_rows = rows
         self.open_cost = self.clock() - started
+
+    def _fence_rows(self, block: Block, tokens: list[Token], width: int) -> list[Line] | None:
+        """A long code fence still streaming, rendered in pieces (see open_fence.py)."""
+        if len(tokens) != 1 or tokens[0].type != "fence":
+            return None
+        return self._open_fence.lines(
+            tokens[0],
+            width,
+            block.new_line_before,
+            lambda piece, at: self._render(block, [piece], at),
+        )
 
     def _apply_late_references(self, width: int) -> None:
         # A link definition may come after a block that uses it was finished; rich resolves it
