@@ -759,3 +759,21 @@ def test_an_open_fence_renders_only_its_growing_end() -> None:
     # that has just become complete.
     assert max(per_update[len(per_update) // 2 :]) <= 4 * PIECE + 2
     assert sum(per_update) < 600 * 12  # whole-fence renders would be ~600 x 90 / 2
+
+
+def test_a_long_fence_left_open_at_the_end_is_exact_once_finished() -> None:
+    """An answer that ends inside a long fence (no closing line) with a string across a
+    piece's cut: while it streams the pieces may colour it as code; finished, it is rich's
+    render of the whole, styles and all."""
+    code = "".join(f"x_{n} = {n}\n" for n in range(6))
+    code += '"""A docstring\n' + "".join(f"line {n} of it\n" for n in range(12)) + '"""\n'
+    code += "".join(f"y_{n} = {n}\n" for n in range(12))
+    text = "Intro\n\n```python\n" + code
+    blocks = MarkdownBlocks(console=CONSOLE)
+    for start in range(0, len(text), 9):
+        blocks.append(text[start : start + 9])
+        blocks.render(60)
+    assert plain(rendered(blocks, 60)) == plain(reference(text, 60))  # the rows are exact
+    blocks.finish()
+    blocks.render(60)
+    assert_same(blocks, text, 60)

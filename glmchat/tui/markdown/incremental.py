@@ -289,8 +289,17 @@ class MarkdownBlocks:
             lines = self._open_cache.get(key)
             if lines is None:
                 tokens = self._parse_block(block)
-                lines = self._fence_rows(block, tokens, width) or self._render(block, tokens, width)
-            cache[key] = lines
+                pieces = self._fence_rows(block, tokens, width)
+                if pieces is None:
+                    lines = cache[key] = self._render(block, tokens, width)
+                else:
+                    # Not kept: the block, once finished, takes what the open render of its
+                    # source had (`_recent_lines`), and pieces may be coloured otherwise than
+                    # the whole (open_fence.py; found by the tests: an unclosed fence at the
+                    # end of an answer kept them).
+                    lines = pieces
+            else:
+                cache[key] = lines
             rows.extend(lines)
         # Only the blocks still open are worth remembering.
         self._open_cache = cache
