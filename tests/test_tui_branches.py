@@ -39,6 +39,13 @@ def messages_shown(pilot: Pilot[Any]) -> list[SelectableMessage]:
     return [w for w in log.children if isinstance(w, SelectableMessage) and not w._pruning]
 
 
+async def exchanges(pilot: Pilot[Any], *prompts: str) -> None:
+    """Send each prompt and wait for its answer to end."""
+    for prompt in prompts:
+        await send(pilot, prompt)
+        await wait_for_stream(pilot)
+
+
 async def three_exchanges(pilot: Pilot[Any], zai: WireServer) -> None:
     for n in (1, 2, 3):
         await send(pilot, f"question {n}")
@@ -79,10 +86,7 @@ async def test_alt_up_and_down_select_messages_and_escape_goes_back(zai: WireSer
 async def test_a_click_selects_a_message_and_it_is_highlighted(zai: WireServer) -> None:
     zai.reply(*answers(2))
     async with running() as pilot:
-        await send(pilot, "question 1")
-        await wait_for_stream(pilot)
-        await send(pilot, "question 2")
-        await wait_for_stream(pilot)
+        await exchanges(pilot, "question 1", "question 2")
         first = messages_shown(pilot)[-2]  # question 2
         before = first.styles.background
         await pilot.click(first)
@@ -160,10 +164,7 @@ async def test_regenerate_adds_a_version_and_brackets_switch_back_and_forth(
     zai.reply(*answers(2, "answer 2, again", "answer 3 on the new branch"))
     async with running() as pilot:
         pane = active(pilot)
-        await send(pilot, "question 1")
-        await wait_for_stream(pilot)
-        await send(pilot, "question 2")
-        await wait_for_stream(pilot)
+        await exchanges(pilot, "question 1", "question 2")
         await pilot.press("alt+up")
         await pilot.press("r")
         await wait_until(pilot, lambda: len(zai.requests) == 3, "the regenerate request")
@@ -171,8 +172,7 @@ async def test_regenerate_adds_a_version_and_brackets_switch_back_and_forth(
         assert sent(zai, 2) == sent(zai, 1)  # the same history: the path to the prompt
         log = region_text(pane.log_view)
         assert "answer 2, again" in log and "‹ 2/2 ›" in log and "answer 2\n" not in log
-        await send(pilot, "question 3")
-        await wait_for_stream(pilot)
+        await exchanges(pilot, "question 3")
         assert sent(zai, 3)[-3:] == [
             ("user", "question 2"),
             ("assistant", "answer 2, again"),
@@ -203,8 +203,7 @@ async def test_regenerate_adds_a_version_and_brackets_switch_back_and_forth(
         assert [t.content for t in pane.turns][-2:] == ["question 3", "answer 3 on the new branch"]
         # The next prompt continues the branch shown.
         zai.reply(Reply(chunks=stream(["answer 4"])))
-        await send(pilot, "question 4")
-        await wait_for_stream(pilot)
+        await exchanges(pilot, "question 4")
         assert sent(zai, 4)[-5:] == [
             ("user", "question 2"),
             ("assistant", "answer 2, again"),
@@ -218,8 +217,7 @@ async def test_a_remapped_regenerate_key_works_on_a_selected_answer(zai: WireSer
     save_value("keys.regenerate", "g")
     zai.reply(*answers(1, "again"))
     async with running() as pilot:
-        await send(pilot, "question 1")
-        await wait_for_stream(pilot)
+        await exchanges(pilot, "question 1")
         await pilot.press("alt+up", "r")  # r is no longer regenerate: it is typed
         assert len(zai.requests) == 1
         assert active(pilot).prompt.text == "r" and active(pilot).prompt.has_focus
@@ -232,10 +230,7 @@ async def test_undo_last_exchange_keeps_it_as_a_branch(zai: WireServer) -> None:
     zai.reply(*answers(2, "another answer"))
     async with running() as pilot:
         pane = active(pilot)
-        await send(pilot, "question 1")
-        await wait_for_stream(pilot)
-        await send(pilot, "question 2")
-        await wait_for_stream(pilot)
+        await exchanges(pilot, "question 1", "question 2")
         pane.branches.undo()
         await pilot.pause()
         assert pane.prompt.text == "question 2"
@@ -258,10 +253,7 @@ async def test_fork_from_a_selected_message_opens_a_new_pane(zai: WireServer) ->
     async with running() as pilot:
         app = glm(pilot)
         pane = active(pilot)
-        await send(pilot, "question 1")
-        await wait_for_stream(pilot)
-        await send(pilot, "question 2")
-        await wait_for_stream(pilot)
+        await exchanges(pilot, "question 1", "question 2")
         await pilot.press("alt+up", "alt+up", "alt+up")  # answer 1
         await pane.branches.fork()
         await pilot.pause()
@@ -307,10 +299,7 @@ async def test_regenerate_keeps_the_selection_on_the_new_version(zai: WireServer
     zai.reply(*answers(2, "answer 2, again", "answer 2, third", "answer 1, again"))
     async with running() as pilot:
         pane = active(pilot)
-        await send(pilot, "alpha")
-        await wait_for_stream(pilot)
-        await send(pilot, "beta")
-        await wait_for_stream(pilot)
+        await exchanges(pilot, "alpha", "beta")
         await pilot.press("alt+up", "r")
         await wait_until(pilot, lambda: len(zai.requests) == 3, "the regenerate request")
         await wait_for_stream(pilot)
@@ -357,10 +346,7 @@ async def test_undo_with_a_message_selected_gives_the_box_the_focus(zai: WireSer
     zai.reply(*answers(2))
     async with running() as pilot:
         pane = active(pilot)
-        await send(pilot, "alpha")
-        await wait_for_stream(pilot)
-        await send(pilot, "beta")
-        await wait_for_stream(pilot)
+        await exchanges(pilot, "alpha", "beta")
         for presses in (1, 4):  # the last answer (undone with it), then "alpha" (kept)
             await pilot.press(*["alt+up"] * presses)
             assert isinstance(pilot.app.focused, SelectableMessage)
@@ -385,8 +371,7 @@ async def test_a_prompt_after_another_process_continued_the_conversation_shows_i
     zai.reply(*answers(2))
     async with running() as pilot:
         pane = active(pilot)
-        await send(pilot, "question 1")
-        await wait_for_stream(pilot)
+        await exchanges(pilot, "question 1")
         conversation_id, leaf = pane.engine.conversation_id or "", pane.turns[-1].message_id
         with SessionStore(paths.database_path()) as other:
             other.add_message(conversation_id, "user", "asked elsewhere", parent_id=leaf)
@@ -396,8 +381,7 @@ async def test_a_prompt_after_another_process_continued_the_conversation_shows_i
             other.finish_assistant(
                 answer, content="answered elsewhere", reasoning="", status="complete"
             )
-        await send(pilot, "question 2")
-        await wait_for_stream(pilot)
+        await exchanges(pilot, "question 2")
         assert "‹ 2/2 ›" in region_text(pane.log_view)
         assert sent(zai, 1)[-1] == ("user", "question 2")
         await pilot.press("alt+up", "alt+up")  # the prompt, above its answer
@@ -418,17 +402,13 @@ async def test_a_message_drawn_that_gained_a_version_elsewhere_shows_it_after_th
     zai.reply(*answers(3))
     async with running() as pilot:
         pane = active(pilot)
-        await send(pilot, "question 1")
-        await wait_for_stream(pilot)
-        await send(pilot, "question 2")
-        await wait_for_stream(pilot)
+        await exchanges(pilot, "question 1", "question 2")
         conversation_id, first_answer = pane.engine.conversation_id or "", pane.turns[1]
         with SessionStore(paths.database_path()) as other:
             other.add_message(
                 conversation_id, "user", "the other window's", parent_id=first_answer.message_id
             )
-        await send(pilot, "question 3")
-        await wait_for_stream(pilot)
+        await exchanges(pilot, "question 3")
         second = next(m for m in messages_shown(pilot) if getattr(m, "text", "") == "question 2")
         assert "‹ 1/2 ›" in region_text(second)
         assert sent(zai, 2)[-3:] == [
