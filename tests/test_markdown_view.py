@@ -777,3 +777,38 @@ def test_a_long_fence_left_open_at_the_end_is_exact_once_finished() -> None:
     blocks.finish()
     blocks.render(60)
     assert_same(blocks, text, 60)
+
+
+def _docstring_code(classes: int) -> str:
+    return "".join(
+        f'class Item{n}:\n    """Item {n}.\n\n    while True: yield from nothing  # in the docstring\n'
+        f'    """\n\n    name: str = "item-{n}"\n    count: int = {n}\n\n'
+        f"    def total(self, price: float) -> float:\n        return price * {n}\n\n"
+        for n in range(classes)
+    )
+
+
+def _block_comment_code(functions: int) -> str:
+    return "".join(
+        f"/* Function {n}.\n   const inside = `not code`;\n*/\n"
+        f"function f{n}(x) {{\n  const s = `line one\n  line two ${{x}}`;\n  return x * {n};\n}}\n\n"
+        for n in range(functions)
+    )
+
+
+@pytest.mark.parametrize(
+    ("lang", "code"), [("python", _docstring_code(12)), ("js", _block_comment_code(12))]
+)
+def test_strings_and_comments_across_lines_are_coloured_right_while_streaming(
+    lang: str, code: str
+) -> None:
+    """Found by QA: a piece cut inside a docstring coloured the code after it as a string.
+    Pieces are cut only where no string or comment spanning lines is open, so the colours
+    are rich's at every step."""
+    text = f"Code:\n\n```{lang}\n{code}"
+    blocks = MarkdownBlocks(console=CONSOLE)
+    for start in range(0, len(text), 13):
+        blocks.append(text[start : start + 13])
+        blocks.render(80)
+        assert rendered(blocks, 80) == reference(text[: start + 13], 80), start
+    assert blocks._open_fence.rendered_lines < 10 * text.count("\n")  # still in pieces

@@ -21,6 +21,14 @@ def branch_end_note(turns: Sequence[Turn]) -> str | None:
     `history`); one that was never asked (a fork at a prompt, an import) is sent before the
     new one."""
     left = unanswered(turns)
+    if left is not None and turns[-1].unfinished:
+        # Found by QA: `ask --session` while the chat screen's answer was still thinking said
+        # the prompt got no answer.
+        return (
+            "the last answer of this conversation is unfinished and has no text yet (another "
+            "glmchat may still be writing it, or one stopped before its end), so its prompt, "
+            f'"{_quote(left)}", is not sent; put it in your prompt if the model should see it'
+        )
     if left is not None:
         return (
             f'the last prompt of this conversation, "{_quote(left)}", got no answer, so it is '

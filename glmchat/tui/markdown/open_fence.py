@@ -10,9 +10,12 @@ blank row before it (rich's flag), a padding row, each code line's rows (wrapped
 and a padding row, so the pieces' code rows between the first's top and the last's bottom are
 the whole fence's.
 
-Except in one way: pygments lexes each piece from its own start, so a string or comment that
-spans a cut is coloured as code after it while the fence streams. A closed fence is always
-rendered whole, and that is what stays (the finished block renders whole too).
+pygments lexes each piece from its own start, so a piece is cut only where no string or comment
+that spans lines is open (triple quotes, `/* */`, backticks where they may span lines; see
+`_marks`), and the last line is rendered with the lines before it while one is. A mark the
+count cannot see (one inside another string, a language with other marks) may colour a piece
+otherwise while the fence streams; a closed fence is always rendered whole, and that is what
+stays (the finished block renders whole too).
 """
 
 from __future__ import annotations
@@ -58,13 +61,15 @@ class OpenFence:
         # end mark after it, so that rich keeps its trailing blank lines and spaces as the
         # whole fence's render does (they are not at its end there); the mark's row and the
         # bottom padding row are dropped.
-        for start, end in _pieces(code, last):
+        pieces, rest = _pieces(code, last, _marks(token.info))
+        for start, end in pieces:
             key = (code[start:end], token.info, width, new_line_before)
             lines = self._pieces.get(key) or self._render(token, key[0] + _END_MARK, width, render)
             kept[key] = lines
             rows.extend(lines[lead:-2])
-        # The last line shown, rendered alone: it changes at every update.
-        lines = self._render(token, shown[last:], width, render)
+        # The last line shown, rendered alone (it changes at every update), or with the lines
+        # before it since the last cut when they leave a string or comment open.
+        lines = self._render(token, shown[rest:], width, render)
         self._pieces = kept
         return [*lines[:lead], *rows, *lines[lead:]]
 
@@ -79,18 +84,53 @@ _END_MARK = "x"  # one short line: one row at any width from _NARROWEST
 _NARROWEST = 8
 
 
-def _pieces(code: str, end: int) -> list[tuple[int, int]]:
-    """(start, end) of each piece of the complete lines of `code[:end]`: PIECE lines each,
-    the last fewer."""
+def _pieces(code: str, end: int, marks: Marks) -> tuple[list[tuple[int, int]], int]:
+    """(start, end) of each piece of the complete lines of `code[:end]`, and where the rest
+    (rendered with the last line) starts. A piece is PIECE lines or more: it is cut only
+    where every string or comment that spans lines (`marks`) is closed, so that each piece
+    is lexed from where the whole's lexer would be between statements (found by QA: cut
+    inside a docstring, the code after it was coloured as a string)."""
     pieces: list[tuple[int, int]] = []
-    start = at = lines = 0
+    start = at = counted = lines = 0
+    counts = [0] * len(marks)
     while at < end:
         at = code.index("\n", at) + 1
         lines += 1
-        if lines == PIECE or at >= end:
-            pieces.append((start, at))
-            start, lines = at, 0
-    return pieces
+        if lines >= PIECE or at >= end:
+            segment = code[counted:at]
+            counted = at
+            for i, (opening, closing) in enumerate(marks):
+                if opening == closing:  # open while the count is odd
+                    counts[i] = (counts[i] + segment.count(opening)) % 2
+                else:  # open while more have opened than closed
+                    counts[i] = max(0, counts[i] + segment.count(opening) - segment.count(closing))
+            if not any(counts):
+                pieces.append((start, at))
+                start, lines = at, 0
+    return pieces, start
+
+
+# The marks of strings and comments that may span lines, as (opening, closing): Python's
+# triple quotes (Kotlin's, Swift's, Scala's too), C's block comments but where `/*` is a path
+# (Python, shells, Ruby, YAML), and backticks where they quote across lines (JavaScript,
+# TypeScript, Go). A miscount (a mark inside another string) only makes a piece longer or, at
+# worst, colours it otherwise until the fence closes.
+Marks = tuple[tuple[str, str], ...]
+_QUOTES: Marks = (('"""', '"""'), ("'''", "'''"))
+_SLASH_STAR_IS_A_PATH = frozenset(
+    "python py python3 py3 sh bash shell zsh console ruby rb yaml yml toml".split()
+)
+_BACKTICKS = frozenset("js javascript jsx ts typescript tsx go golang mjs cjs".split())
+
+
+def _marks(info: str) -> Marks:
+    language = info.split()[0].lower() if info.strip() else ""
+    marks = _QUOTES
+    if language not in _SLASH_STAR_IS_A_PATH:
+        marks += (("/*", "*/"),)
+    if language in _BACKTICKS:
+        marks += (("`", "`"),)
+    return marks
 
 
 def _closed(token: Token) -> bool:
