@@ -781,7 +781,8 @@ def test_a_long_fence_left_open_at_the_end_is_exact_once_finished() -> None:
 
 def _docstring_code(classes: int) -> str:
     return "".join(
-        f'class Item{n}:\n    """Item {n}.\n\n    while True: yield from nothing  # in the docstring\n'
+        f'class Item{n}:\n    """Item {n}.\n\n'
+        "    while True: yield from nothing  # in the docstring\n"
         f'    """\n\n    name: str = "item-{n}"\n    count: int = {n}\n\n'
         f"    def total(self, price: float) -> float:\n        return price * {n}\n\n"
         for n in range(classes)
@@ -791,7 +792,8 @@ def _docstring_code(classes: int) -> str:
 def _block_comment_code(functions: int) -> str:
     return "".join(
         f"/* Function {n}.\n   const inside = `not code`;\n*/\n"
-        f"function f{n}(x) {{\n  const s = `line one\n  line two ${{x}}`;\n  return x * {n};\n}}\n\n"
+        f"function f{n}(x) {{\n  const s = `line one\n  line two ${{x}}`;\n"
+        f"  return x * {n};\n}}\n\n"
         for n in range(functions)
     )
 
