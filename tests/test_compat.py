@@ -1000,3 +1000,27 @@ def test_compat_json_loads_agrees_with_json_loads(data: str) -> None:
         assert isinstance(got, float) and got != got  # NaN equals nothing, itself included
     else:
         assert got == expected
+
+
+def test_pygments_lexer_state_is_seen_and_taken_as_a_start() -> None:
+    """open_fence.py lexes each piece of a streaming fence from the state the whole is in:
+    pygments' RegexLexer keeps it in the local `statestack` and takes a start stack."""
+    from pygments.lexer import RegexLexer
+
+    from glmchat.tui.compat.rich_markdown import START, fence_lexer, state_at
+
+    python = fence_lexer("python")
+    tokens = RegexLexer.get_tokens_unprocessed(python, "x = 1\n")
+    next(tokens)
+    assert tokens.gi_frame.f_locals["statestack"] == ["root"]
+    code = 'def f():\n    """An open\ndocstring\n'
+    inside = state_at(python, code, code.index("docstring"))
+    assert inside is not None and inside != START  # in the string's state
+    assert state_at(python, "x = 1\ny = 2\n", 6) == START
+    assert state_at(fence_lexer("c"), "/* a\nb */\n", 5) is None  # inside one token
+    assert state_at(fence_lexer("ruby"), "x = 1\n", 0) is None  # its state is not seen
+    # A piece lexed from the state its first line is in: the rest of the docstring.
+    from pygments.token import String
+
+    started = rich_markdown._started(python, inside)
+    assert [t for t, _ in started.get_tokens("docstring\n")][0] in String

@@ -12,7 +12,10 @@ The one module that relies on rich's and markdown-it's internals (rich 15.0, mar
   lexer by name with `stripnl=False, ensurenl=True, tabsize=4`;
 - markdown-it's core rules `inline` and `text_join` (in `markdown_it.rules_core`) are what a
   parse runs after the block rules, and its `env["references"]` holds each link reference
-  definition as a dict with `href`, `title` and `map` (its source lines).
+  definition as a dict with `href`, `title` and `map` (its source lines);
+- rich's `CodeBlock.create` names the lexer by the fence's info string up to its first space
+  ("text" when empty), and pygments' `RegexLexer.get_tokens_unprocessed` keeps its state in
+  the local list `statestack`, changed in place, and takes a start stack (`state_at`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore, inline, text_join
 from markdown_it.token import Token
-from pygments.lexer import Lexer
+from pygments.lexer import ExtendedRegexLexer, Lexer, RegexLexer
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -36,6 +39,11 @@ from rich.syntax import Syntax
 
 __all__ = [
     "BLOCK_PARSER",
+    "FENCE_STATE",
+    "START",
+    "State",
+    "fence_lexer",
+    "state_at",
     "PARSER",
     "Env",
     "Line",
@@ -133,15 +141,113 @@ def _lexer(name: str) -> Lexer:
         return get_lexer_by_name("text", stripnl=False, ensurenl=True, tabsize=4)
 
 
+def fence_lexer(info: str) -> Lexer:
+    """The lexer rich's code block uses for a fence with this info string."""
+    return _lexer(info.partition(" ")[0] or "text")
+
+
+State = tuple[str, ...]  # a pygments RegexLexer's state stack ("root" first)
+START: State = ("root",)
+
+
+def state_at(lexer: Lexer, text: str, at: int, start: State = START) -> State | None:
+    """The state pygments' lexer is in at offset `at` of `text`, lexed from state `start`,
+    when a token begins there (or the text ends there); None when `at` falls inside a token
+    (a comment or string matched whole across lines) or when the lexer's state cannot be
+    seen (one that keeps it in a context object, as Ruby's and YAML's do). Plain text has
+    no state: always START."""
+    if isinstance(lexer, ExtendedRegexLexer) or not _takes_a_state(lexer) or _delegates(lexer):
+        return None
+    if not isinstance(lexer, RegexLexer):
+        return START
+    # The base class's method (C's lexer wraps it in a loop of its own, only to retype some
+    # names): its generator's frame holds `statestack`, the one list it changes as it goes.
+    # When a token is handed over, the tokens before it have made their state changes.
+    tokens = RegexLexer.get_tokens_unprocessed(lexer, text, start)
+    stack: list[str] | None = None
+    end = 0
+    for index, _, value in tokens:
+        if stack is None:
+            stack = tokens.gi_frame.f_locals["statestack"]  # type: ignore[attr-defined]
+        if index >= at:
+            return tuple(stack) if index == at else None
+        end = index + len(value)
+    if stack is None:
+        return start if at == 0 else None
+    return tuple(stack) if end == at == len(text) else None
+
+
+@functools.cache
+def _delegating(lexer_class: type) -> bool:
+    """Whether a RegexLexer hands parts of its text to other lexers (`using`: HTML's scripts
+    and styles), whose state is not in its stack."""
+    for rules in getattr(lexer_class, "_tokens", {}).values():
+        for _, action, _ in rules:
+            found = [action, *(c.cell_contents for c in getattr(action, "__closure__", None) or ())]
+            for inner in [*found, *(i for f in found for i in (f if isinstance(f, tuple) else ()))]:
+                if getattr(inner, "__qualname__", "").startswith("using.") and _other_lexer(inner):
+                    return True
+    return False
+
+
+def _other_lexer(callback: Any) -> bool:
+    """Whether a `using` callback lexes with another lexer (`using(this)` does not: it lexes
+    the match with the same lexer, a match being one piece anyway)."""
+    cells = getattr(callback, "__closure__", None) or ()
+    return any(
+        isinstance(c.cell_contents, type) and issubclass(c.cell_contents, Lexer) for c in cells
+    )
+
+
+def _delegates(lexer: Lexer) -> bool:
+    if not isinstance(lexer, RegexLexer):
+        return False
+    lexer.get_tokens_unprocessed  # noqa: B018 (the class's rules are compiled by its first use)
+    if not hasattr(type(lexer), "_tokens"):
+        list(lexer.get_tokens_unprocessed(""))
+    return _delegating(type(lexer))
+
+
+def _takes_a_state(lexer: Lexer) -> bool:
+    """Whether the lexer's own `get_tokens_unprocessed` takes a start stack (RegexLexer's
+    does, and C's; Lua's, say, does not: its fences are rendered whole)."""
+    if not isinstance(lexer, RegexLexer):
+        return True  # plain text: no state to take
+    method = type(lexer).get_tokens_unprocessed
+    return "stack" in method.__code__.co_varnames[: method.__code__.co_argcount]
+
+
+def _started(lexer: Lexer, start: State) -> Lexer:
+    """`lexer`, lexing from state `start` instead of its first."""
+    if start == START:
+        return lexer
+    started = copy.copy(lexer)
+    method = type(lexer).get_tokens_unprocessed
+    started.get_tokens_unprocessed = lambda text: method(lexer, text, start)  # type: ignore[method-assign,call-arg]
+    return started
+
+
 class _CodeBlock(CodeBlock):
-    """rich's code block, with a cached lexer."""
+    """rich's code block, with a cached lexer; a piece of a streaming fence lexes from the
+    state its first line is in (`FENCE_STATE` in the token's meta; open_fence.py)."""
+
+    start: State = START
+
+    @classmethod
+    def create(cls, markdown: Markdown, token: Token) -> CodeBlock:
+        block = super().create(markdown, token)
+        block.start = token.meta.get(FENCE_STATE, START)  # type: ignore[attr-defined]
+        return block
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         code = str(self.text).rstrip()
         # An open fence with no code yet may still be typing its language ("py", "pyt"...):
         # each unknown name costs pygments a scan of the installed plugins. Nothing to colour.
-        lexer = _lexer(self.lexer_name if code else "text")
+        lexer = _started(_lexer(self.lexer_name if code else "text"), self.start)
         yield Syntax(code, lexer, theme=self.theme, word_wrap=True, padding=1)
+
+
+FENCE_STATE = "glmchat_state"  # a fence token's meta key: the lexer state it starts in
 
 
 class _BlockMarkdown(Markdown):
