@@ -291,45 +291,40 @@ async def test_tui_a_failed_retry_gives_the_prompt_back_once(zai: WireServer) ->
     assert len(zai.requests) == 3
 
 
-def test_ask_on_an_answer_still_being_written_says_it_sends_it_as_far_as_saved(
-    store: SessionStore, wire: WireServer
+UNFINISHED = [
+    pytest.param(
+        "The first lines",
+        [("user", "prompt third"), ("assistant", "The first lines"), ("user", "next")],
+        "the last answer of this conversation is unfinished (another glmchat may still be "
+        "writing it, or one stopped before its end): it is sent as far as it was saved",
+        id="with text",
+    ),
+    pytest.param(
+        "",
+        [("assistant", "Answer 2"), ("user", "next")],
+        "the last answer of this conversation is unfinished and has no text yet (another "
+        "glmchat may still be writing it, or one stopped before its end), so its prompt, "
+        '"prompt third", is not sent; put it in your prompt if the model should see it',
+        id="still thinking",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "tail", "note"), UNFINISHED)
+def test_ask_on_an_answer_another_glmchat_is_writing_says_what_it_sends(
+    store: SessionStore, wire: WireServer, text: str, tail: list[tuple[str, str]], note: str
 ) -> None:
     """Found by QA: `ask --session` while the chat screen streamed into the conversation sent
-    the answer's first checkpoint as history and said nothing."""
+    the answer's first checkpoint as history and said nothing; while it was still thinking
+    (no text yet), it said the prompt "got no answer"."""
     cid, ids = _two_exchanges(store)
     q3 = store.add_message(cid, "user", "prompt third", parent_id=ids[3])
     writing = store.begin_assistant(
-        cid, model="glm-4.5", provider="zai", thinking=False, parent_id=q3
-    )
-    store.checkpoint(writing, "The first lines", "")
-    wire.reply(fixture_reply("zai_nothinking_stream"))
-    proc = ask("--session", cid, "--base-url", wire.url, "next")
-    assert proc.returncode == 0, proc.stderr
-    assert sent(wire)[-3:] == [("user", "prompt third"), ("assistant", "The first lines"),
-                               ("user", "next")]  # fmt: skip
-    assert _notes(proc.stderr) == [
-        f"{NOTE}the last answer of this conversation is unfinished (another glmchat may still "
-        "be writing it, or one stopped before its end): it is sent as far as it was saved"
-    ]
-
-
-def test_ask_on_an_answer_still_thinking_says_so_and_leaves_its_prompt_out(
-    store: SessionStore, wire: WireServer
-) -> None:
-    """Found by QA: `ask --session` while the chat screen's answer was still thinking (its
-    row partial, no text yet) said the prompt "got no answer"."""
-    cid, ids = _two_exchanges(store)
-    q3 = store.add_message(cid, "user", "prompt third", parent_id=ids[3])
-    thinking = store.begin_assistant(
         cid, model="glm-4.5", provider="zai", thinking=True, parent_id=q3
     )
-    store.checkpoint(thinking, "", "Let me think")
+    store.checkpoint(writing, text, "Let me think")
     wire.reply(fixture_reply("zai_nothinking_stream"))
     proc = ask("--session", cid, "--base-url", wire.url, "next")
     assert proc.returncode == 0, proc.stderr
-    assert sent(wire)[-2:] == [("assistant", "Answer 2"), ("user", "next")]
-    assert _notes(proc.stderr) == [
-        f"{NOTE}the last answer of this conversation is unfinished and has no text yet "
-        "(another glmchat may still be writing it, or one stopped before its end), so its "
-        'prompt, "prompt third", is not sent; put it in your prompt if the model should see it'
-    ]
+    assert sent(wire)[-len(tail) :] == tail
+    assert _notes(proc.stderr) == [f"{NOTE}{note}"]
