@@ -156,7 +156,7 @@ def state_at(lexer: Lexer, text: str, at: int, start: State = START) -> State | 
     (a comment or string matched whole across lines) or when the lexer's state cannot be
     seen (one that keeps it in a context object, as Ruby's and YAML's do). Plain text has
     no state: always START."""
-    if isinstance(lexer, ExtendedRegexLexer) or not _takes_a_state(lexer) or _delegates(lexer):
+    if _state_hidden(type(lexer)):
         return None
     if not isinstance(lexer, RegexLexer):
         return START
@@ -178,43 +178,38 @@ def state_at(lexer: Lexer, text: str, at: int, start: State = START) -> State | 
 
 
 @functools.cache
-def _delegating(lexer_class: type) -> bool:
-    """Whether a RegexLexer hands parts of its text to other lexers (`using`: HTML's scripts
-    and styles), whose state is not in its stack."""
+def _state_hidden(lexer_class: type) -> bool:
+    """Whether a lexer's state across lines is not its RegexLexer stack alone: one that keeps
+    it in a context object (Ruby's, YAML's), whose own method takes no start stack (Lua's),
+    or that hands parts of its text to another lexer (`using`: HTML's scripts and styles)."""
+    if not issubclass(lexer_class, RegexLexer):
+        return False  # plain text: no state at all
+    if issubclass(lexer_class, ExtendedRegexLexer):
+        return True
+    method = lexer_class.get_tokens_unprocessed
+    if "stack" not in method.__code__.co_varnames[: method.__code__.co_argcount]:
+        return True
+    # `_tokens`: the rules, compiled when the class made its first lexer (fence_lexer did).
     for rules in getattr(lexer_class, "_tokens", {}).values():
         for _, action, _ in rules:
-            found = [action, *(c.cell_contents for c in getattr(action, "__closure__", None) or ())]
-            for inner in [*found, *(i for f in found for i in (f if isinstance(f, tuple) else ()))]:
-                if getattr(inner, "__qualname__", "").startswith("using.") and _other_lexer(inner):
-                    return True
+            if any(_uses_another_lexer(callback) for callback in _callbacks(action)):
+                return True
     return False
 
 
-def _other_lexer(callback: Any) -> bool:
-    """Whether a `using` callback lexes with another lexer (`using(this)` does not: it lexes
-    the match with the same lexer, a match being one piece anyway)."""
-    cells = getattr(callback, "__closure__", None) or ()
-    return any(
-        isinstance(c.cell_contents, type) and issubclass(c.cell_contents, Lexer) for c in cells
-    )
+def _callbacks(action: Any) -> list[Any]:
+    """An action and the callbacks in its closure (`bygroups(..., using(...))`), one deep."""
+    cells = [c.cell_contents for c in getattr(action, "__closure__", None) or ()]
+    return [action, *cells, *(i for c in cells if isinstance(c, tuple) for i in c)]
 
 
-def _delegates(lexer: Lexer) -> bool:
-    if not isinstance(lexer, RegexLexer):
+def _uses_another_lexer(callback: Any) -> bool:
+    """A `using(OtherLexer)` callback (`using(this)` lexes with the same lexer, and a match
+    is one piece anyway)."""
+    if not getattr(callback, "__qualname__", "").startswith("using."):
         return False
-    lexer.get_tokens_unprocessed  # noqa: B018 (the class's rules are compiled by its first use)
-    if not hasattr(type(lexer), "_tokens"):
-        list(lexer.get_tokens_unprocessed(""))
-    return _delegating(type(lexer))
-
-
-def _takes_a_state(lexer: Lexer) -> bool:
-    """Whether the lexer's own `get_tokens_unprocessed` takes a start stack (RegexLexer's
-    does, and C's; Lua's, say, does not: its fences are rendered whole)."""
-    if not isinstance(lexer, RegexLexer):
-        return True  # plain text: no state to take
-    method = type(lexer).get_tokens_unprocessed
-    return "stack" in method.__code__.co_varnames[: method.__code__.co_argcount]
+    cells = [c.cell_contents for c in getattr(callback, "__closure__", None) or ()]
+    return any(isinstance(c, type) and issubclass(c, Lexer) for c in cells)
 
 
 def _started(lexer: Lexer, start: State) -> Lexer:
