@@ -146,11 +146,16 @@ class TreeEdits(SessionReads):
         in the document, id stored) pairs."""
         results: list[tuple[str, str]] = []
         with self._write("import into") as conn:
+            # The ids the usage ledger counts (deleted conversations' too), read once: the
+            # ledger has no index by conversation, and an import may hold thousands.
+            counted_ids = {
+                i for (i,) in conn.execute("SELECT DISTINCT conversation_id FROM usage_hours")
+            }
             for conv in conversations:
                 conv = _as_tree(conv)
                 stored_id = self._free_id(conn, conv.id)
                 stored = replace(conv, id=stored_id, current_leaf=None, messages=())
-                counted = _ledger_rows(conn, stored_id)
+                counted = _ledger_rows(conn, stored_id) if stored_id in counted_ids else ([], [])
                 conn.execute(INSERT_CONVERSATION, conversation_params(stored))
                 new_ids: dict[int, int] = {}
                 for position, m in enumerate(conv.messages):
